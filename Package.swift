@@ -1,0 +1,43 @@
+// swift-tools-version: 6.1
+// Switchyard: a small HTTP gateway (CGI, SCGI, FastCGI with WebSocket upgrade).
+// No package dependencies by design: Glibc, Dispatch and Foundation only, plus an
+// in-package C shim for the Linux APIs Glibc does not expose (epoll, signalfd, spawn extensions).
+import PackageDescription
+
+let package = Package(
+    name: "Switchyard",
+    products: [
+        .executable(name: "switchyard", targets: ["switchyard"]),
+        .executable(name: "scgi-cgi", targets: ["scgi-cgi"]),
+        .executable(name: "fcgi-cgi", targets: ["fcgi-cgi"]),
+        .executable(name: "switchyard-bench", targets: ["switchyard-bench"]),
+        .library(name: "SwitchyardWebSocket", targets: ["SwitchyardWebSocket"]),
+    ],
+    targets: [
+        // C shim: epoll/signalfd/eventfd/timerfd/pidfd, variadic fcntl/ioctl, splice, GNU posix_spawn extensions.
+        .target(name: "CSwitchyardShims"),
+        // Event loop and OS layer: the only place that performs I/O.
+        .target(name: "SwitchyardOS", dependencies: ["CSwitchyardShims"]),
+        // Sans-I/O codecs.
+        .target(name: "SwitchyardHTTP"),
+        .target(name: "SwitchyardConfig"),
+        .target(name: "SwitchyardWebSocket"),
+        .target(name: "SwitchyardGatewayCodecs"),
+        // Connections, routing, static files, the shared backend layer (CGI, SCGI, FastCGI).
+        .target(name: "SwitchyardServer",
+                dependencies: ["SwitchyardOS", "SwitchyardHTTP", "SwitchyardConfig", "SwitchyardGatewayCodecs", "CSwitchyardShims"]),
+        .executableTarget(name: "switchyard", dependencies: ["SwitchyardServer"]),
+        .executableTarget(name: "scgi-cgi", dependencies: ["SwitchyardOS", "SwitchyardGatewayCodecs", "CSwitchyardShims"]),
+        .executableTarget(name: "fcgi-cgi", dependencies: ["SwitchyardOS", "SwitchyardGatewayCodecs", "CSwitchyardShims"]),
+        .executableTarget(name: "switchyard-bench",
+                          dependencies: ["SwitchyardOS", "SwitchyardWebSocket", "CSwitchyardShims"]),
+
+        .testTarget(name: "SwitchyardHTTPTests", dependencies: ["SwitchyardHTTP"]),
+        .testTarget(name: "SwitchyardConfigTests", dependencies: ["SwitchyardConfig"]),
+        .testTarget(name: "SwitchyardWebSocketTests", dependencies: ["SwitchyardWebSocket"]),
+        .testTarget(name: "SwitchyardGatewayCodecsTests", dependencies: ["SwitchyardGatewayCodecs"]),
+        .testTarget(name: "SwitchyardServerTests", dependencies: ["SwitchyardServer", "SwitchyardOS"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SwitchyardWebSocket"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,59 @@
+/* C shim for the Linux APIs Glibc's Swift overlay does not expose (epoll, signalfd, eventfd,
+ * pidfd, splice, GNU posix_spawn extensions) and for variadic calls Swift cannot make (fcntl, ioctl, open). */
+#ifndef SWITCHYARD_SHIMS_H
+#define SWITCHYARD_SHIMS_H
+/* Only plain types here: system headers are included with _GNU_SOURCE in shims.c alone, because
+ * including them here with different feature macros than Swift's Glibc module breaks the module. */
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+
+uint32_t sy_epollin(void);
+uint32_t sy_epollout(void);
+uint32_t sy_epollrdhup(void);
+uint32_t sy_epollhup(void);
+uint32_t sy_epollerr(void);
+uint32_t sy_epollet(void);
+
+int sy_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+int sy_epoll_create(void);
+int sy_epoll_ctl_add(void);
+int sy_epoll_ctl_mod(void);
+int sy_epoll_ctl_del(void);
+/* The event array is opaque to Swift: allocate with sy_epoll_events_alloc. */
+void *sy_epoll_events_alloc(int count);
+void sy_epoll_events_free(void *events);
+int sy_epoll_wait(int epfd, void *events, int maxevents, int timeout);
+uint64_t sy_epoll_event_data(const void *events, int index);
+uint32_t sy_epoll_event_events(const void *events, int index);
+int sy_eventfd(void);
+/* Reads one signal from a signalfd; returns its number, 0 when none is pending. */
+int sy_signalfd_read(int fd);
+
+int sy_set_nonblocking(int fd, int on);
+int sy_set_cloexec(int fd);
+int sy_dup_cloexec(int fd);
+int sy_set_pipe_size(int fd, int size);
+int sy_fionread(int fd, int *count);
+int sy_open(const char *path, int flags, int mode);
+
+ssize_t sy_splice(int fd_in, int fd_out, size_t len, unsigned int flags);
+unsigned int sy_splice_f_move(void);
+unsigned int sy_splice_f_nonblock(void);
+
+int sy_pidfd_open(pid_t pid);
+int sy_signalfd_for(const int *signals, int count);
+int sy_block_signals(const int *signals, int count);
+int sy_accept4(int fd, struct sockaddr *addr, socklen_t *len);
+int sy_socket(int domain, int type, int protocol);
+int sy_pipe2(int fds[2], int size);
+
+/* Spawns `path` with argv/envp, stdin/stdout/stderr from the given fds (-1 = inherit /dev/null
+ * semantics are the caller's business), working directory `cwd` (may be NULL), every other fd closed,
+ * an empty signal mask and default dispositions for the usual signals. Returns 0 and *pid, or errno. */
+int sy_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+             int fd0, int fd1, int fd2, const char *cwd, int new_process_group);
+
+int sy_raise_nofile_limit(void);
+int sy_waitpid_status(pid_t pid, int *exited, int *code, int nohang);
+#endif

@@ -1,0 +1,258 @@
+import Glibc
+import CSwitchyardShims
+
+/// Readiness interest for a descriptor (level-triggered). Output interest is added only while a
+/// writer has something pending, so idle sockets never wake the loop for writability.
+public struct IOEvents: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public static let input = IOEvents(rawValue: sy_epollin())
+    public static let output = IOEvents(rawValue: sy_epollout())
+    public static let readHangup = IOEvents(rawValue: sy_epollrdhup())
+    public static let hangup = IOEvents(rawValue: sy_epollhup())
+    public static let error = IOEvents(rawValue: sy_epollerr())
+}
+
+/// Something the loop calls back when its descriptor is ready.
+public protocol EventHandler: AnyObject {
+    func handleEvent(fd: Int32, events: IOEvents)
+}
+
+/// Handle for a scheduled timer; cancelling an already-fired timer is harmless.
+public struct TimerID: Hashable, Sendable { let value: UInt64 }
+
+/// One epoll instance driven by one thread. Everything registered on a loop is touched only by that
+/// loop's thread; other threads talk to it through `execute(_:)` (an eventfd wake-up).
+///
+/// Each registration carries a generation number packed with the fd in the epoll user data, so an
+/// event still queued for a descriptor that was closed and reused in the same batch is recognised
+/// as stale and dropped (the trick from swift-nio's SelectorEpoll).
+public final class EventLoop {
+    private struct Registration {
+        var handler: EventHandler
+        var generation: UInt32
+        var events: IOEvents
+    }
+
+    private let epfd: Int32
+    private var registrations: [Registration?] = []
+    private var generationCounter: UInt32 = 0
+    private var eventBuffer: UnsafeMutableRawPointer
+    private let eventCapacity = 256
+    private var running = false
+
+    // Timers: a binary min-heap keyed by deadline (nanoseconds, monotonic).
+    private var timerHeap: [(deadline: UInt64, id: UInt64)] = []
+    private var timerActions: [UInt64: () -> Void] = [:]
+    private var nextTimerID: UInt64 = 1
+
+    // Cross-thread submissions.
+    private let wakeFD: Int32
+    private var pendingLock = pthread_mutex_t()
+    private var pendingTasks: [() -> Void] = []
+    private var deferred: [() -> Void] = []
+
+    /// Monotonic time at the start of the current loop iteration, in nanoseconds.
+    public private(set) var now: UInt64 = EventLoop.monotonicNanoseconds()
+    /// Wall-clock seconds at the start of the current loop iteration (for Date headers and logs).
+    public private(set) var wallSeconds: Int = Int(time(nil))
+
+    public let name: String
+
+    public init(name: String = "loop") throws {
+        self.name = name
+        epfd = sy_epoll_create()
+        if epfd < 0 { throw SystemError("epoll_create1") }
+        wakeFD = sy_eventfd()
+        if wakeFD < 0 { throw SystemError("eventfd") }
+        eventBuffer = sy_epoll_events_alloc(Int32(eventCapacity))!
+        pthread_mutex_init(&pendingLock, nil)
+        try register(fd: wakeFD, events: .input, handler: WakeHandler(loop: self))
+    }
+
+    deinit {
+        sy_epoll_events_free(eventBuffer)
+        Syscall.close(wakeFD)
+        Syscall.close(epfd)
+    }
+
+    public static func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    // MARK: descriptors
+
+    public func register(fd: Int32, events: IOEvents, handler: EventHandler) throws {
+        precondition(fd >= 0)
+        if Int(fd) >= registrations.count {
+            registrations.append(contentsOf: repeatElement(nil, count: Int(fd) - registrations.count + 64))
+        }
+        generationCounter &+= 1
+        let generation = generationCounter
+        let data = (UInt64(generation) << 32) | UInt64(UInt32(bitPattern: fd))
+        if sy_epoll_ctl(epfd, sy_epoll_ctl_add(), fd, events.rawValue | sy_epollrdhup(), data) != 0 {
+            throw SystemError("epoll_ctl(ADD)", context: "fd \(fd)")
+        }
+        registrations[Int(fd)] = Registration(handler: handler, generation: generation, events: events)
+    }
+
+    /// Changes interest; a no-op when unchanged, so callers can state what they want without tracking it.
+    public func setInterest(fd: Int32, _ events: IOEvents) {
+        guard Int(fd) < registrations.count, var reg = registrations[Int(fd)] else { return }
+        if reg.events == events { return }
+        reg.events = events
+        let data = (UInt64(reg.generation) << 32) | UInt64(UInt32(bitPattern: fd))
+        _ = sy_epoll_ctl(epfd, sy_epoll_ctl_mod(), fd, events.rawValue | sy_epollrdhup(), data)
+        registrations[Int(fd)] = reg
+    }
+
+    public func interest(fd: Int32) -> IOEvents? {
+        guard Int(fd) < registrations.count else { return nil }
+        return registrations[Int(fd)]?.events
+    }
+
+    /// Removes the descriptor from the loop (call before closing it).
+    public func unregister(fd: Int32) {
+        guard fd >= 0, Int(fd) < registrations.count, registrations[Int(fd)] != nil else { return }
+        _ = sy_epoll_ctl(epfd, sy_epoll_ctl_del(), fd, 0, 0)
+        registrations[Int(fd)] = nil
+    }
+
+    // MARK: timers
+
+    @discardableResult
+    public func schedule(afterNanoseconds delay: UInt64, _ action: @escaping () -> Void) -> TimerID {
+        let id = nextTimerID
+        nextTimerID += 1
+        timerActions[id] = action
+        heapPush((deadline: EventLoop.monotonicNanoseconds() + delay, id: id))
+        return TimerID(value: id)
+    }
+
+    @discardableResult
+    public func schedule(afterSeconds seconds: Double, _ action: @escaping () -> Void) -> TimerID {
+        schedule(afterNanoseconds: UInt64(max(0, seconds) * 1e9), action)
+    }
+
+    public func cancel(_ timer: TimerID) {
+        timerActions[timer.value] = nil
+    }
+
+    /// Runs `action` on this loop's thread after the current batch of events (same thread only).
+    public func defer_(_ action: @escaping () -> Void) {
+        deferred.append(action)
+    }
+
+    /// Runs `action` on this loop's thread; safe to call from any thread.
+    public func execute(_ action: @escaping () -> Void) {
+        pthread_mutex_lock(&pendingLock)
+        pendingTasks.append(action)
+        pthread_mutex_unlock(&pendingLock)
+        var one: UInt64 = 1
+        _ = Glibc.write(wakeFD, &one, 8)
+    }
+
+    fileprivate func drainWakeups() {
+        var value: UInt64 = 0
+        _ = Glibc.read(wakeFD, &value, 8)
+        pthread_mutex_lock(&pendingLock)
+        let tasks = pendingTasks
+        pendingTasks.removeAll()
+        pthread_mutex_unlock(&pendingLock)
+        for task in tasks { task() }
+    }
+
+    // MARK: running
+
+    public func stop() { running = false }
+
+    public func run() {
+        running = true
+        while running {
+            let timeout = nextTimeoutMilliseconds()
+            let n = sy_epoll_wait(epfd, eventBuffer, Int32(eventCapacity), timeout)
+            now = EventLoop.monotonicNanoseconds()
+            wallSeconds = Int(time(nil))
+            if n < 0 {
+                if errno == EINTR { continue }
+                fatalError("epoll_wait: \(SystemError("epoll_wait"))")
+            }
+            for i in 0..<Int(n) {
+                let data = sy_epoll_event_data(eventBuffer, Int32(i))
+                let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: data))
+                let generation = UInt32(truncatingIfNeeded: data >> 32)
+                guard Int(fd) < registrations.count, let reg = registrations[Int(fd)], reg.generation == generation else {
+                    continue  // stale: fd closed (and maybe reused) earlier in this batch
+                }
+                reg.handler.handleEvent(fd: fd, events: IOEvents(rawValue: sy_epoll_event_events(eventBuffer, Int32(i))))
+            }
+            runDeferred()
+            runExpiredTimers()
+            runDeferred()
+        }
+    }
+
+    private func runDeferred() {
+        while !deferred.isEmpty {
+            let batch = deferred
+            deferred.removeAll(keepingCapacity: true)
+            for action in batch { action() }
+        }
+    }
+
+    private func nextTimeoutMilliseconds() -> Int32 {
+        if !deferred.isEmpty { return 0 }
+        while let top = timerHeap.first, timerActions[top.id] == nil { _ = heapPop() }
+        guard let top = timerHeap.first else { return -1 }
+        let current = EventLoop.monotonicNanoseconds()
+        if top.deadline <= current { return 0 }
+        return Int32(min((top.deadline - current + 999_999) / 1_000_000, 60_000))
+    }
+
+    private func runExpiredTimers() {
+        let current = EventLoop.monotonicNanoseconds()
+        while let top = timerHeap.first, top.deadline <= current {
+            _ = heapPop()
+            if let action = timerActions.removeValue(forKey: top.id) { action() }
+        }
+    }
+
+    private func heapPush(_ item: (deadline: UInt64, id: UInt64)) {
+        timerHeap.append(item)
+        var i = timerHeap.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            if timerHeap[parent].deadline <= timerHeap[i].deadline { break }
+            timerHeap.swapAt(parent, i)
+            i = parent
+        }
+    }
+
+    private func heapPop() -> (deadline: UInt64, id: UInt64)? {
+        guard !timerHeap.isEmpty else { return nil }
+        let top = timerHeap[0]
+        let last = timerHeap.removeLast()
+        if !timerHeap.isEmpty {
+            timerHeap[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var smallest = i
+                if l < timerHeap.count && timerHeap[l].deadline < timerHeap[smallest].deadline { smallest = l }
+                if r < timerHeap.count && timerHeap[r].deadline < timerHeap[smallest].deadline { smallest = r }
+                if smallest == i { break }
+                timerHeap.swapAt(i, smallest)
+                i = smallest
+            }
+        }
+        return top
+    }
+}
+
+private final class WakeHandler: EventHandler {
+    unowned let loop: EventLoop
+    init(loop: EventLoop) { self.loop = loop }
+    func handleEvent(fd: Int32, events: IOEvents) { loop.drainWakeups() }
+}
