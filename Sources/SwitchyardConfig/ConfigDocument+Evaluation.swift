@@ -1,0 +1,40 @@
+/// Per-request evaluation of conditional blocks: one pass over `contexts` with a memo, because a
+/// block's result depends only on its parent and its earlier else-branches, all of which precede it.
+extension ConfigDocument {
+    /// Indices of contexts that match, in document order (parent-first).
+    public func matchingContexts(_ input: ConditionInput) -> [Int] {
+        var matched = [Bool](repeating: false, count: contexts.count)
+        var result: [Int] = []
+        for context in contexts {
+            if let parent = context.parent, !matched[parent] { continue }
+            if context.elsePredecessors.contains(where: { matched[$0] }) { continue }
+            if !context.isElse {
+                guard let subject = input.subject(for: context.condition.field),
+                      context.condition.matches(subject) else { continue }
+            }
+            matched[context.index] = true
+            result.append(context.index)
+        }
+        return result
+    }
+
+    /// Effective value of a key for a request: the global value overridden by each matching context in
+    /// order (later matching blocks win). `+=` inside a block was already applied at parse time to the
+    /// value visible in the enclosing scope, as lighttpd does.
+    public func value(_ key: String, matching: [Int]) -> ConfigEntry? {
+        var entry = global[key]
+        for index in matching {
+            if let override = contexts[index].settings[key] { entry = override }
+        }
+        return entry
+    }
+
+    /// Every effective setting for a request (global merged with matching contexts, later wins).
+    public func settings(matching: [Int]) -> [String: ConfigEntry] {
+        var merged = global
+        for index in matching {
+            merged.merge(contexts[index].settings) { _, new in new }
+        }
+        return merged
+    }
+}

@@ -1,0 +1,101 @@
+/// Byte classes and constants shared by the codecs (RFC 9110 5.6.2 token characters etc.).
+/// Functions over `UInt8` so the scanners never build Characters or Strings.
+enum ASCII {
+    static let cr: UInt8 = 0x0D
+    static let lf: UInt8 = 0x0A
+    static let sp: UInt8 = 0x20
+    static let htab: UInt8 = 0x09
+    static let colon: UInt8 = 0x3A
+    static let comma: UInt8 = 0x2C
+    static let semicolon: UInt8 = 0x3B
+    static let slash: UInt8 = 0x2F
+    static let question: UInt8 = 0x3F
+    static let percent: UInt8 = 0x25
+    static let backslash: UInt8 = 0x5C
+
+    /// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+    @inline(__always)
+    static func isTokenChar(_ b: UInt8) -> Bool {
+        switch b {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
+        case 0x21, 0x23, 0x24, 0x25, 0x26, 0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x5E, 0x5F, 0x60, 0x7C, 0x7E: return true
+        default: return false
+        }
+    }
+
+    @inline(__always)
+    static func isWhitespace(_ b: UInt8) -> Bool { b == sp || b == htab }
+
+    /// Control characters other than HTAB (incl. NUL, CR, LF, DEL): never allowed in a field value.
+    @inline(__always)
+    static func isForbiddenInValue(_ b: UInt8) -> Bool { (b < 0x20 && b != htab) || b == 0x7F }
+
+    @inline(__always)
+    static func lower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
+
+    /// Value of a hex digit, or nil.
+    @inline(__always)
+    static func hexValue(_ b: UInt8) -> Int? {
+        switch b {
+        case 0x30...0x39: return Int(b - 0x30)
+        case 0x41...0x46: return Int(b - 0x41 + 10)
+        case 0x61...0x66: return Int(b - 0x61 + 10)
+        default: return nil
+        }
+    }
+
+    /// Case-insensitive comparison of raw bytes with a lower-case ASCII literal.
+    @inline(__always)
+    static func equalsLowercased(_ bytes: UnsafeRawBufferPointer, _ lowercased: StaticString) -> Bool {
+        guard bytes.count == lowercased.utf8CodeUnitCount else { return false }
+        let p = lowercased.utf8Start
+        for i in 0..<bytes.count where lower(bytes[i]) != p[i] { return false }
+        return true
+    }
+
+    /// Case-insensitive ASCII comparison of two Strings without allocating.
+    static func caseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
+        var ia = a.utf8.makeIterator()
+        var ib = b.utf8.makeIterator()
+        while true {
+            switch (ia.next(), ib.next()) {
+            case (nil, nil): return true
+            case let (x?, y?): if lower(x) != lower(y) { return false }
+            default: return false
+            }
+        }
+    }
+
+    /// Lower-cases the ASCII letters of a String (non-ASCII bytes unchanged).
+    static func lowercased(_ s: String) -> String {
+        if !s.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) { return s }
+        return String(decoding: s.utf8.map(lower), as: UTF8.self)
+    }
+
+    /// Trims SP and HTAB at both ends.
+    static func trimmed(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var s = 0, e = bytes.count
+        while s < e && isWhitespace(bytes[s]) { s += 1 }
+        while e > s && isWhitespace(bytes[e - 1]) { e -= 1 }
+        return UnsafeRawBufferPointer(rebasing: bytes[s..<e])
+    }
+
+    static func string(_ bytes: UnsafeRawBufferPointer) -> String {
+        String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Calls `body` with each comma-separated element of `bytes`, trimmed of OWS; empty elements
+    /// are skipped (RFC 9110 5.6.1). Stops early when `body` returns false.
+    static func forEachListElement(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Bool) {
+        var start = 0
+        var i = 0
+        while i <= bytes.count {
+            if i == bytes.count || bytes[i] == comma {
+                let element = trimmed(UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
+                if !element.isEmpty && !body(element) { return }
+                start = i + 1
+            }
+            i += 1
+        }
+    }
+}

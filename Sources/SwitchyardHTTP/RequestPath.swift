@@ -1,0 +1,98 @@
+/// Turns the raw, percent-encoded request path into a canonical path that is safe to
+/// append to a document root.
+///
+/// lighttpd-like safety rules: a decoded "/" (%2F), NUL or backslash is refused rather
+/// than interpreted, ".." may never climb above "/", and the bytes must be valid UTF-8
+/// (a lossy repair could map two different requests to one file, or one to a
+/// different file). Decoding happens once, before dot-segment removal, so "%2e%2e" is
+/// treated exactly like "..".
+public enum RequestPath {
+    /// - Returns: a path that starts with "/", contains no "", "." or ".." segment, and
+    ///   keeps a trailing "/" when the request had one (directory requests); or 400.
+    public static func normalize(_ rawPath: String) -> Result<String, HTTPParseError> {
+        var raw = rawPath
+        return raw.withUTF8 { normalize(UnsafeRawBufferPointer($0)) }
+    }
+
+    static func normalize(_ raw: UnsafeRawBufferPointer) -> Result<String, HTTPParseError> {
+        guard raw.first == ASCII.slash else { return .failure(.badRequest("path does not start with '/'")) }
+        var out: [UInt8] = []
+        out.reserveCapacity(raw.count)
+        var segmentStarts: [Int] = []
+        var trailingSlash = false
+        var i = 1
+        while true {
+            // One raw segment: raw[i..<end]
+            var end = i
+            while end < raw.count && raw[end] != ASCII.slash { end += 1 }
+            let mark = out.count
+            out.append(ASCII.slash)
+            var j = i
+            while j < end {
+                var b = raw[j]
+                if b == ASCII.percent {
+                    guard j + 2 < end,
+                          let hi = ASCII.hexValue(raw[j + 1]), let lo = ASCII.hexValue(raw[j + 2]) else {
+                        return .failure(.badRequest("invalid percent-encoding in path"))
+                    }
+                    b = UInt8(hi << 4 | lo)
+                    if b == ASCII.slash { return .failure(.badRequest("encoded '/' in path")) }
+                    j += 3
+                } else {
+                    j += 1
+                }
+                if b == 0 { return .failure(.badRequest("NUL in path")) }
+                if b == ASCII.backslash { return .failure(.badRequest("backslash in path")) }
+                out.append(b)
+            }
+            let length = out.count - mark - 1
+            let isDot = length == 1 && out[mark + 1] == 0x2E
+            let isDotDot = length == 2 && out[mark + 1] == 0x2E && out[mark + 2] == 0x2E
+            if length == 0 || isDot {
+                out.removeSubrange(mark...)
+            } else if isDotDot {
+                out.removeSubrange(mark...)
+                guard let parent = segmentStarts.popLast() else {
+                    return .failure(.badRequest("path climbs above the root"))
+                }
+                out.removeSubrange(parent...)
+            } else {
+                segmentStarts.append(mark)
+            }
+            if end >= raw.count {
+                trailingSlash = length == 0 || isDot || isDotDot
+                break
+            }
+            i = end + 1
+        }
+        if out.isEmpty || trailingSlash { out.append(ASCII.slash) }
+        guard let s = String(validating: out, as: UTF8.self) else {
+            return .failure(.badRequest("path is not valid UTF-8"))
+        }
+        return .success(s)
+    }
+
+    /// Percent-decodes a query string or component. nil for a malformed %XX or when the
+    /// result is not valid UTF-8. `plusAsSpace` applies form encoding ('+' = ' ').
+    public static func percentDecode(_ s: String, plusAsSpace: Bool = false) -> String? {
+        guard s.utf8.contains(where: { $0 == ASCII.percent || (plusAsSpace && $0 == 0x2B) }) else { return s }
+        var out: [UInt8] = []
+        let raw = Array(s.utf8)
+        out.reserveCapacity(raw.count)
+        var i = 0
+        while i < raw.count {
+            let b = raw[i]
+            if b == ASCII.percent {
+                guard i + 2 < raw.count, let hi = ASCII.hexValue(raw[i + 1]), let lo = ASCII.hexValue(raw[i + 2]) else {
+                    return nil
+                }
+                out.append(UInt8(hi << 4 | lo))
+                i += 3
+            } else {
+                out.append(plusAsSpace && b == 0x2B ? ASCII.sp : b)
+                i += 1
+            }
+        }
+        return String(validating: out, as: UTF8.self)
+    }
+}

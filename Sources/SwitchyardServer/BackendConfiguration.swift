@@ -1,0 +1,189 @@
+import Glibc
+import SwitchyardConfig
+
+/// Which wire protocol a long-running backend speaks. CGI is not here: it has no host, only a program.
+public enum BackendWireProtocol: String, Sendable {
+    case scgi, uwsgi, fastcgi
+}
+
+/// One `( "host" => ..., "port" => ... )` / `( "socket" => ..., "bin-path" => ... )` entry of
+/// `scgi.server` / `fastcgi.server`, validated, with the config position for error messages.
+public struct BackendHostConfig: Sendable {
+    public var name: String
+    public var host: String?
+    public var port: Int?
+    public var socket: String?
+    public var binPath: String?
+    public var binEnvironment: [(String, String)] = []
+    public var binCopyEnvironment: [String] = []
+    public var minProcs = 1
+    public var maxProcs = 1
+    public var maxLoadPerProc = 1
+    public var killSignal: Int32 = SIGTERM
+    public var listenBacklog: Int32 = 1024
+    public var checkLocal = true
+    public var docroot: String?
+    public var stripRequestURI: String?
+    public var fixRootScriptname = false
+    public var upgrade = false
+    public var connectTimeout = 8
+    public var readTimeout = 0
+    public var writeTimeout = 0
+    public var disableTime = 1
+    public var tcpFinPropagate = false
+    public var location: ConfigSourceLocation
+
+    /// Where the gateway connects: the unix socket, or host:port.
+    public var addressDescription: String {
+        if let socket { return socket }
+        return "\(host ?? "127.0.0.1"):\(port ?? 0)"
+    }
+}
+
+/// `scgi.server` / `fastcgi.server`: prefixes or extensions mapped to host lists, plus the
+/// module-level options that go with them.
+public final class GatewayRouteTable: @unchecked Sendable {
+    public struct Route: Sendable {
+        public var match: String              // "/ws/" prefix, ".php" extension, or "" for everything
+        public var hosts: [BackendHostConfig]
+    }
+    public let wireProtocol: BackendWireProtocol
+    public let routes: [Route]
+    public let balance: BalancePolicy
+    public let debug: Int
+    public let mapExtensions: [(String, String)]
+    public let key: String                   // "fastcgi.server@file:line" identity for pools
+
+    init(wireProtocol: BackendWireProtocol, routes: [Route], balance: BalancePolicy, debug: Int, mapExtensions: [(String, String)], key: String) {
+        self.wireProtocol = wireProtocol
+        self.routes = routes
+        self.balance = balance
+        self.debug = debug
+        self.mapExtensions = mapExtensions
+        self.key = key
+    }
+
+    /// lighttpd's rule: an entry starting with "/" is a URL prefix, otherwise a suffix of the path
+    /// ("" matches everything). Returns the route and the matched prefix length (for SCRIPT_NAME).
+    func route(forPath path: String) -> (Route, prefixLength: Int?)? {
+        var mapped = path
+        for (from, to) in mapExtensions where path.hasSuffix(from) {
+            mapped = String(path.dropLast(from.count)) + to
+        }
+        for route in routes {
+            if route.match.hasPrefix("/") {
+                if path.hasPrefix(route.match) { return (route, route.match.count) }
+            } else if route.match.isEmpty || mapped.hasSuffix(route.match) {
+                return (route, nil)
+            }
+        }
+        return nil
+    }
+
+    static func parse(_ entry: ConfigEntry, key: String, wireProtocol: BackendWireProtocol, balance: BalancePolicy, debug: Int,
+                      mapExtensions: [(String, String)]) throws -> GatewayRouteTable {
+        guard let elements = entry.value.arrayElements else {
+            throw ServerError.config("\(entry.location): \(key) must be an array ( \"prefix\" => ( ( options ) ) )")
+        }
+        var routes: [Route] = []
+        for element in elements {
+            guard let match = element.key else {
+                throw ServerError.config("\(entry.location): \(key) entries need a key (URL prefix or extension)")
+            }
+            guard let hostList = element.value.arrayElements else {
+                throw ServerError.config("\(entry.location): \(key)[\"\(match)\"] must be an array of host option arrays")
+            }
+            var hosts: [BackendHostConfig] = []
+            if hostList.allSatisfy({ $0.value.arrayElements != nil }) {
+                for (i, h) in hostList.enumerated() {
+                    hosts.append(try parseHost(h.value, name: h.key ?? "\(match)#\(i)", location: entry.location, key: key))
+                }
+            } else {
+                hosts.append(try parseHost(element.value, name: match, location: entry.location, key: key))
+            }
+            if hosts.isEmpty { throw ServerError.config("\(entry.location): \(key)[\"\(match)\"] has no hosts") }
+            routes.append(Route(match: match, hosts: hosts))
+        }
+        return GatewayRouteTable(wireProtocol: wireProtocol, routes: routes, balance: balance, debug: debug,
+                                 mapExtensions: mapExtensions, key: "\(key)@\(entry.location)")
+    }
+
+    private static let knownHostOptions: Set<String> = [
+        "host", "port", "socket", "bin-path", "bin-environment", "bin-copy-environment", "min-procs", "max-procs",
+        "max-load-per-proc", "kill-signal", "listen-backlog", "check-local", "docroot", "strip-request-uri",
+        "fix-root-scriptname", "mode", "upgrade", "connect-timeout", "read-timeout", "write-timeout", "disable-time",
+        "tcp-fin-propagate", "idle-timeout", "x-sendfile", "allow-x-send-file", "broken-scriptfilename",
+    ]
+
+    private static func parseHost(_ value: ConfigValue, name: String, location: ConfigSourceLocation, key: String) throws -> BackendHostConfig {
+        var h = BackendHostConfig(name: name, location: location)
+        let ctx = "\(location): \(key) host \"\(name)\""
+        guard let options = value.arrayElements else { throw ServerError.config("\(ctx): options must be an array") }
+        func int(_ v: ConfigValue, _ opt: String) throws -> Int {
+            guard let i = v.intValue else { throw ServerError.config("\(ctx): \"\(opt)\" must be an integer") }
+            return i
+        }
+        func bool(_ v: ConfigValue, _ opt: String) throws -> Bool {
+            guard let b = v.boolValue else { throw ServerError.config("\(ctx): \"\(opt)\" must be enable/disable") }
+            return b
+        }
+        func str(_ v: ConfigValue, _ opt: String) throws -> String {
+            if let s = v.stringValue { return s }
+            if let i = v.intValue { return String(i) }
+            throw ServerError.config("\(ctx): \"\(opt)\" must be a string")
+        }
+        for option in options {
+            guard let k = option.key else { throw ServerError.config("\(ctx): option without a name") }
+            let v = option.value
+            switch k {
+            case "host": h.host = try str(v, k)
+            case "port": h.port = try int(v, k)
+            case "socket": h.socket = try str(v, k)
+            case "bin-path": h.binPath = try str(v, k)
+            case "bin-environment":
+                for e in v.arrayElements ?? [] { if let ek = e.key { h.binEnvironment.append((ek, try str(e.value, k))) } }
+            case "bin-copy-environment": h.binCopyEnvironment = v.stringList ?? []
+            case "min-procs": h.minProcs = try int(v, k)
+            case "max-procs": h.maxProcs = try int(v, k)
+            case "max-load-per-proc": h.maxLoadPerProc = try int(v, k)
+            case "kill-signal": h.killSignal = Int32(try int(v, k))
+            case "listen-backlog": h.listenBacklog = Int32(try int(v, k))
+            case "check-local": h.checkLocal = try bool(v, k)
+            case "docroot": h.docroot = try str(v, k)
+            case "strip-request-uri": h.stripRequestURI = try str(v, k)
+            case "fix-root-scriptname": h.fixRootScriptname = try bool(v, k)
+            case "mode":
+                let m = try str(v, k)
+                guard m == "responder" else { throw ServerError.config("\(ctx): mode \"\(m)\" is not supported (only \"responder\")") }
+            case "upgrade": h.upgrade = try bool(v, k)
+            case "connect-timeout": h.connectTimeout = try int(v, k)
+            case "read-timeout": h.readTimeout = try int(v, k)
+            case "write-timeout": h.writeTimeout = try int(v, k)
+            case "disable-time": h.disableTime = try int(v, k)
+            case "tcp-fin-propagate": h.tcpFinPropagate = try bool(v, k)
+            default:
+                if !knownHostOptions.contains(k) { throw ServerError.config("\(ctx): unknown option \"\(k)\"") }
+            }
+        }
+        if h.socket == nil && h.port == nil {
+            throw ServerError.config("\(ctx): needs \"socket\" or \"host\" + \"port\"")
+        }
+        if h.binPath != nil && h.socket == nil && h.host == nil { h.host = "127.0.0.1" }
+        if h.maxProcs < h.minProcs { h.maxProcs = h.minProcs }
+        if h.minProcs < 1 && h.binPath != nil { h.minProcs = 1 }
+        return h
+    }
+}
+
+/// How a request picks a host among several.
+public enum BalancePolicy: String, Sendable {
+    case fair, leastConnection = "least-connection", roundRobin = "round-robin", hash, sticky
+
+    static func parse(_ entry: ConfigEntry?) throws -> BalancePolicy {
+        guard let entry else { return .fair }
+        guard let s = entry.value.stringValue, let p = BalancePolicy(rawValue: s) else {
+            throw ServerError.config("\(entry.location): balance must be one of fair, least-connection, round-robin, hash, sticky")
+        }
+        return p
+    }
+}

@@ -1,0 +1,178 @@
+import Glibc
+import SwitchyardOS
+import SwitchyardHTTP
+import SwitchyardGatewayCodecs
+
+/// Per-worker state of the long-running backends (SCGI, uwsgi, FastCGI): which hosts are disabled
+/// after a failure and until when, how loaded each is, and routing a request to one of them.
+/// Spawning and supervising `bin-path` programs is process-wide (`BackendSupervisor`); this part
+/// only connects.
+final class BackendRuntime {
+    final class HostState {
+        let config: BackendHostConfig
+        var disabledUntil: UInt64 = 0
+        var active = 0
+        var address: SocketAddress?
+        init(config: BackendHostConfig) {
+            self.config = config
+            if let socket = config.socket { address = .unix(socket) }
+            else { address = try? SocketAddress.resolve(host: config.host ?? "127.0.0.1", port: config.port ?? 0) }
+        }
+    }
+
+    unowned let worker: Worker
+    private var hosts: [String: HostState] = [:]
+    private var roundRobin: [String: Int] = [:]
+    private var requestIds: UInt16 = 0
+
+    init(worker: Worker) { self.worker = worker }
+
+    private func state(_ host: BackendHostConfig, table: GatewayRouteTable, routeIndex: Int, hostIndex: Int) -> HostState {
+        let key = "\(table.key)#\(routeIndex)#\(hostIndex)"
+        if let s = hosts[key] { return s }
+        let s = HostState(config: host)
+        hosts[key] = s
+        return s
+    }
+
+    func route(table: GatewayRouteTable, context: RequestContext, connection: HTTPConnection) -> RoutedRequest? {
+        guard let (route, _) = table.route(forPath: context.path) else { return nil }
+        guard let routeIndex = table.routes.firstIndex(where: { $0.match == route.match }) else { return nil }
+        let first = route.hosts[0]
+        let docroot = first.docroot ?? context.settings.documentRoot
+        var scriptName = context.path
+        var scriptFile = StaticFileHandler.join(docroot, context.path)
+        var pathInfo = ""
+        if first.checkLocal {
+            guard let (url, file, info) = CGIRoute.locateScript(root: docroot, path: context.path) else {
+                return RoutedRequest(handler: FixedResponseHandler(status: 404, connection: connection), wantsBody: false, bodyLimit: 0)
+            }
+            scriptName = url
+            scriptFile = file
+            pathInfo = info
+        } else if first.fixRootScriptname && route.match == "/" {
+            scriptName = ""
+            pathInfo = context.path
+            scriptFile = StaticFileHandler.join(docroot, "/")
+        }
+        let upgradeCandidate = first.upgrade && CGIRequestInfo.wantsWebSocket(context.head)
+        var info = CGIRequestInfo.from(context: context, connection: connection, scriptName: scriptName,
+                                       scriptFilename: scriptFile, pathInfo: pathInfo, documentRoot: docroot,
+                                       allowUpgrade: upgradeCandidate)
+        if let strip = first.stripRequestURI, info.requestURI.hasPrefix(strip) {
+            info.requestURI = "/" + info.requestURI.dropFirst(strip.count).drop(while: { $0 == "/" })
+        }
+        let env = CGIEnvironmentBuilder.build(info)
+        let label = "\(table.wireProtocol.rawValue) \(route.match)"
+        let exchange = GatewayExchange(connection: connection, context: context, label: label,
+                                       upgradeCandidate: upgradeCandidate, localRedirect: false, nph: false,
+                                       readTimeout: first.readTimeout, writeTimeout: first.writeTimeout)
+        var tried = Set<Int>()
+        let bodyLength = context.head.contentLength ?? 0
+        if context.head.isChunked && table.wireProtocol != .fastcgi {
+            // SCGI/uwsgi announce CONTENT_LENGTH up front; a chunked body of unknown length cannot be sent.
+            return RoutedRequest(handler: FixedResponseHandler(status: 411, connection: connection), wantsBody: false, bodyLimit: 0)
+        }
+
+        let retryable = bodyLength == 0 && !context.head.isChunked
+        func attempt() -> BackendFailure? {
+            guard let hostIndex = pick(table: table, route: route, routeIndex: routeIndex, context: context, exclude: tried) else {
+                return .connectFailed("\(label): no backend host available (all disabled or failed)")
+            }
+            tried.insert(hostIndex)
+            let hostConfig = route.hosts[hostIndex]
+            let hs = state(hostConfig, table: table, routeIndex: routeIndex, hostIndex: hostIndex)
+            guard let address = hs.address else {
+                return .connectFailed("\(label): cannot resolve \(hostConfig.addressDescription)")
+            }
+            let hostLabel = "\(label) \(hostConfig.addressDescription)"
+            let codec: BackendCodec
+            switch table.wireProtocol {
+            case .scgi: codec = SCGICodec(finPropagate: hostConfig.tcpFinPropagate)
+            case .uwsgi: codec = UWSGICodec(finPropagate: hostConfig.tcpFinPropagate)
+            case .fastcgi: codec = FastCGICodec(requestId: 1)
+            }
+            let fd: Int32
+            let connecting: Bool
+            do {
+                switch try Socket.connect(address) {
+                case .connected(let f): fd = f; connecting = false
+                case .inProgress(let f): fd = f; connecting = true
+                }
+            } catch {
+                disable(hs, reason: "\(error)")
+                return .connectFailed("\(hostLabel): \(error)")
+            }
+            if address.family != AF_UNIX { Socket.setNoDelay(fd) }
+            let stream = FDBackendStream(loop: worker.loop, codec: codec, readFD: fd, writeFD: fd, connecting: connecting, label: hostLabel)
+            do { try stream.register() } catch {
+                close(fd)
+                return .connectFailed("\(hostLabel): \(error)")
+            }
+            hs.active += 1
+            stream.onClose = { [weak hs] _ in hs?.active -= 1 }
+            exchange.attach(stream)
+            exchange.onConnectFailure = { [weak self, weak hs] failure in
+                guard let self else { return false }
+                if let hs { self.disable(hs, reason: failure.description) }
+                // Retry on another host only when no request body has been handed to the failed one.
+                if !retryable { return false }
+                if let next = attempt() {
+                    exchange.fail(next)
+                }
+                return true
+            }
+            do {
+                try stream.start(env: env, contentLength: bodyLength)
+            } catch {
+                stream.fail(.protocolError("\(hostLabel): \(error)"))
+            }
+            return nil
+        }
+        if let failure = attempt() {
+            worker.errorLog.error(label, failure.description)
+            return RoutedRequest(handler: FixedResponseHandler(status: failure.status, connection: connection), wantsBody: false, bodyLimit: 0)
+        }
+        return RoutedRequest(handler: exchange, wantsBody: true, bodyLimit: context.settings.maxRequestSize)
+    }
+
+    private func disable(_ hs: HostState, reason: String) {
+        let seconds = max(hs.config.disableTime, 1)
+        if hs.disabledUntil < worker.loop.now {
+            worker.errorLog.error("backend \(hs.config.addressDescription)", "\(reason); disabled for \(seconds) s (disable-time)")
+        }
+        hs.disabledUntil = worker.loop.now + UInt64(seconds) * 1_000_000_000
+    }
+
+    /// Chooses a host by the table's balance policy, skipping disabled hosts (unless all are).
+    private func pick(table: GatewayRouteTable, route: GatewayRouteTable.Route, routeIndex: Int, context: RequestContext, exclude: Set<Int>) -> Int? {
+        let now = worker.loop.now
+        var candidates: [Int] = []
+        for i in route.hosts.indices where !exclude.contains(i) {
+            let hs = state(route.hosts[i], table: table, routeIndex: routeIndex, hostIndex: i)
+            if hs.disabledUntil <= now { candidates.append(i) }
+        }
+        if candidates.isEmpty { return nil }
+        switch table.balance {
+        case .fair, .leastConnection:
+            return candidates.min { a, b in
+                state(route.hosts[a], table: table, routeIndex: routeIndex, hostIndex: a).active <
+                state(route.hosts[b], table: table, routeIndex: routeIndex, hostIndex: b).active
+            }
+        case .roundRobin:
+            let key = "\(table.key)#\(routeIndex)"
+            let n = (roundRobin[key] ?? 0) + 1
+            roundRobin[key] = n
+            return candidates[n % candidates.count]
+        case .hash, .sticky:
+            var h: UInt32 = 2166136261
+            let keyText = table.balance == .sticky ? (context.head.headers.first("X-Forwarded-For") ?? "") + context.host : context.host + context.path
+            for b in keyText.utf8 { h = (h ^ UInt32(b)) &* 16777619 }
+            if table.balance == .sticky, let remote = context.head.headers.first("X-Real-IP") { for b in remote.utf8 { h = (h ^ UInt32(b)) &* 16777619 } }
+            return candidates[Int(h % UInt32(candidates.count))]
+        }
+    }
+
+    func tick(now: UInt64) {}
+    func shutdown() {}
+}

@@ -1,0 +1,178 @@
+import Glibc
+import SwitchyardOS
+
+/// Starts and watches the programs named by `bin-path` (lighttpd's spawning, spawn-fcgi's
+/// convention): the gateway creates the listening socket, removes a stale unix socket file first,
+/// and passes the listening socket as the child's fd 0. Children that exit are restarted with
+/// exponential backoff; at shutdown they get `kill-signal` and the socket file is removed.
+/// Runs on the main loop; workers only connect to the sockets.
+final class BackendSupervisor {
+    final class Managed {
+        let config: BackendHostConfig
+        let argv: [String]
+        var listenFD: Int32 = -1
+        var children: [ChildProcess?]
+        var backoff: Double = 0.5
+        var startedAt: [UInt64]
+        init(config: BackendHostConfig, argv: [String]) {
+            self.config = config
+            self.argv = argv
+            children = Array(repeating: nil, count: max(config.maxProcs, config.minProcs, 1))
+            startedAt = Array(repeating: 0, count: children.count)
+        }
+    }
+
+    private let loop: EventLoop
+    private let errorLog: ErrorLog
+    private var managed: [Managed] = []
+    private var stopping = false
+
+    init(loop: EventLoop, errorLog: ErrorLog) {
+        self.loop = loop
+        self.errorLog = errorLog
+    }
+
+    /// Creates sockets and starts every spawned backend. Throws a start-up error naming bin-path.
+    func start(tables: [GatewayRouteTable]) throws {
+        var seen = Set<String>()
+        for table in tables {
+            for route in table.routes {
+                for host in route.hosts {
+                    guard let binPath = host.binPath else { continue }
+                    let identity = host.addressDescription
+                    if seen.contains(identity) { continue }
+                    seen.insert(identity)
+                    let argv = binPath.split(separator: " ").map(String.init)
+                    guard let program = argv.first, access(program, X_OK) == 0 else {
+                        throw ServerError.backend("\(host.location): bin-path \"\(binPath)\" is not an executable file (\(String(cString: strerror(errno))))")
+                    }
+                    let m = Managed(config: host, argv: argv)
+                    let address: SocketAddress
+                    if let socket = host.socket { address = .unix(socket) }
+                    else { address = try SocketAddress.resolve(host: host.host ?? "127.0.0.1", port: host.port ?? 0) }
+                    do {
+                        m.listenFD = try Socket.listen(address, options: .init(backlog: host.listenBacklog))
+                    } catch {
+                        throw ServerError.backend("\(host.location): bin-path \"\(binPath)\": cannot listen on \(host.addressDescription): \(error)")
+                    }
+                    // The child accepts on fd 0 with blocking calls.
+                    Socket.setNonBlocking(m.listenFD, false)
+                    managed.append(m)
+                    for i in 0..<max(host.minProcs, 1) {
+                        do { try spawn(m, slot: i) } catch {
+                            throw ServerError.backend("\(host.location): bin-path \"\(binPath)\" could not be started: \(error)")
+                        }
+                    }
+                }
+            }
+        }
+        // A backend that dies at once (missing interpreter, bad arguments) is a start-up error.
+        if !managed.isEmpty {
+            usleep(150_000)
+            for m in managed {
+                for case let child? in m.children {
+                    var exited: Int32 = 0, code: Int32 = 0
+                    _ = exited; _ = code
+                    if kill(child.pid, 0) != 0 || isZombie(child.pid) {
+                        throw ServerError.backend("\(m.config.location): bin-path \"\(m.argv.joined(separator: " "))\" exited right after start")
+                    }
+                }
+            }
+        }
+    }
+
+    private func isZombie(_ pid: pid_t) -> Bool {
+        guard let f = fopen("/proc/\(pid)/stat", "r") else { return true }
+        defer { fclose(f) }
+        var buf = [CChar](repeating: 0, count: 512)
+        guard fgets(&buf, 512, f) != nil else { return false }
+        let s = String(cString: buf)
+        guard let close = s.lastIndex(of: ")") else { return false }
+        let rest = s[s.index(after: close)...].trimmingCharacters(in: " ")
+        return rest.hasPrefix("Z")
+    }
+
+    private func spawn(_ m: Managed, slot: Int) throws {
+        var env: [String] = []
+        for name in m.config.binCopyEnvironment {
+            if let v = getenv(name) { env.append("\(name)=\(String(cString: v))") }
+        }
+        for (k, v) in m.config.binEnvironment { env.append("\(k)=\(v)") }
+        if !env.contains(where: { $0.hasPrefix("PATH=") }) {
+            env.append("PATH=\(getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin")")
+        }
+        let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { close(devnull) }
+        // stderr of the backend goes to a pipe we log line by line.
+        let errPipe = try Pipe.make()
+        Socket.setNonBlocking(errPipe.write, false)
+        let dir = m.argv[0].contains("/") ? String(m.argv[0][..<m.argv[0].lastIndex(of: "/")!]) : nil
+        let request = SpawnRequest(path: m.argv[0], arguments: m.argv, environment: env, stdin: m.listenFD,
+                                   stdout: devnull, stderr: errPipe.write, workingDirectory: dir?.isEmpty == false ? dir : nil)
+        let label = "backend \(m.argv[0])"
+        let child: ChildProcess
+        do {
+            child = try ChildProcess.spawn(request, on: loop) { [weak self, weak m] status in
+                guard let self, let m else { return }
+                self.childExited(m, slot: slot, status: status)
+            }
+        } catch {
+            close(errPipe.read)
+            close(errPipe.write)
+            throw error
+        }
+        close(errPipe.write)
+        let reader = StderrReader(fd: errPipe.read, loop: loop, log: errorLog, label: label)
+        try? reader.register()
+        m.children[slot] = child
+        m.startedAt[slot] = EventLoop.monotonicNanoseconds()
+        errorLog.info(label, "started pid \(child.pid) on \(m.config.addressDescription)")
+    }
+
+    private func childExited(_ m: Managed, slot: Int, status: ExitStatus) {
+        m.children[slot] = nil
+        let label = "backend \(m.argv[0])"
+        if stopping { return }
+        let uptime = Double(EventLoop.monotonicNanoseconds() - m.startedAt[slot]) / 1e9
+        if uptime > 30 { m.backoff = 0.5 }
+        errorLog.error(label, "pid exited (\(status)); restarting in \(m.backoff) s")
+        let delay = m.backoff
+        m.backoff = min(m.backoff * 2, 30)
+        loop.schedule(afterSeconds: delay) { [weak self, weak m] in
+            guard let self, let m, !self.stopping, m.children[slot] == nil else { return }
+            do { try self.spawn(m, slot: slot) } catch {
+                self.errorLog.error(label, "restart failed: \(error)")
+                self.childExited(m, slot: slot, status: .exited(127))
+            }
+        }
+    }
+
+    /// Sends kill-signal to every child and removes unix socket files.
+    func stop() {
+        stopping = true
+        for m in managed {
+            for case let child? in m.children {
+                child.signal(m.config.killSignal)
+            }
+            if m.listenFD >= 0 { close(m.listenFD) }
+            if let socket = m.config.socket { unlink(socket) }
+        }
+    }
+
+    /// Waits up to `seconds` for the children to exit, then SIGKILLs what is left.
+    func waitForChildren(seconds: Double) {
+        let deadline = EventLoop.monotonicNanoseconds() + UInt64(seconds * 1e9)
+        for m in managed {
+            for case let child? in m.children {
+                while EventLoop.monotonicNanoseconds() < deadline {
+                    var exited: Int32 = 0, code: Int32 = 0
+                    let r = waitpid(child.pid, nil, WNOHANG)
+                    _ = exited; _ = code
+                    if r == child.pid || r < 0 { break }
+                    usleep(20_000)
+                }
+                if kill(child.pid, 0) == 0 { child.signal(SIGKILL); _ = waitpid(child.pid, nil, 0) }
+            }
+        }
+    }
+}

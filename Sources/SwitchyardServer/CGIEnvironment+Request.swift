@@ -1,0 +1,49 @@
+import SwitchyardHTTP
+import SwitchyardGatewayCodecs
+
+extension CGIRequestInfo {
+    /// Fills the RFC 3875 request description from a routed request. Every gateway (CGI, SCGI,
+    /// uwsgi, FastCGI) builds its variables through this one function and `CGIEnvironmentBuilder`.
+    static func from(context: RequestContext, connection: HTTPConnection, scriptName: String, scriptFilename: String,
+                     pathInfo: String, documentRoot: String, allowUpgrade: Bool) -> CGIRequestInfo {
+        let head = context.head
+        var headers: [(name: String, value: String)] = []
+        headers.reserveCapacity(head.headers.count)
+        for (name, value) in head.headers {
+            // lighttpd's rule: without an upgrade-enabled route the backend never sees Upgrade,
+            // so it cannot answer 101.
+            if !allowUpgrade && (name.lowercased() == "upgrade" || name.lowercased() == "http2-settings") { continue }
+            headers.append((name, value))
+        }
+        let local = connection.local
+        let serverPort = local?.port ?? connection.listener.port
+        var info = CGIRequestInfo(
+            serverSoftware: connection.worker.server.tag,
+            serverName: context.host.isEmpty ? (local?.host ?? "localhost") : context.host,
+            serverAddr: local?.host ?? "",
+            serverPort: serverPort,
+            serverProtocol: head.version == .http1_0 ? "HTTP/1.0" : "HTTP/1.1",
+            method: head.method,
+            requestURI: head.target.hasPrefix("/") ? head.target : (head.path + (head.query.map { "?" + $0 } ?? "")),
+            scheme: context.scheme,
+            isTLS: context.scheme == "https",
+            scriptName: scriptName,
+            scriptFilename: scriptFilename,
+            pathInfo: pathInfo,
+            queryString: context.query,
+            documentRoot: documentRoot,
+            remoteAddr: connection.remote?.host ?? "",
+            remotePort: connection.remote?.port ?? 0,
+            contentLength: head.contentLength ?? (head.isChunked ? nil : nil),
+            headers: headers)
+        info.redirectStatus = 200
+        return info
+    }
+
+    /// True when the request asks for a WebSocket upgrade the way RFC 6455 requires.
+    static func wantsWebSocket(_ head: HTTPRequestHead) -> Bool {
+        guard head.version == .http1_1, head.method == "GET", let upgrade = head.upgrade else { return false }
+        let tokens = upgrade.split(separator: ",").map { $0.trimmingCharacters(in: " \t").lowercased() }
+        return tokens.contains("websocket") && head.connectionTokens.contains("upgrade")
+    }
+}

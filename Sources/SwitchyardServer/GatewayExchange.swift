@@ -1,0 +1,315 @@
+import Glibc
+import SwitchyardOS
+import SwitchyardHTTP
+import SwitchyardGatewayCodecs
+
+/// One request handed to a backend program — CGI, SCGI, uwsgi or FastCGI alike. It streams the
+/// request body to the backend, parses the CGI response head, streams the body back with
+/// backpressure in both directions, and on `Status: 101` turns into a two-way relay.
+///
+/// The upgrade rule (lighttpd's, made stricter): only an HTTP/1.1 GET asking for `websocket` on a
+/// route that enables upgrades may upgrade. On such a request the end of the (empty) request body
+/// is held back until the backend's answer is known: after a 101 the stream stays open for relaying;
+/// on any other status it is ended at once (FastCGI backends wait for the empty STDIN record).
+final class GatewayExchange: RequestHandler, BackendStreamDelegate {
+    enum Phase { case starting, awaitingHead, body, upgraded, done }
+
+    unowned let connection: HTTPConnection
+    let context: RequestContext
+    let label: String
+    let upgradeCandidate: Bool
+    let localRedirect: Bool
+    let nph: Bool
+    let readTimeout: Int
+    let writeTimeout: Int
+    var stream: FDBackendStream?
+    /// Called when the stream could not even start, to try another host (SCGI/FastCGI pools).
+    var onConnectFailure: ((BackendFailure) -> Bool)?
+    var onFinish: (() -> Void)?
+
+    private(set) var phase: Phase = .starting
+    private var headParser: CGIResponseHeaderParser
+    private var requestBodyComplete = false
+    private var bodyEndSent = false
+    private var responseLength: Int?
+    private var responseSent = 0
+    private var stderrLine: [UInt8] = []
+    private let errorLog: ErrorLog
+    private let relayMode: String
+    private var lastClientWrite: UInt64 = 0
+
+    init(connection: HTTPConnection, context: RequestContext, label: String, upgradeCandidate: Bool,
+         localRedirect: Bool, nph: Bool, readTimeout: Int, writeTimeout: Int) {
+        self.connection = connection
+        self.context = context
+        self.label = label
+        self.upgradeCandidate = upgradeCandidate
+        self.localRedirect = localRedirect
+        self.nph = nph
+        self.readTimeout = readTimeout
+        self.writeTimeout = writeTimeout
+        self.errorLog = connection.worker.errorLog
+        self.relayMode = connection.worker.server.upgradeRelay
+        self.headParser = CGIResponseHeaderParser(maxHeaderBytes: 64 * 1024, nph: nph)
+    }
+
+    /// Attaches the transport; the caller has encoded the request start.
+    func attach(_ stream: FDBackendStream) {
+        self.stream = stream
+        stream.delegate = self
+        phase = .awaitingHead
+    }
+
+    func start() {
+        // The route already attached a started stream; nothing else to do until bytes flow.
+        if stream == nil { fail(.spawnFailed("\(label): no backend stream")) }
+    }
+
+    // MARK: client -> backend
+
+    func requestBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let stream, phase == .awaitingHead || phase == .body else { return true }
+        return stream.send(bytes)
+    }
+
+    func requestBodyEnd() {
+        requestBodyComplete = true
+        if upgradeCandidate && phase == .awaitingHead { return }   // held until the answer is known
+        sendBodyEnd(upgraded: false)
+    }
+
+    private func sendBodyEnd(upgraded: Bool) {
+        guard !bodyEndSent else { return }
+        bodyEndSent = true
+        stream?.endBody(upgraded: upgraded)
+    }
+
+    func streamWritable() {
+        connection.resumeReading()
+    }
+
+    func streamConnected() {}
+
+    func upgradedData(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let stream, phase == .upgraded else { return true }
+        return stream.send(bytes)
+    }
+
+    func upgradedClientEOF() {
+        sendBodyEnd(upgraded: true)
+    }
+
+    // MARK: backend -> client
+
+    func streamStdout(_ bytes: UnsafeRawBufferPointer) {
+        switch phase {
+        case .awaitingHead:
+            let parsed: (head: CGIResponseHead, bodyStartInInput: Int)?
+            do {
+                parsed = try headParser.feed(bytes)
+            } catch {
+                errorLog.error(label, "malformed response header block: \(error)")
+                stream?.abort()
+                fail(nil, status: 502)
+                return
+            }
+            guard let (head, bodyStart) = parsed else { return }
+            beginResponse(head)
+            if bodyStart < bytes.count && phase != .done {
+                streamStdout(UnsafeRawBufferPointer(rebasing: bytes[bodyStart...]))
+            }
+        case .body:
+            if let len = responseLength {
+                let allowed = min(bytes.count, len - responseSent)
+                if allowed <= 0 { return }
+                responseSent += allowed
+                if !connection.sendBody(UnsafeRawBufferPointer(rebasing: bytes[..<allowed])) { stream?.pauseReading() }
+            } else {
+                if !connection.sendBody(bytes) { stream?.pauseReading() }
+            }
+        case .upgraded:
+            if !connection.sendRaw(bytes) { stream?.pauseReading() }
+        case .starting, .done:
+            break
+        }
+    }
+
+    private func beginResponse(_ cgi: CGIResponseHead) {
+        if cgi.status == 101 {
+            if upgradeCandidate {
+                startUpgrade(cgi)
+                return
+            }
+            errorLog.error(label, "backend answered 101 on a request that may not upgrade: 502")
+            stream?.abort()
+            fail(nil, status: 502)
+            return
+        }
+        if upgradeCandidate && requestBodyComplete { sendBodyEnd(upgraded: false) }
+        if cgi.isLocalRedirect && localRedirect, let location = cgi.location {
+            // lighttpd's cgi.local-redir: serve the target directly as if the client asked for it.
+            stream?.abort()
+            phase = .done
+            finishExchange()
+            connection.localRedirect(to: location)
+            return
+        }
+        var head = HTTPResponseHead(status: cgi.status, reason: cgi.reason)
+        for (name, value) in cgi.headers {
+            let lower = name.lowercased()
+            if lower == "status" || lower == "connection" || lower == "transfer-encoding" || lower == "keep-alive" { continue }
+            head.headers.add(name: name, value: value)
+        }
+        if cgi.isLocalRedirect && !localRedirect && cgi.status == 200 {
+            head.status = 302
+        }
+        phase = .body
+        responseLength = cgi.contentLength
+        let framing: BodyFraming = cgi.contentLength.map { .length($0) } ?? .chunked
+        connection.sendHead(head, framing: framing)
+        if connection.request?.method == "HEAD" { responseLength = 0 }
+    }
+
+    private func startUpgrade(_ cgi: CGIResponseHead) {
+        var head = HTTPResponseHead(status: 101, reason: "Switching Protocols")
+        for (name, value) in cgi.headers where name.lowercased() != "status" {
+            head.headers.add(name: name, value: value)
+        }
+        if !head.headers.contains("Connection") { head.headers.add(name: "Connection", value: "Upgrade") }
+        if !head.headers.contains("Upgrade") { head.headers.add(name: "Upgrade", value: "websocket") }
+        phase = .upgraded
+        connection.switchToUpgraded(head)
+        if relayMode == "splice", let stream, stream.codec.isTransparent {
+            // Defer so bytes already buffered on either side are delivered first.
+            connection.worker.loop.defer_ { [weak self] in self?.trySplice() }
+        }
+    }
+
+    private func trySplice() {
+        guard phase == .upgraded, let stream, connection.outputBacklog == 0, stream.pendingWriteBytes == 0 else { return }
+        guard let backend = stream.detachForRelay() else { return }
+        guard let client = connection.detachForRelay() else {
+            // Cannot happen after the checks above; fall back to closing both.
+            Glibc.close(backend.readFD)
+            if backend.writeFD != backend.readFD { Glibc.close(backend.writeFD) }
+            return
+        }
+        self.stream = nil
+        phase = .done
+        SpliceRelay.start(loop: connection.worker.loop, clientFD: client.fd, clientInput: client.pendingInput,
+                          backendRead: backend.readFD, backendWrite: backend.writeFD, label: label,
+                          errorLog: errorLog, writeIdle: connection.worker.server.maxWriteIdle)
+        finishExchange()
+    }
+
+    func streamStderr(_ bytes: UnsafeRawBufferPointer) {
+        for b in bytes {
+            if b == 10 {
+                flushStderrLine()
+            } else if stderrLine.count < 8192 {
+                stderrLine.append(b)
+            }
+        }
+    }
+
+    private func flushStderrLine() {
+        var line = stderrLine
+        stderrLine.removeAll(keepingCapacity: true)
+        if line.last == 13 { line.removeLast() }
+        errorLog.error(label, "stderr: " + String(decoding: line, as: UTF8.self))
+    }
+
+    func outputDrained() {
+        stream?.resumeReading()
+    }
+
+    func streamEnded(_ error: BackendFailure?, protocolStatus: UInt8?) {
+        if !stderrLine.isEmpty { flushStderrLine() }
+        let s = stream
+        stream = nil
+        _ = s
+        switch phase {
+        case .starting, .awaitingHead:
+            if let error, case .connectFailed = error, let retry = onConnectFailure, retry(error) { return }
+            if let ps = protocolStatus, ps != 0 {
+                // FCGI_CANT_MPX_CONN / FCGI_OVERLOADED -> 503, FCGI_UNKNOWN_ROLE -> 500
+                errorLog.error(label, "FastCGI application refused the request (protocol status \(ps))")
+                fail(nil, status: ps == 3 ? 500 : 503)
+                return
+            }
+            if let error {
+                errorLog.error(label, error.description)
+                fail(nil, status: error.status)
+            } else {
+                do {
+                    try headParser.finish()
+                    errorLog.error(label, "backend ended without a response header block: 502")
+                } catch {
+                    errorLog.error(label, "backend ended before completing its response headers (\(error)): 502")
+                }
+                fail(nil, status: 502)
+            }
+        case .body:
+            phase = .done
+            if let error {
+                errorLog.error(label, "backend failed during the response body: \(error)")
+                connection.abortResponse("\(label): \(error)")
+            } else if let len = responseLength, responseSent < len {
+                errorLog.error(label, "backend sent \(responseSent) of \(len) announced body bytes")
+                connection.abortResponse("\(label): short body")
+            } else {
+                connection.finishResponse()
+            }
+            finishExchange()
+        case .upgraded:
+            phase = .done
+            if let error { errorLog.info(label, "upgraded stream ended: \(error)") }
+            connection.finishUpgraded()
+            finishExchange()
+        case .done:
+            break
+        }
+    }
+
+    private func fail(_ failure: BackendFailure?, status: Int) {
+        if let failure { errorLog.error(label, failure.description) }
+        phase = .done
+        stream?.abort()
+        stream = nil
+        connection.sendError(status)
+        finishExchange()
+    }
+
+    func fail(_ failure: BackendFailure) {
+        fail(failure, status: failure.status)
+    }
+
+    private func finishExchange() {
+        let f = onFinish
+        onFinish = nil
+        f?()
+    }
+
+    func abort() {
+        guard phase != .done else { return }
+        phase = .done
+        stream?.abort()
+        stream = nil
+        finishExchange()
+    }
+
+    func tick(now: UInt64) {
+        guard let stream else { return }
+        let idle = (now - stream.lastActivity) / 1_000_000_000
+        if readTimeout > 0 && (phase == .awaitingHead || phase == .body || phase == .upgraded) && idle >= UInt64(readTimeout) {
+            let failure = BackendFailure.timeout("\(label): no data from the backend for \(readTimeout) s (read-timeout)")
+            errorLog.error(label, failure.description)
+            if phase == .awaitingHead { fail(failure) } else { abort(); connection.abortResponse(failure.description) }
+            return
+        }
+        if writeTimeout > 0 && stream.pendingWriteBytes > 0 && idle >= UInt64(writeTimeout) {
+            let failure = BackendFailure.timeout("\(label): backend did not read for \(writeTimeout) s (write-timeout)")
+            if phase == .awaitingHead { fail(failure) } else { abort(); connection.abortResponse(failure.description) }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+/// Configuration keys Switchyard understands. Anything else is reported as a warning naming the
+/// key and where it was set, so a typo or a lighttpd feature we lack never passes silently.
+enum KnownKeys {
+    static let all: Set<String> = [
+        "server.bind", "server.port", "server.document-root", "server.modules", "server.errorlog",
+        "server.tag", "server.max-read-idle", "server.max-write-idle", "server.max-keep-alive-idle",
+        "server.max-keep-alive-requests", "server.max-connections", "server.max-request-size",
+        "server.max-request-field-size", "server.stream-request-body", "server.stream-response-body",
+        "server.pid-file", "server.username", "server.groupname", "server.indexfiles",
+        "server.event-loops", "server.graceful-shutdown-timeout", "server.upgrade-relay", "server.listen-backlog",
+        "accesslog.filename", "mimetype.assign", "index-file.names", "static-file.exclude-extensions",
+        "cgi.assign", "cgi.execute-x-only", "cgi.upgrade", "cgi.limits", "cgi.local-redir",
+        "scgi.server", "scgi.balance", "scgi.debug", "scgi.map-extensions", "scgi.protocol",
+        "fastcgi.server", "fastcgi.balance", "fastcgi.debug", "fastcgi.map-extensions",
+    ]
+
+    /// Modules that exist; others in server.modules get a warning (accepted, not loaded).
+    static let modules: Set<String> = [
+        "mod_cgi", "mod_scgi", "mod_fastcgi", "mod_accesslog", "mod_staticfile", "mod_indexfile", "mod_dirlisting",
+    ]
+}

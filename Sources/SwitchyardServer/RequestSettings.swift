@@ -1,0 +1,159 @@
+import Glibc
+import SwitchyardConfig
+
+/// mod_cgi settings in effect for a request.
+public struct CGISettings: Sendable {
+    public var assign: [(suffix: String, interpreter: String)]
+    public var executeXOnly = false
+    public var upgrade = false
+    public var readTimeout = 0
+    public var writeTimeout = 0
+    public var tcpNoDelay = false
+    public var localRedirect = false
+
+    /// lighttpd's cgi.assign rule: the first suffix that ends the physical path ("" matches all).
+    func interpreter(for path: String) -> String? {
+        for (suffix, interp) in assign where suffix.isEmpty || path.hasSuffix(suffix) { return interp }
+        return nil
+    }
+}
+
+/// Everything that a `$HTTP[...]` conditional may change for one request, resolved once per distinct
+/// set of matching conditionals and then cached by the worker.
+public final class RequestSettings: @unchecked Sendable {
+    public var documentRoot = "."
+    public var indexFiles = ["index.html", "index.htm"]
+    public var mimeTypes = MimeTypes.builtin
+    public var staticExcludeExtensions: [String] = []
+    public var maxRequestSize = 0            // bytes, 0 = unlimited
+    public var cgi: CGISettings?
+    public var fastcgi: GatewayRouteTable?
+    public var scgi: GatewayRouteTable?
+    public var moduleOrder: [String] = []
+}
+
+/// Turns the configuration document into `RequestSettings` for a set of matching conditionals.
+public final class SettingsResolver: @unchecked Sendable {
+    public let document: ConfigDocument
+    public let server: ServerSettings
+    private var tables: [String: GatewayRouteTable] = [:]
+    private let lock = Mutex()
+
+    init(document: ConfigDocument, server: ServerSettings) {
+        self.document = document
+        self.server = server
+    }
+
+    /// Validates every conditional scope at start-up so a bad value is reported by `-t`, not by the first request.
+    func validateAll() throws -> [GatewayRouteTable] {
+        _ = try resolve(matching: [])
+        for ctx in document.contexts {
+            var chain: [Int] = []
+            var p: Int? = ctx.index
+            while let i = p { chain.insert(i, at: 0); p = document.contexts[i].parent }
+            _ = try resolve(matching: chain)
+        }
+        return lock.withLock { Array(tables.values) }
+    }
+
+    func resolve(matching: [Int]) throws -> RequestSettings {
+        func entry(_ key: String) -> ConfigEntry? { document.value(key, matching: matching) }
+        let s = RequestSettings()
+        let modules = entry("server.modules")?.value.stringList ?? []
+        s.moduleOrder = modules
+        if let e = entry("server.document-root") {
+            guard let v = e.value.stringValue else { throw ServerError.config("\(e.location): server.document-root must be a string") }
+            s.documentRoot = v
+        }
+        if let e = entry("index-file.names") ?? entry("server.indexfiles") {
+            s.indexFiles = e.value.stringList ?? []
+        }
+        if let e = entry("mimetype.assign") {
+            guard let elements = e.value.arrayElements else { throw ServerError.config("\(e.location): mimetype.assign must be an array") }
+            var table: [(String, String)] = []
+            for el in elements {
+                guard let k = el.key, let v = el.value.stringValue else { throw ServerError.config("\(e.location): mimetype.assign entries are \".ext\" => \"type\"") }
+                table.append((k, v))
+            }
+            s.mimeTypes = MimeTypes(table)
+        }
+        if let e = entry("static-file.exclude-extensions") { s.staticExcludeExtensions = e.value.stringList ?? [] }
+        if let e = entry("server.max-request-size") {
+            guard let v = e.value.intValue else { throw ServerError.config("\(e.location): server.max-request-size must be an integer (KiB)") }
+            s.maxRequestSize = v * 1024
+        }
+        if modules.contains("mod_cgi"), let e = entry("cgi.assign") {
+            guard let elements = e.value.arrayElements else { throw ServerError.config("\(e.location): cgi.assign must be an array") }
+            var cgi = CGISettings(assign: [])
+            for el in elements {
+                guard let k = el.key, let v = el.value.stringValue else { throw ServerError.config("\(e.location): cgi.assign entries are \".ext\" => \"/path/to/interpreter\"") }
+                cgi.assign.append((k, v))
+            }
+            if let x = entry("cgi.execute-x-only") { cgi.executeXOnly = try boolValue(x, "cgi.execute-x-only") }
+            if let x = entry("cgi.upgrade") { cgi.upgrade = try boolValue(x, "cgi.upgrade") }
+            if let x = entry("cgi.local-redir") { cgi.localRedirect = try boolValue(x, "cgi.local-redir") }
+            if let x = entry("cgi.limits") {
+                for el in x.value.arrayElements ?? [] {
+                    switch el.key ?? "" {
+                    case "read-timeout": cgi.readTimeout = el.value.intValue ?? 0
+                    case "write-timeout": cgi.writeTimeout = el.value.intValue ?? 0
+                    case "tcp-nodelay": cgi.tcpNoDelay = el.value.boolValue ?? false
+                    default: throw ServerError.config("\(x.location): cgi.limits: unknown limit \"\(el.key ?? "")\"")
+                    }
+                }
+            }
+            s.cgi = cgi
+        }
+        if modules.contains("mod_fastcgi"), let e = entry("fastcgi.server") {
+            s.fastcgi = try table(e, key: "fastcgi.server", proto: .fastcgi, balanceKey: "fastcgi.balance",
+                                  debugKey: "fastcgi.debug", mapKey: "fastcgi.map-extensions", matching: matching)
+        }
+        if modules.contains("mod_scgi"), let e = entry("scgi.server") {
+            var proto = BackendWireProtocol.scgi
+            if let p = entry("scgi.protocol") {
+                guard let v = p.value.stringValue, v == "scgi" || v == "uwsgi" else {
+                    throw ServerError.config("\(p.location): scgi.protocol must be \"scgi\" or \"uwsgi\"")
+                }
+                proto = v == "uwsgi" ? .uwsgi : .scgi
+            }
+            s.scgi = try table(e, key: "scgi.server", proto: proto, balanceKey: "scgi.balance",
+                               debugKey: "scgi.debug", mapKey: "scgi.map-extensions", matching: matching)
+        }
+        return s
+    }
+
+    private func boolValue(_ e: ConfigEntry, _ key: String) throws -> Bool {
+        guard let b = e.value.boolValue else { throw ServerError.config("\(e.location): \(key) must be \"enable\" or \"disable\"") }
+        return b
+    }
+
+    private func table(_ e: ConfigEntry, key: String, proto: BackendWireProtocol, balanceKey: String, debugKey: String,
+                       mapKey: String, matching: [Int]) throws -> GatewayRouteTable {
+        let identity = "\(key)@\(e.location)/\(proto.rawValue)"
+        if let t = lock.withLock({ tables[identity] }) { return t }
+        let balance = try BalancePolicy.parse(document.value(balanceKey, matching: matching))
+        let debug = document.value(debugKey, matching: matching)?.value.intValue ?? 0
+        var map: [(String, String)] = []
+        for el in document.value(mapKey, matching: matching)?.value.arrayElements ?? [] {
+            if let k = el.key, let v = el.value.stringValue { map.append((k, v)) }
+        }
+        let t = try GatewayRouteTable.parse(e, key: key, wireProtocol: proto, balance: balance, debug: debug, mapExtensions: map)
+        return lock.withLock {
+            if let existing = tables[identity] { return existing }
+            tables[identity] = t
+            return t
+        }
+    }
+}
+
+/// A pthread mutex for the few structures shared between event-loop threads.
+final class Mutex: @unchecked Sendable {
+    private var m = pthread_mutex_t()
+    init() { pthread_mutex_init(&m, nil) }
+    deinit { pthread_mutex_destroy(&m) }
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(&m)
+        defer { pthread_mutex_unlock(&m) }
+        return try body()
+    }
+}

@@ -1,0 +1,180 @@
+import Glibc
+import SwitchyardOS
+import SwitchyardConfig
+
+/// The whole gateway: configuration, listeners, one worker per core, the main loop that handles
+/// signals and supervises spawned backends.
+public final class Server {
+    public let document: ConfigDocument
+    public let settings: ServerSettings
+    let resolver: SettingsResolver
+    let globalSettings: RequestSettings
+    let gatewayTables: [GatewayRouteTable]
+    public let errorLog: ErrorLog
+    var accessLog: AccessLog?
+    let connectionCount = AtomicCounter()
+    /// PATH handed to CGI programs (see README: CGI environment rule).
+    let childPath: String
+    private var workers: [Worker] = []
+    private var threads: [LoopThread] = []
+    private var mainLoop: EventLoop?
+    private var supervisor: BackendSupervisor?
+    private var stopRequested = false
+    public private(set) var boundAddresses: [String] = []
+
+    /// Loads and validates a configuration. `path` nil: serve the current directory on 127.0.0.1:8080.
+    public static func load(configPath: String?, overrides: [String] = []) throws -> (Server, [ConfigDiagnostic]) {
+        var doc: ConfigDocument
+        do {
+            if let configPath {
+                doc = try ConfigParser.parse(file: configPath)
+            } else {
+                doc = try ConfigParser.parse(text: "server.document-root = \".\"\nserver.bind = \"127.0.0.1\"\nserver.port = 8080\n",
+                                             fileName: "(defaults)", baseDirectory: ".", environment: [:])
+            }
+        } catch {
+            throw ServerError.config("\(error)")
+        }
+        doc.warnUnknownKeys(known: KnownKeys.all)
+        var warnings = doc.warnings
+        if let modules = doc.global["server.modules"] {
+            for m in modules.value.stringList ?? [] where !KnownKeys.modules.contains(m) {
+                warnings.append(ConfigDiagnostic(location: modules.location, message: "module \"\(m)\" is not available in Switchyard yet; its settings are ignored"))
+            }
+        }
+        let settings = try ServerSettings(document: doc)
+        let log = try ErrorLog(path: settings.errorLogPath)
+        let server = try Server(document: doc, settings: settings, errorLog: log)
+        return (server, warnings)
+    }
+
+    init(document: ConfigDocument, settings: ServerSettings, errorLog: ErrorLog) throws {
+        self.document = document
+        self.settings = settings
+        self.errorLog = errorLog
+        self.resolver = SettingsResolver(document: document, server: settings)
+        self.gatewayTables = try resolver.validateAll()
+        self.globalSettings = try resolver.resolve(matching: [])
+        self.childPath = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
+        var root = stat()
+        if stat(globalSettings.documentRoot, &root) != 0 || (root.st_mode & S_IFMT) != S_IFDIR {
+            errorLog.warning("config", "server.document-root \"\(globalSettings.documentRoot)\" is not a directory")
+        }
+    }
+
+    /// Binds, starts workers and backends, and blocks until SIGTERM/SIGINT and a graceful stop.
+    public func run(announce: (String) -> Void) throws {
+        if let path = settings.accessLogPath { accessLog = try AccessLog(path: path) }
+        let mainLoop = try EventLoop(name: "main")
+        self.mainLoop = mainLoop
+        let loops = settings.eventLoops > 0 ? settings.eventLoops : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
+        // Listeners: the main socket plus $SERVER["socket"] blocks; one SO_REUSEPORT socket per worker.
+        var specs: [(address: SocketAddress, text: String)] = []
+        let mainAddress: SocketAddress
+        if settings.bind.hasPrefix("/") { mainAddress = .unix(settings.bind) }
+        else { mainAddress = try SocketAddress.resolve(host: settings.bind, port: settings.port) }
+        specs.append((mainAddress, settings.bind.hasPrefix("/") ? settings.bind : "\(settings.bind):\(settings.port)"))
+        for socket in settings.extraSockets {
+            specs.append((try SocketAddress.parse(socket), socket))
+        }
+        var perWorkerFDs: [[(Int32, ListenerInfo)]] = Array(repeating: [], count: loops)
+        for spec in specs {
+            var address = spec.address
+            for w in 0..<loops {
+                let reuse = loops > 1 && address.family != AF_UNIX
+                let fd: Int32
+                if w > 0 && address.family == AF_UNIX {
+                    fd = Socket.dupCloexec(perWorkerFDs[0].first(where: { $0.1.serverSocket == spec.text })!.0)
+                } else {
+                    fd = try Socket.listen(address, options: .init(backlog: settings.listenBacklog, reusePort: reuse))
+                }
+                if w == 0, address.port == 0, let bound = SocketAddress.local(of: fd) {
+                    address = bound   // port 0: every worker binds the port the kernel picked
+                }
+                let info = ListenerInfo(scheme: "http", serverSocket: spec.text, port: address.port)
+                perWorkerFDs[w].append((fd, info))
+            }
+            let shown: String
+            if case .unix(let p) = address { shown = "unix:\(p)" } else { shown = "http://\(address.description)/" }
+            boundAddresses.append(shown)
+        }
+
+        try dropPrivileges()
+
+        let supervisor = BackendSupervisor(loop: mainLoop, errorLog: errorLog)
+        self.supervisor = supervisor
+        try supervisor.start(tables: gatewayTables)
+
+        if let pid = settings.pidFile {
+            let text = "\(getpid())\n"
+            let fd = open(pid, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            if fd >= 0 { _ = text.withCString { write(fd, $0, strlen($0)) }; close(fd) }
+        }
+
+        var running = loops
+        for w in 0..<loops {
+            let worker = try Worker(index: w, server: self)
+            for (fd, info) in perWorkerFDs[w] { try worker.addListener(fd: fd, info: info) }
+            worker.onStopped = {
+                mainLoop.execute {
+                    running -= 1
+                    if running == 0 { mainLoop.stop() }
+                }
+            }
+            workers.append(worker)
+        }
+        _ = try SignalSource(signals: ProcessSetup.handledSignals, loop: mainLoop) { [weak self] sig in
+            self?.handleSignal(sig)
+        }
+        for (i, worker) in workers.enumerated() {
+            threads.append(try LoopThread(name: "worker-\(i)") { worker.run() })
+        }
+        for a in boundAddresses { announce(a) }
+        errorLog.info("server", "started \(SwitchyardVersion.string) with \(loops) event loop(s) on \(boundAddresses.joined(separator: ", "))")
+        mainLoop.run()
+        for t in threads { t.join() }
+        supervisor.stop()
+        supervisor.waitForChildren(seconds: 3)
+        if let pid = settings.pidFile { unlink(pid) }
+        if case .unix(let path) = mainAddress { unlink(path) }
+        errorLog.info("server", "stopped")
+    }
+
+    private func handleSignal(_ sig: Int32) {
+        switch sig {
+        case SIGHUP:
+            errorLog.reopen()
+            accessLog?.reopen()
+            errorLog.info("server", "SIGHUP: log files reopened")
+        case SIGTERM, SIGINT:
+            if stopRequested {
+                errorLog.info("server", "second stop signal: stopping now")
+                for w in workers { w.loop.execute { w.beginStop(grace: 0) } }
+                return
+            }
+            stopRequested = true
+            errorLog.info("server", "signal \(sig): graceful stop (up to \(settings.gracefulShutdownTimeout) s)")
+            for w in workers { w.loop.execute { w.beginStop(grace: self.settings.gracefulShutdownTimeout) } }
+        default:
+            break
+        }
+    }
+
+    private func dropPrivileges() throws {
+        guard getuid() == 0 else { return }
+        if let group = settings.groupname {
+            guard let gr = getgrnam(group) else { throw ServerError.config("server.groupname: unknown group \"\(group)\"") }
+            if setgid(gr.pointee.gr_gid) != 0 { throw ServerError.io("setgid(\(group)) failed") }
+            setgroups(0, nil)
+        }
+        if let user = settings.username {
+            guard let pw = getpwnam(user) else { throw ServerError.config("server.username: unknown user \"\(user)\"") }
+            if settings.groupname == nil {
+                if setgid(pw.pointee.pw_gid) != 0 { throw ServerError.io("setgid for \(user) failed") }
+                initgroups(user, pw.pointee.pw_gid)
+            }
+            if setuid(pw.pointee.pw_uid) != 0 { throw ServerError.io("setuid(\(user)) failed") }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Glibc
+import SwitchyardConfig
+
+/// Server-wide settings, read once from the global scope of the configuration. Everything a request
+/// may override through a conditional lives in `RequestSettings` instead.
+public struct ServerSettings {
+    public var bind = "127.0.0.1"
+    public var port = 8080
+    public var extraSockets: [String] = []          // $SERVER["socket"] blocks
+    public var modules: [String] = []
+    public var errorLogPath: String? = nil
+    public var accessLogPath: String? = nil
+    public var tag = "switchyard/\(SwitchyardVersion.string)"
+    public var maxReadIdle = 60
+    public var maxWriteIdle = 360
+    public var maxKeepAliveIdle = 5
+    public var maxKeepAliveRequests = 1000
+    public var maxConnections = 0                   // 0 = limited only by RLIMIT_NOFILE
+    public var maxRequestFieldSize = 8192
+    public var streamRequestBody = 0
+    public var streamResponseBody = 0
+    public var pidFile: String? = nil
+    public var username: String? = nil
+    public var groupname: String? = nil
+    public var eventLoops = 0                        // 0 = one per core
+    public var gracefulShutdownTimeout = 8
+    public var upgradeRelay = "splice"               // "splice" or "copy" for transparent upgraded streams
+    public var listenBacklog: Int32 = 1024
+
+    public init() {}
+
+    init(document: ConfigDocument) throws {
+        func entry(_ key: String) -> ConfigEntry? { document.global[key] }
+        func int(_ key: String) throws -> Int? {
+            guard let e = entry(key) else { return nil }
+            guard let v = e.value.intValue else { throw ServerError.config("\(e.location): \(key) must be an integer") }
+            return v
+        }
+        func string(_ key: String) throws -> String? {
+            guard let e = entry(key) else { return nil }
+            if let s = e.value.stringValue { return s }
+            if let i = e.value.intValue { return String(i) }
+            throw ServerError.config("\(e.location): \(key) must be a string")
+        }
+        if let v = try string("server.bind") { bind = v }
+        if let v = try int("server.port") { port = v }
+        if let e = entry("server.modules") { modules = e.value.stringList ?? [] }
+        if let v = try string("server.errorlog"), !v.isEmpty { errorLogPath = v }
+        if let v = try string("accesslog.filename"), !v.isEmpty { accessLogPath = v }
+        if let v = try string("server.tag") { tag = v }
+        if let v = try int("server.max-read-idle") { maxReadIdle = v }
+        if let v = try int("server.max-write-idle") { maxWriteIdle = v }
+        if let v = try int("server.max-keep-alive-idle") { maxKeepAliveIdle = v }
+        if let v = try int("server.max-keep-alive-requests") { maxKeepAliveRequests = v }
+        if let v = try int("server.max-connections") { maxConnections = v }
+        if let v = try int("server.max-request-field-size") { maxRequestFieldSize = v }
+        if let v = try int("server.stream-request-body") { streamRequestBody = v }
+        if let v = try int("server.stream-response-body") { streamResponseBody = v }
+        if let v = try string("server.pid-file"), !v.isEmpty { pidFile = v }
+        if let v = try string("server.username"), !v.isEmpty { username = v }
+        if let v = try string("server.groupname"), !v.isEmpty { groupname = v }
+        if let v = try int("server.event-loops") { eventLoops = v }
+        if let v = try int("server.graceful-shutdown-timeout") { gracefulShutdownTimeout = v }
+        if let v = try string("server.upgrade-relay") {
+            guard v == "splice" || v == "copy" else {
+                throw ServerError.config("\(entry("server.upgrade-relay")!.location): server.upgrade-relay must be \"splice\" or \"copy\"")
+            }
+            upgradeRelay = v
+        }
+        if let v = try int("server.listen-backlog") { listenBacklog = Int32(v) }
+        for ctx in document.contexts where ctx.condition.field == .serverSocket && ctx.condition.op == .equal {
+            extraSockets.append(ctx.condition.pattern)
+        }
+    }
+}
+
+public enum SwitchyardVersion {
+    public static let string = "0.1.0"
+}

@@ -1,0 +1,257 @@
+import Glibc
+import SwitchyardOS
+import CSwitchyardShims
+
+/// Relays an upgraded, transparent stream (CGI pipes, SCGI/uwsgi socket) in the kernel with
+/// splice(2): the bytes never enter user space. Where neither end of a direction is a pipe
+/// (socket to socket) a pipe of its own sits in between.
+///
+/// splice's EAGAIN does not say which end blocked; FIONREAD on the source does: data waiting in
+/// the source means the destination is full.
+final class SpliceRelay: EventHandler {
+    /// One direction of the relay.
+    private final class Direction {
+        let src: Int32
+        let dst: Int32
+        let midRead: Int32      // -1 when src or dst is itself a pipe
+        let midWrite: Int32
+        var pending = 0         // bytes parked in the middle pipe
+        var srcEOF = false
+        var done = false
+        var wantSrc = true
+        var wantDst = false
+        var lastProgress: UInt64 = 0
+
+        init(src: Int32, dst: Int32, needsPipe: Bool) throws {
+            self.src = src
+            self.dst = dst
+            if needsPipe {
+                let p = try Pipe.make(size: 1 << 20)
+                midRead = p.read
+                midWrite = p.write
+            } else {
+                midRead = -1
+                midWrite = -1
+            }
+        }
+
+        func closePipe() {
+            if midRead >= 0 { close(midRead); close(midWrite) }
+        }
+    }
+
+    private unowned let loop: EventLoop
+    private let clientFD: Int32
+    private let backendRead: Int32
+    private let backendWrite: Int32
+    private let up: Direction      // client -> backend
+    private let down: Direction    // backend -> client
+    private let label: String
+    private let errorLog: ErrorLog
+    private let writeIdle: UInt64
+    private var closed = false
+    private var tickTimer: TimerID?
+    private static let chunk = 1 << 20
+
+    static func start(loop: EventLoop, clientFD: Int32, clientInput: ByteBuffer, backendRead: Int32, backendWrite: Int32,
+                      label: String, errorLog: ErrorLog, writeIdle: Int) {
+        do {
+            let relay = try SpliceRelay(loop: loop, clientFD: clientFD, backendRead: backendRead, backendWrite: backendWrite,
+                                        label: label, errorLog: errorLog, writeIdle: writeIdle)
+            relay.begin(clientInput: clientInput)
+        } catch {
+            errorLog.error(label, "splice relay: \(error)")
+            close(clientFD)
+            close(backendRead)
+            if backendWrite != backendRead { close(backendWrite) }
+        }
+    }
+
+    private init(loop: EventLoop, clientFD: Int32, backendRead: Int32, backendWrite: Int32, label: String,
+                 errorLog: ErrorLog, writeIdle: Int) throws {
+        self.loop = loop
+        self.clientFD = clientFD
+        self.backendRead = backendRead
+        self.backendWrite = backendWrite
+        self.label = label
+        self.errorLog = errorLog
+        self.writeIdle = UInt64(writeIdle) * 1_000_000_000
+        let backendIsPipe = backendRead != backendWrite
+        up = try Direction(src: clientFD, dst: backendWrite, needsPipe: !backendIsPipe)
+        down = try Direction(src: backendRead, dst: clientFD, needsPipe: !backendIsPipe)
+    }
+
+    private func begin(clientInput: ByteBuffer) {
+        up.lastProgress = loop.now
+        down.lastProgress = loop.now
+        // Bytes the client sent right behind the handshake are already in user space: write them first.
+        if !clientInput.isEmpty {
+            Socket.setNonBlocking(backendWrite, false)
+            while !clientInput.isEmpty {
+                if case .error = clientInput.write(to: backendWrite) { break }
+            }
+            Socket.setNonBlocking(backendWrite, true)
+        }
+        do {
+            try loop.register(fd: clientFD, events: [], handler: self)
+            try loop.register(fd: backendRead, events: [], handler: self)
+            if backendWrite != backendRead { try loop.register(fd: backendWrite, events: [], handler: self) }
+        } catch {
+            shutdown("register: \(error)")
+            return
+        }
+        pump(up)
+        pump(down)
+        updateInterest()
+        scheduleTick()
+    }
+
+    private func scheduleTick() {
+        tickTimer = loop.schedule(afterSeconds: 1) { [weak self] in
+            guard let self, !self.closed else { return }
+            if self.writeIdle > 0 && self.down.wantDst && self.loop.now - self.down.lastProgress > self.writeIdle {
+                self.errorLog.info(self.label, "client did not read for \(self.writeIdle / 1_000_000_000) s (server.max-write-idle): closing")
+                self.shutdown(nil)
+                return
+            }
+            self.scheduleTick()
+        }
+    }
+
+    func handleEvent(fd: Int32, events: IOEvents) {
+        guard !closed else { return }
+        pump(up)
+        if closed { return }
+        pump(down)
+        if closed { return }
+        updateInterest()
+    }
+
+    /// Moves as much as possible in one direction without blocking.
+    private func pump(_ d: Direction) {
+        guard !d.done, !closed else { return }
+        var rounds = 0
+        while rounds < 32 {
+            rounds += 1
+            if d.midRead >= 0 {
+                // socket -> pipe -> socket
+                if !d.srcEOF && d.pending < SpliceRelay.chunk {
+                    switch Pipe.splice(from: d.src, to: d.midWrite, count: SpliceRelay.chunk - d.pending) {
+                    case .bytes(let n): d.pending += n; d.lastProgress = loop.now
+                    case .eof: d.srcEOF = true
+                    case .wouldBlock: break
+                    case .error(let e): return failed(d, e)
+                    }
+                }
+                if d.pending > 0 {
+                    switch Pipe.splice(from: d.midRead, to: d.dst, count: d.pending) {
+                    case .bytes(let n): d.pending -= n; d.lastProgress = loop.now; continue
+                    case .wouldBlock, .eof:
+                        d.wantDst = true
+                        d.wantSrc = !d.srcEOF && d.pending < SpliceRelay.chunk
+                        return
+                    case .error(let e): return failed(d, e)
+                    }
+                }
+                if d.srcEOF { return directionFinished(d) }
+                d.wantDst = false
+                d.wantSrc = true
+                // Loop again only if the last fill moved bytes.
+                var avail: Int32 = 0
+                if sy_fionread(d.src, &avail) != 0 || avail == 0 { return }
+            } else {
+                switch Pipe.splice(from: d.src, to: d.dst, count: SpliceRelay.chunk) {
+                case .bytes:
+                    d.lastProgress = loop.now
+                    continue
+                case .eof:
+                    d.srcEOF = true
+                    return directionFinished(d)
+                case .wouldBlock:
+                    var avail: Int32 = 0
+                    let srcHasData = sy_fionread(d.src, &avail) == 0 && avail > 0
+                    d.wantDst = srcHasData
+                    d.wantSrc = !srcHasData
+                    return
+                case .error(let e):
+                    return failed(d, e)
+                }
+            }
+        }
+    }
+
+    private func failed(_ d: Direction, _ e: Int32) {
+        if d === up && (e == EPIPE || e == ECONNRESET) {
+            // The backend stopped reading (a CGI that exited): its last frames may still sit in its
+            // stdout, so stop this direction only and keep draining the other one to EOF.
+            d.done = true
+            d.wantSrc = false
+            d.wantDst = false
+            closeBackendWrite()
+            return
+        }
+        if d === down && d.src == backendRead && e != EPIPE && e != ECONNRESET {
+            errorLog.info(label, "relay: \(String(cString: strerror(e)))")
+        }
+        shutdown(nil)
+    }
+
+    private func directionFinished(_ d: Direction) {
+        d.done = true
+        d.wantSrc = false
+        d.wantDst = false
+        if d === up {
+            // Client FIN -> backend sees EOF on its stdin (or a half-closed socket).
+            closeBackendWrite()
+        } else {
+            // Backend finished: everything it wrote has been spliced out; close the client.
+            shutdown(nil)
+        }
+    }
+
+    private var backendWriteClosed = false
+    private func closeBackendWrite() {
+        guard !backendWriteClosed else { return }
+        backendWriteClosed = true
+        if backendWrite != backendRead {
+            loop.unregister(fd: backendWrite)
+            close(backendWrite)
+        } else {
+            Socket.shutdownWrite(backendWrite)
+        }
+    }
+
+    private func updateInterest() {
+        guard !closed else { return }
+        var client: IOEvents = []
+        if up.wantSrc && !up.done { client.insert(.input) }
+        if down.wantDst && !down.done { client.insert(.output) }
+        loop.setInterest(fd: clientFD, client)
+        var backendIn: IOEvents = []
+        if down.wantSrc && !down.done { backendIn.insert(.input) }
+        if backendWrite == backendRead {
+            if up.wantDst && !up.done && !backendWriteClosed { backendIn.insert(.output) }
+            loop.setInterest(fd: backendRead, backendIn)
+        } else {
+            loop.setInterest(fd: backendRead, backendIn)
+            if !backendWriteClosed { loop.setInterest(fd: backendWrite, up.wantDst && !up.done ? .output : []) }
+        }
+    }
+
+    private func shutdown(_ reason: String?) {
+        guard !closed else { return }
+        closed = true
+        if let reason { errorLog.info(label, "relay closed: \(reason)") }
+        if let t = tickTimer { loop.cancel(t) }
+        loop.unregister(fd: clientFD)
+        loop.unregister(fd: backendRead)
+        close(clientFD)
+        close(backendRead)
+        if !backendWriteClosed && backendWrite != backendRead {
+            loop.unregister(fd: backendWrite)
+            close(backendWrite)
+        }
+        up.closePipe()
+        down.closePipe()
+    }
+}

@@ -1,0 +1,174 @@
+import Glibc
+import SwitchyardOS
+import SwitchyardHTTP
+import SwitchyardConfig
+
+/// One event loop on one thread with its own listeners, connections and caches. Nothing here is
+/// shared with other workers except the read-only configuration and the logs.
+final class Worker {
+    let index: Int
+    let loop: EventLoop
+    unowned let serverInstance: Server
+    var server: ServerSettings { serverInstance.settings }
+    let errorLog: ErrorLog
+    var dateCache = HTTPDateCache()
+    private(set) var listeners: [Listener] = []
+    private var connections: [Int32: HTTPConnection] = [:]
+    private var settingsCache: [[Int]: RequestSettings] = [:]
+    private var accessBuffer: [UInt8] = []
+    private(set) var isStopping = false
+    private var stopDeadline: UInt64 = 0
+    var parserLimits: HTTPParserLimits
+    lazy var router = Router(worker: self)
+    lazy var backends = BackendRuntime(worker: self)
+    var onStopped: (() -> Void)?
+
+    init(index: Int, server: Server) throws {
+        self.index = index
+        self.serverInstance = server
+        self.loop = try EventLoop(name: "worker-\(index)")
+        self.errorLog = server.errorLog
+        var limits = HTTPParserLimits()
+        limits.maxHeaderBlockSize = server.settings.maxRequestFieldSize
+        limits.maxRequestLineLength = max(server.settings.maxRequestFieldSize, 8192)
+        limits.maxBodySize = server.globalSettings.maxRequestSize
+        parserLimits = limits
+    }
+
+    func addListener(fd: Int32, info: ListenerInfo) throws {
+        let l = Listener(fd: fd, info: info, worker: self)
+        try l.start()
+        listeners.append(l)
+    }
+
+    func run() {
+        scheduleTick()
+        loop.run()
+    }
+
+    private func scheduleTick() {
+        loop.schedule(afterSeconds: 1) { [weak self] in
+            guard let self else { return }
+            self.tick()
+            self.scheduleTick()
+        }
+    }
+
+    private func tick() {
+        let now = loop.now
+        for c in Array(connections.values) { c.tick(now: now) }
+        backends.tick(now: now)
+        flushAccessLog()
+        if isStopping {
+            for c in Array(connections.values) where c.isIdleForShutdown { c.close() }
+            if connections.isEmpty || now >= stopDeadline { finishStop() }
+        }
+    }
+
+    // MARK: connections
+
+    var canAccept: Bool {
+        !isStopping && (server.maxConnections == 0 || serverInstance.connectionCount.load() < server.maxConnections)
+    }
+
+    func accepted(fd: Int32, remote: SocketAddress?, listener: ListenerInfo) {
+        if remote?.family != AF_UNIX { Socket.setNoDelay(fd) }
+        let c = HTTPConnection(fd: fd, worker: self, remote: remote, listener: listener)
+        do {
+            try c.start()
+        } catch {
+            close(fd)
+            return
+        }
+        connections[fd] = c
+        serverInstance.connectionCount.add(1)
+    }
+
+    func connectionClosed(_ c: HTTPConnection) {
+        forget(c)
+    }
+
+    func connectionDetached(_ c: HTTPConnection) {
+        forget(c)
+    }
+
+    private func forget(_ c: HTTPConnection) {
+        if connections[c.fd] === c {
+            connections[c.fd] = nil
+            serverInstance.connectionCount.add(-1)
+        }
+        for l in listeners where l.paused && canAccept { l.resume() }
+        if isStopping && connections.isEmpty { loop.defer_ { [weak self] in self?.finishStop() } }
+    }
+
+    // MARK: settings
+
+    func settings(for input: ConditionInput) -> RequestSettings {
+        let matching = serverInstance.document.matchingContexts(input)
+        if let s = settingsCache[matching] { return s }
+        let s = (try? serverInstance.resolver.resolve(matching: matching)) ?? serverInstance.globalSettings
+        settingsCache[matching] = s
+        return s
+    }
+
+    // MARK: logs
+
+    func accessLog(connection: HTTPConnection, request: HTTPRequestHead, status: Int, bytes: Int, durationNs: UInt64) {
+        guard serverInstance.accessLog != nil else { return }
+        func q(_ s: String?) -> String {
+            guard let s, !s.isEmpty else { return "-" }
+            return s.replacingAll("\"", with: "\\\"")
+        }
+        let line = "\(connection.remote?.host ?? "-") \(request.host ?? "-") - \(AccessLog.clfTime(loop.wallSeconds)) \"\(request.method) \(request.target) \(request.version == .http1_0 ? "HTTP/1.0" : "HTTP/1.1")\" \(status) \(bytes) \"\(q(request.headers.first("Referer")))\" \"\(q(request.headers.first("User-Agent")))\" \(durationNs / 1000)\n"
+        accessBuffer.append(contentsOf: line.utf8)
+        if accessBuffer.count > 8192 { flushAccessLog() }
+    }
+
+    func flushAccessLog() {
+        guard !accessBuffer.isEmpty, let log = serverInstance.accessLog else { return }
+        log.write(accessBuffer)
+        accessBuffer.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: shutdown
+
+    /// Stop accepting, let in-flight requests finish, close idle keep-alive connections, and stop the
+    /// loop when nothing is left or the grace period is over.
+    func beginStop(grace: Int) {
+        guard !isStopping else { return }
+        isStopping = true
+        stopDeadline = loop.now + UInt64(grace) * 1_000_000_000
+        for l in listeners { l.closeListener() }
+        listeners.removeAll()
+        for c in Array(connections.values) where c.isIdleForShutdown { c.close() }
+        if connections.isEmpty { finishStop() }
+    }
+
+    private var stopped = false
+    private func finishStop() {
+        guard !stopped else { return }
+        stopped = true
+        for c in Array(connections.values) { c.clientVanished() }
+        backends.shutdown()
+        flushAccessLog()
+        loop.stop()
+        onStopped?()
+    }
+}
+
+extension String {
+    func replacingAll(_ target: Character, with replacement: String) -> String {
+        guard contains(target) else { return self }
+        var out = ""
+        for ch in self { if ch == target { out += replacement } else { out.append(ch) } }
+        return out
+    }
+}
+
+/// A counter shared between worker threads.
+final class AtomicCounter: @unchecked Sendable {
+    private var value = 0
+    private let lock = Mutex()
+    func add(_ d: Int) { lock.withLock { value += d } }
+    func load() -> Int { lock.withLock { value } }
+}

@@ -1,0 +1,69 @@
+import Testing
+@testable import SwitchyardWebSocket
+
+@Suite struct WebSocketMessageAssemblerTests {
+    func push(_ a: inout WebSocketMessageAssembler, _ frames: [WebSocketFrame]) throws(WebSocketProtocolError) -> [WebSocketMessage] {
+        var out: [WebSocketMessage] = []
+        for f in frames { if let m = try a.push(f) { out.append(m) } }
+        return out
+    }
+
+    func error(_ frames: [WebSocketFrame], _ assembler: WebSocketMessageAssembler = .init()) -> UInt16? {
+        var a = assembler
+        do { _ = try push(&a, frames); return nil } catch { return error.closeCode }
+    }
+
+    @Test func reassemblesWithControlFramesInBetween() throws {
+        var a = WebSocketMessageAssembler()
+        let messages = try push(&a, [
+            WebSocketFrame(fin: false, opcode: .text, payload: Array("Hel".utf8)),
+            WebSocketFrame(opcode: .ping, payload: [1]),
+            WebSocketFrame(fin: false, opcode: .continuation, payload: []),
+            WebSocketFrame(opcode: .continuation, payload: Array("lo".utf8)),
+            WebSocketFrame(opcode: .binary, payload: [0xFF]),
+            WebSocketFrame(opcode: .pong, payload: []),
+            WebSocketFrame(opcode: .close, payload: [0x03, 0xE8, 0x62]),
+        ])
+        #expect(messages == [.ping([1]), .text(hello), .binary([0xFF]), .pong([]), .close(code: 1000, reason: [0x62])])
+        #expect(!a.isAssembling)
+    }
+
+    @Test func sequenceErrors() {
+        #expect(error([WebSocketFrame(opcode: .continuation, payload: [])]) == 1002)
+        #expect(error([WebSocketFrame(fin: false, opcode: .text, payload: []), WebSocketFrame(opcode: .binary, payload: [])]) == 1002)
+        #expect(error([WebSocketFrame(fin: false, opcode: .binary, payload: [1, 2]), WebSocketFrame(opcode: .continuation, payload: [3])],
+                      WebSocketMessageAssembler(maxMessageSize: 2)) == 1009)
+    }
+
+    @Test func utf8Checks() {
+        #expect(error([WebSocketFrame(opcode: .text, payload: [0xC3])]) == 1007)
+        // Split scalar across fragments is fine.
+        #expect(error([WebSocketFrame(fin: false, opcode: .text, payload: [0xC3]), WebSocketFrame(opcode: .continuation, payload: [0xA9])]) == nil)
+        #expect(error([WebSocketFrame(opcode: .text, payload: [0xC3])], WebSocketMessageAssembler(validateUTF8: false)) == nil)
+        #expect(error([WebSocketFrame(opcode: .close, payload: [0x03, 0xE8, 0xFF])]) == 1007)
+    }
+
+    @Test func closeCodes() throws {
+        #expect(error([WebSocketFrame(opcode: .close, payload: [0x03])]) == 1002)
+        for bad: UInt16 in [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 12592] {
+            #expect(error([WebSocketFrame(opcode: .close, payload: [UInt8(bad >> 8), UInt8(bad & 0xFF)])]) == 1002, "\(bad)")
+        }
+        for good: UInt16 in [1000, 1001, 1002, 1003, 1007, 1011, 3000, 4999] {
+            #expect(error([WebSocketFrame(opcode: .close, payload: [UInt8(good >> 8), UInt8(good & 0xFF)])]) == nil, "\(good)")
+        }
+        // The seed ws_echo.py CLOSE: ASCII "1000" = code 12592, reason "00"; accepted when lenient.
+        var lenient = WebSocketMessageAssembler(validateCloseCodes: false)
+        #expect(try lenient.push(WebSocketFrame(opcode: .close, payload: Array("1000".utf8))) == .close(code: 12592, reason: Array("00".utf8)))
+        #expect(try lenient.push(WebSocketFrame(opcode: .close, payload: [])) == .close(code: nil, reason: []))
+    }
+
+    @Test func utf8Validator() {
+        let valid: [[UInt8]] = [[], Array("héllo ☃ 𝄞".utf8), [0x7F], [0xEF, 0xBF, 0xBF], [0xF4, 0x8F, 0xBF, 0xBF],
+                                Array(String(repeating: "abcdefgh", count: 5).utf8) + [0xC3, 0xA9]]
+        let invalid: [[UInt8]] = [[0x80], [0xC0, 0x80], [0xC1, 0xBF], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80],
+                                  [0xF4, 0x90, 0x80, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xE2, 0x98], [0xFF],
+                                  Array("abcdefghijk".utf8) + [0xCE, 0xBA, 0xE1]]
+        for v in valid { #expect(UTF8Validation.isValid(v), "\(v)") }
+        for v in invalid { #expect(!UTF8Validation.isValid(v), "\(v)") }
+    }
+}
