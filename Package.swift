@@ -27,8 +27,10 @@ let package = Package(
         .target(name: "SwitchyardServer",
                 dependencies: ["SwitchyardOS", "SwitchyardHTTP", "SwitchyardConfig", "SwitchyardGatewayCodecs", "CSwitchyardShims"]),
         .executableTarget(name: "switchyard", dependencies: ["SwitchyardServer"]),
-        .executableTarget(name: "scgi-cgi", dependencies: ["SwitchyardOS", "SwitchyardGatewayCodecs", "CSwitchyardShims"]),
-        .executableTarget(name: "fcgi-cgi", dependencies: ["SwitchyardOS", "SwitchyardGatewayCodecs", "CSwitchyardShims"]),
+        // Shared machinery of the scgi-cgi / fcgi-cgi bridges: accept, run a CGI per request, relay.
+        .target(name: "SwitchyardBridge", dependencies: ["SwitchyardOS", "SwitchyardGatewayCodecs", "CSwitchyardShims"]),
+        .executableTarget(name: "scgi-cgi", dependencies: ["SwitchyardBridge"]),
+        .executableTarget(name: "fcgi-cgi", dependencies: ["SwitchyardBridge"]),
         .executableTarget(name: "switchyard-bench",
                           dependencies: ["SwitchyardOS", "SwitchyardWebSocket", "CSwitchyardShims"]),
 
@@ -37,6 +39,7 @@ let package = Package(
         .testTarget(name: "SwitchyardWebSocketTests", dependencies: ["SwitchyardWebSocket"]),
         .testTarget(name: "SwitchyardGatewayCodecsTests", dependencies: ["SwitchyardGatewayCodecs"]),
         .testTarget(name: "SwitchyardServerTests", dependencies: ["SwitchyardServer", "SwitchyardOS"]),
+        .testTarget(name: "SwitchyardBridgeTests", dependencies: ["SwitchyardBridge"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SwitchyardWebSocket"]),
     ],
     swiftLanguageModes: [.v5]
