@@ -187,19 +187,26 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
 
     private func trySplice() {
         guard phase == .upgraded, let stream, connection.outputBacklog == 0, stream.pendingWriteBytes == 0 else { return }
+        // Everything needed from the connection is read before it is detached (and released).
+        let worker = connection.worker
+        let loop = worker.loop
+        let writeIdle = worker.server.maxWriteIdle
         guard let backend = stream.detachForRelay() else { return }
         guard let client = connection.detachForRelay() else {
-            // Cannot happen after the checks above; fall back to closing both.
             Glibc.close(backend.readFD)
             if backend.writeFD != backend.readFD { Glibc.close(backend.writeFD) }
             return
         }
         self.stream = nil
         phase = .done
-        SpliceRelay.start(loop: connection.worker.loop, clientFD: client.fd, clientInput: client.pendingInput,
+        // The relay now owns the stream's lifetime; what the exchange would do at its end (e.g. stop
+        // the CGI) happens when the relay closes.
+        let onClose = onFinish
+        onFinish = nil
+        SpliceRelay.start(worker: worker, clientFD: client.fd, clientInput: client.pendingInput,
                           backendRead: backend.readFD, backendWrite: backend.writeFD, label: label,
-                          errorLog: errorLog, writeIdle: connection.worker.server.maxWriteIdle)
-        finishExchange()
+                          errorLog: errorLog, writeIdle: writeIdle, onClose: onClose)
+        _ = loop
     }
 
     func streamStderr(_ bytes: UnsafeRawBufferPointer) {

@@ -41,6 +41,8 @@ final class SpliceRelay: EventHandler {
     }
 
     private unowned let loop: EventLoop
+    private weak var worker: Worker?
+    private var onClose: (() -> Void)?
     private let clientFD: Int32
     private let backendRead: Int32
     private let backendWrite: Int32
@@ -53,13 +55,17 @@ final class SpliceRelay: EventHandler {
     private var tickTimer: TimerID?
     private static let chunk = 1 << 20
 
-    static func start(loop: EventLoop, clientFD: Int32, clientInput: ByteBuffer, backendRead: Int32, backendWrite: Int32,
-                      label: String, errorLog: ErrorLog, writeIdle: Int) {
+    static func start(worker: Worker, clientFD: Int32, clientInput: ByteBuffer, backendRead: Int32, backendWrite: Int32,
+                      label: String, errorLog: ErrorLog, writeIdle: Int, onClose: (() -> Void)?) {
         do {
-            let relay = try SpliceRelay(loop: loop, clientFD: clientFD, backendRead: backendRead, backendWrite: backendWrite,
+            let relay = try SpliceRelay(loop: worker.loop, clientFD: clientFD, backendRead: backendRead, backendWrite: backendWrite,
                                         label: label, errorLog: errorLog, writeIdle: writeIdle)
+            relay.worker = worker
+            relay.onClose = onClose
+            worker.relayStarted(relay)
             relay.begin(clientInput: clientInput)
         } catch {
+            onClose?()
             errorLog.error(label, "splice relay: \(error)")
             close(clientFD)
             close(backendRead)
@@ -238,9 +244,18 @@ final class SpliceRelay: EventHandler {
         }
     }
 
+    /// Closes both sides (graceful stop deadline or worker shutdown).
+    func forceClose() { shutdown(nil) }
+
     private func shutdown(_ reason: String?) {
         guard !closed else { return }
         closed = true
+        defer {
+            let cb = onClose
+            onClose = nil
+            cb?()
+            worker?.relayClosed(self)
+        }
         if let reason { errorLog.info(label, "relay closed: \(reason)") }
         if let t = tickTimer { loop.cancel(t) }
         loop.unregister(fd: clientFD)

@@ -14,6 +14,8 @@ final class Worker {
     var dateCache = HTTPDateCache()
     private(set) var listeners: [Listener] = []
     private var connections: [Int32: HTTPConnection] = [:]
+    /// Upgraded streams handed to the kernel (splice); they count as connections.
+    private var relays: [ObjectIdentifier: SpliceRelay] = [:]
     private var settingsCache: [[Int]: RequestSettings] = [:]
     private var accessBuffer: [UInt8] = []
     private(set) var isStopping = false
@@ -61,7 +63,7 @@ final class Worker {
         flushAccessLog()
         if isStopping {
             for c in Array(connections.values) where c.isIdleForShutdown { c.close() }
-            if connections.isEmpty || now >= stopDeadline { finishStop() }
+            if (connections.isEmpty && relays.isEmpty) || now >= stopDeadline { finishStop() }
         }
     }
 
@@ -88,17 +90,28 @@ final class Worker {
         forget(c)
     }
 
+    /// The connection's socket moved to a splice relay; the count moves with it (see relayClosed).
     func connectionDetached(_ c: HTTPConnection) {
-        forget(c)
+        if connections[c.fd] === c { connections[c.fd] = nil }
+    }
+
+    func relayStarted(_ r: SpliceRelay) { relays[ObjectIdentifier(r)] = r }
+
+    func relayClosed(_ r: SpliceRelay) {
+        if relays.removeValue(forKey: ObjectIdentifier(r)) != nil { released() }
     }
 
     private func forget(_ c: HTTPConnection) {
         if connections[c.fd] === c {
             connections[c.fd] = nil
-            serverInstance.connectionCount.add(-1)
+            released()
         }
+    }
+
+    private func released() {
+        serverInstance.connectionCount.add(-1)
         for l in listeners where l.paused && canAccept { l.resume() }
-        if isStopping && connections.isEmpty { loop.defer_ { [weak self] in self?.finishStop() } }
+        if isStopping && connections.isEmpty && relays.isEmpty { loop.defer_ { [weak self] in self?.finishStop() } }
     }
 
     // MARK: settings
@@ -141,7 +154,7 @@ final class Worker {
         for l in listeners { l.closeListener() }
         listeners.removeAll()
         for c in Array(connections.values) where c.isIdleForShutdown { c.close() }
-        if connections.isEmpty { finishStop() }
+        if connections.isEmpty && relays.isEmpty { finishStop() }
     }
 
     private var stopped = false
@@ -149,6 +162,7 @@ final class Worker {
         guard !stopped else { return }
         stopped = true
         for c in Array(connections.values) { c.clientVanished() }
+        for r in Array(relays.values) { r.forceClose() }
         backends.shutdown()
         flushAccessLog()
         loop.stop()
