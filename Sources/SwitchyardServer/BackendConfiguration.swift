@@ -31,6 +31,12 @@ public struct BackendHostConfig: Sendable {
     public var writeTimeout = 0
     public var disableTime = 1
     public var tcpFinPropagate = false
+    /// FastCGI: keep connections open with FCGI_KEEP_CONN and reuse them even when the app does not
+    /// multiplex (Switchyard extension). Off by default: a single-threaded app (libfcgi's accept
+    /// loop) blocks on an idle kept connection and never accepts another one.
+    public var connectionPool = false
+    /// FastCGI: share one connection between concurrent requests when the app says FCGI_MPXS_CONNS=1.
+    public var multiplex = true
     public var location: ConfigSourceLocation
 
     /// Where the gateway connects: the unix socket, or host:port.
@@ -112,7 +118,7 @@ public final class GatewayRouteTable: @unchecked Sendable {
         "host", "port", "socket", "bin-path", "bin-environment", "bin-copy-environment", "min-procs", "max-procs",
         "max-load-per-proc", "kill-signal", "listen-backlog", "check-local", "docroot", "strip-request-uri",
         "fix-root-scriptname", "mode", "upgrade", "connect-timeout", "read-timeout", "write-timeout", "disable-time",
-        "tcp-fin-propagate", "idle-timeout", "x-sendfile", "allow-x-send-file", "broken-scriptfilename",
+        "tcp-fin-propagate", "connection-pool", "multiplex", "idle-timeout", "x-sendfile", "allow-x-send-file", "broken-scriptfilename",
     ]
 
     private static func parseHost(_ value: ConfigValue, name: String, location: ConfigSourceLocation, key: String) throws -> BackendHostConfig {
@@ -161,6 +167,8 @@ public final class GatewayRouteTable: @unchecked Sendable {
             case "write-timeout": h.writeTimeout = try int(v, k)
             case "disable-time": h.disableTime = try int(v, k)
             case "tcp-fin-propagate": h.tcpFinPropagate = try bool(v, k)
+            case "connection-pool": h.connectionPool = try bool(v, k)
+            case "multiplex": h.multiplex = try bool(v, k)
             default:
                 if !knownHostOptions.contains(k) { throw ServerError.config("\(ctx): unknown option \"\(k)\"") }
             }

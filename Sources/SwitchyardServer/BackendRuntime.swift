@@ -13,6 +13,9 @@ final class BackendRuntime {
         var disabledUntil: UInt64 = 0
         var active = 0
         var address: SocketAddress?
+        /// Open FastCGI connections to this host (pooled or multiplexed).
+        var fastcgi: [FastCGIConnection] = []
+        var multiplexes: Bool? = nil
         init(config: BackendHostConfig) {
             self.config = config
             if let socket = config.socket { address = .unix(socket) }
@@ -67,7 +70,6 @@ final class BackendRuntime {
         let exchange = GatewayExchange(connection: connection, context: context, label: label,
                                        upgradeCandidate: upgradeCandidate, localRedirect: false, nph: false,
                                        readTimeout: first.readTimeout, writeTimeout: first.writeTimeout)
-        var tried = Set<Int>()
         let bodyLength = context.head.contentLength ?? 0
         if context.head.isChunked && table.wireProtocol != .fastcgi {
             // SCGI/uwsgi announce CONTENT_LENGTH up front; a chunked body of unknown length cannot be sent.
@@ -75,6 +77,10 @@ final class BackendRuntime {
         }
 
         let retryable = bodyLength == 0 && !context.head.isChunked
+        var tried = Set<Int>()
+
+        // Connects to one host and attaches the stream; on failure returns why. A connection that
+        // fails later (asynchronously) comes back through `onConnectFailure` and tries the next host.
         func attempt() -> BackendFailure? {
             guard let hostIndex = pick(table: table, route: route, routeIndex: routeIndex, context: context, exclude: tried) else {
                 return .connectFailed("\(label): no backend host available (all disabled or failed)")
@@ -86,54 +92,99 @@ final class BackendRuntime {
                 return .connectFailed("\(label): cannot resolve \(hostConfig.addressDescription)")
             }
             let hostLabel = "\(label) \(hostConfig.addressDescription)"
-            let codec: BackendCodec
-            switch table.wireProtocol {
-            case .scgi: codec = SCGICodec(finPropagate: hostConfig.tcpFinPropagate)
-            case .uwsgi: codec = UWSGICodec(finPropagate: hostConfig.tcpFinPropagate)
-            case .fastcgi: codec = FastCGICodec(requestId: 1)
-            }
-            let fd: Int32
-            let connecting: Bool
+            let stream: BackendStream
             do {
-                switch try Socket.connect(address) {
-                case .connected(let f): fd = f; connecting = false
-                case .inProgress(let f): fd = f; connecting = true
+                if table.wireProtocol == .fastcgi && (hostConfig.connectionPool || hostConfig.multiplex) {
+                    let connection = try fastcgiConnection(hs, address: address, label: hostLabel)
+                    stream = connection.openStream(env: env, label: hostLabel)
+                    exchange.onFinish = { [weak hs] in hs?.active -= 1 }
+                } else {
+                    let fdStream = try dedicatedStream(table.wireProtocol, hostConfig, address: address, label: hostLabel)
+                    fdStream.onClose = { [weak hs] _ in hs?.active -= 1 }
+                    try fdStream.start(env: env, contentLength: bodyLength)
+                    stream = fdStream
                 }
             } catch {
                 disable(hs, reason: "\(error)")
                 return .connectFailed("\(hostLabel): \(error)")
             }
-            if address.family != AF_UNIX { Socket.setNoDelay(fd) }
-            let stream = FDBackendStream(loop: worker.loop, codec: codec, readFD: fd, writeFD: fd, connecting: connecting, label: hostLabel)
-            do { try stream.register() } catch {
-                close(fd)
-                return .connectFailed("\(hostLabel): \(error)")
-            }
             hs.active += 1
-            stream.onClose = { [weak hs] _ in hs?.active -= 1 }
             exchange.attach(stream)
             exchange.onConnectFailure = { [weak self, weak hs] failure in
                 guard let self else { return false }
                 if let hs { self.disable(hs, reason: failure.description) }
                 // Retry on another host only when no request body has been handed to the failed one.
                 if !retryable { return false }
-                if let next = attempt() {
-                    exchange.fail(next)
-                }
+                if let next = attempt() { exchange.fail(next) }
                 return true
-            }
-            do {
-                try stream.start(env: env, contentLength: bodyLength)
-            } catch {
-                stream.fail(.protocolError("\(hostLabel): \(error)"))
             }
             return nil
         }
+
         if let failure = attempt() {
             worker.errorLog.error(label, failure.description)
             return RoutedRequest(handler: FixedResponseHandler(status: failure.status, connection: connection), wantsBody: false, bodyLimit: 0)
         }
         return RoutedRequest(handler: exchange, wantsBody: true, bodyLimit: context.settings.maxRequestSize)
+    }
+
+    /// One connection per request (SCGI, uwsgi, FastCGI without pooling), like lighttpd.
+    private func dedicatedStream(_ proto: BackendWireProtocol, _ config: BackendHostConfig, address: SocketAddress, label: String) throws -> FDBackendStream {
+        let codec: BackendCodec
+        switch proto {
+        case .scgi: codec = SCGICodec(finPropagate: config.tcpFinPropagate)
+        case .uwsgi: codec = UWSGICodec(finPropagate: config.tcpFinPropagate)
+        case .fastcgi: codec = FastCGICodec(requestId: 1)
+        }
+        let fd: Int32
+        let connecting: Bool
+        switch try Socket.connect(address) {
+        case .connected(let f): fd = f; connecting = false
+        case .inProgress(let f): fd = f; connecting = true
+        }
+        if address.family != AF_UNIX { Socket.setNoDelay(fd) }
+        let stream = FDBackendStream(loop: worker.loop, codec: codec, readFD: fd, writeFD: fd, connecting: connecting, label: label)
+        do { try stream.register() } catch {
+            close(fd)
+            throw error
+        }
+        return stream
+    }
+
+    /// A FastCGI connection that can take one more request: a multiplexing one with room, an idle
+    /// pooled one, or a new one (which first asks the app for its capabilities).
+    private func fastcgiConnection(_ hs: HostState, address: SocketAddress, label: String) throws -> FastCGIConnection {
+        let config = hs.config
+        if let c = hs.fastcgi.first(where: { $0.canTakeAnother && (config.multiplex || $0.activeCount == 0) }) { return c }
+        let fd: Int32
+        let connecting: Bool
+        switch try Socket.connect(address) {
+        case .connected(let f): fd = f; connecting = false
+        case .inProgress(let f): fd = f; connecting = true
+        }
+        if address.family != AF_UNIX { Socket.setNoDelay(fd) }
+        let c: FastCGIConnection
+        do {
+            c = try FastCGIConnection(fd: fd, loop: worker.loop, label: label, connecting: connecting,
+                                      keepConnection: config.connectionPool || config.multiplex,
+                                      askCapabilities: config.multiplex && hs.multiplexes == nil)
+        } catch {
+            close(fd)
+            throw error
+        }
+        c.onCapabilities = { [weak hs] mux, _ in hs?.multiplexes = mux }
+        c.onClose = { [weak hs] conn in hs?.fastcgi.removeAll { $0 === conn } }
+        c.onIdle = { [weak self] conn in
+            guard let self else { return }
+            if !config.connectionPool && conn.multiplexes != true { conn.teardown(nil); return }
+            // Idle pooled connections are closed after a while so apps can restart cleanly.
+            self.worker.loop.schedule(afterSeconds: 30) { [weak conn] in
+                if let conn, conn.activeCount == 0 { conn.teardown(nil) }
+            }
+        }
+        if hs.multiplexes == true && config.multiplex { c.markMultiplexing() }
+        hs.fastcgi.append(c)
+        return c
     }
 
     private func disable(_ hs: HostState, reason: String) {
@@ -174,5 +225,8 @@ final class BackendRuntime {
     }
 
     func tick(now: UInt64) {}
-    func shutdown() {}
+
+    func shutdown() {
+        for hs in hosts.values { for c in hs.fastcgi { c.teardown(nil) } }
+    }
 }

@@ -37,11 +37,27 @@ enum BackendFailure: Error, CustomStringConvertible {
     }
 }
 
+/// What `GatewayExchange` needs from a backend exchange's transport, whether the exchange owns its
+/// fds (`FDBackendStream`) or shares a multiplexed FastCGI connection (`FastCGIMuxStream`).
+protocol BackendStream: AnyObject {
+    var delegate: BackendStreamDelegate? { get set }
+    var lastActivity: UInt64 { get }
+    var pendingWriteBytes: Int { get }
+    /// Queues request bytes; false when the backend is behind (the client should pause).
+    func send(_ bytes: UnsafeRawBufferPointer) -> Bool
+    func endBody(upgraded: Bool)
+    func pauseReading()
+    func resumeReading()
+    /// The client went away: tell the backend if the protocol can, release everything, no callbacks.
+    func abort()
+    func fail(_ failure: BackendFailure)
+}
+
 /// A byte-stream transport to one backend exchange: CGI pipes (separate read and write fds) or a
 /// socket (one fd). It owns the fds, buffers encoded request bytes with a bound (backpressure
 /// towards the client), decodes response bytes through the codec, and honours pause/resume from
 /// the client side. Shared by CGI, SCGI, uwsgi and non-multiplexed FastCGI.
-final class FDBackendStream: EventHandler {
+final class FDBackendStream: EventHandler, BackendStream {
     let loop: EventLoop
     let codec: BackendCodec
     private(set) var readFD: Int32

@@ -22,7 +22,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     let nph: Bool
     let readTimeout: Int
     let writeTimeout: Int
-    var stream: FDBackendStream?
+    var stream: BackendStream?
     /// Called when the stream could not even start, to try another host (SCGI/FastCGI pools).
     var onConnectFailure: ((BackendFailure) -> Bool)?
     var onFinish: (() -> Void)?
@@ -54,7 +54,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     }
 
     /// Attaches the transport; the caller has encoded the request start.
-    func attach(_ stream: FDBackendStream) {
+    func attach(_ stream: BackendStream) {
         self.stream = stream
         stream.delegate = self
         phase = .awaitingHead
@@ -179,14 +179,14 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         if !head.headers.contains("Upgrade") { head.headers.add(name: "Upgrade", value: "websocket") }
         phase = .upgraded
         connection.switchToUpgraded(head)
-        if relayMode == "splice", let stream, stream.codec.isTransparent {
+        if relayMode == "splice", let fdStream = stream as? FDBackendStream, fdStream.codec.isTransparent {
             // Defer so bytes already buffered on either side are delivered first.
             connection.worker.loop.defer_ { [weak self] in self?.trySplice() }
         }
     }
 
     private func trySplice() {
-        guard phase == .upgraded, let stream, connection.outputBacklog == 0, stream.pendingWriteBytes == 0 else { return }
+        guard phase == .upgraded, let stream = stream as? FDBackendStream, connection.outputBacklog == 0, stream.pendingWriteBytes == 0 else { return }
         // Everything needed from the connection is read before it is detached (and released).
         let worker = connection.worker
         let loop = worker.loop

@@ -122,9 +122,10 @@ final class HTTPConnection: EventHandler {
             worker.errorLog.info(peerDescription, "client closed the connection before sending the whole request body")
             clientVanished()
         case .responding:
-            // Half-close while we answer: finish the response (lighttpd does the same), then close.
-            keepAlive = false
-            setReadInterest(false)
+            // The client is gone (a FIN cannot be told apart from a full close without writing):
+            // abort the request so its CGI is stopped, as lighttpd does.
+            worker.errorLog.info(peerDescription, "client closed the connection before the response was complete")
+            clientVanished()
         }
     }
 

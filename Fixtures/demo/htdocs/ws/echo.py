@@ -1,0 +1,1 @@
+../../../../cgi-bin/ws_echo.py

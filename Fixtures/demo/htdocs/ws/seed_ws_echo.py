@@ -1,0 +1,1 @@
+../../../../../shared/seeds/ws_echo.py

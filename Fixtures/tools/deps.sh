@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# deps.sh - make sure what the tests and benchmarks need is installed (Debian 12).
+#
+# Quick when everything is present.  As root, installs what is missing
+# (apt-get, then pip).  Otherwise prints what is missing and how to install
+# it, and fails.  PYTHON (default python3) is the interpreter the tests use.
+set -euo pipefail
+
+PYTHON=${PYTHON:-python3}
+
+# apt package -> probe that says "present" even when installed another way
+declare -A PROBE=(
+    [python3]="command -v python3"
+    [python3-pip]="$PYTHON -m pip --version"
+    [perl]="command -v perl"
+    [gcc]="command -v gcc"
+    [make]="command -v make"
+    [curl]="command -v curl"
+    [lighttpd]="command -v lighttpd || test -x /usr/sbin/lighttpd"
+    [nginx-light]="command -v nginx || test -x /usr/sbin/nginx"
+    [wrk]="command -v wrk"
+    [chromium]="command -v chromium"
+    [chromium-driver]="command -v chromedriver"
+    [libfcgi-dev]="test -f /usr/include/fcgiapp.h"
+    [procps]="command -v pgrep && command -v ps"
+)
+APT_ORDER=(python3 python3-pip perl gcc make curl lighttpd nginx-light wrk chromium chromium-driver libfcgi-dev procps)
+PIP_PKGS=(websockets selenium flup scgi pytest)   # pip name == import name for all of these
+
+present_apt() {
+    local pkg=$1
+    dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed' && return 0
+    bash -c "${PROBE[$pkg]}" >/dev/null 2>&1
+}
+
+missing_apt=()
+for pkg in "${APT_ORDER[@]}"; do
+    present_apt "$pkg" || missing_apt+=("$pkg")
+done
+
+missing_pip() {
+    local out=()
+    for mod in "${PIP_PKGS[@]}"; do
+        "$PYTHON" -c "import $mod" >/dev/null 2>&1 || out+=("$mod")
+    done
+    echo "${out[@]:-}"
+}
+read -r -a missing_py <<<"$(missing_pip)"
+
+swift_ok=1
+command -v swift >/dev/null 2>&1 || swift_ok=0
+
+if [ ${#missing_apt[@]} -eq 0 ] && [ ${#missing_py[@]} -eq 0 ]; then
+    if [ $swift_ok -eq 0 ]; then
+        echo "deps: 'swift' not found: install the Swift 6.3 toolchain (https://www.swift.org/install/linux/) and put it on PATH" >&2
+        exit 1
+    fi
+    echo "deps: all present"
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: missing dependencies (not root, so not installing them):" >&2
+    if [ ${#missing_apt[@]} -gt 0 ]; then
+        echo "  Debian packages: ${missing_apt[*]}" >&2
+        echo "    sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing_apt[*]}" >&2
+    fi
+    if [ ${#missing_py[@]} -gt 0 ]; then
+        echo "  Python modules for $PYTHON: ${missing_py[*]}" >&2
+        echo "    $PYTHON -m pip install --user ${missing_py[*]}   (add --break-system-packages if pip refuses)" >&2
+    fi
+    [ $swift_ok -eq 1 ] || echo "  swift: install the Swift 6.3 toolchain (https://www.swift.org/install/linux/)" >&2
+    echo "  or run 'make deps' as root." >&2
+    exit 1
+fi
+
+if [ ${#missing_apt[@]} -gt 0 ]; then
+    echo "deps: installing Debian packages: ${missing_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends "${missing_apt[@]}"
+fi
+
+read -r -a missing_py <<<"$(missing_pip)"
+if [ ${#missing_py[@]} -gt 0 ]; then
+    echo "deps: installing Python modules for $PYTHON: ${missing_py[*]}"
+    log=$(mktemp)
+    if ! "$PYTHON" -m pip install "${missing_py[@]}" >"$log" 2>&1; then
+        if grep -q 'externally-managed-environment' "$log"; then
+            "$PYTHON" -m pip install --break-system-packages "${missing_py[@]}"
+        else
+            cat "$log" >&2
+            rm -f "$log"
+            exit 1
+        fi
+    fi
+    rm -f "$log"
+    read -r -a still <<<"$(missing_pip)"
+    if [ ${#still[@]} -gt 0 ]; then
+        echo "deps: still cannot import: ${still[*]}" >&2
+        exit 1
+    fi
+fi
+
+if [ $swift_ok -eq 0 ]; then
+    echo "deps: 'swift' not found: install the Swift 6.3 toolchain (https://www.swift.org/install/linux/) and put it on PATH" >&2
+    exit 1
+fi
+echo "deps: done"

@@ -1,0 +1,78 @@
+# Switchyard - build, test and demo targets (GNU make).
+#
+#   make deps      install what tests/benchmarks need (Debian 12; as root) or say what is missing
+#   make build     swift build (debug) + the C fixtures
+#   make release   swift build -c release + the C fixtures
+#   make run       release build, then the demo server on http://127.0.0.1:8080/
+#   make test      deps, build, swift test, the Python end-to-end suite (Tests/e2e)
+#   make e2e       only the end-to-end suite (against .build/debug/switchyard)
+#   make check-fixtures   drive the WebSocket echo fixtures without the server
+#   make bench / make compare   benchmarks (Fixtures/bench/)
+#   make clean
+
+SHELL      := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+SWIFT      ?= swift
+CC         ?= cc
+CFLAGS     ?= -O2 -Wall -Wextra
+PYTHON     ?= python3
+PYTEST_ARGS ?= -q
+
+export SWITCHYARD_ROOT := $(CURDIR)
+
+C_PROGS := cgi-bin/ws-echo-fast Fixtures/bin/fcgi-ws-echo Fixtures/bin/corrupt-echo
+
+.PHONY: all deps build release c-progs run test swift-test e2e check-fixtures bench compare clean
+
+all: build
+
+deps:
+	@PYTHON=$(PYTHON) Fixtures/tools/deps.sh
+
+c-progs: $(C_PROGS)
+
+cgi-bin/ws-echo-fast: cgi-bin/ws_echo_fast.c
+	$(CC) $(CFLAGS) -o $@ $<
+
+Fixtures/bin/fcgi-ws-echo: Fixtures/fcgi/ws_echo_fcgi.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lfcgi
+
+Fixtures/bin/corrupt-echo: Fixtures/bench/corrupt_echo.c cgi-bin/ws_echo_fast.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $<
+
+build: c-progs
+	$(SWIFT) build
+
+release: c-progs
+	$(SWIFT) build -c release
+
+run: release
+	@echo "Switchyard demo: http://127.0.0.1:8080/   (Ctrl-C to stop)"
+	cd $(CURDIR) && exec .build/release/switchyard -f Fixtures/demo/switchyard.conf
+
+swift-test:
+	$(SWIFT) test
+
+e2e:
+	SWITCHYARD_BIN=$${SWITCHYARD_BIN:-$(CURDIR)/.build/debug/switchyard} $(PYTHON) -m pytest $(PYTEST_ARGS) Tests/e2e
+
+# `make -k test` still runs every stage; each stage's failure fails the target.
+test: deps
+	$(MAKE) --no-print-directory build
+	$(MAKE) --no-print-directory swift-test
+	$(MAKE) --no-print-directory e2e
+
+check-fixtures: c-progs
+	$(PYTHON) Fixtures/tools/check_fixtures.py
+
+bench: release
+	Fixtures/bench/bench.sh
+
+compare: release
+	Fixtures/bench/bench.sh --compare
+
+clean:
+	rm -rf .build Fixtures/bin cgi-bin/ws-echo-fast .pytest_cache Tests/e2e/.pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

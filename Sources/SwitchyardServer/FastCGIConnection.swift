@@ -1,0 +1,333 @@
+import Glibc
+import SwitchyardOS
+import SwitchyardGatewayCodecs
+
+/// A connection to a FastCGI application that can carry several requests: one after another with
+/// FCGI_KEEP_CONN (pooling), or at the same time when the application says FCGI_MPXS_CONNS=1
+/// (multiplexing, long-lived WebSockets included). lighttpd opens a connection per request; this
+/// saves the connect (and, for spawned apps, the accept) per request.
+///
+/// Flow control on a shared connection: each stream that its client cannot keep up with parks up
+/// to `parkLimit` bytes of STDOUT; only when one stream exceeds that does the whole connection stop
+/// reading (head-of-line blocking, bounded memory).
+final class FastCGIConnection: EventHandler {
+    let fd: Int32
+    unowned let loop: EventLoop
+    let label: String
+    let keepConnection: Bool
+    private(set) var connecting: Bool
+    private(set) var closed = false
+    private let outBuffer = ByteBuffer(capacity: 16 * 1024)
+    private let inBuffer = ByteBuffer(capacity: 80 * 1024)
+    private var decoder = FastCGIRecordDecoder()
+    private var scratch: [UInt8] = []
+    private(set) var streams: [UInt16: FastCGIMuxStream] = [:]
+    private var nextId: UInt16 = 0
+    private(set) var lastActivity: UInt64
+    private var readBlocked = false
+    /// Learnt from FCGI_GET_VALUES_RESULT.
+    private(set) var multiplexes: Bool? = nil
+    private(set) var maxRequests = 1
+    /// Told when the connection has no more streams (back to the pool) or died.
+    var onIdle: ((FastCGIConnection) -> Void)?
+    var onClose: ((FastCGIConnection) -> Void)?
+    var onCapabilities: ((Bool, Int) -> Void)?
+
+    static let writeHighWatermark = 256 * 1024
+    static let parkLimit = 1 << 20
+
+    init(fd: Int32, loop: EventLoop, label: String, connecting: Bool, keepConnection: Bool, askCapabilities: Bool) throws {
+        self.fd = fd
+        self.loop = loop
+        self.label = label
+        self.connecting = connecting
+        self.keepConnection = keepConnection
+        self.lastActivity = loop.now
+        try loop.register(fd: fd, events: connecting ? .output : .input, handler: self)
+        if askCapabilities {
+            scratch.removeAll(keepingCapacity: true)
+            FastCGIRecordEncoder.getValues(names: ["FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"], into: &scratch)
+            outBuffer.append(scratch)
+        }
+    }
+
+    var activeCount: Int { streams.count }
+
+    /// The host already told an earlier connection that it multiplexes.
+    func markMultiplexing() {
+        if multiplexes == nil { multiplexes = true; maxRequests = max(maxRequests, 64) }
+    }
+    var canTakeAnother: Bool {
+        !closed && (streams.isEmpty || (multiplexes == true && streams.count < maxRequests))
+    }
+
+    /// Starts a request on this connection.
+    func openStream(env: CGIEnvironment, label: String) -> FastCGIMuxStream {
+        repeat { nextId = nextId == UInt16.max ? 1 : nextId + 1 } while streams[nextId] != nil
+        let stream = FastCGIMuxStream(id: nextId, connection: self, label: label)
+        streams[nextId] = stream
+        scratch.removeAll(keepingCapacity: true)
+        FastCGIRecordEncoder.beginRequest(requestId: nextId, keepConnection: keepConnection, into: &scratch)
+        FastCGIRecordEncoder.params(env, requestId: nextId, into: &scratch)
+        outBuffer.append(scratch)
+        flush()
+        return stream
+    }
+
+    // MARK: writing
+
+    func writeStream(_ type: FastCGIRecordType, id: UInt16, _ bytes: UnsafeRawBufferPointer) {
+        scratch.removeAll(keepingCapacity: true)
+        FastCGIRecordEncoder.stream(type, requestId: id, payload: bytes, into: &scratch)
+        outBuffer.append(scratch)
+        flush()
+    }
+
+    func writeAbort(id: UInt16) {
+        scratch.removeAll(keepingCapacity: true)
+        FastCGIRecordEncoder.abortRequest(requestId: id, into: &scratch)
+        outBuffer.append(scratch)
+        flush()
+    }
+
+    var pendingWriteBytes: Int { outBuffer.readableBytes }
+
+    private func flush() {
+        guard !connecting, !closed else { return }
+        while !outBuffer.isEmpty {
+            switch outBuffer.write(to: fd) {
+            case .bytes: lastActivity = loop.now
+            case .wouldBlock: updateInterest(); return
+            case .eof, .error(_):
+                teardown(.ioError("\(label): write failed, application closed the connection"))
+                return
+            }
+        }
+        updateInterest()
+        for s in Array(streams.values) { s.delegate?.streamWritable() }
+    }
+
+    private func updateInterest() {
+        guard !closed else { return }
+        if connecting { loop.setInterest(fd: fd, .output); return }
+        var ev: IOEvents = []
+        if !readBlocked { ev.insert(.input) }
+        if !outBuffer.isEmpty { ev.insert(.output) }
+        loop.setInterest(fd: fd, ev)
+    }
+
+    // MARK: reading
+
+    func handleEvent(fd: Int32, events: IOEvents) {
+        if connecting {
+            let err = Socket.pendingError(fd)
+            if err != 0 {
+                teardown(.connectFailed("connect(\(label)): \(String(cString: strerror(err)))"))
+                return
+            }
+            connecting = false
+            flush()
+            if closed { return }
+        }
+        if events.contains(.output) { flush() }
+        if closed || readBlocked { return }
+        if events.contains(.input) || events.contains(.hangup) || events.contains(.readHangup) || events.contains(.error) {
+            readAvailable()
+        }
+    }
+
+    private func readAvailable() {
+        var rounds = 0
+        while !closed && !readBlocked && rounds < 16 {
+            rounds += 1
+            switch inBuffer.read(from: fd, minimumSpace: FastCGIRecordDecoder.maxRecordLength) {
+            case .bytes:
+                lastActivity = loop.now
+                decodeRecords()
+            case .wouldBlock:
+                return
+            case .eof:
+                teardown(streams.isEmpty ? nil : .ioError("\(label): application closed the connection"))
+                return
+            case .error(let e):
+                teardown(.ioError("read(\(label)): \(String(cString: strerror(e)))"))
+                return
+            }
+        }
+    }
+
+    private func decodeRecords() {
+        while !closed {
+            let input = inBuffer.readable
+            let next: (header: FastCGIRecordDecoder.Header, content: Range<Int>, consumed: Int)?
+            do { next = try decoder.next(input) } catch {
+                teardown(.protocolError("\(label): malformed record: \(error)"))
+                return
+            }
+            guard let (header, content, consumed) = next else { return }
+            let payload = UnsafeRawBufferPointer(rebasing: input[content])
+            dispatch(header, payload)
+            inBuffer.consume(consumed)
+        }
+    }
+
+    private func dispatch(_ header: FastCGIRecordDecoder.Header, _ payload: UnsafeRawBufferPointer) {
+        if header.requestId == 0 {
+            if header.type == FastCGIRecordType.getValuesResult.rawValue {
+                if let pairs = try? FastCGINameValuePairs.decode(payload) {
+                    for (name, value) in pairs {
+                        if name == "FCGI_MPXS_CONNS" { multiplexes = value == "1" }
+                        if name == "FCGI_MAX_REQS", let n = Int(value), n > 0 { maxRequests = min(n, 1000) }
+                    }
+                    if multiplexes == nil { multiplexes = false }
+                    onCapabilities?(multiplexes ?? false, maxRequests)
+                }
+            }
+            return   // FCGI_UNKNOWN_TYPE and other management records need no action
+        }
+        guard let stream = streams[header.requestId] else { return }  // aborted request: swallow the rest
+        switch FastCGIRecordType(rawValue: header.type) {
+        case .stdout: if payload.count > 0 { stream.deliverStdout(payload) }
+        case .stderr: if payload.count > 0 { stream.delegate?.streamStderr(payload) }
+        case .endRequest:
+            guard let end = FastCGIEndRequest(content: payload) else {
+                teardown(.protocolError("\(label): malformed END_REQUEST"))
+                return
+            }
+            streams[header.requestId] = nil
+            stream.ended(protocolStatus: end.protocolStatus)
+            if streams.isEmpty {
+                if keepConnection { onIdle?(self) } else { teardown(nil) }
+            }
+        default:
+            teardown(.protocolError("\(label): unexpected record type \(header.type) for request \(header.requestId)"))
+        }
+    }
+
+    /// A stream parked too much output: stop reading the connection until it drains.
+    func streamBacklogChanged() {
+        let blocked = streams.values.contains { $0.parkedBytes > FastCGIConnection.parkLimit }
+        if blocked != readBlocked {
+            readBlocked = blocked
+            updateInterest()
+            if !blocked && !inBuffer.isEmpty { decodeRecords() }
+        }
+    }
+
+    func streamAborted(_ id: UInt16) {
+        guard streams[id] != nil else { return }
+        if keepConnection || multiplexes == true {
+            // Keep the id reserved until END_REQUEST arrives; the app was told to stop.
+            writeAbort(id: id)
+            streams[id]?.delegate = nil
+        } else {
+            streams[id] = nil
+            teardown(nil)
+        }
+    }
+
+    // MARK: ending
+
+    func teardown(_ failure: BackendFailure?) {
+        guard !closed else { return }
+        closed = true
+        loop.unregister(fd: fd)
+        Glibc.close(fd)
+        let pending = streams
+        streams.removeAll()
+        for s in pending.values { s.connectionFailed(failure ?? .ioError("\(label): connection closed")) }
+        onClose?(self)
+        onClose = nil
+        onIdle = nil
+    }
+}
+
+/// One request on a (possibly shared) FastCGI connection.
+final class FastCGIMuxStream: BackendStream {
+    let id: UInt16
+    private var connection: FastCGIConnection?
+    weak var delegate: BackendStreamDelegate?
+    let label: String
+    private var paused = false
+    private let parked = ByteBuffer(capacity: 1024)
+    private var endedStatus: UInt8?
+    private var finished = false
+
+    init(id: UInt16, connection: FastCGIConnection, label: String) {
+        self.id = id
+        self.connection = connection
+        self.label = label
+    }
+
+    var lastActivity: UInt64 { connection?.lastActivity ?? 0 }
+    var pendingWriteBytes: Int { connection?.pendingWriteBytes ?? 0 }
+    var parkedBytes: Int { parked.readableBytes }
+
+    func send(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let connection, !finished, bytes.count > 0 else { return true }
+        connection.writeStream(.stdin, id: id, bytes)
+        return connection.pendingWriteBytes < FastCGIConnection.writeHighWatermark
+    }
+
+    func endBody(upgraded: Bool) {
+        guard let connection, !finished else { return }
+        connection.writeStream(.stdin, id: id, UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+
+    func deliverStdout(_ bytes: UnsafeRawBufferPointer) {
+        if paused || !parked.isEmpty {
+            parked.append(bytes)
+            connection?.streamBacklogChanged()
+        } else {
+            delegate?.streamStdout(bytes)
+        }
+    }
+
+    func pauseReading() { paused = true }
+
+    func resumeReading() {
+        guard paused else { return }
+        paused = false
+        while !parked.isEmpty && !paused {
+            let chunk = min(parked.readableBytes, 64 * 1024)
+            let slice = UnsafeRawBufferPointer(start: parked.readPointer, count: chunk)
+            delegate?.streamStdout(slice)
+            parked.consume(chunk)
+        }
+        if parked.isEmpty { parked.shrinkIfIdle(to: 1024) }
+        connection?.streamBacklogChanged()
+        if parked.isEmpty, let status = endedStatus, !finished { finish(nil, status) }
+    }
+
+    func ended(protocolStatus: UInt8) {
+        endedStatus = protocolStatus
+        if parked.isEmpty { finish(nil, protocolStatus) }
+    }
+
+    func connectionFailed(_ failure: BackendFailure) {
+        finish(failure, nil)
+    }
+
+    private func finish(_ failure: BackendFailure?, _ status: UInt8?) {
+        guard !finished else { return }
+        finished = true
+        connection = nil
+        let d = delegate
+        delegate = nil
+        d?.streamEnded(failure, protocolStatus: status)
+    }
+
+    func abort() {
+        guard !finished else { return }
+        finished = true
+        delegate = nil
+        connection?.streamAborted(id)
+        connection = nil
+    }
+
+    func fail(_ failure: BackendFailure) {
+        let c = connection
+        finish(failure, nil)
+        c?.streamAborted(id)
+    }
+}
