@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "scgi-cgi", targets: ["scgi-cgi"]),
         .executable(name: "fcgi-cgi", targets: ["fcgi-cgi"]),
         .executable(name: "switchyard-bench", targets: ["switchyard-bench"]),
+        .executable(name: "switchyard-echo-app", targets: ["switchyard-echo-app"]),
         .library(name: "SwitchyardWebSocket", targets: ["SwitchyardWebSocket"]),
     ],
     targets: [
@@ -33,6 +34,10 @@ let package = Package(
         .executableTarget(name: "fcgi-cgi", dependencies: ["SwitchyardBridge"]),
         .executableTarget(name: "switchyard-bench",
                           dependencies: ["SwitchyardOS", "SwitchyardWebSocket", "CSwitchyardShims"]),
+        // A long-running SCGI/FastCGI WebSocket echo application (no process per connection), the
+        // "native" rows of the benchmark.
+        .executableTarget(name: "switchyard-echo-app",
+                          dependencies: ["SwitchyardOS", "SwitchyardGatewayCodecs", "SwitchyardWebSocket", "CSwitchyardShims"]),
 
         .testTarget(name: "SwitchyardHTTPTests", dependencies: ["SwitchyardHTTP"]),
         .testTarget(name: "SwitchyardConfigTests", dependencies: ["SwitchyardConfig"]),
