@@ -4,6 +4,10 @@
 // in-package C shim for the Linux APIs Glibc does not expose (epoll, signalfd, spawn extensions).
 import PackageDescription
 
+/// Release builds skip Swift's dynamic exclusivity checks in the I/O and codec modules: on the
+/// request path they cost ~14 % of the instructions (measured with callgrind on small-file GETs).
+let hotPathSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "Switchyard",
     products: [
@@ -18,15 +22,16 @@ let package = Package(
         // C shim: epoll/signalfd/eventfd/timerfd/pidfd, variadic fcntl/ioctl, splice, GNU posix_spawn extensions.
         .target(name: "CSwitchyardShims"),
         // Event loop and OS layer: the only place that performs I/O.
-        .target(name: "SwitchyardOS", dependencies: ["CSwitchyardShims"]),
+        .target(name: "SwitchyardOS", dependencies: ["CSwitchyardShims"], swiftSettings: hotPathSettings),
         // Sans-I/O codecs.
-        .target(name: "SwitchyardHTTP"),
+        .target(name: "SwitchyardHTTP", swiftSettings: hotPathSettings),
         .target(name: "SwitchyardConfig"),
-        .target(name: "SwitchyardWebSocket"),
-        .target(name: "SwitchyardGatewayCodecs"),
+        .target(name: "SwitchyardWebSocket", swiftSettings: hotPathSettings),
+        .target(name: "SwitchyardGatewayCodecs", swiftSettings: hotPathSettings),
         // Connections, routing, static files, the shared backend layer (CGI, SCGI, FastCGI).
         .target(name: "SwitchyardServer",
-                dependencies: ["SwitchyardOS", "SwitchyardHTTP", "SwitchyardConfig", "SwitchyardGatewayCodecs", "CSwitchyardShims"]),
+                dependencies: ["SwitchyardOS", "SwitchyardHTTP", "SwitchyardConfig", "SwitchyardGatewayCodecs", "CSwitchyardShims"],
+                swiftSettings: hotPathSettings),
         .executableTarget(name: "switchyard", dependencies: ["SwitchyardServer"]),
         // Shared machinery of the scgi-cgi / fcgi-cgi bridges: accept, run a CGI per request, relay.
         .target(name: "SwitchyardBridge", dependencies: ["SwitchyardOS", "SwitchyardGatewayCodecs", "CSwitchyardShims"]),

@@ -8,7 +8,7 @@ public struct ConfigParser {
         throws(ConfigError) -> ConfigDocument {
         var engine = ConfigParserEngine(environment: environment,
                                         baseDirectory: ConfigFileSystem.directory(of: path))
-        try engine.includeFile(path, at: ConfigSourceLocation(file: path, line: 1, column: 1))
+        try engine.includeFile(path, at: ConfigSourceLocation(file: path, line: 1, column: 1), what: "config file")
         return engine.document
     }
 

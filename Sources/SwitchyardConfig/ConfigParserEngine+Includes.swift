@@ -31,7 +31,8 @@ extension ConfigParserEngine {
     }
 
     /// Reads and parses one included file into the current scope, refusing include cycles.
-    mutating func includeFile(_ path: String, at location: ConfigSourceLocation) throws(ConfigError) {
+    mutating func includeFile(_ path: String, at location: ConfigSourceLocation,
+                              what: String = "include file") throws(ConfigError) {
         let canonical = ConfigFileSystem.canonical(path)
         if let position = includeStack.firstIndex(of: canonical) {
             let cycle = (includeNames[position...] + [path]).joined(separator: " -> ")
@@ -44,7 +45,7 @@ extension ConfigParserEngine {
                             canonicalPath: canonical)
         case .failure(let failure):
             throw ConfigError(location: location,
-                              message: "cannot read include file \(ConfigValue.quoted(path)): \(failure.message)")
+                              message: "cannot read \(what) \(ConfigValue.quoted(path)): \(failure.message)")
         }
     }
 }

@@ -17,7 +17,8 @@ extension ConfigValue {
         return out + "\""
     }
 
-    /// The value in config syntax; arrays holding arrays span several lines indented by `indent`.
+    /// The value in config syntax; arrays holding arrays (or too long for one line) span several lines
+    /// indented by `indent`.
     public func configSyntax(indent: String = "") -> String {
         switch self {
         case .string(let s): return ConfigValue.quoted(s)
@@ -31,7 +32,8 @@ extension ConfigValue {
             }
             let nested = elements.contains { if case .array = $0.value { return true } else { return false } }
             if !nested {
-                return "( " + elements.map { element($0, indent) }.joined(separator: ", ") + " )"
+                let line = "( " + elements.map { element($0, indent) }.joined(separator: ", ") + " )"
+                if line.utf8.count + indent.utf8.count <= 80 { return line }
             }
             let inner = indent + "    "
             var out = "(\n"

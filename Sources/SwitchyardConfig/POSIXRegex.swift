@@ -10,18 +10,21 @@ public final class POSIXRegex: @unchecked Sendable {
 
     /// Compiles `pattern` with `REG_EXTENDED`; throws the `regerror` text on failure.
     public init(_ pattern: String, caseInsensitive: Bool = false) throws(POSIXRegexError) {
-        self.pattern = pattern
-        storage = .allocate(capacity: 1)
+        // Compile into a local first: throwing after every stored property is set would run `deinit`
+        // and `regfree` a pattern that never compiled.
+        let compiled = UnsafeMutablePointer<regex_t>.allocate(capacity: 1)
         var flags = REG_EXTENDED
         if caseInsensitive { flags |= REG_ICASE }
-        let rc = regcomp(storage, pattern, flags)
+        let rc = regcomp(compiled, pattern, flags)
         if rc != 0 {
             var buffer = [CChar](repeating: 0, count: 256)
-            regerror(rc, storage, &buffer, buffer.count)
+            regerror(rc, compiled, &buffer, buffer.count)
             let message = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            storage.deallocate()
+            compiled.deallocate()
             throw POSIXRegexError(message: message)
         }
+        self.pattern = pattern
+        storage = compiled
     }
 
     deinit {

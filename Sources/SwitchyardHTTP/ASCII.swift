@@ -55,13 +55,13 @@ enum ASCII {
 
     /// Case-insensitive ASCII comparison of two Strings without allocating.
     static func caseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
-        var ia = a.utf8.makeIterator()
-        var ib = b.utf8.makeIterator()
-        while true {
-            switch (ia.next(), ib.next()) {
-            case (nil, nil): return true
-            case let (x?, y?): if lower(x) != lower(y) { return false }
-            default: return false
+        // Header lookups run many times per request: compare lengths first, then contiguous bytes.
+        if a.utf8.count != b.utf8.count { return false }
+        var x = a, y = b
+        return x.withUTF8 { pa in
+            y.withUTF8 { pb in
+                for i in 0..<pa.count where pa[i] != pb[i] && lower(pa[i]) != lower(pb[i]) { return false }
+                return true
             }
         }
     }

@@ -50,9 +50,42 @@ public struct HTTPResponseHead: Sendable, Equatable {
         return out
     }
 
-    private static func appendSanitized(_ s: String, to buffer: inout [UInt8]) {
-        for b in s.utf8 {
-            buffer.append(b == ASCII.cr || b == ASCII.lf || b == 0 ? ASCII.sp : b)
+    /// Bulk-appends the UTF-8 bytes; only a string that really contains CR, LF or NUL takes the
+    /// byte-by-byte path (this runs for every header of every response).
+    static func appendSanitized(_ s: String, to buffer: inout [UInt8]) {
+        var string = s
+        string.withUTF8 { bytes in
+            var clean = true
+            for b in bytes where b == ASCII.cr || b == ASCII.lf || b == 0 { clean = false; break }
+            if clean {
+                buffer.append(contentsOf: bytes)
+            } else {
+                for b in bytes { buffer.append(b == ASCII.cr || b == ASCII.lf || b == 0 ? ASCII.sp : b) }
+            }
         }
+    }
+
+    /// Appends one "Name: value\r\n" line with the same sanitising as `write(into:)`.
+    public static func appendHeader(name: String, value: String, to buffer: inout [UInt8]) {
+        appendSanitized(name, to: &buffer)
+        buffer.append(ASCII.colon)
+        buffer.append(ASCII.sp)
+        appendSanitized(value, to: &buffer)
+        buffer.append(ASCII.cr)
+        buffer.append(ASCII.lf)
+    }
+
+    /// Appends the status line only.
+    public func writeStatusLine(into buffer: inout [UInt8]) {
+        buffer.append(contentsOf: version.string.utf8)
+        buffer.append(ASCII.sp)
+        let code = min(max(status, 0), 999)
+        buffer.append(UInt8(0x30 + code / 100))
+        buffer.append(UInt8(0x30 + code / 10 % 10))
+        buffer.append(UInt8(0x30 + code % 10))
+        buffer.append(ASCII.sp)
+        Self.appendSanitized(reason ?? HTTPStatus.reasonPhrase(status), to: &buffer)
+        buffer.append(ASCII.cr)
+        buffer.append(ASCII.lf)
     }
 }

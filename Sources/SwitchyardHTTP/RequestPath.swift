@@ -14,8 +14,30 @@ public enum RequestPath {
         return raw.withUTF8 { normalize(UnsafeRawBufferPointer($0)) }
     }
 
+    /// Most paths are already canonical: plain ASCII, no '%', no backslash, no empty, "." or ".."
+    /// segment. Recognising that takes one scan and no allocation.
+    static func isAlreadyCanonical(_ raw: UnsafeRawBufferPointer) -> Bool {
+        guard raw.first == ASCII.slash else { return false }
+        var previous: UInt8 = 0
+        for i in 0..<raw.count {
+            let b = raw[i]
+            if b == ASCII.percent || b == ASCII.backslash || b == 0 || b >= 0x80 { return false }
+            if b == ASCII.slash && previous == ASCII.slash { return false }
+            if b == 0x2E && previous == ASCII.slash {
+                // "/." at a segment start: "/.x" is fine, "/." "/.." "/./" "/../" are not.
+                let next = i + 1 < raw.count ? raw[i + 1] : ASCII.slash
+                if next == ASCII.slash || next == 0x2E { return false }
+            }
+            previous = b
+        }
+        return true
+    }
+
     static func normalize(_ raw: UnsafeRawBufferPointer) -> Result<String, HTTPParseError> {
         guard raw.first == ASCII.slash else { return .failure(.badRequest("path does not start with '/'")) }
+        if isAlreadyCanonical(raw) {
+            return .success(String(decoding: raw, as: UTF8.self))
+        }
         var out: [UInt8] = []
         out.reserveCapacity(raw.count)
         var segmentStarts: [Int] = []

@@ -19,8 +19,8 @@ extension CGIRequestInfo {
         let serverPort = local?.port ?? connection.listener.port
         var info = CGIRequestInfo(
             serverSoftware: connection.worker.server.tag,
-            serverName: context.host.isEmpty ? (local?.host ?? "localhost") : context.host,
-            serverAddr: local?.host ?? "",
+            serverName: context.host.isEmpty ? (connection.localHost.isEmpty ? "localhost" : connection.localHost) : context.host,
+            serverAddr: connection.localHost,
             serverPort: serverPort,
             serverProtocol: head.version == .http1_0 ? "HTTP/1.0" : "HTTP/1.1",
             method: head.method,
@@ -32,7 +32,7 @@ extension CGIRequestInfo {
             pathInfo: pathInfo,
             queryString: context.query,
             documentRoot: documentRoot,
-            remoteAddr: connection.remote?.host ?? "",
+            remoteAddr: connection.remoteHost,
             remotePort: connection.remote?.port ?? 0,
             contentLength: head.contentLength ?? (head.isChunked ? nil : nil),
             headers: headers)

@@ -19,6 +19,9 @@ final class HTTPConnection: EventHandler {
     unowned let worker: Worker
     let remote: SocketAddress?
     let local: SocketAddress?
+    /// Text forms, computed once per connection (inet_ntop is not free).
+    private(set) lazy var remoteHost: String = remote?.host ?? ""
+    private(set) lazy var localHost: String = local?.host ?? ""
     let listener: ListenerInfo
     private(set) var state: State = .readingHead
 
@@ -136,7 +139,11 @@ final class HTTPConnection: EventHandler {
     // MARK: request parsing
 
     /// Parses as much buffered input as the current state allows.
+    private var inProcess = false
+
     func process() {
+        inProcess = true
+        defer { inProcess = false }
         while state == .readingHead || state == .readingBody {
             if state == .readingHead && (handler != nil || output.hasFile || output.backlog > HTTPConnection.highWatermark) { return }
             if readPaused && state == .readingBody { return }
@@ -233,49 +240,66 @@ final class HTTPConnection: EventHandler {
 
     var httpVersion: HTTPVersion { request?.version ?? .http1_1 }
 
-    /// Sends the status line and headers; adds Date, Server, framing and Connection headers.
+    /// Sends the status line and headers; adds Date, Server, framing and Connection headers. The
+    /// head is serialised in one pass: headers the connection owns (Date, framing, Connection)
+    /// are skipped from the handler's list instead of being searched for and removed.
     func sendHead(_ head: HTTPResponseHead, framing requested: BodyFraming) {
         precondition(!responseStarted)
         responseStarted = true
         responseStatus = head.status
-        var h = head
         var framing = requested
-        if isHeadRequest || head.status == 204 || head.status == 304 || (head.status >= 100 && head.status < 200) {
+        let status = head.status
+        if isHeadRequest || status == 204 || status == 304 || (status >= 100 && status < 200) {
             if case .length = framing, isHeadRequest {} else { framing = .none }
         }
         if case .chunked = framing, httpVersion == .http1_0 { framing = .untilClose }
         if case .untilClose = framing { keepAlive = false }
         responseFraming = isHeadRequest ? .none : framing
-        h.headers.replaceOrAdd(name: "Date", value: worker.dateCache.string(at: worker.loop.wallSeconds))
-        if !worker.server.tag.isEmpty && !h.headers.contains("Server") {
-            h.headers.add(name: "Server", value: worker.server.tag)
+        if status != 101 && !(keepAlive && state != .readingBody) { keepAlive = false }
+
+        // Serialise straight into the output buffer: no intermediate array, bulk copies.
+        let out = output.bytes
+        headScratch.removeAll(keepingCapacity: true)
+        var line = head
+        line.version = .http1_1
+        line.writeStatusLine(into: &headScratch)
+        headScratch.withUnsafeBytes { out.append($0) }
+        var hasServer = false
+        for (name, value) in head.headers {
+            switch HeaderName.classify(name) {
+            case .date, .contentLength, .transferEncoding: continue
+            case .connection: if status != 101 { continue }
+            case .server: hasServer = true
+            case .other: break
+            }
+            HeaderName.appendField(name, value, to: out)
+        }
+        out.append(HeaderName.datePrefix)
+        worker.dateCache.bytes(at: worker.loop.wallSeconds).withUnsafeBytes { out.append($0) }
+        out.append(HeaderName.crlf)
+        if !hasServer && !worker.server.tag.isEmpty {
+            HeaderName.appendField("Server", worker.server.tag, to: out)
         }
         switch framing {
         case .length(let n):
-            h.headers.replaceOrAdd(name: "Content-Length", value: String(n))
-            h.headers.remove(name: "Transfer-Encoding")
+            out.append(HeaderName.contentLengthPrefix)
+            HeaderName.appendDecimal(n, to: out)
+            out.append(HeaderName.crlf)
         case .chunked:
-            h.headers.remove(name: "Content-Length")
-            h.headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked")
+            out.append(HeaderName.chunkedLine)
         case .none, .untilClose:
-            h.headers.remove(name: "Transfer-Encoding")
-            if head.status != 304 && !isHeadRequest { h.headers.remove(name: "Content-Length") }
+            break
         }
-        if head.status == 101 {
-            // Connection/Upgrade come from the handler.
-        } else if keepAlive && state != .readingBody {
-            if httpVersion == .http1_0 { h.headers.replaceOrAdd(name: "Connection", value: "keep-alive") }
-            else { h.headers.remove(name: "Connection") }
-        } else {
-            keepAlive = false
-            h.headers.replaceOrAdd(name: "Connection", value: "close")
+        if status != 101 {
+            if keepAlive {
+                if httpVersion == .http1_0 { out.append(HeaderName.keepAliveLine) }
+            } else {
+                out.append(HeaderName.closeLine)
+            }
         }
-        h.version = .http1_1
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(256)
-        h.write(into: &bytes)
-        output.bytes.append(bytes)
+        out.append(HeaderName.crlf)
     }
+    private var headScratch: [UInt8] = []
 
     /// Body bytes, framed as the head announced. Returns false when the client backlog is above the
     /// high watermark: the caller should stop producing until `outputDrained()`.
@@ -325,7 +349,9 @@ final class HTTPConnection: EventHandler {
         state = .readingHead
         headStarted = worker.loop.now
         flushOutput()
-        if state == .readingHead && !output.hasFile { worker.loop.defer_ { [weak self] in self?.resumeAfterResponse() } }
+        if state == .readingHead && !output.hasFile && !inProcess {
+            worker.loop.defer_ { [weak self] in self?.resumeAfterResponse() }
+        }
     }
 
     private func resumeAfterResponse() {
@@ -482,7 +508,7 @@ final class HTTPConnection: EventHandler {
                 startLingeringClose()
                 return
             }
-            if state == .readingHead && handler == nil && !input.isEmpty {
+            if state == .readingHead && handler == nil && !input.isEmpty && !inProcess {
                 worker.loop.defer_ { [weak self] in self?.resumeAfterResponse() }
             }
         }
@@ -570,7 +596,7 @@ final class HTTPConnection: EventHandler {
     // MARK: access log
 
     private func logAccess() {
-        guard let req = request else { return }
+        guard worker.serverInstance.accessLog != nil, let req = request else { return }
         worker.accessLog(connection: self, request: req, status: responseStatus, bytes: output.bytesWritten + output.backlog,
                          durationNs: worker.loop.now - requestStart)
     }

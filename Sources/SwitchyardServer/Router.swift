@@ -31,7 +31,7 @@ final class Router {
         let host = Router.stripPort(rawHost)
         let scheme = connection.listener.scheme
         var input = ConditionInput(url: "", host: host, method: head.method, scheme: scheme,
-                                   remoteIP: connection.remote?.host ?? "", queryString: head.query ?? "",
+                                   remoteIP: connection.remoteHost, queryString: head.query ?? "",
                                    serverSocket: connection.listener.serverSocket, header: { head.headers.first($0) })
         let path: String
         switch RequestPath.normalize(head.path) {
@@ -82,7 +82,7 @@ final class Router {
             if let close = host.firstIndex(of: "]") { return String(host[...close]) }
             return host
         }
-        if let colon = host.lastIndex(of: ":") { return String(host[..<colon]) }
+        if let colon = host.utf8.lastIndex(of: UInt8(ascii: ":")) { return String(host[..<colon]) }
         return host
     }
 }

@@ -68,8 +68,8 @@ public struct ServerSettings {
             upgradeRelay = v
         }
         if let v = try int("server.listen-backlog") { listenBacklog = Int32(v) }
-        for ctx in document.contexts where ctx.condition.field == .serverSocket && ctx.condition.op == .equal {
-            extraSockets.append(ctx.condition.pattern)
+        for i in document.serverSocketContexts {
+            extraSockets.append(document.contexts[i].condition.pattern)
         }
     }
 }

@@ -21,51 +21,59 @@ final class StaticFileHandler: RequestHandler {
         }
         let root = context.settings.documentRoot
         var fsPath = StaticFileHandler.join(root, context.path)
-        var st = stat()
-        if stat(fsPath, &st) != 0 {
-            connection.sendError(errno == EACCES ? 403 : 404)
-            return
-        }
-        if (st.st_mode & S_IFMT) == S_IFDIR {
-            if !context.path.hasSuffix("/") {
-                // lighttpd redirects a directory without trailing slash.
-                let location = context.path + "/" + (context.query.isEmpty ? "" : "?" + context.query)
-                connection.sendError(301, extraHeaders: [("Location", location)])
-                return
-            }
-            var found = false
-            for index in context.settings.indexFiles {
-                let candidate = fsPath + (fsPath.hasSuffix("/") ? "" : "/") + index
-                var ist = stat()
-                if stat(candidate, &ist) == 0 && (ist.st_mode & S_IFMT) == S_IFREG {
-                    fsPath = candidate
-                    st = ist
-                    found = true
-                    break
-                }
-            }
-            if !found { connection.sendError(403); return }
-        }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { connection.sendError(403); return }
-        for ext in context.settings.staticExcludeExtensions where fsPath.hasSuffix(ext) {
-            connection.sendError(403)
-            return
-        }
-        let fd = open(fsPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        // open + fstat instead of stat + open: one lookup of the path per request. Symlinks are
+        // followed (lighttpd's server.follow-symlink default).
+        var fd = open(fsPath, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             connection.sendError(errno == EACCES ? 403 : 404)
             return
         }
         var fst = stat()
         fstat(fd, &fst)
+        if (fst.st_mode & S_IFMT) == S_IFDIR {
+            close(fd)
+            fd = -1
+            if !context.path.hasSuffix("/") {
+                // lighttpd redirects a directory without trailing slash.
+                let location = context.path + "/" + (context.query.isEmpty ? "" : "?" + context.query)
+                connection.sendError(301, extraHeaders: [("Location", location)])
+                return
+            }
+            for index in context.settings.indexFiles {
+                let candidate = fsPath + (fsPath.hasSuffix("/") ? "" : "/") + index
+                let ifd = open(candidate, O_RDONLY | O_CLOEXEC)
+                if ifd < 0 { continue }
+                var ist = stat()
+                fstat(ifd, &ist)
+                if (ist.st_mode & S_IFMT) == S_IFREG {
+                    fsPath = candidate
+                    fst = ist
+                    fd = ifd
+                    break
+                }
+                close(ifd)
+            }
+            if fd < 0 { connection.sendError(403); return }
+        }
+        guard (fst.st_mode & S_IFMT) == S_IFREG else { close(fd); connection.sendError(403); return }
+        for ext in context.settings.staticExcludeExtensions where fsPath.hasSuffix(ext) {
+            close(fd)
+            connection.sendError(403)
+            return
+        }
         let size = Int(fst.st_size)
         let mtime = Int(fst.st_mtim.tv_sec)
-        let etag = "\"\(String(UInt64(fst.st_ino), radix: 16))-\(String(size, radix: 16))-\(String(mtime, radix: 16))\""
-        let lastModified = HTTPDate.format(mtime)
+        let validators = connection.worker.fileValidators.lookup(path: fsPath, scope: ObjectIdentifier(context.settings), inode: UInt64(fst.st_ino), size: size, mtime: mtime) {
+            (etag: "\"\(String(UInt64(fst.st_ino), radix: 16))-\(String(size, radix: 16))-\(String(mtime, radix: 16))\"",
+             lastModified: HTTPDate.format(mtime),
+             contentType: context.settings.mimeTypes.type(for: fsPath))
+        }
+        let etag = validators.etag
+        let lastModified = validators.lastModified
         let headers = context.head.headers
 
         var head = HTTPResponseHead(status: 200)
-        head.headers.add(name: "Content-Type", value: context.settings.mimeTypes.type(for: fsPath))
+        head.headers.add(name: "Content-Type", value: validators.contentType)
         head.headers.add(name: "ETag", value: etag)
         head.headers.add(name: "Last-Modified", value: lastModified)
         head.headers.add(name: "Accept-Ranges", value: "bytes")

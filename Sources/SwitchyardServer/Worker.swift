@@ -12,6 +12,7 @@ final class Worker {
     var server: ServerSettings { serverInstance.settings }
     let errorLog: ErrorLog
     var dateCache = HTTPDateCache()
+    let fileValidators = FileValidatorCache()
     private(set) var listeners: [Listener] = []
     private var connections: [Int32: HTTPConnection] = [:]
     /// Upgraded streams handed to the kernel (splice); they count as connections.
