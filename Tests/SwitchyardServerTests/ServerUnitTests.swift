@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+@testable import SwitchyardServer
+import SwitchyardConfig
+
+@Suite("MIME types")
+struct MimeTypesTests {
+    @Test func builtinTableAndFallback() {
+        let m = MimeTypes.builtin
+        #expect(m.type(for: "/a/index.html") == "text/html; charset=utf-8")
+        #expect(m.type(for: "/x.tar.unknown") == "application/octet-stream")
+        #expect(m.type(for: "/noext") == "application/octet-stream")
+    }
+
+    @Test func longestSuffixAndEmptyKeyFallback() {
+        let m = MimeTypes([(".gz", "application/gzip"), (".tar.gz", "application/x-tgz"), ("", "text/plain"), ("README", "text/x-readme")])
+        #expect(m.type(for: "/a.tar.gz") == "application/x-tgz")
+        #expect(m.type(for: "/a.gz") == "application/gzip")
+        #expect(m.type(for: "/docs/README") == "text/x-readme")
+        #expect(m.type(for: "/other.bin") == "text/plain")
+    }
+}
+
+@Suite("response header names")
+struct HeaderNameTests {
+    @Test func classification() {
+        #expect(HeaderName.classify("content-LENGTH") == .contentLength)
+        #expect(HeaderName.classify("Transfer-Encoding") == .transferEncoding)
+        #expect(HeaderName.classify("DATE") == .date)
+        #expect(HeaderName.classify("Connection") == .connection)
+        #expect(HeaderName.classify("Server") == .server)
+        #expect(HeaderName.classify("X-Content-Length") == .other)
+        #expect(HeaderName.classify("Datum") == .other)
+    }
+
+    @Test func fieldsAreSanitisedAndDecimalsWritten() {
+        let buffer = SwitchyardOSBuffer.make()
+        HeaderName.appendField("X-Test", "a\r\nInjected: yes", to: buffer)
+        HeaderName.appendDecimal(0, to: buffer)
+        HeaderName.appendDecimal(1234567, to: buffer)
+        let text = String(decoding: buffer.readable, as: UTF8.self)
+        #expect(text == "X-Test: a  Injected: yes\r\n01234567")
+    }
+}
+
+@Suite("gateway route tables")
+struct GatewayRouteTableTests {
+    func table(_ text: String) throws -> GatewayRouteTable {
+        let doc = try ConfigParser.parse(text: text, fileName: "t.conf", baseDirectory: "/tmp", environment: [:])
+        return try GatewayRouteTable.parse(doc.global["fastcgi.server"]!, key: "fastcgi.server", wireProtocol: .fastcgi,
+                                           balance: .fair, debug: 0, mapExtensions: [(".phtml", ".php")])
+    }
+
+    @Test func prefixAndExtensionRoutes() throws {
+        let t = try table("""
+        fastcgi.server = ( "/app/" => (( "host" => "127.0.0.1", "port" => 9000 )),
+                           ".php" => (( "socket" => "/tmp/php.sock", "check-local" => "disable" )) )
+        """)
+        #expect(t.route(forPath: "/app/x")?.0.match == "/app/")
+        #expect(t.route(forPath: "/app/x")?.prefixLength == 5)
+        #expect(t.route(forPath: "/index.php")?.0.match == ".php")
+        #expect(t.route(forPath: "/index.phtml")?.0.match == ".php", "fastcgi.map-extensions")
+        #expect(t.route(forPath: "/static.html") == nil)
+        #expect(t.routes[1].hosts[0].checkLocal == false)
+        #expect(t.routes[0].hosts[0].port == 9000)
+    }
+
+    @Test func seedStyleHostWithBinPath() throws {
+        let t = try table("""
+        fastcgi.server = ("/ws/" =>
+        ((
+        "socket" => "/tmp/fcgi-ws.sock",
+        "bin-path" => "/usr/local/bin/fcgi-cgi"
+        "check-local" => "disable",
+        "min-procs" => 1,
+        "max-procs" => 1,
+        "upgrade" => 1
+        ))
+        )
+        """)
+        let h = try #require(t.routes.first?.hosts.first)
+        #expect(h.binPath == "/usr/local/bin/fcgi-cgi")
+        #expect(h.socket == "/tmp/fcgi-ws.sock")
+        #expect(h.upgrade)
+        #expect(!h.checkLocal)
+    }
+
+    @Test func errorsNameTheHostAndOption() throws {
+        #expect {
+            _ = try table(#"fastcgi.server = ( "/x/" => (( "host" => "127.0.0.1", "prot" => 1 )) )"#)
+        } throws: { error in
+            "\(error)".contains("unknown option \"prot\"") && "\(error)".contains("t.conf:1")
+        }
+        #expect {
+            _ = try table(#"fastcgi.server = ( "/x/" => (( "bin-path" => "/bin/true" )) )"#)
+        } throws: { error in "\(error)".contains("needs \"socket\" or \"host\" + \"port\"") }
+    }
+}
+
+@Suite("CGI script lookup")
+struct CGIRouteTests {
+    @Test func splitsPathInfoLikeLighttpd() throws {
+        let root = NSTemporaryDirectory() + "sy-cgiroute-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root + "/cgi", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: root + "/cgi/app.py", contents: Data("x".utf8))
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let hit = try #require(CGIRoute.locateScript(root: root, path: "/cgi/app.py/extra/path"))
+        #expect(hit.scriptURL == "/cgi/app.py")
+        #expect(hit.scriptFile == root + "/cgi/app.py")
+        #expect(hit.pathInfo == "/extra/path")
+        #expect(CGIRoute.locateScript(root: root, path: "/cgi/") == nil, "a directory is not a script")
+        #expect(CGIRoute.locateScript(root: root, path: "/missing/x") == nil)
+    }
+
+    @Test func assignRules() {
+        let cgi = CGISettings(assign: [(".pl", "/usr/bin/perl"), ("", "")])
+        #expect(cgi.interpreter(for: "/a/b.pl") == "/usr/bin/perl")
+        #expect(cgi.interpreter(for: "/a/b.py") == "")
+        let none = CGISettings(assign: [(".pl", "/usr/bin/perl")])
+        #expect(none.interpreter(for: "/a/b.py") == nil)
+    }
+
+    @Test func hostWithoutPort() {
+        #expect(Router.stripPort("example.org:8080") == "example.org")
+        #expect(Router.stripPort("[::1]:8080") == "[::1]")
+        #expect(Router.stripPort("example.org") == "example.org")
+    }
+}
+
+import SwitchyardOS
+enum SwitchyardOSBuffer { static func make() -> ByteBuffer { ByteBuffer(capacity: 64) } }
