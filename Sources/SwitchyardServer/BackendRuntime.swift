@@ -109,6 +109,7 @@ final class BackendRuntime {
                 return .connectFailed("\(hostLabel): \(error)")
             }
             hs.active += 1
+            exchange.connectTimeout = hostConfig.connectTimeout
             exchange.attach(stream)
             exchange.onConnectFailure = { [weak self, weak hs] failure in
                 guard let self else { return false }

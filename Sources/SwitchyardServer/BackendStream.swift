@@ -43,6 +43,8 @@ protocol BackendStream: AnyObject {
     var delegate: BackendStreamDelegate? { get set }
     var lastActivity: UInt64 { get }
     var pendingWriteBytes: Int { get }
+    /// A non-blocking connect has not completed yet (connect-timeout applies).
+    var isConnecting: Bool { get }
     /// Queues request bytes; false when the backend is behind (the client should pause).
     func send(_ bytes: UnsafeRawBufferPointer) -> Bool
     func endBody(upgraded: Bool)
@@ -91,6 +93,7 @@ final class FDBackendStream: EventHandler, BackendStream {
     }
 
     var isSocket: Bool { readFD == writeFD }
+    var isConnecting: Bool { connecting }
 
     func register() throws {
         if isSocket {

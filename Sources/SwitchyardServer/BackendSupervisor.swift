@@ -58,7 +58,8 @@ final class BackendSupervisor {
                     // The child accepts on fd 0 with blocking calls.
                     Socket.setNonBlocking(m.listenFD, false)
                     managed.append(m)
-                    for i in 0..<max(host.minProcs, 1) {
+                    // lighttpd 1.4 starts max-procs processes; they all accept on the one listening socket.
+                    for i in 0..<max(host.maxProcs, host.minProcs, 1) {
                         do { try spawn(m, slot: i) } catch {
                             throw ServerError.backend("\(host.location): bin-path \"\(binPath)\" could not be started: \(error)")
                         }

@@ -262,6 +262,7 @@ final class FastCGIMuxStream: BackendStream {
     var lastActivity: UInt64 { connection?.lastActivity ?? 0 }
     var pendingWriteBytes: Int { connection?.pendingWriteBytes ?? 0 }
     var parkedBytes: Int { parked.readableBytes }
+    var isConnecting: Bool { connection?.connecting ?? false }
 
     func send(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let connection, !finished, bytes.count > 0 else { return true }

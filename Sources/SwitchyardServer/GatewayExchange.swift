@@ -22,6 +22,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     let nph: Bool
     let readTimeout: Int
     let writeTimeout: Int
+    var connectTimeout = 0
     var stream: BackendStream?
     /// Called when the stream could not even start, to try another host (SCGI/FastCGI pools).
     var onConnectFailure: ((BackendFailure) -> Bool)?
@@ -308,6 +309,15 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     func tick(now: UInt64) {
         guard let stream else { return }
         let idle = (now - stream.lastActivity) / 1_000_000_000
+        if stream.isConnecting {
+            if connectTimeout > 0 && idle >= UInt64(connectTimeout) {
+                let failure = BackendFailure.connectFailed("\(label): connect did not complete within \(connectTimeout) s (connect-timeout)")
+                stream.abort()
+                self.stream = nil
+                streamEnded(failure, protocolStatus: nil)
+            }
+            return
+        }
         if readTimeout > 0 && (phase == .awaitingHead || phase == .body || phase == .upgraded) && idle >= UInt64(readTimeout) {
             let failure = BackendFailure.timeout("\(label): no data from the backend for \(readTimeout) s (read-timeout)")
             errorLog.error(label, failure.description)
