@@ -35,7 +35,7 @@ final class ServerProcess {
     private var captured = Data()
     private let lock = NSLock()
 
-    init(config: String, files: [String: String] = [:]) throws {
+    init(config: String, files: [String: String] = [:], prepare: (URL) throws -> Void = { _ in }) throws {
         dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("sy-it-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         for (name, text) in files {
@@ -43,6 +43,7 @@ final class ServerProcess {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try text.write(to: url, atomically: true, encoding: .utf8)
         }
+        try prepare(dir)
         let conf = dir.appendingPathComponent("switchyard.conf")
         try config.replacingOccurrences(of: "@DIR@", with: dir.path).write(to: conf, atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: Repo.binary("switchyard"))
