@@ -13,9 +13,9 @@ public final class BridgeContext {
     public let fallbackPath: String
 
     private var children: [pid_t: ChildProcess] = [:]
-    private var connections: [ObjectIdentifier: AnyObject] = [:]
+    private var connections: [ObjectIdentifier: BridgeConnection] = [:]
     public private(set) var shuttingDown = false
-    /// Called when the last child is gone during shutdown.
+    /// Called during shutdown once the last child is reaped and the last connection closed.
     var onIdleAfterShutdown: (() -> Void)?
 
     public init(loop: EventLoop, options: BridgeOptions, proto: BridgeProtocol) {
@@ -34,17 +34,32 @@ public final class BridgeContext {
 
     func childExited(_ pid: pid_t) {
         children[pid] = nil
-        if shuttingDown && children.isEmpty { onIdleAfterShutdown?() }
+        checkIdle()
     }
 
-    func adopt(_ connection: AnyObject) { connections[ObjectIdentifier(connection)] = connection }
-    func release(_ connection: AnyObject) { connections[ObjectIdentifier(connection)] = nil }
+    func adopt(_ connection: BridgeConnection) { connections[ObjectIdentifier(connection)] = connection }
+    func release(_ connection: BridgeConnection) {
+        connections[ObjectIdentifier(connection)] = nil
+        checkIdle()
+    }
+
+    private func checkIdle() {
+        if shuttingDown && children.isEmpty && connections.isEmpty { onIdleAfterShutdown?() }
+    }
     public var openConnections: Int { connections.count }
 
-    /// Stops new spawns and sends TERM to every child (KILL after `grace` seconds).
+    /// Stops new spawns, sends TERM to every child (KILL after `grace` seconds) and lets idle
+    /// connections close; busy ones close when their CGI is done and its output is delivered.
     func beginShutdown(grace: Double) {
         shuttingDown = true
         for child in children.values { child.terminate(grace: grace) }
-        if children.isEmpty { onIdleAfterShutdown?() }
+        for connection in Array(connections.values) { connection.beginShutdown() }
+        checkIdle()
     }
+}
+
+/// A front-end connection as the context sees it.
+protocol BridgeConnection: AnyObject {
+    /// The bridge is stopping: close now if no request is in progress.
+    func beginShutdown()
 }

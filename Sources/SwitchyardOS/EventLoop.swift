@@ -92,7 +92,7 @@ public final class EventLoop {
         generationCounter &+= 1
         let generation = generationCounter
         let data = (UInt64(generation) << 32) | UInt64(UInt32(bitPattern: fd))
-        if sy_epoll_ctl(epfd, sy_epoll_ctl_add(), fd, events.rawValue | sy_epollrdhup(), data) != 0 {
+        if sy_epoll_ctl(epfd, sy_epoll_ctl_add(), fd, EventLoop.epollMask(events), data) != 0 {
             throw SystemError("epoll_ctl(ADD)", context: "fd \(fd)")
         }
         registrations[Int(fd)] = Registration(handler: handler, generation: generation, events: events)
@@ -104,7 +104,7 @@ public final class EventLoop {
         if reg.events == events { return }
         reg.events = events
         let data = (UInt64(reg.generation) << 32) | UInt64(UInt32(bitPattern: fd))
-        _ = sy_epoll_ctl(epfd, sy_epoll_ctl_mod(), fd, events.rawValue | sy_epollrdhup(), data)
+        _ = sy_epoll_ctl(epfd, sy_epoll_ctl_mod(), fd, EventLoop.epollMask(events), data)
         registrations[Int(fd)] = reg
     }
 
@@ -118,6 +118,12 @@ public final class EventLoop {
         guard fd >= 0, Int(fd) < registrations.count, registrations[Int(fd)] != nil else { return }
         _ = sy_epoll_ctl(epfd, sy_epoll_ctl_del(), fd, 0, 0)
         registrations[Int(fd)] = nil
+    }
+
+    /// Half-close (EPOLLRDHUP) is level-triggered too: asking for it while not reading would wake
+    /// the loop forever after the peer's FIN, so it goes with input interest only.
+    private static func epollMask(_ events: IOEvents) -> UInt32 {
+        events.contains(.input) ? events.rawValue | sy_epollrdhup() : events.rawValue
     }
 
     // MARK: timers

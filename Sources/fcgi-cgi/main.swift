@@ -1,1 +1,5 @@
-print("not yet")
+// fcgi-cgi: FastCGI -> CGI bridge (same name and role as lighttpd's companion tool), WebSocket-capable.
+import Glibc
+import SwitchyardBridge
+
+exit(BridgeMain.run(.fastCGI, arguments: Array(CommandLine.arguments.dropFirst())))
