@@ -95,7 +95,7 @@ final class BackendRuntime {
             let stream: BackendStream
             do {
                 if table.wireProtocol == .fastcgi && (hostConfig.connectionPool || hostConfig.multiplex) {
-                    let connection = try fastcgiConnection(hs, address: address, label: hostLabel)
+                    let connection = try fastcgiConnection(hs, address: address, label: hostLabel, debug: table.debug)
                     stream = connection.openStream(env: env, label: hostLabel)
                     exchange.onFinish = { [weak hs] in hs?.active -= 1 }
                 } else {
@@ -154,9 +154,14 @@ final class BackendRuntime {
 
     /// A FastCGI connection that can take one more request: a multiplexing one with room, an idle
     /// pooled one, or a new one (which first asks the app for its capabilities).
-    private func fastcgiConnection(_ hs: HostState, address: SocketAddress, label: String) throws -> FastCGIConnection {
+    private func fastcgiConnection(_ hs: HostState, address: SocketAddress, label: String, debug: Int) throws -> FastCGIConnection {
         let config = hs.config
-        if let c = hs.fastcgi.first(where: { $0.canTakeAnother && (config.multiplex || $0.activeCount == 0) }) { return c }
+        if let c = hs.fastcgi.first(where: { $0.canTakeAnother && (config.multiplex || $0.activeCount == 0) }) {
+            if debug > 0 {
+                worker.errorLog.info(label, "fastcgi: reusing connection fd \(c.fd) (\(c.activeCount) active, multiplexing: \(c.multiplexes.map { "\($0)" } ?? "unknown"))")
+            }
+            return c
+        }
         let fd: Int32
         let connecting: Bool
         switch try Socket.connect(address) {
@@ -185,6 +190,9 @@ final class BackendRuntime {
         }
         if hs.multiplexes == true && config.multiplex { c.markMultiplexing() }
         hs.fastcgi.append(c)
+        if debug > 0 {
+            worker.errorLog.info(label, "fastcgi: new connection fd \(fd) (\(hs.fastcgi.count) open to this host in this worker)")
+        }
         return c
     }
 
@@ -217,10 +225,11 @@ final class BackendRuntime {
             roundRobin[key] = n
             return candidates[n % candidates.count]
         case .hash, .sticky:
+            // hash: the same URL goes to the same host (lighttpd hashes the request path);
+            // sticky: the same client address goes to the same host.
             var h: UInt32 = 2166136261
-            let keyText = table.balance == .sticky ? (context.head.headers.first("X-Forwarded-For") ?? "") + context.host : context.host + context.path
+            let keyText = table.balance == .sticky ? context.remoteIP : context.host + context.path
             for b in keyText.utf8 { h = (h ^ UInt32(b)) &* 16777619 }
-            if table.balance == .sticky, let remote = context.head.headers.first("X-Real-IP") { for b in remote.utf8 { h = (h ^ UInt32(b)) &* 16777619 } }
             return candidates[Int(h % UInt32(candidates.count))]
         }
     }

@@ -70,7 +70,7 @@ final class FastCGIConnection: EventHandler {
         FastCGIRecordEncoder.beginRequest(requestId: nextId, keepConnection: keepConnection, into: &scratch)
         FastCGIRecordEncoder.params(env, requestId: nextId, into: &scratch)
         outBuffer.append(scratch)
-        flush()
+        flushSoon()
         return stream
     }
 
@@ -80,7 +80,22 @@ final class FastCGIConnection: EventHandler {
         scratch.removeAll(keepingCapacity: true)
         FastCGIRecordEncoder.stream(type, requestId: id, payload: bytes, into: &scratch)
         outBuffer.append(scratch)
-        flush()
+        flushSoon()
+    }
+
+    /// Records queued during one pass of the event loop leave in one write at its end. A request
+    /// without a body then reaches the app as BEGIN_REQUEST + PARAMS + empty STDIN in one piece,
+    /// which libfcgi needs to keep an FCGI_KEEP_CONN connection (it closes a connection whose
+    /// STDIN was not at its end when the app finished).
+    private var flushScheduled = false
+    private func flushSoon() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        loop.defer_ { [weak self] in
+            guard let self else { return }
+            self.flushScheduled = false
+            self.flush()
+        }
     }
 
     func writeAbort(id: UInt16) {

@@ -17,6 +17,7 @@ struct RequestContext {
     var query: String
     var host: String              // Host without port
     var scheme: String
+    var remoteIP: String
 }
 
 /// Picks the handler for a request the way lighttpd's module chain does: FastCGI and SCGI routes
@@ -41,7 +42,8 @@ final class Router {
         }
         input.url = path
         let settings = worker.settings(for: input)
-        let ctx = RequestContext(head: head, settings: settings, path: path, query: head.query ?? "", host: host, scheme: scheme)
+        let ctx = RequestContext(head: head, settings: settings, path: path, query: head.query ?? "", host: host, scheme: scheme,
+                                 remoteIP: connection.remoteHost)
 
         if settings.maxRequestSize > 0, let cl = head.contentLength, cl > settings.maxRequestSize {
             return fixed(413, connection: connection, log: "Content-Length \(cl) over server.max-request-size")
