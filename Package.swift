@@ -37,8 +37,12 @@ let package = Package(
         .target(name: "SwitchyardBridge", dependencies: ["SwitchyardOS", "SwitchyardGatewayCodecs", "CSwitchyardShims"]),
         .executableTarget(name: "scgi-cgi", dependencies: ["SwitchyardBridge"]),
         .executableTarget(name: "fcgi-cgi", dependencies: ["SwitchyardBridge"]),
+        // The load generator's pure parts (options, histogram, payloads, summaries, reports), unit-tested.
+        .target(name: "SwitchyardBenchCore", dependencies: ["SwitchyardOS", "SwitchyardWebSocket", "CSwitchyardShims"],
+                swiftSettings: hotPathSettings),
         .executableTarget(name: "switchyard-bench",
-                          dependencies: ["SwitchyardOS", "SwitchyardWebSocket", "CSwitchyardShims"]),
+                          dependencies: ["SwitchyardBenchCore", "SwitchyardOS", "SwitchyardWebSocket", "CSwitchyardShims"],
+                          swiftSettings: hotPathSettings),
         // A long-running SCGI/FastCGI WebSocket echo application (no process per connection), the
         // "native" rows of the benchmark.
         .executableTarget(name: "switchyard-echo-app",
@@ -50,6 +54,7 @@ let package = Package(
         .testTarget(name: "SwitchyardGatewayCodecsTests", dependencies: ["SwitchyardGatewayCodecs"]),
         .testTarget(name: "SwitchyardServerTests", dependencies: ["SwitchyardServer", "SwitchyardOS"]),
         .testTarget(name: "SwitchyardBridgeTests", dependencies: ["SwitchyardBridge"]),
+        .testTarget(name: "SwitchyardBenchTests", dependencies: ["SwitchyardBenchCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SwitchyardWebSocket"]),
     ],
     swiftLanguageModes: [.v5]

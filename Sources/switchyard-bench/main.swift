@@ -1,1 +1,34 @@
-print("not yet")
+import Glibc
+
+// switchyard-bench: WebSocket load generator (see BenchOptions.usage).
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+let options: BenchOptions
+do {
+    switch try BenchOptions.parse(arguments) {
+    case .help:
+        print(BenchOptions.usage)
+        exit(0)
+    case .run(let parsed):
+        options = parsed
+    }
+} catch {
+    BenchErrorLog.printErr("switchyard-bench: \(error)\n(switchyard-bench --help for usage)")
+    exit(2)
+}
+
+let runner = BenchRunner(options: options)
+let summary: RunSummary
+do {
+    summary = try runner.run()
+} catch {
+    BenchErrorLog.printErr("switchyard-bench: \(error)")
+    exit(2)
+}
+if options.json {
+    print(summary.json)
+} else {
+    print(summary.table)
+}
+fflush(stdout)
+exit(runner.wasInterrupted ? 130 : (summary.failed ? 1 : 0))

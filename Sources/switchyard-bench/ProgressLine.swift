@@ -1,0 +1,24 @@
+import Glibc
+import Synchronization
+
+/// The one-line progress display on stderr ("\r...", redrawn in place, erased at the end).
+struct ProgressLine {
+    /// Set while a line is on screen, so error messages start on a fresh line.
+    static let active = Atomic<Bool>(false)
+
+    let enabled: Bool
+
+    func show(_ text: String) {
+        guard enabled else { return }
+        ProgressLine.active.store(true, ordering: .relaxed)
+        fputs("\r\u{1B}[K" + text, stderr)
+        fflush(stderr)
+    }
+
+    func clear() {
+        guard enabled else { return }
+        fputs("\r\u{1B}[K", stderr)
+        fflush(stderr)
+        ProgressLine.active.store(false, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,114 @@
+/// The result of a run: merged counters plus the derived rates, and its two renderings
+/// (one JSON object, or the human table). Pure: built from numbers, no I/O.
+struct RunSummary {
+    var options: BenchOptions
+    var stats: WorkerStats
+    /// Measured wall time (after the warm-up), seconds.
+    var wallSeconds: Double
+    /// Process CPU time over the measured interval, seconds.
+    var cpuSeconds: Double
+    var cores: Int
+    /// Most connections open at the same time (whole run, all threads).
+    var maxOpen: Int
+    var openAtEnd: Int
+    var interrupted = false
+
+    var messagesPerSecond: Double { wallSeconds > 0 ? Double(stats.messages) / wallSeconds : 0 }
+    /// Echoed payload, one direction, in 10^6 bytes per second.
+    var megabytesPerSecond: Double { wallSeconds > 0 ? Double(stats.bytes) / wallSeconds / 1e6 : 0 }
+    var upgradesPerSecond: Double { wallSeconds > 0 ? Double(stats.upgrades) / wallSeconds : 0 }
+    /// Client CPU seconds / wall seconds / cores: 0.5 on a 2-core box = one core busy.
+    var cpuShare: Double { wallSeconds > 0 ? cpuSeconds / wallSeconds / Double(cores) : 0 }
+
+    var failed: Bool { stats.errors > 0 || stats.mismatches > 0 }
+
+    func percentile(_ p: Double) -> UInt64 { stats.latency.value(atPercentile: p) }
+
+    var json: String {
+        var j = JSONObjectWriter()
+        j.add("mode", options.mode.rawValue)
+        j.add("url", options.url)
+        j.add("connections", options.connections)
+        j.add("threads", options.threads)
+        j.add("size", options.size)
+        j.add("binary", options.binary)
+        if options.mode == .pipeline { j.add("in_flight", options.inFlight) }
+        if options.mode == .hold { j.add("interval_s", options.interval) }
+        j.add("warmup_s", options.warmup)
+        j.add("duration_s", wallSeconds)
+        j.add("messages", stats.messages)
+        j.add("messages_per_sec", messagesPerSecond, decimals: 1)
+        j.add("bytes", stats.bytes)
+        j.add("mb_per_sec", megabytesPerSecond)
+        j.add("latency_samples", stats.latency.totalCount)
+        j.add("p50_us", percentile(50))
+        j.add("p90_us", percentile(90))
+        j.add("p99_us", percentile(99))
+        j.add("p999_us", percentile(99.9))
+        j.add("max_us", stats.latency.maxValue)
+        j.add("min_us", stats.latency.isEmpty ? 0 : stats.latency.minValue)
+        j.add("mean_us", stats.latency.mean, decimals: 1)
+        j.add("errors", stats.errors)
+        j.add("mismatches", stats.mismatches)
+        if options.mode == .upgrades {
+            j.add("upgrades", stats.upgrades)
+            j.add("upgrades_per_sec", upgradesPerSecond, decimals: 1)
+        }
+        j.add("connections_ok", stats.connectionsOK)
+        j.add("connections_failed", stats.connectionsFailed)
+        j.add("max_open", maxOpen)
+        j.add("open_at_end", openAtEnd)
+        j.add("client_cpu_seconds", cpuSeconds)
+        j.add("client_cpu_share", cpuShare, decimals: 4)
+        j.add("cores", cores)
+        j.add("interrupted", interrupted)
+        return j.text
+    }
+
+    var table: String {
+        let o = options
+        var lines: [String] = []
+        let kind = o.binary ? "binary" : "text"
+        var setup = "\(NumberFormat.grouped(o.connections)) \(o.mode == .upgrades ? "at a time" : (o.connections == 1 ? "connection" : "connections"))"
+        setup += ", \(o.threads) \(o.threads == 1 ? "thread" : "threads"), \(ByteSize.format(o.size)) \(kind) messages"
+        switch o.mode {
+        case .pipeline: setup += ", \(o.inFlight) in flight per connection"
+        case .hold: setup += ", one every \(NumberFormat.fixed(o.interval, decimals: 2)) s per connection"
+        case .pingpong, .upgrades: break
+        }
+        lines.append("switchyard-bench \(o.mode.rawValue) \(o.url)")
+        lines.append("  " + setup)
+        lines.append("  \(NumberFormat.fixed(wallSeconds, decimals: 2)) s measured after \(NumberFormat.fixed(o.warmup, decimals: 2)) s warm-up"
+                     + (interrupted ? " (interrupted)" : ""))
+        lines.append("")
+        func row(_ label: String, _ value: String) { lines.append("  " + label.padding(16) + value) }
+        if o.mode == .upgrades {
+            row("upgrades", "\(NumberFormat.grouped(Int(stats.upgrades))) = \(NumberFormat.fixed(upgradesPerSecond, decimals: 1))/s")
+        }
+        row("messages", "\(NumberFormat.grouped(Int(stats.messages))) = \(NumberFormat.compact(messagesPerSecond))/s, "
+            + "\(NumberFormat.fixed(megabytesPerSecond, decimals: megabytesPerSecond >= 100 ? 0 : 2)) MB/s echoed")
+        let h = stats.latency
+        let label = o.mode == .upgrades ? "cycle (µs)" : "latency (µs)"
+        if h.isEmpty {
+            row(label, "no samples")
+        } else {
+            row(label, "p50 \(NumberFormat.grouped(Int(percentile(50))))  p90 \(NumberFormat.grouped(Int(percentile(90))))  "
+                + "p99 \(NumberFormat.grouped(Int(percentile(99))))  p99.9 \(NumberFormat.grouped(Int(percentile(99.9))))  "
+                + "max \(NumberFormat.grouped(Int(h.maxValue)))  mean \(NumberFormat.fixed(h.mean, decimals: 1))")
+        }
+        row("errors", NumberFormat.grouped(Int(stats.errors)))
+        row("mismatches", NumberFormat.grouped(Int(stats.mismatches)))
+        var conn = "\(NumberFormat.grouped(Int(stats.connectionsOK))) ok, \(NumberFormat.grouped(Int(stats.connectionsFailed))) failed"
+        conn += ", \(NumberFormat.grouped(maxOpen)) open at most"
+        if o.mode == .hold { conn += ", \(NumberFormat.grouped(openAtEnd)) open at the end" }
+        row("connections", conn)
+        row("client CPU", "\(NumberFormat.fixed(cpuSeconds, decimals: 2)) s = \(NumberFormat.fixed(cpuShare * 100, decimals: 1)) % of \(cores) \(cores == 1 ? "core" : "cores")")
+        return lines.joined(separator: "\n")
+    }
+}
+
+private extension String {
+    func padding(_ width: Int) -> String {
+        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
+    }
+}
