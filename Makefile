@@ -31,14 +31,14 @@ deps:
 
 c-progs: $(C_PROGS)
 
-cgi-bin/ws-echo-fast: cgi-bin/ws_echo_fast.c
+cgi-bin/ws-echo-fast: cgi-bin/ws_echo_fast.c cgi-bin/ws_accept.h
 	$(CC) $(CFLAGS) -o $@ $<
 
-Fixtures/bin/fcgi-ws-echo: Fixtures/fcgi/ws_echo_fcgi.c
+Fixtures/bin/fcgi-ws-echo: Fixtures/fcgi/ws_echo_fcgi.c cgi-bin/ws_accept.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -lfcgi
 
-Fixtures/bin/corrupt-echo: Fixtures/bench/corrupt_echo.c cgi-bin/ws_echo_fast.c
+Fixtures/bin/corrupt-echo: Fixtures/bench/corrupt_echo.c cgi-bin/ws_echo_fast.c cgi-bin/ws_accept.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $<
 

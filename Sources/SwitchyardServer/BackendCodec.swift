@@ -46,44 +46,36 @@ final class CGIPipeCodec: BackendCodec {
     }
 }
 
-/// SCGI: a netstring of CGI variables, then the raw body; the response ends at EOF.
-final class SCGICodec: BackendCodec {
+/// SCGI and uwsgi: a header block of CGI variables (an SCGI netstring, or a uwsgi packet), then the
+/// raw body; the response is the raw CGI output until EOF. Only the header encoding differs.
+final class HeaderThenRawCodec: BackendCodec {
+    enum Framing { case scgi, uwsgi }
+    let framing: Framing
     let finPropagate: Bool
-    init(finPropagate: Bool) { self.finPropagate = finPropagate }
+    init(_ framing: Framing, finPropagate: Bool) {
+        self.framing = framing
+        self.finPropagate = finPropagate
+    }
     var isTransparent: Bool { true }
-    var name: String { "scgi" }
-    func encodeRequestStart(env: CGIEnvironment, contentLength: Int, keepConnection: Bool, out: ByteBuffer) {
-        var bytes: [UInt8] = []
-        SCGIRequestEncoder.encodeHeaders(env, contentLength: contentLength, into: &bytes)
-        out.append(bytes)
-    }
-    func encodeBody(_ bytes: UnsafeRawBufferPointer, out: ByteBuffer) { out.append(bytes) }
-    func encodeBodyEnd(upgraded: Bool, out: ByteBuffer) -> Bool { upgraded || finPropagate }
-    func encodeAbort(out: ByteBuffer) -> Bool { false }
-    func decode(_ bytes: UnsafeRawBufferPointer, _ sink: (BackendEvent) -> Void) throws -> Int {
-        sink(.stdout(bytes))
-        return bytes.count
-    }
-}
+    var name: String { framing == .scgi ? "scgi" : "uwsgi" }
 
-/// uwsgi: a 4-byte packet header and u16-length variables, then the raw body.
-final class UWSGICodec: BackendCodec {
-    let finPropagate: Bool
-    init(finPropagate: Bool) { self.finPropagate = finPropagate }
-    var isTransparent: Bool { true }
-    var name: String { "uwsgi" }
     func encodeRequestStart(env: CGIEnvironment, contentLength: Int, keepConnection: Bool, out: ByteBuffer) throws {
-        var e = env
-        e.set("CONTENT_LENGTH", String(contentLength))
         var bytes: [UInt8] = []
-        do {
-            try UWSGIRequestEncoder.encodeHeaders(e, into: &bytes)
-        } catch {
-            throw BackendProtocolError(description: "uwsgi: \(error)")
+        switch framing {
+        case .scgi:
+            SCGIRequestEncoder.encodeHeaders(env, contentLength: contentLength, into: &bytes)
+        case .uwsgi:
+            var e = env
+            e.set("CONTENT_LENGTH", String(contentLength))
+            do { try UWSGIRequestEncoder.encodeHeaders(e, into: &bytes) } catch {
+                throw BackendProtocolError(description: "uwsgi: \(error)")
+            }
         }
         out.append(bytes)
     }
     func encodeBody(_ bytes: UnsafeRawBufferPointer, out: ByteBuffer) { out.append(bytes) }
+    /// The body length was announced up front; a half-close is sent only for an upgraded stream
+    /// (the client's FIN) or when tcp-fin-propagate asks for it.
     func encodeBodyEnd(upgraded: Bool, out: ByteBuffer) -> Bool { upgraded || finPropagate }
     func encodeAbort(out: ByteBuffer) -> Bool { false }
     func decode(_ bytes: UnsafeRawBufferPointer, _ sink: (BackendEvent) -> Void) throws -> Int {

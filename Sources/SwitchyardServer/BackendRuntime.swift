@@ -133,8 +133,8 @@ final class BackendRuntime {
     private func dedicatedStream(_ proto: BackendWireProtocol, _ config: BackendHostConfig, address: SocketAddress, label: String) throws -> FDBackendStream {
         let codec: BackendCodec
         switch proto {
-        case .scgi: codec = SCGICodec(finPropagate: config.tcpFinPropagate)
-        case .uwsgi: codec = UWSGICodec(finPropagate: config.tcpFinPropagate)
+        case .scgi: codec = HeaderThenRawCodec(.scgi, finPropagate: config.tcpFinPropagate)
+        case .uwsgi: codec = HeaderThenRawCodec(.uwsgi, finPropagate: config.tcpFinPropagate)
         case .fastcgi: codec = FastCGICodec(requestId: 1)
         }
         let fd: Int32
