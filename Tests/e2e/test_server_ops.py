@@ -1,0 +1,134 @@
+"""Operations: logs (format, SIGHUP reopen), pid file, running out of file descriptors, several
+event loops."""
+import os
+import re
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from e2e_util import Switchyard, get, q, switchyard_bin, wait_until
+
+
+def _docroot(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "index.html").write_text("hello\n")
+    return root
+
+
+def _cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_access_log_combined_format_and_error_log_format(switchyard, tmp_path):
+    root = _docroot(tmp_path)
+    access = tmp_path / "access.log"
+    errors = tmp_path / "error.log"
+    server = switchyard(f"""
+server.document-root = {q(root)}
+server.errorlog = {q(errors)}
+accesslog.filename = {q(access)}
+""")
+    r = get(server.port, "/index.html", headers=[("Referer", "http://ref.example/"), ("User-Agent", "e2e-agent/1.0")])
+    assert r.status == 200
+    assert get(server.port, "/missing").status == 404
+    assert wait_until(lambda: access.exists() and access.read_text().count("\n") >= 2, timeout=5)
+    lines = access.read_text().splitlines()
+    combined = re.compile(
+        r'^127\.0\.0\.1 (\S+) - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] '
+        r'"GET /index\.html HTTP/1\.1" 200 (\d+) "http://ref\.example/" "e2e-agent/1\.0" (\d+)$')
+    m = combined.match(lines[0])
+    assert m, lines[0]
+    assert int(m.group(2)) > 6            # bytes sent: head + body
+    assert ' "GET /missing HTTP/1.1" 404 ' in lines[1]
+    text = errors.read_text()
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(info\) server: started", text, re.M), text
+
+
+def test_sighup_reopens_logs(switchyard, tmp_path):
+    root = _docroot(tmp_path)
+    access = tmp_path / "access.log"
+    errors = tmp_path / "error.log"
+    server = switchyard(f"""
+server.document-root = {q(root)}
+server.errorlog = {q(errors)}
+accesslog.filename = {q(access)}
+""")
+    assert get(server.port, "/index.html").status == 200
+    assert wait_until(lambda: access.exists() and access.stat().st_size > 0, timeout=5)
+    os.rename(access, tmp_path / "access.log.1")
+    os.rename(errors, tmp_path / "error.log.1")
+    server.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: errors.exists() and "log files reopened" in errors.read_text(), timeout=5)
+    assert get(server.port, "/index.html?after-rotate").status == 200
+    assert wait_until(lambda: access.exists() and "after-rotate" in access.read_text(), timeout=5)
+    assert "after-rotate" not in (tmp_path / "access.log.1").read_text()
+
+
+def test_pid_file_written_and_removed(switchyard, tmp_path):
+    root = _docroot(tmp_path)
+    pidfile = tmp_path / "switchyard.pid"
+    server = switchyard(f"""
+server.document-root = {q(root)}
+server.pid-file = {q(pidfile)}
+""")
+    assert int(pidfile.read_text().strip()) == server.pid
+    server.stop()
+    assert not pidfile.exists()
+
+
+def test_out_of_file_descriptors_sheds_without_spinning(tmp_path):
+    """With a hard limit of 64 descriptors, 100 idle clients exhaust them: the gateway refuses the
+    excess (spare-descriptor trick) instead of busy-looping on accept, and serves again afterwards."""
+    root = _docroot(tmp_path)
+    server = Switchyard(f"""
+server.document-root = {q(root)}
+server.event-loops = 1
+server.max-read-idle = 30
+""", tmp_path, start=False)
+    base = server.command()
+    server.command = lambda: ["prlimit", "--nofile=64:64", "--"] + base
+    server.start()
+    try:
+        clients = []
+        for _ in range(100):
+            try:
+                clients.append(socket.create_connection(("127.0.0.1", server.port), timeout=2))
+            except OSError:
+                break
+        time.sleep(0.5)
+        before = _cpu_seconds(server.pid)
+        time.sleep(2.0)
+        spent = _cpu_seconds(server.pid) - before
+        assert spent < 0.5, f"gateway used {spent:.2f} s of CPU in 2 s while out of descriptors (busy loop?)"
+        assert server.wait_for_log("out of file descriptors", timeout=5), server.log_text()[-2000:]
+        for c in clients:
+            c.close()
+        assert wait_until(lambda: get(server.port, "/index.html").status == 200, timeout=10)
+    finally:
+        server.kill()
+
+
+def test_several_event_loops_share_the_port(switchyard, tmp_path):
+    root = _docroot(tmp_path)
+    server = switchyard(f"""
+server.document-root = {q(root)}
+server.event-loops = 3
+""")
+    assert "3 event loop(s)" in server.log_text()
+    conns = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(30)]
+    for c in conns:
+        c.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    for c in conns:
+        data = b""
+        while True:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"hello\n")
+        c.close()
