@@ -32,6 +32,10 @@ public final class EventLoop {
         var handler: EventHandler
         var generation: UInt32
         var events: IOEvents
+        /// In the epoll set. A descriptor with no interest is taken out, because EPOLLHUP and
+        /// EPOLLERR cannot be masked: a paused reader of a hung-up pipe would otherwise wake the
+        /// loop forever.
+        var armed: Bool
     }
 
     private let epfd: Int32
@@ -92,10 +96,11 @@ public final class EventLoop {
         generationCounter &+= 1
         let generation = generationCounter
         let data = (UInt64(generation) << 32) | UInt64(UInt32(bitPattern: fd))
-        if sy_epoll_ctl(epfd, sy_epoll_ctl_add(), fd, EventLoop.epollMask(events), data) != 0 {
+        let armed = !events.isEmpty
+        if armed && sy_epoll_ctl(epfd, sy_epoll_ctl_add(), fd, EventLoop.epollMask(events), data) != 0 {
             throw SystemError("epoll_ctl(ADD)", context: "fd \(fd)")
         }
-        registrations[Int(fd)] = Registration(handler: handler, generation: generation, events: events)
+        registrations[Int(fd)] = Registration(handler: handler, generation: generation, events: events, armed: armed)
     }
 
     /// Changes interest; a no-op when unchanged, so callers can state what they want without tracking it.
@@ -104,7 +109,14 @@ public final class EventLoop {
         if reg.events == events { return }
         reg.events = events
         let data = (UInt64(reg.generation) << 32) | UInt64(UInt32(bitPattern: fd))
-        _ = sy_epoll_ctl(epfd, sy_epoll_ctl_mod(), fd, EventLoop.epollMask(events), data)
+        if events.isEmpty {
+            if reg.armed { _ = sy_epoll_ctl(epfd, sy_epoll_ctl_del(), fd, 0, 0); reg.armed = false }
+        } else if reg.armed {
+            _ = sy_epoll_ctl(epfd, sy_epoll_ctl_mod(), fd, EventLoop.epollMask(events), data)
+        } else {
+            _ = sy_epoll_ctl(epfd, sy_epoll_ctl_add(), fd, EventLoop.epollMask(events), data)
+            reg.armed = true
+        }
         registrations[Int(fd)] = reg
     }
 
@@ -115,8 +127,8 @@ public final class EventLoop {
 
     /// Removes the descriptor from the loop (call before closing it).
     public func unregister(fd: Int32) {
-        guard fd >= 0, Int(fd) < registrations.count, registrations[Int(fd)] != nil else { return }
-        _ = sy_epoll_ctl(epfd, sy_epoll_ctl_del(), fd, 0, 0)
+        guard fd >= 0, Int(fd) < registrations.count, let reg = registrations[Int(fd)] else { return }
+        if reg.armed { _ = sy_epoll_ctl(epfd, sy_epoll_ctl_del(), fd, 0, 0) }
         registrations[Int(fd)] = nil
     }
 

@@ -97,7 +97,7 @@ final class BackendRuntime {
                 if table.wireProtocol == .fastcgi && (hostConfig.connectionPool || hostConfig.multiplex) {
                     let connection = try fastcgiConnection(hs, address: address, label: hostLabel, debug: table.debug)
                     stream = connection.openStream(env: env, label: hostLabel)
-                    exchange.onFinish = { [weak hs] in hs?.active -= 1 }
+                    exchange.onFinish = { [weak hs] _ in hs?.active -= 1 }
                 } else {
                     let fdStream = try dedicatedStream(table.wireProtocol, hostConfig, address: address, label: hostLabel)
                     fdStream.onClose = { [weak hs] _ in hs?.active -= 1 }

@@ -78,10 +78,12 @@ enum CGIRoute {
             let stderrReader = StderrReader(fd: stderrPipe.read, loop: worker.loop, log: worker.errorLog, label: label)
             try? stderrReader.register()
             exchange.attach(stream)
-            exchange.onFinish = { [weak child] in
-                // Response complete or client gone: a CGI still running gets TERM, then KILL.
+            exchange.onFinish = { [weak child] clean in
+                // A CGI still running when its exchange is over gets TERM, then KILL: at once when
+                // the client went away, after 10 s when the response was complete (it may be
+                // finishing up after writing its last byte).
                 guard let child, child.isRunning else { return }
-                worker.loop.schedule(afterSeconds: 0.05) { [weak child] in
+                worker.loop.schedule(afterSeconds: clean ? 10 : 0.05) { [weak child] in
                     guard let child, child.isRunning else { return }
                     child.terminate(grace: 5)
                 }

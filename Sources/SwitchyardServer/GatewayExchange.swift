@@ -26,7 +26,9 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     var stream: BackendStream?
     /// Called when the stream could not even start, to try another host (SCGI/FastCGI pools).
     var onConnectFailure: ((BackendFailure) -> Bool)?
-    var onFinish: (() -> Void)?
+    /// Called once when the exchange is over; `clean` = the response was delivered completely
+    /// (false: the client went away or the backend failed).
+    var onFinish: ((_ clean: Bool) -> Void)?
 
     private(set) var phase: Phase = .starting
     private var headParser: CGIResponseHeaderParser
@@ -124,7 +126,14 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
                 let allowed = min(bytes.count, len - responseSent)
                 if allowed <= 0 { return }
                 responseSent += allowed
-                if !connection.sendBody(UnsafeRawBufferPointer(rebasing: bytes[..<allowed])) { stream?.pauseReading() }
+                let more = connection.sendBody(UnsafeRawBufferPointer(rebasing: bytes[..<allowed]))
+                if responseSent == len {
+                    // The announced body is complete: answer now instead of waiting for the backend
+                    // to close (a CGI may still be cleaning up, an SCGI app may linger).
+                    completeEarly()
+                } else if !more {
+                    stream?.pauseReading()
+                }
             } else {
                 if !connection.sendBody(bytes) { stream?.pauseReading() }
             }
@@ -202,12 +211,24 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         phase = .done
         // The relay now owns the stream's lifetime; what the exchange would do at its end (e.g. stop
         // the CGI) happens when the relay closes.
-        let onClose = onFinish
+        let finish = onFinish
         onFinish = nil
+        let onClose: () -> Void = { finish?(true) }
         SpliceRelay.start(worker: worker, clientFD: client.fd, clientInput: client.pendingInput,
                           backendRead: backend.readFD, backendWrite: backend.writeFD, label: label,
                           errorLog: errorLog, writeIdle: writeIdle, onClose: onClose)
         _ = loop
+    }
+
+    /// Finishes the client's response and lets the backend stream run out on its own: it stays
+    /// registered with the loop (which owns it) and closes at the backend's EOF or END_REQUEST.
+    private func completeEarly() {
+        phase = .done
+        stream?.resumeReading()
+        stream?.delegate = nil
+        stream = nil
+        connection.finishResponse()
+        finishExchange()
     }
 
     func streamStderr(_ bytes: UnsafeRawBufferPointer) {
@@ -268,7 +289,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
             } else {
                 connection.finishResponse()
             }
-            finishExchange()
+            finishExchange(clean: error == nil)
         case .upgraded:
             phase = .done
             if let error { errorLog.info(label, "upgraded stream ended: \(error)") }
@@ -285,17 +306,17 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         stream?.abort()
         stream = nil
         connection.sendError(status)
-        finishExchange()
+        finishExchange(clean: false)
     }
 
     func fail(_ failure: BackendFailure) {
         fail(failure, status: failure.status)
     }
 
-    private func finishExchange() {
+    private func finishExchange(clean: Bool = true) {
         let f = onFinish
         onFinish = nil
-        f?()
+        f?(clean)
     }
 
     func abort() {
@@ -303,7 +324,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         phase = .done
         stream?.abort()
         stream = nil
-        finishExchange()
+        finishExchange(clean: false)
     }
 
     func tick(now: UInt64) {

@@ -180,13 +180,26 @@ class Switchyard:
         return code
 
     def kill(self):
-        """SIGKILL the server's whole process group (server and any CGI left in it)."""
+        """SIGKILL the server's whole process group (server and any CGI left in it), and every
+        descendant in another group (spawned bin-path backends run in their own process groups)."""
         if self.proc is None:
             return
+        family = []
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGSTOP)  # no new spawns while we look
+                family = descendant_pids(self.proc.pid)
+            except (ProcessLookupError, PermissionError):
+                pass
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        for pid in family:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         try:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
@@ -254,6 +267,25 @@ def kill_all():
     for s in _ALL:
         s.kill()
     _ALL.clear()
+
+
+def descendant_pids(pid):
+    """Live descendants of pid (children, grandchildren, ...), found through /proc/*/stat."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = Path(f"/proc/{d}/stat").read_text()
+            except OSError:
+                continue
+            parent[int(d)] = int(stat.rsplit(")", 1)[1].split()[1])
+    out, frontier = [], [pid]
+    while frontier:
+        p = frontier.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out += kids
+        frontier += kids
+    return out
 
 
 def proc_state(pid):

@@ -119,7 +119,7 @@ def test_several_event_loops_share_the_port(switchyard, tmp_path):
 server.document-root = {q(root)}
 server.event-loops = 3
 """)
-    assert "3 event loop(s)" in server.log_text()
+    assert server.wait_for_log("3 event loop(s)")
     conns = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(30)]
     for c in conns:
         c.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
