@@ -23,7 +23,8 @@ public enum BridgeMain {
         do {
             let loop = try EventLoop(name: proto.programName)
             let context = BridgeContext(loop: loop, options: options, proto: proto)
-            let listener = try BridgeListener.open(options.listen, loop: loop, log: log)
+            let listener = try AppListener.open(options.listen, loop: loop)
+            listener.onError = { log.error($0) }
             listener.onAccept = { fd in
                 switch proto {
                 case .scgi: _ = SCGIBridgeConnection(fd: fd, context: context)

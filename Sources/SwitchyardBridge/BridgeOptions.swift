@@ -16,14 +16,8 @@ public enum BridgeProtocol: Sendable {
 }
 
 /// Where the bridge gets its listening socket from.
-public enum BridgeListenSource: Equatable, Sendable {
-    /// fd 0, created by the spawner (lighttpd `bin-path`, spawn-fcgi): the default.
-    case inheritedStdin
-    /// `--listen HOST:PORT` / `--listen :PORT`.
-    case tcp(String)
-    /// `--socket PATH`: a unix socket we create (a stale file is removed first).
-    case unix(String)
-}
+/// Where the listening socket comes from (shared with the echo app).
+public typealias BridgeListenSource = ListenSource
 
 /// The parsed command line. Kept apart from the runtime so it can be unit-tested and so the
 /// runtime only ever sees validated values.

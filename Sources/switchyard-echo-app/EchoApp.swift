@@ -22,7 +22,8 @@ enum EchoApp {
         do {
             let loop = try EventLoop(name: "switchyard-echo-app")
             let server = EchoServer(loop: loop, log: log, proto: options.proto)
-            let listener = try EchoListener.open(options.listen, loop: loop, log: log)
+            let listener = try AppListener.open(options.listen, loop: loop)
+            listener.onError = { log.error($0) }
             let tcp = listener.isTCP
             listener.onAccept = { fd in server.accept(fd, tcp: tcp) }
             try listener.start()

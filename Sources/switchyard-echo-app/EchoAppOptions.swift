@@ -1,7 +1,8 @@
+import SwitchyardOS
 /// The parsed command line; the runtime only ever sees validated values.
 struct EchoAppOptions: Equatable, Sendable {
     var proto: EchoProtocol
-    var listen: EchoListenSource = .inheritedStdin
+    var listen: ListenSource = .inheritedStdin
 
     enum Action: Equatable, Sendable {
         case run(EchoAppOptions)
@@ -16,7 +17,7 @@ struct EchoAppOptions: Equatable, Sendable {
     /// Parses arguments (without argv[0]); accepts `--opt value` and `--opt=value`.
     static func parse(_ arguments: [String]) throws -> Action {
         var proto: EchoProtocol?
-        var listen = EchoListenSource.inheritedStdin
+        var listen = ListenSource.inheritedStdin
         var i = 0
         func value(_ name: String, inline: String?) throws -> String {
             if let inline { return inline }
