@@ -128,6 +128,13 @@ final class FDBackendStream: EventHandler, BackendStream {
 
     var pendingWriteBytes: Int { outBuffer.readableBytes }
 
+    /// Returns burst-sized buffers of a quiet stream to the allocator, so a thousand idle
+    /// WebSockets do not each keep 64 KiB (called from the exchange's once-a-second tick).
+    func shrinkIdleBuffers() {
+        inBuffer.shrinkIfIdle(to: 4 * 1024)
+        outBuffer.shrinkIfIdle(to: 4 * 1024)
+    }
+
     private func flushWrites() {
         guard !connecting, !writeClosed else { return }
         while !outBuffer.isEmpty {

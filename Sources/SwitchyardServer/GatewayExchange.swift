@@ -345,6 +345,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
             if phase == .awaitingHead { fail(failure) } else { abort(); connection.abortResponse(failure.description) }
             return
         }
+        if idle >= 2, let fdStream = stream as? FDBackendStream { fdStream.shrinkIdleBuffers() }
         if writeTimeout > 0 && stream.pendingWriteBytes > 0 && idle >= UInt64(writeTimeout) {
             let failure = BackendFailure.timeout("\(label): backend did not read for \(writeTimeout) s (write-timeout)")
             if phase == .awaitingHead { fail(failure) } else { abort(); connection.abortResponse(failure.description) }
