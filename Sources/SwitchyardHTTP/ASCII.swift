@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Byte classes and constants shared by the codecs (RFC 9110 5.6.2 token characters etc.).
 /// Functions over `UInt8` so the scanners never build Characters or Strings.
 enum ASCII {
@@ -70,6 +74,12 @@ enum ASCII {
     static func lowercased(_ s: String) -> String {
         if !s.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) { return s }
         return String(decoding: s.utf8.map(lower), as: UTF8.self)
+    }
+
+    /// Index of the first `byte` in `bytes` (memchr: the request line is searched several times).
+    static func firstIndex(of byte: UInt8, in bytes: UnsafeRawBufferPointer) -> Int? {
+        guard let base = bytes.baseAddress, let hit = memchr(base, Int32(byte), bytes.count) else { return nil }
+        return base.distance(to: UnsafeRawPointer(hit))
     }
 
     /// Trims SP and HTAB at both ends.

@@ -27,15 +27,16 @@ struct FieldState {
         }
     }
 
-    /// Notes one field; returns an error for a field that is invalid on its own.
-    mutating func note(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> HTTPParseError? {
+    /// Notes one field; returns an error for a field that is invalid on its own. `valueString` is
+    /// the value as it goes into the header list (kept for Host rather than built twice).
+    mutating func note(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, valueString: String) -> HTTPParseError? {
         guard let known = Self.classify(name) else { return nil }
         switch known {
         case .host:
             hostCount += 1
             if hostCount > 1 { return .badRequest("more than one Host header") }
             if !RequestLine.isValidAuthority(value) { return .badRequest("invalid Host header") }
-            host = ASCII.string(value)
+            host = valueString
         case .contentLength:
             return noteContentLength(value)
         case .transferEncoding:
@@ -105,30 +106,33 @@ struct FieldState {
         return error
     }
 
-    func makeHead(line: RequestLine, headers: HTTPHeaders, headBytes: Int, limits: HTTPParserLimits) -> Result<HTTPRequestHead, HTTPParseError> {
+    /// Takes the line and headers (`consuming`): their strings move into the head instead of
+    /// being retained for it and released with the parser's copies.
+    func makeHead(line: consuming RequestLine, headers: consuming HTTPHeaders, headBytes: Int,
+                  limits: HTTPParserLimits) throws(HTTPParseError) -> HTTPRequestHead {
         // Host (RFC 9112 3.2): required on 1.1; the absolute-form authority wins over it.
         if line.version == .http1_1 && hostCount == 0 {
-            return .failure(.badRequest("HTTP/1.1 request without Host"))
+            throw .badRequest("HTTP/1.1 request without Host")
         }
         // Framing (RFC 9112 6.1, 6.3)
         var isChunked = false
         if sawTransferEncoding {
             if line.version == .http1_0 {
-                return .failure(.badRequest("Transfer-Encoding on an HTTP/1.0 request"))
+                throw .badRequest("Transfer-Encoding on an HTTP/1.0 request")
             }
             if contentLength != nil {
-                return .failure(.badRequest("both Content-Length and Transfer-Encoding"))
+                throw .badRequest("both Content-Length and Transfer-Encoding")
             }
             if let coding = unsupportedCoding {
-                return .failure(.init(status: 501, reason: "unsupported transfer coding \"\(coding)\""))
+                throw .init(status: 501, reason: "unsupported transfer coding \"\(coding)\"")
             }
             guard chunkedCount == 1 && lastCodingIsChunked else {
-                return .failure(.badRequest("empty Transfer-Encoding"))
+                throw .badRequest("empty Transfer-Encoding")
             }
             isChunked = true
         }
         if let length = contentLength, limits.maxBodySize > 0, length > limits.maxBodySize {
-            return .failure(.init(status: 413, reason: "Content-Length \(length) exceeds limit \(limits.maxBodySize)"))
+            throw .init(status: 413, reason: "Content-Length \(length) exceeds limit \(limits.maxBodySize)")
         }
 
         let keepAlive: Bool
@@ -137,20 +141,18 @@ struct FieldState {
         case .http1_0: keepAlive = connectionTokens.contains("keep-alive") && !connectionTokens.contains("close")
         }
 
-        return .success(HTTPRequestHead(
-            method: line.method,
-            target: line.target,
-            path: line.path,
-            query: line.query,
-            version: line.version,
+        let host = line.authority ?? host
+        let expectsContinue = expectsContinue && line.version == .http1_1
+        return HTTPRequestHead(
+            line: line,
             headers: headers,
-            host: line.authority ?? host,
+            host: host,
             contentLength: contentLength,
             isChunked: isChunked,
             keepAlive: keepAlive,
-            expectsContinue: expectsContinue && line.version == .http1_1,
+            expectsContinue: expectsContinue,
             connectionTokens: connectionTokens,
             upgrade: upgrade,
-            headBytes: headBytes))
+            headBytes: headBytes)
     }
 }

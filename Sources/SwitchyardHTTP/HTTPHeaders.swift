@@ -58,7 +58,18 @@ public struct HTTPHeaders: Sequence, Sendable, Equatable, ExpressibleByDictionar
 
     /// Value of the first field with that name.
     public func first(_ name: String) -> String? {
-        fields.first { ASCII.caseInsensitiveEquals($0.name, name) }?.value
+        guard let i = firstIndex(of: name) else { return nil }
+        return fields[i].value
+    }
+
+    /// Handlers ask for several headers a request usually lacks: compare lengths before bytes,
+    /// and look at the fields in place instead of copying each one out.
+    private func firstIndex(of name: String) -> Int? {
+        let length = name.utf8.count
+        for i in fields.indices where fields[i].name.utf8.count == length {
+            if ASCII.caseInsensitiveEquals(fields[i].name, name) { return i }
+        }
+        return nil
     }
 
     /// Values of all fields with that name, in order.
@@ -67,7 +78,7 @@ public struct HTTPHeaders: Sequence, Sendable, Equatable, ExpressibleByDictionar
     }
 
     public func contains(_ name: String) -> Bool {
-        fields.contains { ASCII.caseInsensitiveEquals($0.name, name) }
+        firstIndex(of: name) != nil
     }
 
     /// Comma-separated list elements of all fields with that name, trimmed, empty ones

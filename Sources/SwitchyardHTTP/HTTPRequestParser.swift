@@ -26,6 +26,17 @@ public struct HTTPRequestParser: Sendable {
         case end
     }
 
+    /// What `parseStep(_:)` returns: the event and the bytes consumed, or the failure, as one
+    /// flat enum. Same information as `parse(_:)`; a server loop that runs this for every request
+    /// avoids copying and destroying a generic `Result` of a tuple each time.
+    public enum Step: Sendable {
+        case needMoreData(consumed: Int)
+        case head(HTTPRequestHead, consumed: Int)
+        case body(Range<Int>, consumed: Int)
+        case end(consumed: Int)
+        case failure(HTTPParseError)
+    }
+
     enum State: Sendable {
         case head
         case pendingEnd
@@ -68,19 +79,30 @@ public struct HTTPRequestParser: Sendable {
     /// - Returns: the event and how many bytes of `input` were consumed, or the error
     ///   status to answer with.
     public mutating func parse(_ input: UnsafeRawBufferPointer) -> Result<(Event, consumed: Int), HTTPParseError> {
+        switch parseStep(input) {
+        case .needMoreData(let consumed): return .success((.needMoreData, consumed))
+        case .head(let head, let consumed): return .success((.head(head), consumed))
+        case .body(let range, let consumed): return .success((.body(range), consumed))
+        case .end(let consumed): return .success((.end, consumed))
+        case .failure(let error): return .failure(error)
+        }
+    }
+
+    /// `parse(_:)` as a `Step`: same contract, same results.
+    public mutating func parseStep(_ input: UnsafeRawBufferPointer) -> Step {
         switch state {
         case .failed(let error):
             return .failure(error)
 
         case .pendingEnd:
             state = .head
-            return .success((.end, 0))
+            return .end(consumed: 0)
 
         case .fixedBody(let remaining):
-            guard !input.isEmpty else { return .success((.needMoreData, 0)) }
+            guard !input.isEmpty else { return .needMoreData(consumed: 0) }
             let n = min(remaining, input.count)
             state = remaining == n ? .pendingEnd : .fixedBody(remaining: remaining - n)
-            return .success((.body(0..<n), n))
+            return .body(0..<n, consumed: n)
 
         case .chunked(var decoder):
             switch decoder.decode(input, limits: limits) {
@@ -88,7 +110,12 @@ public struct HTTPRequestParser: Sendable {
                 return fail(error)
             case .success(let (event, consumed)):
                 state = event == .end ? .head : .chunked(decoder)
-                return .success((event, consumed))
+                switch event {
+                case .needMoreData: return .needMoreData(consumed: consumed)
+                case .body(let range): return .body(range, consumed: consumed)
+                case .end: return .end(consumed: consumed)
+                case .head: preconditionFailure("the chunked decoder never reports a head")
+                }
             }
 
         case .head:
@@ -96,31 +123,32 @@ public struct HTTPRequestParser: Sendable {
         }
     }
 
-    private mutating func parseHead(_ input: UnsafeRawBufferPointer) -> Result<(Event, consumed: Int), HTTPParseError> {
+    private mutating func parseHead(_ input: UnsafeRawBufferPointer) -> Step {
         switch scanner.scan(input, limits: limits) {
         case .failure(let error):
             return fail(error)
         case .success(.incomplete(let skipped)):
-            return .success((.needMoreData, skipped))
+            return .needMoreData(consumed: skipped)
         case .success(.complete(let block, let consumed)):
             scanner = HeadScanner()
-            switch HeadParser.parse(UnsafeRawBufferPointer(rebasing: input[block]), limits: limits) {
-            case .failure(let error):
+            let head: HTTPRequestHead
+            do {
+                head = try HeadParser.parse(UnsafeRawBufferPointer(rebasing: input[block]), limits: limits)
+            } catch {
                 return fail(error)
-            case .success(let head):
-                if head.isChunked {
-                    state = .chunked(ChunkedDecoder())
-                } else if let length = head.contentLength, length > 0 {
-                    state = .fixedBody(remaining: length)
-                } else {
-                    state = .pendingEnd
-                }
-                return .success((.head(head), consumed))
             }
+            if head.isChunked {
+                state = .chunked(ChunkedDecoder())
+            } else if let length = head.contentLength, length > 0 {
+                state = .fixedBody(remaining: length)
+            } else {
+                state = .pendingEnd
+            }
+            return .head(head, consumed: consumed)
         }
     }
 
-    private mutating func fail(_ error: HTTPParseError) -> Result<(Event, consumed: Int), HTTPParseError> {
+    private mutating func fail(_ error: HTTPParseError) -> Step {
         state = .failed(error)
         return .failure(error)
     }

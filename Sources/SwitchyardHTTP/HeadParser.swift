@@ -7,16 +7,13 @@ import Glibc
 /// the same bytes differently (request smuggling): obs-fold, whitespace before the colon,
 /// bare CR, control characters, conflicting Content-Length, CL together with TE, ...
 ///
-/// Works on raw bytes; Strings are created only for the fields that end up in the head.
+/// Works on raw bytes; Strings are created only for the fields that end up in the head, and
+/// common names are shared (`CommonStrings`).
 enum HeadParser {
-    static func parse(_ block: UnsafeRawBufferPointer, limits: HTTPParserLimits) -> Result<HTTPRequestHead, HTTPParseError> {
+    static func parse(_ block: UnsafeRawBufferPointer, limits: HTTPParserLimits) throws(HTTPParseError) -> HTTPRequestHead {
         var lines = LineIterator(block)
-        guard let requestLine = lines.next() else { return .failure(.badRequest("empty request")) }
-        let line: RequestLine
-        switch RequestLine.parse(requestLine) {
-        case .failure(let e): return .failure(e)
-        case .success(let l): line = l
-        }
+        guard let requestLine = lines.next() else { throw .badRequest("empty request") }
+        let line = try RequestLine.parse(requestLine)
 
         var fields = FieldState()
         var headers = HTTPHeaders()
@@ -24,13 +21,14 @@ enum HeadParser {
         while let fieldLine = lines.next() {
             if fieldLine.isEmpty { break }  // the final empty line
             switch parseField(fieldLine) {
-            case .failure(let e): return .failure(e)
+            case .failure(let e): throw e
             case .success(let (name, value)):
-                if let e = fields.note(name: name, value: value) { return .failure(e) }
-                headers.add(name: ASCII.string(name), value: ASCII.string(value))
+                let valueString = ASCII.string(value)
+                if let e = fields.note(name: name, value: value, valueString: valueString) { throw e }
+                headers.add(name: CommonStrings.fieldName(name), value: valueString)
             }
         }
-        return fields.makeHead(line: line, headers: headers, headBytes: block.count, limits: limits)
+        return try fields.makeHead(line: line, headers: headers, headBytes: block.count, limits: limits)
     }
 
     /// `field-name ":" OWS field-value OWS`, strictly.

@@ -9,12 +9,14 @@ struct RequestLine {
     /// Authority of an absolute-form or authority-form target.
     var authority: String?
 
-    static func parse(_ line: UnsafeRawBufferPointer) -> Result<RequestLine, HTTPParseError> {
+    /// Typed throws rather than a `Result`: the line (five strings) is returned directly instead
+    /// of being copied out of an enum on every request.
+    static func parse(_ line: UnsafeRawBufferPointer) throws(HTTPParseError) -> RequestLine {
         // method
         var i = 0
         while i < line.count && ASCII.isTokenChar(line[i]) { i += 1 }
         guard i > 0, i < line.count, line[i] == ASCII.sp else {
-            return .failure(.badRequest(i < line.count && line[i] == ASCII.cr ? "bare CR in request line" : "malformed method in request line"))
+            throw .badRequest(i < line.count && line[i] == ASCII.cr ? "bare CR in request line" : "malformed method in request line")
         }
         let method = UnsafeRawBufferPointer(rebasing: line[0..<i])
         // request-target: visible ASCII only
@@ -22,23 +24,23 @@ struct RequestLine {
         i = targetStart
         while i < line.count && line[i] > 0x20 && line[i] < 0x7F { i += 1 }
         guard i > targetStart, i < line.count, line[i] == ASCII.sp else {
-            if i < line.count && line[i] == ASCII.cr { return .failure(.badRequest("bare CR in request line")) }
-            return .failure(.badRequest("malformed request-target"))
+            if i < line.count && line[i] == ASCII.cr { throw .badRequest("bare CR in request line") }
+            throw .badRequest("malformed request-target")
         }
         let target = UnsafeRawBufferPointer(rebasing: line[targetStart..<i])
         // HTTP-version
         let versionBytes = UnsafeRawBufferPointer(rebasing: line[(i + 1)...])
         let version: HTTPVersion
         switch parseVersion(versionBytes) {
-        case .failure(let e): return .failure(e)
+        case .failure(let e): throw e
         case .success(let v): version = v
         }
 
-        let methodString = ASCII.string(method)
+        let methodString = CommonStrings.method(method)
         var result = RequestLine(method: methodString, target: ASCII.string(target), path: "", query: nil,
                                  version: version, authority: nil)
-        if let e = result.splitTarget(target) { return .failure(e) }
-        return .success(result)
+        if let e = result.splitTarget(target) { throw e }
+        return result
     }
 
     /// "HTTP/1.0" / "HTTP/1.1"; other well-formed "HTTP/x.y" -> 505; anything else -> 400.
@@ -57,7 +59,7 @@ struct RequestLine {
     }
 
     private mutating func splitTarget(_ t: UnsafeRawBufferPointer) -> HTTPParseError? {
-        if t.contains(0x23) { return .badRequest("fragment ('#') in request-target") }
+        if ASCII.firstIndex(of: 0x23, in: t) != nil { return .badRequest("fragment ('#') in request-target") }
         let isConnect = method == "CONNECT"
         if t[0] == ASCII.slash {
             if isConnect { return .badRequest("CONNECT requires authority-form") }
@@ -106,7 +108,7 @@ struct RequestLine {
     }
 
     private mutating func splitPathQuery(_ t: UnsafeRawBufferPointer) {
-        if let q = t.firstIndex(of: ASCII.question) {
+        if let q = ASCII.firstIndex(of: ASCII.question, in: t) {
             path = ASCII.string(UnsafeRawBufferPointer(rebasing: t[..<q]))
             query = ASCII.string(UnsafeRawBufferPointer(rebasing: t[(q + 1)...]))
         } else {

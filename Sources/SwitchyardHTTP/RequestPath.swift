@@ -11,21 +11,27 @@ public enum RequestPath {
     ///   keeps a trailing "/" when the request had one (directory requests); or 400.
     public static func normalize(_ rawPath: String) -> Result<String, HTTPParseError> {
         var raw = rawPath
-        return raw.withUTF8 { normalize(UnsafeRawBufferPointer($0)) }
+        return raw.withUTF8 { bytes in
+            // The common case hands back the caller's string: no new one is built.
+            if isAlreadyCanonical(UnsafeRawBufferPointer(bytes)) { return .success(rawPath) }
+            return normalize(UnsafeRawBufferPointer(bytes))
+        }
     }
 
     /// Most paths are already canonical: plain ASCII, no '%', no backslash, no empty, "." or ".."
     /// segment. Recognising that takes one scan and no allocation.
     static func isAlreadyCanonical(_ raw: UnsafeRawBufferPointer) -> Bool {
-        guard raw.first == ASCII.slash else { return false }
+        guard raw.first == ASCII.slash, let p = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
+        // Runs on every request: a plain pointer walk, no bounds checks (i < count throughout).
+        let count = raw.count
         var previous: UInt8 = 0
-        for i in 0..<raw.count {
-            let b = raw[i]
+        for i in 0..<count {
+            let b = p[i]
             if b == ASCII.percent || b == ASCII.backslash || b == 0 || b >= 0x80 { return false }
             if b == ASCII.slash && previous == ASCII.slash { return false }
             if b == 0x2E && previous == ASCII.slash {
                 // "/." at a segment start: "/.x" is fine, "/." "/.." "/./" "/../" are not.
-                let next = i + 1 < raw.count ? raw[i + 1] : ASCII.slash
+                let next = i + 1 < count ? p[i + 1] : ASCII.slash
                 if next == ASCII.slash || next == 0x2E { return false }
             }
             previous = b

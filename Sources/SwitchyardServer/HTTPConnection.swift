@@ -16,7 +16,10 @@ final class HTTPConnection: EventHandler {
     }
 
     let fd: Int32
-    unowned let worker: Worker
+    /// Strong: the worker keeps its connections in a table and drops them when they close, so
+    /// this makes no lasting cycle, and it spares the atomic check an `unowned` reference costs
+    /// on each of the many accesses per request.
+    let worker: Worker
     let remote: SocketAddress?
     let local: SocketAddress?
     /// Text forms, computed once per connection (inet_ntop is not free).
@@ -149,44 +152,40 @@ final class HTTPConnection: EventHandler {
             if readPaused && state == .readingBody { return }
             if input.isEmpty && state != .readingBody { return }
             let readable = input.readable
-            let result = parser.parse(readable)
-            switch result {
+            switch parser.parseStep(readable) {
             case .failure(let error):
                 requestFailed(error)
                 return
-            case .success(let (event, consumed)):
-                switch event {
-                case .needMoreData:
-                    input.consume(consumed)
-                    if consumed == 0 || input.isEmpty { return }
-                case .head(let head):
-                    input.consume(consumed)
-                    let hasBody = (head.contentLength ?? 0) > 0 || head.isChunked
-                    if !hasBody {
-                        // A body-less message ends right after its head; take that event now so the
-                        // parser is ready for the next pipelined request.
-                        if case .success(let (next, used)) = parser.parse(input.readable), next == .end { input.consume(used) }
-                    }
-                    beginRequest(head, hasBody: hasBody)
-                case .body(let range):
-                    bodyBytesReceived += range.count
-                    if bodyLimit > 0 && bodyBytesReceived > bodyLimit {
-                        input.consume(consumed)
-                        requestFailed(HTTPParseError(status: 413, reason: "request body larger than server.max-request-size"))
-                        return
-                    }
-                    let slice = UnsafeRawBufferPointer(rebasing: readable[range])
-                    let more = handler?.requestBody(slice) ?? true
-                    input.consume(consumed)
-                    if !more { pauseReading() }
-                case .end:
-                    input.consume(consumed)
-                    if state == .readingBody {
-                        state = .responding
-                        handler?.requestBodyEnd()
-                    }
-                    // A finished static response may already have reset the state.
+            case .needMoreData(let consumed):
+                input.consume(consumed)
+                if consumed == 0 || input.isEmpty { return }
+            case .head(let head, let consumed):
+                input.consume(consumed)
+                let hasBody = (head.contentLength ?? 0) > 0 || head.isChunked
+                if !hasBody {
+                    // A body-less message ends right after its head; take that event now so the
+                    // parser is ready for the next pipelined request.
+                    if case .end(let used) = parser.parseStep(input.readable) { input.consume(used) }
                 }
+                beginRequest(head, hasBody: hasBody)
+            case .body(let range, let consumed):
+                bodyBytesReceived += range.count
+                if bodyLimit > 0 && bodyBytesReceived > bodyLimit {
+                    input.consume(consumed)
+                    requestFailed(HTTPParseError(status: 413, reason: "request body larger than server.max-request-size"))
+                    return
+                }
+                let slice = UnsafeRawBufferPointer(rebasing: readable[range])
+                let more = handler?.requestBody(slice) ?? true
+                input.consume(consumed)
+                if !more { pauseReading() }
+            case .end(let consumed):
+                input.consume(consumed)
+                if state == .readingBody {
+                    state = .responding
+                    handler?.requestBodyEnd()
+                }
+                // A finished static response may already have reset the state.
             }
         }
     }
@@ -205,8 +204,6 @@ final class HTTPConnection: EventHandler {
         state = hasBody ? .readingBody : .responding
         let route = worker.router.handler(for: head, connection: self)
         bodyLimit = route.bodyLimit
-        let h = route.handler
-        handler = h
         if hasBody && !route.wantsBody {
             // The answer does not depend on the body; it is not read, so the connection cannot be reused.
             keepAlive = false
@@ -215,9 +212,21 @@ final class HTTPConnection: EventHandler {
             output.bytes.append("HTTP/1.1 100 Continue\r\n\r\n")
             flushOutput()
         }
-        h.start()
-        if !hasBody && handler === h && state == .responding {
+        if let h = start(route.responder), !hasBody && handler === h && state == .responding {
             h.requestBodyEnd()
+        }
+    }
+
+    /// Hands the request to its responder; returns the handler object if one now owns the exchange.
+    private func start(_ responder: Responder) -> RequestHandler? {
+        switch responder {
+        case .staticFile(let context):
+            StaticFileHandler(context: context, connection: self).respond()
+            return nil
+        case .handler(let h):
+            handler = h
+            h.start()
+            return h
         }
     }
 
@@ -236,6 +245,14 @@ final class HTTPConnection: EventHandler {
         sendError(error.status, close: true)
     }
 
+    /// `Router.stripPort` of a Host value, remembered for the connection: a keep-alive client
+    /// sends the same Host on every request, and comparing is cheaper than building the string.
+    func hostWithoutPort(_ rawHost: String) -> String {
+        if rawHost != hostMemo.raw { hostMemo = (rawHost, Router.stripPort(rawHost)) }
+        return hostMemo.stripped
+    }
+    private var hostMemo = (raw: "", stripped: "")
+
     // MARK: responses
 
     var httpVersion: HTTPVersion { request?.version ?? .http1_1 }
@@ -244,26 +261,15 @@ final class HTTPConnection: EventHandler {
     /// head is serialised in one pass: headers the connection owns (Date, framing, Connection)
     /// are skipped from the handler's list instead of being searched for and removed.
     func sendHead(_ head: HTTPResponseHead, framing requested: BodyFraming) {
-        precondition(!responseStarted)
-        responseStarted = true
-        responseStatus = head.status
-        var framing = requested
         let status = head.status
-        if isHeadRequest || status == 204 || status == 304 || (status >= 100 && status < 200) {
-            if case .length = framing, isHeadRequest {} else { framing = .none }
-        }
-        if case .chunked = framing, httpVersion == .http1_0 { framing = .untilClose }
-        if case .untilClose = framing { keepAlive = false }
-        responseFraming = isHeadRequest ? .none : framing
-        if status != 101 && !(keepAlive && state != .readingBody) { keepAlive = false }
-
+        let framing = beginHead(status: status, framing: requested)
         // Serialise straight into the output buffer: no intermediate array, bulk copies.
         let out = output.bytes
-        headScratch.removeAll(keepingCapacity: true)
-        var line = head
-        line.version = .http1_1
-        line.writeStatusLine(into: &headScratch)
-        headScratch.withUnsafeBytes { out.append($0) }
+        if head.reason == nil, let line = HeaderName.standardStatusLine(status) {
+            out.append(line)
+        } else {
+            appendStatusLine(head)
+        }
         var hasServer = false
         for (name, value) in head.headers {
             switch HeaderName.classify(name) {
@@ -274,32 +280,72 @@ final class HTTPConnection: EventHandler {
             }
             HeaderName.appendField(name, value, to: out)
         }
-        out.append(HeaderName.datePrefix)
-        worker.dateCache.bytes(at: worker.loop.wallSeconds).withUnsafeBytes { out.append($0) }
-        out.append(HeaderName.crlf)
-        if !hasServer && !worker.server.tag.isEmpty {
-            HeaderName.appendField("Server", worker.server.tag, to: out)
+        appendConnectionFields(status: status, framing: framing, hasServer: hasServer)
+    }
+
+    /// `sendHead` for a handler whose fields are ready-made bytes (static files keep theirs per
+    /// file): `fields` appends complete, sanitised "Name: value\r\n" lines to the buffer it is
+    /// given, and none of the headers the connection owns (Date, Server, Content-Length,
+    /// Transfer-Encoding, Connection).
+    func sendHead(status: Int, framing requested: BodyFraming, fields: (ByteBuffer) -> Void) {
+        let framing = beginHead(status: status, framing: requested)
+        let out = output.bytes
+        if let line = HeaderName.standardStatusLine(status) {
+            out.append(line)
+        } else {
+            appendStatusLine(HTTPResponseHead(status: status))
+        }
+        fields(out)
+        appendConnectionFields(status: status, framing: framing, hasServer: false)
+    }
+
+    /// Response bookkeeping shared by both `sendHead` forms; returns the framing actually used
+    /// (none for HEAD, 1xx, 204, 304; until-close for chunked to an HTTP/1.0 client).
+    private func beginHead(status: Int, framing requested: BodyFraming) -> BodyFraming {
+        precondition(!responseStarted)
+        responseStarted = true
+        responseStatus = status
+        var framing = requested
+        if isHeadRequest || status == 204 || status == 304 || (status >= 100 && status < 200) {
+            if case .length = framing, isHeadRequest {} else { framing = .none }
+        }
+        if case .chunked = framing, httpVersion == .http1_0 { framing = .untilClose }
+        if case .untilClose = framing { keepAlive = false }
+        responseFraming = isHeadRequest ? .none : framing
+        if status != 101 && !(keepAlive && state != .readingBody) { keepAlive = false }
+        return framing
+    }
+
+    /// "HTTP/1.1 <status> <reason>\r\n" (always 1.1, RFC 9110 2.5), formatted.
+    private func appendStatusLine(_ head: HTTPResponseHead) {
+        headScratch.removeAll(keepingCapacity: true)
+        var line = head
+        line.version = .http1_1
+        line.writeStatusLine(into: &headScratch)
+        headScratch.withUnsafeBytes { output.bytes.append($0) }
+    }
+    private var headScratch: [UInt8] = []
+
+    /// The headers the connection owns, then the empty line: Date, Server (unless the handler
+    /// sent one), the framing header and Connection.
+    private func appendConnectionFields(status: Int, framing: BodyFraming, hasServer: Bool) {
+        let out = output.bytes
+        worker.appendDateAndServer(to: out, includingServer: !hasServer)
+        var connectionLine: [UInt8]?
+        if status != 101 {
+            if !keepAlive { connectionLine = HeaderName.closeLine }
+            else if httpVersion == .http1_0 { connectionLine = HeaderName.keepAliveLine }
         }
         switch framing {
         case .length(let n):
-            out.append(HeaderName.contentLengthPrefix)
-            HeaderName.appendDecimal(n, to: out)
-            out.append(HeaderName.crlf)
+            HeaderName.appendHeadEnd(contentLength: n, connectionLine: connectionLine, to: out)
         case .chunked:
             out.append(HeaderName.chunkedLine)
+            HeaderName.appendHeadEnd(contentLength: nil, connectionLine: connectionLine, to: out)
         case .none, .untilClose:
-            break
+            HeaderName.appendHeadEnd(contentLength: nil, connectionLine: connectionLine, to: out)
         }
-        if status != 101 {
-            if keepAlive {
-                if httpVersion == .http1_0 { out.append(HeaderName.keepAliveLine) }
-            } else {
-                out.append(HeaderName.closeLine)
-            }
-        }
-        out.append(HeaderName.crlf)
     }
-    private var headScratch: [UInt8] = []
 
     /// Body bytes, framed as the head announced. Returns false when the client backlog is above the
     /// high watermark: the caller should stop producing until `outputDrained()`.
@@ -350,10 +396,13 @@ final class HTTPConnection: EventHandler {
         headStarted = worker.loop.now
         flushOutput()
         if state == .readingHead && !output.hasFile && !inProcess {
-            worker.loop.defer_ { [weak self] in self?.resumeAfterResponse() }
+            worker.loop.defer_ { self.resumeAfterResponse() }
         }
     }
 
+    /// Runs deferred to the end of the loop iteration. Those deferred calls capture the connection
+    /// strongly: they run soon, they check the state first, and a weak capture would give the
+    /// connection a side table, slowing every later reference-count operation on it.
     private func resumeAfterResponse() {
         guard state == .readingHead, handler == nil else { return }
         if readPaused { resumeReading() }
@@ -404,10 +453,9 @@ final class HTTPConnection: EventHandler {
         head.headers.remove(name: "Content-Length")
         head.headers.remove(name: "Content-Type")
         request = head
-        let route = worker.router.handler(for: head, connection: self)
-        handler = route.handler
-        route.handler.start()
-        if handler === route.handler && !responseFinished { route.handler.requestBodyEnd() }
+        if let h = start(worker.router.handler(for: head, connection: self).responder), handler === h && !responseFinished {
+            h.requestBodyEnd()
+        }
     }
     private var redirectHops = 0
 
@@ -421,7 +469,7 @@ final class HTTPConnection: EventHandler {
         state = .upgraded
         keepAlive = false
         flushOutput()
-        if !input.isEmpty { worker.loop.defer_ { [weak self] in self?.deliverUpgraded() } }
+        if !input.isEmpty { worker.loop.defer_ { self.deliverUpgraded() } }
     }
 
     private func deliverUpgraded() {
@@ -509,7 +557,7 @@ final class HTTPConnection: EventHandler {
                 return
             }
             if state == .readingHead && handler == nil && !input.isEmpty && !inProcess {
-                worker.loop.defer_ { [weak self] in self?.resumeAfterResponse() }
+                worker.loop.defer_ { self.resumeAfterResponse() }
             }
         }
         if output.backlog < HTTPConnection.lowWatermark && before >= HTTPConnection.lowWatermark {
@@ -596,7 +644,7 @@ final class HTTPConnection: EventHandler {
     // MARK: access log
 
     private func logAccess() {
-        guard worker.serverInstance.accessLog != nil, let req = request else { return }
+        guard worker.accessLogFile != nil, let req = request else { return }
         worker.accessLog(connection: self, request: req, status: responseStatus, bytes: output.bytesWritten + output.backlog,
                          durationNs: worker.loop.now - requestStart)
     }

@@ -1,6 +1,7 @@
 /// Fast classification of the response header names the connection owns, and the byte strings it
 /// writes for them; this runs for every header of every response.
 import SwitchyardOS
+import SwitchyardHTTP
 
 enum HeaderName {
     enum Kind { case date, contentLength, transferEncoding, connection, server, other }
@@ -28,16 +29,40 @@ enum HeaderName {
         return true
     }
 
+    /// The end of a response head: "Content-Length: n\r\n" (if given), the Connection line (if
+    /// any) and the empty line, written with one capacity check, as every response needs them.
+    static func appendHeadEnd(contentLength: Int?, connectionLine: [UInt8]?, to buffer: ByteBuffer) {
+        buffer.reserve(contentLengthPrefix.count + 20 + 2 + (connectionLine?.count ?? 0) + 2)
+        var p = buffer.writePointer.assumingMemoryBound(to: UInt8.self)
+        let start = p
+        func put(_ bytes: [UInt8]) {
+            bytes.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: $0.count) }
+            p += bytes.count
+        }
+        if let n = contentLength {
+            put(contentLengthPrefix)
+            p += writeDecimal(n, to: p)
+            put(crlf)
+        }
+        if let connectionLine { put(connectionLine) }
+        put(crlf)
+        buffer.commit(start.distance(to: p))
+    }
+
     static func appendDecimal(_ value: Int, to buffer: ByteBuffer) {
         buffer.reserve(20)
-        let p = buffer.writePointer.assumingMemoryBound(to: UInt8.self)
-        if value <= 0 { p[0] = 0x30; buffer.commit(1); return }
+        buffer.commit(writeDecimal(value, to: buffer.writePointer.assumingMemoryBound(to: UInt8.self)))
+    }
+
+    /// Writes the decimal digits of `value` (at most 20) at `p`; returns how many.
+    private static func writeDecimal(_ value: Int, to p: UnsafeMutablePointer<UInt8>) -> Int {
+        if value <= 0 { p[0] = 0x30; return 1 }
         var v = value
         var count = 0
         while v > 0 { p[count] = UInt8(0x30 + v % 10); v /= 10; count += 1 }
         var i = 0, j = count - 1
         while i < j { let t = p[i]; p[i] = p[j]; p[j] = t; i += 1; j -= 1 }
-        buffer.commit(count)
+        return count
     }
 
     /// "Name: value\r\n" copied in bulk; CR, LF and NUL inside become spaces so a value from a
@@ -63,6 +88,36 @@ enum HeaderName {
             buffer.commit(bytes.count)
         }
     }
+
+    /// "Name: value\r\n" as bytes, sanitised like `appendField`, for lines that are the same on
+    /// every response (built once instead of per response). With `omitIfEmpty`, an empty value
+    /// gives no line at all.
+    static func fieldLine(_ name: String, _ value: String, omitIfEmpty: Bool = false) -> [UInt8] {
+        if omitIfEmpty && value.isEmpty { return [] }
+        let buffer = ByteBuffer(capacity: name.utf8.count + value.utf8.count + 4)
+        appendField(name, value, to: buffer)
+        return Array(buffer.readable)
+    }
+
+    /// "HTTP/1.1 <status> <standard reason>\r\n" for the statuses static files answer with
+    /// (prebuilt); nil for the others, which are formatted per response.
+    static func standardStatusLine(_ status: Int) -> [UInt8]? {
+        switch status {
+        case 200: return statusLine200
+        case 206: return statusLine206
+        case 304: return statusLine304
+        default: return nil
+        }
+    }
+
+    private static func makeStatusLine(_ status: Int) -> [UInt8] {
+        var line: [UInt8] = []
+        HTTPResponseHead(status: status, version: .http1_1).writeStatusLine(into: &line)
+        return line
+    }
+    private static let statusLine200 = makeStatusLine(200)
+    private static let statusLine206 = makeStatusLine(206)
+    private static let statusLine304 = makeStatusLine(304)
 
     static let crlf: [UInt8] = [13, 10]
     static let colonSpace: [UInt8] = [58, 32]

@@ -29,7 +29,26 @@ public final class RequestSettings: @unchecked Sendable {
     public var cgi: CGISettings?
     public var fastcgi: GatewayRouteTable?
     public var scgi: GatewayRouteTable?
-    public var moduleOrder: [String] = []
+    public var moduleOrder: [String] = [] {
+        didSet { gatewayModules = moduleOrder.compactMap(GatewayModule.init(moduleName:)) }
+    }
+    /// The request-handling modules of `moduleOrder`, in order: the router tries them for every
+    /// request, so the names are matched once here.
+    private(set) var gatewayModules: [GatewayModule] = []
+}
+
+/// The modules that can claim a request before static files, in `server.modules` order.
+enum GatewayModule {
+    case fastcgi, scgi, cgi
+
+    init?(moduleName: String) {
+        switch moduleName {
+        case "mod_fastcgi": self = .fastcgi
+        case "mod_scgi": self = .scgi
+        case "mod_cgi": self = .cgi
+        default: return nil
+        }
+    }
 }
 
 /// Turns the configuration document into `RequestSettings` for a set of matching conditionals.

@@ -4,20 +4,56 @@ import SwitchyardConfig
 
 /// The outcome of routing: who answers, whether they want the body, and the body size limit.
 struct RoutedRequest {
-    var handler: RequestHandler
+    var responder: Responder
     var wantsBody: Bool
     var bodyLimit: Int
+
+    init(handler: RequestHandler, wantsBody: Bool, bodyLimit: Int) {
+        self.responder = .handler(handler)
+        self.wantsBody = wantsBody
+        self.bodyLimit = bodyLimit
+    }
+
+    /// A static file: answered at once, the body (if any) is not wanted.
+    init(staticFile context: RequestContext) {
+        self.responder = .staticFile(context)
+        self.wantsBody = false
+        self.bodyLimit = context.settings.maxRequestSize
+    }
+}
+
+/// Who produces the response.
+enum Responder {
+    /// An object the connection keeps while the exchange lasts (gateways, routing errors).
+    case handler(RequestHandler)
+    /// A static file: the whole response is produced synchronously, so no handler object is
+    /// allocated and kept (see `StaticFileHandler`).
+    case staticFile(RequestContext)
 }
 
 /// Everything known about a request once routed: its settings and its place on disk.
-struct RequestContext {
-    var head: HTTPRequestHead
-    var settings: RequestSettings
-    var path: String              // normalised, decoded URL path
-    var query: String
-    var host: String              // Host without port
-    var scheme: String
-    var remoteIP: String
+///
+/// Immutable and shared: a class, because it travels from the router through the route to the
+/// handler (and gateways keep it), and one reference is cheaper to pass on than seven.
+final class RequestContext {
+    let head: HTTPRequestHead
+    let settings: RequestSettings
+    let path: String              // normalised, decoded URL path
+    let query: String
+    let host: String              // Host without port
+    let scheme: String
+    let remoteIP: String
+
+    init(head: HTTPRequestHead, settings: RequestSettings, path: String, query: String, host: String, scheme: String,
+         remoteIP: String) {
+        self.head = head
+        self.settings = settings
+        self.path = path
+        self.query = query
+        self.host = host
+        self.scheme = scheme
+        self.remoteIP = remoteIP
+    }
 }
 
 /// Picks the handler for a request the way lighttpd's module chain does: FastCGI and SCGI routes
@@ -28,20 +64,16 @@ final class Router {
     init(worker: Worker) { self.worker = worker }
 
     func handler(for head: HTTPRequestHead, connection: HTTPConnection) -> RoutedRequest {
-        let rawHost = head.host ?? ""
-        let host = Router.stripPort(rawHost)
+        let host = connection.hostWithoutPort(head.host ?? "")
         let scheme = connection.listener.scheme
-        var input = ConditionInput(url: "", host: host, method: head.method, scheme: scheme,
-                                   remoteIP: connection.remoteHost, queryString: head.query ?? "",
-                                   serverSocket: connection.listener.serverSocket, header: { head.headers.first($0) })
         let path: String
         switch RequestPath.normalize(head.path) {
         case .success(let p): path = p
         case .failure(let error):
             return fixed(error.status, connection: connection, log: "bad path \(head.path): \(error.reason)")
         }
-        input.url = path
-        let settings = worker.settings(for: input)
+        let settings = worker.unconditionalSettings
+            ?? worker.settings(for: conditionInput(head, path: path, host: host, scheme: scheme, connection: connection))
         let ctx = RequestContext(head: head, settings: settings, path: path, query: head.query ?? "", host: host, scheme: scheme,
                                  remoteIP: connection.remoteHost)
 
@@ -55,23 +87,25 @@ final class Router {
             return fixed(head.method == "OPTIONS" ? 200 : 405, connection: connection, log: nil)
         }
 
-        for module in moduleChain(settings) {
+        for module in settings.gatewayModules {
             switch module {
-            case "mod_fastcgi":
+            case .fastcgi:
                 if let table = settings.fastcgi, let r = worker.backends.route(table: table, context: ctx, connection: connection) { return r }
-            case "mod_scgi":
+            case .scgi:
                 if let table = settings.scgi, let r = worker.backends.route(table: table, context: ctx, connection: connection) { return r }
-            case "mod_cgi":
+            case .cgi:
                 if let cgi = settings.cgi, let r = CGIRoute.route(cgi: cgi, context: ctx, connection: connection) { return r }
-            default:
-                break
             }
         }
-        return RoutedRequest(handler: StaticFileHandler(context: ctx, connection: connection), wantsBody: false, bodyLimit: settings.maxRequestSize)
+        return RoutedRequest(staticFile: ctx)
     }
 
-    private func moduleChain(_ settings: RequestSettings) -> [String] {
-        settings.moduleOrder.filter { $0 == "mod_fastcgi" || $0 == "mod_scgi" || $0 == "mod_cgi" }
+    /// What `$HTTP[...]` conditionals test, for configurations that have some.
+    private func conditionInput(_ head: HTTPRequestHead, path: String, host: String, scheme: String,
+                                connection: HTTPConnection) -> ConditionInput {
+        ConditionInput(url: path, host: host, method: head.method, scheme: scheme,
+                       remoteIP: connection.remoteHost, queryString: head.query ?? "",
+                       serverSocket: connection.listener.serverSocket, header: { head.headers.first($0) })
     }
 
     private func fixed(_ status: Int, connection: HTTPConnection, log: String?) -> RoutedRequest {
@@ -79,13 +113,23 @@ final class Router {
         return RoutedRequest(handler: FixedResponseHandler(status: status, connection: connection), wantsBody: false, bodyLimit: 0)
     }
 
+    /// "host:port" -> "host", "[v6]:port" -> "[v6]". Works on the UTF-8 bytes: this runs for every request.
     static func stripPort(_ host: String) -> String {
-        if host.hasPrefix("[") {
-            if let close = host.firstIndex(of: "]") { return String(host[...close]) }
-            return host
+        var copy = host
+        let stripped: String? = copy.withUTF8 { b in
+            guard let first = b.first else { return nil }
+            var end = b.count
+            if first == UInt8(ascii: "[") {
+                guard let close = b.firstIndex(of: UInt8(ascii: "]")) else { return nil }
+                end = close + 1
+            } else {
+                while end > 0 && b[end - 1] != UInt8(ascii: ":") { end -= 1 }
+                guard end > 0 else { return nil }
+                end -= 1
+            }
+            return end == b.count ? nil : String(decoding: UnsafeBufferPointer(rebasing: b[..<end]), as: UTF8.self)
         }
-        if let colon = host.utf8.lastIndex(of: UInt8(ascii: ":")) { return String(host[..<colon]) }
-        return host
+        return stripped ?? host
     }
 }
 

@@ -9,15 +9,26 @@ final class Worker {
     let index: Int
     let loop: EventLoop
     unowned let serverInstance: Server
-    var server: ServerSettings { serverInstance.settings }
+    /// A copy of the server-wide settings: read on every request, and a stored copy costs no
+    /// trip through the unowned `serverInstance` reference.
+    let server: ServerSettings
+    /// `Server: <tag>` with its CRLF, sanitised once; empty when `server.tag` is "".
+    let serverTagLine: [UInt8]
     let errorLog: ErrorLog
     var dateCache = HTTPDateCache()
     let fileValidators = FileValidatorCache()
+    /// Where static requests assemble the file-system path (one request at a time per worker).
+    let staticPath = PathBuffer()
     private(set) var listeners: [Listener] = []
     private var connections: [Int32: HTTPConnection] = [:]
     /// Upgraded streams handed to the kernel (splice); they count as connections.
     private var relays: [ObjectIdentifier: SpliceRelay] = [:]
     private var settingsCache: [[Int]: RequestSettings] = [:]
+    /// The settings of every request when the configuration has no conditional blocks: then
+    /// there is nothing to evaluate per request (see `Router`).
+    let unconditionalSettings: RequestSettings?
+    /// The server's access log (nil when none is configured), checked after every response.
+    let accessLogFile: AccessLog?
     private var accessBuffer: [UInt8] = []
     private(set) var isStopping = false
     private var stopDeadline: UInt64 = 0
@@ -31,6 +42,10 @@ final class Worker {
         self.serverInstance = server
         self.loop = try EventLoop(name: "worker-\(index)")
         self.errorLog = server.errorLog
+        self.server = server.settings
+        self.serverTagLine = HeaderName.fieldLine("Server", server.settings.tag, omitIfEmpty: true)
+        self.unconditionalSettings = server.document.contexts.isEmpty ? server.globalSettings : nil
+        self.accessLogFile = server.accessLog
         var limits = HTTPParserLimits()
         limits.maxHeaderBlockSize = server.settings.maxRequestFieldSize
         limits.maxRequestLineLength = max(server.settings.maxRequestFieldSize, 8192)
@@ -49,9 +64,11 @@ final class Worker {
         loop.run()
     }
 
+    /// Loop callbacks capture the worker `unowned`: the worker owns its loop and outlives it. A weak
+    /// capture would give the worker a side table and slow down every reference-count operation
+    /// on it, which the request path does many times.
     private func scheduleTick() {
-        loop.schedule(afterSeconds: 1) { [weak self] in
-            guard let self else { return }
+        loop.schedule(afterSeconds: 1) { [unowned self] in
             self.tick()
             self.scheduleTick()
         }
@@ -112,11 +129,35 @@ final class Worker {
     private func released() {
         serverInstance.connectionCount.add(-1)
         for l in listeners where l.paused && canAccept { l.resume() }
-        if isStopping && connections.isEmpty && relays.isEmpty { loop.defer_ { [weak self] in self?.finishStop() } }
+        if isStopping && connections.isEmpty && relays.isEmpty { loop.defer_ { [unowned self] in self.finishStop() } }
     }
+
+    // MARK: response heads
+
+    /// Appends "Date: <now>\r\n" and, unless the handler sent its own, the "Server:" line. Both
+    /// are kept as one block rebuilt when the second changes: every response carries them.
+    func appendDateAndServer(to out: ByteBuffer, includingServer: Bool) {
+        let now = loop.wallSeconds
+        if now != dateLinesSecond {
+            dateLinesSecond = now
+            dateLines.removeAll(keepingCapacity: true)
+            dateLines.append(contentsOf: HeaderName.datePrefix)
+            dateLines.append(contentsOf: dateCache.bytes(at: now))
+            dateLines.append(contentsOf: HeaderName.crlf)
+            dateLineLength = dateLines.count
+            dateLines.append(contentsOf: serverTagLine)
+        }
+        dateLines.withUnsafeBytes { block in
+            out.append(includingServer ? block : UnsafeRawBufferPointer(rebasing: block[..<dateLineLength]))
+        }
+    }
+    private var dateLinesSecond = Int.min
+    private var dateLines: [UInt8] = []
+    private var dateLineLength = 0
 
     // MARK: settings
 
+    /// Settings for a request, cached per distinct set of matching conditionals.
     func settings(for input: ConditionInput) -> RequestSettings {
         let matching = serverInstance.document.matchingContexts(input)
         if let s = settingsCache[matching] { return s }
@@ -128,7 +169,7 @@ final class Worker {
     // MARK: logs
 
     func accessLog(connection: HTTPConnection, request: HTTPRequestHead, status: Int, bytes: Int, durationNs: UInt64) {
-        guard serverInstance.accessLog != nil else { return }
+        guard accessLogFile != nil else { return }
         func q(_ s: String?) -> String {
             guard let s, !s.isEmpty else { return "-" }
             return s.replacingAll("\"", with: "\\\"")
@@ -139,7 +180,7 @@ final class Worker {
     }
 
     func flushAccessLog() {
-        guard !accessBuffer.isEmpty, let log = serverInstance.accessLog else { return }
+        guard !accessBuffer.isEmpty, let log = accessLogFile else { return }
         log.write(accessBuffer)
         accessBuffer.removeAll(keepingCapacity: true)
     }
