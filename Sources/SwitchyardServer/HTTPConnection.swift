@@ -626,7 +626,10 @@ final class HTTPConnection: EventHandler {
             }
         case .lingering:
             if now > lingerDeadline { close(); return }
-        case .responding, .upgraded, .closed:
+        case .upgraded:
+            // A quiet WebSocket gives its 64 KiB read buffer back (idle connections stay small).
+            if input.isEmpty && now - lastRead > 2_000_000_000 { input.shrinkIfIdle(to: 4 * 1024) }
+        case .responding, .closed:
             break
         }
         if !output.isEmpty && now - lastWriteProgress > UInt64(server.maxWriteIdle) * 1_000_000_000 {
