@@ -7,7 +7,8 @@
 #   make test      deps, build, swift test, the Python end-to-end suite (Tests/e2e)
 #   make e2e       only the end-to-end suite (against .build/debug/switchyard)
 #   make check-fixtures   drive the WebSocket echo fixtures without the server
-#   make bench / make compare   benchmarks (Fixtures/bench/)
+#   make bench     static-file GETs vs lighttpd, then `switchyard-bench compare --quick`
+#   make compare   the full backend-protocol comparison vs lighttpd (results.md + chart.svg)
 #   make clean
 
 SHELL      := /bin/bash
@@ -20,7 +21,7 @@ PYTEST_ARGS ?= -q
 
 export SWITCHYARD_ROOT := $(CURDIR)
 
-C_PROGS := cgi-bin/ws-echo-fast Fixtures/bin/fcgi-ws-echo Fixtures/bin/corrupt-echo
+C_PROGS := cgi-bin/ws-echo-fast Fixtures/bin/fcgi-ws-echo Fixtures/bin/corrupt-echo Fixtures/bin/hello-cgi
 
 .PHONY: all deps build release c-progs run test swift-test e2e check-fixtures bench compare clean
 
@@ -39,6 +40,10 @@ Fixtures/bin/fcgi-ws-echo: Fixtures/fcgi/ws_echo_fcgi.c cgi-bin/ws_accept.h
 	$(CC) $(CFLAGS) -o $@ $< -lfcgi
 
 Fixtures/bin/corrupt-echo: Fixtures/bench/corrupt_echo.c cgi-bin/ws_echo_fast.c cgi-bin/ws_accept.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $<
+
+Fixtures/bin/hello-cgi: Fixtures/bench/hello_cgi.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $<
 
@@ -67,11 +72,17 @@ test: deps
 check-fixtures: c-progs
 	$(PYTHON) Fixtures/tools/check_fixtures.py
 
+# bench: small-file GETs vs lighttpd (wrk), then the quick protocol comparison (< 3 minutes).
+# compare: the full comparison (3 runs); both write bench-results/<date>-<host>-<n>cpu/.
+# COMPARE_ARGS passes options through, e.g. make compare COMPARE_ARGS="--runs 5 --duration 5".
+COMPARE_ARGS ?=
+
 bench: release
-	Fixtures/bench/bench.sh
+	Fixtures/bench/static_bench.sh
+	.build/release/switchyard-bench compare --quick $(COMPARE_ARGS)
 
 compare: release
-	Fixtures/bench/bench.sh --compare
+	.build/release/switchyard-bench compare $(COMPARE_ARGS)
 
 clean:
 	rm -rf .build Fixtures/bin cgi-bin/ws-echo-fast .pytest_cache Tests/e2e/.pytest_cache

@@ -374,6 +374,14 @@ final class HTTPConnection: EventHandler {
         flushOutput()
     }
 
+    /// `sendFile` for a file whose bytes are cached (`StaticFileCache`): `count` bytes of
+    /// `storage` from `offset`, shared with the cache rather than copied when large.
+    func sendCachedFile(_ storage: [UInt8], offset: Int, count: Int) {
+        if case .none = responseFraming { return }
+        output.appendBytes(of: storage, offset: offset, count: count)
+        flushOutput()
+    }
+
     /// The response is complete: writes the chunked terminator, logs, and moves on to the next request.
     func finishResponse() {
         guard !responseFinished, state != .closed else { return }

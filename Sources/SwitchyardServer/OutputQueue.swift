@@ -1,20 +1,26 @@
 import Glibc
 import SwitchyardOS
 
-/// Bytes waiting for the client, optionally followed by a file region sent with sendfile(2).
-/// The connection starts the next pipelined response only after the file region is gone, so a
-/// single trailing file slot keeps responses in order without a segment list.
+/// Bytes waiting for the client, optionally followed by a file region sent with sendfile(2) or by a
+/// region of a cached file's bytes sent with sendmsg(2) (shared with the cache, not copied).
+/// The connection starts the next pipelined response only after that trailing region is gone, so
+/// a single trailing slot keeps responses in order without a segment list.
 final class OutputQueue {
     let bytes = ByteBuffer(capacity: 4096)
     private(set) var fileFD: Int32 = -1
     private(set) var fileOffset = 0
     private(set) var fileRemaining = 0
+    /// A cached file's bytes still to send, from `memoryOffset` (empty when there are none).
+    private var memory: [UInt8] = []
+    private var memoryOffset = 0
+    private var memoryRemaining = 0
     /// Total bytes handed to the kernel (for the access log).
     private(set) var bytesWritten = 0
 
-    var isEmpty: Bool { bytes.isEmpty && fileRemaining == 0 }
-    var backlog: Int { bytes.readableBytes + fileRemaining }
-    var hasFile: Bool { fileFD >= 0 }
+    var isEmpty: Bool { bytes.isEmpty && fileRemaining == 0 && memoryRemaining == 0 }
+    var backlog: Int { bytes.readableBytes + fileRemaining + memoryRemaining }
+    /// A trailing file or cached-bytes region is still queued.
+    var hasFile: Bool { fileFD >= 0 || memoryRemaining > 0 }
 
     /// Files up to this size are copied into the byte queue instead of being sent with sendfile(2).
     /// Small enough that head + body stay within the 16 KiB the queue keeps between bursts (see
@@ -32,6 +38,20 @@ final class OutputQueue {
         fileRemaining = count
         if count > 0 && count <= OutputQueue.copyLimit { copyFileRegion() }
         if fileRemaining == 0 { closeFile() }
+    }
+
+    /// Queues `count` bytes of `storage` (a cached file) from `offset`. Up to `copyLimit` they are
+    /// copied behind the queued bytes; a larger region is kept by reference and leaves together
+    /// with the queued bytes in one sendmsg(2) (gather write).
+    func appendBytes(of storage: [UInt8], offset: Int, count: Int) {
+        precondition(!hasFile && offset >= 0 && count >= 0 && offset + count <= storage.count)
+        if count <= OutputQueue.copyLimit {
+            storage.withUnsafeBytes { bytes.append(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + count)])) }
+            return
+        }
+        memory = storage
+        memoryOffset = offset
+        memoryRemaining = count
     }
 
     private func copyFileRegion() {
@@ -56,6 +76,35 @@ final class OutputQueue {
     /// .bytes(n) when everything queued is gone, .error on a dead peer.
     func flush(to fd: Int32) -> IOResult {
         var total = 0
+        while memoryRemaining > 0 {
+            let n = memory.withUnsafeBytes { m -> Int in
+                var iov = (iovec(iov_base: bytes.readPointer, iov_len: bytes.readableBytes),
+                           iovec(iov_base: UnsafeMutableRawPointer(mutating: m.baseAddress! + memoryOffset),
+                                 iov_len: memoryRemaining))
+                return withUnsafeMutablePointer(to: &iov) {
+                    $0.withMemoryRebound(to: iovec.self, capacity: 2) { p in
+                        let both = !bytes.isEmpty
+                        var msg = msghdr(msg_name: nil, msg_namelen: 0, msg_iov: both ? p : p + 1, msg_iovlen: both ? 2 : 1,
+                                         msg_control: nil, msg_controllen: 0, msg_flags: 0)
+                        return sendmsg(fd, &msg, Int32(MSG_NOSIGNAL))
+                    }
+                }
+            }
+            if n > 0 {
+                let fromBytes = min(n, bytes.readableBytes)
+                if fromBytes > 0 { bytes.consume(fromBytes) }
+                memoryOffset += n - fromBytes
+                memoryRemaining -= n - fromBytes
+                total += n
+                bytesWritten += n
+                if memoryRemaining == 0 { memory = [] }
+                continue
+            }
+            let e = errno
+            if n < 0 && e == EINTR { continue }
+            if n < 0 && (e == EAGAIN || e == EWOULDBLOCK) { return .wouldBlock }
+            return .error(e)
+        }
         while !bytes.isEmpty {
             let flags = Int32(MSG_NOSIGNAL) | (fileRemaining > 0 ? Int32(MSG_MORE) : 0)
             let n = send(fd, bytes.readPointer, bytes.readableBytes, flags)
@@ -96,6 +145,8 @@ final class OutputQueue {
 
     func discard() {
         bytes.clear()
+        memory = []
+        memoryRemaining = 0
         closeFile()
     }
 

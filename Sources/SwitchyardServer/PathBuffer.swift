@@ -1,9 +1,9 @@
 import Glibc
 
 /// A file-system path assembled in reused storage (document root + request path, maybe + an index
-/// file name) and opened from there. Static requests need the path only as bytes for open(2) and
-/// to check a cache entry, so building, NUL-terminating and hashing a String per request is
-/// avoided; `string` makes one when it is really needed (MIME type of a new file).
+/// file name) and opened from there. Static requests need the path only as bytes for stat(2),
+/// open(2) and to check a cache entry, so building, NUL-terminating and hashing a String per
+/// request is avoided; `string` makes one when it is really needed (MIME type of a new file).
 final class PathBuffer {
     private var storage: UnsafeMutablePointer<UInt8>
     private var capacity: Int
@@ -51,6 +51,11 @@ final class PathBuffer {
         storage.withMemoryRebound(to: CChar.self, capacity: count + 1) { Glibc.open($0, flags) }
     }
 
+    /// stat(2) of the path (symlinks followed, like `open`); -1 with errno set on failure.
+    func stat(_ st: inout Glibc.stat) -> Int32 {
+        storage.withMemoryRebound(to: CChar.self, capacity: count + 1) { statPath($0, &st) }
+    }
+
     func hasSuffix(_ suffix: String) -> Bool {
         let s = suffix.utf8
         guard s.count <= count else { return false }
@@ -86,3 +91,6 @@ final class PathBuffer {
         capacity = newCapacity
     }
 }
+
+/// stat(2) by a name that the `PathBuffer.stat` method does not shadow.
+private func statPath(_ path: UnsafePointer<CChar>, _ st: UnsafeMutablePointer<stat>) -> Int32 { stat(path, st) }

@@ -1,7 +1,8 @@
 import Glibc
 import SwitchyardHTTP
 
-/// Serves files from the document root with sendfile(2): index files, MIME types, ETag and
+/// Serves files from the document root, small unchanged files from the worker's `StaticFileCache`
+/// (one stat(2) per request), others with sendfile(2): index files, MIME types, ETag and
 /// Last-Modified validators (304), a single byte range (206/416), 403 for directories without an
 /// index, 405 for methods other than GET/HEAD.
 ///
@@ -21,8 +22,32 @@ struct StaticFileHandler {
         let settings = context.settings
         let path = connection.worker.staticPath
         path.set(root: settings.documentRoot, path: context.path)
-        // open + fstat instead of stat + open: one lookup of the path per request. Symlinks are
-        // followed (lighttpd's server.follow-symlink default).
+        let isHead = method == "HEAD"
+        // One stat(2) of the path per request (symlinks followed, lighttpd's server.follow-symlink
+        // default): an unchanged small file is then served from the worker's cache with no
+        // open/fstat/close (StaticFileCache documents the validation rule). A path that does not
+        // stat would not open either.
+        var pst = stat()
+        if path.stat(&pst) < 0 {
+            connection.sendError(errno == EACCES ? 403 : 404)
+            return
+        }
+        if let entry = cachedFile(path, pst) {
+            if isExcluded(path) { connection.sendError(403); return }
+            respond(entry: entry, fd: -1, isHead: isHead)
+            return
+        }
+        let kind = pst.st_mode & S_IFMT
+        if kind != S_IFREG && kind != S_IFDIR {
+            // A FIFO, socket or device is never served (and opening a FIFO would block the worker).
+            connection.sendError(403)
+            return
+        }
+        // A miss: open + fstat as without the cache; the descriptor's stat is the one that counts
+        // (the path may have changed since the stat). The clock is read before the open: bytes read
+        // now are cached only if the file had settled by then.
+        var openedAt = timespec()
+        clock_gettime(CLOCK_REALTIME, &openedAt)
         var fd = path.open(O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             connection.sendError(errno == EACCES ? 403 : 404)
@@ -38,53 +63,97 @@ struct StaticFileHandler {
                 connection.sendError(301, extraHeaders: [("Location", location)])
                 return
             }
-            guard let index = openIndexFile(in: path, stat: &fst) else { connection.sendError(403); return }
-            fd = index
+            switch openIndexFile(in: path, openedAt: &openedAt) {
+            case nil:
+                connection.sendError(403)
+                return
+            case .cached(let entry)?:
+                if isExcluded(path) { connection.sendError(403); return }
+                respond(entry: entry, fd: -1, isHead: isHead)
+                return
+            case .opened(let index, let ist)?:
+                fd = index
+                fst = ist
+            }
         }
         guard (fst.st_mode & S_IFMT) == S_IFREG else { close(fd); connection.sendError(403); return }
-        for ext in settings.staticExcludeExtensions where path.hasSuffix(ext) {
+        if isExcluded(path) {
             close(fd)
             connection.sendError(403)
             return
         }
-        respond(fd: fd, path: path, stat: fst, isHead: method == "HEAD")
+        respond(fd: fd, path: path, stat: fst, openedAt: openedAt, isHead: isHead)
+    }
+
+    private enum IndexFile {
+        /// Unchanged and cached: no descriptor.
+        case cached(StaticFileEntry)
+        case opened(Int32, stat)
+    }
+
+    /// The cache entry with the bytes of the regular file `st` describes, if it is cached.
+    private func cachedFile(_ path: PathBuffer, _ st: stat) -> StaticFileEntry? {
+        guard (st.st_mode & S_IFMT) == S_IFREG,
+              let entry = connection.worker.fileCache.lookup(path: path, scope: ObjectIdentifier(context.settings), file: st),
+              entry.body != nil else { return nil }
+        return entry
+    }
+
+    private func isExcluded(_ path: PathBuffer) -> Bool {
+        for ext in context.settings.staticExcludeExtensions where path.hasSuffix(ext) { return true }
+        return false
     }
 
     /// The first of the index files that is a regular file in the directory `path` names; `path`
-    /// and `st` then describe it.
-    private func openIndexFile(in path: PathBuffer, stat st: inout stat) -> Int32? {
+    /// then names it. Each candidate is stat'ed first, so a cached one needs no open.
+    private func openIndexFile(in path: PathBuffer, openedAt: inout timespec) -> IndexFile? {
         let directory = path.count
         for index in context.settings.indexFiles {
             path.truncate(to: directory)
             path.appendComponent(index)
+            var ist = stat()
+            if path.stat(&ist) < 0 || (ist.st_mode & S_IFMT) != S_IFREG { continue }
+            if let entry = cachedFile(path, ist) { return .cached(entry) }
+            clock_gettime(CLOCK_REALTIME, &openedAt)
             let fd = path.open(O_RDONLY | O_CLOEXEC)
             if fd < 0 { continue }
-            var ist = stat()
             fstat(fd, &ist)
-            if (ist.st_mode & S_IFMT) == S_IFREG {
-                st = ist
-                return fd
-            }
+            if (ist.st_mode & S_IFMT) == S_IFREG { return .opened(fd, ist) }
             close(fd)
         }
         return nil
     }
 
-    /// 304 when a validator matches, else 200 or 206 (single range) or 416, with sendfile(2) for
-    /// the body. Takes ownership of `fd`.
-    private func respond(fd: Int32, path: PathBuffer, stat fst: stat, isHead: Bool) {
-        let size = Int(fst.st_size)
-        let mtime = Int(fst.st_mtim.tv_sec)
+    /// A regular file opened as `fd` (owned): finds or makes its cache entry, and reads a small,
+    /// settled file into it (then the descriptor is closed at once), before responding.
+    private func respond(fd: Int32, path: PathBuffer, stat fst: stat, openedAt: timespec, isHead: Bool) {
         let settings = context.settings
-        let fields = connection.worker.fileValidators.lookup(path: path, scope: ObjectIdentifier(settings), file: fst) {
-            StaticFileFields(etag: StaticFileFields.etag(inode: UInt64(fst.st_ino), size: size, mtime: mtime),
-                             lastModified: HTTPDate.format(mtime),
-                             contentType: settings.mimeTypes.type(for: path.string))
+        let cache = connection.worker.fileCache
+        let entry = cache.entry(path: path, scope: ObjectIdentifier(settings), file: fst) {
+            let mtime = Int(fst.st_mtim.tv_sec)
+            return StaticFileFields(etag: StaticFileFields.etag(inode: UInt64(fst.st_ino), size: Int(fst.st_size), mtime: mtime),
+                                    lastModified: HTTPDate.format(mtime),
+                                    contentType: settings.mimeTypes.type(for: path.string))
         }
+        if entry.body != nil || cache.loadBody(entry, from: fd, openedAt: openedAt) {
+            close(fd)
+            respond(entry: entry, fd: -1, isHead: isHead)
+        } else {
+            respond(entry: entry, fd: fd, isHead: isHead)
+        }
+    }
+
+    /// 304 when a validator matches, else 200 or 206 (single range) or 416. The body comes from the
+    /// entry's cached bytes when it has them, else from `fd` with sendfile(2). Takes ownership of
+    /// `fd` (-1 when the bytes are cached).
+    private func respond(entry: StaticFileEntry, fd: Int32, isHead: Bool) {
+        let size = entry.validator.size
+        let mtime = entry.validator.mtime
+        let fields = entry.fields
         let headers = context.head.headers
 
         if isNotModified(headers, fields: fields, mtime: mtime) {
-            close(fd)
+            if fd >= 0 { close(fd) }
             connection.sendHead(status: 304, framing: .none) { $0.append(fields.validators) }
             connection.finishResponse()
             return
@@ -102,7 +171,7 @@ struct StaticFileHandler {
                 length = end - start + 1
                 contentRange = "bytes \(start)-\(end)/\(size)"
             case .unsatisfiable:
-                close(fd)
+                if fd >= 0 { close(fd) }
                 connection.sendError(416, extraHeaders: [("Content-Range", "bytes */\(size)")])
                 return
             }
@@ -112,7 +181,9 @@ struct StaticFileHandler {
             if let contentRange { HeaderName.appendField("Content-Range", contentRange, to: out) }
         }
         if isHead {
-            close(fd)
+            if fd >= 0 { close(fd) }
+        } else if let body = entry.body {
+            connection.sendCachedFile(body, offset: offset, count: length)
         } else {
             connection.sendFile(fd: fd, offset: offset, count: length)
         }

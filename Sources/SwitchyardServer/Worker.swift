@@ -16,7 +16,7 @@ final class Worker {
     let serverTagLine: [UInt8]
     let errorLog: ErrorLog
     var dateCache = HTTPDateCache()
-    let fileValidators = FileValidatorCache()
+    let fileCache = StaticFileCache()
     /// Where static requests assemble the file-system path (one request at a time per worker).
     let staticPath = PathBuffer()
     private(set) var listeners: [Listener] = []

@@ -1,3 +1,4 @@
+import SwitchyardBenchCore
 import Glibc
 import SwitchyardOS
 import SwitchyardWebSocket

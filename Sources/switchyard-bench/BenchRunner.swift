@@ -1,3 +1,4 @@
+import SwitchyardBenchCore
 import Glibc
 import SwitchyardOS
 import SwitchyardWebSocket
@@ -43,6 +44,13 @@ final class BenchRunner {
         let fdLimit = ProcessSetup.prepare(blockSignals: true)
         if fdLimit > 0 && options.connections + 32 > fdLimit {
             BenchErrorLog.printErr("switchyard-bench: warning: \(options.connections) connections but the descriptor limit is \(fdLimit)")
+        }
+
+        let probe = options.serverPID.map { ServerProbe(pid: $0) }
+        var rssBefore = 0
+        if let probe {
+            guard let rss = probe.residentKiB() else { throw .setup("--server-pid \(probe.pid): no such process (/proc/\(probe.pid)/status)") }
+            rssBefore = rss
         }
 
         let errorLog = BenchErrorLog()
@@ -91,12 +99,19 @@ final class BenchRunner {
 
         let t0 = EventLoop.monotonicNanoseconds()
         let cpu0 = CPUUsage.processSeconds()
+        let serverCPU0 = probe?.cpuSeconds() ?? 0
         if !interrupted {
             for w in workers { w.loop.execute { w.beginMeasurement() } }
             sleepShowingProgress(options.duration, workers: workers, label: options.mode.rawValue, measured: true)
         }
         let t1 = EventLoop.monotonicNanoseconds()
         let cpu1 = CPUUsage.processSeconds()
+        var server: ServerUsage? = nil
+        if let probe {
+            // Read before the connections are closed: the memory of the open connections counts.
+            server = ServerUsage(pid: probe.pid, cpuSeconds: max((probe.cpuSeconds() ?? serverCPU0) - serverCPU0, 0),
+                                 rssKiBBefore: rssBefore, rssKiBEnd: probe.residentKiB() ?? 0)
+        }
         for w in workers { w.loop.execute { w.finish() } }
         for t in threads { t.join() }
         progress.clear()
@@ -111,7 +126,7 @@ final class BenchRunner {
         if interrupted && t1 == t0 { opts.duration = 0 }
         return RunSummary(options: opts, stats: total, wallSeconds: Double(t1 - t0) / 1e9, cpuSeconds: cpu1 - cpu0,
                           cores: CPUUsage.cores, maxOpen: context.gauge.peak.load(ordering: .relaxed),
-                          openAtEnd: openAtEnd, interrupted: interrupted)
+                          openAtEnd: openAtEnd, interrupted: interrupted, server: server)
     }
 
     var wasInterrupted: Bool { interrupted }

@@ -1,3 +1,4 @@
+import SwitchyardBenchCore
 import SwitchyardOS
 import SwitchyardWebSocket
 

@@ -1,8 +1,12 @@
+import SwitchyardBenchCore
 import Glibc
 
 // switchyard-bench: WebSocket load generator (see BenchOptions.usage).
 
 let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "compare" {
+    exit(CompareCommand.main(Array(arguments.dropFirst())))
+}
 let options: BenchOptions
 do {
     switch try BenchOptions.parse(arguments) {

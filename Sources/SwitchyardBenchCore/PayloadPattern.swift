@@ -8,16 +8,16 @@ import SwitchyardWebSocket
 /// Consecutive messages start one byte apart in a random sequence, so a dropped, duplicated or
 /// reordered echo differs at almost every byte. Text patterns use printable 7-bit ASCII only
 /// (0x20...0x7E), which every echo, including the seed `ws_echo.py`, returns intact.
-final class PayloadPattern: @unchecked Sendable {
+public final class PayloadPattern: @unchecked Sendable {
     /// Number of distinct start offsets (prime, so connection and message strides do not align).
-    static let period = 4093
+    public static let period = 4093
 
-    let size: Int
-    let binary: Bool
-    let storage: UnsafeMutableRawPointer
-    let length: Int
+    public let size: Int
+    public let binary: Bool
+    public let storage: UnsafeMutableRawPointer
+    public let length: Int
 
-    init(size: Int, binary: Bool, seed: UInt64 = 0x5357_4954_4348_5944) {
+    public init(size: Int, binary: Bool, seed: UInt64 = 0x5357_4954_4348_5944) {
         self.size = size
         self.binary = binary
         length = size + PayloadPattern.period
@@ -38,13 +38,13 @@ final class PayloadPattern: @unchecked Sendable {
     deinit { storage.deallocate() }
 
     @inline(__always)
-    func offset(connection: Int, message: UInt64) -> Int {
+    public func offset(connection: Int, message: UInt64) -> Int {
         Int(truncatingIfNeeded: (message &+ UInt64(truncatingIfNeeded: connection) &* 7919) % UInt64(PayloadPattern.period))
     }
 
     /// The first byte of message `message` of connection `connection`; `size` bytes are readable.
     @inline(__always)
-    func payload(connection: Int, message: UInt64) -> UnsafeRawPointer {
+    public func payload(connection: Int, message: UInt64) -> UnsafeRawPointer {
         UnsafeRawPointer(storage + offset(connection: connection, message: message))
     }
 }

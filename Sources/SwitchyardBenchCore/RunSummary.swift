@@ -1,30 +1,51 @@
 /// The result of a run: merged counters plus the derived rates, and its two renderings
 /// (one JSON object, or the human table). Pure: built from numbers, no I/O.
-struct RunSummary {
-    var options: BenchOptions
-    var stats: WorkerStats
+public struct RunSummary {
+    public var options: BenchOptions
+    public var stats: WorkerStats
     /// Measured wall time (after the warm-up), seconds.
-    var wallSeconds: Double
+    public var wallSeconds: Double
     /// Process CPU time over the measured interval, seconds.
-    var cpuSeconds: Double
-    var cores: Int
+    public var cpuSeconds: Double
+    public var cores: Int
     /// Most connections open at the same time (whole run, all threads).
-    var maxOpen: Int
-    var openAtEnd: Int
-    var interrupted = false
+    public var maxOpen: Int
+    public var openAtEnd: Int
+    public var interrupted = false
+    /// The gateway's CPU and memory (`--server-pid`), nil when not asked for.
+    public var server: ServerUsage? = nil
 
-    var messagesPerSecond: Double { wallSeconds > 0 ? Double(stats.messages) / wallSeconds : 0 }
+    public init(options: BenchOptions, stats: WorkerStats, wallSeconds: Double, cpuSeconds: Double, cores: Int,
+                maxOpen: Int, openAtEnd: Int, interrupted: Bool = false, server: ServerUsage? = nil) {
+        self.options = options
+        self.stats = stats
+        self.wallSeconds = wallSeconds
+        self.cpuSeconds = cpuSeconds
+        self.cores = cores
+        self.maxOpen = maxOpen
+        self.openAtEnd = openAtEnd
+        self.interrupted = interrupted
+        self.server = server
+    }
+
+    public var messagesPerSecond: Double { wallSeconds > 0 ? Double(stats.messages) / wallSeconds : 0 }
     /// Echoed payload, one direction, in 10^6 bytes per second.
-    var megabytesPerSecond: Double { wallSeconds > 0 ? Double(stats.bytes) / wallSeconds / 1e6 : 0 }
-    var upgradesPerSecond: Double { wallSeconds > 0 ? Double(stats.upgrades) / wallSeconds : 0 }
+    public var megabytesPerSecond: Double { wallSeconds > 0 ? Double(stats.bytes) / wallSeconds / 1e6 : 0 }
+    public var upgradesPerSecond: Double { wallSeconds > 0 ? Double(stats.upgrades) / wallSeconds : 0 }
     /// Client CPU seconds / wall seconds / cores: 0.5 on a 2-core box = one core busy.
-    var cpuShare: Double { wallSeconds > 0 ? cpuSeconds / wallSeconds / Double(cores) : 0 }
+    public var cpuShare: Double { wallSeconds > 0 ? cpuSeconds / wallSeconds / Double(cores) : 0 }
 
-    var failed: Bool { stats.errors > 0 || stats.mismatches > 0 }
+    /// Growth of the gateway's resident memory per connection open at the end (hold mode).
+    public var serverKiBPerConnection: Double {
+        guard let s = server, openAtEnd > 0 else { return 0 }
+        return Double(s.rssKiBEnd - s.rssKiBBefore) / Double(openAtEnd)
+    }
 
-    func percentile(_ p: Double) -> UInt64 { stats.latency.value(atPercentile: p) }
+    public var failed: Bool { stats.errors > 0 || stats.mismatches > 0 }
 
-    var json: String {
+    public func percentile(_ p: Double) -> UInt64 { stats.latency.value(atPercentile: p) }
+
+    public var json: String {
         var j = JSONObjectWriter()
         j.add("mode", options.mode.rawValue)
         j.add("url", options.url)
@@ -62,10 +83,21 @@ struct RunSummary {
         j.add("client_cpu_share", cpuShare, decimals: 4)
         j.add("cores", cores)
         j.add("interrupted", interrupted)
+        if let s = server {
+            j.add("server_pid", Int(s.pid))
+            j.add("server_cpu_seconds", s.cpuSeconds)
+            let units = options.mode == .upgrades ? stats.upgrades : stats.messages
+            j.add("server_cpu_us_per_message", units > 0 ? s.cpuSeconds * 1e6 / Double(units) : 0, decimals: 2)
+            j.add("server_rss_kib_before", s.rssKiBBefore)
+            j.add("server_rss_kib_end", s.rssKiBEnd)
+            if options.mode == .hold {
+                j.add("server_rss_kib_per_connection", serverKiBPerConnection, decimals: 2)
+            }
+        }
         return j.text
     }
 
-    var table: String {
+    public var table: String {
         let o = options
         var lines: [String] = []
         let kind = o.binary ? "binary" : "text"
@@ -103,6 +135,16 @@ struct RunSummary {
         if o.mode == .hold { conn += ", \(NumberFormat.grouped(openAtEnd)) open at the end" }
         row("connections", conn)
         row("client CPU", "\(NumberFormat.fixed(cpuSeconds, decimals: 2)) s = \(NumberFormat.fixed(cpuShare * 100, decimals: 1)) % of \(cores) \(cores == 1 ? "core" : "cores")")
+        if let s = server {
+            let units = o.mode == .upgrades ? stats.upgrades : stats.messages
+            var text = "pid \(s.pid): CPU \(NumberFormat.fixed(s.cpuSeconds, decimals: 2)) s"
+            if units > 0 { text += " = \(NumberFormat.fixed(s.cpuSeconds * 1e6 / Double(units), decimals: 2)) µs per \(o.mode == .upgrades ? "upgrade" : "message")" }
+            text += "; RSS \(NumberFormat.grouped(s.rssKiBBefore)) KiB before, \(NumberFormat.grouped(s.rssKiBEnd)) KiB at the end"
+            if o.mode == .hold && openAtEnd > 0 {
+                text += " = \(NumberFormat.fixed(serverKiBPerConnection, decimals: 1)) KiB per open connection"
+            }
+            row("server", text)
+        }
         return lines.joined(separator: "\n")
     }
 }

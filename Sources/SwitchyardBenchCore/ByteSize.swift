@@ -1,8 +1,8 @@
 /// Parsing and printing of byte counts as given on the command line: "16", "4k", "1m", "2M",
 /// "64KiB", "1g"; suffixes are binary multiples (k = 1024) and case-insensitive.
-enum ByteSize {
+public enum ByteSize {
     /// The number of bytes, or nil when `text` is not a non-negative integer with an optional suffix.
-    static func parse(_ text: String) -> Int? {
+    public static func parse(_ text: String) -> Int? {
         var digits = Substring(text.lowercased())
         var shift = 0
         for suffix in ["kib", "mib", "gib", "kb", "mb", "gb", "k", "m", "g", "b"] where digits.hasSuffix(suffix) {
@@ -21,7 +21,7 @@ enum ByteSize {
     }
 
     /// "16 B", "4 KiB", "1 MiB", "1.50 MiB".
-    static func format(_ bytes: Int) -> String {
+    public static func format(_ bytes: Int) -> String {
         let units = ["B", "KiB", "MiB", "GiB"]
         var unit = 0
         while unit < units.count - 1 && bytes >= 1 << (10 * (unit + 1)) { unit += 1 }

@@ -1,36 +1,38 @@
 /// Builds one JSON object with keys in insertion order (scripts diff the output, so order is stable).
-struct JSONObjectWriter {
+public struct JSONObjectWriter {
     private var fields: [String] = []
 
-    mutating func add(_ key: String, _ value: String) {
+    public init() {}
+
+    public mutating func add(_ key: String, _ value: String) {
         fields.append("\(JSONObjectWriter.quote(key)): \(JSONObjectWriter.quote(value))")
     }
 
-    mutating func add(_ key: String, _ value: Int) {
+    public mutating func add(_ key: String, _ value: Int) {
         fields.append("\(JSONObjectWriter.quote(key)): \(value)")
     }
 
-    mutating func add(_ key: String, _ value: UInt64) {
+    public mutating func add(_ key: String, _ value: UInt64) {
         fields.append("\(JSONObjectWriter.quote(key)): \(value)")
     }
 
-    mutating func add(_ key: String, _ value: Double, decimals: Int = 3) {
+    public mutating func add(_ key: String, _ value: Double, decimals: Int = 3) {
         fields.append("\(JSONObjectWriter.quote(key)): \(NumberFormat.json(value, decimals: decimals))")
     }
 
-    mutating func add(_ key: String, _ value: Bool) {
+    public mutating func add(_ key: String, _ value: Bool) {
         fields.append("\(JSONObjectWriter.quote(key)): \(value ? "true" : "false")")
     }
 
-    mutating func add(_ key: String, _ values: [String]) {
+    public mutating func add(_ key: String, _ values: [String]) {
         fields.append("\(JSONObjectWriter.quote(key)): [\(values.map(JSONObjectWriter.quote).joined(separator: ", "))]")
     }
 
     /// `{"a": 1, "b": "x"}` on one line.
-    var text: String { "{" + fields.joined(separator: ", ") + "}" }
+    public var text: String { "{" + fields.joined(separator: ", ") + "}" }
 
     /// A JSON string literal: quotes, backslashes and control characters escaped.
-    static func quote(_ s: String) -> String {
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {

@@ -1,38 +1,44 @@
 /// The command line, parsed and checked. Parsing is pure (no I/O) so it can be unit-tested.
-struct BenchOptions {
-    var mode: BenchMode = .pingpong
-    var url: String = ""
-    var connections = 1
-    var size = 16
-    var binary = false
-    var duration = 5.0
-    var inFlight = 1
-    var interval = 1.0
-    var origin: String? = nil
-    var warmup = 1.0
-    var threads = 1
-    var lenient = false
-    var json = false
+public struct BenchOptions {
+    public var mode: BenchMode = .pingpong
+    public var url: String = ""
+    public var connections = 1
+    public var size = 16
+    public var binary = false
+    public var duration = 5.0
+    public var inFlight = 1
+    public var interval = 1.0
+    public var origin: String? = nil
+    public var warmup = 1.0
+    public var threads = 1
+    public var lenient = false
+    public var json = false
     /// Bound on connect + handshake, on a close reply (upgrades) and on waiting for an echo.
-    var timeout = 10.0
+    public var timeout = 10.0
     /// Progress line on stderr: nil = automatic (terminal and run longer than 3 s).
-    var progress: Bool? = nil
+    public var progress: Bool? = nil
+    /// `--server-pid`: a process (the gateway) whose CPU time over the measured interval and whose
+    /// resident memory before the run and at its end are reported (Linux /proc).
+    public var serverPID: Int32? = nil
 
     /// Largest accepted message size (the frame decoder's limit is twice this, for echoes that grow).
-    static let maxSize = 256 << 20
+    public static let maxSize = 256 << 20
 
-    enum ParseOutcome {
+    public init() {}
+
+    public enum ParseOutcome {
         case run(BenchOptions)
         case help
     }
 
-    struct UsageError: Error, CustomStringConvertible {
-        var description: String
-        init(_ d: String) { description = d }
+    public struct UsageError: Error, CustomStringConvertible {
+        public var description: String
+        public init(_ d: String) { description = d }
     }
 
-    static let usage = """
+    public static let usage = """
     usage: switchyard-bench MODE [options] ws://HOST:PORT/PATH
+           switchyard-bench compare [--quick] [--runs N] [--duration S] [--out DIR]
 
     WebSocket load generator: masked client frames, every echoed byte verified.
 
@@ -53,18 +59,24 @@ struct BenchOptions {
       -o, --origin ORIGIN  Origin header (default http://HOST:PORT)
       -t, --threads N      event-loop threads; connections are spread over them (default 1)
           --timeout SECS   limit for connect+handshake, for an echo and for a close reply (default 10)
+          --server-pid PID also report that process's CPU time over the measured interval (per
+                           message) and its resident memory before the run and at its end (/proc)
           --lenient        accept masked server frames (the seed ws_echo.py masks its echoes)
           --json           print one JSON object on stdout instead of the table
           --progress       force the one-line progress display on stderr
           --no-progress    never show it (default: shown when stderr is a terminal and the run is > 3 s)
       -h, --help           this text
 
+    compare: start switchyard (one instance per backend path) and lighttpd on generated configs,
+    run the same workload matrix on every path and write results.md and chart.svg
+    (switchyard-bench compare --help).
+
     Exit status: 0 when every connection and message succeeded, 1 when there were errors or
     mismatches, 2 for a usage error or when the first connection cannot be made.
     """
 
     /// Parses `arguments` (without the program name).
-    static func parse(_ arguments: [String]) throws(UsageError) -> ParseOutcome {
+    public static func parse(_ arguments: [String]) throws(UsageError) -> ParseOutcome {
         var options = BenchOptions()
         var positional: [String] = []
         var pipelineGiven = false
@@ -116,6 +128,10 @@ struct BenchOptions {
             case "-o", "--origin": options.origin = try value(name, inline: inline)
             case "-t", "--threads": options.threads = try positiveInt(name, value(name, inline: inline))
             case "--timeout": options.timeout = try seconds(name, value(name, inline: inline), allowZero: false)
+            case "--server-pid":
+                let text = try value(name, inline: inline)
+                guard let pid = Int32(text), pid > 0 else { throw UsageError("\(name): expected a process id, got \"\(text)\"") }
+                options.serverPID = pid
             case "--lenient": options.lenient = true
             case "--json": options.json = true
             case "--progress": options.progress = true
@@ -146,7 +162,7 @@ struct BenchOptions {
     }
 
     /// "5", "0.5", "2s", "250ms".
-    static func parseSeconds(_ text: String) -> Double? {
+    public static func parseSeconds(_ text: String) -> Double? {
         if text.hasSuffix("ms"), let v = Double(text.dropLast(2)) { return v / 1000 }
         if text.hasSuffix("s"), let v = Double(text.dropLast()) { return v }
         return Double(text)

@@ -5,29 +5,29 @@
 /// Values above `highestTrackable` (2^36 µs, about 19 hours) are clamped. Recording is one
 /// `leadingZeroBitCount`, two shifts and an increment: no allocation, no branches on the data
 /// beyond the min/max update.
-struct LatencyHistogram {
-    static let subBucketHalfCountMagnitude = 10
-    static let subBucketHalfCount = 1 << subBucketHalfCountMagnitude      // 1024
-    static let subBucketCount = subBucketHalfCount << 1                     // 2048
-    static let subBucketMask = UInt64(subBucketCount - 1)
-    static let highestTrackable: UInt64 = 1 << 36
+public struct LatencyHistogram {
+    public static let subBucketHalfCountMagnitude = 10
+    public static let subBucketHalfCount = 1 << subBucketHalfCountMagnitude      // 1024
+    public static let subBucketCount = subBucketHalfCount << 1                     // 2048
+    public static let subBucketMask = UInt64(subBucketCount - 1)
+    public static let highestTrackable: UInt64 = 1 << 36
     /// Buckets needed so that `subBucketCount << (bucketCount - 1)` exceeds `highestTrackable`.
-    static let bucketCount = 27
-    static let countsLength = (bucketCount + 1) << subBucketHalfCountMagnitude
+    public static let bucketCount = 27
+    public static let countsLength = (bucketCount + 1) << subBucketHalfCountMagnitude
 
-    private(set) var counts: [UInt64]
-    private(set) var totalCount: UInt64 = 0
-    private(set) var minValue: UInt64 = .max
-    private(set) var maxValue: UInt64 = 0
+    public private(set) var counts: [UInt64]
+    public private(set) var totalCount: UInt64 = 0
+    public private(set) var minValue: UInt64 = .max
+    public private(set) var maxValue: UInt64 = 0
     /// Sum of recorded values (for the mean); UInt64 µs does not overflow in any realistic run.
-    private(set) var sum: UInt64 = 0
+    public private(set) var sum: UInt64 = 0
 
-    init() {
+    public init() {
         counts = [UInt64](repeating: 0, count: LatencyHistogram.countsLength)
     }
 
     @inline(__always)
-    static func countsIndex(for value: UInt64) -> Int {
+    public static func countsIndex(for value: UInt64) -> Int {
         let pow2Ceiling = 64 - (value | subBucketMask).leadingZeroBitCount
         let bucketIndex = pow2Ceiling - (subBucketHalfCountMagnitude + 1)
         let subBucketIndex = Int(truncatingIfNeeded: value >> UInt64(bucketIndex))
@@ -35,7 +35,7 @@ struct LatencyHistogram {
     }
 
     /// The smallest value that lands in bucket `index`.
-    static func lowestValue(at index: Int) -> UInt64 {
+    public static func lowestValue(at index: Int) -> UInt64 {
         var bucketIndex = (index >> subBucketHalfCountMagnitude) - 1
         var subBucketIndex = (index & (subBucketHalfCount - 1)) + subBucketHalfCount
         if bucketIndex < 0 {
@@ -46,14 +46,14 @@ struct LatencyHistogram {
     }
 
     /// The largest value that lands in bucket `index`.
-    static func highestValue(at index: Int) -> UInt64 {
+    public static func highestValue(at index: Int) -> UInt64 {
         let bucketIndex = max((index >> subBucketHalfCountMagnitude) - 1, 0)
         return lowestValue(at: index) + (UInt64(1) << UInt64(bucketIndex)) - 1
     }
 
     /// Records one value in microseconds.
     @inline(__always)
-    mutating func record(_ microseconds: UInt64) {
+    public mutating func record(_ microseconds: UInt64) {
         let v = microseconds < LatencyHistogram.highestTrackable ? microseconds : LatencyHistogram.highestTrackable - 1
         counts[LatencyHistogram.countsIndex(for: v)] &+= 1
         totalCount &+= 1
@@ -64,11 +64,11 @@ struct LatencyHistogram {
 
     /// Records a duration given in nanoseconds (rounded to the nearest microsecond).
     @inline(__always)
-    mutating func record(nanoseconds: UInt64) {
+    public mutating func record(nanoseconds: UInt64) {
         record((nanoseconds &+ 500) / 1000)
     }
 
-    mutating func reset() {
+    public mutating func reset() {
         for i in counts.indices { counts[i] = 0 }
         totalCount = 0
         minValue = .max
@@ -76,7 +76,7 @@ struct LatencyHistogram {
         sum = 0
     }
 
-    mutating func add(_ other: LatencyHistogram) {
+    public mutating func add(_ other: LatencyHistogram) {
         guard other.totalCount > 0 else { return }
         for i in counts.indices { counts[i] &+= other.counts[i] }
         totalCount &+= other.totalCount
@@ -85,13 +85,13 @@ struct LatencyHistogram {
         maxValue = max(maxValue, other.maxValue)
     }
 
-    var isEmpty: Bool { totalCount == 0 }
+    public var isEmpty: Bool { totalCount == 0 }
 
-    var mean: Double { totalCount == 0 ? 0 : Double(sum) / Double(totalCount) }
+    public var mean: Double { totalCount == 0 ? 0 : Double(sum) / Double(totalCount) }
 
     /// The value at `percentile` (0...100): the highest value equivalent to the recorded one at
     /// that rank (as HdrHistogram reports it), never above the largest value recorded. 0 when empty.
-    func value(atPercentile percentile: Double) -> UInt64 {
+    public func value(atPercentile percentile: Double) -> UInt64 {
         guard totalCount > 0 else { return 0 }
         let p = min(max(percentile, 0), 100)
         var target = UInt64((p / 100 * Double(totalCount)).rounded(.up))

@@ -1,7 +1,7 @@
 /// Number formatting without Foundation (fixed decimals, thousands separators, rates).
-enum NumberFormat {
+public enum NumberFormat {
     /// `value` with exactly `decimals` digits after the point ("12.50"); "nan"/"inf" passed through.
-    static func fixed(_ value: Double, decimals: Int) -> String {
+    public static func fixed(_ value: Double, decimals: Int) -> String {
         guard value.isFinite else { return "\(value)" }
         var scale = 1.0
         for _ in 0..<decimals { scale *= 10 }
@@ -19,7 +19,7 @@ enum NumberFormat {
     }
 
     /// "1,234,567".
-    static func grouped(_ value: Int) -> String {
+    public static func grouped(_ value: Int) -> String {
         let digits = String(value.magnitude)
         var out = ""
         for (i, c) in digits.enumerated() {
@@ -30,7 +30,7 @@ enum NumberFormat {
     }
 
     /// A rate with a k/M suffix and three significant-ish digits: "987", "12.3k", "1.09M".
-    static func compact(_ value: Double) -> String {
+    public static func compact(_ value: Double) -> String {
         let a = abs(value)
         if a >= 1e6 { return fixed(value / 1e6, decimals: a >= 1e8 ? 0 : (a >= 1e7 ? 1 : 2)) + "M" }
         if a >= 1e3 { return fixed(value / 1e3, decimals: a >= 1e5 ? 0 : (a >= 1e4 ? 1 : 2)) + "k" }
@@ -38,7 +38,7 @@ enum NumberFormat {
     }
 
     /// A JSON number: shortest round-trip form rounded to `decimals`; non-finite values become null.
-    static func json(_ value: Double, decimals: Int = 3) -> String {
+    public static func json(_ value: Double, decimals: Int = 3) -> String {
         guard value.isFinite else { return "null" }
         var scale = 1.0
         for _ in 0..<decimals { scale *= 10 }

@@ -4,9 +4,9 @@ import SwitchyardWebSocket
 /// Appends masked client frames straight into a connection's output `ByteBuffer`: the header is
 /// written in place and the payload is masked while it is copied from the pattern, one pass and
 /// no allocation (`WebSocketFrameEncoder` appends to an `[UInt8]` and masks in a second pass).
-enum ClientFrameWriter {
+public enum ClientFrameWriter {
     @inline(__always)
-    static func append(opcode: WebSocketOpcode, payload: UnsafeRawPointer?, count: Int, maskKey: UInt32,
+    public static func append(opcode: WebSocketOpcode, payload: UnsafeRawPointer?, count: Int, maskKey: UInt32,
                        to buffer: ByteBuffer) {
         buffer.reserve(WebSocketFrameEncoder.maxHeaderLength + count)
         let p = buffer.writePointer

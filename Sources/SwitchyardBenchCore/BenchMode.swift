@@ -1,5 +1,5 @@
 /// What a run measures.
-enum BenchMode: String, CaseIterable {
+public enum BenchMode: String, CaseIterable {
     /// C connections, one message in flight each: round-trip latency.
     case pingpong
     /// K messages in flight per connection: throughput.

@@ -1,0 +1,96 @@
+/// `switchyard-bench compare [--quick] [--runs N] [--duration S] [--warmup S] [--out DIR]`, parsed.
+public struct CompareOptions: Equatable, Sendable {
+    public var quick = false
+    public var runs = 3
+    /// Measured seconds per workload and path.
+    public var duration = 3.0
+    /// Seconds before measuring, not counted.
+    public var warmup = 1.0
+    /// Output directory; nil = bench-results/<date>-<host>-<n>cpu/ under the repository.
+    public var outputDirectory: String? = nil
+    /// Leave the generated configs and logs in the temporary directory (printed at the end).
+    public var keepTemporary = false
+
+    public init() {}
+
+    public enum ParseOutcome: Equatable, Sendable {
+        case run(CompareOptions)
+        case help
+    }
+
+    public static let usage = """
+    usage: switchyard-bench compare [--quick] [--runs N] [--duration S] [--warmup S] [--out DIR] [--keep]
+
+    Starts switchyard (release build; one instance per backend path, one event loop each) and
+    lighttpd on generated configs with the same C echo (cgi-bin/ws-echo-fast) behind every path,
+    runs the same workloads on each (64 B round trips at 1/16/64 connections, 1 MiB messages,
+    upgrades/s at 8 at a time, 1000 idle connections) plus plain requests with wrk, and writes
+    results.md and chart.svg (raw JSON in raw/).
+
+      --quick         1 run, 0.5 s warm-up + 1.5 s per measurement (about 2-3 minutes in all)
+      --runs N        runs of the whole matrix; the median is reported with min/max (default 3)
+      --duration S    measured seconds per workload and path (default 3)
+      --warmup S      warm-up seconds before each measurement (default 1)
+      --out DIR       output directory (default bench-results/<date>-<host>-<n>cpu/ in the repository)
+      --keep          keep the temporary directory (configs, logs)
+
+    Binaries: switchyard, scgi-cgi, fcgi-cgi, switchyard-echo-app next to this program (or
+    SWITCHYARD_BIN_DIR); the repository from SWITCHYARD_ROOT or found upwards from this program;
+    wrk and lighttpd from /usr/bin, /usr/sbin or PATH.
+    """
+
+    public static func parse(_ arguments: [String]) throws(BenchOptions.UsageError) -> ParseOutcome {
+        var o = CompareOptions()
+        var runsGiven = false, durationGiven = false, warmupGiven = false
+        var i = 0
+        func value(_ name: String, _ inline: String?) throws(BenchOptions.UsageError) -> String {
+            if let inline { return inline }
+            i += 1
+            guard i < arguments.count else { throw BenchOptions.UsageError("option \(name) needs a value") }
+            return arguments[i]
+        }
+        func seconds(_ name: String, _ text: String, allowZero: Bool) throws(BenchOptions.UsageError) -> Double {
+            guard let s = BenchOptions.parseSeconds(text), s.isFinite, allowZero ? s >= 0 : s > 0 else {
+                throw BenchOptions.UsageError("\(name): expected \(allowZero ? "a non-negative" : "a positive") number of seconds, got \"\(text)\"")
+            }
+            return s
+        }
+        while i < arguments.count {
+            var name = arguments[i]
+            var inline: String? = nil
+            if name.hasPrefix("--"), let eq = name.firstIndex(of: "=") {
+                inline = String(name[name.index(after: eq)...])
+                name = String(name[..<eq])
+            }
+            switch name {
+            case "-h", "--help": return .help
+            case "--quick": o.quick = true
+            case "--keep": o.keepTemporary = true
+            case "--runs", "-n":
+                let text = try value(name, inline)
+                guard let n = Int(text), n > 0, n <= 100 else { throw BenchOptions.UsageError("\(name): expected 1...100, got \"\(text)\"") }
+                o.runs = n
+                runsGiven = true
+            case "--duration", "-d":
+                o.duration = try seconds(name, value(name, inline), allowZero: false)
+                durationGiven = true
+            case "--warmup", "-w":
+                o.warmup = try seconds(name, value(name, inline), allowZero: true)
+                warmupGiven = true
+            case "--out", "-o":
+                let text = try value(name, inline)
+                guard !text.isEmpty else { throw BenchOptions.UsageError("\(name): empty directory name") }
+                o.outputDirectory = text
+            default:
+                throw BenchOptions.UsageError("unexpected argument \"\(arguments[i])\"")
+            }
+            i += 1
+        }
+        if o.quick {
+            if !runsGiven { o.runs = 1 }
+            if !durationGiven { o.duration = 1.5 }
+            if !warmupGiven { o.warmup = 0.5 }
+        }
+        return .run(o)
+    }
+}

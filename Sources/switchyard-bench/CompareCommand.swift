@@ -1,0 +1,412 @@
+import Glibc
+import SwitchyardBenchCore
+
+/// `switchyard-bench compare`: one run of the whole comparison (see CompareOptions.usage).
+///
+/// Per run: start every gateway fresh (lighttpd, and one switchyard per backend path so each has
+/// its own CPU and memory figures), hold 1000 idle connections on each WebSocket path first (on a
+/// fresh process the RSS growth is the connections' memory, not reused heap), then the message
+/// workloads path after path, then plain requests with wrk, then stop everything. The load
+/// generator runs as a subprocess of this program (`switchyard-bench MODE --json --server-pid`).
+final class CompareCommand {
+    /// A WebSocket row: which gateway, which URL path, which workloads.
+    struct WebSocketPath {
+        var name: String
+        var gateway: String
+        var urlPath: String
+        /// Workloads not run on this path, with the reason shown in the table.
+        var skipped: [CompareWorkload: String] = [:]
+        /// The whole row is not applicable (e.g. the echo app is not built).
+        var missing: String? = nil
+    }
+
+    /// A plain-request row (wrk).
+    struct PlainPath {
+        var name: String
+        var gateway: String
+        var urlPath: String
+    }
+
+    let options: CompareOptions
+    let setup: CompareSetup
+    let temporary: String
+    let outputDirectory: String
+    var gateways: [String: CompareGateway] = [:]
+    var webSocketPaths: [WebSocketPath] = []
+    var plainPaths: [PlainPath] = []
+    var ws = CompareCollector(columns: CompareMatrix.webSocketColumns)
+    var plain = CompareCollector(columns: CompareMatrix.plainColumns)
+    var notes: [String] = []
+    let started = EventLoopClock.now()
+
+    static func main(_ arguments: [String]) -> Int32 {
+        let options: CompareOptions
+        do {
+            switch try CompareOptions.parse(arguments) {
+            case .help:
+                print(CompareOptions.usage)
+                return 0
+            case .run(let o): options = o
+            }
+        } catch {
+            BenchErrorLog.printErr("switchyard-bench compare: \(error)\n(switchyard-bench compare --help for usage)")
+            return 2
+        }
+        do {
+            let command = try CompareCommand(options: options)
+            return command.run()
+        } catch {
+            BenchErrorLog.printErr("switchyard-bench compare: \(error)")
+            return 2
+        }
+    }
+
+    init(options: CompareOptions) throws(CompareFailure) {
+        self.options = options
+        setup = try CompareSetup.locate()
+        var template = Array("/tmp/switchyard-compare.XXXXXX".utf8CString)
+        guard let dir = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw CompareFailure("mkdtemp failed")
+        }
+        temporary = String(cString: dir)
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count)
+        outputDirectory = options.outputDirectory
+            ?? "\(setup.root)/bench-results/\(CompareSetup.today())-\(String(cString: host))-\(CPUUsage.cores)cpu"
+    }
+
+    // MARK: the run
+
+    func run() -> Int32 {
+        // Ctrl-C reaches the whole process group: the servers stop themselves, the load generator
+        // prints what it has and exits 130, and this process cleans up and stops.
+        signal(SIGINT, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        var interrupted = false
+        do {
+            try prepare()
+        } catch {
+            BenchErrorLog.printErr("switchyard-bench compare: \(error)")
+            return 2
+        }
+        log("compare: \(options.runs) \(options.runs == 1 ? "run" : "runs"), \(timing); temporary files in \(temporary)")
+        for run in 1...options.runs where !interrupted {
+            interrupted = !runOnce(run)
+            stopGateways()
+        }
+        let report = makeReport()
+        let wsTable = report.tables[0]
+        print("")
+        for table in report.tables {
+            print(TextTableWriter.render(table))
+            print("")
+        }
+        print(report.sharingNote)
+        var ok = CompareFiles.makeDirectories(outputDirectory + "/raw")
+        ok = ok && CompareFiles.write(outputDirectory + "/results.md", MarkdownReportWriter.render(report))
+        ok = ok && CompareFiles.write(outputDirectory + "/chart.svg", SVGChartWriter.render(wsTable, subtitle: "\(report.machine.date), \(report.machine.hostname), \(report.machine.cores) cores: \(report.sharingNote)"))
+        if ok {
+            print("wrote \(outputDirectory)/results.md and chart.svg (raw JSON in raw/) in \(Int(EventLoopClock.now() - started)) s")
+        } else {
+            BenchErrorLog.printErr("switchyard-bench compare: cannot write \(outputDirectory)")
+        }
+        if options.keepTemporary {
+            print("kept \(temporary)")
+        } else {
+            CompareFiles.remove(tree: temporary)
+        }
+        if interrupted { return 130 }
+        return ok ? 0 : 1
+    }
+
+    var timing: String {
+        "\(NumberFormat.fixed(options.warmup, decimals: 1)) s warm-up + \(NumberFormat.fixed(options.duration, decimals: 1)) s measured per workload and path"
+    }
+
+    // MARK: setup
+
+    func prepare() throws(CompareFailure) {
+        let www = temporary + "/www"
+        for prefix in ["cgi", "cgicopy", "scgi", "fcgi", "fcgip"] {
+            guard CompareFiles.makeDirectories("\(www)/\(prefix)"),
+                  symlink(setup.echoCGI, "\(www)/\(prefix)/echo") == 0,
+                  symlink(setup.helloCGI, "\(www)/\(prefix)/hello") == 0 else {
+                throw CompareFailure("cannot prepare \(www)/\(prefix)")
+            }
+        }
+        guard CompareFiles.makeDirectories(temporary + "/scratch"), CompareFiles.makeDirectories(outputDirectory + "/raw") else {
+            throw CompareFailure("cannot create \(temporary)/scratch or \(outputDirectory)/raw")
+        }
+        _ = CompareFiles.write(outputDirectory + "/raw/runs.jsonl", "")
+
+        func port() throws(CompareFailure) -> Int {
+            guard let p = HTTPProbe.freePort() else { throw CompareFailure("no free port") }
+            return p
+        }
+        func add(_ name: String, _ kind: CompareGateway.Kind, ready: String, _ body: String) throws(CompareFailure) {
+            let p = try port()
+            let config = kind == .lighttpd ? CompareConfigs.lighttpdHead(www: www, port: p, temporary: temporary)
+                                           : CompareConfigs.switchyardHead(www: www, port: p, name: name, temporary: temporary)
+            gateways[name] = try CompareGateway(name: name, kind: kind, port: p, readyPath: ready, config: config + body,
+                                                directory: temporary)
+        }
+        let t = temporary
+        // The bridges refuse more than 256 concurrent CGIs by default; hold opens 1000.
+        let bridgeArgs = " --max-children 4096"
+        if setup.lighttpd != nil {
+            try add("lighttpd", .lighttpd, ready: "/cgi/hello", CompareConfigs.lighttpdRoutes(setup: setup, temporary: t))
+        }
+        try add("cgi", .switchyard, ready: "/cgi/hello", CompareConfigs.cgiRoute(prefix: "/cgi/"))
+        try add("cgicopy", .switchyard, ready: "/cgicopy/hello", "server.upgrade-relay = \"copy\"\n" + CompareConfigs.cgiRoute(prefix: "/cgicopy/"))
+        try add("scgi", .switchyard, ready: "/scgi/hello",
+                CompareConfigs.gatewayRoute(table: "scgi", prefix: "/scgi/", socket: t + "/scgi.sock", binPath: setup.scgiCGI + bridgeArgs))
+        try add("fcgi", .switchyard, ready: "/fcgi/hello",
+                CompareConfigs.gatewayRoute(table: "fastcgi", prefix: "/fcgi/", socket: t + "/fcgi.sock", binPath: setup.fcgiCGI + bridgeArgs))
+        try add("fcgip", .switchyard, ready: "/fcgip/hello",
+                CompareConfigs.gatewayRoute(table: "fastcgi", prefix: "/fcgip/", socket: t + "/fcgip.sock", binPath: setup.fcgiCGI + bridgeArgs,
+                                            extra: "\"multiplex\" => \"disable\", \"connection-pool\" => \"enable\", "))
+        if setup.hasEchoApp {
+            try add("nscgi", .switchyard, ready: "/nscgi/echo",
+                    CompareConfigs.gatewayRoute(table: "scgi", prefix: "/nscgi/", socket: t + "/nscgi.sock",
+                                                binPath: setup.echoApp + " --protocol scgi"))
+            try add("nfcgi", .switchyard, ready: "/nfcgi/echo",
+                    CompareConfigs.gatewayRoute(table: "fastcgi", prefix: "/nfcgi/", socket: t + "/nfcgi.sock",
+                                                binPath: setup.echoApp + " --protocol fastcgi"))
+        }
+
+        let copyOnly = "relay mode only matters after the upgrade (see the splice row)"
+        let noLighttpd = "lighttpd is not installed"
+        webSocketPaths = [
+            WebSocketPath(name: "lighttpd mod_cgi", gateway: "lighttpd", urlPath: "/cgi/echo",
+                          missing: setup.lighttpd == nil ? noLighttpd : nil),
+            WebSocketPath(name: "switchyard CGI (splice)", gateway: "cgi", urlPath: "/cgi/echo"),
+            WebSocketPath(name: "switchyard CGI (copy)", gateway: "cgicopy", urlPath: "/cgicopy/echo",
+                          skipped: [.upgrades: copyOnly, .hold: copyOnly]),
+            WebSocketPath(name: "SCGI via scgi-cgi", gateway: "scgi", urlPath: "/scgi/echo"),
+            WebSocketPath(name: "FastCGI via fcgi-cgi, pooled", gateway: "fcgip", urlPath: "/fcgip/echo"),
+            WebSocketPath(name: "FastCGI via fcgi-cgi, multiplexed", gateway: "fcgi", urlPath: "/fcgi/echo"),
+            WebSocketPath(name: "native SCGI (switchyard-echo-app)", gateway: "nscgi", urlPath: "/nscgi/echo",
+                          missing: setup.hasEchoApp ? nil : "switchyard-echo-app is not built"),
+            WebSocketPath(name: "native FastCGI (switchyard-echo-app)", gateway: "nfcgi", urlPath: "/nfcgi/echo",
+                          missing: setup.hasEchoApp ? nil : "switchyard-echo-app is not built"),
+        ]
+        for path in webSocketPaths {
+            ws.row(path.name)
+            for workload in CompareWorkload.allCases {
+                let reason = path.missing ?? path.skipped[workload]
+                if let reason { for c in workload.columns { ws.markNotApplicable(row: path.name, column: c, reason: reason) } }
+            }
+        }
+        if !setup.hasEchoApp {
+            notes.append("The native SCGI/FastCGI rows were skipped: \(setup.echoApp) is not built (`make release`).")
+        }
+        if setup.lighttpd == nil { notes.append("lighttpd is not installed: its rows are empty (apt-get install lighttpd).") }
+
+        plainPaths = [
+            PlainPath(name: "lighttpd mod_cgi", gateway: "lighttpd", urlPath: "/cgi/hello"),
+            PlainPath(name: "switchyard mod_cgi", gateway: "cgi", urlPath: "/cgi/hello"),
+            PlainPath(name: "lighttpd → SCGI → scgi-cgi", gateway: "lighttpd", urlPath: "/scgi/hello"),
+            PlainPath(name: "switchyard → SCGI → scgi-cgi", gateway: "scgi", urlPath: "/scgi/hello"),
+            PlainPath(name: "lighttpd → FastCGI → fcgi-cgi", gateway: "lighttpd", urlPath: "/fcgi/hello"),
+            PlainPath(name: "switchyard → FastCGI → fcgi-cgi (multiplexed)", gateway: "fcgi", urlPath: "/fcgi/hello"),
+        ]
+        for p in plainPaths {
+            plain.row(p.name)
+            if setup.wrk == nil || gateways[p.gateway] == nil {
+                for c in plain.columns.indices {
+                    plain.markNotApplicable(row: p.name, column: c, reason: setup.wrk == nil ? "wrk is not installed" : "lighttpd is not installed")
+                }
+            }
+        }
+    }
+
+    // MARK: one run
+
+    /// Returns false when interrupted.
+    func runOnce(_ run: Int) -> Bool {
+        log("run \(run)/\(options.runs): starting \(gateways.count) gateways")
+        var failedGateways: [String: String] = [:]
+        for (name, g) in gateways.sorted(by: { $0.key < $1.key }) {
+            do {
+                try g.start(setup: setup)
+            } catch {
+                failedGateways[name] = error.description
+            }
+        }
+        for (name, g) in gateways.sorted(by: { $0.key < $1.key }) where failedGateways[name] == nil {
+            do {
+                try g.waitReady()
+            } catch {
+                failedGateways[name] = error.description
+                log("  \(error)")
+            }
+        }
+        // Rotate the order of the paths from run to run, so no path always follows the same one.
+        let paths = rotate(webSocketPaths.filter { $0.missing == nil }, by: run - 1)
+        let order: [CompareWorkload] = [.hold, .small1, .small16, .small64, .large, .upgrades]
+        for workload in order {
+            for path in paths where path.skipped[workload] == nil {
+                guard let g = gateways[path.gateway] else { continue }
+                if let reason = failedGateways[path.gateway] {
+                    for c in workload.columns { ws.fail(row: path.name, column: c, reason: reason) }
+                    continue
+                }
+                if !measure(workload, path: path, gateway: g, run: run) { return false }
+            }
+        }
+        if let wrk = setup.wrk {
+            for p in rotate(plainPaths, by: run - 1) {
+                guard let g = gateways[p.gateway] else { continue }
+                if let reason = failedGateways[p.gateway] {
+                    for c in plain.columns.indices { plain.fail(row: p.name, column: c, reason: reason) }
+                    continue
+                }
+                measurePlain(p, gateway: g, wrk: wrk, run: run)
+            }
+        }
+        return true
+    }
+
+    func rotate<T>(_ a: [T], by n: Int) -> [T] {
+        guard !a.isEmpty else { return a }
+        let k = n % a.count
+        return Array(a[k...] + a[..<k])
+    }
+
+    /// One load-generator run; false when it was interrupted (exit 130).
+    func measure(_ workload: CompareWorkload, path: WebSocketPath, gateway: CompareGateway, run: Int) -> Bool {
+        let url = "ws://127.0.0.1:\(gateway.port)\(path.urlPath)"
+        let arguments = [setup.benchBinary] + workload.benchArguments(duration: options.duration, warmup: options.warmup)
+            + ["--json", "--no-progress", "--server-pid", "\(gateway.pid)", url]
+        let limit = options.duration + options.warmup + 60
+        let result: Result<[Int: Double], CompareFailure>
+        var output: Subprocess.Output? = nil
+        do {
+            let out = try Subprocess.run(arguments, timeout: limit, scratch: temporary + "/scratch")
+            output = out
+            if out.status == 130 { return false }
+            let line = out.stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") }).map(String.init)
+            if out.timedOut {
+                result = .failure(CompareFailure("no result within \(Int(limit)) s"))
+            } else {
+                result = CompareMatrix.figures(for: workload, json: line.flatMap(FlatJSON.parse), exitCode: out.status, stderr: out.stderr)
+            }
+            var raw = JSONObjectWriter()
+            raw.add("run", run)
+            raw.add("path", path.name)
+            raw.add("workload", workload.rawValue)
+            raw.add("exit", Int(out.status))
+            raw.add("stderr", String(out.stderr.prefix(2000)))
+            let record = String(raw.text.dropLast()) + ", \"bench\": " + (line ?? "null") + "}\n"
+            CompareFiles.append(outputDirectory + "/raw/runs.jsonl", record)
+        } catch {
+            result = .failure(CompareFailure("cannot run the load generator: \(error)"))
+        }
+        switch result {
+        case .success(let figures):
+            for (c, v) in figures { ws.add(row: path.name, column: c, value: v) }
+            let main = workload.columns[0]
+            let col = CompareMatrix.webSocketColumns[main]
+            log("  \(workload.label.padded(12)) \(path.name.padded(38)) \(col.format.format(figures[main] ?? 0)) \(col.unit)")
+        case .failure(let f):
+            for c in workload.columns { ws.fail(row: path.name, column: c, reason: f.description) }
+            log("  \(workload.label.padded(12)) \(path.name.padded(38)) FAILED: \(f)"
+                + (output.map { $0.stderr.isEmpty ? "" : "\n    " + $0.stderr.split(separator: "\n").prefix(3).joined(separator: "\n    ") } ?? ""))
+        }
+        return true
+    }
+
+    /// wrk against a plain CGI (warm-up, then measured), with the gateway's CPU time around it.
+    func measurePlain(_ p: PlainPath, gateway: CompareGateway, wrk: String, run: Int) {
+        let url = "http://127.0.0.1:\(gateway.port)\(p.urlPath)"
+        let scratch = temporary + "/scratch"
+        let seconds = { (s: Double) in "\(max(Int(s.rounded()), 1))s" }
+        if options.warmup > 0 {
+            _ = try? Subprocess.run([wrk, "-t1", "-c8", "-d" + seconds(options.warmup), url], timeout: options.warmup + 30, scratch: nil)
+        }
+        let probe = ServerProbe(pid: gateway.pid)
+        let cpu0 = probe.cpuSeconds() ?? 0
+        let out = try? Subprocess.run([wrk, "-t1", "-c8", "-d" + seconds(options.duration), url], timeout: options.duration + 30, scratch: scratch)
+        let cpu = (probe.cpuSeconds() ?? cpu0) - cpu0
+        var raw = JSONObjectWriter()
+        raw.add("run", run)
+        raw.add("path", p.name)
+        raw.add("workload", "wrk")
+        raw.add("output", out?.stdout ?? "")
+        raw.add("gateway_cpu_seconds", cpu)
+        CompareFiles.append(outputDirectory + "/raw/runs.jsonl", raw.text + "\n")
+        guard let out, out.status == 0, let w = WrkOutput.parse(out.stdout) else {
+            let why = out.map { "wrk exit status \($0.status)" + ($0.stderr.isEmpty ? "" : ": " + CompareMatrix.trimmed(String($0.stderr.split(separator: "\n").first ?? ""))) }
+                ?? "cannot run wrk"
+            for c in plain.columns.indices { plain.fail(row: p.name, column: c, reason: why) }
+            log("  wrk          \(p.name.padded(38)) FAILED: \(why)")
+            return
+        }
+        if w.non2xx > 0 || w.socketErrors > 0 || w.requests == 0 {
+            let why = "\(w.non2xx) non-2xx, \(w.socketErrors) socket errors"
+            for c in plain.columns.indices { plain.fail(row: p.name, column: c, reason: why) }
+            log("  wrk          \(p.name.padded(38)) FAILED: \(why)")
+            return
+        }
+        plain.add(row: p.name, column: 0, value: w.requestsPerSecond)
+        plain.add(row: p.name, column: 1, value: cpu * 1e6 / Double(w.requests))
+        log("  wrk          \(p.name.padded(38)) \(NumberFormat.compact(w.requestsPerSecond)) req/s")
+    }
+
+    func stopGateways() {
+        for g in gateways.values { g.stop() }
+    }
+
+    // MARK: the report
+
+    func makeReport() -> CompareReport {
+        let rows = webSocketPaths.map(\.name)
+        var ratios: [CompareRatio] = []
+        if let lt = rows.firstIndex(of: "lighttpd mod_cgi") {
+            for name in ["switchyard CGI (splice)", "switchyard CGI (copy)"] {
+                if let s = rows.firstIndex(of: name) { ratios.append(CompareRatio(label: "\(name) ÷ lighttpd", subject: s, baseline: lt)) }
+            }
+        }
+        let wsTable = ws.table(title: "WebSocket echo: the same C echo behind every path", ratios: ratios)
+        let plainRows = plainPaths.map(\.name)
+        var plainRatios: [CompareRatio] = []
+        for k in stride(from: 0, to: plainRows.count - 1, by: 2) {
+            let what = ["mod_cgi", "SCGI → scgi-cgi", "FastCGI → fcgi-cgi"][k / 2]
+            plainRatios.append(CompareRatio(label: "switchyard ÷ lighttpd, \(what)", subject: k + 1, baseline: k))
+        }
+        let plainTable = plain.table(title: "Plain requests (wrk -t1 -c8, a tiny C CGI, no upgrade)", ratios: plainRatios)
+        var allNotes = notes
+        allNotes += [
+            "Every WebSocket row runs the same C echo (cgi-bin/ws-echo-fast, one process per connection) behind a different path, except the native rows: switchyard-echo-app, one long-running process for all connections.",
+            "Switchyard runs one instance per path with `server.event-loops = 1`; lighttpd is one process. Nothing is pinned: load generator (one thread), gateway and echo processes share the machine's cores, and the machine is shared with other work, so figures are noisy.",
+            "gateway CPU = user+system time of the gateway process only (not the CGI, bridge or echo-app processes) over the measured interval, divided by the echoed messages (or upgrades).",
+            "idle memory = growth of the gateway's VmRSS from before 1000 connections were opened (on a freshly started gateway) to the end of the hold, divided by the connections open; the CGI rows also run 1000 echo processes, not counted.",
+            "lighttpd 1.4.69 cannot upgrade over SCGI or FastCGI, so its WebSocket row is mod_cgi only; its SCGI/FastCGI figures are plain requests through the same bridges (second table).",
+            "The copy row (`server.upgrade-relay = \"copy\"`) differs from splice only after the upgrade, so upgrades/s and idle memory are not measured again there.",
+            "Every run must have 0 mismatches and 0 errors (every echoed byte is verified); a failed cell says why.",
+        ]
+        return CompareReport(machine: setup.machine(scratch: temporary + "/scratch"), runs: options.runs,
+                             command: "switchyard-bench compare" + commandSuffix, timing: timing.prefix(1).uppercased() + timing.dropFirst(),
+                             tables: [wsTable, plainTable], notes: allNotes)
+    }
+
+    var commandSuffix: String {
+        var s = options.quick ? " --quick" : ""
+        let defaults = options.quick ? (1, 1.5, 0.5) : (3, 3.0, 1.0)
+        if options.runs != defaults.0 { s += " --runs \(options.runs)" }
+        if options.duration != defaults.1 { s += " --duration \(NumberFormat.compact(options.duration))" }
+        if options.warmup != defaults.2 { s += " --warmup \(NumberFormat.compact(options.warmup))" }
+        return s
+    }
+
+    func log(_ text: String) {
+        fputs(text + "\n", stderr)
+        fflush(stderr)
+    }
+}
+
+extension String {
+    func padded(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}
