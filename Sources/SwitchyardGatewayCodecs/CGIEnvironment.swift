@@ -9,7 +9,11 @@ public struct CGIEnvironment: Sendable, Sequence {
 
     /// The variables in insertion order.
     public private(set) var pairs: [(name: String, value: String)] = []
-    private var index: [String: Int] = [:]
+    /// Name -> position, built only once the list outgrows a linear scan (a request's ~30
+    /// variables are found faster by comparing than by hashing; a hostile SCGI/FastCGI peer
+    /// sending thousands of names still gets O(1) lookups).
+    private var index: [String: Int]?
+    private static let linearLimit = 64
 
     public init() {}
 
@@ -18,33 +22,61 @@ public struct CGIEnvironment: Sendable, Sequence {
         for p in pairs { set(p.name, p.value) }
     }
 
+    private mutating func position(of name: String) -> Int? {
+        if index == nil {
+            if pairs.count <= CGIEnvironment.linearLimit {
+                for i in pairs.indices where pairs[i].name == name { return i }
+                return nil
+            }
+            var built = [String: Int](minimumCapacity: pairs.count * 2)
+            for i in pairs.indices { built[pairs[i].name] = i }
+            index = built
+        }
+        return index![name]
+    }
+
     /// Sets `name` to `value`, replacing an existing value in place (keeping its position) or appending.
     public mutating func set(_ name: String, _ value: String) {
-        if let i = index[name] {
+        if let i = position(of: name) {
             pairs[i].value = value
         } else {
-            index[name] = pairs.count
-            pairs.append((name: name, value: value))
+            append(uniqueName: name, value)
         }
     }
+
+    /// Appends a variable the caller knows is not present yet (the builder's fixed names).
+    mutating func append(uniqueName name: String, _ value: String) {
+        if index != nil { index![name] = pairs.count }
+        pairs.append((name: name, value: value))
+    }
+
+    /// Reserves room for `n` variables.
+    public mutating func reserveCapacity(_ n: Int) { pairs.reserveCapacity(n) }
 
     /// Removes `name`, returning its value. O(n): it re-indexes the variables that follow.
     @discardableResult
     public mutating func remove(_ name: String) -> String? {
-        guard let i = index.removeValue(forKey: name) else { return nil }
+        guard let i = position(of: name) else { return nil }
         let old = pairs.remove(at: i).value
-        for j in i..<pairs.count { index[pairs[j].name] = j }
+        if index != nil {
+            index![name] = nil
+            for j in i..<pairs.count { index![pairs[j].name] = j }
+        }
         return old
     }
 
     public func value(_ name: String) -> String? {
-        guard let i = index[name] else { return nil }
-        return pairs[i].value
+        if let index {
+            guard let i = index[name] else { return nil }
+            return pairs[i].value
+        }
+        for p in pairs where p.name == name { return p.value }
+        return nil
     }
 
     public subscript(name: String) -> String? { value(name) }
 
-    public func contains(_ name: String) -> Bool { index[name] != nil }
+    public func contains(_ name: String) -> Bool { value(name) != nil }
 
     public var count: Int { pairs.count }
     public var isEmpty: Bool { pairs.isEmpty }

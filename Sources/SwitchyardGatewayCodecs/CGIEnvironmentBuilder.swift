@@ -7,35 +7,39 @@
 public enum CGIEnvironmentBuilder {
     public static func build(_ info: CGIRequestInfo) -> CGIEnvironment {
         var env = CGIEnvironment()
-        env.set("GATEWAY_INTERFACE", "CGI/1.1")
-        env.set("SERVER_SOFTWARE", info.serverSoftware)
-        env.set("SERVER_NAME", info.serverName)
-        env.set("SERVER_ADDR", info.serverAddr)
-        env.set("SERVER_PORT", String(info.serverPort))
-        env.set("SERVER_PROTOCOL", info.serverProtocol)
-        env.set("REQUEST_METHOD", info.method)
-        env.set("REQUEST_URI", info.requestURI)
-        env.set("REQUEST_SCHEME", info.scheme)
-        if info.isTLS { env.set("HTTPS", "on") }
-        env.set("SCRIPT_NAME", info.scriptName)
-        env.set("SCRIPT_FILENAME", info.scriptFilename)
+        env.reserveCapacity(22 + info.headers.count + info.extra.count)
+        // The fixed names are distinct and none starts with "HTTP_", so they are appended
+        // without lookups; only `extra` (configuration) may replace one.
+        env.append(uniqueName: "GATEWAY_INTERFACE", "CGI/1.1")
+        env.append(uniqueName: "SERVER_SOFTWARE", info.serverSoftware)
+        env.append(uniqueName: "SERVER_NAME", info.serverName)
+        env.append(uniqueName: "SERVER_ADDR", info.serverAddr)
+        env.append(uniqueName: "SERVER_PORT", String(info.serverPort))
+        env.append(uniqueName: "SERVER_PROTOCOL", info.serverProtocol)
+        env.append(uniqueName: "REQUEST_METHOD", info.method)
+        env.append(uniqueName: "REQUEST_URI", info.requestURI)
+        env.append(uniqueName: "REQUEST_SCHEME", info.scheme)
+        if info.isTLS { env.append(uniqueName: "HTTPS", "on") }
+        env.append(uniqueName: "SCRIPT_NAME", info.scriptName)
+        env.append(uniqueName: "SCRIPT_FILENAME", info.scriptFilename)
         if !info.pathInfo.isEmpty {
-            env.set("PATH_INFO", info.pathInfo)
-            env.set("PATH_TRANSLATED", joinPath(info.documentRoot, info.pathInfo))
+            env.append(uniqueName: "PATH_INFO", info.pathInfo)
+            env.append(uniqueName: "PATH_TRANSLATED", joinPath(info.documentRoot, info.pathInfo))
         }
-        env.set("QUERY_STRING", info.queryString)
-        env.set("DOCUMENT_ROOT", info.documentRoot)
-        if let n = info.contentLength { env.set("CONTENT_LENGTH", String(n)) }
+        env.append(uniqueName: "QUERY_STRING", info.queryString)
+        env.append(uniqueName: "DOCUMENT_ROOT", info.documentRoot)
+        if let n = info.contentLength { env.append(uniqueName: "CONTENT_LENGTH", String(n)) }
         if let ct = info.headers.first(where: { asciiCaseInsensitiveEquals($0.name, "content-type") }),
            !ct.value.isEmpty {
-            env.set("CONTENT_TYPE", ct.value)
+            env.append(uniqueName: "CONTENT_TYPE", ct.value)
         }
-        env.set("REMOTE_ADDR", info.remoteAddr)
-        env.set("REMOTE_PORT", String(info.remotePort))
-        env.set("REDIRECT_STATUS", String(info.redirectStatus))
+        env.append(uniqueName: "REMOTE_ADDR", info.remoteAddr)
+        env.append(uniqueName: "REMOTE_PORT", String(info.remotePort))
+        env.append(uniqueName: "REDIRECT_STATUS", String(info.redirectStatus))
 
+        // mapHeaders yields each HTTP_* name once.
         let mapped = mapHeaders(info.headers, dropUnderscored: info.dropHeadersWithUnderscores)
-        for (name, value) in mapped.variables { env.set(name, value) }
+        for (name, value) in mapped.variables { env.append(uniqueName: name, value) }
         for (name, value) in info.extra { env.set(name, value) }
         return env
     }
@@ -48,19 +52,24 @@ public enum CGIEnvironmentBuilder {
 
     /// `HTTP_` + the header name upper-cased, every other non-alphanumeric byte mapped to `_`.
     public static func variableName(forHeader name: String) -> String {
-        var bytes: [UInt8] = Array("HTTP_".utf8)
-        bytes.reserveCapacity(5 + name.utf8.count)
-        for c in name.utf8 {
-            bytes.append(ASCII.isAlpha(c) ? c & ~0x20 : ASCII.isDigit(c) ? c : 0x5F)
+        let count = 5 + name.utf8.count
+        return String(unsafeUninitializedCapacity: count) { out in
+            out[0] = 0x48; out[1] = 0x54; out[2] = 0x54; out[3] = 0x50; out[4] = 0x5F  // "HTTP_"
+            var i = 5
+            for c in name.utf8 {
+                out[i] = ASCII.isAlpha(c) ? c & ~0x20 : ASCII.isDigit(c) ? c : 0x5F
+                i += 1
+            }
+            return count
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     // MARK: - Header mapping
 
+    /// One `HTTP_*` variable: the header spelling that won it and the values of that header.
     private struct Group {
         var name: String
-        var values: [String]
+        var value: String
         var variable: String
         var rank: Int
         var isCookie: Bool
@@ -76,55 +85,63 @@ public enum CGIEnvironmentBuilder {
         return r
     }
 
+    /// Groups below this size are searched linearly: a request's handful of headers compare
+    /// faster than they hash, and beyond it a dictionary keeps hostile header counts O(n).
+    private static let linearGroupLimit = 32
+
+    /// Maps headers to variables in one pass. Headers whose names differ only in case are one
+    /// header (values joined with ", ", "; " for Cookie); different spellings that map to the
+    /// same variable (`X-A` vs `X_A`) conflict: the lowest rank wins, ties go to the first seen.
     private static func mapHeaders(
         _ headers: [(name: String, value: String)], dropUnderscored: Bool
     ) -> (variables: [(String, String)], conflicts: [String]) {
         var groups: [Group] = []
-        var groupByLowerName: [String: Int] = [:]
-        for (name, value) in headers where !name.isEmpty && !value.isEmpty {
-            let lower = asciiLowercased(name)
-            if let g = groupByLowerName[lower] {
-                groups[g].values.append(value)
-                continue
-            }
-            groupByLowerName[lower] = groups.count
-            groups.append(Group(name: name, values: [value], variable: variableName(forHeader: name),
-                                rank: rank(name), isCookie: lower == "cookie"))
-        }
-
-        // Resolve collisions: lowest rank wins, ties go to the first seen.
-        var winner: [String: Int] = [:]
+        groups.reserveCapacity(headers.count)
+        var groupByVariable: [String: Int]? = nil
         var conflicts: [String] = []
-        var dropped = [Bool](repeating: false, count: groups.count)
-        for (i, g) in groups.enumerated() {
-            switch g.variable {
-            case "HTTP_PROXY", "HTTP_CONTENT_LENGTH", "HTTP_CONTENT_TYPE":
-                dropped[i] = true
-                continue
+        for (name, value) in headers where !name.isEmpty && !value.isEmpty {
+            let variable = variableName(forHeader: name)
+            switch variable {
+            case "HTTP_PROXY", "HTTP_CONTENT_LENGTH", "HTTP_CONTENT_TYPE": continue
             default: break
             }
-            if dropUnderscored && g.rank == 2 { dropped[i] = true; continue }
-            if let w = winner[g.variable] {
-                if g.rank < groups[w].rank {
-                    dropped[w] = true
-                    conflicts.append(groups[w].name)
-                    winner[g.variable] = i
-                } else {
-                    dropped[i] = true
-                    conflicts.append(g.name)
-                }
+            let rank = rank(name)
+            if dropUnderscored && rank == 2 { continue }
+            var found: Int? = nil
+            if let map = groupByVariable {
+                found = map[variable]
             } else {
-                winner[g.variable] = i
+                for i in groups.indices where groups[i].variable == variable { found = i; break }
+            }
+            guard let g = found else {
+                groups.append(Group(name: name, value: value, variable: variable, rank: rank,
+                                    isCookie: variable == "HTTP_COOKIE"))
+                if groupByVariable != nil {
+                    groupByVariable![variable] = groups.count - 1
+                } else if groups.count > linearGroupLimit {
+                    var map = [String: Int](minimumCapacity: groups.count * 2)
+                    for i in groups.indices { map[groups[i].variable] = i }
+                    groupByVariable = map
+                }
+                continue
+            }
+            if asciiCaseInsensitiveEquals(groups[g].name, name) {
+                groups[g].value += groups[g].isCookie ? "; " : ", "
+                groups[g].value += value
+            } else if rank < groups[g].rank {
+                noteConflict(groups[g].name, in: &conflicts)
+                groups[g].name = name
+                groups[g].value = value
+                groups[g].rank = rank
+            } else {
+                noteConflict(name, in: &conflicts)
             }
         }
+        return (groups.map { ($0.variable, $0.value) }, conflicts)
+    }
 
-        var variables: [(String, String)] = []
-        variables.reserveCapacity(groups.count)
-        for (i, g) in groups.enumerated() where !dropped[i] {
-            let value = g.values.count == 1 ? g.values[0] : g.values.joined(separator: g.isCookie ? "; " : ", ")
-            variables.append((g.variable, value))
-        }
-        return (variables, conflicts)
+    private static func noteConflict(_ name: String, in conflicts: inout [String]) {
+        if !conflicts.contains(where: { asciiCaseInsensitiveEquals($0, name) }) { conflicts.append(name) }
     }
 
     // MARK: - Small string helpers (ASCII only; no Foundation)
@@ -136,7 +153,7 @@ public enum CGIEnvironmentBuilder {
         return String(decoding: s.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 
-    static func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
+    public static func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
         guard a.utf8.count == b.utf8.count else { return false }
         for (x, y) in zip(a.utf8, b.utf8) {
             let lx = x >= 0x41 && x <= 0x5A ? x | 0x20 : x

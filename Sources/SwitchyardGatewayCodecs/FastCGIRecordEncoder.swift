@@ -31,6 +31,9 @@ public enum FastCGIRecordEncoder {
     /// The variables as `FCGI_PARAMS` records (pairs may straddle records), then the empty
     /// `FCGI_PARAMS` record that ends the stream.
     public static func params(_ env: CGIEnvironment, requestId: UInt16, into out: inout [UInt8]) {
+        var size = 32
+        for (name, value) in env { size += name.utf8.count + value.utf8.count + 8 }
+        out.reserveCapacity(out.count + size + (size / maxContentLength + 1) * 16)
         var w = StreamWriter(type: FastCGIRecordType.params.rawValue, requestId: requestId, out: &out)
         for (name, value) in env { w.writePair(name, value, into: &out) }
         w.finish(into: &out, dropIfEmpty: true)
@@ -141,10 +144,29 @@ public enum FastCGIRecordEncoder {
         }
 
         mutating func writePair(_ name: String, _ value: String, into out: inout [UInt8]) {
+            let nameCount = name.utf8.count, valueCount = value.utf8.count
+            let needed = (nameCount < 128 ? 1 : 4) + (valueCount < 128 ? 1 : 4) + nameCount + valueCount
+            if open && FastCGIRecordEncoder.maxContentLength - (out.count - headerAt - 8) > needed {
+                // The common case: the whole pair fits in the open record.
+                Self.appendLength(nameCount, to: &out)
+                Self.appendLength(valueCount, to: &out)
+                out.append(contentsOf: name.utf8)
+                out.append(contentsOf: value.utf8)
+                return
+            }
             writeLength(name.utf8.count, into: &out)
             writeLength(value.utf8.count, into: &out)
             write(name, into: &out)
             write(value, into: &out)
+        }
+
+        @inline(__always)
+        private static func appendLength(_ n: Int, to out: inout [UInt8]) {
+            if n < 128 {
+                out.append(UInt8(n))
+            } else {
+                out.appendUInt32BE(UInt32(n) | 0x8000_0000)
+            }
         }
 
         private mutating func writeLength(_ n: Int, into out: inout [UInt8]) {

@@ -78,10 +78,20 @@ public enum SocketAddress: CustomStringConvertible, Sendable {
     /// The address without port ("127.0.0.1", "::1", or the unix path).
     public var host: String {
         switch self {
-        case .ipv4(var a):
-            var buf = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
-            inet_ntop(AF_INET, &a.sin_addr, &buf, socklen_t(buf.count))
-            return String(cString: buf)
+        case .ipv4(let a):
+            // Dotted quad by hand: every CGI/SCGI/FastCGI request formats two of these.
+            let v = UInt32(bigEndian: a.sin_addr.s_addr)
+            return String(unsafeUninitializedCapacity: 15) { out in
+                var n = 0
+                for shift in stride(from: 24, through: 0, by: -8) {
+                    let octet = Int((v >> UInt32(shift)) & 0xFF)
+                    if octet >= 100 { out[n] = UInt8(0x30 + octet / 100); n += 1 }
+                    if octet >= 10 { out[n] = UInt8(0x30 + (octet / 10) % 10); n += 1 }
+                    out[n] = UInt8(0x30 + octet % 10); n += 1
+                    if shift > 0 { out[n] = 0x2E; n += 1 }
+                }
+                return n
+            }
         case .ipv6(var a):
             var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
             inet_ntop(AF_INET6, &a.sin6_addr, &buf, socklen_t(buf.count))

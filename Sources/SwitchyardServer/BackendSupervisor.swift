@@ -72,8 +72,6 @@ final class BackendSupervisor {
             usleep(150_000)
             for m in managed {
                 for case let child? in m.children {
-                    var exited: Int32 = 0, code: Int32 = 0
-                    _ = exited; _ = code
                     if kill(child.pid, 0) != 0 || isZombie(child.pid) {
                         throw ServerError.backend("\(m.config.location): bin-path \"\(m.argv.joined(separator: " "))\" exited right after start")
                     }
@@ -166,9 +164,7 @@ final class BackendSupervisor {
         for m in managed {
             for case let child? in m.children {
                 while EventLoop.monotonicNanoseconds() < deadline {
-                    var exited: Int32 = 0, code: Int32 = 0
                     let r = waitpid(child.pid, nil, WNOHANG)
-                    _ = exited; _ = code
                     if r == child.pid || r < 0 { break }
                     usleep(20_000)
                 }

@@ -12,7 +12,8 @@ extension CGIRequestInfo {
         for (name, value) in head.headers {
             // lighttpd's rule: without an upgrade-enabled route the backend never sees Upgrade,
             // so it cannot answer 101.
-            if !allowUpgrade && (name.lowercased() == "upgrade" || name.lowercased() == "http2-settings") { continue }
+            if !allowUpgrade && (CGIEnvironmentBuilder.asciiCaseInsensitiveEquals(name, "upgrade")
+                                 || CGIEnvironmentBuilder.asciiCaseInsensitiveEquals(name, "http2-settings")) { continue }
             headers.append((name, value))
         }
         let local = connection.local
@@ -42,8 +43,7 @@ extension CGIRequestInfo {
 
     /// True when the request asks for a WebSocket upgrade the way RFC 6455 requires.
     static func wantsWebSocket(_ head: HTTPRequestHead) -> Bool {
-        guard head.version == .http1_1, head.method == "GET", let upgrade = head.upgrade else { return false }
-        let tokens = upgrade.split(separator: ",").map { $0.trimmingCharacters(in: " \t").lowercased() }
-        return tokens.contains("websocket") && head.connectionTokens.contains("upgrade")
+        guard head.version == .http1_1, head.method == "GET" else { return false }
+        return head.upgradeOffers("websocket") && head.connectionTokens.contains("upgrade")
     }
 }

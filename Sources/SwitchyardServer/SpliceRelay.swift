@@ -126,9 +126,20 @@ final class SpliceRelay: EventHandler {
 
     func handleEvent(fd: Int32, events: IOEvents) {
         guard !closed else { return }
-        pump(up)
+        // Pump only the direction this readiness concerns: an idle direction would cost a
+        // splice that fails with EAGAIN plus a FIONREAD on every message.
+        let broken = !events.isDisjoint(with: [.error, .hangup, .readHangup])
+        var pumpUp = broken, pumpDown = broken
+        if fd == clientFD {
+            if events.contains(.input) { pumpUp = true }
+            if events.contains(.output) { pumpDown = true }
+        } else {
+            if fd == backendRead && events.contains(.input) { pumpDown = true }
+            if fd == backendWrite && events.contains(.output) { pumpUp = true }
+        }
+        if pumpUp { pump(up) }
         if closed { return }
-        pump(down)
+        if pumpDown { pump(down) }
         if closed { return }
         updateInterest()
     }
@@ -169,7 +180,12 @@ final class SpliceRelay: EventHandler {
                 switch Pipe.splice(from: d.src, to: d.dst, count: SpliceRelay.chunk) {
                 case .bytes:
                     d.lastProgress = loop.now
-                    continue
+                    // Back to epoll rather than a second splice that would mostly say EAGAIN:
+                    // readiness is level-triggered, so bytes still waiting (or an EOF) come
+                    // straight back, and a full destination shows up as EAGAIN there.
+                    d.wantSrc = true
+                    d.wantDst = false
+                    return
                 case .eof:
                     d.srcEOF = true
                     return directionFinished(d)

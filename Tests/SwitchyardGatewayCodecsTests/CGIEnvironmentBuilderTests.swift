@@ -148,3 +148,47 @@ import Testing
         #expect(e.value("HTTP_UPGRADE") == "websocket")
     }
 }
+
+@Suite struct CGIEnvironmentIndexTests {
+    /// Past the linear-scan limit the environment switches to a dictionary; both must agree
+    /// with a plain reference model through sets, replacements and removals.
+    @Test func largeEnvironmentMatchesReferenceModel() {
+        var e = CGIEnvironment()
+        var reference: [(String, String)] = []
+        func set(_ n: String, _ v: String) {
+            e.set(n, v)
+            if let i = reference.firstIndex(where: { $0.0 == n }) { reference[i].1 = v } else { reference.append((n, v)) }
+        }
+        for i in 0..<150 { set("VAR_\(i)", "v\(i)") }
+        for i in stride(from: 0, to: 150, by: 7) { set("VAR_\(i)", "replaced\(i)") }
+        for i in stride(from: 3, to: 150, by: 11) {
+            #expect(e.remove("VAR_\(i)") == reference.first(where: { $0.0 == "VAR_\(i)" })!.1)
+            reference.removeAll { $0.0 == "VAR_\(i)" }
+        }
+        set("VAR_3", "back")
+        #expect(e.remove("MISSING") == nil)
+        #expect(pairsEqual(e.pairs, reference))
+        for (n, v) in reference { #expect(e.value(n) == v) }
+        #expect(!e.contains("VAR_14"))
+        #expect(e.value("VAR_3") == "back")
+    }
+
+    @Test func sameSpellingsJoinAndLosersAreReportedOnce() {
+        var info = CGIEnvironmentBuilderTests.sampleInfo()
+        info.headers = [("X_A", "1"), ("Host", "h"), ("X-A", "2"), ("x_a", "3"), ("x-a", "4")]
+        let e = CGIEnvironmentBuilder.build(info)
+        #expect(e.value("HTTP_X_A") == "2, 4")
+        #expect(CGIEnvironmentBuilder.conflictingHeaders(info.headers) == ["X_A"])
+        #expect(e.pairs.filter { $0.name == "HTTP_X_A" }.count == 1)
+    }
+
+    /// Many distinct headers take the dictionary path; the result is the same set.
+    @Test func manyHeadersStillMapOnceEach() {
+        var info = CGIEnvironmentBuilderTests.sampleInfo()
+        info.headers = (0..<200).map { ("X-H\($0)", "\($0)") } + [("x-h7", "again")]
+        let e = CGIEnvironmentBuilder.build(info)
+        #expect(e.value("HTTP_X_H7") == "7, again")
+        #expect(e.value("HTTP_X_H199") == "199")
+        #expect(e.pairs.filter { $0.name.hasPrefix("HTTP_X_H") }.count == 200)
+    }
+}

@@ -293,6 +293,13 @@ import SwitchyardHTTP
         #expect(d.messages[0].bodyString == "data")
     }
 
+    @Test(arguments: [("websocket", true), ("WebSocket", true), ("h2c, websocket", true), (" websocket ,foo", true),
+                      ("websocket2", false), ("web socket", false), ("h2c", false), ("", false), (",,websocket", true)])
+    func upgradeOffersMatchesListElements(value: String, expected: Bool) {
+        let head = HTTPRequestHead(method: "GET", target: "/", version: .http1_1, upgrade: value)
+        #expect(head.upgradeOffers("websocket") == expected)
+    }
+
     @Test func upgradeIsReportedNotPerformed() throws {
         let d = ParserDriver.run("GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x\r\n\r\n\u{81}\u{05}")
         #expect(d.error == nil)

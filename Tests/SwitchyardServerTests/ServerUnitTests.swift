@@ -129,3 +129,13 @@ struct CGIRouteTests {
 
 import SwitchyardOS
 enum SwitchyardOSBuffer { static func make() -> ByteBuffer { ByteBuffer(capacity: 64) } }
+
+@Suite("Socket address text")
+struct SocketAddressTextTests {
+    @Test(arguments: ["0.0.0.0", "127.0.0.1", "10.20.30.40", "255.255.255.255", "192.168.0.9", "1.100.10.0"])
+    func ipv4HostMatchesInput(text: String) throws {
+        let a = try SocketAddress.parse("\(text):80")
+        #expect(a.host == text)
+        #expect(a.description == "\(text):80")
+    }
+}
