@@ -43,7 +43,8 @@ public final class ByteBuffer {
             writeIndex = n
             if capacity - writeIndex >= count { return }
         }
-        var newCapacity = capacity
+        // A buffer shrunk to almost nothing (an idle connection's) regrows in one step.
+        var newCapacity = max(capacity, 1024)
         while newCapacity - writeIndex < count { newCapacity *= 2 }
         let newStorage = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
         newStorage.copyMemory(from: storage, byteCount: writeIndex)

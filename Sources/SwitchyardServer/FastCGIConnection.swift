@@ -264,7 +264,7 @@ final class FastCGIMuxStream: BackendStream {
     weak var delegate: BackendStreamDelegate?
     let label: String
     private var paused = false
-    private let parked = ByteBuffer(capacity: 1024)
+    private let parked = ByteBuffer(capacity: 64)   // grows only for a client that reads slowly
     private var endedStatus: UInt8?
     private var finished = false
 
@@ -310,7 +310,7 @@ final class FastCGIMuxStream: BackendStream {
             delegate?.streamStdout(slice)
             parked.consume(chunk)
         }
-        if parked.isEmpty { parked.shrinkIfIdle(to: 1024) }
+        if parked.isEmpty { parked.shrinkIfIdle(to: 64) }
         connection?.streamBacklogChanged()
         if parked.isEmpty, let status = endedStatus, !finished { finish(nil, status) }
     }

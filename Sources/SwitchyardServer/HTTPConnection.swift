@@ -21,7 +21,8 @@ final class HTTPConnection: EventHandler {
     /// on each of the many accesses per request.
     let worker: Worker
     let remote: SocketAddress?
-    let local: SocketAddress?
+    /// getsockname(2) only when asked (SERVER_ADDR for gateways): static requests never need it.
+    private(set) lazy var local: SocketAddress? = SocketAddress.local(of: fd)
     /// Text forms, computed once per connection (inet_ntop is not free).
     private(set) lazy var remoteHost: String = remote?.host ?? ""
     private(set) lazy var localHost: String = local?.host ?? ""
@@ -60,7 +61,6 @@ final class HTTPConnection: EventHandler {
         self.fd = fd
         self.worker = worker
         self.remote = remote
-        self.local = SocketAddress.local(of: fd)
         self.listener = listener
         self.parser = HTTPRequestParser(limits: worker.parserLimits)
         let now = worker.loop.now
@@ -85,13 +85,20 @@ final class HTTPConnection: EventHandler {
         }
     }
 
+    private var upgradedReadFilled = false
+
     private func readAvailable() {
         var rounds = 0
         while state != .closed && !readPaused && rounds < 4 {
             rounds += 1
-            let r = input.read(from: fd, minimumSpace: state == .upgraded ? 64 * 1024 : 16 * 1024)
+            // Upgraded streams read into what they have (4 KiB once quiet) and grow to 64 KiB
+            // only after a read filled the buffer: a thousand idle WebSockets that each get a
+            // small message now and then must not each hold a burst-sized buffer.
+            let space = state != .upgraded ? 16 * 1024 : (upgradedReadFilled ? 64 * 1024 : 4 * 1024)
+            let r = input.read(from: fd, minimumSpace: space)
             switch r {
             case .bytes(let n):
+                upgradedReadFilled = input.writableBytes == 0
                 lastRead = worker.loop.now
                 if state == .lingering { input.clear(); continue }
                 if state == .upgraded {
@@ -635,8 +642,12 @@ final class HTTPConnection: EventHandler {
         case .lingering:
             if now > lingerDeadline { close(); return }
         case .upgraded:
-            // A quiet WebSocket gives its 64 KiB read buffer back (idle connections stay small).
-            if input.isEmpty && now - lastRead > 2_000_000_000 { input.shrinkIfIdle(to: 4 * 1024) }
+            // A quiet WebSocket gives its buffers back (a thousand idle connections stay small);
+            // the next message grows them again, from 1 KiB up.
+            if now - lastRead > 2_000_000_000 {
+                if input.isEmpty { input.shrinkIfIdle(to: 64) }
+                if output.isEmpty { output.bytes.shrinkIfIdle(to: 64) }
+            }
         case .responding, .closed:
             break
         }

@@ -139,3 +139,22 @@ struct SocketAddressTextTests {
         #expect(a.description == "\(text):80")
     }
 }
+
+@Suite("Byte buffer sizing")
+struct ByteBufferSizingTests {
+    /// An idle connection's buffer shrinks to almost nothing and regrows in one step, keeping
+    /// what it holds.
+    @Test func shrunkBufferRegrowsKeepingBytes() {
+        let b = ByteBuffer(capacity: 64 * 1024)
+        b.append(Array("abc".utf8))
+        b.shrinkIfIdle(to: 64)
+        #expect(b.capacity == 64 * 1024, "a buffer holding bytes is not shrunk")
+        b.consume(3)
+        b.shrinkIfIdle(to: 64)
+        #expect(b.capacity == 64)
+        b.append(Array("xy".utf8))
+        b.reserve(2000)
+        #expect(b.capacity == 2048)
+        #expect(Array(UnsafeRawBufferPointer(start: b.readPointer, count: b.readableBytes)) == Array("xy".utf8))
+    }
+}
