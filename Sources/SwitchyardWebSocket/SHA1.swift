@@ -5,38 +5,45 @@
 public enum SHA1 {
     /// The 20-byte digest of `bytes`.
     public static func hash(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.withUnsafeBytes { hash($0) }
+    }
+
+    /// The 20-byte digest of `bytes`. The schedule and the padded tail live on the stack:
+    /// a benchmark client computes one of these per upgrade.
+    public static func hash(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         var h: (UInt32, UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0)
-        var w = [UInt32](repeating: 0, count: 80)
         let bitLength = UInt64(bytes.count) &* 8
-
-        // Message plus padding: 0x80, zeros, 64-bit big-endian bit length, to a multiple of 64.
         let fullBlocks = bytes.count / 64
-        var tail = Array(bytes[(fullBlocks * 64)...])
-        tail.append(0x80)
-        while tail.count % 64 != 56 { tail.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
-
-        bytes.withUnsafeBytes { raw in
-            for block in 0..<fullBlocks { compress(raw.baseAddress! + block * 64, &h, &w) }
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 80) { w in
+            for block in 0..<fullBlocks { compress(bytes.baseAddress! + block * 64, &h, w) }
+            // Message tail plus padding: 0x80, zeros, 64-bit big-endian bit length (one or two blocks).
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { tail in
+                let rest = bytes.count - fullBlocks * 64
+                for i in 0..<rest { tail[i] = bytes[fullBlocks * 64 + i] }
+                tail[rest] = 0x80
+                let tailLength = rest + 1 + 8 <= 64 ? 64 : 128
+                for i in (rest + 1)..<(tailLength - 8) { tail[i] = 0 }
+                for i in 0..<8 { tail[tailLength - 8 + i] = UInt8(truncatingIfNeeded: bitLength >> UInt64(56 - 8 * i)) }
+                let base = UnsafeRawPointer(tail.baseAddress!)
+                for block in 0..<(tailLength / 64) { compress(base + block * 64, &h, w) }
+            }
         }
-        tail.withUnsafeBytes { raw in
-            for block in 0..<(tail.count / 64) { compress(raw.baseAddress! + block * 64, &h, &w) }
+        return [UInt8](unsafeUninitializedCapacity: 20) { out, count in
+            var i = 0
+            for word in [h.0, h.1, h.2, h.3, h.4] {
+                out[i] = UInt8(truncatingIfNeeded: word >> 24)
+                out[i + 1] = UInt8(truncatingIfNeeded: word >> 16)
+                out[i + 2] = UInt8(truncatingIfNeeded: word >> 8)
+                out[i + 3] = UInt8(truncatingIfNeeded: word)
+                i += 4
+            }
+            count = 20
         }
-
-        var digest: [UInt8] = []
-        digest.reserveCapacity(20)
-        for word in [h.0, h.1, h.2, h.3, h.4] {
-            digest.append(UInt8(truncatingIfNeeded: word >> 24))
-            digest.append(UInt8(truncatingIfNeeded: word >> 16))
-            digest.append(UInt8(truncatingIfNeeded: word >> 8))
-            digest.append(UInt8(truncatingIfNeeded: word))
-        }
-        return digest
     }
 
     private static func compress(_ block: UnsafeRawPointer,
                                  _ h: inout (UInt32, UInt32, UInt32, UInt32, UInt32),
-                                 _ w: inout [UInt32]) {
+                                 _ w: UnsafeMutableBufferPointer<UInt32>) {
         for t in 0..<16 {
             w[t] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: t * 4, as: UInt32.self))
         }

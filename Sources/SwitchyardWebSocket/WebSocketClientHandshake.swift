@@ -40,17 +40,17 @@ public struct WebSocketClientHandshake: Sendable {
 
     /// The GET request with Upgrade, Connection, Sec-WebSocket-Key/-Version, Origin, protocols and extras.
     public func requestBytes() -> [UInt8] {
-        var s = "GET \(path) HTTP/1.1\r\n"
-        s += "Host: \(host)\r\n"
-        s += "Upgrade: websocket\r\n"
-        s += "Connection: Upgrade\r\n"
-        s += "Sec-WebSocket-Key: \(key)\r\n"
-        s += "Sec-WebSocket-Version: 13\r\n"
-        if let origin { s += "Origin: \(origin)\r\n" }
-        if !subprotocols.isEmpty { s += "Sec-WebSocket-Protocol: \(subprotocols.joined(separator: ", "))\r\n" }
-        for (name, value) in extraHeaders { s += "\(name): \(value)\r\n" }
-        s += "\r\n"
-        return Array(s.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(160 + path.utf8.count + host.utf8.count + (origin?.utf8.count ?? 0))
+        func add(_ parts: String...) { for p in parts { out.append(contentsOf: p.utf8) } }
+        add("GET ", path, " HTTP/1.1\r\nHost: ", host, "\r\n")
+        add("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ", key, "\r\n")
+        add("Sec-WebSocket-Version: 13\r\n")
+        if let origin { add("Origin: ", origin, "\r\n") }
+        if !subprotocols.isEmpty { add("Sec-WebSocket-Protocol: ", subprotocols.joined(separator: ", "), "\r\n") }
+        for (name, value) in extraHeaders { add(name, ": ", value, "\r\n") }
+        add("\r\n")
+        return out
     }
 
     /// Parses a response head from the start of `input`. Lines may end in CRLF or bare LF.
@@ -82,27 +82,48 @@ public struct WebSocketClientHandshake: Sendable {
         }
         func text(_ r: Range<Int>) -> String { String(decoding: UnsafeRawBufferPointer(rebasing: input[r]), as: UTF8.self) }
 
+        // "HTTP/1.x SP 3DIGIT [SP reason]", checked as bytes.
         let statusLine = text(lines[0])
-        let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), parts[1].count == 3,
-              parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let status = Int(parts[1]) else {
-            return .invalid("malformed status line: \(statusLine)")
+        let sl = lines[0]
+        func digit(_ i: Int) -> Int? {
+            let b = input[i]
+            return b >= 0x30 && b <= 0x39 ? Int(b - 0x30) : nil
         }
+        var status = 0
+        let wellFormed: Bool = {
+            guard sl.count >= 12, input[sl.lowerBound..<(sl.lowerBound + 7)].elementsEqual("HTTP/1.".utf8) else { return false }
+            var p = sl.lowerBound + 7
+            while p < sl.upperBound && input[p] != 0x20 { p += 1 }
+            guard p + 4 <= sl.upperBound, let d0 = digit(p + 1), let d1 = digit(p + 2), let d2 = digit(p + 3),
+                  p + 4 == sl.upperBound || input[p + 4] == 0x20 else { return false }
+            status = d0 * 100 + d1 * 10 + d2
+            return true
+        }()
+        guard wellFormed else { return .invalid("malformed status line: \(statusLine)") }
+        // Header lines are scanned as bytes (the benchmark parses one head per upgrade).
+        let sp = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), colonByte = UInt8(ascii: ":")
         var headers: [(String, String)] = []
+        headers.reserveCapacity(lines.count - 1)
         for r in lines.dropFirst() {
-            let line = text(r)
-            if line.first == " " || line.first == "\t" {
+            var a = r.lowerBound, b = r.upperBound
+            if input[a] == sp || input[a] == tab {
                 // Obsolete line folding: append to the previous value.
                 guard !headers.isEmpty else { return .invalid("continuation line before any header") }
-                headers[headers.count - 1].1 += " " + trim(Substring(line))
+                while a < b && (input[a] == sp || input[a] == tab) { a += 1 }
+                while b > a && (input[b - 1] == sp || input[b - 1] == tab) { b -= 1 }
+                headers[headers.count - 1].1 += " " + text(a..<b)
                 continue
             }
-            guard let colon = line.firstIndex(of: ":") else { return .invalid("header line without a colon: \(line)") }
-            let name = line[..<colon]
-            if name.isEmpty || name.contains(where: { $0 == " " || $0 == "\t" }) {
-                return .invalid("malformed header name: \(name)")
+            var colon = a
+            while colon < b && input[colon] != colonByte { colon += 1 }
+            guard colon < b else { return .invalid("header line without a colon: \(text(r))") }
+            if colon == a || input[a..<colon].contains(where: { $0 == sp || $0 == tab }) {
+                return .invalid("malformed header name: \(text(a..<colon))")
             }
-            headers.append((String(name), trim(line[line.index(after: colon)...])))
+            var v = colon + 1
+            while v < b && (input[v] == sp || input[v] == tab) { v += 1 }
+            while b > v && (input[b - 1] == sp || input[b - 1] == tab) { b -= 1 }
+            headers.append((text(a..<colon), text(v..<b)))
         }
         let response = WebSocketHandshakeResponse(statusLine: statusLine, status: status, headers: headers,
                                                   rawHead: text(0..<headEnd))
@@ -121,11 +142,11 @@ public struct WebSocketClientHandshake: Sendable {
     public func validate(_ response: WebSocketHandshakeResponse, checkAccept: Bool = true) -> String? {
         guard response.status == 101 else { return "status \(response.status), expected 101" }
         guard let upgrade = response.header("Upgrade") else { return "no Upgrade header" }
-        guard upgrade.lowercased() == "websocket" else { return "Upgrade is \"\(upgrade)\", expected websocket" }
-        let connection = response.headers(named: "Connection")
-            .flatMap { $0.split(separator: ",") }
-            .map { trim($0).lowercased() }
-        guard connection.contains("upgrade") else { return "Connection header does not contain upgrade" }
+        guard asciiEqualsIgnoringCase(upgrade, "websocket") else { return "Upgrade is \"\(upgrade)\", expected websocket" }
+        let hasUpgradeToken = response.headers(named: "Connection").contains { value in
+            value.split(separator: ",").contains { asciiEqualsIgnoringCase(trim($0), "upgrade") }
+        }
+        guard hasUpgradeToken else { return "Connection header does not contain upgrade" }
         if checkAccept {
             let got = response.header("Sec-WebSocket-Accept")
             if got != expectedAccept { return "Sec-WebSocket-Accept is \(got.map { "\"\($0)\"" } ?? "missing"), expected \"\(expectedAccept)\"" }

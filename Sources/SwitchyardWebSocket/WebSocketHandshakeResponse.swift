@@ -19,14 +19,12 @@ public struct WebSocketHandshakeResponse: Sendable, Equatable {
 
     /// The first value of header `name` (case-insensitive), nil if absent.
     public func header(_ name: String) -> String? {
-        let wanted = name.lowercased()
-        return headers.first { $0.0.lowercased() == wanted }?.1
+        headers.first { asciiEqualsIgnoringCase($0.0, name) }?.1
     }
 
     /// All values of header `name` (case-insensitive), in order.
     public func headers(named name: String) -> [String] {
-        let wanted = name.lowercased()
-        return headers.filter { $0.0.lowercased() == wanted }.map { $0.1 }
+        headers.filter { asciiEqualsIgnoringCase($0.0, name) }.map { $0.1 }
     }
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
@@ -34,4 +32,15 @@ public struct WebSocketHandshakeResponse: Sendable, Equatable {
             && lhs.headers.count == rhs.headers.count
             && zip(lhs.headers, rhs.headers).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
     }
+}
+
+/// ASCII case-insensitive comparison without building lower-cased copies.
+func asciiEqualsIgnoringCase(_ a: String, _ b: String) -> Bool {
+    guard a.utf8.count == b.utf8.count else { return false }
+    for (x, y) in zip(a.utf8, b.utf8) where x != y {
+        let lx = x >= 0x41 && x <= 0x5A ? x | 0x20 : x
+        let ly = y >= 0x41 && y <= 0x5A ? y | 0x20 : y
+        if lx != ly { return false }
+    }
+    return true
 }
