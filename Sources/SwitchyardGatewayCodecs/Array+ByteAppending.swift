@@ -28,8 +28,13 @@ extension Array where Element == UInt8 {
         append(UInt8(v >> 24)); append(UInt8((v >> 16) & 0xFF)); append(UInt8((v >> 8) & 0xFF)); append(UInt8(v & 0xFF))
     }
 
+    /// One memcpy from the string's contiguous UTF-8 (the generic `append(contentsOf: s.utf8)`
+    /// costs several times more per call, and the encoders make dozens of calls per request).
     @inline(__always)
-    mutating func appendUTF8(_ s: String) { append(contentsOf: s.utf8) }
+    mutating func appendUTF8(_ s: String) {
+        var s = s
+        s.withUTF8 { append(contentsOf: $0) }
+    }
 }
 
 /// Number of decimal digits of a non-negative integer.

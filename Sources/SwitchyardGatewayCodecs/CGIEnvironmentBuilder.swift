@@ -155,12 +155,19 @@ public enum CGIEnvironmentBuilder {
 
     public static func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
         guard a.utf8.count == b.utf8.count else { return false }
-        for (x, y) in zip(a.utf8, b.utf8) {
-            let lx = x >= 0x41 && x <= 0x5A ? x | 0x20 : x
-            let ly = y >= 0x41 && y <= 0x5A ? y | 0x20 : y
-            if lx != ly { return false }
+        // Contiguous bytes, not a zip of two UTF8Views: this runs for every header of every
+        // request and response on a gateway route.
+        var x = a, y = b
+        return x.withUTF8 { pa in
+            y.withUTF8 { pb in
+                for k in 0..<pa.count where pa[k] != pb[k] {
+                    let lx = pa[k] >= 0x41 && pa[k] <= 0x5A ? pa[k] | 0x20 : pa[k]
+                    let ly = pb[k] >= 0x41 && pb[k] <= 0x5A ? pb[k] | 0x20 : pb[k]
+                    if lx != ly { return false }
+                }
+                return true
+            }
         }
-        return true
     }
 
     /// `root` + `path` with exactly one `/` between them.

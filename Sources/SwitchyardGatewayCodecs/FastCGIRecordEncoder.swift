@@ -150,8 +150,8 @@ public enum FastCGIRecordEncoder {
                 // The common case: the whole pair fits in the open record.
                 Self.appendLength(nameCount, to: &out)
                 Self.appendLength(valueCount, to: &out)
-                out.append(contentsOf: name.utf8)
-                out.append(contentsOf: value.utf8)
+                out.appendUTF8(name)
+                out.appendUTF8(value)
                 return
             }
             writeLength(name.utf8.count, into: &out)

@@ -31,5 +31,13 @@ public enum SCGIRequestEncoder {
         out.append(ASCII.comma)
     }
 
-    private static func isReserved(_ name: String) -> Bool { name == "CONTENT_LENGTH" || name == "SCGI" }
+    @inline(__always)
+    private static func isReserved(_ name: String) -> Bool {
+        // Length first: two full string comparisons per variable showed up in profiles.
+        switch name.utf8.count {
+        case 14: return name == "CONTENT_LENGTH"
+        case 4: return name == "SCGI"
+        default: return false
+        }
+    }
 }
