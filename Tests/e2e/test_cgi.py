@@ -41,6 +41,8 @@ def build_site(root):
     for d in ("ws", "noupgrade"):
         shutil.copy2(CGI_BIN / "ws_echo.py", doc / d / "ws_echo.py")
         os.chmod(doc / d / "ws_echo.py", 0o755)
+    shutil.copy2(CGI_TEST / "ws_late_echo.py", doc / "ws" / "ws_late_echo.py")
+    os.chmod(doc / "ws" / "ws_late_echo.py", 0o755)
     fast = CGI_BIN / "ws-echo-fast"
     if fast.exists():
         shutil.copy2(fast, doc / "ws" / "ws-echo-fast")
@@ -463,6 +465,41 @@ def test_websocket_raw_handshake_headers(srv):
         assert parsed, f"no CLOSE frame before EOF: {bytes(c.buf)!r}"
         f, _ = parsed
         assert f.opcode == 8 and f.payload == struct.pack("!H", 1000), f
+
+
+def test_relay_keeps_every_byte_when_the_cgi_reads_late(srv):
+    """40 000 small masked frames (~4 MB) while the CGI does not read for 1.5 s, and a client
+    that reads back only after sending everything: both relay directions hit full pipes and
+    sockets with small messages in flight. Every byte must come back once, in order, and the
+    client's FIN must reach the CGI as EOF (which ends it and closes the connection)."""
+    import random
+    import threading
+    key = wsframes.new_key()
+    rng = random.Random(7)
+    stream = b"".join(wsframes.build_frame(2, bytes([i % 251]) * rng.randint(1, 200), mask=True)
+                      for i in range(40000))
+    with HTTPConnection(srv.port) as c:
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # the echo must back up
+        c.send(f"GET /ws/ws_late_echo.py?delay=1.5 HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n"
+               f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               f"Sec-WebSocket-Version: 13\r\n\r\n".encode())
+        r = c.read_response()
+        assert r.status == 101, r
+
+        def send_all():
+            for i in range(0, len(stream), 997):   # many small writes
+                c.sock.sendall(stream[i:i + 997])
+            c.sock.shutdown(socket.SHUT_WR)
+        sender = threading.Thread(target=send_all)
+        sender.start()
+        time.sleep(2.0)                             # let both directions back up
+        assert c.wait_closed(60), f"no EOF after {len(c.buf)} of {len(stream)} bytes"
+        sender.join(10)
+        got = bytes(c.buf)
+        assert len(got) == len(stream), (len(got), len(stream))
+        if got != stream:
+            first = next(i for i in range(len(got)) if got[i] != stream[i])
+            raise AssertionError(f"first differing byte at offset {first}")
 
 
 def test_websocket_without_cgi_upgrade_gets_no_101(srv):
