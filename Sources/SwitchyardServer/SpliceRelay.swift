@@ -21,10 +21,6 @@ final class SpliceRelay: EventHandler {
         var wantSrc = true
         var wantDst = false
         var lastProgress: UInt64 = 0
-        /// Bytes the small-message path read but the destination did not take yet; always
-        /// written before anything newer (heap only while the destination is full).
-        var leftover: [UInt8] = []
-        var leftoverOffset = 0
 
         init(src: Int32, dst: Int32, needsPipe: Bool) throws {
             self.src = src
@@ -181,14 +177,6 @@ final class SpliceRelay: EventHandler {
                 var avail: Int32 = 0
                 if sy_fionread(d.src, &avail) != 0 || avail == 0 { return }
             } else {
-                if rounds == 1 {
-                    switch copySmall(d) {
-                    case .done: return
-                    case .failed(let e): return failed(d, e)
-                    case .eof: d.srcEOF = true; return directionFinished(d)
-                    case .moreWaiting: break
-                    }
-                }
                 switch Pipe.splice(from: d.src, to: d.dst, count: SpliceRelay.chunk) {
                 case .bytes:
                     d.lastProgress = loop.now
@@ -211,58 +199,6 @@ final class SpliceRelay: EventHandler {
                     return failed(d, e)
                 }
             }
-        }
-    }
-
-    private enum SmallCopy { case done, moreWaiting, eof, failed(Int32) }
-
-    /// Small messages (a WebSocket echo's 64 bytes) cost less as read(2) + write(2) through a
-    /// stack buffer than as one splice(2), whose page-reference machinery pays off only for bulk.
-    /// So each readiness starts with one read of up to `smallCopy` bytes: a short read is the
-    /// whole message (done); a full one means bulk is waiting and the caller splices the rest.
-    private static let smallCopy = 4096
-
-    private func copySmall(_ d: Direction) -> SmallCopy {
-        if !d.leftover.isEmpty {
-            let pending = d.leftover.count - d.leftoverOffset
-            let r = d.leftover.withUnsafeBytes { Syscall.write(d.dst, $0.baseAddress! + d.leftoverOffset, pending) }
-            switch r {
-            case .bytes(let n):
-                d.lastProgress = loop.now
-                d.leftoverOffset += n
-                if n < pending { d.wantDst = true; d.wantSrc = false; return .done }
-                d.leftover = []
-                d.leftoverOffset = 0
-            case .wouldBlock, .eof:
-                d.wantDst = true; d.wantSrc = false
-                return .done
-            case .error(let e):
-                return .failed(e)
-            }
-        }
-        return withUnsafeTemporaryAllocation(byteCount: SpliceRelay.smallCopy, alignment: 16) { buf -> SmallCopy in
-            let got: Int
-            switch Syscall.read(d.src, buf.baseAddress!, SpliceRelay.smallCopy) {
-            case .bytes(let n): got = n
-            case .wouldBlock: d.wantSrc = true; d.wantDst = false; return .done
-            case .eof: return .eof
-            case .error(let e): return .failed(e)
-            }
-            d.lastProgress = loop.now
-            var sent = 0
-            switch Syscall.write(d.dst, buf.baseAddress!, got) {
-            case .bytes(let n): sent = n
-            case .wouldBlock, .eof: sent = 0
-            case .error(let e): return .failed(e)
-            }
-            if sent < got {
-                d.leftover = Array(UnsafeRawBufferPointer(rebasing: buf[sent..<got]))
-                d.leftoverOffset = 0
-                d.wantDst = true; d.wantSrc = false
-                return .done
-            }
-            if got < SpliceRelay.smallCopy { d.wantSrc = true; d.wantDst = false; return .done }
-            return .moreWaiting
         }
     }
 
