@@ -64,7 +64,8 @@ final class CompareCommand {
     init(options: CompareOptions) throws(CompareFailure) {
         self.options = options
         setup = try CompareSetup.locate()
-        var template = Array("/tmp/switchyard-compare.XXXXXX".utf8CString)
+        // mkdtemp(3) replaces the six trailing X's.
+        var template = Array(("/tmp/switchyard-compare." + String(repeating: "X", count: 6)).utf8CString)
         guard let dir = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw CompareFailure("mkdtemp failed")
         }
