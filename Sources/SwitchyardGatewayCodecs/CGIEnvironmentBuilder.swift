@@ -146,13 +146,6 @@ public enum CGIEnvironmentBuilder {
 
     // MARK: - Small string helpers (ASCII only; no Foundation)
 
-    static func asciiLowercased(_ s: String) -> String {
-        var needs = false
-        for c in s.utf8 where c >= 0x41 && c <= 0x5A { needs = true; break }
-        if !needs { return s }
-        return String(decoding: s.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
-    }
-
     public static func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
         guard a.utf8.count == b.utf8.count else { return false }
         // Contiguous bytes, not a zip of two UTF8Views: this runs for every header of every
