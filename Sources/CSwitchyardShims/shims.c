@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include "shims.h"
 #include <errno.h>
 #include <unistd.h>
@@ -155,3 +156,5 @@ int sy_waitpid_status(pid_t pid, int *exited, int *code, int nohang) {
     else if (WIFSIGNALED(status)) { *exited = 0; *code = WTERMSIG(status); }
     return (int)r;
 }
+
+int sy_malloc_trim(void) { return malloc_trim(0); }

@@ -24,6 +24,8 @@ final class BackendRuntime {
     }
 
     unowned let worker: Worker
+    /// How long an idle pooled FastCGI connection is kept.
+    static let pooledIdleSeconds = 30
     private var hosts: [String: HostState] = [:]
     private var roundRobin: [String: Int] = [:]
     private var requestIds: UInt16 = 0
@@ -183,10 +185,9 @@ final class BackendRuntime {
         c.onIdle = { [weak self] conn in
             guard let self else { return }
             if !config.connectionPool && conn.multiplexes != true { conn.teardown(nil); return }
-            // Idle pooled connections are closed after a while so apps can restart cleanly.
-            self.worker.loop.schedule(afterSeconds: 30) { [weak conn] in
-                if let conn, conn.activeCount == 0 { conn.teardown(nil) }
-            }
+            // Idle pooled connections are closed after a while so apps can restart cleanly: one
+            // timer per connection, not one per request (a busy pool goes idle after every request).
+            conn.closeWhenIdle(forSeconds: BackendRuntime.pooledIdleSeconds)
         }
         if hs.multiplexes == true && config.multiplex { c.markMultiplexing() }
         hs.fastcgi.append(c)

@@ -78,19 +78,15 @@ enum CGIRoute {
             let stderrReader = StderrReader(fd: stderrPipe.read, loop: worker.loop, log: worker.errorLog, label: label)
             try? stderrReader.register()
             exchange.attach(stream)
+            let children = worker.cgiChildren
+            children.add(child)
             exchange.onFinish = { [weak child] clean in
-                // A CGI still running when its exchange is over gets TERM, then KILL: at once when
-                // the client went away, after 10 s when the response was complete (it may be
-                // finishing up after writing its last byte).
-                guard let child, child.isRunning else { return }
-                worker.loop.schedule(afterSeconds: clean ? 10 : 0.05) { [weak child] in
-                    guard let child, child.isRunning else { return }
-                    child.terminate(grace: 5)
-                }
+                if let child { children.exchangeEnded(child, clean: clean) }
             }
             // Keep the child (and its stderr reader) alive until it has been reaped.
-            child.setOnExit { status in
+            child.setOnExit { status in   // the cycle child -> callback -> child ends when it runs
                 _ = stderrReader
+                children.exited(child, label: label)
                 if case .signaled(let sig) = status, sig != SIGTERM && sig != SIGKILL {
                     worker.errorLog.warning(label, "child \(status)")
                 }

@@ -9,10 +9,12 @@ import SwitchyardGatewayCodecs
 ///
 /// Flow control on a shared connection: each stream that its client cannot keep up with parks up
 /// to `parkLimit` bytes of STDOUT; only when one stream exceeds that does the whole connection stop
-/// reading (head-of-line blocking, bounded memory).
+/// reading (head-of-line blocking, bounded memory). That stall is bounded in time: a stream still
+/// over the limit after `stallLimit` seconds is aborted (FCGI_ABORT_REQUEST, its client closed), so
+/// one client that never reads cannot hold its neighbours for longer than that.
 final class FastCGIConnection: EventHandler {
     let fd: Int32
-    unowned let loop: EventLoop
+    let loop: EventLoop
     let label: String
     let keepConnection: Bool
     private(set) var connecting: Bool
@@ -35,6 +37,8 @@ final class FastCGIConnection: EventHandler {
 
     static let writeHighWatermark = 256 * 1024
     static let parkLimit = 1 << 20
+    static let stallLimit = 10.0
+    private var stallTimer: TimerID?
 
     init(fd: Int32, loop: EventLoop, label: String, connecting: Bool, keepConnection: Bool, askCapabilities: Bool) throws {
         self.fd = fd
@@ -225,19 +229,57 @@ final class FastCGIConnection: EventHandler {
         if blocked != readBlocked {
             readBlocked = blocked
             updateInterest()
-            if !blocked && !inBuffer.isEmpty { decodeRecords() }
+            if blocked {
+                stallTimer = loop.schedule(afterSeconds: FastCGIConnection.stallLimit) { [weak self] in self?.stallExpired() }
+            } else {
+                if let t = stallTimer { loop.cancel(t); stallTimer = nil }
+                if !inBuffer.isEmpty { decodeRecords() }
+            }
         }
+    }
+
+    /// The connection has been blocked for `stallLimit` by streams whose clients do not read.
+    private func stallExpired() {
+        stallTimer = nil
+        guard !closed, readBlocked else { return }
+        for s in Array(streams.values) where s.parkedBytes > FastCGIConnection.parkLimit {
+            s.fail(.timeout("\(label): request \(s.id) kept more than \(FastCGIConnection.parkLimit) bytes unread by its client for \(Int(FastCGIConnection.stallLimit)) s on a shared connection: aborted"))
+        }
+        streamBacklogChanged()
     }
 
     func streamAborted(_ id: UInt16) {
         guard streams[id] != nil else { return }
         if keepConnection || multiplexes == true {
-            // Keep the id reserved until END_REQUEST arrives; the app was told to stop.
+            // Keep the id reserved until END_REQUEST arrives; the app was told to stop. What the
+            // stream had parked is dropped now, so it no longer holds the connection back.
             writeAbort(id: id)
             streams[id]?.delegate = nil
+            streamBacklogChanged()
         } else {
             streams[id] = nil
             teardown(nil)
+        }
+    }
+
+    private var idleSince: UInt64 = 0
+    private var idleTimer: TimerID?
+
+    /// Closes the connection once it has had no request for `seconds`; a request in between
+    /// restarts the count. At most one timer per connection.
+    func closeWhenIdle(forSeconds seconds: Int) {
+        idleSince = loop.now
+        armIdleTimer(after: Double(seconds), limit: UInt64(seconds) * 1_000_000_000)
+    }
+
+    private func armIdleTimer(after delay: Double, limit: UInt64) {
+        guard idleTimer == nil, !closed else { return }
+        idleTimer = loop.schedule(afterSeconds: delay) { [weak self] in
+            guard let self else { return }
+            self.idleTimer = nil
+            guard !self.closed, self.activeCount == 0 else { return }   // busy again: re-armed when idle
+            let idle = self.loop.now - self.idleSince
+            if idle >= limit { self.teardown(nil) } else { self.armIdleTimer(after: Double(limit - idle) / 1e9, limit: limit) }
         }
     }
 
@@ -246,6 +288,8 @@ final class FastCGIConnection: EventHandler {
     func teardown(_ failure: BackendFailure?) {
         guard !closed else { return }
         closed = true
+        if let t = stallTimer { loop.cancel(t); stallTimer = nil }
+        if let t = idleTimer { loop.cancel(t); idleTimer = nil }
         loop.unregister(fd: fd)
         Glibc.close(fd)
         let pending = streams
@@ -291,6 +335,7 @@ final class FastCGIMuxStream: BackendStream {
     }
 
     func deliverStdout(_ bytes: UnsafeRawBufferPointer) {
+        guard !finished else { return }   // aborted: the rest of its output is swallowed
         if paused || !parked.isEmpty {
             parked.append(bytes)
             connection?.streamBacklogChanged()
@@ -327,6 +372,7 @@ final class FastCGIMuxStream: BackendStream {
     private func finish(_ failure: BackendFailure?, _ status: UInt8?) {
         guard !finished else { return }
         finished = true
+        dropParked()
         connection = nil
         let d = delegate
         delegate = nil
@@ -337,8 +383,14 @@ final class FastCGIMuxStream: BackendStream {
         guard !finished else { return }
         finished = true
         delegate = nil
+        dropParked()
         connection?.streamAborted(id)
         connection = nil
+    }
+
+    private func dropParked() {
+        parked.clear()
+        parked.shrinkIfIdle(to: 64)
     }
 
     func fail(_ failure: BackendFailure) {

@@ -14,7 +14,12 @@ import SwitchyardGatewayCodecs
 final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     enum Phase { case starting, awaitingHead, body, upgraded, done }
 
-    unowned let connection: HTTPConnection
+    /// The client side, held strongly while the exchange runs and released the moment it is over
+    /// (`release()`): a callback that arrives later (a backend record, a timer) finds nil and does
+    /// nothing, instead of reaching a connection the worker already dropped. The connection holds
+    /// the exchange as its handler; each side lets go when the exchange ends, so no cycle outlives it.
+    private(set) var connection: HTTPConnection?
+    private let worker: Worker
     let context: RequestContext
     let label: String
     let upgradeCandidate: Bool
@@ -44,6 +49,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     init(connection: HTTPConnection, context: RequestContext, label: String, upgradeCandidate: Bool,
          localRedirect: Bool, nph: Bool, readTimeout: Int, writeTimeout: Int) {
         self.connection = connection
+        self.worker = connection.worker
         self.context = context
         self.label = label
         self.upgradeCandidate = upgradeCandidate
@@ -88,7 +94,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     }
 
     func streamWritable() {
-        connection.resumeReading()
+        connection?.resumeReading()
     }
 
     func streamConnected() {}
@@ -122,11 +128,14 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
                 streamStdout(UnsafeRawBufferPointer(rebasing: bytes[bodyStart...]))
             }
         case .body:
+            guard let connection else { return }
             if let len = responseLength {
                 let allowed = min(bytes.count, len - responseSent)
                 if allowed <= 0 { return }
                 responseSent += allowed
                 let more = connection.sendBody(UnsafeRawBufferPointer(rebasing: bytes[..<allowed]))
+                // Writing may have found the client gone: the connection then aborted this exchange.
+                if phase == .done { return }
                 if responseSent == len {
                     // The announced body is complete: answer now instead of waiting for the backend
                     // to close (a CGI may still be cleaning up, an SCGI app may linger).
@@ -135,16 +144,18 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
                     stream?.pauseReading()
                 }
             } else {
-                if !connection.sendBody(bytes) { stream?.pauseReading() }
+                if !connection.sendBody(bytes) && phase != .done { stream?.pauseReading() }
             }
         case .upgraded:
-            if !connection.sendRaw(bytes) { stream?.pauseReading() }
+            guard let connection else { return }
+            if !connection.sendRaw(bytes) && phase != .done { stream?.pauseReading() }
         case .starting, .done:
             break
         }
     }
 
     private func beginResponse(_ cgi: CGIResponseHead) {
+        guard let connection else { return }
         if cgi.status == 101 {
             if upgradeCandidate {
                 startUpgrade(cgi)
@@ -159,7 +170,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         if cgi.isLocalRedirect && localRedirect, let location = cgi.location {
             // lighttpd's cgi.local-redir: serve the target directly as if the client asked for it.
             stream?.abort()
-            phase = .done
+            stream = nil
             finishExchange()
             connection.localRedirect(to: location)
             return
@@ -181,6 +192,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     }
 
     private func startUpgrade(_ cgi: CGIResponseHead) {
+        guard let connection else { return }
         var head = HTTPResponseHead(status: 101, reason: "Switching Protocols")
         for (name, value) in cgi.headers where name.lowercased() != "status" {
             head.headers.add(name: name, value: value)
@@ -191,16 +203,13 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         connection.switchToUpgraded(head)
         if relayMode == "splice", let fdStream = stream as? FDBackendStream, fdStream.codec.isTransparent {
             // Defer so bytes already buffered on either side are delivered first.
-            connection.worker.loop.defer_ { [weak self] in self?.trySplice() }
+            worker.loop.defer_ { [weak self] in self?.trySplice() }
         }
     }
 
     private func trySplice() {
-        guard phase == .upgraded, let stream = stream as? FDBackendStream, connection.outputBacklog == 0, stream.pendingWriteBytes == 0 else { return }
-        // Everything needed from the connection is read before it is detached (and released).
-        let worker = connection.worker
-        let loop = worker.loop
-        let writeIdle = worker.server.maxWriteIdle
+        guard phase == .upgraded, let connection, let stream = stream as? FDBackendStream,
+              connection.outputBacklog == 0, stream.pendingWriteBytes == 0 else { return }
         guard let backend = stream.detachForRelay() else { return }
         guard let client = connection.detachForRelay() else {
             Glibc.close(backend.readFD)
@@ -208,27 +217,26 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
             return
         }
         self.stream = nil
-        phase = .done
         // The relay now owns the stream's lifetime; what the exchange would do at its end (e.g. stop
-        // the CGI) happens when the relay closes.
+        // the CGI) happens when the relay closes, told whether the backend ended it (clean).
         let finish = onFinish
         onFinish = nil
-        let onClose: () -> Void = { finish?(true) }
+        enterDone()
         SpliceRelay.start(worker: worker, clientFD: client.fd, clientInput: client.pendingInput,
                           backendRead: backend.readFD, backendWrite: backend.writeFD, label: label,
-                          errorLog: errorLog, writeIdle: writeIdle, onClose: onClose)
-        _ = loop
+                          errorLog: errorLog, writeIdle: worker.server.maxWriteIdle,
+                          onClose: { clean in finish?(clean) })
     }
 
     /// Finishes the client's response and lets the backend stream run out on its own: it stays
     /// registered with the loop (which owns it) and closes at the backend's EOF or END_REQUEST.
     private func completeEarly() {
-        phase = .done
         stream?.resumeReading()
         stream?.delegate = nil
         stream = nil
-        connection.finishResponse()
+        let client = connection
         finishExchange()
+        client?.finishResponse()
     }
 
     func streamStderr(_ bytes: UnsafeRawBufferPointer) {
@@ -254,9 +262,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
 
     func streamEnded(_ error: BackendFailure?, protocolStatus: UInt8?) {
         if !stderrLine.isEmpty { flushStderrLine() }
-        let s = stream
         stream = nil
-        _ = s
         switch phase {
         case .starting, .awaitingHead:
             if let error, case .connectFailed = error, let retry = onConnectFailure, retry(error) { return }
@@ -279,22 +285,27 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
                 fail(nil, status: 502)
             }
         case .body:
-            phase = .done
+            let client = connection
+            let short = responseLength.map { responseSent < $0 } ?? false
+            finishExchange(clean: error == nil && !short)
             if let error {
                 errorLog.error(label, "backend failed during the response body: \(error)")
-                connection.abortResponse("\(label): \(error)")
-            } else if let len = responseLength, responseSent < len {
+                client?.abortResponse("\(label): \(error)")
+            } else if short, let len = responseLength {
                 errorLog.error(label, "backend sent \(responseSent) of \(len) announced body bytes")
-                connection.abortResponse("\(label): short body")
+                client?.abortResponse("\(label): short body")
             } else {
-                connection.finishResponse()
+                client?.finishResponse()
             }
-            finishExchange(clean: error == nil)
         case .upgraded:
-            phase = .done
             if let error { errorLog.info(label, "upgraded stream ended: \(error)") }
-            connection.finishUpgraded()
-            finishExchange()
+            let client = connection
+            finishExchange(clean: error == nil)
+            if case .timeout = error {
+                client?.clientVanished()   // a client that does not read gets no flush to wait for
+            } else {
+                client?.finishUpgraded()
+            }
         case .done:
             break
         }
@@ -302,26 +313,35 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
 
     private func fail(_ failure: BackendFailure?, status: Int) {
         if let failure { errorLog.error(label, failure.description) }
-        phase = .done
         stream?.abort()
         stream = nil
-        connection.sendError(status)
+        let client = connection
         finishExchange(clean: false)
+        client?.sendError(status)
     }
 
     func fail(_ failure: BackendFailure) {
         fail(failure, status: failure.status)
     }
 
+    /// The exchange is over: runs `onFinish` once and lets go of everything it held.
     private func finishExchange(clean: Bool = true) {
         let f = onFinish
         onFinish = nil
+        enterDone()
         f?(clean)
+    }
+
+    /// Phase `.done`, the client connection and the retry closure released (the closure captures
+    /// this exchange: keeping it would be a cycle that leaks every exchange).
+    private func enterDone() {
+        phase = .done
+        connection = nil
+        onConnectFailure = nil
     }
 
     func abort() {
         guard phase != .done else { return }
-        phase = .done
         stream?.abort()
         stream = nil
         finishExchange(clean: false)
@@ -342,13 +362,20 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         if readTimeout > 0 && (phase == .awaitingHead || phase == .body || phase == .upgraded) && idle >= UInt64(readTimeout) {
             let failure = BackendFailure.timeout("\(label): no data from the backend for \(readTimeout) s (read-timeout)")
             errorLog.error(label, failure.description)
-            if phase == .awaitingHead { fail(failure) } else { abort(); connection.abortResponse(failure.description) }
+            abortAfterTimeout(failure)
             return
         }
         if idle >= 2, let fdStream = stream as? FDBackendStream { fdStream.shrinkIdleBuffers() }
         if writeTimeout > 0 && stream.pendingWriteBytes > 0 && idle >= UInt64(writeTimeout) {
             let failure = BackendFailure.timeout("\(label): backend did not read for \(writeTimeout) s (write-timeout)")
-            if phase == .awaitingHead { fail(failure) } else { abort(); connection.abortResponse(failure.description) }
+            abortAfterTimeout(failure)
         }
+    }
+
+    private func abortAfterTimeout(_ failure: BackendFailure) {
+        if phase == .awaitingHead { fail(failure); return }
+        let client = connection
+        abort()
+        client?.abortResponse(failure.description)
     }
 }

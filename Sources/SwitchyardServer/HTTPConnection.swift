@@ -86,6 +86,8 @@ final class HTTPConnection: EventHandler {
     }
 
     private var upgradedReadFilled = false
+    /// When the client's FIN arrived on an upgraded connection (0: not yet).
+    private var upgradedEOFAt: UInt64 = 0
 
     private func readAvailable() {
         var rounds = 0
@@ -123,8 +125,10 @@ final class HTTPConnection: EventHandler {
     private func handleEOF() {
         switch state {
         case .upgraded:
-            // Client FIN: stop reading; the handler half-closes the backend and we flush what is left.
+            // Client FIN: stop reading; the handler half-closes the backend and we flush what is
+            // left. A backend that does not finish within `clientGoneGrace` is aborted (tick).
             setReadInterest(false)
+            upgradedEOFAt = worker.loop.now
             handler?.upgradedClientEOF()
         case .lingering, .closed:
             close()
@@ -642,6 +646,11 @@ final class HTTPConnection: EventHandler {
         case .lingering:
             if now > lingerDeadline { close(); return }
         case .upgraded:
+            if upgradedEOFAt > 0 && now - upgradedEOFAt > SpliceRelay.clientGoneGrace {
+                worker.errorLog.info(peerDescription, "the client closed its upgraded stream and the backend did not finish within \(SpliceRelay.clientGoneGrace / 1_000_000_000) s: aborting it")
+                clientVanished()
+                return
+            }
             // A quiet WebSocket gives its buffers back (a thousand idle connections stay small);
             // the next message grows them again, from 1 KiB up.
             if now - lastRead > 2_000_000_000 {
@@ -657,6 +666,14 @@ final class HTTPConnection: EventHandler {
             return
         }
         handler?.tick(now: now)
+    }
+
+    /// Graceful stop, first step for an upgraded stream: the backend sees the end of its input and
+    /// may still send its own closing bytes (a WebSocket CLOSE frame) before the client is closed.
+    func endUpgradedInput() {
+        guard state == .upgraded, upgradedEOFAt == 0 else { return }
+        upgradedEOFAt = worker.loop.now
+        handler?.upgradedClientEOF()
     }
 
     var isIdleForShutdown: Bool {

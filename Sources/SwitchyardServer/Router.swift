@@ -136,7 +136,8 @@ final class Router {
 /// Answers with a fixed status (errors decided while routing).
 final class FixedResponseHandler: RequestHandler {
     let status: Int
-    unowned let connection: HTTPConnection
+    /// Weak: the handler answers synchronously from `start()`; a late call finds nil, not a freed object.
+    weak var connection: HTTPConnection?
     var extraHeaders: [(String, String)] = []
 
     init(status: Int, connection: HTTPConnection, extraHeaders: [(String, String)] = []) {
@@ -146,6 +147,6 @@ final class FixedResponseHandler: RequestHandler {
     }
 
     func start() {
-        connection.sendError(status, close: status >= 400 && status != 404 && status != 403 && status != 405, extraHeaders: extraHeaders)
+        connection?.sendError(status, close: status >= 400 && status != 404 && status != 403 && status != 405, extraHeaders: extraHeaders)
     }
 }

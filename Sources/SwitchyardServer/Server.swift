@@ -134,6 +134,7 @@ public final class Server {
         errorLog.info("server", "started \(SwitchyardVersion.string) with \(loops) event loop(s) on \(boundAddresses.joined(separator: ", "))")
         mainLoop.run()
         for t in threads { t.join() }
+        CGIChildren.reapAfterStop(workers.flatMap(\.cgisAtStop), seconds: CGIChildren.killGrace)
         supervisor.stop()
         supervisor.waitForChildren(seconds: 3)
         if let pid = settings.pidFile { unlink(pid) }

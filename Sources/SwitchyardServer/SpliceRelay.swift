@@ -40,9 +40,15 @@ final class SpliceRelay: EventHandler {
         }
     }
 
-    private unowned let loop: EventLoop
+    private let loop: EventLoop
     private weak var worker: Worker?
-    private var onClose: (() -> Void)?
+    /// Told once when the relay closes: `clean` when the backend ended the stream (its EOF was
+    /// relayed), false when the client left, a timeout hit or the server stopped.
+    private var onClose: ((_ clean: Bool) -> Void)?
+    /// When the client's FIN arrived: the backend gets `clientGoneGrace` to finish, then the relay
+    /// closes (a backend that never reads stdin would otherwise hold it open forever).
+    private var clientEOFAt: UInt64 = 0
+    static let clientGoneGrace: UInt64 = 5_000_000_000
     private let clientFD: Int32
     private let backendRead: Int32
     private let backendWrite: Int32
@@ -56,7 +62,7 @@ final class SpliceRelay: EventHandler {
     private static let chunk = 1 << 20
 
     static func start(worker: Worker, clientFD: Int32, clientInput: ByteBuffer, backendRead: Int32, backendWrite: Int32,
-                      label: String, errorLog: ErrorLog, writeIdle: Int, onClose: (() -> Void)?) {
+                      label: String, errorLog: ErrorLog, writeIdle: Int, onClose: ((_ clean: Bool) -> Void)?) {
         do {
             let relay = try SpliceRelay(loop: worker.loop, clientFD: clientFD, backendRead: backendRead, backendWrite: backendWrite,
                                         label: label, errorLog: errorLog, writeIdle: writeIdle)
@@ -65,7 +71,7 @@ final class SpliceRelay: EventHandler {
             worker.relayStarted(relay)
             relay.begin(clientInput: clientInput)
         } catch {
-            onClose?()
+            onClose?(false)
             errorLog.error(label, "splice relay: \(error)")
             close(clientFD)
             close(backendRead)
@@ -118,6 +124,10 @@ final class SpliceRelay: EventHandler {
             if self.writeIdle > 0 && self.down.wantDst && self.loop.now - self.down.lastProgress > self.writeIdle {
                 self.errorLog.info(self.label, "client did not read for \(self.writeIdle / 1_000_000_000) s (server.max-write-idle): closing")
                 self.shutdown(nil)
+                return
+            }
+            if self.clientEOFAt > 0 && self.loop.now - self.clientEOFAt > SpliceRelay.clientGoneGrace {
+                self.shutdown("the client closed and the backend did not finish within \(SpliceRelay.clientGoneGrace / 1_000_000_000) s")
                 return
             }
             self.scheduleTick()
@@ -224,6 +234,7 @@ final class SpliceRelay: EventHandler {
         d.wantDst = false
         if d === up {
             // Client FIN -> backend sees EOF on its stdin (or a half-closed socket).
+            clientEOFAt = loop.now
             closeBackendWrite()
         } else {
             // Backend finished: everything it wrote has been spliced out; close the client.
@@ -263,13 +274,25 @@ final class SpliceRelay: EventHandler {
     /// Closes both sides (graceful stop deadline or worker shutdown).
     func forceClose() { shutdown(nil) }
 
+    /// Graceful stop, first step: the backend sees EOF on its input (stdin or a half-closed
+    /// socket) and may still send its own closing bytes (a WebSocket CLOSE frame) to the client.
+    func closeBackendInput() {
+        guard !closed else { return }
+        up.done = true
+        up.wantSrc = false
+        up.wantDst = false
+        closeBackendWrite()
+        updateInterest()
+    }
+
     private func shutdown(_ reason: String?) {
         guard !closed else { return }
         closed = true
+        let clean = down.srcEOF
         defer {
             let cb = onClose
             onClose = nil
-            cb?()
+            cb?(clean)
             worker?.relayClosed(self)
         }
         if let reason { errorLog.info(label, "relay closed: \(reason)") }

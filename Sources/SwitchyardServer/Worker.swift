@@ -1,5 +1,6 @@
 import Glibc
 import SwitchyardOS
+import CSwitchyardShims
 import SwitchyardHTTP
 import SwitchyardConfig
 
@@ -35,6 +36,9 @@ final class Worker {
     var parserLimits: HTTPParserLimits
     lazy var router = Router(worker: self)
     lazy var backends = BackendRuntime(worker: self)
+    lazy var cgiChildren = CGIChildren(loop: loop, errorLog: errorLog)
+    /// The CGIs that were still running when this worker stopped (SIGTERMed; `Server` reaps them).
+    private(set) var cgisAtStop: [pid_t] = []
     var onStopped: (() -> Void)?
 
     init(index: Int, server: Server) throws {
@@ -77,6 +81,7 @@ final class Worker {
     private func tick() {
         let now = loop.now
         for c in Array(connections.values) { c.tick(now: now) }
+        trimAfterBurst()
         backends.tick(now: now)
         flushAccessLog()
         if isStopping {
@@ -84,6 +89,20 @@ final class Worker {
             if (connections.isEmpty && relays.isEmpty) || now >= stopDeadline { finishStop() }
         }
     }
+
+    /// Most connections seen since the heap was last trimmed.
+    private var connectionPeak = 0
+
+    /// After a burst of connections has gone (at most half of the peak left), freed heap memory
+    /// goes back to the kernel: RSS follows the load down instead of staying at its high mark.
+    private func trimAfterBurst() {
+        let open = connections.count + relays.count
+        connectionPeak = max(connectionPeak, open)
+        guard connectionPeak >= Worker.trimBurstSize, open <= connectionPeak / 2 else { return }
+        connectionPeak = open
+        _ = sy_malloc_trim()
+    }
+    static let trimBurstSize = 64
 
     // MARK: connections
 
@@ -101,6 +120,7 @@ final class Worker {
             return
         }
         connections[fd] = c
+        if connections.count > connectionPeak { connectionPeak = connections.count }
         serverInstance.connectionCount.add(1)
     }
 
@@ -190,14 +210,28 @@ final class Worker {
     /// Stop accepting, let in-flight requests finish, close idle keep-alive connections, and stop the
     /// loop when nothing is left or the grace period is over.
     func beginStop(grace: Int) {
-        guard !isStopping else { return }
+        if isStopping {
+            if grace == 0 { finishStop() }   // a second stop signal: now
+            return
+        }
         isStopping = true
         stopDeadline = loop.now + UInt64(grace) * 1_000_000_000
         for l in listeners { l.closeListener() }
         listeners.removeAll()
         for c in Array(connections.values) where c.isIdleForShutdown { c.close() }
-        if connections.isEmpty && relays.isEmpty { finishStop() }
+        if connections.isEmpty && relays.isEmpty { finishStop(); return }
+        // Upgraded streams never end by themselves: shortly before the deadline their backends see
+        // the end of their input, so each program can send its own close before the client is cut.
+        let backendFirst = max(0, Double(grace) - Worker.upgradedCloseLead)
+        loop.schedule(afterSeconds: backendFirst) { [unowned self] in
+            guard !self.stopped else { return }
+            for c in Array(self.connections.values) { c.endUpgradedInput() }
+            for r in Array(self.relays.values) { r.closeBackendInput() }
+        }
     }
+
+    /// How long before the stop deadline upgraded backends get EOF on their input.
+    static let upgradedCloseLead = 2.0
 
     private var stopped = false
     private func finishStop() {
@@ -205,6 +239,7 @@ final class Worker {
         stopped = true
         for c in Array(connections.values) { c.clientVanished() }
         for r in Array(relays.values) { r.forceClose() }
+        cgisAtStop = cgiChildren.stopAll()
         backends.shutdown()
         flushAccessLog()
         loop.stop()

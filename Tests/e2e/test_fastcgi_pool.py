@@ -8,7 +8,7 @@ import os
 import pytest
 import websockets
 
-from e2e_util import REPO, CGI_BIN, HTTPConnection, q, request
+from e2e_util import REPO, CGI_BIN, HTTPConnection, q, request, wait_until
 
 BIN_DIR = REPO / ".build" / "debug"
 FCGI_CGI = BIN_DIR / "fcgi-cgi"
@@ -90,6 +90,8 @@ fastcgi.server = ("/app/" => ((
         assert r.status == 200
         assert b"fcgi-ws-echo ok" in r.body and f"n={i}".encode() in r.body
     c.close()
+    # stderr reaches the test through a reader thread: wait for the lines rather than race it.
+    wait_until(lambda: server.log_text().count("fastcgi: reusing connection") >= 4, 5)
     log = server.log_text()
     assert log.count("fastcgi: new connection") == 1, log[-3000:]
     assert log.count("fastcgi: reusing connection") == 4

@@ -56,4 +56,7 @@ int sy_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
 
 int sy_raise_nofile_limit(void);
 int sy_waitpid_status(pid_t pid, int *exited, int *code, int nohang);
+
+/* glibc's malloc_trim(0): gives freed heap memory of every arena back to the kernel. */
+int sy_malloc_trim(void);
 #endif
