@@ -57,5 +57,5 @@ let package = Package(
         .testTarget(name: "SwitchyardBenchTests", dependencies: ["SwitchyardBenchCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SwitchyardWebSocket"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -9,7 +9,9 @@ final class FastCGIRequestState: CGIProcessRunnerDelegate {
     let requestId: UInt16
     let keepConnection: Bool
     let runner: CGIProcessRunner
-    unowned let connection: FastCGIBridgeConnection
+    /// Weak: the CGI's callbacks can outlive the FastCGI connection (the gateway closed it while
+    /// the process was still exiting); they then find nil instead of a freed connection.
+    private(set) weak var connection: FastCGIBridgeConnection?
     var params: [UInt8] = []
     var paramsComplete = false
     /// The empty STDIN record arrived (CGI stdin closed then).
@@ -25,16 +27,16 @@ final class FastCGIRequestState: CGIProcessRunnerDelegate {
     }
 
     func cgiStdout(_ runner: CGIProcessRunner, _ bytes: UnsafeRawBufferPointer) {
-        connection.requestStdout(self, bytes)
+        connection?.requestStdout(self, bytes)
     }
 
     func cgiStdinDrained(_ runner: CGIProcessRunner) {
-        connection.requestStdinDrained(self)
+        connection?.requestStdinDrained(self)
     }
 
     func cgiStdoutClosed(_ runner: CGIProcessRunner) {}
 
     func cgiFinished(_ runner: CGIProcessRunner, status: ExitStatus) {
-        connection.requestFinished(self, appStatus: status.appStatus)
+        connection?.requestFinished(self, appStatus: status.appStatus)
     }
 }

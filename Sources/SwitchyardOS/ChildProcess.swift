@@ -65,9 +65,31 @@ public final class ChildProcess: EventHandler {
         let fd = sy_pidfd_open(pid)
         if fd >= 0 {
             child.pidfd = fd
-            try loop.register(fd: fd, events: .input, handler: child)
+            do {
+                try loop.register(fd: fd, events: .input, handler: child)
+            } catch {
+                // Nobody could reap it: it must not run on.
+                Syscall.close(fd)
+                child.pidfd = -1
+                if child.processGroup { _ = Glibc.kill(-pid, SIGKILL) }
+                _ = Glibc.kill(pid, SIGKILL)
+                _ = waitpid(pid, nil, 0)
+                throw error
+            }
+        } else {
+            child.pollForExit()   // no pidfd (kernel < 5.3): look every 50 ms instead
         }
         return child
+    }
+
+    /// The fallback reaper without a pidfd: a timer that asks waitpid(WNOHANG) until the child is gone.
+    private func pollForExit() {
+        // Strong: like the pidfd registration, the timer keeps the child object until it is reaped.
+        loop?.schedule(afterSeconds: 0.05) { [self] in
+            guard self.status == nil else { return }
+            self.reap(blocking: false)
+            if self.status == nil { self.pollForExit() }
+        }
     }
 
     /// posix_spawn without a watcher; the caller reaps.

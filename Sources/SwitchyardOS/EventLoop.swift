@@ -1,5 +1,6 @@
 import Glibc
 import CSwitchyardShims
+import Synchronization
 
 /// Readiness interest for a descriptor (level-triggered). Output interest is added only while a
 /// writer has something pending, so idle sockets never wake the loop for writability.
@@ -24,10 +25,15 @@ public struct TimerID: Hashable, Sendable { let value: UInt64 }
 /// One epoll instance driven by one thread. Everything registered on a loop is touched only by that
 /// loop's thread; other threads talk to it through `execute(_:)` (an eventfd wake-up).
 ///
+/// Sendable, checked by hand: `execute(_:)` is the only member meant for other threads, and its
+/// queue is behind a `Mutex`; everything else is touched by the loop's own thread (once `run()`
+/// started; before that, by the thread setting the loop up), which debug builds assert
+/// (`assertInLoop`).
+///
 /// Each registration carries a generation number packed with the fd in the epoll user data, so an
 /// event still queued for a descriptor that was closed and reused in the same batch is recognised
 /// as stale and dropped (the trick from swift-nio's SelectorEpoll).
-public final class EventLoop {
+public final class EventLoop: @unchecked Sendable {
     private struct Registration {
         var handler: EventHandler
         var generation: UInt32
@@ -52,9 +58,10 @@ public final class EventLoop {
 
     // Cross-thread submissions.
     private let wakeFD: Int32
-    private var pendingLock = pthread_mutex_t()
-    private var pendingTasks: [() -> Void] = []
+    private let pendingTasks = Mutex<[@Sendable () -> Void]>([])
     private var deferred: [() -> Void] = []
+    /// The thread running `run()`; nil before it started.
+    private var ownerThread: pthread_t?
 
     /// Monotonic time at the start of the current loop iteration, in nanoseconds.
     public private(set) var now: UInt64 = EventLoop.monotonicNanoseconds()
@@ -70,7 +77,6 @@ public final class EventLoop {
         wakeFD = sy_eventfd()
         if wakeFD < 0 { throw SystemError("eventfd") }
         eventBuffer = sy_epoll_events_alloc(Int32(eventCapacity))!
-        pthread_mutex_init(&pendingLock, nil)
         try register(fd: wakeFD, events: .input, handler: WakeHandler(loop: self))
     }
 
@@ -90,6 +96,7 @@ public final class EventLoop {
 
     public func register(fd: Int32, events: IOEvents, handler: EventHandler) throws {
         precondition(fd >= 0)
+        assertInLoop()
         if Int(fd) >= registrations.count {
             registrations.append(contentsOf: repeatElement(nil, count: Int(fd) - registrations.count + 64))
         }
@@ -164,10 +171,8 @@ public final class EventLoop {
     }
 
     /// Runs `action` on this loop's thread; safe to call from any thread.
-    public func execute(_ action: @escaping () -> Void) {
-        pthread_mutex_lock(&pendingLock)
-        pendingTasks.append(action)
-        pthread_mutex_unlock(&pendingLock)
+    public func execute(_ action: @escaping @Sendable () -> Void) {
+        pendingTasks.withLock { $0.append(action) }
         var one: UInt64 = 1
         _ = Glibc.write(wakeFD, &one, 8)
     }
@@ -175,10 +180,10 @@ public final class EventLoop {
     fileprivate func drainWakeups() {
         var value: UInt64 = 0
         _ = Glibc.read(wakeFD, &value, 8)
-        pthread_mutex_lock(&pendingLock)
-        let tasks = pendingTasks
-        pendingTasks.removeAll()
-        pthread_mutex_unlock(&pendingLock)
+        let tasks = pendingTasks.withLock { tasks in
+            defer { tasks.removeAll() }
+            return tasks
+        }
         for task in tasks { task() }
     }
 
@@ -186,7 +191,20 @@ public final class EventLoop {
 
     public func stop() { running = false }
 
+    /// True on the loop's thread, and on any thread before the loop started running.
+    public var inLoop: Bool {
+        guard let ownerThread else { return true }
+        return pthread_equal(ownerThread, pthread_self()) != 0
+    }
+
+    /// Debug builds: traps when a loop-confined member is used from another thread.
+    @inline(__always)
+    public func assertInLoop(_ file: StaticString = #fileID, line: UInt = #line) {
+        assert(inLoop, "EventLoop \(name) used off its thread", file: file, line: line)
+    }
+
     public func run() {
+        ownerThread = pthread_self()
         running = true
         while running {
             let timeout = nextTimeoutMilliseconds()

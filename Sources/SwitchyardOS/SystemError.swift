@@ -73,4 +73,17 @@ public enum Syscall {
     public static func close(_ fd: Int32) {
         if fd >= 0 { _ = Glibc.close(fd) }
     }
+
+    /// Writes all of `text` to standard error, unbuffered, with write(2): no C `FILE *` global (which
+    /// Swift 6 cannot prove thread-safe) and no interleaving inside a line written by one call.
+    public static func writeStderr(_ text: String) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        bytes.withUnsafeMutableBytes { raw in
+            while offset < raw.count {
+                let n = Glibc.write(2, raw.baseAddress! + offset, raw.count - offset)
+                if n > 0 { offset += n } else if n < 0 && Glibc.errno == EINTR { continue } else { return }
+            }
+        }
+    }
 }

@@ -102,8 +102,12 @@ final class BackendRuntime {
                     exchange.onFinish = { [weak hs] _ in hs?.active -= 1 }
                 } else {
                     let fdStream = try dedicatedStream(table.wireProtocol, hostConfig, address: address, label: hostLabel)
+                    do { try fdStream.start(env: env, contentLength: bodyLength) } catch {
+                        // The request cannot be encoded (e.g. uwsgi's 64 KiB limit): not the host's fault.
+                        fdStream.closeUnregistered()
+                        return .encodeFailed("\(hostLabel): \(error)")
+                    }
                     fdStream.onClose = { [weak hs] _ in hs?.active -= 1 }
-                    try fdStream.start(env: env, contentLength: bodyLength)
                     stream = fdStream
                 }
             } catch {

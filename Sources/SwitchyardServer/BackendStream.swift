@@ -20,17 +20,19 @@ enum BackendFailure: Error, CustomStringConvertible {
     case ioError(String)            // 502
     case protocolError(String)      // 502
     case timeout(String)            // 504
+    case encodeFailed(String)       // 500: the request could not be put into the backend's protocol
 
     var description: String {
         switch self {
-        case .connectFailed(let s), .spawnFailed(let s), .ioError(let s), .protocolError(let s), .timeout(let s): return s
+        case .connectFailed(let s), .spawnFailed(let s), .ioError(let s), .protocolError(let s), .timeout(let s),
+             .encodeFailed(let s): return s
         }
     }
 
     var status: Int {
         switch self {
         case .connectFailed: return 503
-        case .spawnFailed: return 500
+        case .spawnFailed, .encodeFailed: return 500
         case .ioError, .protocolError: return 502
         case .timeout: return 504
         }
@@ -310,6 +312,13 @@ final class FDBackendStream: EventHandler, BackendStream {
         writeFD = -1
         onClose?(clean)
         onClose = nil
+    }
+
+    /// Closes the descriptors of a stream whose `register()` failed (unregistering what was registered).
+    func closeUnregistered() {
+        ended = true
+        delegate = nil
+        closeFDs(clean: false)
     }
 
     /// Hands the fds to a splice relay (upgraded transparent stream). Returns nil if not possible.

@@ -35,7 +35,7 @@ extension CGIRequestInfo {
             documentRoot: documentRoot,
             remoteAddr: connection.remoteHost,
             remotePort: connection.remote?.port ?? 0,
-            contentLength: head.contentLength ?? (head.isChunked ? nil : nil),
+            contentLength: head.contentLength,
             headers: headers)
         info.redirectStatus = 200
         return info

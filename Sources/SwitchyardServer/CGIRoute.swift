@@ -41,61 +41,65 @@ enum CGIRoute {
         let exchange = GatewayExchange(connection: connection, context: context, label: label,
                                        upgradeCandidate: upgradeCandidate, localRedirect: cgi.localRedirect,
                                        nph: nph, readTimeout: cgi.readTimeout, writeTimeout: cgi.writeTimeout)
+        let dir = String(scriptFile[..<(scriptFile.lastIndex(of: "/") ?? scriptFile.endIndex)])
+        let program = CGIProgram(path: interpreter.isEmpty ? scriptFile : interpreter,
+                                 arguments: interpreter.isEmpty ? [scriptFile] : [interpreter, scriptFile],
+                                 directory: dir.isEmpty ? "/" : dir, label: label)
         do {
-            let stdinPipe = try Pipe.make(size: 1 << 20)
-            let stdoutPipe: (read: Int32, write: Int32)
-            do { stdoutPipe = try Pipe.make(size: 1 << 20) } catch { close(stdinPipe.read); close(stdinPipe.write); throw error }
-            let stderrPipe: (read: Int32, write: Int32)
-            do { stderrPipe = try Pipe.make() } catch {
-                close(stdinPipe.read); close(stdinPipe.write); close(stdoutPipe.read); close(stdoutPipe.write); throw error
-            }
-            // The child's ends must be blocking (the seed ws_echo.py quits on EAGAIN).
-            Socket.setNonBlocking(stdinPipe.read, false)
-            Socket.setNonBlocking(stdoutPipe.write, false)
-            Socket.setNonBlocking(stderrPipe.write, false)
-            let dir = String(scriptFile[..<(scriptFile.lastIndex(of: "/") ?? scriptFile.endIndex)])
-            let args = interpreter.isEmpty ? [scriptFile] : [interpreter, scriptFile]
-            let request = SpawnRequest(path: interpreter.isEmpty ? scriptFile : interpreter, arguments: args,
-                                       environment: env.envp(), stdin: stdinPipe.read, stdout: stdoutPipe.write,
-                                       stderr: stderrPipe.write, workingDirectory: dir.isEmpty ? "/" : dir)
-            let child: ChildProcess
-            do {
-                child = try ChildProcess.spawn(request, on: worker.loop) { status in
-                    if case .signaled(let sig) = status, sig != SIGTERM && sig != SIGKILL {
-                        worker.errorLog.warning(label, "child \(status)")
-                    }
-                }
-            } catch {
-                for fd in [stdinPipe.read, stdinPipe.write, stdoutPipe.read, stdoutPipe.write, stderrPipe.read, stderrPipe.write] { close(fd) }
-                return fixed(500, "spawn failed: \(error)")
-            }
-            close(stdinPipe.read)
-            close(stdoutPipe.write)
-            close(stderrPipe.write)
-            let stream = FDBackendStream(loop: worker.loop, codec: CGIPipeCodec(), readFD: stdoutPipe.read,
-                                         writeFD: stdinPipe.write, connecting: false, label: label)
-            try stream.register()
-            let stderrReader = StderrReader(fd: stderrPipe.read, loop: worker.loop, log: worker.errorLog, label: label)
-            try? stderrReader.register()
-            exchange.attach(stream)
-            let children = worker.cgiChildren
-            children.add(child)
-            exchange.onFinish = { [weak child] clean in
-                if let child { children.exchangeEnded(child, clean: clean) }
-            }
-            // Keep the child (and its stderr reader) alive until it has been reaped.
-            child.setOnExit { status in   // the cycle child -> callback -> child ends when it runs
-                _ = stderrReader
-                children.exited(child, label: label)
-                if case .signaled(let sig) = status, sig != SIGTERM && sig != SIGKILL {
-                    worker.errorLog.warning(label, "child \(status)")
-                }
-            }
-            try stream.start(env: env, contentLength: context.head.contentLength ?? 0)
+            try start(program, env: env, contentLength: context.head.contentLength ?? 0, exchange: exchange, worker: worker)
         } catch {
             return fixed(500, "cannot start: \(error)")
         }
         return RoutedRequest(handler: exchange, wantsBody: true, bodyLimit: context.settings.maxRequestSize)
+    }
+
+    struct CGIProgram {
+        var path: String
+        var arguments: [String]
+        var directory: String
+        var label: String
+    }
+
+    /// Spawns the program with pipes and attaches it to the exchange. On any failure nothing is left
+    /// behind: descriptors closed, the child (if it started) stopped and still reaped.
+    private static func start(_ program: CGIProgram, env: CGIEnvironment, contentLength: Int,
+                              exchange: GatewayExchange, worker: Worker) throws {
+        let label = program.label
+        let children = worker.cgiChildren
+        let piped = try PipedChild.spawn(path: program.path, arguments: program.arguments, environment: env.envp(),
+                                         workingDirectory: program.directory, pipeSize: 1 << 20, stderr: nil,
+                                         on: worker.loop) { _ in }
+        let child = piped.process
+        children.add(child)
+        let stream = FDBackendStream(loop: worker.loop, codec: CGIPipeCodec(), readFD: piped.stdoutRead,
+                                     writeFD: piped.stdinWrite, connecting: false, label: label)
+        let stderrReader = StderrReader(fd: piped.stderrRead, loop: worker.loop, log: worker.errorLog, label: label)
+        // Keep the stderr reader alive until the child has been reaped; the cycle child -> callback
+        // -> child ends when the callback runs.
+        child.setOnExit { status in
+            _ = stderrReader
+            children.exited(child, label: label)
+            if case .signaled(let sig) = status, sig != SIGTERM && sig != SIGKILL {
+                worker.errorLog.warning(label, "child \(status)")
+            }
+        }
+        do {
+            try stream.register()
+            try stderrReader.register()
+        } catch {
+            stream.closeUnregistered()
+            stderrReader.close()
+            child.terminate(grace: CGIChildren.killGrace)
+            throw error
+        }
+        exchange.attach(stream)
+        exchange.onFinish = { [weak child] clean in
+            if let child { children.exchangeEnded(child, clean: clean) }
+        }
+        do { try stream.start(env: env, contentLength: contentLength) } catch {
+            exchange.abort()   // closes the stream, stops the child
+            throw error
+        }
     }
 
     /// Splits the URL path into the script and PATH_INFO by walking up from the full path until a
@@ -149,11 +153,16 @@ final class StderrReader: EventHandler {
                 return
             case .eof, .error:
                 if !line.isEmpty { emit() }
-                closed = true
-                loop.unregister(fd: fd)
-                close(fd)
+                close()
             }
         }
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        loop.unregister(fd: fd)
+        Glibc.close(fd)
     }
 
     private func emit() {

@@ -224,7 +224,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         enterDone()
         SpliceRelay.start(worker: worker, clientFD: client.fd, clientInput: client.pendingInput,
                           backendRead: backend.readFD, backendWrite: backend.writeFD, label: label,
-                          errorLog: errorLog, writeIdle: worker.server.maxWriteIdle,
+                          errorLog: errorLog, writeIdle: worker.server.maxWriteIdle, readTimeout: readTimeout,
                           onClose: { clean in finish?(clean) })
     }
 

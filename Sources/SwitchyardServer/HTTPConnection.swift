@@ -252,7 +252,6 @@ final class HTTPConnection: EventHandler {
             flushOutput()
             return
         }
-        if request == nil { request = nil }
         sendError(error.status, close: true)
     }
 

@@ -112,14 +112,14 @@ public final class Server {
             if fd >= 0 { _ = text.withCString { write(fd, $0, strlen($0)) }; close(fd) }
         }
 
-        var running = loops
+        // Counted on the main loop's thread: each worker reports its stop through `execute`.
+        let running = LoopBound(StopCountdown(loops), on: mainLoop)
         for w in 0..<loops {
             let worker = try Worker(index: w, server: self)
             for (fd, info) in perWorkerFDs[w] { try worker.addListener(fd: fd, info: info) }
             worker.onStopped = {
                 mainLoop.execute {
-                    running -= 1
-                    if running == 0 { mainLoop.stop() }
+                    if running.value.countDown() { mainLoop.stop() }
                 }
             }
             workers.append(worker)
@@ -128,7 +128,8 @@ public final class Server {
             self?.handleSignal(sig)
         }
         for (i, worker) in workers.enumerated() {
-            threads.append(try LoopThread(name: "worker-\(i)") { worker.run() })
+            let bound = LoopBound(worker, on: worker.loop)   // the loop is not running yet: handed to its thread
+            threads.append(try LoopThread(name: "worker-\(i)") { bound.value.run() })
         }
         for a in boundAddresses { announce(a) }
         errorLog.info("server", "started \(SwitchyardVersion.string) with \(loops) event loop(s) on \(boundAddresses.joined(separator: ", "))")
@@ -151,14 +152,21 @@ public final class Server {
         case SIGTERM, SIGINT:
             if stopRequested {
                 errorLog.info("server", "second stop signal: stopping now")
-                for w in workers { w.loop.execute { w.beginStop(grace: 0) } }
+                stopWorkers(grace: 0)
                 return
             }
             stopRequested = true
             errorLog.info("server", "signal \(sig): graceful stop (up to \(settings.gracefulShutdownTimeout) s)")
-            for w in workers { w.loop.execute { w.beginStop(grace: self.settings.gracefulShutdownTimeout) } }
+            stopWorkers(grace: settings.gracefulShutdownTimeout)
         default:
             break
+        }
+    }
+
+    private func stopWorkers(grace: Int) {
+        for w in workers {
+            let bound = LoopBound(w, on: w.loop)
+            w.loop.execute { bound.value.beginStop(grace: grace) }
         }
     }
 
@@ -177,5 +185,16 @@ public final class Server {
             }
             if setuid(pw.pointee.pw_uid) != 0 { throw ServerError.io("setuid(\(user)) failed") }
         }
+    }
+}
+
+/// How many workers are still running; touched only on the main loop's thread.
+final class StopCountdown {
+    private var remaining: Int
+    init(_ count: Int) { remaining = count }
+    /// True when the last one stopped.
+    func countDown() -> Bool {
+        remaining -= 1
+        return remaining == 0
     }
 }

@@ -57,15 +57,22 @@ final class SpliceRelay: EventHandler {
     private let label: String
     private let errorLog: ErrorLog
     private let writeIdle: UInt64
+    /// The backend's read-timeout (0: none): no byte from the backend for this long closes the relay,
+    /// as on the exchange's own relay path.
+    private let readTimeout: UInt64
+    /// Bytes the client sent right behind its handshake (already in user space): written to the
+    /// backend, without blocking, before anything is spliced in that direction.
+    private var clientLeftover: ByteBuffer?
     private var closed = false
     private var tickTimer: TimerID?
     private static let chunk = 1 << 20
 
     static func start(worker: Worker, clientFD: Int32, clientInput: ByteBuffer, backendRead: Int32, backendWrite: Int32,
-                      label: String, errorLog: ErrorLog, writeIdle: Int, onClose: ((_ clean: Bool) -> Void)?) {
+                      label: String, errorLog: ErrorLog, writeIdle: Int, readTimeout: Int,
+                      onClose: ((_ clean: Bool) -> Void)?) {
         do {
             let relay = try SpliceRelay(loop: worker.loop, clientFD: clientFD, backendRead: backendRead, backendWrite: backendWrite,
-                                        label: label, errorLog: errorLog, writeIdle: writeIdle)
+                                        label: label, errorLog: errorLog, writeIdle: writeIdle, readTimeout: readTimeout)
             relay.worker = worker
             relay.onClose = onClose
             worker.relayStarted(relay)
@@ -80,14 +87,15 @@ final class SpliceRelay: EventHandler {
     }
 
     private init(loop: EventLoop, clientFD: Int32, backendRead: Int32, backendWrite: Int32, label: String,
-                 errorLog: ErrorLog, writeIdle: Int) throws {
+                 errorLog: ErrorLog, writeIdle: Int, readTimeout: Int) throws {
         self.loop = loop
         self.clientFD = clientFD
         self.backendRead = backendRead
         self.backendWrite = backendWrite
         self.label = label
         self.errorLog = errorLog
-        self.writeIdle = UInt64(writeIdle) * 1_000_000_000
+        self.writeIdle = UInt64(max(0, writeIdle)) * 1_000_000_000
+        self.readTimeout = UInt64(max(0, readTimeout)) * 1_000_000_000
         let backendIsPipe = backendRead != backendWrite
         up = try Direction(src: clientFD, dst: backendWrite, needsPipe: !backendIsPipe)
         down = try Direction(src: backendRead, dst: clientFD, needsPipe: !backendIsPipe)
@@ -96,14 +104,7 @@ final class SpliceRelay: EventHandler {
     private func begin(clientInput: ByteBuffer) {
         up.lastProgress = loop.now
         down.lastProgress = loop.now
-        // Bytes the client sent right behind the handshake are already in user space: write them first.
-        if !clientInput.isEmpty {
-            Socket.setNonBlocking(backendWrite, false)
-            while !clientInput.isEmpty {
-                if case .error = clientInput.write(to: backendWrite) { break }
-            }
-            Socket.setNonBlocking(backendWrite, true)
-        }
+        if !clientInput.isEmpty { clientLeftover = clientInput }
         do {
             try loop.register(fd: clientFD, events: [], handler: self)
             try loop.register(fd: backendRead, events: [], handler: self)
@@ -124,6 +125,10 @@ final class SpliceRelay: EventHandler {
             if self.writeIdle > 0 && self.down.wantDst && self.loop.now - self.down.lastProgress > self.writeIdle {
                 self.errorLog.info(self.label, "client did not read for \(self.writeIdle / 1_000_000_000) s (server.max-write-idle): closing")
                 self.shutdown(nil)
+                return
+            }
+            if self.readTimeout > 0 && self.loop.now - self.down.lastProgress > self.readTimeout {
+                self.shutdown("no data from the backend for \(self.readTimeout / 1_000_000_000) s (read-timeout)")
                 return
             }
             if self.clientEOFAt > 0 && self.loop.now - self.clientEOFAt > SpliceRelay.clientGoneGrace {
@@ -157,6 +162,7 @@ final class SpliceRelay: EventHandler {
     /// Moves as much as possible in one direction without blocking.
     private func pump(_ d: Direction) {
         guard !d.done, !closed else { return }
+        if d === up, !writeClientLeftover() { return }
         var rounds = 0
         while rounds < 32 {
             rounds += 1
@@ -210,6 +216,29 @@ final class SpliceRelay: EventHandler {
                 }
             }
         }
+    }
+
+    /// Writes what the client sent behind its handshake; true once it is all out.
+    private func writeClientLeftover() -> Bool {
+        guard let buffer = clientLeftover else { return true }
+        while !buffer.isEmpty {
+            switch buffer.write(to: backendWrite) {
+            case .bytes:
+                up.lastProgress = loop.now
+            case .wouldBlock:
+                up.wantDst = true
+                up.wantSrc = false
+                return false
+            case .eof:
+                failed(up, EPIPE)
+                return false
+            case .error(let e):
+                failed(up, e)
+                return false
+            }
+        }
+        clientLeftover = nil
+        return true
     }
 
     private func failed(_ d: Direction, _ e: Int32) {

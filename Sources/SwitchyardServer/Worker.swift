@@ -1,5 +1,6 @@
 import Glibc
 import SwitchyardOS
+import Synchronization
 import CSwitchyardShims
 import SwitchyardHTTP
 import SwitchyardConfig
@@ -257,9 +258,8 @@ extension String {
 }
 
 /// A counter shared between worker threads.
-final class AtomicCounter: @unchecked Sendable {
-    private var value = 0
-    private let lock = Mutex()
-    func add(_ d: Int) { lock.withLock { value += d } }
-    func load() -> Int { lock.withLock { value } }
+final class AtomicCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    func add(_ d: Int) { value.add(d, ordering: .relaxed) }
+    func load() -> Int { value.load(ordering: .relaxed) }
 }

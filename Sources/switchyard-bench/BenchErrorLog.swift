@@ -1,4 +1,5 @@
 import Glibc
+import SwitchyardOS
 import Synchronization
 
 /// Prints the first few error messages of a run to stderr (thread-safe) and says how many more
@@ -24,6 +25,6 @@ final class BenchErrorLog: Sendable {
         var line = text
         if !line.hasSuffix("\n") { line += "\n" }
         if isatty(2) != 0 && ProgressLine.active.load(ordering: .relaxed) { line = "\r\u{1B}[K" + line }
-        fputs(line, stderr)
+        Syscall.writeStderr(line)
     }
 }

@@ -70,9 +70,10 @@ final class BenchRunner {
         var threads: [LoopThread] = []
         for (t, worker) in workers.enumerated() {
             do {
+                let bound = LoopBound(worker, on: worker.loop)   // handed to the thread that runs its loop
                 threads.append(try LoopThread(name: "bench-\(t)") {
-                    worker.start()
-                    worker.loop.run()
+                    bound.value.start()
+                    bound.value.loop.run()
                 })
             } catch {
                 throw .setup("\(error)")
@@ -101,7 +102,7 @@ final class BenchRunner {
         let cpu0 = CPUUsage.processSeconds()
         let serverCPU0 = probe?.cpuSeconds() ?? 0
         if !interrupted {
-            for w in workers { w.loop.execute { w.beginMeasurement() } }
+            for w in workers { let bound = LoopBound(w, on: w.loop); w.loop.execute { bound.value.beginMeasurement() } }
             sleepShowingProgress(options.duration, workers: workers, label: options.mode.rawValue, measured: true)
         }
         let t1 = EventLoop.monotonicNanoseconds()
@@ -112,7 +113,7 @@ final class BenchRunner {
             server = ServerUsage(pid: probe.pid, cpuSeconds: max((probe.cpuSeconds() ?? serverCPU0) - serverCPU0, 0),
                                  rssKiBBefore: rssBefore, rssKiBEnd: probe.residentKiB() ?? 0)
         }
-        for w in workers { w.loop.execute { w.finish() } }
+        for w in workers { let bound = LoopBound(w, on: w.loop); w.loop.execute { bound.value.finish() } }
         for t in threads { t.join() }
         progress.clear()
 

@@ -1,4 +1,5 @@
 import Glibc
+import SwitchyardOS
 import SwitchyardBenchCore
 
 /// `switchyard-bench compare`: one run of the whole comparison (see CompareOptions.usage).
@@ -401,8 +402,7 @@ final class CompareCommand {
     }
 
     func log(_ text: String) {
-        fputs(text + "\n", stderr)
-        fflush(stderr)
+        Syscall.writeStderr(text + "\n")
     }
 }
 

@@ -1,4 +1,5 @@
 import Glibc
+import SwitchyardOS
 import Synchronization
 
 /// The one-line progress display on stderr ("\r...", redrawn in place, erased at the end).
@@ -11,14 +12,12 @@ struct ProgressLine {
     func show(_ text: String) {
         guard enabled else { return }
         ProgressLine.active.store(true, ordering: .relaxed)
-        fputs("\r\u{1B}[K" + text, stderr)
-        fflush(stderr)
+        Syscall.writeStderr("\r\u{1B}[K" + text)
     }
 
     func clear() {
         guard enabled else { return }
-        fputs("\r\u{1B}[K", stderr)
-        fflush(stderr)
+        Syscall.writeStderr("\r\u{1B}[K")
         ProgressLine.active.store(false, ordering: .relaxed)
     }
 }

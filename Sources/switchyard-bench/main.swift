@@ -1,5 +1,6 @@
 import SwitchyardBenchCore
 import Glibc
+import SwitchyardOS
 
 // switchyard-bench: WebSocket load generator (see BenchOptions.usage).
 
@@ -34,5 +35,5 @@ if options.json {
 } else {
     print(summary.table)
 }
-fflush(stdout)
+fflush(nil)
 exit(runner.wasInterrupted ? 130 : (summary.failed ? 1 : 0))

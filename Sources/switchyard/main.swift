@@ -23,7 +23,7 @@ SIGHUP reopens the log files.
 """
 
 func fail(_ message: String) -> Never {
-    fputs("switchyard: \(message)\n", stderr)
+    Syscall.writeStderr("switchyard: \(message)\n")
     exit(1)
 }
 
@@ -58,7 +58,7 @@ let server: Server
 do {
     let (s, warnings) = try Server.load(configPath: configPath)
     server = s
-    for w in warnings { fputs("switchyard: warning: \(w)\n", stderr) }
+    for w in warnings { Syscall.writeStderr("switchyard: warning: \(w)\n") }
 } catch {
     fail("\(error)")
 }
@@ -73,7 +73,7 @@ if testOnly {
 }
 do {
     try server.run { address in
-        fputs("switchyard: listening on \(address)\n", stderr)
+        Syscall.writeStderr("switchyard: listening on \(address)\n")
     }
 } catch {
     fail("\(error)")

@@ -27,7 +27,10 @@ enum Repo {
 }
 
 /// A real `switchyard` process on an ephemeral port, stopped with SIGTERM at the end.
-final class ServerProcess {
+///
+/// Sendable by hand: the stderr reader (a Foundation dispatch queue) only appends to `captured`
+/// under `lock`, and every reader takes the same lock; the other members are set in `init`.
+final class ServerProcess: @unchecked Sendable {
     let process = Process()
     let dir: URL
     let errPipe = Pipe()

@@ -84,7 +84,7 @@ import Testing
     }
 }
 
-extension BenchOptions.ParseOutcome: @retroactive Equatable {
+extension BenchOptions.ParseOutcome: Equatable {
     public static func == (a: Self, b: Self) -> Bool {
         switch (a, b) {
         case (.help, .help): return true
