@@ -32,7 +32,7 @@ import pytest
 
 import wsframes
 from e2e_util import (CGI_BIN, CGI_TEST, REPO, HTTPConnection, ConnectionClosed, descendant_pids, free_port, get, q,
-                      request, wait_until)
+                      request, require, require_module, wait_until, wait_writer_stalled)
 
 pytestmark = pytest.mark.switchyard_only
 
@@ -54,11 +54,7 @@ def need(*paths):
 
 
 def need_tool(path):
-    if not Path(path).exists():
-        msg = f"{path} not installed (make deps)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    require(Path(path).exists(), f"{path} not installed (make deps)")
 
 
 # ---------------------------------------------------------------- processes and sockets
@@ -392,7 +388,7 @@ def test_flup_fastcgi_app(switchyard, procs, tmp_path):
     """flup's WSGIServer(multiplexed=True). flup 1.0.3 on Python 3 answers FCGI_GET_VALUES with an empty
     result (its capability table has str keys, the names arrive as bytes), so the gateway does not learn
     FCGI_MPXS_CONNS and opens a connection per request; concurrent requests must still all work."""
-    pytest.importorskip("flup")
+    require_module("flup")
     sock, app = start_app(procs, tmp_path, "flup")
     server = switchyard(f"""
 server.document-root = {q(tmp_path)}
@@ -984,12 +980,14 @@ def test_slow_websocket_reader(switchyard, tmp_path, proto):
         r = c.read_response()
         assert r.status == 101, r
         assert r.header("Sec-WebSocket-Accept") == wsframes.accept_for(key)
-        time.sleep(3)
+        # measured once the flood has moved a known amount and is blocked, not after a fixed sleep
+        written = wait_writer_stalled(server.pid, "ws_flood.py", at_least=2 << 20)
+        assert written < frames * size, f"ws_flood.py wrote all {written} bytes to a client that did not read"
         growth = server.rss_kib() - rss0
         bridge_rss = {p: Path(f"/proc/{p}/status").read_text().split("VmRSS:")[1].split("\n")[0].strip()
                       for p, st in server.children() if st != "Z"}
         assert growth < 64 * 1024, f"gateway RSS grew by {growth} KiB while the client did not read " \
-                                   f"(bridge RSS {bridge_rss})"
+                                   f"(ws_flood.py wrote {written} bytes; bridge RSS {bridge_rss})"
         for i in range(frames):
             b0, payload = read_frame(c)
             assert b0 == 0x82, f"frame {i}: first byte {b0:#x}"
