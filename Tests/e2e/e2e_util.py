@@ -26,38 +26,13 @@ REPO = Path(__file__).resolve().parents[2]
 SEEDS = Path(os.environ.get("SWITCHYARD_SEEDS") or REPO.parent / "shared" / "seeds")  # env: to check the missing-seeds path
 CGI_TEST = REPO / "Fixtures" / "cgi-test"
 CGI_BIN = REPO / "cgi-bin"
-IN_CI = os.environ.get("CI") == "true"
+from e2e_require import IN_CI, require, require_executable, require_module  # noqa: F401 - re-exported
 REFERENCE = os.environ.get("SWITCHYARD_E2E_REFERENCE", "")
 LISTEN_RE = re.compile(r"listening on http://(\[[^\]]*\]|[^:/\s]+):(\d+)/")
 
 
 def switchyard_bin() -> Path:
     return Path(os.environ.get("SWITCHYARD_BIN") or REPO / ".build" / "debug" / "switchyard")
-
-
-def require(condition, why: str):
-    """A prerequisite of the calling test: when `condition` is false the test is skipped locally
-    (saying why) and FAILS under CI=true, where every prerequisite is installed (make deps) and a
-    skip would let a test that cannot fail pass as green. Returns `condition`."""
-    if not condition:
-        if IN_CI:
-            pytest.fail(f"prerequisite missing (CI=true, so this is a failure): {why}")
-        pytest.skip(why)
-    return condition
-
-
-def require_module(name: str, why: str = ""):
-    """`pytest.importorskip`, except that a missing module fails the test under CI=true."""
-    try:
-        return __import__(name)
-    except ImportError:
-        require(False, f"python module {name!r} not installed{': ' + why if why else ''} (make deps)")
-
-
-def require_executable(path, hint="make build"):
-    p = Path(path)
-    require(p.is_file() and os.access(p, os.X_OK), f"{p} not found ({hint})")
-    return p
 
 
 def require_binary():
@@ -311,53 +286,6 @@ def proc_state(pid):
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()[0]
-
-
-def written_bytes(pid):
-    """Bytes the process has passed to write(2) and friends (/proc/PID/io wchar); None once it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/io").read_text().splitlines():
-            if line.startswith("wchar:"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        return None
-    return None
-
-
-def find_descendant(pid, needle: str):
-    """A live descendant of pid whose command line contains `needle`, or None."""
-    for d in descendant_pids(pid):
-        try:
-            if needle.encode() in Path(f"/proc/{d}/cmdline").read_bytes() and proc_state(d) not in (None, "Z"):
-                return d
-        except OSError:
-            pass
-    return None
-
-
-def wait_writer_stalled(root_pid, needle: str, at_least: int, timeout=30.0, quiet=0.5):
-    """For backpressure tests: waits until the flooding process (a descendant of root_pid whose command
-    line contains `needle`) has written at least `at_least` bytes and then nothing for `quiet` seconds
-    - blocked on a full pipe, i.e. everything between it and the client that does not read is full.
-    Measuring memory only then, after a known amount of data moved, keeps the test from passing
-    because the flood had not started yet. Returns the bytes it wrote; fails the test when it never
-    started, or never stalled (something in between keeps reading without bound)."""
-    deadline = time.monotonic() + timeout
-    writer, last, since = None, -1, time.monotonic()
-    while time.monotonic() < deadline:
-        writer = writer or find_descendant(root_pid, needle)
-        n = written_bytes(writer) if writer else None
-        if writer and n is None:
-            pytest.fail(f"{needle} (pid {writer}) exited after writing {last} bytes: nothing held it back")
-        if n is not None and n != last:
-            last, since = n, time.monotonic()
-        elif n is not None and n >= at_least and time.monotonic() - since >= quiet:
-            return n
-        time.sleep(0.05)
-    if writer is None:
-        pytest.fail(f"no process matching {needle!r} under pid {root_pid} within {timeout} s")
-    pytest.fail(f"{needle} never stalled within {timeout} s: {last} bytes written "
-                f"(needed {at_least}, then {quiet} s without a write)")
 
 
 def wait_until(pred, timeout=10.0, interval=0.05):

@@ -11,7 +11,8 @@ import pytest
 
 import wsframes
 from e2e_util import (CGI_BIN, CGI_TEST, HTTPConnection, Switchyard, chunk_encode, get, pattern, proc_state, q,
-                      request, require, wait_until, wait_writer_stalled)
+                      request, require, wait_until)
+from e2e_backpressure import wait_writer_stalled
 
 pytestmark = pytest.mark.needs_cgi
 

@@ -33,7 +33,8 @@ import pytest
 
 import wsframes
 from e2e_util import (CGI_BIN, CGI_TEST, REPO, HTTPConnection, ConnectionClosed, descendant_pids, free_port, get, q,
-                      request, require, require_module, wait_until, wait_writer_stalled)
+                      request, require, require_module, wait_until)
+from e2e_backpressure import wait_writer_stalled
 
 pytestmark = pytest.mark.switchyard_only
 

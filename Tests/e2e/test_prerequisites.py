@@ -11,7 +11,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 
 PROBE = '''
-from e2e_util import require, require_module, require_executable
+from e2e_require import require, require_module, require_executable
 
 def test_require():
     require(False, "probe: missing thing")
