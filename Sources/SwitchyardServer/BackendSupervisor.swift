@@ -137,14 +137,18 @@ final class BackendSupervisor {
         if stopping { return }
         let uptime = Double(EventLoop.monotonicNanoseconds() - m.startedAt[slot]) / 1e9
         if uptime > 30 { m.backoff = 0.5 }
-        errorLog.error(label, "pid exited (\(status)); restarting in \(m.backoff) s")
         let delay = m.backoff
         m.backoff = min(m.backoff * 2, 30)
-        if m.children.allSatisfy({ $0 == nil }) {
-            // Nobody accepts on the socket until the restart: requests get 503 at once meanwhile,
-            // and those already queued for the dead process are not handed to the next one.
+        let allDown = m.children.allSatisfy { $0 == nil }
+        if allDown {
+            // Nobody accepts on the socket until the restart: requests get 503 at once meanwhile
+            // (marked before the log line, so whoever reads the log sees the mark in effect).
             availability.markDown(m.config.addressDescription,
                                   reason: "bin-path process exited (\(status)), restarting in \(delay) s")
+        }
+        errorLog.error(label, "pid exited (\(status)); restarting in \(delay) s")
+        if allDown {
+            // Those already queued for the dead process are not handed to the next one.
             dropQueuedConnections(m, label: label)
             // A worker that checked just before the mark may still connect: look once more.
             loop.schedule(afterSeconds: 0.05) { [weak self, weak m] in

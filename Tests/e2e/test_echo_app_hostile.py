@@ -117,12 +117,13 @@ def test_restart_backoff_answers_503_at_once(gateway, proto):
     for _ in range(2):
         wait_restarted(gateway, proto, kill_and_wait_reaped(gateway, proto))
     old = kill_and_wait_reaped(gateway, proto)
+    # the supervisor has seen the death (its log line comes after it marks the host down)
+    assert gateway.wait_for_log("restarting in 2.0 s", 2), gateway.log_text()[-3000:]
     t0 = time.monotonic()
     r = get(gateway.port, f"{PREFIX[proto]}/during-backoff", timeout=10)
     elapsed = time.monotonic() - t0
     assert r.status == 503 and elapsed < 1.0, \
         f"{r.status} after {elapsed:.2f} s during a 2 s restart backoff\n{gateway.log_text()[-3000:]}"
-    assert gateway.wait_for_log("restarting in 2.0 s", 2), gateway.log_text()[-3000:]
     # the 503 was logged with the reason
     assert wait_until(lambda: "exited (killed by signal 9), restarting in 2.0 s" in gateway.log_text(), 2), \
         gateway.log_text()[-3000:]
