@@ -23,9 +23,13 @@ declare -A PROBE=(
     [chromium-driver]="command -v chromedriver"
     [libfcgi-dev]="test -f /usr/include/fcgiapp.h"
     [procps]="command -v pgrep && command -v ps"
+    [uwsgi-core]="command -v uwsgi-core || test -x /usr/bin/uwsgi"
+    [uwsgi-plugin-python3]="test -f /usr/lib/uwsgi/plugins/python3_plugin.so"
 )
-APT_ORDER=(python3 python3-pip perl gcc make curl lighttpd nginx-light wrk chromium chromium-driver libfcgi-dev procps)
-PIP_PKGS=(websockets selenium flup scgi pytest)   # pip name == import name for all of these
+APT_ORDER=(python3 python3-pip perl gcc make curl lighttpd nginx-light wrk chromium chromium-driver libfcgi-dev procps
+           uwsgi-core uwsgi-plugin-python3)
+# pip name == import name for all of these; scgi: the real SCGI server behind Fixtures/scgi/scgi_echo_app.py
+PIP_PKGS=(websockets selenium flup scgi pytest)
 
 present_apt() {
     local pkg=$1

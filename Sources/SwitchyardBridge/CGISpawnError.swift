@@ -11,7 +11,7 @@ public struct CGISpawnError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(status): \(message)" }
 
-    static let reasons: [Int: String] = [403: "Forbidden", 404: "Not Found", 500: "Internal Server Error",
+    static let reasons: [Int: String] = [400: "Bad Request", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error",
                                          503: "Service Unavailable"]
 
     /// A complete CGI response (`Status:` header, text body), for SCGI or FCGI_STDOUT.

@@ -46,9 +46,9 @@ final class SCGIBridgeConnection: BridgeConnection, BridgeSocketDelegate, CGIPro
                 startRequest(env)
                 if phase == .body { forwardBody() }
             } catch {
-                context.log.error("malformed SCGI request, dropping connection: \(error)")
-                phase = .closed
-                socket.closeNow(error: nil)
+                // Nothing was started and the socket is fine: the front end gets a 400 saying why.
+                socket.inBuffer.consume(socket.inBuffer.readableBytes)
+                respondWithError(CGISpawnError(status: 400, "malformed SCGI request: \(error)"))
             }
         case .body:
             forwardBody()

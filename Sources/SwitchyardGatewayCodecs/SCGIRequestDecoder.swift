@@ -66,7 +66,10 @@ public struct SCGIRequestDecoder: Sendable {
                     throw SCGIError(.badContentLength, "first variable is \(name), not CONTENT_LENGTH")
                 }
                 guard b.decimal(valueRange) != nil else {
-                    throw SCGIError(.badContentLength, "CONTENT_LENGTH is not a decimal number")
+                    // Shown printable-only: the value is hostile and the message goes to a log.
+                    let printable = valueRange.prefix(24).map { b[$0] >= 0x20 && b[$0] < 0x7F ? b[$0] : 0x3F }
+                    let shown = String(decoding: printable, as: UTF8.self) + (valueRange.count > 24 ? "..." : "")
+                    throw SCGIError(.badContentLength, "CONTENT_LENGTH \"\(shown)\" is not a decimal number of at most 18 digits")
                 }
             } else if env.contains(name) {
                 throw SCGIError(.malformed, "variable \(name) repeated")

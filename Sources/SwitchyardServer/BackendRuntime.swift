@@ -89,6 +89,12 @@ final class BackendRuntime {
             }
             tried.insert(hostIndex)
             let hostConfig = route.hosts[hostIndex]
+            if hostConfig.binPath != nil,
+               let why = worker.serverInstance.backendAvailability.unavailableReason(hostConfig.addressDescription) {
+                // Spawned backend in its restart backoff: 503 now (or another host), not a wait in its backlog.
+                let failure = BackendFailure.connectFailed("\(label) \(hostConfig.addressDescription): \(why)")
+                return tried.count < route.hosts.count ? attempt() : failure
+            }
             let hs = state(hostConfig, table: table, routeIndex: routeIndex, hostIndex: hostIndex)
             guard let address = hs.address else {
                 return .connectFailed("\(label): cannot resolve \(hostConfig.addressDescription)")

@@ -24,12 +24,14 @@ final class BackendSupervisor {
 
     private let loop: EventLoop
     private let errorLog: ErrorLog
+    private let availability: BackendAvailability
     private var managed: [Managed] = []
     private var stopping = false
 
-    init(loop: EventLoop, errorLog: ErrorLog) {
+    init(loop: EventLoop, errorLog: ErrorLog, availability: BackendAvailability) {
         self.loop = loop
         self.errorLog = errorLog
+        self.availability = availability
     }
 
     /// Creates sockets and starts every spawned backend. Throws a start-up error naming bin-path.
@@ -125,6 +127,7 @@ final class BackendSupervisor {
         try? reader.register()
         m.children[slot] = child
         m.startedAt[slot] = EventLoop.monotonicNanoseconds()
+        availability.markUp(m.config.addressDescription)
         errorLog.info(label, "started pid \(child.pid) on \(m.config.addressDescription)")
     }
 
@@ -134,15 +137,49 @@ final class BackendSupervisor {
         if stopping { return }
         let uptime = Double(EventLoop.monotonicNanoseconds() - m.startedAt[slot]) / 1e9
         if uptime > 30 { m.backoff = 0.5 }
-        errorLog.error(label, "pid exited (\(status)); restarting in \(m.backoff) s")
         let delay = m.backoff
         m.backoff = min(m.backoff * 2, 30)
+        let allDown = m.children.allSatisfy { $0 == nil }
+        if allDown {
+            // Nobody accepts on the socket until the restart: requests get 503 at once meanwhile
+            // (marked before the log line, so whoever reads the log sees the mark in effect).
+            availability.markDown(m.config.addressDescription,
+                                  reason: "bin-path process exited (\(status)), restarting in \(delay) s")
+        }
+        errorLog.error(label, "pid exited (\(status)); restarting in \(delay) s")
+        if allDown {
+            // Those already queued for the dead process are not handed to the next one.
+            dropQueuedConnections(m, label: label)
+            // A worker that checked just before the mark may still connect: look once more.
+            loop.schedule(afterSeconds: 0.05) { [weak self, weak m] in
+                guard let self, let m, !self.stopping, m.children.allSatisfy({ $0 == nil }) else { return }
+                self.dropQueuedConnections(m, label: label)
+            }
+        }
         loop.schedule(afterSeconds: delay) { [weak self, weak m] in
             guard let self, let m, !self.stopping, m.children[slot] == nil else { return }
             do { try self.spawn(m, slot: slot) } catch {
                 self.errorLog.error(label, "restart failed: \(error)")
                 self.childExited(m, slot: slot, status: .exited(127))
             }
+        }
+    }
+
+    /// Accepts and closes the connections waiting in a backend's listen backlog while none of its
+    /// processes runs (each gateway request among them then fails at once with a 502), so a
+    /// request that crashed the process is not replayed into its successor. The socket is
+    /// non-blocking only while no child could be accepting on it (the flag is shared with them).
+    private func dropQueuedConnections(_ m: Managed, label: String) {
+        guard m.listenFD >= 0 else { return }
+        Socket.setNonBlocking(m.listenFD, true)
+        defer { Socket.setNonBlocking(m.listenFD, false) }
+        var dropped = 0
+        while dropped < 100_000, case .accepted(let fd, _) = Socket.accept(m.listenFD) {
+            close(fd)
+            dropped += 1
+        }
+        if dropped > 0 {
+            errorLog.error(label, "closed \(dropped) connection(s) queued for the exited process")
         }
     }
 

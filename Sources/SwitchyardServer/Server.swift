@@ -19,6 +19,8 @@ public final class Server {
     private var threads: [LoopThread] = []
     private var mainLoop: EventLoop?
     private var supervisor: BackendSupervisor?
+    /// Spawned backends between a crash and their restart (set by the supervisor, read by workers).
+    let backendAvailability = BackendAvailability()
     private var stopRequested = false
     public private(set) var boundAddresses: [String] = []
 
@@ -102,7 +104,7 @@ public final class Server {
 
         try dropPrivileges()
 
-        let supervisor = BackendSupervisor(loop: mainLoop, errorLog: errorLog)
+        let supervisor = BackendSupervisor(loop: mainLoop, errorLog: errorLog, availability: backendAvailability)
         self.supervisor = supervisor
         try supervisor.start(tables: gatewayTables)
 

@@ -9,6 +9,14 @@ enum EchoRequest {
     /// Anything else: 200 text/plain "echo-app ok METHOD URI\n", then the request body echoed.
     /// `contentLength` is nil when the gateway did not say (the response then has no length).
     case plain(method: String, uri: String, contentLength: Int?)
+    /// A request the app will not serve (a CONTENT_LENGTH that is not a decimal number, or one so
+    /// large that the response length would not fit): answered with `status` and `reason` as its
+    /// text body, its body is not read, and `reason` goes to the log.
+    case rejected(status: String, reason: String)
+
+    /// Largest CONTENT_LENGTH echoed (1 TiB): far beyond any real echo, far below where the
+    /// response's Content-Length (greeting + body) could overflow.
+    static let maxContentLength = 1 << 40
 
     init(_ env: CGIEnvironment) {
         if let upgrade = env["HTTP_UPGRADE"], upgrade.lowercased() == "websocket",
@@ -20,9 +28,44 @@ enum EchoRequest {
         let uri = env["REQUEST_URI"] ?? ((env["SCRIPT_NAME"] ?? "") + (env["PATH_INFO"] ?? ""))
         // FastCGI gateways leave CONTENT_LENGTH out of body-less requests; a GET/HEAD without it
         // has no body, anything else may be streaming one of unknown length.
-        var length = env["CONTENT_LENGTH"].flatMap { Int($0) }
+        var length: Int? = nil
+        if let text = env["CONTENT_LENGTH"], !text.isEmpty {
+            switch Self.parseLength(text) {
+            case .value(let n): length = n
+            case .invalid:
+                self = .rejected(status: "400 Bad Request", reason: "CONTENT_LENGTH \(Self.shown(text)) is not a decimal number")
+                return
+            case .tooLarge:
+                self = .rejected(status: "413 Content Too Large",
+                                 reason: "CONTENT_LENGTH \(Self.shown(text)) exceeds \(Self.maxContentLength) bytes")
+                return
+            }
+        }
         if length == nil && (method == "GET" || method == "HEAD") { length = 0 }
         self = .plain(method: method, uri: uri, contentLength: length)
+    }
+
+    private enum ParsedLength { case value(Int), invalid, tooLarge }
+
+    /// Digits only (no sign, no spaces: `Int(String)` would take "+5"); never overflows, whatever
+    /// the number of digits.
+    private static func parseLength(_ text: String) -> ParsedLength {
+        var n = 0
+        var tooLarge = false
+        for c in text.utf8 {
+            guard c >= 0x30 && c <= 0x39 else { return .invalid }
+            if !tooLarge {
+                n = n * 10 + Int(c - 0x30)
+                tooLarge = n > maxContentLength
+            }
+        }
+        return tooLarge ? .tooLarge : .value(n)
+    }
+
+    /// A hostile value for the log: printable ASCII only (no forged log lines), cut short, quoted.
+    private static func shown(_ text: String) -> String {
+        let printable = text.utf8.prefix(40).map { $0 >= 0x20 && $0 < 0x7F ? $0 : 0x3F }
+        return "\"" + String(decoding: printable, as: UTF8.self) + (text.utf8.count > 40 ? "...\"" : "\"")
     }
 
     /// Declared request body bytes (0 when not declared).
@@ -31,7 +74,7 @@ enum EchoRequest {
         return 0
     }
 
-    /// The CGI response header block (and, for a plain request, the start of the body).
+    /// The CGI response header block (and, for a plain or rejected request, the start of the body).
     func responseHead() -> [UInt8] {
         switch self {
         case .webSocket(let key):
@@ -44,6 +87,9 @@ enum EchoRequest {
                 head += "Content-Length: \(greeting.utf8.count + contentLength)\r\n"
             }
             return Array((head + "\r\n" + greeting).utf8)
+        case .rejected(let status, let reason):
+            let text = "echo-app: \(reason)\n"
+            return Array(("Status: \(status)\r\nContent-Type: text/plain\r\nContent-Length: \(text.utf8.count)\r\n\r\n" + text).utf8)
         }
     }
 }

@@ -113,6 +113,10 @@ final class FastCGIEchoConnection: EchoConnection {
         switch kind {
         case .webSocket: request.phase = .webSocket
         case .plain: request.phase = .plain
+        case .rejected(let status, let reason):
+            // Answered and ended now: STDIN still in flight for it is dropped (the request is gone).
+            log.error("request \(request.id) refused with \(status): \(reason)")
+            end(request)
         }
     }
 

@@ -27,8 +27,12 @@ final class SCGIEchoConnection: EchoConnection {
                 do {
                     parsed = try decoder.feed(inBuffer.readable)
                 } catch {
-                    log.error("malformed SCGI request, dropping the connection: \(error)")
-                    closeNow()
+                    // The socket itself is fine: say why, so the client sees a 400, not a 502.
+                    log.error("malformed SCGI request, answering 400: \(error)")
+                    phase = .done
+                    outBuffer.append(EchoRequest.rejected(status: "400 Bad Request",
+                                                          reason: "malformed SCGI request: \(error)").responseHead())
+                    closeAfterFlush()
                     return
                 }
                 guard let (env, consumed) = parsed else {
@@ -67,8 +71,11 @@ final class SCGIEchoConnection: EchoConnection {
         switch request {
         case .webSocket:
             phase = declared > 0 ? .skip(remaining: declared) : .webSocket
-        case .plain:
-            setBody(declared)
+        case .plain(_, _, let length):
+            setBody(length ?? 0)  // SCGI always declares CONTENT_LENGTH (the decoder checked it)
+        case .rejected(let status, let reason):
+            log.error("request refused with \(status): \(reason)")
+            finish()
         }
     }
 

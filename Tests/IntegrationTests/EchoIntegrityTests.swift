@@ -81,9 +81,13 @@ struct EchoIntegrityTests {
         options.timeoutSeconds = 60
         let frames = 256, size = 256 * 1024   // 64 MiB in all
         let client = try WebSocketClient(url: "ws://127.0.0.1:\(server.port)/ws/flood.py?frames=\(frames)&size=\(size)", options: options)
-        sleep(3)   // not reading: the gateway must stop reading the CGI, not buffer 64 MiB
+        // Not reading: the gateway must stop reading the CGI, not buffer 64 MiB. Measured once the
+        // flood has moved a known amount and is blocked, not after a fixed sleep.
+        guard let written = server.waitForStalledWriter("flood.py", atLeast: 1 << 20) else { return }
+        #expect(written < frames * size, "flood.py wrote all \(written) bytes to a client that did not read")
         let during = server.rssKiB
-        #expect(during - before < 32 * 1024, "gateway RSS grew from \(before) KiB to \(during) KiB while the client did not read")
+        #expect(during - before < 32 * 1024,
+                "gateway RSS grew from \(before) KiB to \(during) KiB while the client did not read (flood.py wrote \(written) bytes)")
         for i in 0..<frames {
             let message = try client.receiveMessage()
             guard case .binary(let data) = message else { Issue.record("frame \(i): \(message)"); return }

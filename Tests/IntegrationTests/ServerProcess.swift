@@ -4,18 +4,27 @@ import Testing
 /// Paths of the repository, the built binaries and the shared seed fixtures.
 enum Repo {
     static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static var seeds: URL { root.deletingLastPathComponent().appendingPathComponent("shared/seeds") }
+    /// ../shared/seeds next to the repository, or SWITCHYARD_SEEDS (to check the missing-seeds paths).
+    static var seeds: URL {
+        if let dir = ProcessInfo.processInfo.environment["SWITCHYARD_SEEDS"] { return URL(fileURLWithPath: dir) }
+        return root.deletingLastPathComponent().appendingPathComponent("shared/seeds")
+    }
+    static var seedsPresent: Bool { FileManager.default.fileExists(atPath: seeds.appendingPathComponent("ws_echo.py").path) }
+    static var inCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+    /// For the suites that need the seeds: without them they are reported as skipped - not as
+    /// passed, which they could not have done - except under CI=true, where they run and fail in
+    /// `requireSeeds` (CI must have the seeds).
+    static var seedsOrCI: Bool { seedsPresent || inCI }
     static func binary(_ name: String) -> String {
         if let dir = ProcessInfo.processInfo.environment["SWITCHYARD_BIN_DIR"] { return dir + "/" + name }
         return root.appendingPathComponent(".build/debug/\(name)").path
     }
 
-    /// The seed directory, or nil (and a recorded failure under CI=true) when it is missing.
+    /// The seed directory, or nil and a recorded failure when it is missing.
     static func requireSeeds() -> URL? {
-        if FileManager.default.fileExists(atPath: seeds.appendingPathComponent("ws_echo.py").path) { return seeds }
-        if ProcessInfo.processInfo.environment["CI"] == "true" {
-            Issue.record("seed fixtures missing at \(seeds.path) (required in CI)")
-        }
+        if seedsPresent { return seeds }
+        Issue.record(inCI ? "seed fixtures missing at \(seeds.path) (required in CI)"
+                          : "seed fixtures missing at \(seeds.path): the suite should have been skipped (.enabled(if: Repo.seedsOrCI))")
         return nil
     }
 
@@ -93,6 +102,54 @@ final class ServerProcess: @unchecked Sendable {
             return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
         }
         return 0
+    }
+
+    /// For backpressure tests: waits until the server's child whose command line contains `needle`
+    /// has written at least `atLeast` bytes (/proc/PID/io wchar) and then nothing for half a second
+    /// (blocked: everything between it and the client that does not read is full), so memory is
+    /// measured after a known amount of data moved, not after a sleep the flood may not have used.
+    /// Records an issue and returns nil when the writer never appears, exits, or never stalls.
+    func waitForStalledWriter(_ needle: String, atLeast: Int, timeout: Double = 30) -> Int? {
+        let deadline = Date().addingTimeInterval(timeout)
+        var writer: Int32? = nil
+        var last = -1
+        var since = Date()
+        while Date() < deadline {
+            if writer == nil { writer = child(matching: needle) }
+            if let w = writer {
+                guard let n = Self.writtenBytes(w) else {
+                    Issue.record("\(needle) (pid \(w)) exited after writing \(last) bytes: nothing held it back")
+                    return nil
+                }
+                if n != last { last = n; since = Date() }
+                else if n >= atLeast && Date().timeIntervalSince(since) >= 0.5 { return n }
+            }
+            usleep(50_000)
+        }
+        Issue.record(writer == nil ? "no child matching \(needle) within \(timeout) s"
+                                   : "\(needle) never stalled: \(last) bytes written (needed \(atLeast), then 0.5 s without a write)")
+        return nil
+    }
+
+    private func child(matching needle: String) -> Int32? {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+        for e in entries {
+            guard let p = Int32(e), let stat = try? String(contentsOfFile: "/proc/\(p)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 1, fields[0] != "Z", Int32(fields[1]) == pid,
+                  let cmd = FileManager.default.contents(atPath: "/proc/\(p)/cmdline") else { continue }
+            if String(decoding: cmd, as: UTF8.self).contains(needle) { return p }
+        }
+        return nil
+    }
+
+    private static func writtenBytes(_ pid: Int32) -> Int? {
+        guard let s = try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8) else { return nil }
+        for line in s.split(separator: "\n") where line.hasPrefix("wchar:") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
+        }
+        return nil
     }
 
     @discardableResult

@@ -75,11 +75,13 @@ import Foundation
         }
     }
 
-    @Test func malformedNetstringDropsOnlyThatConnection() throws {
+    @Test func malformedNetstringIsRefusedOnlyOnThatConnection() throws {
         try withBridge { bridge, script in
             let bad = try TestSocket(path: bridge.socketPath)
             bad.send("12:NOT_CONTENT\u{0}1\u{0},")
-            #expect(bad.receiveAll().eof)
+            let answer = bad.receiveAll()
+            #expect(answer.eof)
+            #expect(answer.bytes.text.hasPrefix("Status: 400"))
             let s = try TestSocket(path: bridge.socketPath)
             s.send(SCGITestClient.request([("SCRIPT_FILENAME", script), ("X_TEST", "ok")]))
             #expect(s.receiveAll().bytes.contains("x=ok"))

@@ -184,6 +184,19 @@ import SwitchyardGatewayCodecs
         #expect(head.reason == "Oops")
     }
 
+    /// uWSGI's `websocket_handshake()` over the uwsgi protocol answers with a status line, not a
+    /// `Status:` header (lighttpd's mod_scgi takes a first line starting with "HTTP/" the same way).
+    @Test func uwsgiWebSocketHandshakeWithoutNPH() throws {
+        var p = CGIResponseHeaderParser()
+        let text = "HTTP/1.1 101 Web Socket Protocol Handshake\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Origin: *\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+        let (head, offset) = try #require(try p.feed(bytes(text + "\u{81}\u{02}hi")))
+        #expect(head.status == 101)
+        #expect(head.reason == "Web Socket Protocol Handshake")
+        #expect(head.headers.map(\.name) == ["Upgrade", "Connection", "Sec-WebSocket-Origin", "Sec-WebSocket-Accept"])
+        #expect(offset == text.utf8.count)
+    }
+
     @Test func resultEnum() throws {
         var p = CGIResponseHeaderParser()
         let r1 = try bytes("Status: 2").withUnsafeBytes { try p.parse($0) }

@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SEEDS = REPO.parent / "shared" / "seeds"
+SEEDS = Path(os.environ.get("SWITCHYARD_SEEDS") or REPO.parent / "shared" / "seeds")  # env: to check the missing-seeds path
 CGI_TEST = REPO / "Fixtures" / "cgi-test"
 CGI_BIN = REPO / "cgi-bin"
-IN_CI = os.environ.get("CI") == "true"
+from e2e_require import IN_CI, require, require_executable, require_module  # noqa: F401 - re-exported
 REFERENCE = os.environ.get("SWITCHYARD_E2E_REFERENCE", "")
 LISTEN_RE = re.compile(r"listening on http://(\[[^\]]*\]|[^:/\s]+):(\d+)/")
 
@@ -38,20 +38,11 @@ def switchyard_bin() -> Path:
 def require_binary():
     if REFERENCE:
         return
-    b = switchyard_bin()
-    if not (b.is_file() and os.access(b, os.X_OK)):
-        msg = f"switchyard binary not found at {b} (run `swift build` or set SWITCHYARD_BIN)"
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
+    require_executable(switchyard_bin(), "run `swift build` or set SWITCHYARD_BIN")
 
 
 def require_seeds() -> Path:
-    if not SEEDS.is_dir():
-        msg = f"seed fixtures not found at {SEEDS}"
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
+    require(SEEDS.is_dir(), f"seed fixtures not found at {SEEDS}")
     return SEEDS
 
 

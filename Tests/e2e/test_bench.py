@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_util import CGI_BIN, REPO, Switchyard, free_port, q
+from e2e_util import CGI_BIN, REPO, Switchyard, free_port, q, require_executable
 
 pytestmark = pytest.mark.switchyard_only
 
@@ -28,11 +28,7 @@ CORRUPT = REPO / "Fixtures" / "bin" / "corrupt-echo"
 
 def need(*paths):
     for p in paths:
-        if not (p.is_file() and os.access(p, os.X_OK)):
-            msg = f"{p} not found (make build)"
-            if os.environ.get("CI") == "true":
-                pytest.fail(msg)
-            pytest.skip(msg)
+        require_executable(p)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_util import CGI_BIN, IN_CI, REFERENCE, REPO, free_port, q, wait_until
+from e2e_util import CGI_BIN, REFERENCE, REPO, free_port, q, require, wait_until
 
 CHROMIUM = os.environ.get("SWITCHYARD_E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("SWITCHYARD_E2E_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -29,9 +29,7 @@ WAIT = 10.0  # seconds for any single browser-side condition
 
 
 def _unavailable(msg):
-    if IN_CI:
-        pytest.fail(msg)
-    pytest.skip(msg)
+    require(False, msg)
 
 
 # ---------------------------------------------------------------- browser

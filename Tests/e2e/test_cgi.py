@@ -11,7 +11,8 @@ import pytest
 
 import wsframes
 from e2e_util import (CGI_BIN, CGI_TEST, HTTPConnection, Switchyard, chunk_encode, get, pattern, proc_state, q,
-                      request, wait_until)
+                      request, require, wait_until)
+from e2e_backpressure import wait_writer_stalled
 
 pytestmark = pytest.mark.needs_cgi
 
@@ -264,9 +265,11 @@ def test_slow_reader_backpressure(srv):
         c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         rss0 = srv.rss_kib()
         c.request("GET", "/cgi/flood.py", close=True)
-        time.sleep(4)
+        # measured once the flood has moved a known amount and is blocked, not after a fixed sleep
+        written = wait_writer_stalled(srv.pid, "flood.py", at_least=1 << 20)
         growth = srv.rss_kib() - rss0
-        assert growth < 64 * 1024, f"server RSS grew by {growth} KiB while the client did not read"
+        assert growth < 64 * 1024, f"server RSS grew by {growth} KiB while the client did not read " \
+                                   f"(flood.py wrote {written} bytes)"
         head = c.read_until(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200")
         want = 8 << 20
@@ -415,7 +418,7 @@ def ws_connect(port, path):
 @pytest.mark.parametrize("path", ["/ws/ws_echo.py", "/ws/ws-echo-fast"])
 def test_websocket_echo(srv, path):
     if path.endswith("fast") and not (srv.doc / "ws" / "ws-echo-fast").exists():
-        pytest.skip("cgi-bin/ws-echo-fast not built (make build)")
+        require(False, "cgi-bin/ws-echo-fast not built (make build)")
     with ws_connect(srv.port, path) as ws:
         ws.send("hello ☃ wörld")
         assert ws.recv(timeout=10) == "hello ☃ wörld"

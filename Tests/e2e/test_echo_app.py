@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import wsframes
-from e2e_util import REPO, HTTPConnection, Switchyard, get, proc_state, q, request, wait_until
+from e2e_util import REPO, HTTPConnection, Switchyard, get, proc_state, q, request, require_executable, wait_until
 
 pytestmark = pytest.mark.switchyard_only
 
@@ -29,11 +29,7 @@ PATHS = ["/scgi/ws", "/fcgi/ws"]
 
 
 def need_echo_app():
-    if not (ECHO_APP.is_file() and os.access(ECHO_APP, os.X_OK)):
-        msg = f"{ECHO_APP} not found (swift build --product switchyard-echo-app, or set SWITCHYARD_BIN_DIR)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    require_executable(ECHO_APP, "swift build --product switchyard-echo-app, or set SWITCHYARD_BIN_DIR")
 
 
 def echo_config(root: Path) -> str:

@@ -4,8 +4,9 @@
     bridges and the project's RFC 6455 echo `cgi-bin/ws_echo.py`, driven by the `websockets` client;
 (b) Debian's libfcgi app (`Fixtures/bin/fcgi-ws-echo`) behind `fastcgi.server` with `"upgrade" => 1`,
     spawned (`bin-path` + `socket`) and external (`host`/`port`);
-(c) third-party style backends: a Python SCGI app, flup's multiplexing FastCGI server, a uwsgi server
-    (`scgi.protocol = "uwsgi"`);
+(c) third-party backends: an SCGI app on the PyPI `scgi` package's server (GET/POST and a `Status: 101`
+    WebSocket echo), flup's multiplexing FastCGI server, and Debian's uWSGI over the uwsgi protocol
+    (`scgi.protocol = "uwsgi"`), including its own WebSocket handshake (`HTTP/1.1 101`);
 (d) the other direction: lighttpd and nginx in front of our `fcgi-cgi` / `scgi-cgi` bridges;
 (e) faults: refused connections and disable-time, a backend that closes before/after its headers,
     a FastCGI record with a bad version, FCGI_ABORT_REQUEST on a vanished client, a SIGKILLed
@@ -32,7 +33,8 @@ import pytest
 
 import wsframes
 from e2e_util import (CGI_BIN, CGI_TEST, REPO, HTTPConnection, ConnectionClosed, descendant_pids, free_port, get, q,
-                      request, wait_until)
+                      request, require, require_module, wait_until)
+from e2e_backpressure import wait_writer_stalled
 
 pytestmark = pytest.mark.switchyard_only
 
@@ -41,6 +43,10 @@ SCGI_CGI = BIN_DIR / "scgi-cgi"
 FCGI_CGI = BIN_DIR / "fcgi-cgi"
 LIBFCGI_APP = REPO / "Fixtures" / "bin" / "fcgi-ws-echo"
 LIGHTTPD = Path("/usr/sbin/lighttpd")
+SCGI_APP = REPO / "Fixtures" / "scgi" / "scgi_echo_app.py"
+UWSGI = Path("/usr/bin/uwsgi")
+UWSGI_PYTHON3 = Path("/usr/lib/uwsgi/plugins/python3_plugin.so")
+UWSGI_APP = REPO / "Fixtures" / "uwsgi" / "wsgi_echo_app.py"
 NGINX = Path("/usr/sbin/nginx")
 
 BRIDGES = {"scgi": SCGI_CGI, "fastcgi": FCGI_CGI}
@@ -54,11 +60,7 @@ def need(*paths):
 
 
 def need_tool(path):
-    if not Path(path).exists():
-        msg = f"{path} not installed (make deps)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    require(Path(path).exists(), f"{path} not installed (make deps)")
 
 
 # ---------------------------------------------------------------- processes and sockets
@@ -268,8 +270,9 @@ fastcgi.server = ("/app/" => ((
 
 # ---------------------------------------------------------------- (c) Python SCGI, flup FastCGI, uwsgi
 
+# flup's multiplexing WSGIServer (the real flup); the SCGI app and uWSGI are in Fixtures/scgi, Fixtures/uwsgi.
 APP_SCRIPT = r'''
-import hashlib, socketserver, struct, sys
+import hashlib, sys
 
 
 def answer(app, env, body, extra=""):
@@ -277,53 +280,6 @@ def answer(app, env, body, extra=""):
             f"script_name={env.get('SCRIPT_NAME', '')}\nrequest_uri={env.get('REQUEST_URI', '')}\n"
             f"content_length={env.get('CONTENT_LENGTH', '')}\ncontent_type={env.get('CONTENT_TYPE', '')}\n"
             f"bytes={len(body)}\nsha256={hashlib.sha256(body).hexdigest()}\n{extra}").encode()
-
-
-def read_exact(f, n):
-    data = f.read(n)
-    if len(data) != n:
-        raise EOFError(f"wanted {n} bytes, got {len(data)}")
-    return data
-
-
-class SCGIHandler(socketserver.StreamRequestHandler):
-    def handle(self):
-        f = self.rfile
-        digits = b""
-        while True:
-            c = read_exact(f, 1)
-            if c == b":":
-                break
-            digits += c
-        block = read_exact(f, int(digits))
-        comma = read_exact(f, 1)
-        items = block.split(b"\0")
-        names = items[0:-1:2]
-        env = {k.decode(): v.decode("latin-1") for k, v in zip(items[0:-1:2], items[1::2])}
-        body = read_exact(f, int(env["CONTENT_LENGTH"]))
-        ok = int(comma == b"," and block.endswith(bytes(1)))
-        extra = f"scgi_first={names[0].decode()}\nscgi={env.get('SCGI', '')}\nnetstring_ok={ok}\n"
-        out = answer("scgi", env, body, extra)
-        self.wfile.write(b"Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(out) + out)
-
-
-class UWSGIHandler(socketserver.StreamRequestHandler):
-    def handle(self):
-        f = self.rfile
-        mod1, size, mod2 = struct.unpack("<BHB", read_exact(f, 4))
-        block = read_exact(f, size)
-        env, i = {}, 0
-        while i < len(block):
-            (kl,) = struct.unpack_from("<H", block, i); i += 2
-            k = block[i:i + kl]; i += kl
-            (vl,) = struct.unpack_from("<H", block, i); i += 2
-            v = block[i:i + vl]; i += vl
-            env[k.decode()] = v.decode("latin-1")
-        body = read_exact(f, int(env.get("CONTENT_LENGTH") or 0))
-        extra = f"modifiers={mod1},{mod2}\npacket_ok={int(i == len(block))}\n"
-        out = answer("uwsgi", env, body, extra)
-        # CGI-style head, no Content-Length: the body ends when we close
-        self.wfile.write(b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n" + out)
 
 
 def flup_main(path):
@@ -340,13 +296,7 @@ def flup_main(path):
 
 
 if __name__ == "__main__":
-    mode, path = sys.argv[1], sys.argv[2]
-    if mode == "flup":
-        flup_main(path)
-    else:
-        socketserver.ThreadingUnixStreamServer.daemon_threads = True
-        handler = SCGIHandler if mode == "scgi" else UWSGIHandler
-        socketserver.ThreadingUnixStreamServer(path, handler).serve_forever()
+    flup_main(sys.argv[2])
 '''
 
 
@@ -377,14 +327,22 @@ def check_get_post(port, prefix, app):
 
 
 def test_python_scgi_app(switchyard, procs, tmp_path):
-    sock, app = start_app(procs, tmp_path, "scgi")
+    """The PyPI `scgi` package's pre-forking SCGIServer (Fixtures/scgi/scgi_echo_app.py): GET/POST, and
+    a WebSocket it accepts with `Status: 101` and echoes on the same connection."""
+    require_module("scgi")
+    sock = tmp_path / "scgi-app.sock"
+    app = procs.start([sys.executable, SCGI_APP, sock], "scgi-app")
+    wait_listening(sock, app, procs)
     server = switchyard(f"""
 server.document-root = {q(tmp_path)}
 server.modules += ("mod_scgi")
-scgi.server = ("/scgi/" => (( "socket" => {q(sock)}, "check-local" => "disable" )))
+scgi.server = ("/scgi/" => (( "socket" => {q(sock)}, "check-local" => "disable", "upgrade" => 1 )))
 """)
     kv = check_get_post(server.port, "/scgi", "scgi")
-    assert kv["scgi_first"] == "CONTENT_LENGTH" and kv["scgi"] == "1" and kv["netstring_ok"] == "1", kv
+    assert kv["scgi_first"] == "CONTENT_LENGTH" and kv["scgi"] == "1", kv
+    ws_echo_checks(server.port, "/scgi/ws")
+    ws_echo_checks(server.port, "/scgi/ws")   # and again, on another forked child
+    assert check_get_post(server.port, "/scgi", "scgi")
     assert app.poll() is None, procs.output(app)
 
 
@@ -392,7 +350,7 @@ def test_flup_fastcgi_app(switchyard, procs, tmp_path):
     """flup's WSGIServer(multiplexed=True). flup 1.0.3 on Python 3 answers FCGI_GET_VALUES with an empty
     result (its capability table has str keys, the names arrive as bytes), so the gateway does not learn
     FCGI_MPXS_CONNS and opens a connection per request; concurrent requests must still all work."""
-    pytest.importorskip("flup")
+    require_module("flup")
     sock, app = start_app(procs, tmp_path, "flup")
     server = switchyard(f"""
 server.document-root = {q(tmp_path)}
@@ -414,8 +372,22 @@ fastcgi.server = ("/flup/" => (( "socket" => {q(sock)}, "check-local" => "disabl
     assert app.poll() is None, procs.output(app)
 
 
+def start_uwsgi(procs, tmp_path):
+    """Debian's uWSGI with the python3 plugin on a Unix socket under tmp_path (own session: the master
+    and its workers go with the killpg at teardown; --die-on-term: SIGTERM stops instead of reloading)."""
+    need_tool(UWSGI)
+    need_tool(UWSGI_PYTHON3)
+    sock = tmp_path / "uwsgi.sock"
+    app = procs.start([UWSGI, "--plugin", "python3", "--socket", sock, "--wsgi-file", UWSGI_APP, "--need-app",
+                       "--master", "--processes", "2", "--die-on-term", "--chdir", tmp_path], "uwsgi")
+    wait_listening(sock, app, procs, timeout=20)
+    return sock, app
+
+
 def test_uwsgi_protocol(switchyard, procs, tmp_path):
-    sock, app = start_app(procs, tmp_path, "uwsgi")
+    """A real uWSGI over the uwsgi protocol (`scgi.protocol = "uwsgi"`): it answers with an
+    `HTTP/1.1 200 OK` status line, not a CGI `Status:` header."""
+    sock, app = start_uwsgi(procs, tmp_path)
     server = switchyard(f"""
 server.document-root = {q(tmp_path)}
 server.modules += ("mod_scgi")
@@ -423,7 +395,49 @@ scgi.protocol = "uwsgi"
 scgi.server = ("/uw/" => (( "socket" => {q(sock)}, "check-local" => "disable" )))
 """)
     kv = check_get_post(server.port, "/uw", "uwsgi")
-    assert kv["modifiers"] == "0,0" and kv["packet_ok"] == "1", kv
+    assert kv["uwsgi_version"], kv
+    assert app.poll() is None, procs.output(app)
+
+
+def test_uwsgi_websocket_echo(switchyard, procs, tmp_path):
+    """uWSGI's own WebSocket handshake (`uwsgi.websocket_handshake()` answers `HTTP/1.1 101`) and its
+    framing, through the gateway's upgrade over the uwsgi protocol."""
+    sock, app = start_uwsgi(procs, tmp_path)
+    server = switchyard(f"""
+server.document-root = {q(tmp_path)}
+server.modules += ("mod_scgi")
+scgi.protocol = "uwsgi"
+scgi.server = ("/uw/" => (( "socket" => {q(sock)}, "check-local" => "disable", "upgrade" => 1 )))
+""")
+    key = wsframes.new_key()
+    with HTTPConnection(server.port) as c:
+        c.send(f"GET /uw/ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+        r = c.read_response()
+        assert r.status == 101, f"{r}\n{server.log_text()[-2000:]}\n{procs.output(app)[-2000:]}"
+        assert r.header("Sec-WebSocket-Accept") == wsframes.accept_for(key), r
+        # uWSGI answers a PING with an EMPTY PONG (\x8a\x00, not the ping's payload as RFC 6455 5.5.3
+        # wants), so the websockets client's ping() would never match it: checked on raw frames
+        c.send(wsframes.build_frame(9, b"are you there") + wsframes.build_frame(1, b"after the ping"))
+        got = []
+        while len(got) < 2:
+            parsed = wsframes.parse_frame(c.buf)
+            if parsed:
+                f, used = parsed
+                del c.buf[:used]
+                got.append((f.opcode, f.payload, f.masked))
+            else:
+                c._fill()
+        assert got == [(10, b"", False), (1, b"after the ping", False)], got
+    with ws_connect(server.port, "/uw/ws") as ws:
+        for text in ("hello", "héllo ☃ wörld – 日本語 🚀", "x" * 70000, "y" * (1 << 20)):
+            ws.send(text)
+            assert ws.recv(timeout=30) == text
+        ws.send(b"bin:" + bytes(range(256)) * 4)
+        assert ws.recv(timeout=10) == b"bin:" + bytes(range(256)) * 4
+        ws.close()   # uWSGI answers with an empty CLOSE (no code)
+    # the route still serves plain requests, and uWSGI is fine
+    assert check_get_post(server.port, "/uw", "uwsgi")
     assert app.poll() is None, procs.output(app)
 
 
@@ -544,6 +558,11 @@ def test_nginx_in_front_of_bridge(nginx_front, prefix):
 
 
 # ---------------------------------------------------------------- fake backends (threads)
+#
+# Hand-written SCGI/FastCGI peers, kept ONLY for what a real application cannot be made to do on
+# purpose: close before or in the middle of its headers/body, send a record with a bad version, never
+# answer, refuse connections. Everything a well-behaved peer does is tested above against the real
+# ones (the scgi package's server, flup, libfcgi, uWSGI, lighttpd, nginx, our bridges).
 
 class FakeBackend:
     """A Unix-socket server in a thread; handler(conn, backend) runs per connection in its own thread.
@@ -984,12 +1003,14 @@ def test_slow_websocket_reader(switchyard, tmp_path, proto):
         r = c.read_response()
         assert r.status == 101, r
         assert r.header("Sec-WebSocket-Accept") == wsframes.accept_for(key)
-        time.sleep(3)
+        # measured once the flood has moved a known amount and is blocked, not after a fixed sleep
+        written = wait_writer_stalled(server.pid, "ws_flood.py", at_least=2 << 20)
+        assert written < frames * size, f"ws_flood.py wrote all {written} bytes to a client that did not read"
         growth = server.rss_kib() - rss0
         bridge_rss = {p: Path(f"/proc/{p}/status").read_text().split("VmRSS:")[1].split("\n")[0].strip()
                       for p, st in server.children() if st != "Z"}
         assert growth < 64 * 1024, f"gateway RSS grew by {growth} KiB while the client did not read " \
-                                   f"(bridge RSS {bridge_rss})"
+                                   f"(ws_flood.py wrote {written} bytes; bridge RSS {bridge_rss})"
         for i in range(frames):
             b0, payload = read_frame(c)
             assert b0 == 0x82, f"frame {i}: first byte {b0:#x}"

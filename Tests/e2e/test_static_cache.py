@@ -9,8 +9,8 @@ that the very next response reflects the change:
 - in-place rewrite with the same size and the same mtime (os.utime back to the old value): only
   ctime differs, which is enough;
 - replacement by rename (another inode), truncation, deletion (404);
-- chmod 000 (403) - skipped as root: root opens a mode-000 file anyway, so there is nothing to
-  observe (the cache rule is the same: chmod changes ctime);
+- chmod 000 (403) - as root the server under test runs as `nobody` (server.username), since root
+  opens a mode-000 file anyway (the cache rule is the same: chmod changes ctime);
 - growth past the 64 KiB body limit: the file then goes out with sendfile(2), complete;
 - a FIFO is refused (403) from its stat, without the open(2) that would block the worker.
 
@@ -18,11 +18,15 @@ test_hit_reads_nothing checks that a hit really comes from memory (no pread on t
 the read-syscall counter in /proc/PID/io.
 """
 import os
+import pwd
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
-from e2e_util import HTTPConnection, REFERENCE, Switchyard, get, q
+from e2e_util import HTTPConnection, REFERENCE, Switchyard, get, q, require
 
 SETTLE = 2.2  # StaticFileCache.settleSeconds + margin
 SMALL = 64 * 1024  # StaticFileCache.maxBodySize
@@ -143,8 +147,43 @@ def test_truncate(site):
     assert_served(site, "/truncate.txt", b"")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="as root, open(2) succeeds on a mode-000 file: nothing to observe")
-def test_chmod_000_is_403(site):
+@pytest.fixture
+def mode_site(site):
+    """`site` when the tests do not run as root. As root (open(2) ignores mode 000 for root) a server
+    of its own that drops to `nobody`, in a directory `nobody` can traverse (pytest's is 0700)."""
+    if os.geteuid() != 0:
+        yield site
+        return
+    try:
+        pwd.getpwnam("nobody")
+        has_nobody = True
+    except KeyError:
+        has_nobody = False
+    require(has_nobody, "no user 'nobody' to run the server as (root reads mode-000 files)")
+    root = Path(tempfile.mkdtemp(prefix="sy-static-cache-"))
+    try:
+        doc = root / "docroot"
+        doc.mkdir()
+        for d in (root, doc):
+            os.chmod(d, 0o755)
+        (doc / "chmod.txt").write_bytes(FILES["chmod.txt"])
+        os.chmod(doc / "chmod.txt", 0o644)
+        s = Switchyard(f"""
+server.document-root = {q(doc)}
+server.event-loops = 1
+server.username = "nobody"
+mimetype.assign = (".txt" => "text/plain")
+""", root)
+        s.doc = doc
+        time.sleep(SETTLE)  # old enough to be cached
+        yield s
+        s.kill()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_chmod_000_is_403(mode_site):
+    site = mode_site
     path = site.doc / "chmod.txt"
     prime(site, "/chmod.txt", FILES["chmod.txt"])
     os.chmod(path, 0)
