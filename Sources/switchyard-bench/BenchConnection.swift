@@ -184,8 +184,8 @@ final class BenchConnection: EventHandler {
 
     private func scheduleHoldMessage(afterNanoseconds delay: UInt64) {
         let g = generation
-        worker.loop.schedule(afterNanoseconds: delay) { [unowned self] in
-            guard self.generation == g, self.state == .open, self.worker.running else { return }
+        worker.loop.schedule(afterNanoseconds: delay) { [weak self] in
+            guard let self, self.generation == g, self.state == .open, self.worker.running else { return }
             // Keep at most ringSize messages outstanding; a stalled echo shows up as a timeout.
             if self.sendSeq &- self.recvSeq < UInt64(self.context.ringSize) {
                 self.queueMessage(now: BenchConnection.clock())

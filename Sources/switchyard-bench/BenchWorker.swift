@@ -101,8 +101,8 @@ final class BenchWorker {
         }
         if running && mode == .upgrades {
             // Deferred: the connection is still inside its event handler.
-            loop.defer_ { [unowned connection] in
-                if self.running && connection.state == .idle { connection.open() }
+            loop.defer_ { [weak connection] in
+                if let connection, self.running && connection.state == .idle { connection.open() }
             }
         }
     }
@@ -128,8 +128,8 @@ final class BenchWorker {
         switch mode {
         case .upgrades:
             // Try again shortly, so a refusing server is not hammered in a tight loop.
-            loop.schedule(afterSeconds: 0.01) { [unowned connection] in
-                if self.running && connection.state == .idle { connection.open() }
+            loop.schedule(afterSeconds: 0.01) { [weak connection] in
+                if let connection, self.running && connection.state == .idle { connection.open() }
             }
         case .pingpong, .pipeline, .hold:
             scheduleStartMore()
@@ -162,8 +162,8 @@ final class BenchWorker {
     }
 
     private func scheduleSweep() {
-        loop.schedule(afterSeconds: 0.1) { [unowned self] in
-            guard self.running else { return }
+        loop.schedule(afterSeconds: 0.1) { [weak self] in
+            guard let self, self.running else { return }
             let now = EventLoop.monotonicNanoseconds()
             for c in self.connections { c.checkTimeout(now: now) }
             self.publish()

@@ -300,3 +300,39 @@ def test_graceful_stop_lets_the_backend_close_its_websocket_first(tmp_path):
         if c:
             c.close()
         s.kill()
+
+
+def test_memory_goes_back_down_after_a_burst_of_websockets(tmp_path):
+    """600 WebSockets each move a 64 KiB message (their buffers grow), then all close: the gateway's
+    RSS must fall back most of the way (freed heap returned to the kernel after the burst)."""
+    s = start(tmp_path)
+    conns = []
+    try:
+        assert ws_echo_once(s.port, "/f/ws") == b"neighbour"
+        time.sleep(1)
+        base = s.rss_kib()
+        payload = os.urandom(64 * 1024)
+        frame = wsframes.build_frame(0x2, payload)
+        for _ in range(600):
+            c, rest = ws_handshake(s.port, "/f/ws")
+            c.sendall(frame)
+            conns.append((c, rest))
+        for c, rest in conns:
+            buf = rest
+            while wsframes.parse_frame(buf) is None:
+                chunk = c.recv(1 << 17)
+                assert chunk, "closed before the echo"
+                buf += chunk
+            assert wsframes.parse_frame(buf)[0].payload == payload
+        peak = s.rss_kib()
+        assert peak - base > 8 * 1024, f"the burst did not grow RSS enough to measure ({base} -> {peak} KiB)"
+        for c, _ in conns:
+            c.close()
+        conns.clear()
+        target = base + (peak - base) // 2
+        assert wait_until(lambda: s.rss_kib() <= target, 15), \
+            f"RSS stayed at {s.rss_kib()} KiB after the burst (base {base}, peak {peak}, wanted <= {target})"
+    finally:
+        for c, _ in conns:
+            c.close()
+        stop(s)
