@@ -127,7 +127,8 @@ public final class GatewayRouteTable: @unchecked Sendable {
         guard let options = value.arrayElements else { throw ServerError.config("\(ctx): options must be an array") }
         func int(_ v: ConfigValue, _ opt: String) throws -> Int {
             guard let i = v.intValue else { throw ServerError.config("\(ctx): \"\(opt)\" must be an integer") }
-            return i
+            guard let range = ConfigLimits.hostOptions[opt] else { preconditionFailure("no range for \(opt)") }
+            return try ConfigLimits.check(i, key: "\(key) host \"\(name)\": \"\(opt)\"", range: range, at: location)
         }
         func bool(_ v: ConfigValue, _ opt: String) throws -> Bool {
             guard let b = v.boolValue else { throw ServerError.config("\(ctx): \"\(opt)\" must be enable/disable") }

@@ -15,6 +15,9 @@ enum CGIRoute {
             worker.errorLog.error("cgi \(scriptFile)", log)
             return RoutedRequest(handler: FixedResponseHandler(status: status, connection: connection), wantsBody: false, bodyLimit: 0)
         }
+        if let reason = CGIScriptGuard.denial(scriptFile: scriptFile, root: root, settings: context.settings, cgi: cgi) {
+            return fixed(403, reason)
+        }
         if interpreter.isEmpty || cgi.executeXOnly {
             if access(scriptFile, X_OK) != 0 {
                 return fixed(403, "not executable (cgi.execute-x-only / no interpreter): 403")

@@ -31,10 +31,11 @@ public struct ServerSettings {
 
     init(document: ConfigDocument) throws {
         func entry(_ key: String) -> ConfigEntry? { document.global[key] }
+        // Every numeric key has a range (ConfigLimits): -t rejects what would trap later.
         func int(_ key: String) throws -> Int? {
             guard let e = entry(key) else { return nil }
-            guard let v = e.value.intValue else { throw ServerError.config("\(e.location): \(key) must be an integer") }
-            return v
+            guard let range = ConfigLimits.server[key] else { preconditionFailure("no range for \(key)") }
+            return try ConfigLimits.int(e, key: key, range: range)
         }
         func string(_ key: String) throws -> String? {
             guard let e = entry(key) else { return nil }

@@ -81,7 +81,7 @@ final class SpliceRelay: EventHandler {
         self.backendWrite = backendWrite
         self.label = label
         self.errorLog = errorLog
-        self.writeIdle = UInt64(writeIdle) * 1_000_000_000
+        self.writeIdle = Seconds.nanoseconds(writeIdle)
         let backendIsPipe = backendRead != backendWrite
         up = try Direction(src: clientFD, dst: backendWrite, needsPipe: !backendIsPipe)
         down = try Direction(src: backendRead, dst: clientFD, needsPipe: !backendIsPipe)
