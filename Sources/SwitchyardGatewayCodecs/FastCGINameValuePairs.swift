@@ -5,15 +5,15 @@ public enum FastCGINameValuePairs {
     public static func encode(_ pairs: some Sequence<(name: String, value: String)>, into out: inout [UInt8]) {
         for (name, value) in pairs {
             appendLength(name.utf8.count, into: &out)
-            appendLength(value.utf8.count, into: &out)
+            appendLength(CGIByteEscape.byteCount(value), into: &out)
             out.appendUTF8(name)
-            out.appendUTF8(value)
+            CGIByteEscape.append(value, to: &out)
         }
     }
 
     /// Encoded size of one pair.
     public static func encodedSize(name: String, value: String) -> Int {
-        let n = name.utf8.count, v = value.utf8.count
+        let n = name.utf8.count, v = CGIByteEscape.byteCount(value)
         return (n < 128 ? 1 : 4) + (v < 128 ? 1 : 4) + n + v
     }
 

@@ -144,20 +144,24 @@ public enum FastCGIRecordEncoder {
         }
 
         mutating func writePair(_ name: String, _ value: String, into out: inout [UInt8]) {
-            let nameCount = name.utf8.count, valueCount = value.utf8.count
+            let nameCount = name.utf8.count, valueCount = CGIByteEscape.byteCount(value)
             let needed = (nameCount < 128 ? 1 : 4) + (valueCount < 128 ? 1 : 4) + nameCount + valueCount
             if open && FastCGIRecordEncoder.maxContentLength - (out.count - headerAt - 8) > needed {
                 // The common case: the whole pair fits in the open record.
                 Self.appendLength(nameCount, to: &out)
                 Self.appendLength(valueCount, to: &out)
                 out.appendUTF8(name)
-                out.appendUTF8(value)
+                CGIByteEscape.append(value, to: &out)
                 return
             }
-            writeLength(name.utf8.count, into: &out)
-            writeLength(value.utf8.count, into: &out)
+            writeLength(nameCount, into: &out)
+            writeLength(valueCount, into: &out)
             write(name, into: &out)
-            write(value, into: &out)
+            if CGIByteEscape.hasEscapes(value) {
+                CGIByteEscape.bytes(value).withUnsafeBytes { write($0, into: &out) }
+            } else {
+                write(value, into: &out)
+            }
         }
 
         @inline(__always)

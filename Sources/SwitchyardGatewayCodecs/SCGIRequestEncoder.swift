@@ -9,7 +9,7 @@ public enum SCGIRequestEncoder {
         precondition(contentLength >= 0)
         var length = "CONTENT_LENGTH".utf8.count + 2 + decimalDigitCount(contentLength) + "SCGI".utf8.count + 2 + 1
         for (name, value) in env where !isReserved(name) {
-            length += name.utf8.count + value.utf8.count + 2
+            length += name.utf8.count + CGIByteEscape.byteCount(value) + 2
         }
         out.reserveCapacity(out.count + length + decimalDigitCount(length) + 2)
         out.appendDecimal(length)
@@ -25,7 +25,7 @@ public enum SCGIRequestEncoder {
         for (name, value) in env where !isReserved(name) {
             out.appendUTF8(name)
             out.append(ASCII.nul)
-            out.appendUTF8(value)
+            CGIByteEscape.append(value, to: &out)
             out.append(ASCII.nul)
         }
         out.append(ASCII.comma)

@@ -7,7 +7,7 @@ public enum UWSGIRequestEncoder {
                                      into out: inout [UInt8]) throws(UWSGIError) {
         var size = 0
         for (name, value) in env {
-            let n = name.utf8.count, v = value.utf8.count
+            let n = name.utf8.count, v = CGIByteEscape.byteCount(value)
             if n > 0xFFFF || v > 0xFFFF {
                 throw UWSGIError(.tooLarge, "variable \(name) longer than 65535 bytes")
             }
@@ -21,8 +21,8 @@ public enum UWSGIRequestEncoder {
         for (name, value) in env {
             out.appendUInt16LE(UInt16(name.utf8.count))
             out.appendUTF8(name)
-            out.appendUInt16LE(UInt16(value.utf8.count))
-            out.appendUTF8(value)
+            out.appendUInt16LE(UInt16(CGIByteEscape.byteCount(value)))
+            CGIByteEscape.append(value, to: &out)
         }
     }
 }

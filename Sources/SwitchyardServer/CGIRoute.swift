@@ -39,6 +39,9 @@ enum CGIRoute {
             _ = env.remove("CONTENT_LENGTH")
         }
 
+        if env.spawnSize > CGIEnvironment.maxSpawnSize {
+            return fixed(431, "request headers make a CGI environment of \(env.spawnSize) bytes, over \(CGIEnvironment.maxSpawnSize): 431")
+        }
         let label = "cgi \(scriptFile)"
         let nph = scriptFile.split(separator: "/").last.map { $0.hasPrefix("nph-") } ?? false
         let exchange = GatewayExchange(connection: connection, context: context, label: label,
@@ -59,7 +62,7 @@ enum CGIRoute {
             let dir = String(scriptFile[..<(scriptFile.lastIndex(of: "/") ?? scriptFile.endIndex)])
             let args = interpreter.isEmpty ? [scriptFile] : [interpreter, scriptFile]
             let request = SpawnRequest(path: interpreter.isEmpty ? scriptFile : interpreter, arguments: args,
-                                       environment: env.envp(), stdin: stdinPipe.read, stdout: stdoutPipe.write,
+                                       environmentBytes: env.envpBytes(), stdin: stdinPipe.read, stdout: stdoutPipe.write,
                                        stderr: stderrPipe.write, workingDirectory: dir.isEmpty ? "/" : dir)
             let child: ChildProcess
             do {
