@@ -1,3 +1,5 @@
+import SwitchyardHTTP
+
 /// An ordered list of CGI meta-variables.
 ///
 /// One value type feeds every backend protocol: `envp()` for a spawned CGI process, and the
@@ -91,14 +93,14 @@ public struct CGIEnvironment: Sendable, Sequence {
         pairs.map { $0.name + "=" + $0.value }
     }
 
-    /// `NAME=value` byte strings (no NUL) for spawning a CGI, header bytes exact (`CGIByteEscape`).
+    /// `NAME=value` byte strings (no NUL) for spawning a CGI, header bytes exact (`FieldValueBytes`).
     public func envpBytes() -> [[UInt8]] {
         pairs.map { p in
             var line: [UInt8] = []
             line.reserveCapacity(p.name.utf8.count + 1 + p.value.utf8.count)
             line.appendUTF8(p.name)
             line.append(0x3D)
-            CGIByteEscape.append(p.value, to: &line)
+            FieldValueBytes.append(p.value, to: &line)
             return line
         }
     }
@@ -113,7 +115,7 @@ public struct CGIEnvironment: Sendable, Sequence {
     /// each): what counts against the kernel's argument/environment limit.
     public var spawnSize: Int {
         var total = 0
-        for p in pairs { total += p.name.utf8.count + 2 + CGIByteEscape.byteCount(p.value) + MemoryLayout<Int>.size }
+        for p in pairs { total += p.name.utf8.count + 2 + FieldValueBytes.byteCount(p.value) + MemoryLayout<Int>.size }
         return total
     }
 }

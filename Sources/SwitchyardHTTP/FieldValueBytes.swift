@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Header values as Strings without losing bytes.
 ///
 /// RFC 9110 allows any byte from 0x80 up in a field value (obs-text), and a backend may rely on the
@@ -5,8 +9,8 @@
 /// decoding such bytes as UTF-8 would replace them with U+FFFD. Instead every byte that is not part
 /// of a valid UTF-8 sequence is kept as one code point of a private range, U+10FF80...U+10FFFF
 /// (byte 0x80 + k -> U+10FF80 + k; Plane 16 private use, never produced by a real client), and
-/// the gateway encoders turn those code points back into the single bytes
-/// (`CGIByteEscape` in SwitchyardGatewayCodecs, the other half of this rule).
+/// the gateway encoders (SwitchyardGatewayCodecs: CGI environment, SCGI, uwsgi, FastCGI) write those
+/// code points back as the single bytes through `byteCount` / `append` / `bytes` below.
 ///
 /// The mapping is exact for every input: a client that sends the UTF-8 form of a code point in that
 /// range has each of its four bytes escaped too. Only bytes from 0x80 up are ever escaped, so
@@ -79,5 +83,74 @@ public enum FieldValueBytes {
         case 0xF4: return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0
         default: return 0
         }
+    }
+
+    // MARK: - Back to bytes (the gateway encoders)
+    //
+    // An escape is U+10FF80...U+10FFFF, UTF-8 `F4 8F BE|BF xx`; values without the byte 0xF4 (all
+    // but a vanishing few) take the plain path after one memchr.
+
+    @inlinable
+    public static func hasEscapes(_ s: String) -> Bool {
+        var s = s
+        return s.withUTF8 { b in
+            guard let base = b.baseAddress, b.count >= 4 else { return false }
+            return memchr(base, 0xF4, b.count) != nil
+        }
+    }
+
+    /// Bytes the value occupies once written.
+    @inlinable
+    public static func byteCount(_ s: String) -> Int {
+        let n = s.utf8.count
+        guard hasEscapes(s) else { return n }
+        var escapes = 0
+        forEachEscape(s) { _ in escapes += 1 }
+        return n - 3 * escapes
+    }
+
+    /// Appends the value's bytes, escapes turned back into single bytes.
+    @inlinable
+    public static func append(_ s: String, to out: inout [UInt8]) {
+        guard hasEscapes(s) else { var c = s; c.withUTF8 { out.append(contentsOf: $0) }; return }
+        out.append(contentsOf: bytes(s))
+    }
+
+    /// The value's bytes, escapes turned back into single bytes.
+    public static func bytes(_ s: String) -> [UInt8] {
+        var out: [UInt8] = []
+        var copy = s
+        copy.withUTF8 { b in
+            out.reserveCapacity(b.count)
+            var i = 0
+            while i < b.count {
+                if let byte = escapedByte(b, at: i) {
+                    out.append(byte)
+                    i += 4
+                } else {
+                    out.append(b[i])
+                    i += 1
+                }
+            }
+        }
+        return out
+    }
+
+    @usableFromInline
+    static func forEachEscape(_ s: String, _ body: (UInt8) -> Void) {
+        var copy = s
+        copy.withUTF8 { b in
+            var i = 0
+            while i < b.count {
+                if let byte = escapedByte(b, at: i) { body(byte); i += 4 } else { i += 1 }
+            }
+        }
+    }
+
+    /// `F4 8F BE 80...F4 8F BF BF` (U+10FF80...U+10FFFF) at `i` -> the byte 0x80...0xFF it stands for.
+    @inlinable
+    static func escapedByte(_ b: UnsafeBufferPointer<UInt8>, at i: Int) -> UInt8? {
+        guard b[i] == 0xF4, i + 3 < b.count, b[i + 1] == 0x8F, b[i + 2] == 0xBE || b[i + 2] == 0xBF else { return nil }
+        return 0x80 | (b[i + 2] == 0xBF ? 0x40 : 0) | (b[i + 3] & 0x3F)
     }
 }

@@ -70,8 +70,25 @@ public struct ServerSettings {
         }
         if let v = try int("server.listen-backlog") { listenBacklog = Int32(v) }
         for i in document.serverSocketContexts {
-            extraSockets.append(document.contexts[i].condition.pattern)
+            let condition = document.contexts[i].condition
+            try Self.checkSocketPort(condition.pattern, at: condition.location)
+            extraSockets.append(condition.pattern)
         }
+    }
+}
+
+extension ServerSettings {
+    /// `$SERVER["socket"] == "host:port"`: the port must fit 16 bits (else the listener could
+    /// not be created; checked here so -t reports it at the block's location).
+    static func checkSocketPort(_ text: String, at location: ConfigSourceLocation) throws {
+        guard !text.hasPrefix("/") else { return }
+        let afterBracket = text.lastIndex(of: "]").map { text[text.index(after: $0)...] } ?? text[...]
+        guard let colon = afterBracket.lastIndex(of: ":") else { return }
+        let digits = afterBracket[afterBracket.index(after: colon)...]
+        guard let port = Int(digits) else {
+            throw ConfigError(location: location, message: "$SERVER[\"socket\"] \"\(text)\": the port is not a number")
+        }
+        _ = try ConfigLimits.check(port, key: "$SERVER[\"socket\"] port", range: 0...65_535, at: location)
     }
 }
 

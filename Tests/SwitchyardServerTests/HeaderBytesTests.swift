@@ -65,4 +65,30 @@ struct HeaderBytesTests {
         #expect(bytes.withUnsafeBytes { FieldValueBytes.isASCII($0) })
         #expect(![UInt8]([0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x80]).withUnsafeBytes { FieldValueBytes.isASCII($0) })
     }
+
+    /// The bridges' side (fcgi-cgi, scgi-cgi): decoding what the gateway encoded gives the same
+    /// bytes for the CGI they spawn.
+    @Test func bridgesDecodeTheSameBytes() throws {
+        let bytes: [UInt8] = [0x63, 0x61, 0x66, 0xE9, 0x20, 0xFF, 0x80, 0xF4, 0x8F, 0xBE, 0x80, 0x21]
+        let s = bytes.withUnsafeBytes { FieldValueBytes.string($0) }
+        let env = CGIEnvironment([("HTTP_X", s)])
+        let expected = Array("HTTP_X=".utf8) + bytes
+
+        var scgi: [UInt8] = []
+        SCGIRequestEncoder.encodeHeaders(env, contentLength: 0, into: &scgi)
+        var scgiDecoder = SCGIRequestDecoder()
+        let fromSCGI = try #require(try scgi.withUnsafeBytes { try scgiDecoder.feed($0) })
+        #expect(fromSCGI.env.envpBytes().contains(expected))
+
+        var uwsgi: [UInt8] = []
+        try UWSGIRequestEncoder.encodeHeaders(env, into: &uwsgi)
+        var uwsgiDecoder = UWSGIRequestDecoder()
+        let fromUWSGI = try #require(try uwsgi.withUnsafeBytes { try uwsgiDecoder.feed($0) })
+        #expect(fromUWSGI.env.envpBytes().contains(expected))
+
+        var params: [UInt8] = []
+        FastCGINameValuePairs.encode(env, into: &params)
+        let fromFastCGI = try params.withUnsafeBytes { try FastCGINameValuePairs.decodeEnvironment($0) }
+        #expect(fromFastCGI.envpBytes() == [expected])
+    }
 }

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from e2e_util import CGI_BIN, get, q, raw
+from e2e_util import CGI_BIN, get, q, raw, switchyard_bin
 
 pytestmark = [pytest.mark.switchyard_only, pytest.mark.needs_cgi]
 
@@ -132,3 +132,23 @@ def test_huge_cgi_environment_is_431(switchyard, cgi_site, shape):
     # the same headers on a static file are fine (within server.max-request-field-size)
     assert request_bytes(server.port, "/f.txt", fields).status == 200
     assert get(server.port, "/cgi/env.py").status == 200
+
+
+@pytest.mark.parametrize("module,key,bridge", [("mod_fastcgi", "fastcgi.server", "fcgi-cgi"),
+                                               ("mod_scgi", "scgi.server", "scgi-cgi")])
+def test_bytes_and_names_through_our_bridges(switchyard, cgi_site, tmp_path, module, key, bridge):
+    """HTTP -> gateway -> FastCGI/SCGI -> our fcgi-cgi / scgi-cgi -> CGI environment, byte-exact."""
+    program = switchyard_bin().parent / bridge
+    if not program.exists():
+        pytest.fail(f"{program} missing: run `swift build`")
+    server = switchyard(f"""
+server.document-root = {q(cgi_site)}
+server.modules += ("{module}")
+{key} = ("/cgi/" => (( "socket" => {q(tmp_path / (bridge + ".sock"))}, "bin-path" => {q(program)},
+                       "check-local" => "disable" )))
+""")
+    r = request_bytes(server.port, "/cgi/env.py", [(b"X-Raw", RAW_VALUE), (b"X_Foo", b"u"), (b"X-Foo", b"dash")])
+    assert r.status == 200, r
+    env = env_lines(r.body)
+    assert env[b"HTTP_X_RAW"] == RAW_VALUE, env.get(b"HTTP_X_RAW")
+    assert env[b"HTTP_X_FOO"] == b"dash", env

@@ -172,3 +172,9 @@ $HTTP["url"] =~ "x$" {{
     assert r.status == 500, r
     assert server.wait_for_log("cannot be resolved"), server.log_text()
     assert "scgi.protocol" in server.log_text()
+
+
+def test_extra_socket_port_out_of_range(tmp_path):
+    conf = write(tmp_path, 'server.port = 0\n$SERVER["socket"] == "127.0.0.1:70000" {\n}')
+    code, text = check(conf)
+    assert code == 1 and re.search(r'limits\.conf:4:\d+: \$SERVER\["socket"\] port = 70000 is out of range', text), text
