@@ -6,15 +6,14 @@ import SwitchyardConfig
 /// fit 16 bits, seconds that overflow when turned into nanoseconds, a KiB count that overflows when
 /// turned into bytes, a header limit of 0 that answers 431 to everything).
 ///
-/// lighttpd's ranges are used where lighttpd has one (its idle timeouts and keep-alive counts are
-/// unsigned shorts, `server.max-request-size` an unsigned 32-bit KiB count, ports 16 bits); the
+/// lighttpd's ranges are used where lighttpd has one (its idle timeouts are unsigned shorts, `server.max-request-size` an unsigned 32-bit KiB count, ports 16 bits); the
 /// others are generous bounds that keep every later conversion (`Int32(...)`, `* 1_000_000_000`,
 /// `* 1024`, array sizes) far from overflow. The README's configuration reference lists them.
 enum ConfigLimits {
     /// Seconds: a timeout longer than a day is no timeout any operator means, and a day in
     /// nanoseconds is nowhere near `UInt64.max`.
     static let seconds = 0...86_400
-    /// lighttpd's unsigned short settings (idle timeouts, keep-alive counts).
+    /// lighttpd's unsigned short settings (idle timeouts).
     static let lighttpdShort = 0...65_535
 
     /// Global (`ServerSettings`) keys.
@@ -23,7 +22,9 @@ enum ConfigLimits {
         "server.max-read-idle": 1...65_535,
         "server.max-write-idle": 1...65_535,
         "server.max-keep-alive-idle": lighttpdShort,     // 0: no keep-alive wait
-        "server.max-keep-alive-requests": lighttpdShort,
+        // lighttpd stores this in 16 bits and silently wraps larger values; it is only compared
+        // with a counter here, and benchmarks use 100000.
+        "server.max-keep-alive-requests": 0...1_000_000,
         "server.max-connections": 0...1_048_576,         // 0: limited by RLIMIT_NOFILE only
         "server.max-request-field-size": 1_024...1_048_576,
         "server.stream-request-body": 0...2,

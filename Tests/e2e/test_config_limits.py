@@ -43,7 +43,7 @@ GLOBAL_CASES = [
     ("server.max-request-size", 9223372036854775807, "0...4294967295"),
     ("server.max-request-field-size", 0, "1024...1048576"),
     ("server.listen-backlog", 3000000000, "1...65535"),
-    ("server.max-keep-alive-requests", -5, "0...65535"),
+    ("server.max-keep-alive-requests", -5, "0...1000000"),
     ("server.event-loops", 100000, "0...1024"),
 ]
 
@@ -97,7 +97,7 @@ server.document-root = {q(tmp_path)}
 server.max-read-idle = 65535
 server.max-write-idle = 65535
 server.max-keep-alive-idle = 65535
-server.max-keep-alive-requests = 65535
+server.max-keep-alive-requests = 1000000
 server.graceful-shutdown-timeout = 86400
 server.max-request-size = 4294967295
 server.max-request-field-size = 1048576
