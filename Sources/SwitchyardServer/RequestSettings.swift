@@ -87,17 +87,17 @@ public final class SettingsResolver: @unchecked Sendable {
         let modules = entry("server.modules")?.value.stringList ?? []
         s.moduleOrder = modules
         if let e = entry("server.document-root") {
-            guard let v = e.value.stringValue else { throw ServerError.config("\(e.location): server.document-root must be a string") }
+            guard let v = e.value.stringValue else { throw ConfigError(location: e.location, message: "server.document-root must be a string") }
             s.documentRoot = v
         }
         if let e = entry("index-file.names") ?? entry("server.indexfiles") {
             s.indexFiles = e.value.stringList ?? []
         }
         if let e = entry("mimetype.assign") {
-            guard let elements = e.value.arrayElements else { throw ServerError.config("\(e.location): mimetype.assign must be an array") }
+            guard let elements = e.value.arrayElements else { throw ConfigError(location: e.location, message: "mimetype.assign must be an array") }
             var table: [(String, String)] = []
             for el in elements {
-                guard let k = el.key, let v = el.value.stringValue else { throw ServerError.config("\(e.location): mimetype.assign entries are \".ext\" => \"type\"") }
+                guard let k = el.key, let v = el.value.stringValue else { throw ConfigError(location: e.location, message: "mimetype.assign entries are \".ext\" => \"type\"") }
                 table.append((k, v))
             }
             s.mimeTypes = MimeTypes(table)
@@ -108,10 +108,10 @@ public final class SettingsResolver: @unchecked Sendable {
         }
         if let e = entry("server.follow-symlink") { s.followSymlinks = try boolValue(e, "server.follow-symlink") }
         if modules.contains("mod_cgi"), let e = entry("cgi.assign") {
-            guard let elements = e.value.arrayElements else { throw ServerError.config("\(e.location): cgi.assign must be an array") }
+            guard let elements = e.value.arrayElements else { throw ConfigError(location: e.location, message: "cgi.assign must be an array") }
             var cgi = CGISettings(assign: [])
             for el in elements {
-                guard let k = el.key, let v = el.value.stringValue else { throw ServerError.config("\(e.location): cgi.assign entries are \".ext\" => \"/path/to/interpreter\"") }
+                guard let k = el.key, let v = el.value.stringValue else { throw ConfigError(location: e.location, message: "cgi.assign entries are \".ext\" => \"/path/to/interpreter\"") }
                 cgi.assign.append((k, v))
             }
             if let x = entry("cgi.script-directories") {
@@ -132,7 +132,7 @@ public final class SettingsResolver: @unchecked Sendable {
                         if el.key == "read-timeout" { cgi.readTimeout = v } else { cgi.writeTimeout = v }
                     case "tcp-nodelay":
                         cgi.tcpNoDelay = try boolValue(ConfigEntry(value: el.value, location: x.location), "cgi.limits \"tcp-nodelay\"")
-                    default: throw ServerError.config("\(x.location): cgi.limits: unknown limit \"\(el.key ?? "")\"")
+                    default: throw ConfigError(location: x.location, message: "cgi.limits: unknown limit \"\(el.key ?? "")\"")
                     }
                 }
             }
@@ -146,7 +146,7 @@ public final class SettingsResolver: @unchecked Sendable {
             var proto = BackendWireProtocol.scgi
             if let p = entry("scgi.protocol") {
                 guard let v = p.value.stringValue, v == "scgi" || v == "uwsgi" else {
-                    throw ServerError.config("\(p.location): scgi.protocol must be \"scgi\" or \"uwsgi\"")
+                    throw ConfigError(location: p.location, message: "scgi.protocol must be \"scgi\" or \"uwsgi\"")
                 }
                 proto = v == "uwsgi" ? .uwsgi : .scgi
             }
@@ -157,7 +157,7 @@ public final class SettingsResolver: @unchecked Sendable {
     }
 
     private func boolValue(_ e: ConfigEntry, _ key: String) throws -> Bool {
-        guard let b = e.value.boolValue else { throw ServerError.config("\(e.location): \(key) must be \"enable\" or \"disable\"") }
+        guard let b = e.value.boolValue else { throw ConfigError(location: e.location, message: "\(key) must be \"enable\" or \"disable\"") }
         return b
     }
 

@@ -41,7 +41,7 @@ public struct ServerSettings {
             guard let e = entry(key) else { return nil }
             if let s = e.value.stringValue { return s }
             if let i = e.value.intValue { return String(i) }
-            throw ServerError.config("\(e.location): \(key) must be a string")
+            throw ConfigError(location: e.location, message: "\(key) must be a string")
         }
         if let v = try string("server.bind") { bind = v }
         if let v = try int("server.port") { port = v }
@@ -64,7 +64,7 @@ public struct ServerSettings {
         if let v = try int("server.graceful-shutdown-timeout") { gracefulShutdownTimeout = v }
         if let v = try string("server.upgrade-relay") {
             guard v == "splice" || v == "copy" else {
-                throw ServerError.config("\(entry("server.upgrade-relay")!.location): server.upgrade-relay must be \"splice\" or \"copy\"")
+                throw ConfigError(location: entry("server.upgrade-relay")!.location, message: "server.upgrade-relay must be \"splice\" or \"copy\"")
             }
             upgradeRelay = v
         }
