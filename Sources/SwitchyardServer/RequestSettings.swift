@@ -125,14 +125,15 @@ public final class SettingsResolver: @unchecked Sendable {
             if let x = entry("cgi.local-redir") { cgi.localRedirect = try boolValue(x, "cgi.local-redir") }
             if let x = entry("cgi.limits") {
                 for el in x.value.arrayElements ?? [] {
-                    switch el.key ?? "" {
+                    let name = el.key ?? ""
+                    switch name {
                     case "read-timeout", "write-timeout":
                         let limit = ConfigEntry(value: el.value, location: x.location)
-                        let v = try ConfigLimits.int(limit, key: "cgi.limits \"\(el.key!)\"", range: ConfigLimits.cgiTimeout, unit: "s")
-                        if el.key == "read-timeout" { cgi.readTimeout = v } else { cgi.writeTimeout = v }
+                        let v = try ConfigLimits.int(limit, key: "cgi.limits \"\(name)\"", range: ConfigLimits.cgiTimeout, unit: "s")
+                        if name == "read-timeout" { cgi.readTimeout = v } else { cgi.writeTimeout = v }
                     case "tcp-nodelay":
                         cgi.tcpNoDelay = try boolValue(ConfigEntry(value: el.value, location: x.location), "cgi.limits \"tcp-nodelay\"")
-                    default: throw ConfigError(location: x.location, message: "cgi.limits: unknown limit \"\(el.key ?? "")\"")
+                    default: throw ConfigError(location: x.location, message: "cgi.limits: unknown limit \"\(name)\"")
                     }
                 }
             }
