@@ -27,7 +27,8 @@ let package = Package(
         .target(name: "SwitchyardHTTP", swiftSettings: hotPathSettings),
         .target(name: "SwitchyardConfig"),
         .target(name: "SwitchyardWebSocket", swiftSettings: hotPathSettings),
-        .target(name: "SwitchyardGatewayCodecs", swiftSettings: hotPathSettings),
+        // Depends on SwitchyardHTTP for one rule: header value bytes kept by the parser (FieldValueBytes).
+        .target(name: "SwitchyardGatewayCodecs", dependencies: ["SwitchyardHTTP"], swiftSettings: hotPathSettings),
         // Connections, routing, static files, the shared backend layer (CGI, SCGI, FastCGI).
         .target(name: "SwitchyardServer",
                 dependencies: ["SwitchyardOS", "SwitchyardHTTP", "SwitchyardConfig", "SwitchyardGatewayCodecs", "CSwitchyardShims"],

@@ -98,7 +98,7 @@ final class CGIProcessRunner: EventHandler {
         Socket.setNonBlocking(stdoutPipe.write, false)
         let slash = path.lastIndex(of: "/")!
         let dir = slash == path.startIndex ? "/" : String(path[..<slash])
-        let request = SpawnRequest(path: path, arguments: [path], environment: env.envp(),
+        let request = SpawnRequest(path: path, arguments: [path], environmentBytes: env.envpBytes(),
                                    stdin: stdinPipe.read, stdout: stdoutPipe.write, stderr: 2,
                                    workingDirectory: dir)
         let ctx = context

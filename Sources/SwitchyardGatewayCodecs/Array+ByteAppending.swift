@@ -1,3 +1,5 @@
+import SwitchyardHTTP
+
 // Internal helpers shared by the encoders: append decimal numbers, big/little-endian integers
 // and UTF-8 text to a caller's `[UInt8]` without intermediate `String`s or arrays.
 
@@ -51,6 +53,13 @@ extension UnsafeRawBufferPointer {
     @inline(__always)
     func string(_ range: Range<Int>) -> String {
         String(decoding: UnsafeRawBufferPointer(rebasing: self[range]), as: UTF8.self)
+    }
+
+    /// A variable's value from a sub-range, bytes that are not UTF-8 kept exactly (`FieldValueBytes`):
+    /// a bridge then hands its CGI the bytes the gateway sent.
+    @inline(__always)
+    func valueString(_ range: Range<Int>) -> String {
+        FieldValueBytes.string(UnsafeRawBufferPointer(rebasing: self[range]))
     }
 
     /// Parses a non-empty run of ASCII digits as an `Int`; nil on any other byte or overflow.

@@ -1,3 +1,5 @@
+import SwitchyardHTTP
+
 /// An ordered list of CGI meta-variables.
 ///
 /// One value type feeds every backend protocol: `envp()` for a spawned CGI process, and the
@@ -85,8 +87,35 @@ public struct CGIEnvironment: Sendable, Sequence {
         pairs.makeIterator()
     }
 
-    /// `"NAME=value"` strings for `execve`/`posix_spawn`.
+    /// `"NAME=value"` strings for `execve`/`posix_spawn`. Header bytes kept as escapes by the
+    /// HTTP parser stay escaped here; `envpBytes` is the byte-exact form for spawning.
     public func envp() -> [String] {
         pairs.map { $0.name + "=" + $0.value }
+    }
+
+    /// `NAME=value` byte strings (no NUL) for spawning a CGI, header bytes exact (`FieldValueBytes`).
+    public func envpBytes() -> [[UInt8]] {
+        pairs.map { p in
+            var line: [UInt8] = []
+            line.reserveCapacity(p.name.utf8.count + 1 + p.value.utf8.count)
+            line.appendUTF8(p.name)
+            line.append(0x3D)
+            FieldValueBytes.append(p.value, to: &line)
+            return line
+        }
+    }
+
+    /// The largest `spawnSize` a CGI is started with. Linux refuses (E2BIG, "Argument list too
+    /// long") any single `NAME=value` over 128 KiB (MAX_ARG_STRLEN) and all of argv + envp over a
+    /// quarter of the stack limit; the whole environment is held to the smaller bound, so a request
+    /// whose headers would not fit is answered 431 before any spawn is tried.
+    public static let maxSpawnSize = 128 * 1024
+
+    /// Bytes the environment occupies in a spawned process (`NAME=value\0` plus one pointer
+    /// each): what counts against the kernel's argument/environment limit.
+    public var spawnSize: Int {
+        var total = 0
+        for p in pairs { total += p.name.utf8.count + 2 + FieldValueBytes.byteCount(p.value) + MemoryLayout<Int>.size }
+        return total
     }
 }

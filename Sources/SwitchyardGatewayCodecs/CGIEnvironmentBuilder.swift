@@ -2,8 +2,9 @@
 ///
 /// One builder for every backend protocol, so CGI, SCGI, uwsgi and FastCGI scripts see the same
 /// variables. Security rules live here, once: no `HTTP_PROXY` (httpoxy), no `HTTP_CONTENT_LENGTH`
-/// / `HTTP_CONTENT_TYPE` shadows, and a header spelled with `_` can never override the header
-/// spelled with `-` that maps to the same variable (`X_Forwarded_For` vs `X-Forwarded-For`).
+/// / `HTTP_CONTENT_TYPE` shadows, and only header names made of letters, digits and `-` are
+/// forwarded: `X_Forwarded_For` or `X.Forwarded.For` never reach a backend (Apache httpd's rule),
+/// so they cannot stand in for an `X-Forwarded-For` a front proxy removed.
 public enum CGIEnvironmentBuilder {
     public static func build(_ info: CGIRequestInfo) -> CGIEnvironment {
         var env = CGIEnvironment()
@@ -38,16 +39,9 @@ public enum CGIEnvironmentBuilder {
         env.append(uniqueName: "REDIRECT_STATUS", String(info.redirectStatus))
 
         // mapHeaders yields each HTTP_* name once.
-        let mapped = mapHeaders(info.headers, dropUnderscored: info.dropHeadersWithUnderscores)
-        for (name, value) in mapped.variables { env.append(uniqueName: name, value) }
+        for (name, value) in mapHeaders(info.headers) { env.append(uniqueName: name, value) }
         for (name, value) in info.extra { env.set(name, value) }
         return env
-    }
-
-    /// Names of request headers that `build` drops because another header maps to the same
-    /// `HTTP_*` variable (modern lighttpd answers 400 for these; a server may do the same).
-    public static func conflictingHeaders(_ headers: [(name: String, value: String)]) -> [String] {
-        mapHeaders(headers, dropUnderscored: false).conflicts
     }
 
     /// `HTTP_` + the header name upper-cased, every other non-alphanumeric byte mapped to `_`.
@@ -64,49 +58,44 @@ public enum CGIEnvironmentBuilder {
         }
     }
 
-    // MARK: - Header mapping
-
-    /// One `HTTP_*` variable: the header spelling that won it and the values of that header.
-    private struct Group {
-        var name: String
-        var value: String
-        var variable: String
-        var rank: Int
-        var isCookie: Bool
+    /// True for the header names that become `HTTP_*` variables: letters, digits and `-` only.
+    /// Every other name (`X_Foo`, `X.Foo`, `X~Foo`) is dropped, as Apache httpd does: such a name maps
+    /// to the same variable as its dashed spelling, so a front proxy that strips `X-Foo` could be
+    /// bypassed by sending `X_Foo`.
+    public static func isForwardedHeaderName(_ name: String) -> Bool {
+        var n = name
+        return n.withUTF8 { bytes in
+            for c in bytes where !(ASCII.isAlphanumeric(c) || c == 0x2D) { return false }
+            return !bytes.isEmpty
+        }
     }
 
-    /// 0: only alphanumerics and '-' (the canonical spelling); 1: other token characters; 2: has '_'.
-    private static func rank(_ name: String) -> Int {
-        var r = 0
-        for c in name.utf8 {
-            if c == 0x5F { return 2 }
-            if !(ASCII.isAlphanumeric(c) || c == 0x2D) { r = 1 }
-        }
-        return r
+    // MARK: - Header mapping
+
+    /// One `HTTP_*` variable and the joined values of its header.
+    private struct Group {
+        var value: String
+        var variable: String
+        var isCookie: Bool
     }
 
     /// Groups below this size are searched linearly: a request's handful of headers compare
     /// faster than they hash, and beyond it a dictionary keeps hostile header counts O(n).
     private static let linearGroupLimit = 32
 
-    /// Maps headers to variables in one pass. Headers whose names differ only in case are one
-    /// header (values joined with ", ", "; " for Cookie); different spellings that map to the
-    /// same variable (`X-A` vs `X_A`) conflict: the lowest rank wins, ties go to the first seen.
-    private static func mapHeaders(
-        _ headers: [(name: String, value: String)], dropUnderscored: Bool
-    ) -> (variables: [(String, String)], conflicts: [String]) {
+    /// Maps headers to variables in one pass. Only names of letters, digits and `-` are forwarded
+    /// (`isForwardedHeaderName`), so two names map to one variable exactly when they differ only
+    /// in case: they are one header, values joined with ", " ("; " for Cookie).
+    private static func mapHeaders(_ headers: [(name: String, value: String)]) -> [(String, String)] {
         var groups: [Group] = []
         groups.reserveCapacity(headers.count)
         var groupByVariable: [String: Int]? = nil
-        var conflicts: [String] = []
-        for (name, value) in headers where !name.isEmpty && !value.isEmpty {
+        for (name, value) in headers where !value.isEmpty && isForwardedHeaderName(name) {
             let variable = variableName(forHeader: name)
             switch variable {
             case "HTTP_PROXY", "HTTP_CONTENT_LENGTH", "HTTP_CONTENT_TYPE": continue
             default: break
             }
-            let rank = rank(name)
-            if dropUnderscored && rank == 2 { continue }
             var found: Int? = nil
             if let map = groupByVariable {
                 found = map[variable]
@@ -114,8 +103,7 @@ public enum CGIEnvironmentBuilder {
                 for i in groups.indices where groups[i].variable == variable { found = i; break }
             }
             guard let g = found else {
-                groups.append(Group(name: name, value: value, variable: variable, rank: rank,
-                                    isCookie: variable == "HTTP_COOKIE"))
+                groups.append(Group(value: value, variable: variable, isCookie: variable == "HTTP_COOKIE"))
                 if groupByVariable != nil {
                     groupByVariable![variable] = groups.count - 1
                 } else if groups.count > linearGroupLimit {
@@ -125,23 +113,10 @@ public enum CGIEnvironmentBuilder {
                 }
                 continue
             }
-            if asciiCaseInsensitiveEquals(groups[g].name, name) {
-                groups[g].value += groups[g].isCookie ? "; " : ", "
-                groups[g].value += value
-            } else if rank < groups[g].rank {
-                noteConflict(groups[g].name, in: &conflicts)
-                groups[g].name = name
-                groups[g].value = value
-                groups[g].rank = rank
-            } else {
-                noteConflict(name, in: &conflicts)
-            }
+            groups[g].value += groups[g].isCookie ? "; " : ", "
+            groups[g].value += value
         }
-        return (groups.map { ($0.variable, $0.value) }, conflicts)
-    }
-
-    private static func noteConflict(_ name: String, in conflicts: inout [String]) {
-        if !conflicts.contains(where: { asciiCaseInsensitiveEquals($0, name) }) { conflicts.append(name) }
+        return groups.map { ($0.variable, $0.value) }
     }
 
     // MARK: - Small string helpers (ASCII only; no Foundation)

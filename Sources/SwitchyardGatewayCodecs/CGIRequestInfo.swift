@@ -35,9 +35,6 @@ public struct CGIRequestInfo: Sendable {
     public var redirectStatus: Int = 200
     /// Extra variables set last (replacing any of the above), e.g. a route's bin-environment.
     public var extra: [(String, String)] = []
-    /// Drop every request header whose name contains `_` (nginx's default). When false (the
-    /// default, like lighttpd), such headers pass unless they collide with a dash-named header.
-    public var dropHeadersWithUnderscores: Bool = false
 
     public init(
         serverSoftware: String = "Switchyard",
@@ -59,8 +56,7 @@ public struct CGIRequestInfo: Sendable {
         contentLength: Int? = nil,
         headers: [(name: String, value: String)] = [],
         redirectStatus: Int = 200,
-        extra: [(String, String)] = [],
-        dropHeadersWithUnderscores: Bool = false
+        extra: [(String, String)] = []
     ) {
         self.serverSoftware = serverSoftware
         self.serverName = serverName
@@ -82,6 +78,5 @@ public struct CGIRequestInfo: Sendable {
         self.headers = headers
         self.redirectStatus = redirectStatus
         self.extra = extra
-        self.dropHeadersWithUnderscores = dropHeadersWithUnderscores
     }
 }

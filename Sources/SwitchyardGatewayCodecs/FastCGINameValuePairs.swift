@@ -1,3 +1,5 @@
+import SwitchyardHTTP
+
 /// FastCGI name-value pair encoding (spec 3.4): each length is one byte if < 128, else four bytes
 /// big-endian with the high bit set. Used by PARAMS, GET_VALUES and GET_VALUES_RESULT.
 public enum FastCGINameValuePairs {
@@ -5,15 +7,15 @@ public enum FastCGINameValuePairs {
     public static func encode(_ pairs: some Sequence<(name: String, value: String)>, into out: inout [UInt8]) {
         for (name, value) in pairs {
             appendLength(name.utf8.count, into: &out)
-            appendLength(value.utf8.count, into: &out)
+            appendLength(FieldValueBytes.byteCount(value), into: &out)
             out.appendUTF8(name)
-            out.appendUTF8(value)
+            FieldValueBytes.append(value, to: &out)
         }
     }
 
     /// Encoded size of one pair.
     public static func encodedSize(name: String, value: String) -> Int {
-        let n = name.utf8.count, v = value.utf8.count
+        let n = name.utf8.count, v = FieldValueBytes.byteCount(value)
         return (n < 128 ? 1 : 4) + (v < 128 ? 1 : 4) + n + v
     }
 
@@ -32,7 +34,7 @@ public enum FastCGINameValuePairs {
     public static func decodeEnvironment(_ bytes: UnsafeRawBufferPointer) throws(FastCGIError) -> CGIEnvironment {
         var env = CGIEnvironment()
         try forEachPair(bytes) { name, value in
-            env.set(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+            env.set(String(decoding: name, as: UTF8.self), FieldValueBytes.string(value))
         }
         return env
     }

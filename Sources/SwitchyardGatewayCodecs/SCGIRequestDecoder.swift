@@ -74,7 +74,7 @@ public struct SCGIRequestDecoder: Sendable {
             } else if env.contains(name) {
                 throw SCGIError(.malformed, "variable \(name) repeated")
             }
-            env.set(name, b.string(valueRange))
+            env.set(name, b.valueString(valueRange))
         }
         return (env, end + 1)
     }

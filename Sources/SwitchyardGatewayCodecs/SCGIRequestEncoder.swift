@@ -1,3 +1,5 @@
+import SwitchyardHTTP
+
 /// Encodes the SCGI request header (python.ca/scgi/protocol.txt): one netstring of NUL-terminated
 /// name/value strings, `CONTENT_LENGTH` first and `SCGI=1` second, as the protocol requires. The
 /// request body follows the netstring unframed, so the caller writes it straight after.
@@ -9,7 +11,7 @@ public enum SCGIRequestEncoder {
         precondition(contentLength >= 0)
         var length = "CONTENT_LENGTH".utf8.count + 2 + decimalDigitCount(contentLength) + "SCGI".utf8.count + 2 + 1
         for (name, value) in env where !isReserved(name) {
-            length += name.utf8.count + value.utf8.count + 2
+            length += name.utf8.count + FieldValueBytes.byteCount(value) + 2
         }
         out.reserveCapacity(out.count + length + decimalDigitCount(length) + 2)
         out.appendDecimal(length)
@@ -25,7 +27,7 @@ public enum SCGIRequestEncoder {
         for (name, value) in env where !isReserved(name) {
             out.appendUTF8(name)
             out.append(ASCII.nul)
-            out.appendUTF8(value)
+            FieldValueBytes.append(value, to: &out)
             out.append(ASCII.nul)
         }
         out.append(ASCII.comma)

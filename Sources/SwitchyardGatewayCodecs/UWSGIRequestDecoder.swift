@@ -47,7 +47,7 @@ public struct UWSGIRequestDecoder: Sendable {
             guard !nameRange.isEmpty else { throw UWSGIError(.malformed, "empty variable name") }
             let name = b.string(nameRange)
             if env.contains(name) { throw UWSGIError(.malformed, "variable \(name) repeated") }
-            env.set(name, b.string(valueRange))
+            env.set(name, b.valueString(valueRange))
         }
         return ((env, b[3]), end)
     }

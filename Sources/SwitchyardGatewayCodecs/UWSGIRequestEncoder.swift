@@ -1,3 +1,5 @@
+import SwitchyardHTTP
+
 /// Encodes a uwsgi request packet header (modifier1 0): `modifier1, datasize u16 LE, modifier2`,
 /// then each variable as `u16 LE length, name, u16 LE length, value`. The body follows unframed.
 /// The 16-bit size is a hard protocol limit, so an oversized environment throws instead of
@@ -7,7 +9,7 @@ public enum UWSGIRequestEncoder {
                                      into out: inout [UInt8]) throws(UWSGIError) {
         var size = 0
         for (name, value) in env {
-            let n = name.utf8.count, v = value.utf8.count
+            let n = name.utf8.count, v = FieldValueBytes.byteCount(value)
             if n > 0xFFFF || v > 0xFFFF {
                 throw UWSGIError(.tooLarge, "variable \(name) longer than 65535 bytes")
             }
@@ -21,8 +23,8 @@ public enum UWSGIRequestEncoder {
         for (name, value) in env {
             out.appendUInt16LE(UInt16(name.utf8.count))
             out.appendUTF8(name)
-            out.appendUInt16LE(UInt16(value.utf8.count))
-            out.appendUTF8(value)
+            out.appendUInt16LE(UInt16(FieldValueBytes.byteCount(value)))
+            FieldValueBytes.append(value, to: &out)
         }
     }
 }

@@ -23,7 +23,8 @@ enum HeadParser {
             switch parseField(fieldLine) {
             case .failure(let e): throw e
             case .success(let (name, value)):
-                let valueString = ASCII.string(value)
+                // Bytes from 0x80 up survive (FieldValueBytes), so a backend sees them exactly.
+                let valueString = FieldValueBytes.string(value)
                 if let e = fields.note(name: name, value: value, valueString: valueString) { throw e }
                 headers.add(name: CommonStrings.fieldName(name), value: valueString)
             }

@@ -18,6 +18,9 @@ public struct SpawnRequest {
     public var path: String
     public var arguments: [String]
     public var environment: [String]      // "NAME=value"
+    /// `NAME=value` as bytes, used instead of `environment` when set: a CGI's header variables
+    /// may hold bytes that are not UTF-8 and must reach the script exactly.
+    public var environmentBytes: [[UInt8]]?
     public var stdin: Int32
     public var stdout: Int32
     public var stderr: Int32
@@ -34,6 +37,13 @@ public struct SpawnRequest {
         self.stderr = stderr
         self.workingDirectory = workingDirectory
         self.newProcessGroup = newProcessGroup
+    }
+
+    public init(path: String, arguments: [String], environmentBytes: [[UInt8]], stdin: Int32, stdout: Int32,
+                stderr: Int32, workingDirectory: String? = nil, newProcessGroup: Bool = true) {
+        self.init(path: path, arguments: arguments, environment: [], stdin: stdin, stdout: stdout, stderr: stderr,
+                  workingDirectory: workingDirectory, newProcessGroup: newProcessGroup)
+        self.environmentBytes = environmentBytes
     }
 }
 
@@ -96,7 +106,7 @@ public final class ChildProcess: EventHandler {
     public static func spawnRaw(_ request: SpawnRequest) throws -> pid_t {
         var pid: pid_t = 0
         let argv = CStringArray([request.path.isEmpty ? "" : request.arguments.first ?? request.path] + request.arguments.dropFirst())
-        let envp = CStringArray(request.environment)
+        let envp = request.environmentBytes.map { CStringArray(bytes: $0) } ?? CStringArray(request.environment)
         let rc: Int32 = request.path.withCString { path in
             if let cwd = request.workingDirectory {
                 return cwd.withCString { cwdPtr in
@@ -169,6 +179,19 @@ final class CStringArray {
         pointers = .allocate(capacity: strings.count + 1)
         for (i, s) in strings.enumerated() { pointers[i] = strdup(s) }
         pointers[strings.count] = nil
+    }
+    init(bytes lines: [[UInt8]]) {
+        count = lines.count
+        pointers = .allocate(capacity: lines.count + 1)
+        for (i, line) in lines.enumerated() {
+            let p = malloc(line.count + 1)!.assumingMemoryBound(to: CChar.self)   // freed with free(), like strdup
+            line.withUnsafeBytes { raw in
+                if let base = raw.baseAddress { memcpy(p, base, line.count) }
+            }
+            p[line.count] = 0
+            pointers[i] = p
+        }
+        pointers[lines.count] = nil
     }
     deinit {
         for i in 0..<count { free(pointers[i]) }

@@ -15,7 +15,8 @@ public struct PipedChild {
 
     /// Spawns `path` (in its own process group, see `ChildProcess`). `stderr`: `nil` makes a pipe
     /// for it, a descriptor is inherited as it is. `onExit` may be replaced with `setOnExit` later.
-    public static func spawn(path: String, arguments: [String], environment: [String], workingDirectory: String,
+    /// `environment`: "NAME=value" entries as bytes (header values may carry any byte).
+    public static func spawn(path: String, arguments: [String], environment: [[UInt8]], workingDirectory: String,
                              pipeSize: Int32, stderr inherited: Int32?, on loop: EventLoop,
                              onExit: @escaping (ExitStatus) -> Void) throws -> PipedChild {
         var opened: [Int32] = []
@@ -31,7 +32,7 @@ public struct PipedChild {
             Socket.setNonBlocking(input.read, false)
             Socket.setNonBlocking(output.write, false)
             if let errors { Socket.setNonBlocking(errors.write, false) }
-            let request = SpawnRequest(path: path, arguments: arguments, environment: environment,
+            let request = SpawnRequest(path: path, arguments: arguments, environmentBytes: environment,
                                        stdin: input.read, stdout: output.write, stderr: errors?.write ?? inherited!,
                                        workingDirectory: workingDirectory)
             let process = try ChildProcess.spawn(request, on: loop, onExit: onExit)

@@ -9,6 +9,9 @@ public enum SocketAddress: CustomStringConvertible, Sendable {
 
     /// Resolves "host" + port. Accepts IPv4/IPv6 literals, "[v6]" and names (getaddrinfo).
     public static func resolve(host: String, port: Int) throws -> SocketAddress {
+        guard (0...65_535).contains(port) else {
+            throw SystemError("resolve", errno: EINVAL, context: "\(host): port \(port) is not in 0...65535")
+        }
         var h = host
         if h.hasPrefix("[") && h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
         if h.isEmpty || h == "*" { h = "0.0.0.0" }

@@ -89,15 +89,15 @@ public final class GatewayRouteTable: @unchecked Sendable {
     static func parse(_ entry: ConfigEntry, key: String, wireProtocol: BackendWireProtocol, balance: BalancePolicy, debug: Int,
                       mapExtensions: [(String, String)]) throws -> GatewayRouteTable {
         guard let elements = entry.value.arrayElements else {
-            throw ServerError.config("\(entry.location): \(key) must be an array ( \"prefix\" => ( ( options ) ) )")
+            throw ConfigError(location: entry.location, message: "\(key) must be an array ( \"prefix\" => ( ( options ) ) )")
         }
         var routes: [Route] = []
         for element in elements {
             guard let match = element.key else {
-                throw ServerError.config("\(entry.location): \(key) entries need a key (URL prefix or extension)")
+                throw ConfigError(location: entry.location, message: "\(key) entries need a key (URL prefix or extension)")
             }
             guard let hostList = element.value.arrayElements else {
-                throw ServerError.config("\(entry.location): \(key)[\"\(match)\"] must be an array of host option arrays")
+                throw ConfigError(location: entry.location, message: "\(key)[\"\(match)\"] must be an array of host option arrays")
             }
             var hosts: [BackendHostConfig] = []
             if hostList.allSatisfy({ $0.value.arrayElements != nil }) {
@@ -107,7 +107,7 @@ public final class GatewayRouteTable: @unchecked Sendable {
             } else {
                 hosts.append(try parseHost(element.value, name: match, location: entry.location, key: key))
             }
-            if hosts.isEmpty { throw ServerError.config("\(entry.location): \(key)[\"\(match)\"] has no hosts") }
+            if hosts.isEmpty { throw ConfigError(location: entry.location, message: "\(key)[\"\(match)\"] has no hosts") }
             routes.append(Route(match: match, hosts: hosts))
         }
         return GatewayRouteTable(wireProtocol: wireProtocol, routes: routes, balance: balance, debug: debug,
@@ -123,23 +123,24 @@ public final class GatewayRouteTable: @unchecked Sendable {
 
     private static func parseHost(_ value: ConfigValue, name: String, location: ConfigSourceLocation, key: String) throws -> BackendHostConfig {
         var h = BackendHostConfig(name: name, location: location)
-        let ctx = "\(location): \(key) host \"\(name)\""
-        guard let options = value.arrayElements else { throw ServerError.config("\(ctx): options must be an array") }
+        let ctx = "\(key) host \"\(name)\""
+        guard let options = value.arrayElements else { throw ConfigError(location: location, message: "\(ctx): options must be an array") }
         func int(_ v: ConfigValue, _ opt: String) throws -> Int {
-            guard let i = v.intValue else { throw ServerError.config("\(ctx): \"\(opt)\" must be an integer") }
-            return i
+            guard let i = v.intValue else { throw ConfigError(location: location, message: "\(ctx): \"\(opt)\" must be an integer") }
+            guard let range = ConfigLimits.hostOptions[opt] else { preconditionFailure("no range for \(opt)") }
+            return try ConfigLimits.check(i, key: "\(key) host \"\(name)\": \"\(opt)\"", range: range, at: location)
         }
         func bool(_ v: ConfigValue, _ opt: String) throws -> Bool {
-            guard let b = v.boolValue else { throw ServerError.config("\(ctx): \"\(opt)\" must be enable/disable") }
+            guard let b = v.boolValue else { throw ConfigError(location: location, message: "\(ctx): \"\(opt)\" must be enable/disable") }
             return b
         }
         func str(_ v: ConfigValue, _ opt: String) throws -> String {
             if let s = v.stringValue { return s }
             if let i = v.intValue { return String(i) }
-            throw ServerError.config("\(ctx): \"\(opt)\" must be a string")
+            throw ConfigError(location: location, message: "\(ctx): \"\(opt)\" must be a string")
         }
         for option in options {
-            guard let k = option.key else { throw ServerError.config("\(ctx): option without a name") }
+            guard let k = option.key else { throw ConfigError(location: location, message: "\(ctx): option without a name") }
             let v = option.value
             switch k {
             case "host": h.host = try str(v, k)
@@ -160,7 +161,7 @@ public final class GatewayRouteTable: @unchecked Sendable {
             case "fix-root-scriptname": h.fixRootScriptname = try bool(v, k)
             case "mode":
                 let m = try str(v, k)
-                guard m == "responder" else { throw ServerError.config("\(ctx): mode \"\(m)\" is not supported (only \"responder\")") }
+                guard m == "responder" else { throw ConfigError(location: location, message: "\(ctx): mode \"\(m)\" is not supported (only \"responder\")") }
             case "upgrade": h.upgrade = try bool(v, k)
             case "connect-timeout": h.connectTimeout = try int(v, k)
             case "read-timeout": h.readTimeout = try int(v, k)
@@ -170,11 +171,11 @@ public final class GatewayRouteTable: @unchecked Sendable {
             case "connection-pool": h.connectionPool = try bool(v, k)
             case "multiplex": h.multiplex = try bool(v, k)
             default:
-                if !knownHostOptions.contains(k) { throw ServerError.config("\(ctx): unknown option \"\(k)\"") }
+                if !knownHostOptions.contains(k) { throw ConfigError(location: location, message: "\(ctx): unknown option \"\(k)\"") }
             }
         }
         if h.socket == nil && h.port == nil {
-            throw ServerError.config("\(ctx): needs \"socket\" or \"host\" + \"port\"")
+            throw ConfigError(location: location, message: "\(ctx): needs \"socket\" or \"host\" + \"port\"")
         }
         if h.binPath != nil && h.socket == nil && h.host == nil { h.host = "127.0.0.1" }
         if h.maxProcs < h.minProcs { h.maxProcs = h.minProcs }
@@ -190,7 +191,7 @@ public enum BalancePolicy: String, Sendable {
     static func parse(_ entry: ConfigEntry?) throws -> BalancePolicy {
         guard let entry else { return .fair }
         guard let s = entry.value.stringValue, let p = BalancePolicy(rawValue: s) else {
-            throw ServerError.config("\(entry.location): balance must be one of fair, least-connection, round-robin, hash, sticky")
+            throw ConfigError(location: entry.location, message: "balance must be one of fair, least-connection, round-robin, hash, sticky")
         }
         return p
     }

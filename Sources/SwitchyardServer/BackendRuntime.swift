@@ -212,7 +212,7 @@ final class BackendRuntime {
         if hs.disabledUntil < worker.loop.now {
             worker.errorLog.error("backend \(hs.config.addressDescription)", "\(reason); disabled for \(seconds) s (disable-time)")
         }
-        hs.disabledUntil = worker.loop.now + UInt64(seconds) * 1_000_000_000
+        hs.disabledUntil = Seconds.deadline(worker.loop.now, plus: seconds)
     }
 
     /// Chooses a host by the table's balance policy, skipping disabled hosts (unless all are).

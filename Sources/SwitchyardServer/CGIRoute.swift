@@ -15,6 +15,9 @@ enum CGIRoute {
             worker.errorLog.error("cgi \(scriptFile)", log)
             return RoutedRequest(handler: FixedResponseHandler(status: status, connection: connection), wantsBody: false, bodyLimit: 0)
         }
+        if let reason = CGIScriptGuard.denial(scriptFile: scriptFile, root: root, settings: context.settings, cgi: cgi) {
+            return fixed(403, reason)
+        }
         if interpreter.isEmpty || cgi.executeXOnly {
             if access(scriptFile, X_OK) != 0 {
                 return fixed(403, "not executable (cgi.execute-x-only / no interpreter): 403")
@@ -36,6 +39,9 @@ enum CGIRoute {
             _ = env.remove("CONTENT_LENGTH")
         }
 
+        if env.spawnSize > CGIEnvironment.maxSpawnSize {
+            return fixed(431, "request headers make a CGI environment of \(env.spawnSize) bytes, over \(CGIEnvironment.maxSpawnSize): 431")
+        }
         let label = "cgi \(scriptFile)"
         let nph = scriptFile.split(separator: "/").last.map { $0.hasPrefix("nph-") } ?? false
         let exchange = GatewayExchange(connection: connection, context: context, label: label,
@@ -66,7 +72,7 @@ enum CGIRoute {
                               exchange: GatewayExchange, worker: Worker) throws {
         let label = program.label
         let children = worker.cgiChildren
-        let piped = try PipedChild.spawn(path: program.path, arguments: program.arguments, environment: env.envp(),
+        let piped = try PipedChild.spawn(path: program.path, arguments: program.arguments, environment: env.envpBytes(),
                                          workingDirectory: program.directory, pipeSize: 1 << 20, stderr: nil,
                                          on: worker.loop) { _ in }
         let child = piped.process

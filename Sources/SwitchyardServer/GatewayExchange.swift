@@ -351,7 +351,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         guard let stream else { return }
         let idle = (now - stream.lastActivity) / 1_000_000_000
         if stream.isConnecting {
-            if connectTimeout > 0 && idle >= UInt64(connectTimeout) {
+            if connectTimeout > 0 && idle >= UInt64(clamping: connectTimeout) {
                 let failure = BackendFailure.connectFailed("\(label): connect did not complete within \(connectTimeout) s (connect-timeout)")
                 stream.abort()
                 self.stream = nil
@@ -359,14 +359,14 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
             }
             return
         }
-        if readTimeout > 0 && (phase == .awaitingHead || phase == .body || phase == .upgraded) && idle >= UInt64(readTimeout) {
+        if readTimeout > 0 && (phase == .awaitingHead || phase == .body || phase == .upgraded) && idle >= UInt64(clamping: readTimeout) {
             let failure = BackendFailure.timeout("\(label): no data from the backend for \(readTimeout) s (read-timeout)")
             errorLog.error(label, failure.description)
             abortAfterTimeout(failure)
             return
         }
         if idle >= 2, let fdStream = stream as? FDBackendStream { fdStream.shrinkIdleBuffers() }
-        if writeTimeout > 0 && stream.pendingWriteBytes > 0 && idle >= UInt64(writeTimeout) {
+        if writeTimeout > 0 && stream.pendingWriteBytes > 0 && idle >= UInt64(clamping: writeTimeout) {
             let failure = BackendFailure.timeout("\(label): backend did not read for \(writeTimeout) s (write-timeout)")
             abortAfterTimeout(failure)
         }

@@ -626,7 +626,7 @@ final class HTTPConnection: EventHandler {
         let server = worker.server
         switch state {
         case .readingHead:
-            let idleLimit = UInt64(requestCount == 0 || !input.isEmpty ? server.maxReadIdle : server.maxKeepAliveIdle) * 1_000_000_000
+            let idleLimit = Seconds.nanoseconds(requestCount == 0 || !input.isEmpty ? server.maxReadIdle : server.maxKeepAliveIdle)
             if handler == nil && output.isEmpty && now - headStarted > idleLimit {
                 if input.isEmpty && parser.isIdle {
                     close()
@@ -637,7 +637,7 @@ final class HTTPConnection: EventHandler {
                 return
             }
         case .readingBody:
-            if !readPaused && now - lastRead > UInt64(server.maxReadIdle) * 1_000_000_000 {
+            if !readPaused && now - lastRead > Seconds.nanoseconds(server.maxReadIdle) {
                 worker.errorLog.info(peerDescription, "request body stalled for \(server.maxReadIdle) s (server.max-read-idle)")
                 if responseStarted { clientVanished() } else { handler?.abort(); handler = nil; sendError(408, close: true) }
                 return
@@ -659,7 +659,7 @@ final class HTTPConnection: EventHandler {
         case .responding, .closed:
             break
         }
-        if !output.isEmpty && now - lastWriteProgress > UInt64(server.maxWriteIdle) * 1_000_000_000 {
+        if !output.isEmpty && now - lastWriteProgress > Seconds.nanoseconds(server.maxWriteIdle) {
             worker.errorLog.info(peerDescription, "client did not read for \(server.maxWriteIdle) s (server.max-write-idle): closing")
             clientVanished()
             return

@@ -7,9 +7,9 @@ enum KnownKeys {
         "server.max-keep-alive-requests", "server.max-connections", "server.max-request-size",
         "server.max-request-field-size", "server.stream-request-body", "server.stream-response-body",
         "server.pid-file", "server.username", "server.groupname", "server.indexfiles",
-        "server.event-loops", "server.graceful-shutdown-timeout", "server.upgrade-relay", "server.listen-backlog",
+        "server.event-loops", "server.follow-symlink", "server.graceful-shutdown-timeout", "server.upgrade-relay", "server.listen-backlog",
         "accesslog.filename", "mimetype.assign", "index-file.names", "static-file.exclude-extensions",
-        "cgi.assign", "cgi.execute-x-only", "cgi.upgrade", "cgi.limits", "cgi.local-redir",
+        "cgi.assign", "cgi.script-directories", "cgi.execute-x-only", "cgi.upgrade", "cgi.limits", "cgi.local-redir",
         "scgi.server", "scgi.balance", "scgi.debug", "scgi.map-extensions", "scgi.protocol",
         "fastcgi.server", "fastcgi.balance", "fastcgi.debug", "fastcgi.map-extensions",
     ]

@@ -10,6 +10,9 @@ public struct CGISettings: Sendable {
     public var writeTimeout = 0
     public var tcpNoDelay = false
     public var localRedirect = false
+    /// `cgi.script-directories`: directories outside the document root whose scripts may be run
+    /// through a symlink in the document root (`CGIScriptGuard`).
+    public var scriptDirectories: [String] = []
 
     /// lighttpd's cgi.assign rule: the first suffix that ends the physical path ("" matches all).
     func interpreter(for path: String) -> String? {
@@ -26,6 +29,9 @@ public final class RequestSettings: @unchecked Sendable {
     public var mimeTypes = MimeTypes.builtin
     public var staticExcludeExtensions: [String] = []
     public var maxRequestSize = 0            // bytes, 0 = unlimited
+    /// `server.follow-symlink` (lighttpd's default: enabled). Disabled, a static file or CGI
+    /// script reached through a symlink below the document root answers 403 (`SymlinkPolicy`).
+    public var followSymlinks = true
     public var cgi: CGISettings?
     public var fastcgi: GatewayRouteTable?
     public var scgi: GatewayRouteTable?
@@ -81,43 +87,53 @@ public final class SettingsResolver: @unchecked Sendable {
         let modules = entry("server.modules")?.value.stringList ?? []
         s.moduleOrder = modules
         if let e = entry("server.document-root") {
-            guard let v = e.value.stringValue else { throw ServerError.config("\(e.location): server.document-root must be a string") }
+            guard let v = e.value.stringValue else { throw ConfigError(location: e.location, message: "server.document-root must be a string") }
             s.documentRoot = v
         }
         if let e = entry("index-file.names") ?? entry("server.indexfiles") {
             s.indexFiles = e.value.stringList ?? []
         }
         if let e = entry("mimetype.assign") {
-            guard let elements = e.value.arrayElements else { throw ServerError.config("\(e.location): mimetype.assign must be an array") }
+            guard let elements = e.value.arrayElements else { throw ConfigError(location: e.location, message: "mimetype.assign must be an array") }
             var table: [(String, String)] = []
             for el in elements {
-                guard let k = el.key, let v = el.value.stringValue else { throw ServerError.config("\(e.location): mimetype.assign entries are \".ext\" => \"type\"") }
+                guard let k = el.key, let v = el.value.stringValue else { throw ConfigError(location: e.location, message: "mimetype.assign entries are \".ext\" => \"type\"") }
                 table.append((k, v))
             }
             s.mimeTypes = MimeTypes(table)
         }
         if let e = entry("static-file.exclude-extensions") { s.staticExcludeExtensions = e.value.stringList ?? [] }
         if let e = entry("server.max-request-size") {
-            guard let v = e.value.intValue else { throw ServerError.config("\(e.location): server.max-request-size must be an integer (KiB)") }
-            s.maxRequestSize = v * 1024
+            s.maxRequestSize = try ConfigLimits.int(e, key: "server.max-request-size", range: ConfigLimits.maxRequestSizeKiB, unit: "KiB") * 1024
         }
+        if let e = entry("server.follow-symlink") { s.followSymlinks = try boolValue(e, "server.follow-symlink") }
         if modules.contains("mod_cgi"), let e = entry("cgi.assign") {
-            guard let elements = e.value.arrayElements else { throw ServerError.config("\(e.location): cgi.assign must be an array") }
+            guard let elements = e.value.arrayElements else { throw ConfigError(location: e.location, message: "cgi.assign must be an array") }
             var cgi = CGISettings(assign: [])
             for el in elements {
-                guard let k = el.key, let v = el.value.stringValue else { throw ServerError.config("\(e.location): cgi.assign entries are \".ext\" => \"/path/to/interpreter\"") }
+                guard let k = el.key, let v = el.value.stringValue else { throw ConfigError(location: e.location, message: "cgi.assign entries are \".ext\" => \"/path/to/interpreter\"") }
                 cgi.assign.append((k, v))
+            }
+            if let x = entry("cgi.script-directories") {
+                guard let dirs = x.value.stringList, dirs.allSatisfy({ $0.hasPrefix("/") }) else {
+                    throw ConfigError(location: x.location, message: "cgi.script-directories must be a list of absolute directory paths")
+                }
+                cgi.scriptDirectories = dirs
             }
             if let x = entry("cgi.execute-x-only") { cgi.executeXOnly = try boolValue(x, "cgi.execute-x-only") }
             if let x = entry("cgi.upgrade") { cgi.upgrade = try boolValue(x, "cgi.upgrade") }
             if let x = entry("cgi.local-redir") { cgi.localRedirect = try boolValue(x, "cgi.local-redir") }
             if let x = entry("cgi.limits") {
                 for el in x.value.arrayElements ?? [] {
-                    switch el.key ?? "" {
-                    case "read-timeout": cgi.readTimeout = el.value.intValue ?? 0
-                    case "write-timeout": cgi.writeTimeout = el.value.intValue ?? 0
-                    case "tcp-nodelay": cgi.tcpNoDelay = el.value.boolValue ?? false
-                    default: throw ServerError.config("\(x.location): cgi.limits: unknown limit \"\(el.key ?? "")\"")
+                    let name = el.key ?? ""
+                    switch name {
+                    case "read-timeout", "write-timeout":
+                        let limit = ConfigEntry(value: el.value, location: x.location)
+                        let v = try ConfigLimits.int(limit, key: "cgi.limits \"\(name)\"", range: ConfigLimits.cgiTimeout, unit: "s")
+                        if name == "read-timeout" { cgi.readTimeout = v } else { cgi.writeTimeout = v }
+                    case "tcp-nodelay":
+                        cgi.tcpNoDelay = try boolValue(ConfigEntry(value: el.value, location: x.location), "cgi.limits \"tcp-nodelay\"")
+                    default: throw ConfigError(location: x.location, message: "cgi.limits: unknown limit \"\(name)\"")
                     }
                 }
             }
@@ -131,7 +147,7 @@ public final class SettingsResolver: @unchecked Sendable {
             var proto = BackendWireProtocol.scgi
             if let p = entry("scgi.protocol") {
                 guard let v = p.value.stringValue, v == "scgi" || v == "uwsgi" else {
-                    throw ServerError.config("\(p.location): scgi.protocol must be \"scgi\" or \"uwsgi\"")
+                    throw ConfigError(location: p.location, message: "scgi.protocol must be \"scgi\" or \"uwsgi\"")
                 }
                 proto = v == "uwsgi" ? .uwsgi : .scgi
             }
@@ -142,7 +158,7 @@ public final class SettingsResolver: @unchecked Sendable {
     }
 
     private func boolValue(_ e: ConfigEntry, _ key: String) throws -> Bool {
-        guard let b = e.value.boolValue else { throw ServerError.config("\(e.location): \(key) must be \"enable\" or \"disable\"") }
+        guard let b = e.value.boolValue else { throw ConfigError(location: e.location, message: "\(key) must be \"enable\" or \"disable\"") }
         return b
     }
 
@@ -151,7 +167,10 @@ public final class SettingsResolver: @unchecked Sendable {
         let identity = "\(key)@\(e.location)/\(proto.rawValue)"
         if let t = lock.withLock({ tables[identity] }) { return t }
         let balance = try BalancePolicy.parse(document.value(balanceKey, matching: matching))
-        let debug = document.value(debugKey, matching: matching)?.value.intValue ?? 0
+        var debug = 0
+        if let d = document.value(debugKey, matching: matching) {
+            debug = try ConfigLimits.int(d, key: debugKey, range: ConfigLimits.debugLevel)
+        }
         var map: [(String, String)] = []
         for el in document.value(mapKey, matching: matching)?.value.arrayElements ?? [] {
             if let k = el.key, let v = el.value.stringValue { map.append((k, v)) }

@@ -72,8 +72,10 @@ final class Router {
         case .failure(let error):
             return fixed(error.status, connection: connection, log: "bad path \(head.path): \(error.reason)")
         }
-        let settings = worker.unconditionalSettings
-            ?? worker.settings(for: conditionInput(head, path: path, host: host, scheme: scheme, connection: connection))
+        guard let settings = worker.unconditionalSettings
+            ?? worker.settings(for: conditionInput(head, path: path, host: host, scheme: scheme, connection: connection)) else {
+            return fixed(500, connection: connection, log: nil)
+        }
         let ctx = RequestContext(head: head, settings: settings, path: path, query: head.query ?? "", host: host, scheme: scheme,
                                  remoteIP: connection.remoteHost)
 

@@ -56,6 +56,7 @@ public final class Server {
         self.errorLog = errorLog
         self.resolver = SettingsResolver(document: document, server: settings)
         self.gatewayTables = try resolver.validateAll()
+        try BackendPreflight.check(gatewayTables)
         self.globalSettings = try resolver.resolve(matching: [])
         self.childPath = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
         var root = stat()

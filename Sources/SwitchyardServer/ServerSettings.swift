@@ -31,16 +31,17 @@ public struct ServerSettings {
 
     init(document: ConfigDocument) throws {
         func entry(_ key: String) -> ConfigEntry? { document.global[key] }
+        // Every numeric key has a range (ConfigLimits): -t rejects what would trap later.
         func int(_ key: String) throws -> Int? {
             guard let e = entry(key) else { return nil }
-            guard let v = e.value.intValue else { throw ServerError.config("\(e.location): \(key) must be an integer") }
-            return v
+            guard let range = ConfigLimits.server[key] else { preconditionFailure("no range for \(key)") }
+            return try ConfigLimits.int(e, key: key, range: range)
         }
         func string(_ key: String) throws -> String? {
             guard let e = entry(key) else { return nil }
             if let s = e.value.stringValue { return s }
             if let i = e.value.intValue { return String(i) }
-            throw ServerError.config("\(e.location): \(key) must be a string")
+            throw ConfigError(location: e.location, message: "\(key) must be a string")
         }
         if let v = try string("server.bind") { bind = v }
         if let v = try int("server.port") { port = v }
@@ -63,14 +64,31 @@ public struct ServerSettings {
         if let v = try int("server.graceful-shutdown-timeout") { gracefulShutdownTimeout = v }
         if let v = try string("server.upgrade-relay") {
             guard v == "splice" || v == "copy" else {
-                throw ServerError.config("\(entry("server.upgrade-relay")!.location): server.upgrade-relay must be \"splice\" or \"copy\"")
+                throw ConfigError(location: entry("server.upgrade-relay")!.location, message: "server.upgrade-relay must be \"splice\" or \"copy\"")
             }
             upgradeRelay = v
         }
         if let v = try int("server.listen-backlog") { listenBacklog = Int32(v) }
         for i in document.serverSocketContexts {
-            extraSockets.append(document.contexts[i].condition.pattern)
+            let condition = document.contexts[i].condition
+            try Self.checkSocketPort(condition.pattern, at: condition.location)
+            extraSockets.append(condition.pattern)
         }
+    }
+}
+
+extension ServerSettings {
+    /// `$SERVER["socket"] == "host:port"`: the port must fit 16 bits (else the listener could
+    /// not be created; checked here so -t reports it at the block's location).
+    static func checkSocketPort(_ text: String, at location: ConfigSourceLocation) throws {
+        guard !text.hasPrefix("/") else { return }
+        let afterBracket = text.lastIndex(of: "]").map { text[text.index(after: $0)...] } ?? text[...]
+        guard let colon = afterBracket.lastIndex(of: ":") else { return }
+        let digits = afterBracket[afterBracket.index(after: colon)...]
+        guard let port = Int(digits) else {
+            throw ConfigError(location: location, message: "$SERVER[\"socket\"] \"\(text)\": the port is not a number")
+        }
+        _ = try ConfigLimits.check(port, key: "$SERVER[\"socket\"] port", range: 0...65_535, at: location)
     }
 }
 

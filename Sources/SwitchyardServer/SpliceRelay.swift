@@ -94,8 +94,8 @@ final class SpliceRelay: EventHandler {
         self.backendWrite = backendWrite
         self.label = label
         self.errorLog = errorLog
-        self.writeIdle = UInt64(max(0, writeIdle)) * 1_000_000_000
-        self.readTimeout = UInt64(max(0, readTimeout)) * 1_000_000_000
+        self.writeIdle = Seconds.nanoseconds(writeIdle)
+        self.readTimeout = Seconds.nanoseconds(readTimeout)
         let backendIsPipe = backendRead != backendWrite
         up = try Direction(src: clientFD, dst: backendWrite, needsPipe: !backendIsPipe)
         down = try Direction(src: backendRead, dst: clientFD, needsPipe: !backendIsPipe)

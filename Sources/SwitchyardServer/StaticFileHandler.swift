@@ -27,6 +27,12 @@ struct StaticFileHandler {
         // default): an unchanged small file is then served from the worker's cache with no
         // open/fstat/close (StaticFileCache documents the validation rule). A path that does not
         // stat would not open either.
+        // server.follow-symlink = "disable": one lstat(2) per component below the root, only then.
+        let noFollow = !settings.followSymlinks
+        if noFollow && SymlinkPolicy.containsSymlink(path.bytes, after: SymlinkPolicy.rootLength(settings.documentRoot)) {
+            connection.sendError(403)
+            return
+        }
         var pst = stat()
         if path.stat(&pst) < 0 {
             connection.sendError(errno == EACCES ? 403 : 404)
@@ -48,9 +54,9 @@ struct StaticFileHandler {
         // now are cached only if the file had settled by then.
         var openedAt = timespec()
         clock_gettime(CLOCK_REALTIME, &openedAt)
-        var fd = path.open(O_RDONLY | O_CLOEXEC)
+        var fd = path.open(O_RDONLY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0))
         if fd < 0 {
-            connection.sendError(errno == EACCES ? 403 : 404)
+            connection.sendError(errno == EACCES || errno == ELOOP ? 403 : 404)
             return
         }
         var fst = stat()
@@ -113,6 +119,8 @@ struct StaticFileHandler {
             path.appendComponent(index)
             var ist = stat()
             if path.stat(&ist) < 0 || (ist.st_mode & S_IFMT) != S_IFREG { continue }
+            if !context.settings.followSymlinks
+                && SymlinkPolicy.containsSymlink(path.bytes, after: SymlinkPolicy.rootLength(context.settings.documentRoot)) { continue }
             if let entry = cachedFile(path, ist) { return .cached(entry) }
             clock_gettime(CLOCK_REALTIME, &openedAt)
             let fd = path.open(O_RDONLY | O_CLOEXEC)

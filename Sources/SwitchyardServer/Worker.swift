@@ -178,13 +178,22 @@ final class Worker {
 
     // MARK: settings
 
-    /// Settings for a request, cached per distinct set of matching conditionals.
-    func settings(for input: ConditionInput) -> RequestSettings {
+    /// Settings for a request, cached per distinct set of matching conditionals. nil (and an error
+    /// logged) when that combination of conditionals does not resolve: start-up validates each
+    /// conditional on its own, so two blocks can still combine into an invalid set. The request
+    /// then gets a 500; falling back to the global settings would silently drop what the
+    /// conditionals meant to restrict.
+    func settings(for input: ConditionInput) -> RequestSettings? {
         let matching = serverInstance.document.matchingContexts(input)
         if let s = settingsCache[matching] { return s }
-        let s = (try? serverInstance.resolver.resolve(matching: matching)) ?? serverInstance.globalSettings
-        settingsCache[matching] = s
-        return s
+        do {
+            let s = try serverInstance.resolver.resolve(matching: matching)
+            settingsCache[matching] = s
+            return s
+        } catch {
+            errorLog.error("config", "settings of the matching conditionals cannot be resolved: \(error): 500")
+            return nil
+        }
     }
 
     // MARK: logs
@@ -216,7 +225,7 @@ final class Worker {
             return
         }
         isStopping = true
-        stopDeadline = loop.now + UInt64(grace) * 1_000_000_000
+        stopDeadline = Seconds.deadline(loop.now, plus: grace)
         for l in listeners { l.closeListener() }
         listeners.removeAll()
         for c in Array(connections.values) where c.isIdleForShutdown { c.close() }

@@ -149,6 +149,7 @@ final class CompareCommand {
             let p = try port()
             let config = kind == .lighttpd ? CompareConfigs.lighttpdHead(www: www, port: p, temporary: temporary)
                                            : CompareConfigs.switchyardHead(www: www, port: p, name: name, temporary: temporary)
+                                             + CompareConfigs.scriptDirectories(of: [setup.echoCGI, setup.helloCGI])
             gateways[name] = try CompareGateway(name: name, kind: kind, port: p, readyPath: ready, config: config + body,
                                                 directory: temporary)
         }

@@ -31,6 +31,13 @@ enum CompareConfigs {
         """
     }
 
+    /// The CGIs are symlinked into the document root from the repository; Switchyard runs a CGI
+    /// whose real path is elsewhere only from a listed directory (README: CGI scripts and symlinks).
+    static func scriptDirectories(of programs: [String]) -> String {
+        let dirs = programs.map { p in p.lastIndex(of: "/").map { String(p[..<$0]) } ?? "." }
+        return "cgi.script-directories = (" + dirs.map(q).joined(separator: ", ") + ")\n"
+    }
+
     /// mod_cgi on `prefix`, the files executed themselves, upgrades allowed.
     static func cgiRoute(prefix: String) -> String {
         """

@@ -16,6 +16,7 @@ struct EchoIntegrityTests {
         server.port = 0
         server.modules += ("mod_cgi")
         server.upgrade-relay = "\(relay)"
+        cgi.script-directories = ("\(Repo.root.path)/cgi-bin", "\(Repo.root.path)/Fixtures/cgi-test")
         $HTTP["url"] =^ "/ws/" {
             cgi.assign = ("" => "")
             cgi.upgrade = "enable"

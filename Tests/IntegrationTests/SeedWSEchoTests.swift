@@ -21,8 +21,10 @@ struct SeedWSEchoTests {
         if relay == "copy" { config += "server.upgrade-relay = \"copy\"\n" }
         let server = try ServerProcess(config: config, files: ["www/index.html": "x"])
         try FileManager.default.createDirectory(at: server.dir.appendingPathComponent("www/ws"), withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: server.dir.appendingPathComponent("www/ws/ws_echo.py").path,
-                                                   withDestinationPath: seeds.appendingPathComponent("ws_echo.py").path)
+        // A copy, not a symlink: a CGI script must really live under the document root (README:
+        // CGI scripts and symlinks), and the seed config is included unchanged.
+        try FileManager.default.copyItem(atPath: seeds.appendingPathComponent("ws_echo.py").path,
+                                         toPath: server.dir.appendingPathComponent("www/ws/ws_echo.py").path)
         return server
     }
 

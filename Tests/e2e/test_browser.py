@@ -154,6 +154,7 @@ server.document-root = {q(doc)}
 server.modules += ("mod_cgi", "mod_accesslog")
 accesslog.filename = {q(access)}
 mimetype.assign = (".html" => "text/html; charset=utf-8")
+cgi.script-directories = ({q(CGI_BIN)})
 $HTTP["url"] =^ "/ws/" {{
     cgi.assign = ("" => "")
     cgi.upgrade = "enable"

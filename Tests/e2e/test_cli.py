@@ -1,4 +1,5 @@
 """Command line: -t, -p, -v, -h, config diagnostics (file:line:col), the seed lighttpd configs."""
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -20,8 +21,29 @@ def run(*args, timeout=15):
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
 
+SEED_BRIDGES = {"/usr/local/bin/fcgi-cgi": "fcgi-cgi", "/usr/local/bin/scgi-cgi": "scgi-cgi"}
+
+
+def installed_seed(seed: Path, tmp_path: Path) -> Path:
+    """The seed itself, or (when it spawns a bridge from /usr/local/bin that is not installed here) a
+    copy of the same name naming the bridge this build made: -t checks that bin-path is executable."""
+    text = seed.read_text()
+    changed = text
+    for path, name in SEED_BRIDGES.items():
+        if path in changed and not os.access(path, os.X_OK):
+            changed = changed.replace(path, str(switchyard_bin().parent / name))
+    if changed == text:
+        return seed
+    copy = tmp_path / "seed" / seed.name
+    copy.parent.mkdir(exist_ok=True)
+    copy.write_text(changed)
+    return copy
+
+
 def wrapper_for(seed: Path, tmp_path: Path) -> Path:
-    """A config that supplies what the seed snippet lacks, then includes it unchanged."""
+    """A config that supplies what the seed snippet lacks, then includes it (unchanged but for an
+    uninstalled bin-path, see installed_seed)."""
+    seed = installed_seed(seed, tmp_path)
     text = seed.read_text()
     lines = []
     if not re.search(r"^\s*server\.document-root\s*=", text, re.M):
