@@ -53,6 +53,7 @@ let package = Package(
         .testTarget(name: "SwitchyardConfigTests", dependencies: ["SwitchyardConfig"]),
         .testTarget(name: "SwitchyardWebSocketTests", dependencies: ["SwitchyardWebSocket"]),
         .testTarget(name: "SwitchyardGatewayCodecsTests", dependencies: ["SwitchyardGatewayCodecs"]),
+        .testTarget(name: "SwitchyardOSTests", dependencies: ["SwitchyardOS"]),
         .testTarget(name: "SwitchyardServerTests", dependencies: ["SwitchyardServer", "SwitchyardOS"]),
         .testTarget(name: "SwitchyardBridgeTests", dependencies: ["SwitchyardBridge"]),
         .testTarget(name: "SwitchyardBenchTests", dependencies: ["SwitchyardBenchCore"]),

@@ -205,6 +205,7 @@ public final class EventLoop: @unchecked Sendable {
 
     public func run() {
         ownerThread = pthread_self()
+        defer { ownerThread = nil }   // stopped: whoever joins the thread may use the loop's objects
         running = true
         while running {
             let timeout = nextTimeoutMilliseconds()

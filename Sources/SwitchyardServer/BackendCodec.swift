@@ -22,6 +22,9 @@ protocol BackendCodec: AnyObject {
     /// Response bytes are the CGI response as is (no framing), so an upgraded stream can be spliced.
     var isTransparent: Bool { get }
     var name: String { get }
+    /// The connection carries this one request and nothing after its response (SCGI, uwsgi): once
+    /// the announced body is complete there is nothing left to wait for.
+    var endsWithResponse: Bool { get }
     func encodeRequestStart(env: CGIEnvironment, contentLength: Int, keepConnection: Bool, out: ByteBuffer) throws
     func encodeBody(_ bytes: UnsafeRawBufferPointer, out: ByteBuffer)
     /// End of the client's data. Returns true when the transport should half-close its write side.
@@ -36,6 +39,7 @@ protocol BackendCodec: AnyObject {
 final class CGIPipeCodec: BackendCodec {
     var isTransparent: Bool { true }
     var name: String { "cgi" }
+    var endsWithResponse: Bool { false }   // the process may still be finishing (see CGIChildren)
     func encodeRequestStart(env: CGIEnvironment, contentLength: Int, keepConnection: Bool, out: ByteBuffer) {}
     func encodeBody(_ bytes: UnsafeRawBufferPointer, out: ByteBuffer) { out.append(bytes) }
     func encodeBodyEnd(upgraded: Bool, out: ByteBuffer) -> Bool { true }
@@ -58,6 +62,7 @@ final class HeaderThenRawCodec: BackendCodec {
     }
     var isTransparent: Bool { true }
     var name: String { framing == .scgi ? "scgi" : "uwsgi" }
+    var endsWithResponse: Bool { true }
 
     func encodeRequestStart(env: CGIEnvironment, contentLength: Int, keepConnection: Bool, out: ByteBuffer) throws {
         var bytes: [UInt8] = []
@@ -93,6 +98,7 @@ final class FastCGICodec: BackendCodec {
     init(requestId: UInt16 = 1) { self.requestId = requestId }
     var isTransparent: Bool { false }
     var name: String { "fastcgi" }
+    var endsWithResponse: Bool { false }   // FCGI_END_REQUEST still to come
 
     func encodeRequestStart(env: CGIEnvironment, contentLength: Int, keepConnection: Bool, out: ByteBuffer) {
         scratch.removeAll(keepingCapacity: true)

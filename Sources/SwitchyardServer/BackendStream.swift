@@ -54,6 +54,10 @@ protocol BackendStream: AnyObject {
     func resumeReading()
     /// The client went away: tell the backend if the protocol can, release everything, no callbacks.
     func abort()
+    /// The client has its whole response; the exchange lets go. What the backend still owes (EOF,
+    /// FCGI_END_REQUEST) is waited for at most `grace` seconds, then the stream is aborted: a
+    /// backend that holds its connection open cannot pin a descriptor or a pooled connection.
+    func finishDetached(grace: Double)
     func fail(_ failure: BackendFailure)
 }
 
@@ -312,6 +316,14 @@ final class FDBackendStream: EventHandler, BackendStream {
         writeFD = -1
         onClose?(clean)
         onClose = nil
+    }
+
+    func finishDetached(grace: Double) {
+        delegate = nil
+        resumeReading()
+        if ended { return }
+        if codec.endsWithResponse { abort(); return }
+        loop.schedule(afterSeconds: grace) { [weak self] in self?.abort() }
     }
 
     /// Closes the descriptors of a stream whose `register()` failed (unregistering what was registered).

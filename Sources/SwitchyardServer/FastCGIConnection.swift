@@ -39,6 +39,12 @@ final class FastCGIConnection: EventHandler {
     static let parkLimit = 1 << 20
     static let stallLimit = 10.0
     private var stallTimer: TimerID?
+    /// Requests told FCGI_ABORT_REQUEST whose FCGI_END_REQUEST has not come yet.
+    private var aborted: Set<UInt16> = []
+    /// An aborted request was not ended within `abortGrace`: the app is not answering on this
+    /// connection, so it takes no new request and closes once only such requests are left.
+    private(set) var draining = false
+    static let abortGrace = 5.0
 
     init(fd: Int32, loop: EventLoop, label: String, connecting: Bool, keepConnection: Bool, askCapabilities: Bool) throws {
         self.fd = fd
@@ -62,7 +68,7 @@ final class FastCGIConnection: EventHandler {
         if multiplexes == nil { multiplexes = true; maxRequests = max(maxRequests, 64) }
     }
     var canTakeAnother: Bool {
-        !closed && (streams.isEmpty || (multiplexes == true && streams.count < maxRequests))
+        !closed && !draining && (streams.isEmpty || (multiplexes == true && streams.count < maxRequests))
     }
 
     /// Starts a request on this connection.
@@ -214,8 +220,11 @@ final class FastCGIConnection: EventHandler {
                 return
             }
             streams[header.requestId] = nil
+            aborted.remove(header.requestId)
             stream.ended(protocolStatus: end.protocolStatus)
-            if streams.isEmpty {
+            if draining && streams.keys.allSatisfy({ aborted.contains($0) }) {
+                teardown(nil)
+            } else if streams.isEmpty {
                 if keepConnection { onIdle?(self) } else { teardown(nil) }
             }
         default:
@@ -248,6 +257,16 @@ final class FastCGIConnection: EventHandler {
         streamBacklogChanged()
     }
 
+    /// The app did not end an aborted request in time: no new requests here; close the
+    /// connection as soon as only unanswered aborted requests are left on it.
+    private func abortGraceExpired(_ id: UInt16) {
+        guard !closed, aborted.contains(id) else { return }
+        draining = true
+        if streams.keys.allSatisfy({ aborted.contains($0) }) {
+            teardown(.timeout("\(label): the application did not end aborted request \(id) within \(Int(FastCGIConnection.abortGrace)) s"))
+        }
+    }
+
     func streamAborted(_ id: UInt16) {
         guard streams[id] != nil else { return }
         if keepConnection || multiplexes == true {
@@ -255,7 +274,9 @@ final class FastCGIConnection: EventHandler {
             // stream had parked is dropped now, so it no longer holds the connection back.
             writeAbort(id: id)
             streams[id]?.delegate = nil
+            aborted.insert(id)
             streamBacklogChanged()
+            loop.schedule(afterSeconds: FastCGIConnection.abortGrace) { [weak self] in self?.abortGraceExpired(id) }
         } else {
             streams[id] = nil
             teardown(nil)
@@ -391,6 +412,13 @@ final class FastCGIMuxStream: BackendStream {
     private func dropParked() {
         parked.clear()
         parked.shrinkIfIdle(to: 64)
+    }
+
+    func finishDetached(grace: Double) {
+        delegate = nil
+        resumeReading()
+        guard !finished, let loop = connection?.loop else { return }
+        loop.schedule(afterSeconds: grace) { [weak self] in self?.abort() }
     }
 
     func fail(_ failure: BackendFailure) {

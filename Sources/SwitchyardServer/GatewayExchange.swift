@@ -209,7 +209,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
 
     private func trySplice() {
         guard phase == .upgraded, let connection, let stream = stream as? FDBackendStream,
-              connection.outputBacklog == 0, stream.pendingWriteBytes == 0 else { return }
+              connection.outputBacklog == 0, stream.pendingWriteBytes == 0, connection.canDetachForRelay else { return }
         guard let backend = stream.detachForRelay() else { return }
         guard let client = connection.detachForRelay() else {
             Glibc.close(backend.readFD)
@@ -228,11 +228,11 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
                           onClose: { clean in finish?(clean) })
     }
 
-    /// Finishes the client's response and lets the backend stream run out on its own: it stays
-    /// registered with the loop (which owns it) and closes at the backend's EOF or END_REQUEST.
+    /// Finishes the client's response and lets the backend stream run out on its own, for a bounded
+    /// time (`finishDetached`): it stays registered with the loop (which owns it) and closes at the
+    /// backend's EOF or END_REQUEST, or when the grace is over.
     private func completeEarly() {
-        stream?.resumeReading()
-        stream?.delegate = nil
+        stream?.finishDetached(grace: CGIChildren.cleanGrace)
         stream = nil
         let client = connection
         finishExchange()

@@ -15,7 +15,10 @@ final class HTTPConnection: EventHandler {
         case closed
     }
 
+    /// The client's descriptor: the event loop's key for this connection (readiness, addresses).
+    /// Bytes never move on it directly: they go through `transport`.
     let fd: Int32
+    let transport: ByteTransport
     /// Strong: the worker keeps its connections in a table and drops them when they close, so
     /// this makes no lasting cycle, and it spares the atomic check an `unowned` reference costs
     /// on each of the many accesses per request.
@@ -57,8 +60,9 @@ final class HTTPConnection: EventHandler {
     static let highWatermark = 256 * 1024
     static let lowWatermark = 64 * 1024
 
-    init(fd: Int32, worker: Worker, remote: SocketAddress?, listener: ListenerInfo) {
-        self.fd = fd
+    init(transport: ByteTransport, worker: Worker, remote: SocketAddress?, listener: ListenerInfo) {
+        self.fd = transport.descriptor
+        self.transport = transport
         self.worker = worker
         self.remote = remote
         self.listener = listener
@@ -97,7 +101,7 @@ final class HTTPConnection: EventHandler {
             // only after a read filled the buffer: a thousand idle WebSockets that each get a
             // small message now and then must not each hold a burst-sized buffer.
             let space = state != .upgraded ? 16 * 1024 : (upgradedReadFilled ? 64 * 1024 : 4 * 1024)
-            let r = input.read(from: fd, minimumSpace: space)
+            let r = transport.receive(into: input, minimumSpace: space)
             switch r {
             case .bytes(let n):
                 upgradedReadFilled = input.writableBytes == 0
@@ -513,14 +517,20 @@ final class HTTPConnection: EventHandler {
         flushOutput()
     }
 
+    /// A splice relay could take the client over: the transport has a kernel path and nothing
+    /// but plain bytes is queued for the client.
+    var canDetachForRelay: Bool {
+        state == .upgraded && !output.hasFile && transport.kernelPath != nil
+    }
+
     /// Lets a splice relay take the socket over: no more reads or writes here.
     func detachForRelay() -> (fd: Int32, pendingInput: ByteBuffer, pendingOutput: ByteBuffer)? {
-        guard state == .upgraded, !output.hasFile else { return nil }
+        guard canDetachForRelay, let kernel = transport.kernelPath else { return nil }
         worker.loop.unregister(fd: fd)
         state = .closed
         handler = nil
         worker.connectionDetached(self)
-        return (fd, input, output.bytes)
+        return (kernel.detachDescriptor(), input, output.bytes)
     }
 
     // MARK: flow control
@@ -561,7 +571,7 @@ final class HTTPConnection: EventHandler {
     func flushOutput() {
         guard state != .closed else { return }
         let before = output.backlog
-        switch output.flush(to: fd) {
+        switch output.flush(to: transport) {
         case .wouldBlock:
             if output.backlog < before { lastWriteProgress = worker.loop.now }
             if !wantOutput { wantOutput = true; updateInterest() }
@@ -591,7 +601,7 @@ final class HTTPConnection: EventHandler {
     private func startLingeringClose() {
         if clientEOF || state == .upgraded { close(); return }
         state = .lingering
-        Socket.shutdownWrite(fd)
+        transport.shutdownOutput()
         lingerDeadline = worker.loop.now + 2_000_000_000
         readPaused = false
         wantInput = true
@@ -617,7 +627,7 @@ final class HTTPConnection: EventHandler {
         if let h = handler { handler = nil; h.abort() }
         output.discard()
         worker.loop.unregister(fd: fd)
-        Glibc.close(fd)
+        transport.close()
         worker.connectionClosed(self)
     }
 

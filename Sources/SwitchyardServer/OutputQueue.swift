@@ -72,25 +72,19 @@ final class OutputQueue {
         fileRemaining = 0
     }
 
-    /// Writes as much as the socket takes. Returns .wouldBlock when output interest is needed,
-    /// .bytes(n) when everything queued is gone, .error on a dead peer.
-    func flush(to fd: Int32) -> IOResult {
+    /// Writes as much as the transport takes. Returns .wouldBlock when output interest is needed,
+    /// .bytes(n) when everything queued is gone, .error on a dead peer. A trailing file region
+    /// goes with sendfile(2) where the transport has a kernel path, else through user space in
+    /// `fileChunk` pieces.
+    func flush(to transport: ByteTransport) -> IOResult {
         var total = 0
-        while memoryRemaining > 0 {
-            let n = memory.withUnsafeBytes { m -> Int in
-                var iov = (iovec(iov_base: bytes.readPointer, iov_len: bytes.readableBytes),
-                           iovec(iov_base: UnsafeMutableRawPointer(mutating: m.baseAddress! + memoryOffset),
-                                 iov_len: memoryRemaining))
-                return withUnsafeMutablePointer(to: &iov) {
-                    $0.withMemoryRebound(to: iovec.self, capacity: 2) { p in
-                        let both = !bytes.isEmpty
-                        var msg = msghdr(msg_name: nil, msg_namelen: 0, msg_iov: both ? p : p + 1, msg_iovlen: both ? 2 : 1,
-                                         msg_control: nil, msg_controllen: 0, msg_flags: 0)
-                        return sendmsg(fd, &msg, Int32(MSG_NOSIGNAL))
-                    }
+        while true {
+            if memoryRemaining > 0 {
+                let r = memory.withUnsafeBytes { m in
+                    transport.send(bytes.readable, UnsafeRawBufferPointer(rebasing: m[memoryOffset..<(memoryOffset + memoryRemaining)]),
+                                   more: false)
                 }
-            }
-            if n > 0 {
+                guard case .bytes(let n) = r, n > 0 else { return failure(r) }
                 let fromBytes = min(n, bytes.readableBytes)
                 if fromBytes > 0 { bytes.consume(fromBytes) }
                 memoryOffset += n - fromBytes
@@ -100,47 +94,65 @@ final class OutputQueue {
                 if memoryRemaining == 0 { memory = [] }
                 continue
             }
-            let e = errno
-            if n < 0 && e == EINTR { continue }
-            if n < 0 && (e == EAGAIN || e == EWOULDBLOCK) { return .wouldBlock }
-            return .error(e)
-        }
-        while !bytes.isEmpty {
-            let flags = Int32(MSG_NOSIGNAL) | (fileRemaining > 0 ? Int32(MSG_MORE) : 0)
-            let n = send(fd, bytes.readPointer, bytes.readableBytes, flags)
-            if n > 0 {
+            if !bytes.isEmpty {
+                let r = transport.send(bytes.readable, UnsafeRawBufferPointer(start: nil, count: 0), more: fileRemaining > 0)
+                guard case .bytes(let n) = r, n > 0 else { return failure(r) }
                 bytes.consume(n)
                 total += n
                 bytesWritten += n
                 continue
             }
-            let e = errno
-            if n < 0 && e == EINTR { continue }
-            if n < 0 && (e == EAGAIN || e == EWOULDBLOCK) { return .wouldBlock }
-            return .error(e)
-        }
-        while fileRemaining > 0 {
-            var off = fileOffset
-            switch Pipe.sendfile(to: fd, from: fileFD, offset: &off, count: min(fileRemaining, 1 << 30)) {
-            case .bytes(let n):
-                fileOffset = off
-                fileRemaining -= n
-                total += n
-                bytesWritten += n
-            case .wouldBlock:
-                return .wouldBlock
-            case .eof:
-                // File shrank under us: the promised length cannot be delivered; the peer must not wait.
+            guard fileRemaining > 0 else { break }
+            if let kernel = transport.kernelPath {
+                var off = fileOffset
+                switch kernel.sendFile(fileFD, offset: &off, count: min(fileRemaining, 1 << 30)) {
+                case .bytes(let n):
+                    fileOffset = off
+                    fileRemaining -= n
+                    total += n
+                    bytesWritten += n
+                case .wouldBlock:
+                    return .wouldBlock
+                case .eof:
+                    // File shrank under us: the promised length cannot be delivered; the peer must not wait.
+                    closeFile()
+                    return .error(EIO)
+                case .error(let e):
+                    closeFile()
+                    return .error(e)
+                }
+            } else if !readFileChunk() {
                 closeFile()
                 return .error(EIO)
-            case .error(let e):
-                closeFile()
-                return .error(e)
             }
         }
         closeFile()
         bytes.shrinkIfIdle(to: 16 * 1024)
         return .bytes(total)
+    }
+
+    /// A piece of the file region for a transport without sendfile: read behind the (empty) byte queue.
+    private static let fileChunk = 64 * 1024
+    private func readFileChunk() -> Bool {
+        let want = min(fileRemaining, OutputQueue.fileChunk)
+        bytes.reserve(want)
+        while true {
+            let n = pread(fileFD, bytes.writePointer, want, off_t(fileOffset))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            bytes.commit(n)
+            fileOffset += n
+            fileRemaining -= n
+            return true
+        }
+    }
+
+    private func failure(_ r: IOResult) -> IOResult {
+        switch r {
+        case .wouldBlock: return .wouldBlock
+        case .error(let e): return .error(e)
+        case .bytes, .eof: return .error(EPIPE)   // a send that moved nothing: the peer is gone
+        }
     }
 
     func discard() {

@@ -113,7 +113,7 @@ final class Worker {
 
     func accepted(fd: Int32, remote: SocketAddress?, listener: ListenerInfo) {
         if remote?.family != AF_UNIX { Socket.setNoDelay(fd) }
-        let c = HTTPConnection(fd: fd, worker: self, remote: remote, listener: listener)
+        let c = HTTPConnection(transport: SocketTransport(fd: fd), worker: self, remote: remote, listener: listener)
         do {
             try c.start()
         } catch {

@@ -110,4 +110,6 @@ fastcgi.server = ("/app/" => (( "socket" => {q(sock)}, "bin-path" => {q(LIBFCGI_
 """)
     for i in range(3):
         assert request(server.port, "GET", f"/app/{i}").status == 200
+    # stderr reaches the test through a reader thread: wait for the lines rather than race it.
+    wait_until(lambda: server.log_text().count("fastcgi: new connection") >= 3, 5)
     assert server.log_text().count("fastcgi: new connection") == 3
