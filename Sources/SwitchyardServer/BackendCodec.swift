@@ -25,7 +25,8 @@ protocol BackendCodec: AnyObject {
     /// The connection carries this one request and nothing after its response (SCGI, uwsgi): once
     /// the announced body is complete there is nothing left to wait for.
     var endsWithResponse: Bool { get }
-    func encodeRequestStart(env: CGIEnvironment, contentLength: Int, keepConnection: Bool, out: ByteBuffer) throws
+    /// Encodes the request's start (its head) for the wire.
+    func encodeRequestStart(_ request: BackendRequest, keepConnection: Bool, out: ByteBuffer) throws
     func encodeBody(_ bytes: UnsafeRawBufferPointer, out: ByteBuffer)
     /// End of the client's data. Returns true when the transport should half-close its write side.
     func encodeBodyEnd(upgraded: Bool, out: ByteBuffer) -> Bool
@@ -40,7 +41,7 @@ final class CGIPipeCodec: BackendCodec {
     var isTransparent: Bool { true }
     var name: String { "cgi" }
     var endsWithResponse: Bool { false }   // the process may still be finishing (see CGIChildren)
-    func encodeRequestStart(env: CGIEnvironment, contentLength: Int, keepConnection: Bool, out: ByteBuffer) {}
+    func encodeRequestStart(_ request: BackendRequest, keepConnection: Bool, out: ByteBuffer) {}   // the variables went to spawn
     func encodeBody(_ bytes: UnsafeRawBufferPointer, out: ByteBuffer) { out.append(bytes) }
     func encodeBodyEnd(upgraded: Bool, out: ByteBuffer) -> Bool { true }
     func encodeAbort(out: ByteBuffer) -> Bool { false }
@@ -64,14 +65,15 @@ final class HeaderThenRawCodec: BackendCodec {
     var name: String { framing == .scgi ? "scgi" : "uwsgi" }
     var endsWithResponse: Bool { true }
 
-    func encodeRequestStart(env: CGIEnvironment, contentLength: Int, keepConnection: Bool, out: ByteBuffer) throws {
+    func encodeRequestStart(_ request: BackendRequest, keepConnection: Bool, out: ByteBuffer) throws {
         var bytes: [UInt8] = []
+        let env = request.cgiEnvironment()
         switch framing {
         case .scgi:
-            SCGIRequestEncoder.encodeHeaders(env, contentLength: contentLength, into: &bytes)
+            SCGIRequestEncoder.encodeHeaders(env, contentLength: request.announcedLength, into: &bytes)
         case .uwsgi:
             var e = env
-            e.set("CONTENT_LENGTH", String(contentLength))
+            e.set("CONTENT_LENGTH", String(request.announcedLength))
             do { try UWSGIRequestEncoder.encodeHeaders(e, into: &bytes) } catch {
                 throw BackendProtocolError(description: "uwsgi: \(error)")
             }
@@ -100,10 +102,10 @@ final class FastCGICodec: BackendCodec {
     var name: String { "fastcgi" }
     var endsWithResponse: Bool { false }   // FCGI_END_REQUEST still to come
 
-    func encodeRequestStart(env: CGIEnvironment, contentLength: Int, keepConnection: Bool, out: ByteBuffer) {
+    func encodeRequestStart(_ request: BackendRequest, keepConnection: Bool, out: ByteBuffer) {
         scratch.removeAll(keepingCapacity: true)
         FastCGIRecordEncoder.beginRequest(requestId: requestId, keepConnection: keepConnection, into: &scratch)
-        FastCGIRecordEncoder.params(env, requestId: requestId, into: &scratch)
+        FastCGIRecordEncoder.params(request.cgiEnvironment(), requestId: requestId, into: &scratch)
         out.append(scratch)
     }
 

@@ -43,102 +43,76 @@ final class BackendRuntime {
     func route(table: GatewayRouteTable, context: RequestContext, connection: HTTPConnection) -> RoutedRequest? {
         guard let (route, _) = table.route(forPath: context.path) else { return nil }
         guard let routeIndex = table.routes.firstIndex(where: { $0.match == route.match }) else { return nil }
-        let first = route.hosts[0]
-        let docroot = first.docroot ?? context.settings.documentRoot
+        let label = "\(table.wireProtocol.rawValue) \(route.match)"
+        func fixed(_ status: Int) -> RoutedRequest {
+            RoutedRequest(handler: FixedResponseHandler(status: status, connection: connection), wantsBody: false, bodyLimit: 0)
+        }
+        if context.head.isChunked && table.wireProtocol != .fastcgi {
+            // SCGI/uwsgi announce CONTENT_LENGTH up front; a chunked body of unknown length cannot be sent.
+            return fixed(411)
+        }
+        let exchange = GatewayExchange(connection: connection, context: context, label: label,
+                                       upgradeCandidate: false, localRedirect: false, nph: false,
+                                       readTimeout: 0, writeTimeout: 0)
+        let dispatch = BackendDispatch(runtime: self, table: table, route: route, routeIndex: routeIndex,
+                                       context: context, connection: connection, exchange: exchange, label: label)
+        if let failure = dispatch.attempt() {
+            if case .notFound = failure {} else { worker.errorLog.error(label, failure.description) }
+            return fixed(failure.status)
+        }
+        return RoutedRequest(handler: exchange, wantsBody: true, bodyLimit: context.settings.maxRequestSize)
+    }
+
+    /// The request as one host of the route sees it (its docroot, check-local, script-name rules,
+    /// upgrade option); nil when check-local finds no such file under that host's docroot.
+    func backendRequest(for host: BackendHostConfig, route: GatewayRouteTable.Route, context: RequestContext,
+                        connection: HTTPConnection) -> BackendRequest? {
+        let docroot = host.docroot ?? context.settings.documentRoot
         var scriptName = context.path
         var scriptFile = StaticFileHandler.join(docroot, context.path)
         var pathInfo = ""
-        if first.checkLocal {
-            guard let (url, file, info) = CGIRoute.locateScript(root: docroot, path: context.path) else {
-                return RoutedRequest(handler: FixedResponseHandler(status: 404, connection: connection), wantsBody: false, bodyLimit: 0)
-            }
+        if host.checkLocal {
+            guard let (url, file, info) = CGIRoute.locateScript(root: docroot, path: context.path) else { return nil }
             scriptName = url
             scriptFile = file
             pathInfo = info
-        } else if first.fixRootScriptname && route.match == "/" {
+        } else if host.fixRootScriptname && route.match == "/" {
             scriptName = ""
             pathInfo = context.path
             scriptFile = StaticFileHandler.join(docroot, "/")
         }
-        let upgradeCandidate = first.upgrade && CGIRequestInfo.wantsWebSocket(context.head)
+        let upgrade = host.upgrade && CGIRequestInfo.wantsWebSocket(context.head)
         var info = CGIRequestInfo.from(context: context, connection: connection, scriptName: scriptName,
                                        scriptFilename: scriptFile, pathInfo: pathInfo, documentRoot: docroot,
-                                       allowUpgrade: upgradeCandidate)
-        if let strip = first.stripRequestURI, info.requestURI.hasPrefix(strip) {
+                                       allowUpgrade: upgrade)
+        if let strip = host.stripRequestURI, info.requestURI.hasPrefix(strip) {
             info.requestURI = "/" + info.requestURI.dropFirst(strip.count).drop(while: { $0 == "/" })
         }
-        let env = CGIEnvironmentBuilder.build(info)
-        let label = "\(table.wireProtocol.rawValue) \(route.match)"
-        let exchange = GatewayExchange(connection: connection, context: context, label: label,
-                                       upgradeCandidate: upgradeCandidate, localRedirect: false, nph: false,
-                                       readTimeout: first.readTimeout, writeTimeout: first.writeTimeout)
-        let bodyLength = context.head.contentLength ?? 0
-        if context.head.isChunked && table.wireProtocol != .fastcgi {
-            // SCGI/uwsgi announce CONTENT_LENGTH up front; a chunked body of unknown length cannot be sent.
-            return RoutedRequest(handler: FixedResponseHandler(status: 411, connection: connection), wantsBody: false, bodyLimit: 0)
-        }
+        return BackendRequest(info: info, bodyLength: context.head.isChunked ? nil : (context.head.contentLength ?? 0))
+    }
 
-        let retryable = bodyLength == 0 && !context.head.isChunked
-        var tried = Set<Int>()
-
-        // Connects to one host and attaches the stream; on failure returns why. A connection that
-        // fails later (asynchronously) comes back through `onConnectFailure` and tries the next host.
-        func attempt() -> BackendFailure? {
-            guard let hostIndex = pick(table: table, route: route, routeIndex: routeIndex, context: context, exclude: tried) else {
-                return .connectFailed("\(label): no backend host available (all disabled or failed)")
-            }
-            tried.insert(hostIndex)
-            let hostConfig = route.hosts[hostIndex]
-            if hostConfig.binPath != nil,
-               let why = worker.serverInstance.backendAvailability.unavailableReason(hostConfig.addressDescription) {
-                // Spawned backend in its restart backoff: 503 now (or another host), not a wait in its backlog.
-                let failure = BackendFailure.connectFailed("\(label) \(hostConfig.addressDescription): \(why)")
-                return tried.count < route.hosts.count ? attempt() : failure
-            }
-            let hs = state(hostConfig, table: table, routeIndex: routeIndex, hostIndex: hostIndex)
-            guard let address = hs.address else {
-                return .connectFailed("\(label): cannot resolve \(hostConfig.addressDescription)")
-            }
-            let hostLabel = "\(label) \(hostConfig.addressDescription)"
-            let stream: BackendStream
-            do {
-                if table.wireProtocol == .fastcgi && (hostConfig.connectionPool || hostConfig.multiplex) {
-                    let connection = try fastcgiConnection(hs, address: address, label: hostLabel, debug: table.debug)
-                    stream = connection.openStream(env: env, label: hostLabel)
-                    exchange.onFinish = { [weak hs] _ in hs?.active -= 1 }
-                } else {
-                    let fdStream = try dedicatedStream(table.wireProtocol, hostConfig, address: address, label: hostLabel)
-                    do { try fdStream.start(env: env, contentLength: bodyLength) } catch {
-                        // The request cannot be encoded (e.g. uwsgi's 64 KiB limit): not the host's fault.
-                        fdStream.closeUnregistered()
-                        return .encodeFailed("\(hostLabel): \(error)")
-                    }
-                    fdStream.onClose = { [weak hs] _ in hs?.active -= 1 }
-                    stream = fdStream
-                }
-            } catch {
-                disable(hs, reason: "\(error)")
-                return .connectFailed("\(hostLabel): \(error)")
-            }
-            hs.active += 1
-            exchange.connectTimeout = hostConfig.connectTimeout
-            exchange.attach(stream)
-            exchange.onConnectFailure = { [weak self, weak hs] failure in
-                guard let self else { return false }
-                if let hs { self.disable(hs, reason: failure.description) }
-                // Retry on another host only when no request body has been handed to the failed one.
-                if !retryable { return false }
-                if let next = attempt() { exchange.fail(next) }
-                return true
-            }
-            return nil
+    /// A stream to `hs` carrying `request`: on a pooled/multiplexed FastCGI connection, or on a
+    /// connection of its own. Throws when the host cannot be reached; returns a failure when the
+    /// request cannot be encoded (not the host's fault).
+    func openStream(_ request: BackendRequest, wire: BackendWireProtocol, host hs: HostState, address: SocketAddress,
+                    label: String, debug: Int, exchange: GatewayExchange) throws -> Result<BackendStream, BackendFailure> {
+        let config = hs.config
+        if wire == .fastcgi && (config.connectionPool || config.multiplex) {
+            let connection = try fastcgiConnection(hs, address: address, label: label, debug: debug)
+            exchange.onFinish = { [weak hs] _ in hs?.active -= 1 }
+            return .success(connection.openStream(request, label: label))
         }
-
-        if let failure = attempt() {
-            worker.errorLog.error(label, failure.description)
-            return RoutedRequest(handler: FixedResponseHandler(status: failure.status, connection: connection), wantsBody: false, bodyLimit: 0)
+        let fdStream = try dedicatedStream(wire, config, address: address, label: label)
+        do { try fdStream.start(request) } catch {
+            fdStream.closeUnregistered()
+            return .failure(.encodeFailed("\(label): \(error)"))
         }
-        return RoutedRequest(handler: exchange, wantsBody: true, bodyLimit: context.settings.maxRequestSize)
+        fdStream.onClose = { [weak hs] _ in hs?.active -= 1 }
+        return .success(fdStream)
+    }
+
+    func hostState(_ host: BackendHostConfig, table: GatewayRouteTable, routeIndex: Int, hostIndex: Int) -> HostState {
+        state(host, table: table, routeIndex: routeIndex, hostIndex: hostIndex)
     }
 
     /// One connection per request (SCGI, uwsgi, FastCGI without pooling), like lighttpd.
@@ -207,7 +181,7 @@ final class BackendRuntime {
         return c
     }
 
-    private func disable(_ hs: HostState, reason: String) {
+    func disable(_ hs: HostState, reason: String) {
         let seconds = max(hs.config.disableTime, 1)
         if hs.disabledUntil < worker.loop.now {
             worker.errorLog.error("backend \(hs.config.addressDescription)", "\(reason); disabled for \(seconds) s (disable-time)")
@@ -216,7 +190,7 @@ final class BackendRuntime {
     }
 
     /// Chooses a host by the table's balance policy, skipping disabled hosts (unless all are).
-    private func pick(table: GatewayRouteTable, route: GatewayRouteTable.Route, routeIndex: Int, context: RequestContext, exclude: Set<Int>) -> Int? {
+    func pick(table: GatewayRouteTable, route: GatewayRouteTable.Route, routeIndex: Int, context: RequestContext, exclude: Set<Int>) -> Int? {
         let now = worker.loop.now
         var candidates: [Int] = []
         for i in route.hosts.indices where !exclude.contains(i) {

@@ -21,11 +21,12 @@ enum BackendFailure: Error, CustomStringConvertible {
     case protocolError(String)      // 502
     case timeout(String)            // 504
     case encodeFailed(String)       // 500: the request could not be put into the backend's protocol
+    case notFound(String)           // 404: check-local found no file for this host
 
     var description: String {
         switch self {
         case .connectFailed(let s), .spawnFailed(let s), .ioError(let s), .protocolError(let s), .timeout(let s),
-             .encodeFailed(let s): return s
+             .encodeFailed(let s), .notFound(let s): return s
         }
     }
 
@@ -33,6 +34,7 @@ enum BackendFailure: Error, CustomStringConvertible {
         switch self {
         case .connectFailed: return 503
         case .spawnFailed, .encodeFailed: return 500
+        case .notFound: return 404
         case .ioError, .protocolError: return 502
         case .timeout: return 504
         }
@@ -113,8 +115,8 @@ final class FDBackendStream: EventHandler, BackendStream {
 
     // MARK: request side
 
-    func start(env: CGIEnvironment, contentLength: Int, keepConnection: Bool = false) throws {
-        try codec.encodeRequestStart(env: env, contentLength: contentLength, keepConnection: keepConnection, out: outBuffer)
+    func start(_ request: BackendRequest, keepConnection: Bool = false) throws {
+        try codec.encodeRequestStart(request, keepConnection: keepConnection, out: outBuffer)
         flushWrites()
     }
 

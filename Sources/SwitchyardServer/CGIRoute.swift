@@ -52,7 +52,8 @@ enum CGIRoute {
                                  arguments: interpreter.isEmpty ? [scriptFile] : [interpreter, scriptFile],
                                  directory: dir.isEmpty ? "/" : dir, label: label)
         do {
-            try start(program, env: env, contentLength: context.head.contentLength ?? 0, exchange: exchange, worker: worker)
+            try start(program, env: env, request: BackendRequest(info: info, bodyLength: info.contentLength),
+                      exchange: exchange, worker: worker)
         } catch {
             return fixed(500, "cannot start: \(error)")
         }
@@ -68,7 +69,7 @@ enum CGIRoute {
 
     /// Spawns the program with pipes and attaches it to the exchange. On any failure nothing is left
     /// behind: descriptors closed, the child (if it started) stopped and still reaped.
-    private static func start(_ program: CGIProgram, env: CGIEnvironment, contentLength: Int,
+    private static func start(_ program: CGIProgram, env: CGIEnvironment, request: BackendRequest,
                               exchange: GatewayExchange, worker: Worker) throws {
         let label = program.label
         let children = worker.cgiChildren
@@ -102,7 +103,7 @@ enum CGIRoute {
         exchange.onFinish = { [weak child] clean in
             if let child { children.exchangeEnded(child, clean: clean) }
         }
-        do { try stream.start(env: env, contentLength: contentLength) } catch {
+        do { try stream.start(request) } catch {
             exchange.abort()   // closes the stream, stops the child
             throw error
         }

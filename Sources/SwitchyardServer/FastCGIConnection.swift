@@ -72,13 +72,13 @@ final class FastCGIConnection: EventHandler {
     }
 
     /// Starts a request on this connection.
-    func openStream(env: CGIEnvironment, label: String) -> FastCGIMuxStream {
+    func openStream(_ request: BackendRequest, label: String) -> FastCGIMuxStream {
         repeat { nextId = nextId == UInt16.max ? 1 : nextId + 1 } while streams[nextId] != nil
         let stream = FastCGIMuxStream(id: nextId, connection: self, label: label)
         streams[nextId] = stream
         scratch.removeAll(keepingCapacity: true)
         FastCGIRecordEncoder.beginRequest(requestId: nextId, keepConnection: keepConnection, into: &scratch)
-        FastCGIRecordEncoder.params(env, requestId: nextId, into: &scratch)
+        FastCGIRecordEncoder.params(request.cgiEnvironment(), requestId: nextId, into: &scratch)
         outBuffer.append(scratch)
         flushSoon()
         return stream

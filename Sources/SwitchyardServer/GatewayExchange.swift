@@ -22,12 +22,12 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     private let worker: Worker
     let context: RequestContext
     let label: String
-    let upgradeCandidate: Bool
+    private(set) var upgradeCandidate: Bool
     let localRedirect: Bool
     let nph: Bool
-    let readTimeout: Int
-    let writeTimeout: Int
-    var connectTimeout = 0
+    private(set) var readTimeout: Int
+    private(set) var writeTimeout: Int
+    private(set) var connectTimeout = 0
     var stream: BackendStream?
     /// Called when the stream could not even start, to try another host (SCGI/FastCGI pools).
     var onConnectFailure: ((BackendFailure) -> Bool)?
@@ -36,7 +36,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     var onFinish: ((_ clean: Bool) -> Void)?
 
     private(set) var phase: Phase = .starting
-    private var headParser: CGIResponseHeaderParser
+    private var headParser: any ResponseHeadDecoder
     private var requestBodyComplete = false
     private var bodyEndSent = false
     private var responseLength: Int?
@@ -47,7 +47,8 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     private var lastClientWrite: UInt64 = 0
 
     init(connection: HTTPConnection, context: RequestContext, label: String, upgradeCandidate: Bool,
-         localRedirect: Bool, nph: Bool, readTimeout: Int, writeTimeout: Int) {
+         localRedirect: Bool, nph: Bool, readTimeout: Int, writeTimeout: Int,
+         headDecoder: (any ResponseHeadDecoder)? = nil) {
         self.connection = connection
         self.worker = connection.worker
         self.context = context
@@ -59,7 +60,16 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         self.writeTimeout = writeTimeout
         self.errorLog = connection.worker.errorLog
         self.relayMode = connection.worker.server.upgradeRelay
-        self.headParser = CGIResponseHeaderParser(maxHeaderBytes: 64 * 1024, nph: nph)
+        self.headParser = headDecoder ?? CGIResponseHeaderParser(maxHeaderBytes: 64 * 1024, nph: nph)
+    }
+
+    /// The options of the backend host actually chosen (a pool's hosts may differ), set before
+    /// each `attach`.
+    func configure(upgradeCandidate: Bool, readTimeout: Int, writeTimeout: Int, connectTimeout: Int) {
+        self.upgradeCandidate = upgradeCandidate
+        self.readTimeout = readTimeout
+        self.writeTimeout = writeTimeout
+        self.connectTimeout = connectTimeout
     }
 
     /// Attaches the transport; the caller has encoded the request start.

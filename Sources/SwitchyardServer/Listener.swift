@@ -44,8 +44,19 @@ final class Listener: EventHandler {
         }
     }
 
+    /// One warning a second at most, with how many were refused since the last one: a flood of
+    /// connections at the descriptor limit must not become a flood of log lines.
+    private var shedSince = 0
+    private var lastShedWarning: UInt64 = 0
+
     private func shedOneConnection() {
-        worker.errorLog.warning("accept(\(info.serverSocket))", "out of file descriptors: refusing a connection (raise the limit or lower server.max-connections)")
+        shedSince += 1
+        let now = worker.loop.now
+        if lastShedWarning == 0 || now - lastShedWarning >= 1_000_000_000 {
+            worker.errorLog.warning("accept(\(info.serverSocket))", "out of file descriptors: refused \(shedSince) connection(s) (raise the limit or lower server.max-connections)")
+            shedSince = 0
+            lastShedWarning = now
+        }
         if spareFD >= 0 { close(spareFD); spareFD = -1 }
         if case .accepted(let cfd, _) = Socket.accept(fd) { close(cfd) }
         spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)

@@ -97,8 +97,14 @@ final class SpliceRelay: EventHandler {
         self.writeIdle = Seconds.nanoseconds(writeIdle)
         self.readTimeout = Seconds.nanoseconds(readTimeout)
         let backendIsPipe = backendRead != backendWrite
-        up = try Direction(src: clientFD, dst: backendWrite, needsPipe: !backendIsPipe)
-        down = try Direction(src: backendRead, dst: clientFD, needsPipe: !backendIsPipe)
+        let up = try Direction(src: clientFD, dst: backendWrite, needsPipe: !backendIsPipe)
+        do {
+            down = try Direction(src: backendRead, dst: clientFD, needsPipe: !backendIsPipe)
+        } catch {
+            up.closePipe()   // out of descriptors between the two pipes: the first must not leak
+            throw error
+        }
+        self.up = up
     }
 
     private func begin(clientInput: ByteBuffer) {
