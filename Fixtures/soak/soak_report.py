@@ -1,0 +1,132 @@
+"""Samples to verdicts. "Flat" is decided on the churn phase only, from least-squares slopes over its
+second half (the first half may still warm caches and allocator arenas), extrapolated over the
+whole churn duration and compared with an allowance; descriptors and processes must also come back
+to the baseline once the held connections are closed. The thresholds live in `LIMITS` and are
+documented in the README (Benchmarks, churn soak).
+"""
+import csv
+from pathlib import Path
+
+# Allowed growth over the churn duration (slope of the second half x churn length) and at the end.
+LIMITS = {
+    "rss_growth_kib": 8192, "rss_growth_share": 0.05,        # max(8 MiB, 5 % of the median RSS)
+    "fds_growth": 32, "fds_growth_share": 0.02,              # max(32, 2 % of the median count)
+    "threads_growth": 4,
+    "procs_growth": 16, "procs_growth_share": 0.02,
+    "fds_end_slack": 8, "threads_end_slack": 4, "procs_end_slack": 0,
+    "rate_share": 0.9,                                       # achieved churn rate below this: WARN
+}
+
+
+def slope_per_min(points):
+    """Least-squares slope of [(t seconds, value)] in value per minute; 0 with fewer than 3 points."""
+    pts = [(t, v) for t, v in points if v is not None]
+    n = len(pts)
+    if n < 3:
+        return 0.0
+    mt = sum(t for t, _ in pts) / n
+    mv = sum(v for _, v in pts) / n
+    var = sum((t - mt) ** 2 for t, _ in pts)
+    return 0.0 if var == 0 else sum((t - mt) * (v - mv) for t, v in pts) / var * 60
+
+
+def median(values):
+    vs = sorted(v for v in values if v is not None)
+    return vs[len(vs) // 2] if vs else 0
+
+
+class Analysis:
+    """The samples split into phases, with the helpers every verdict line uses."""
+
+    def __init__(self, samples, churn_seconds):
+        self.samples = samples
+        self.churn = [s for s in samples if s["phase"] == "churn"]
+        self.minutes = churn_seconds / 60
+        if self.churn:
+            t0, t1 = self.churn[0]["t"], self.churn[-1]["t"]
+            self.second_half = [s for s in self.churn if s["t"] >= (t0 + t1) / 2]
+        else:
+            self.second_half = []
+        self.baseline = next((s for s in reversed(samples) if s["phase"] == "baseline"), samples[0])
+        self.final = samples[-1]
+
+    def growth(self, key, absolute, share=0.0):
+        """(growth over the churn, allowance, median) of one column."""
+        g = slope_per_min([(s["t"], s.get(key)) for s in self.second_half]) * self.minutes
+        med = median(s.get(key) for s in self.churn)
+        return g, max(absolute, share * med), med
+
+    def check_growth(self, key, label, absolute, share=0.0, unit="", scale=1.0):
+        g, allow, med = self.growth(key, absolute, share)
+        ok = g <= allow
+        text = f"{label} {med / scale:.1f}{unit} median, {g / scale:+.1f}{unit}/churn (≤{allow / scale:.1f})"
+        return ok, text
+
+    def check_end(self, key, label, slack):
+        b, e = self.baseline.get(key), self.final.get(key)
+        ok = b is not None and e is not None and e <= b + slack
+        return ok, f"{label} end {e} (baseline {b})"
+
+
+def gateway_verdict(a: Analysis, exit_code, leftovers):
+    checks = [
+        a.check_growth("gw_rss_kib", "RSS", LIMITS["rss_growth_kib"], LIMITS["rss_growth_share"], " MiB", 1024),
+        a.check_growth("gw_fds", "fds", LIMITS["fds_growth"], LIMITS["fds_growth_share"]),
+        a.check_end("gw_fds", "fds", LIMITS["fds_end_slack"]),
+        a.check_growth("gw_threads", "threads", LIMITS["threads_growth"]),
+        a.check_end("gw_threads", "threads", LIMITS["threads_end_slack"]),
+        a.check_growth("descendants", "processes", LIMITS["procs_growth"], LIMITS["procs_growth_share"]),
+        a.check_end("descendants", "processes", LIMITS["procs_end_slack"]),
+        a.check_end("zombies", "zombies", 0),
+        (exit_code == 0, f"exit {exit_code}"),
+        (not leftovers, f"{len(leftovers)} processes outlived it"),
+    ]
+    return line("gateway", checks)
+
+
+def path_verdict(a: Analysis, p, stats, rate, churn_cycles):
+    """`churn_cycles`: WebSocket cycles started during the churn phase (for the achieved rate)."""
+    n = p.name
+    achieved = churn_cycles / (a.minutes * 60) if a.minutes else 0
+    checks = [
+        (stats.failures() == 0, f"{stats.ws_ok} WS cycles + {stats.get_ok} GETs ok, {stats.failures()} failed"),
+        (True, f"held {stats.held_close_ok}/{stats.held_target} to the end"),
+        a.check_growth(f"{n}_children", "children", LIMITS["procs_growth"], LIMITS["procs_growth_share"]),
+        a.check_end(f"{n}_children", "children", LIMITS["procs_end_slack"]),
+    ]
+    if p.backend_marker:
+        pids = {s.get(f"{n}_backend_pid") for s in a.samples if s.get(f"{n}_backend_pid")}
+        checks += [
+            a.check_growth(f"{n}_backend_rss_kib", "backend RSS", LIMITS["rss_growth_kib"],
+                           LIMITS["rss_growth_share"], " MiB", 1024),
+            a.check_growth(f"{n}_backend_fds", "backend fds", LIMITS["fds_growth"], LIMITS["fds_growth_share"]),
+            a.check_end(f"{n}_backend_fds", "backend fds", LIMITS["fds_end_slack"]),
+            (len(pids) == 1, f"backend pid{'s' if len(pids) != 1 else ''} {','.join(map(str, sorted(pids)))}"),
+        ]
+    warn = achieved < LIMITS["rate_share"] * rate
+    rate_text = f"rate {achieved:.1f}/s of {rate:g}" + (" (below target: client or machine saturated)" if warn else "")
+    return line(n, checks, rate_text, warn)
+
+
+def line(name, checks, extra="", warn=False):
+    ok = all(c for c, _ in checks)
+    bad = [t for c, t in checks if not c]
+    verdict = "FLAT" if ok else "GROWING/FAILED"
+    head = f"{'PASS' if ok and not warn else 'WARN' if ok else 'FAIL'} {name}: {verdict}"
+    body = "; ".join(t for _, t in checks)
+    if bad:
+        body = "FAILED: " + " | ".join(bad) + " -- " + body
+    return ok, f"{head} -- {body}" + (f"; {extra}" if extra else "")
+
+
+def write_csv(path: Path, samples):
+    keys = []
+    for s in samples:
+        for k in s:
+            if k not in keys:
+                keys.append(k)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        for s in samples:
+            w.writerow(s)
