@@ -12,7 +12,7 @@ settle (wait for descriptors/processes to come back) -> stop (SIGTERM, exit code
 Settings (environment, or the options of the same name in lower case: --soak-seconds 120 ...):
   SOAK_SECONDS 1800, SOAK_INTERVAL 10, SOAK_HELD 5000, SOAK_RATE 20 (cycles/s per path; the
   Python CGI path runs at a quarter of it), SOAK_HOLD_PING 60, SOAK_OPEN_RATE 250 (held opens/s),
-  SOAK_PATHS (comma list, default all), SOAK_OUT (default bench-results/soak-<UTC date-time>),
+  SOAK_PATHS (comma list, default all), SOAK_MIX (both, ws or get: what one churn cycle does), SOAK_OUT (default bench-results/soak-<UTC date-time>),
   SOAK_BUILD_DIR (default .build/release).
 Loopback only; every process started here is stopped at the end, also on Ctrl-C or failure.
 """
@@ -36,7 +36,7 @@ from soak_svg import soak_svg  # noqa: E402
 
 SETTINGS = [("SOAK_SECONDS", float, 1800), ("SOAK_INTERVAL", float, 10), ("SOAK_HELD", int, 5000),
             ("SOAK_RATE", float, 20), ("SOAK_HOLD_PING", float, 60), ("SOAK_OPEN_RATE", float, 250),
-            ("SOAK_PATHS", str, ""), ("SOAK_OUT", str, ""), ("SOAK_BUILD_DIR", str, "")]
+            ("SOAK_PATHS", str, ""), ("SOAK_MIX", str, "both"), ("SOAK_OUT", str, ""), ("SOAK_BUILD_DIR", str, "")]
 
 
 def settings(argv):
@@ -60,12 +60,13 @@ def held_counts(paths, total):
 class Sampler:
     """Takes a sample every `interval` seconds (and at every phase change) into `samples`."""
 
-    def __init__(self, gw_pid, paths, stats, interval):
+    def __init__(self, gw_pid, paths, stats, interval, in_flight):
         self.gw_pid, self.paths, self.stats, self.interval = gw_pid, paths, stats, interval
+        self.in_flight = in_flight
         self.samples, self.phase, self.t0 = [], "start", time.monotonic()
 
     async def take(self):
-        snap = await asyncio.to_thread(snapshot, self.gw_pid, self.paths)
+        snap = await asyncio.to_thread(snapshot, self.gw_pid)
         s = {"t": round(time.monotonic() - self.t0, 1), "phase": self.phase,
              "gw_rss_kib": snap.gateway.get("rss_kib"), "gw_fds": snap.gateway.get("fds"),
              "gw_threads": snap.gateway.get("threads"), "descendants": snap.descendants, "zombies": snap.zombies}
@@ -77,7 +78,8 @@ class Sampler:
                     s[f"{p.name}_backend_{k}"] = b.get(k)
             s.update({f"{p.name}_ws_ok": st.ws_ok, f"{p.name}_ws_fail": st.ws_fail, f"{p.name}_get_ok": st.get_ok,
                       f"{p.name}_get_fail": st.get_fail, f"{p.name}_held_open": st.held_open,
-                      f"{p.name}_skipped": st.skipped, f"{p.name}_failures": st.failures()})
+                      f"{p.name}_skipped": st.skipped, f"{p.name}_failures": st.failures(),
+                      f"{p.name}_in_flight": len(self.in_flight[p.name])})
         self.samples.append(s)
         return s
 
@@ -101,7 +103,7 @@ async def wait_for_backends(sampler, paths, timeout=30):
     want = {p.name for p in paths if p.backend_marker}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        snap = await asyncio.to_thread(snapshot, sampler.gw_pid, paths)
+        snap = await asyncio.to_thread(snapshot, sampler.gw_pid)
         if want <= set(snap.backends):
             return
         await asyncio.sleep(0.5)
@@ -121,8 +123,8 @@ async def settle(sampler, baseline, timeout=60):
 
 
 async def soak(cfg, paths, gw, stats):
-    sampler = Sampler(gw.pid, paths, stats, cfg.soak_interval)
-    load = Load(gw.host, gw.port, paths, stats)
+    load = Load(gw.host, gw.port, paths, stats, mix=cfg.soak_mix)
+    sampler = Sampler(gw.pid, paths, stats, cfg.soak_interval, load.in_flight)
     await wait_for_backends(sampler, paths)
     ticker = asyncio.create_task(sampler.run())
     try:
@@ -137,7 +139,7 @@ async def soak(cfg, paths, gw, stats):
         await sampler.set_phase("hold")
         await load.open_held(held_counts(paths, cfg.soak_held), cfg.soak_open_rate)
         await sampler.set_phase("churn")
-        before = {p.name: stats[p.name].ws_ok + stats[p.name].ws_fail for p in paths}
+        before = {p.name: stats[p.name].cycles() for p in paths}
         stop = asyncio.Event()
         tasks = [asyncio.create_task(load.churn(p.name, cfg.soak_rate * p.rate_factor, stop)) for p in paths]
         tasks.append(asyncio.create_task(load.ping_held(cfg.soak_hold_ping, stop)))
@@ -149,7 +151,7 @@ async def soak(cfg, paths, gw, stats):
             await asyncio.gather(*tasks, return_exceptions=True)
         churn_seconds = time.monotonic() - started
         await sampler.take()
-        done = {p.name: stats[p.name].ws_ok + stats[p.name].ws_fail - before[p.name] for p in paths}
+        done = {p.name: stats[p.name].cycles() - before[p.name] for p in paths}
         await sampler.set_phase("drain")
         await load.close_held()
         await sampler.set_phase("settle")
@@ -169,7 +171,7 @@ def write_outputs(cfg, out, paths, stats, samples, churn_seconds, done, exit_cod
                 f.seek(max(0, src.stat().st_size - (1 << 20)))
                 (out / "raw" / name).write_bytes(f.read())
     a = Analysis(samples, churn_seconds)
-    results = [gateway_verdict(a, exit_code, leftovers)]
+    results = [gateway_verdict(a, exit_code, leftovers, sum(done.values()) / max(churn_seconds, 1))]
     for p in paths:
         rate = cfg.soak_rate * p.rate_factor
         results.append(path_verdict(a, p, stats[p.name], rate, done[p.name]))
@@ -196,6 +198,8 @@ def main(argv):
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if cfg.soak_held + 512 > hard:
         raise SystemExit(f"soak: {cfg.soak_held} held WebSockets need more descriptors than RLIMIT_NOFILE {hard}")
+    if cfg.soak_mix not in ("both", "ws", "get"):
+        raise SystemExit(f"soak: SOAK_MIX must be both, ws or get, not {cfg.soak_mix!r}")
     paths = soak_paths()
     if cfg.soak_paths:
         wanted = cfg.soak_paths.split(",")

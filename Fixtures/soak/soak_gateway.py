@@ -251,11 +251,13 @@ class ProcessSnapshot:
     backends: dict = field(default_factory=dict)            # path -> {"pid", "rss_kib", "fds", "threads"}
 
 
-def snapshot(gateway_pid, paths) -> ProcessSnapshot:
+def snapshot(gateway_pid) -> ProcessSnapshot:
+    """Attributes every process under the gateway to a path (all paths: the gateway runs them all,
+    whichever the soak drives)."""
     table = process_table()
     snap = ProcessSnapshot(gateway=proc_status(gateway_pid))
-    snap.per_path_children = {p.name: 0 for p in paths}
-    by_marker = [(p.backend_marker, p.name) for p in paths if p.backend_marker]
+    snap.per_path_children = {p.name: 0 for p in soak_paths()}
+    by_marker = [(p.backend_marker, p.name) for p in soak_paths() if p.backend_marker]
     children = {}
     for p, (_, pp) in table.items():
         children.setdefault(pp, []).append(p)

@@ -33,6 +33,10 @@ class PathStats:
     errors: Counter = field(default_factory=Counter)
     examples: dict = field(default_factory=dict)
 
+    def cycles(self) -> int:
+        """Churn cycles run so far (each does a WebSocket cycle, a GET or both)."""
+        return max(self.ws_ok + self.ws_fail, self.get_ok + self.get_fail)
+
     def failures(self) -> int:
         return self.ws_fail + self.get_fail + self.held_open_fail + self.held_lost + self.held_close_fail
 
@@ -54,14 +58,16 @@ def random_message(rng: random.Random):
 
 
 class Load:
-    def __init__(self, host, port, paths, stats, timeout=15.0, max_in_flight=64, seed=1):
+    def __init__(self, host, port, paths, stats, timeout=15.0, max_in_flight=64, seed=1, mix="both"):
         self.host, self.port = host, port
+        self.mix = mix   # "both", or "ws"/"get" alone: to tell which kind of request leaks
         self.paths = {p.name: p for p in paths}
         self.stats = stats
         self.timeout = timeout
         self.max_in_flight = max_in_flight
         self.rng = random.Random(seed)
         self.held = {p.name: [] for p in paths}
+        self.in_flight = {p.name: set() for p in paths}   # open churn cycles, sampled with the rest
 
     # ------------------------------------------------------------ one cycle
 
@@ -97,15 +103,17 @@ class Load:
             s.record("get", e)
 
     async def cycle(self, name):
-        await self.ws_cycle(name)
-        await self.get_cycle(name)
+        if self.mix != "get":
+            await self.ws_cycle(name)
+        if self.mix != "ws":
+            await self.get_cycle(name)
 
     # ------------------------------------------------------------ churn
 
     async def churn(self, name, rate, stop: asyncio.Event):
         """`rate` cycles per second, open loop: the schedule does not wait for slow cycles."""
         loop = asyncio.get_running_loop()
-        interval, tasks = 1.0 / rate, set()
+        interval, tasks = 1.0 / rate, self.in_flight[name]
         next_tick = loop.time()
         while not stop.is_set():
             if len(tasks) < self.max_in_flight:

@@ -37,13 +37,15 @@ class Chart:
         for name, t0, t1 in spans:
             fill = PHASE_FILL.get(name)
             if fill:
+                wide = self.x(t1) - self.x(t0) > 8 * len(name)
                 self.parts.append(f'<rect x="{self.x(t0):.1f}" y="{TOP - 14}" width="{max(self.x(t1) - self.x(t0), 0.5):.1f}" '
                                   f'height="{height}" fill="{fill}"/>')
-                self.parts.append(f'<text x="{self.x(t0) + 3:.1f}" y="{TOP - 3}" class="ph">{name}</text>')
+                if wide:   # a label wider than its band would overwrite the next one
+                    self.parts.append(f'<text x="{self.x(t0) + 3:.1f}" y="{TOP - 3}" class="ph">{name}</text>')
 
     def panel(self, title, series, unit=""):
-        """series: [(label, [(t, v)])]; values None are skipped (gaps)."""
-        values = [v for _, pts in series for _, v in pts if v is not None]
+        """series: [(label, colour, [(t, v)])]; values None are skipped (gaps)."""
+        values = [v for _, _, pts in series for _, v in pts if v is not None]
         lo, hi = (min(0, min(values)), max(values)) if values else (0, 1)
         hi = hi if hi > lo else lo + 1
         step = nice_step(hi - lo)
@@ -60,8 +62,7 @@ class Chart:
             p.append(f'<line x1="{LEFT}" x2="{LEFT + self.plot_w}" y1="{y(v):.1f}" y2="{y(v):.1f}" class="grid"/>')
             p.append(f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" class="yt">{fmt(v)}</text>')
             v += step
-        for i, (label, pts) in enumerate(series):
-            color = PALETTE[i % len(PALETTE)]
+        for i, (label, color, pts) in enumerate(series):
             path, pen = [], "M"
             for t, v in pts:
                 if v is None:
@@ -126,15 +127,22 @@ def soak_svg(samples, paths, title, subtitle):
         return [(s["t"], None if s.get(key) in (None, "") else s[key] / scale) for s in samples]
 
     chart = Chart(title, subtitle, samples[-1]["t"] if samples else 1)
+    # one colour per path in every panel; the gateway's own series are black
+    colours = {p.name: PALETTE[i % len(PALETTE)] for i, p in enumerate(paths)}
     names = [p.name for p in paths]
-    chart.panel("gateway RSS", [("VmRSS", col("gw_rss_kib", 1024))], "MiB")
-    chart.panel("gateway open descriptors", [("fds", col("gw_fds"))])
-    chart.panel("gateway threads, zombie children", [("threads", col("gw_threads")), ("zombies", col("zombies"))])
-    chart.panel("processes under the gateway", [("all", col("descendants"))]
-                + [(n, col(f"{n}_children")) for n in names])
-    chart.panel("long-lived backend RSS", [(p.name, col(f"{p.name}_backend_rss_kib", 1024))
-                                           for p in paths if p.backend_marker], "MiB")
-    chart.panel("held WebSockets open", [(n, col(f"{n}_held_open")) for n in names])
-    chart.panel("churn: WebSocket cycles per second", [(n, rates(samples, f"{n}_ws_ok")) for n in names])
-    chart.panel("failures (cumulative: WS, GET, held)", [(n, col(f"{n}_failures")) for n in names])
+
+    def per_path(key, scale=1.0, only=None):
+        return [(n, colours[n], col(key.format(n), scale)) for n in (only or names)]
+
+    chart.panel("gateway RSS", [("VmRSS", "#000", col("gw_rss_kib", 1024))], "MiB")
+    chart.panel("gateway open descriptors", [("fds", "#000", col("gw_fds"))])
+    chart.panel("gateway threads, zombie children", [("threads", "#000", col("gw_threads")),
+                                                     ("zombies", "#d62728", col("zombies"))])
+    chart.panel("processes under the gateway", [("all", "#000", col("descendants"))] + per_path("{}_children"))
+    chart.panel("long-lived backend RSS", per_path("{}_backend_rss_kib", 1024,
+                                                   [p.name for p in paths if p.backend_marker]), "MiB")
+    chart.panel("held WebSockets open", per_path("{}_held_open"))
+    chart.panel("churn cycles in flight", per_path("{}_in_flight"))
+    chart.panel("churn: WebSocket cycles per second", [(n, colours[n], rates(samples, f"{n}_ws_ok")) for n in names])
+    chart.panel("failures (cumulative: WS, GET, held)", per_path("{}_failures"))
     return chart.render(phase_spans(samples))
