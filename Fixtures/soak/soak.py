@@ -64,15 +64,21 @@ class Sampler:
         self.gw_pid, self.paths, self.stats, self.interval = gw_pid, paths, stats, interval
         self.in_flight = in_flight
         self.samples, self.phase, self.t0 = [], "start", time.monotonic()
+        self.cpu_mark = (time.monotonic(), time.process_time())
 
     async def take(self):
         snap = await asyncio.to_thread(snapshot, self.gw_pid)
         s = {"t": round(time.monotonic() - self.t0, 1), "phase": self.phase,
              "gw_rss_kib": snap.gateway.get("rss_kib"), "gw_fds": snap.gateway.get("fds"),
              "gw_threads": snap.gateway.get("threads"), "descendants": snap.descendants, "zombies": snap.zombies}
+        # the driver's own share of one core since the last sample: near 100 % = the client is the limit
+        now, cpu = time.monotonic(), time.process_time()
+        s["driver_cpu_pct"] = round(100 * (cpu - self.cpu_mark[1]) / max(now - self.cpu_mark[0], 1e-3))
+        self.cpu_mark = (now, cpu)
         for p in self.paths:
             st, b = self.stats[p.name], snap.backends.get(p.name, {})
             s[f"{p.name}_children"] = snap.per_path_children.get(p.name)
+            s[f"{p.name}_zombies"] = snap.per_path_zombies.get(p.name)
             if p.backend_marker:
                 for k in ("pid", "rss_kib", "fds", "threads"):
                     s[f"{p.name}_backend_{k}"] = b.get(k)
@@ -96,7 +102,8 @@ class Sampler:
             held = sum(s[f"{p.name}_held_open"] for p in self.paths)
             print(f"[{s['t']:7.0f} s {s['phase']:>8}] gateway RSS {(s['gw_rss_kib'] or 0) / 1024:.1f} MiB, "
                   f"fds {s['gw_fds']}, threads {s['gw_threads']}, processes {s['descendants']} "
-                  f"(zombies {s['zombies']}) | held {held}, WS cycles {ok}, failures {bad}", flush=True)
+                  f"(zombies {s['zombies']}) | held {held}, WS cycles {ok}, failures {bad}, "
+                  f"driver CPU {s['driver_cpu_pct']} %", flush=True)
 
 
 async def wait_for_backends(sampler, paths, timeout=30):
@@ -192,12 +199,30 @@ def write_outputs(cfg, out, paths, stats, samples, churn_seconds, done, exit_cod
     return overall
 
 
+def raise_fd_limit(held, gateway_fds):
+    """The gateway inherits our RLIMIT_NOFILE hard limit and raises its soft limit to it; it needs
+    about `gateway_fds` (see soak_paths), so raise the hard limit where allowed (CAP_SYS_RESOURCE),
+    else warn: the gateway would refuse connections (EMFILE) and the soak would fail."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = max(gateway_fds, held + 1024) + 2048
+    if hard != resource.RLIM_INFINITY and hard < want:
+        try:
+            cap = int(Path("/proc/sys/fs/nr_open").read_text())
+        except (OSError, ValueError):
+            cap = want
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, cap), min(want, cap)))
+            return
+        except (ValueError, OSError):
+            print(f"soak: warning: the gateway may need {want} descriptors, RLIMIT_NOFILE hard limit is {hard} "
+                  "and cannot be raised: expect refused connections (EMFILE); lower SOAK_HELD", file=sys.stderr)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if held + 512 > hard:
+        raise SystemExit(f"soak: {held} held WebSockets need more descriptors than RLIMIT_NOFILE {hard}")
+
+
 def main(argv):
     cfg = settings(argv)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if cfg.soak_held + 512 > hard:
-        raise SystemExit(f"soak: {cfg.soak_held} held WebSockets need more descriptors than RLIMIT_NOFILE {hard}")
     if cfg.soak_mix not in ("both", "ws", "get"):
         raise SystemExit(f"soak: SOAK_MIX must be both, ws or get, not {cfg.soak_mix!r}")
     paths = soak_paths()
@@ -206,6 +231,9 @@ def main(argv):
         paths = [p for p in paths if p.name in wanted]
         if len(paths) != len(wanted):
             raise SystemExit(f"soak: unknown path in {wanted}; known: {[p.name for p in soak_paths()]}")
+    counts = held_counts(paths, cfg.soak_held)
+    in_flight = len(paths) * Load.MAX_IN_FLIGHT * 6
+    raise_fd_limit(cfg.soak_held, sum(counts[p.name] * p.fd_cost for p in paths) + in_flight + 256)
     build_dir = Path(cfg.soak_build_dir) if cfg.soak_build_dir else REPO / ".build" / "release"
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M")
     out = Path(cfg.soak_out) if cfg.soak_out else REPO / "bench-results" / f"soak-{stamp}"

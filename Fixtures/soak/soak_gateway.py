@@ -27,22 +27,28 @@ class SoakPath:
     get_body: bytes
     backend_marker: str = None
     weight: int = 1          # share of the held connections
+    fd_cost: int = 6         # gateway descriptors per held WebSocket (measured, see held_counts)
     rate_factor: float = 1.0  # share of the churn rate (the Python CGI costs a python3 start per cycle)
 
 
 def soak_paths():
+    """The weights keep 5 000 held WebSockets within a 20 000-descriptor gateway: a held WebSocket
+    costs the gateway 5 descriptors on mod_cgi (client, three pipes, pidfd), 6 on SCGI/uwsgi
+    (client, backend socket, two splice pipes) and 1 on FastCGI (client; the backend connection is
+    shared), so FastCGI paths hold the most (about 3.2 descriptors per held WebSocket overall)."""
     return [
-        SoakPath("cgi-c", "/cgi/echo", "/cgi/hello", 200, b"hello world\n", weight=6),
-        SoakPath("cgi-py", "/cgi/ws_echo.py", "/cgi/ws_echo.py", 400, b"WebSocket echo endpoint", weight=1,
-                 rate_factor=0.25),
-        SoakPath("scgi-cgi", "/scgi-cgi/echo", "/scgi-cgi/hello", 200, b"hello world\n", "scgi-cgi", weight=6),
-        SoakPath("fcgi-cgi", "/fcgi-cgi/echo", "/fcgi-cgi/hello", 200, b"hello world\n", "fcgi-cgi", weight=6),
+        SoakPath("cgi-c", "/cgi/echo", "/cgi/hello", 200, b"hello world\n", weight=8, fd_cost=5),
+        SoakPath("cgi-py", "/cgi/ws_echo.py", "/cgi/ws_echo.py", 400, b"WebSocket echo endpoint", weight=2,
+                 fd_cost=5, rate_factor=0.25),
+        SoakPath("scgi-cgi", "/scgi-cgi/echo", "/scgi-cgi/hello", 200, b"hello world\n", "scgi-cgi", weight=8),
+        SoakPath("fcgi-cgi", "/fcgi-cgi/echo", "/fcgi-cgi/hello", 200, b"hello world\n", "fcgi-cgi", weight=24,
+                 fd_cost=1),
         SoakPath("scgi-app", "/scgi-app/ws", "/scgi-app/plain", 200, b"echo-app ok GET /scgi-app/plain",
                  "--protocol scgi", weight=10),
         SoakPath("fcgi-app", "/fcgi-app/ws", "/fcgi-app/plain", 200, b"echo-app ok GET /fcgi-app/plain",
-                 "--protocol fastcgi", weight=10),
+                 "--protocol fastcgi", weight=36, fd_cost=1),
         SoakPath("uwsgi", "/uwsgi/ws", "/uwsgi/plain", 200, b"uwsgi-echo ok GET /uwsgi/plain", "uwsgi_echo.py",
-                 weight=11),
+                 weight=12),
     ]
 
 
@@ -248,6 +254,7 @@ class ProcessSnapshot:
     descendants: int = 0
     zombies: int = 0
     per_path_children: dict = field(default_factory=dict)   # path -> live descendants (not the backend itself)
+    per_path_zombies: dict = field(default_factory=dict)    # path -> zombies in its subtree
     backends: dict = field(default_factory=dict)            # path -> {"pid", "rss_kib", "fds", "threads"}
 
 
@@ -257,6 +264,7 @@ def snapshot(gateway_pid) -> ProcessSnapshot:
     table = process_table()
     snap = ProcessSnapshot(gateway=proc_status(gateway_pid))
     snap.per_path_children = {p.name: 0 for p in soak_paths()}
+    snap.per_path_zombies = {p.name: 0 for p in soak_paths()}
     by_marker = [(p.backend_marker, p.name) for p in soak_paths() if p.backend_marker]
     children = {}
     for p, (_, pp) in table.items():
@@ -274,8 +282,8 @@ def snapshot(gateway_pid) -> ProcessSnapshot:
         if owner:
             snap.backends[owner] = dict(pid=top, **proc_status(top))
             snap.per_path_children[owner] += len(live) - 1
-        else:   # a mod_cgi process: the Python echo or a C program
-            name = "cgi-py" if "ws_echo.py" in line else "cgi-c"
-            if name in snap.per_path_children:
-                snap.per_path_children[name] += len(live)
+        else:   # a mod_cgi process: the Python echo or a C program (a zombie's cmdline is empty)
+            owner = "cgi-py" if "ws_echo.py" in line else "cgi-c"
+            snap.per_path_children[owner] += len(live)
+        snap.per_path_zombies[owner] += len(subtree) - len(live)
     return snap

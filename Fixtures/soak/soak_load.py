@@ -58,7 +58,9 @@ def random_message(rng: random.Random):
 
 
 class Load:
-    def __init__(self, host, port, paths, stats, timeout=15.0, max_in_flight=64, seed=1, mix="both"):
+    MAX_IN_FLIGHT = 64
+
+    def __init__(self, host, port, paths, stats, timeout=15.0, max_in_flight=MAX_IN_FLIGHT, seed=1, mix="both"):
         self.host, self.port = host, port
         self.mix = mix   # "both", or "ws"/"get" alone: to tell which kind of request leaks
         self.paths = {p.name: p for p in paths}

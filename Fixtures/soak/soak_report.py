@@ -1,6 +1,10 @@
 """Samples to verdicts. "Flat" is decided on the churn phase only:
-  * memory (RSS): the least-squares slope over the second half of the churn (the first half may
-    still warm caches and allocator arenas), extrapolated over the whole churn duration;
+  * memory (RSS): the typical growth rate over the second half of the churn (the first half may
+    still warm caches and allocator arenas): the median of the rates between consecutive samples,
+    extrapolated over the whole churn and divided by the churn cycles. A leak grows RSS in every
+    interval; a burst of load (cycles piling up on a saturated machine) raises the allocator's
+    high-water mark once, in one or two intervals, which the median ignores. A loose bound on the
+    total rise over the second half still catches leaks that only come in steps;
   * counts (descriptors, threads, processes): the floor, i.e. the minimum over the last third of
     the churn minus the minimum over the first third. Counts move with the churn cycles in flight
     (a saturated machine piles them up for a while); a leak raises the floor, load does not.
@@ -11,10 +15,11 @@ in the README (Benchmarks, churn soak).
 import csv
 from pathlib import Path
 
-# Allowed growth over the churn duration (slope of the second half x churn length) and at the end.
+# Allowed growth over the churn duration and at the end.
 LIMITS = {
     "rss_growth_kib": 8192, "rss_growth_share": 0.05,        # max(8 MiB, 5 % of the median RSS)
-    "rss_bytes_per_cycle": 512,                              # slope / churn cycles per second
+    "rss_bytes_per_cycle": 512,                              # typical rate / churn cycles per second
+    "rss_rise_kib": 16384, "rss_rise_share": 0.10,           # last - first of the second half
     "fds_growth": 32, "fds_growth_share": 0.02,              # max(32, 2 % of the median count)
     "threads_growth": 4,
     "procs_growth": 16, "procs_growth_share": 0.02,
@@ -23,16 +28,16 @@ LIMITS = {
 }
 
 
-def slope_per_min(points):
-    """Least-squares slope of [(t seconds, value)] in value per minute; 0 with fewer than 3 points."""
+def median_rate_per_min(points):
+    """Median of the rates between consecutive [(t seconds, value)] points, per minute; 0 with
+    fewer than 3 points (two rates)."""
     pts = [(t, v) for t, v in points if v is not None]
-    n = len(pts)
-    if n < 3:
+    rates = [(v1 - v0) / (t1 - t0) * 60 for (t0, v0), (t1, v1) in zip(pts, pts[1:]) if t1 - t0 >= 1]
+    if len(rates) < 2:
         return 0.0
-    mt = sum(t for t, _ in pts) / n
-    mv = sum(v for _, v in pts) / n
-    var = sum((t - mt) ** 2 for t, _ in pts)
-    return 0.0 if var == 0 else sum((t - mt) * (v - mv) for t, v in pts) / var * 60
+    rates.sort()
+    n = len(rates)
+    return rates[n // 2] if n % 2 else (rates[n // 2 - 1] + rates[n // 2]) / 2
 
 
 def median(values):
@@ -64,18 +69,23 @@ class Analysis:
             last = [v for v in values[-third:] if v is not None] if third else []
             g = min(last) - min(first) if first and last else 0
         else:
-            g = slope_per_min([(s["t"], s.get(key)) for s in self.second_half]) * self.minutes
+            g = median_rate_per_min([(s["t"], s.get(key)) for s in self.second_half]) * self.minutes
         med = median(s.get(key) for s in self.churn)
         return g, max(absolute, share * med), med
 
     def check_rss(self, key, label, cycles_per_second):
-        """Memory: the slope of the second half, extrapolated over the churn and per churn cycle
-        (the second catches a steady per-request leak in runs too short for the first)."""
+        """Memory: the typical rate of the second half, extrapolated over the churn and per churn
+        cycle (the second catches a steady per-request leak in runs too short for the first), and
+        the total rise over the second half."""
         g, allow, med = self.growth(key, LIMITS["rss_growth_kib"], LIMITS["rss_growth_share"])
         per_cycle = g * 1024 / (self.minutes * 60 * cycles_per_second) if self.minutes and cycles_per_second else 0
-        ok = g <= allow and per_cycle <= LIMITS["rss_bytes_per_cycle"]
+        values = [s.get(key) for s in self.second_half if s.get(key) is not None]
+        rise = values[-1] - values[0] if values else 0
+        rise_allow = max(LIMITS["rss_rise_kib"], LIMITS["rss_rise_share"] * med)
+        ok = g <= allow and per_cycle <= LIMITS["rss_bytes_per_cycle"] and rise <= rise_allow
         return ok, (f"{label} {med / 1024:.1f} MiB median, {g / 1024:+.1f} MiB/churn (≤{allow / 1024:.1f}), "
-                    f"{per_cycle:+.0f} B/cycle (≤{LIMITS['rss_bytes_per_cycle']})")
+                    f"{per_cycle:+.0f} B/cycle (≤{LIMITS['rss_bytes_per_cycle']}), "
+                    f"second half {rise / 1024:+.1f} MiB (≤{rise_allow / 1024:.0f})")
 
     def check_floor(self, key, label, absolute, share=0.0):
         """Counts: growth of the floor from the first to the last third of the churn."""
@@ -114,6 +124,7 @@ def path_verdict(a: Analysis, p, stats, rate, churn_cycles):
         (True, f"held {stats.held_close_ok}/{stats.held_target} to the end"),
         a.check_floor(f"{n}_children", "children", LIMITS["procs_growth"], LIMITS["procs_growth_share"]),
         a.check_end(f"{n}_children", "children", LIMITS["procs_end_slack"]),
+        a.check_end(f"{n}_zombies", "zombies", 0),
     ]
     if p.backend_marker:
         pids = {s.get(f"{n}_backend_pid") for s in a.samples if s.get(f"{n}_backend_pid")}
@@ -124,7 +135,9 @@ def path_verdict(a: Analysis, p, stats, rate, churn_cycles):
             (len(pids) == 1, f"backend pid{'s' if len(pids) != 1 else ''} {','.join(map(str, sorted(pids)))}"),
         ]
     warn = achieved < LIMITS["rate_share"] * rate
-    rate_text = f"rate {achieved:.1f}/s of {rate:g}" + (" (below target: client or machine saturated)" if warn else "")
+    cpu = median(s.get("driver_cpu_pct") for s in a.churn)
+    rate_text = f"rate {achieved:.1f}/s of {rate:g}" + (f" (below target: client or machine saturated; "
+                                                        f"driver CPU {cpu} % of a core)" if warn else "")
     return line(n, checks, rate_text, warn)
 
 

@@ -136,8 +136,9 @@ def soak_svg(samples, paths, title, subtitle):
 
     chart.panel("gateway RSS", [("VmRSS", "#000", col("gw_rss_kib", 1024))], "MiB")
     chart.panel("gateway open descriptors", [("fds", "#000", col("gw_fds"))])
-    chart.panel("gateway threads, zombie children", [("threads", "#000", col("gw_threads")),
-                                                     ("zombies", "#d62728", col("zombies"))])
+    chart.panel("gateway threads, zombie children, driver CPU (% of a core)",
+                [("threads", "#000", col("gw_threads")), ("zombies", "#d62728", col("zombies")),
+                 ("driver CPU %", "#999", col("driver_cpu_pct"))])
     chart.panel("processes under the gateway", [("all", "#000", col("descendants"))] + per_path("{}_children"))
     chart.panel("long-lived backend RSS", per_path("{}_backend_rss_kib", 1024,
                                                    [p.name for p in paths if p.backend_marker]), "MiB")
