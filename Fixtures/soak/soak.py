@@ -29,9 +29,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from soak_gateway import REPO, Gateway, binaries, prepare, snapshot, soak_paths  # noqa: E402
+from soak_gateway import REPO, Gateway, binaries, fd_targets, leftover_fds, prepare, snapshot, soak_paths  # noqa: E402
 from soak_load import Load, PathStats  # noqa: E402
-from soak_report import LIMITS, Analysis, gateway_verdict, path_verdict, write_csv  # noqa: E402
+from soak_report import Analysis, gateway_verdict, path_verdict, write_csv  # noqa: E402
 from soak_svg import soak_svg  # noqa: E402
 
 SETTINGS = [("SOAK_SECONDS", float, 1800), ("SOAK_INTERVAL", float, 10), ("SOAK_HELD", int, 5000),
@@ -118,11 +118,12 @@ async def wait_for_backends(sampler, paths, timeout=30):
 
 
 async def settle(sampler, baseline, timeout=60):
-    """Waits until descriptors and processes are back at the baseline (or the timeout)."""
+    """Waits until descriptors and processes are exactly back at the baseline, or the timeout: the
+    verdict allows some slack, the numbers it prints should not be caught mid-close."""
     deadline = time.monotonic() + timeout
     while True:
         s = await sampler.take()
-        back = (s["gw_fds"] is not None and s["gw_fds"] <= baseline["gw_fds"] + LIMITS["fds_end_slack"]
+        back = (s["gw_fds"] is not None and s["gw_fds"] <= baseline["gw_fds"]
                 and s["descendants"] <= baseline["descendants"] and s["zombies"] == 0)
         if back or time.monotonic() > deadline:
             return
@@ -143,6 +144,7 @@ async def soak(cfg, paths, gw, stats):
         await sampler.set_phase("baseline")
         await asyncio.sleep(1)
         baseline = await sampler.take()
+        baseline_fds = fd_targets(gw.pid)
         await sampler.set_phase("hold")
         await load.open_held(held_counts(paths, cfg.soak_held), cfg.soak_open_rate)
         await sampler.set_phase("churn")
@@ -163,12 +165,12 @@ async def soak(cfg, paths, gw, stats):
         await load.close_held()
         await sampler.set_phase("settle")
         await settle(sampler, baseline)
-        return sampler.samples, churn_seconds, done
+        return sampler.samples, churn_seconds, done, leftover_fds(baseline_fds, fd_targets(gw.pid))
     finally:
         ticker.cancel()
 
 
-def write_outputs(cfg, out, paths, stats, samples, churn_seconds, done, exit_code, leftovers, gw):
+def write_outputs(cfg, out, paths, stats, samples, churn_seconds, done, extra_fds, exit_code, leftovers, gw):
     (out / "raw").mkdir(parents=True, exist_ok=True)
     write_csv(out / "raw" / "samples.csv", samples)
     for name in ("error.log", "switchyard.stderr", "switchyard.conf"):
@@ -186,6 +188,9 @@ def write_outputs(cfg, out, paths, stats, samples, churn_seconds, done, exit_cod
               f"samples every {cfg.soak_interval:g} s")
     lines = [f"switchyard churn soak {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC: {params}"]
     lines += [text for _, text in results]
+    if extra_fds:   # what the gateway still had open after the settle that it did not have at the baseline
+        lines.append(f"  gateway descriptors not back at the end: {', '.join(extra_fds[:20])}"
+                     + (f" (+{len(extra_fds) - 20} more)" if len(extra_fds) > 20 else ""))
     for p in paths:
         for kind, n in stats[p.name].errors.most_common():
             lines.append(f"  {p.name} {kind} x{n}, e.g. {stats[p.name].examples.get(kind, '')}")
@@ -254,8 +259,8 @@ def main(argv):
         print("soak: interrupted; gateway and its processes killed", file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
         return 130
-    samples, churn_seconds, done = result
-    overall = write_outputs(cfg, out, paths, stats, samples, churn_seconds, done, exit_code, leftovers, gw)
+    samples, churn_seconds, done, extra_fds = result
+    overall = write_outputs(cfg, out, paths, stats, samples, churn_seconds, done, extra_fds, exit_code, leftovers, gw)
     shutil.rmtree(tmp, ignore_errors=True)
     return 0 if overall else 1
 

@@ -240,6 +240,26 @@ def proc_status(pid) -> dict:
     return out
 
 
+def fd_targets(pid) -> dict:
+    """{fd: what it is} ("socket:[inode]", "pipe:[inode]", "anon_inode:[pidfd]", a path)."""
+    out = {}
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return out
+    for name in names:
+        try:
+            out[int(name)] = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            pass
+    return out
+
+
+def leftover_fds(before: dict, after: dict) -> list:
+    """Descriptors open at the end that were not open (as the same object) at the baseline."""
+    return [f"{fd} -> {t}" for fd, t in sorted(after.items()) if before.get(fd) != t]
+
+
 def cmdline(pid) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
