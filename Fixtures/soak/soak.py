@@ -41,7 +41,8 @@ SETTINGS = [("SOAK_SECONDS", float, 1800), ("SOAK_INTERVAL", float, 10), ("SOAK_
 
 def settings(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 1)[1])
     for name, kind, default in SETTINGS:
         ap.add_argument("--" + name.lower().replace("_", "-"), type=kind, default=kind(os.environ.get(name, default)))
     return ap.parse_args(argv)
