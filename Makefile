@@ -9,6 +9,7 @@
 #   make check-fixtures   drive the WebSocket echo fixtures without the server
 #   make bench     static-file GETs vs lighttpd, then `switchyard-bench compare --quick`
 #   make compare   the full backend-protocol comparison vs lighttpd (results.md + chart.svg)
+#   make soak      30-minute churn soak of every backend path with 5 000 held WebSockets (not in `make test`)
 #   make clean
 
 SHELL      := /bin/bash
@@ -23,7 +24,7 @@ export SWITCHYARD_ROOT := $(CURDIR)
 
 C_PROGS := cgi-bin/ws-echo-fast Fixtures/bin/fcgi-ws-echo Fixtures/bin/corrupt-echo Fixtures/bin/hello-cgi
 
-.PHONY: all deps build release c-progs run test swift-test e2e check-fixtures bench compare clean
+.PHONY: all deps build release c-progs run test swift-test e2e check-fixtures bench compare soak clean
 
 all: build
 
@@ -83,6 +84,14 @@ bench: release
 
 compare: release
 	.build/release/switchyard-bench compare $(COMPARE_ARGS)
+
+# soak: SOAK_SECONDS of fixed-rate connect/echo/close + GET on every backend path while SOAK_HELD
+# WebSockets stay open; samples, soak.svg and one verdict per path in bench-results/soak-<date>/.
+# Every SOAK_* setting (see Fixtures/soak/soak.py --help) can be given here: make soak SOAK_SECONDS=120 SOAK_HELD=500
+SOAK_SECONDS ?= 1800
+
+soak: release
+	SOAK_SECONDS=$(SOAK_SECONDS) $(PYTHON) Fixtures/soak/soak.py
 
 clean:
 	rm -rf .build Fixtures/bin cgi-bin/ws-echo-fast .pytest_cache Tests/e2e/.pytest_cache
