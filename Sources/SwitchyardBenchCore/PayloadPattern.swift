@@ -8,6 +8,8 @@ import SwitchyardWebSocket
 /// Consecutive messages start one byte apart in a random sequence, so a dropped, duplicated or
 /// reordered echo differs at almost every byte. Text patterns use printable 7-bit ASCII only
 /// (0x20...0x7E), which every echo, including the seed `ws_echo.py`, returns intact.
+/// `@unchecked Sendable`: the bytes behind `storage` are written once in `init` and only read
+/// afterwards, by every load thread.
 public final class PayloadPattern: @unchecked Sendable {
     /// Number of distinct start offsets (prime, so connection and message strides do not align).
     public static let period = 4093

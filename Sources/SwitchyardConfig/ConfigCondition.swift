@@ -1,6 +1,8 @@
 /// One test of a conditional block (`$HTTP["url"] =~ "^/ws/"`), with everything needed to evaluate it
 /// prepared at load time: the regex is compiled once and CIDR patterns are parsed once, so evaluating
 /// a request never re-parses anything. A class because it owns the compiled `regex_t`.
+/// `@unchecked Sendable`: every stored property is set in `init` and never changed; the regex is a
+/// `POSIXRegex`, whose `regexec` glibc allows from several threads at once.
 public final class ConfigCondition: @unchecked Sendable {
     public let field: ConditionField
     public let op: ConditionOperator

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Which spawned backends (`bin-path`) have no live process at the moment, shared between the
 /// supervisor (main loop) and the workers (their own threads).
 ///
@@ -7,21 +9,20 @@
 /// when the request is what crashed the old one, crashes again. Workers ask here first and answer
 /// 503 at once instead. Only hosts with a `bin-path` are ever listed, so the lock is taken only
 /// for requests to spawned backends.
-final class BackendAvailability: @unchecked Sendable {
-    private let lock = Mutex()
+final class BackendAvailability: Sendable {
     /// Host address (`BackendHostConfig.addressDescription`) -> why it is unavailable.
-    private var down: [String: String] = [:]
+    private let down = Mutex<[String: String]>([:])
 
     func markDown(_ address: String, reason: String) {
-        lock.withLock { down[address] = reason }
+        down.withLock { $0[address] = reason }
     }
 
     func markUp(_ address: String) {
-        lock.withLock { _ = down.removeValue(forKey: address) }
+        down.withLock { _ = $0.removeValue(forKey: address) }
     }
 
     /// Why the backend at `address` cannot take a request now, or nil when it can.
     func unavailableReason(_ address: String) -> String? {
-        lock.withLock { down[address] }
+        down.withLock { $0[address] }
     }
 }

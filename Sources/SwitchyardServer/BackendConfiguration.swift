@@ -48,7 +48,7 @@ public struct BackendHostConfig: Sendable {
 
 /// `scgi.server` / `fastcgi.server`: prefixes or extensions mapped to host lists, plus the
 /// module-level options that go with them.
-public final class GatewayRouteTable: @unchecked Sendable {
+public final class GatewayRouteTable: Sendable {
     public struct Route: Sendable {
         public var match: String              // "/ws/" prefix, ".php" extension, or "" for everything
         public var hosts: [BackendHostConfig]

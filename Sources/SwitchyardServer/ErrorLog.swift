@@ -4,7 +4,9 @@ import CSwitchyardShims
 /// The error log: one line per event, "YYYY-MM-DD HH:MM:SS (level) context: message".
 /// Lines go out with a single write(2) so threads never interleave inside a line; reopening for
 /// SIGHUP swaps the descriptor with dup2, so writers in other threads never see a closed fd.
-public final class ErrorLog: @unchecked Sendable {
+/// Sendable: nothing in it changes after `init` (the descriptor number stays; dup2 replaces what
+/// it refers to, atomically for the writers).
+public final class ErrorLog: Sendable {
     public enum Level: Int, Comparable, Sendable {
         case debug = 0, info, warning, error
         public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
@@ -19,8 +21,8 @@ public final class ErrorLog: @unchecked Sendable {
     }
 
     public let path: String?
-    private var fd: Int32
-    public var minimumLevel: Level = .info
+    private let fd: Int32
+    public let minimumLevel: Level = .info
 
     /// `path` nil = standard error.
     public init(path: String?) throws {
@@ -74,9 +76,10 @@ enum SystemErrorText {
 }
 
 /// The access log in the combined format, buffered per worker and flushed at least once a second.
-public final class AccessLog: @unchecked Sendable {
+/// Sendable for the same reason as `ErrorLog`.
+public final class AccessLog: Sendable {
     public let path: String
-    private var fd: Int32
+    private let fd: Int32
 
     public init(path: String) throws {
         self.path = path

@@ -5,13 +5,20 @@ enum KnownKeys {
         "server.bind", "server.port", "server.document-root", "server.modules", "server.errorlog",
         "server.tag", "server.max-read-idle", "server.max-write-idle", "server.max-keep-alive-idle",
         "server.max-keep-alive-requests", "server.max-connections", "server.max-request-size",
-        "server.max-request-field-size", "server.stream-request-body", "server.stream-response-body",
+        "server.max-request-field-size",
         "server.pid-file", "server.username", "server.groupname", "server.indexfiles",
         "server.event-loops", "server.follow-symlink", "server.graceful-shutdown-timeout", "server.upgrade-relay", "server.listen-backlog",
         "accesslog.filename", "mimetype.assign", "index-file.names", "static-file.exclude-extensions",
         "cgi.assign", "cgi.script-directories", "cgi.execute-x-only", "cgi.upgrade", "cgi.limits", "cgi.local-redir",
         "scgi.server", "scgi.balance", "scgi.debug", "scgi.map-extensions", "scgi.protocol",
         "fastcgi.server", "fastcgi.balance", "fastcgi.debug", "fastcgi.map-extensions",
+    ]
+
+    /// lighttpd keys Switchyard accepts but that change nothing here, with why: a config that sets
+    /// them gets a warning saying so instead of the value being parsed and silently unused.
+    static let withoutEffect: [String: String] = [
+        "server.stream-request-body": "request bodies are always streamed to backends (lighttpd's 2)",
+        "server.stream-response-body": "response bodies are always streamed to clients with backpressure (lighttpd's 2)",
     ]
 
     /// Modules that exist; others in server.modules get a warning (accepted, not loaded).

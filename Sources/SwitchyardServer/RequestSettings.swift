@@ -1,5 +1,6 @@
 import Glibc
 import SwitchyardConfig
+import Synchronization
 
 /// mod_cgi settings in effect for a request.
 public struct CGISettings: Sendable {
@@ -8,7 +9,6 @@ public struct CGISettings: Sendable {
     public var upgrade = false
     public var readTimeout = 0
     public var writeTimeout = 0
-    public var tcpNoDelay = false
     public var localRedirect = false
     /// `cgi.script-directories`: directories outside the document root whose scripts may be run
     /// through a symlink in the document root (`CGIScriptGuard`).
@@ -22,29 +22,56 @@ public struct CGISettings: Sendable {
 }
 
 /// Everything that a `$HTTP[...]` conditional may change for one request, resolved once per distinct
-/// set of matching conditionals and then cached by the worker.
-public final class RequestSettings: @unchecked Sendable {
-    public var documentRoot = "."
-    public var indexFiles = ["index.html", "index.htm"]
-    public var mimeTypes = MimeTypes.builtin
-    public var staticExcludeExtensions: [String] = []
-    public var maxRequestSize = 0            // bytes, 0 = unlimited
-    /// `server.follow-symlink` (lighttpd's default: enabled). Disabled, a static file or CGI
-    /// script reached through a symlink below the document root answers 403 (`SymlinkPolicy`).
-    public var followSymlinks = true
-    public var cgi: CGISettings?
-    public var fastcgi: GatewayRouteTable?
-    public var scgi: GatewayRouteTable?
-    public var moduleOrder: [String] = [] {
-        didSet { gatewayModules = moduleOrder.compactMap(GatewayModule.init(moduleName:)) }
+/// set of matching conditionals and then cached by the worker. Immutable, so one value can be
+/// shared by every event loop: `Values` is the draft the resolver fills in.
+public final class RequestSettings: Sendable {
+    public struct Values: Sendable {
+        public var documentRoot = "."
+        public var indexFiles = ["index.html", "index.htm"]
+        public var mimeTypes = MimeTypes.builtin
+        public var staticExcludeExtensions: [String] = []
+        public var maxRequestSize = 0            // bytes, 0 = unlimited
+        /// `server.follow-symlink` (lighttpd's default: enabled). Disabled, a static file or CGI
+        /// script reached through a symlink below the document root answers 403 (`SymlinkPolicy`).
+        public var followSymlinks = true
+        public var cgi: CGISettings?
+        public var fastcgi: GatewayRouteTable?
+        public var scgi: GatewayRouteTable?
+        public var moduleOrder: [String] = []
+        public init() {}
     }
+
+    public let documentRoot: String
+    public let indexFiles: [String]
+    public let mimeTypes: MimeTypes
+    public let staticExcludeExtensions: [String]
+    public let maxRequestSize: Int
+    public let followSymlinks: Bool
+    public let cgi: CGISettings?
+    public let fastcgi: GatewayRouteTable?
+    public let scgi: GatewayRouteTable?
+    public let moduleOrder: [String]
     /// The request-handling modules of `moduleOrder`, in order: the router tries them for every
     /// request, so the names are matched once here.
-    private(set) var gatewayModules: [GatewayModule] = []
+    let gatewayModules: [GatewayModule]
+
+    public init(_ v: Values = Values()) {
+        documentRoot = v.documentRoot
+        indexFiles = v.indexFiles
+        mimeTypes = v.mimeTypes
+        staticExcludeExtensions = v.staticExcludeExtensions
+        maxRequestSize = v.maxRequestSize
+        followSymlinks = v.followSymlinks
+        cgi = v.cgi
+        fastcgi = v.fastcgi
+        scgi = v.scgi
+        moduleOrder = v.moduleOrder
+        gatewayModules = v.moduleOrder.compactMap(GatewayModule.init(moduleName:))
+    }
 }
 
 /// The modules that can claim a request before static files, in `server.modules` order.
-enum GatewayModule {
+enum GatewayModule: Sendable {
     case fastcgi, scgi, cgi
 
     init?(moduleName: String) {
@@ -58,11 +85,11 @@ enum GatewayModule {
 }
 
 /// Turns the configuration document into `RequestSettings` for a set of matching conditionals.
-public final class SettingsResolver: @unchecked Sendable {
+public final class SettingsResolver: Sendable {
     public let document: ConfigDocument
     public let server: ServerSettings
-    private var tables: [String: GatewayRouteTable] = [:]
-    private let lock = Mutex()
+    /// Route tables by identity, so every conditional combination shares one table (and its pools' keys).
+    private let tables = Mutex<[String: GatewayRouteTable]>([:])
 
     init(document: ConfigDocument, server: ServerSettings) {
         self.document = document
@@ -78,12 +105,12 @@ public final class SettingsResolver: @unchecked Sendable {
             while let i = p { chain.insert(i, at: 0); p = document.contexts[i].parent }
             _ = try resolve(matching: chain)
         }
-        return lock.withLock { Array(tables.values) }
+        return tables.withLock { Array($0.values) }
     }
 
     func resolve(matching: [Int]) throws -> RequestSettings {
         func entry(_ key: String) -> ConfigEntry? { document.value(key, matching: matching) }
-        let s = RequestSettings()
+        var s = RequestSettings.Values()
         let modules = entry("server.modules")?.value.stringList ?? []
         s.moduleOrder = modules
         if let e = entry("server.document-root") {
@@ -132,7 +159,9 @@ public final class SettingsResolver: @unchecked Sendable {
                         let v = try ConfigLimits.int(limit, key: "cgi.limits \"\(name)\"", range: ConfigLimits.cgiTimeout, unit: "s")
                         if name == "read-timeout" { cgi.readTimeout = v } else { cgi.writeTimeout = v }
                     case "tcp-nodelay":
-                        cgi.tcpNoDelay = try boolValue(ConfigEntry(value: el.value, location: x.location), "cgi.limits \"tcp-nodelay\"")
+                        // lighttpd sets TCP_NODELAY on the socket it gives an upgraded CGI; a CGI here
+                        // always has pipes, where Nagle does not exist. Checked, then nothing to do.
+                        _ = try boolValue(ConfigEntry(value: el.value, location: x.location), "cgi.limits \"tcp-nodelay\"")
                     default: throw ConfigError(location: x.location, message: "cgi.limits: unknown limit \"\(name)\"")
                     }
                 }
@@ -154,7 +183,7 @@ public final class SettingsResolver: @unchecked Sendable {
             s.scgi = try table(e, key: "scgi.server", proto: proto, balanceKey: "scgi.balance",
                                debugKey: "scgi.debug", mapKey: "scgi.map-extensions", matching: matching)
         }
-        return s
+        return RequestSettings(s)
     }
 
     private func boolValue(_ e: ConfigEntry, _ key: String) throws -> Bool {
@@ -165,7 +194,7 @@ public final class SettingsResolver: @unchecked Sendable {
     private func table(_ e: ConfigEntry, key: String, proto: BackendWireProtocol, balanceKey: String, debugKey: String,
                        mapKey: String, matching: [Int]) throws -> GatewayRouteTable {
         let identity = "\(key)@\(e.location)/\(proto.rawValue)"
-        if let t = lock.withLock({ tables[identity] }) { return t }
+        if let t = tables.withLock({ $0[identity] }) { return t }
         let balance = try BalancePolicy.parse(document.value(balanceKey, matching: matching))
         var debug = 0
         if let d = document.value(debugKey, matching: matching) {
@@ -176,22 +205,10 @@ public final class SettingsResolver: @unchecked Sendable {
             if let k = el.key, let v = el.value.stringValue { map.append((k, v)) }
         }
         let t = try GatewayRouteTable.parse(e, key: key, wireProtocol: proto, balance: balance, debug: debug, mapExtensions: map)
-        return lock.withLock {
+        return tables.withLock { tables in
             if let existing = tables[identity] { return existing }
             tables[identity] = t
             return t
         }
-    }
-}
-
-/// A pthread mutex for the few structures shared between event-loop threads.
-final class Mutex: @unchecked Sendable {
-    private var m = pthread_mutex_t()
-    init() { pthread_mutex_init(&m, nil) }
-    deinit { pthread_mutex_destroy(&m) }
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&m)
-        defer { pthread_mutex_unlock(&m) }
-        return try body()
     }
 }

@@ -37,8 +37,13 @@ public final class Server {
         } catch {
             throw ServerError.config("\(error)")
         }
-        doc.warnUnknownKeys(known: KnownKeys.all)
+        doc.warnUnknownKeys(known: KnownKeys.all.union(KnownKeys.withoutEffect.keys))
         var warnings = doc.warnings
+        for (key, location) in doc.allKeys() {
+            if let why = KnownKeys.withoutEffect[key] {
+                warnings.append(ConfigDiagnostic(location: location, message: "\(key) has no effect in Switchyard: \(why)"))
+            }
+        }
         if let modules = doc.global["server.modules"] {
             for m in modules.value.stringList ?? [] where !KnownKeys.modules.contains(m) {
                 warnings.append(ConfigDiagnostic(location: modules.location, message: "module \"\(m)\" is not available in Switchyard yet; its settings are ignored"))

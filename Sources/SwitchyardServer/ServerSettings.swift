@@ -3,7 +3,7 @@ import SwitchyardConfig
 
 /// Server-wide settings, read once from the global scope of the configuration. Everything a request
 /// may override through a conditional lives in `RequestSettings` instead.
-public struct ServerSettings {
+public struct ServerSettings: Sendable {
     public var bind = "127.0.0.1"
     public var port = 8080
     public var extraSockets: [String] = []          // $SERVER["socket"] blocks
@@ -17,8 +17,6 @@ public struct ServerSettings {
     public var maxKeepAliveRequests = 1000
     public var maxConnections = 0                   // 0 = limited only by RLIMIT_NOFILE
     public var maxRequestFieldSize = 8192
-    public var streamRequestBody = 0
-    public var streamResponseBody = 0
     public var pidFile: String? = nil
     public var username: String? = nil
     public var groupname: String? = nil
@@ -55,8 +53,6 @@ public struct ServerSettings {
         if let v = try int("server.max-keep-alive-requests") { maxKeepAliveRequests = v }
         if let v = try int("server.max-connections") { maxConnections = v }
         if let v = try int("server.max-request-field-size") { maxRequestFieldSize = v }
-        if let v = try int("server.stream-request-body") { streamRequestBody = v }
-        if let v = try int("server.stream-response-body") { streamResponseBody = v }
         if let v = try string("server.pid-file"), !v.isEmpty { pidFile = v }
         if let v = try string("server.username"), !v.isEmpty { username = v }
         if let v = try string("server.groupname"), !v.isEmpty { groupname = v }

@@ -178,3 +178,13 @@ def test_extra_socket_port_out_of_range(tmp_path):
     conf = write(tmp_path, 'server.port = 0\n$SERVER["socket"] == "127.0.0.1:70000" {\n}')
     code, text = check(conf)
     assert code == 1 and re.search(r'limits\.conf:4:\d+: \$SERVER\["socket"\] port = 70000 is out of range', text), text
+
+
+def test_keys_without_effect_say_so(tmp_path):
+    """lighttpd keys that change nothing here are not parsed into unused settings: -t accepts them
+    and says, with file:line, that they have no effect."""
+    conf = write(tmp_path, 'server.port = 0\nserver.stream-request-body = 1\nserver.stream-response-body = 2')
+    code, text = check(conf)
+    assert code == 0, text
+    assert re.search(r"limits\.conf:4:\d+: .*server\.stream-request-body has no effect", text), text
+    assert re.search(r"limits\.conf:5:\d+: .*server\.stream-response-body has no effect", text), text
