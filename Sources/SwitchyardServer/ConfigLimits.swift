@@ -27,8 +27,6 @@ enum ConfigLimits {
         "server.max-keep-alive-requests": 0...1_000_000,
         "server.max-connections": 0...1_048_576,         // 0: limited by RLIMIT_NOFILE only
         "server.max-request-field-size": 1_024...1_048_576,
-        "server.stream-request-body": 0...2,
-        "server.stream-response-body": 0...2,
         "server.event-loops": 0...1_024,                 // 0: one per core
         "server.graceful-shutdown-timeout": seconds,
         "server.listen-backlog": 1...65_535,
