@@ -57,6 +57,15 @@ public final class ByteBuffer {
     public var writePointer: UnsafeMutableRawPointer { storage + writeIndex }
     public func commit(_ count: Int) { writeIndex += count }
 
+    /// Lets an encoder write straight into spare capacity: `write` gets room for `count` bytes
+    /// and returns how many it filled, which become readable. No intermediate copy.
+    public func append(writing count: Int, _ write: (UnsafeMutableRawBufferPointer) -> Int) {
+        reserve(count)
+        let written = write(UnsafeMutableRawBufferPointer(start: storage + writeIndex, count: count))
+        precondition(written >= 0 && written <= count)
+        writeIndex += written
+    }
+
     public func append(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         reserve(bytes.count)
