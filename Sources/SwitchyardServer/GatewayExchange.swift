@@ -333,6 +333,8 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     /// this exchange: keeping it would be a cycle that leaks every exchange).
     private func enterDone() {
         phase = .done
+        // A response complete before the stream's end stops its records here: log the last line now.
+        stderrLines.finish { errorLog.stderrLine(label, $0) }
         connection = nil
         onConnectFailure = nil
     }
