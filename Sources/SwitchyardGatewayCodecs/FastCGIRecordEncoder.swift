@@ -18,7 +18,7 @@ public enum FastCGIRecordEncoder {
     }
 
     /// The eight header bytes at `p`: the one place the header layout is written.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func writeHeader(type: UInt8, requestId: UInt16, contentLength: Int, paddingLength: Int, to p: UnsafeMutableRawPointer) {
         precondition(contentLength >= 0 && contentLength <= maxContentLength && paddingLength >= 0 && paddingLength <= 255)
         p.storeBytes(of: version, as: UInt8.self)
@@ -29,7 +29,7 @@ public enum FastCGIRecordEncoder {
         p.storeBytes(of: 0, toByteOffset: 7, as: UInt8.self)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     static func padding(for contentLength: Int) -> Int { (8 - contentLength & 7) & 7 }
 
     /// `FCGI_BEGIN_REQUEST` (role 1 = responder).
