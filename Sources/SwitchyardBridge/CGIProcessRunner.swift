@@ -4,9 +4,10 @@ import SwitchyardGatewayCodecs
 
 /// One CGI process and the relay of its pipes, shared by the SCGI and FastCGI bridges.
 ///
-/// The child gets blocking pipe ends (CGIs such as the seed `ws_echo.py` quit on EAGAIN and read
-/// one frame field per `read()`); our ends are non-blocking and sit on the loop. stderr is the
-/// bridge's own stderr, which the gateway logs.
+/// The process is started by `PipedChild`, as mod_cgi starts its CGIs: the child gets blocking
+/// pipe ends (CGIs such as the seed `ws_echo.py` quit on EAGAIN and read one frame field per
+/// `read()`); our ends are non-blocking and sit on the loop. stderr is the bridge's own stderr,
+/// which the gateway logs.
 ///
 /// Backpressure in both directions, memory bounded per request:
 /// - stdin: bytes the pipe does not take are queued; `stdinHasRoom` turns false at `stdinBound`
@@ -80,36 +81,19 @@ final class CGIProcessRunner: EventHandler {
         var env = environment
         if !env.contains("PATH") { env.set("PATH", context.fallbackPath) }
 
-        let stdinPipe: (read: Int32, write: Int32)
-        let stdoutPipe: (read: Int32, write: Int32)
-        do {
-            stdinPipe = try Pipe.make(size: CGIProcessRunner.pipeSize)
-        } catch {
-            throw CGISpawnError(status: 500, "\(error)")
-        }
-        do {
-            stdoutPipe = try Pipe.make(size: CGIProcessRunner.pipeSize)
-        } catch {
-            Syscall.close(stdinPipe.read); Syscall.close(stdinPipe.write)
-            throw CGISpawnError(status: 500, "\(error)")
-        }
-        // The child's ends must block; ours stay non-blocking.
-        Socket.setNonBlocking(stdinPipe.read, false)
-        Socket.setNonBlocking(stdoutPipe.write, false)
         let slash = path.lastIndex(of: "/")!
         let dir = slash == path.startIndex ? "/" : String(path[..<slash])
-        let request = SpawnRequest(path: path, arguments: [path], environmentBytes: env.envpBytes(),
-                                   stdin: stdinPipe.read, stdout: stdoutPipe.write, stderr: 2,
-                                   workingDirectory: dir)
         let ctx = context
-        let spawned: ChildProcess
+        let piped: PipedChild
         do {
-            // The real exit handler is installed below, once the pid is known.
-            spawned = try ChildProcess.spawn(request, on: context.loop) { _ in }
+            // stderr is inherited: the bridge's own, which the gateway logs. The real exit
+            // handler is installed below, once the pid is known.
+            piped = try PipedChild.spawn(path: path, arguments: [path], environment: env.envpBytes(), workingDirectory: dir,
+                                         pipeSize: CGIProcessRunner.pipeSize, stderr: 2, on: context.loop) { _ in }
         } catch {
-            for fd in [stdinPipe.read, stdinPipe.write, stdoutPipe.read, stdoutPipe.write] { Syscall.close(fd) }
             throw CGISpawnError(status: 500, "cannot run \(path): \(error)")
         }
+        let spawned = piped.process
         // The pidfd watcher reaps; the context counts it until then, whatever happens to us.
         let pid = spawned.pid
         context.childStarted(spawned)
@@ -121,10 +105,8 @@ final class CGIProcessRunner: EventHandler {
             self?.childExited(status)
         }
         child = spawned
-        Syscall.close(stdinPipe.read)
-        Syscall.close(stdoutPipe.write)
-        stdinFD = stdinPipe.write
-        stdoutFD = stdoutPipe.read
+        stdinFD = piped.stdinWrite
+        stdoutFD = piped.stdoutRead
         started = true
         if detached { release(); return }
         updateStdoutRegistration()

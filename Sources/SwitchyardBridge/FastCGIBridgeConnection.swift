@@ -78,7 +78,9 @@ final class FastCGIBridgeConnection: BridgeConnection, BridgeSocketDelegate {
         let id = header.requestId
         guard let type = header.knownType else {
             context.log.error("unknown FastCGI record type \(header.type)")
-            socket.outBuffer.appendFastCGI { FastCGIRecordEncoder.unknownType(header.type, into: &$0) }
+            var out: [UInt8] = []
+            FastCGIRecordEncoder.unknownType(header.type, into: &out)
+            socket.outBuffer.append(out)
             socket.flush()
             return
         }
@@ -144,7 +146,9 @@ final class FastCGIBridgeConnection: BridgeConnection, BridgeSocketDelegate {
             default: break
             }
         }
-        socket.outBuffer.appendFastCGI { FastCGIRecordEncoder.getValuesResult(answer, into: &$0) }
+        var out: [UInt8] = []
+        FastCGIRecordEncoder.getValuesResult(answer, into: &out)
+        socket.outBuffer.append(out)
         socket.flush()
     }
 
@@ -162,9 +166,7 @@ final class FastCGIBridgeConnection: BridgeConnection, BridgeSocketDelegate {
             context.log.error("\(error.message) -> \(error.status)")
             requests[state.requestId] = nil
             state.runner.abort()
-            error.cgiResponse.withUnsafeBytes {
-                socket.outBuffer.appendFastCGIStream(.stdout, requestId: state.requestId, payload: $0)
-            }
+            error.cgiResponse.withUnsafeBytes { appendStdout(state.requestId, $0) }
             endRequest(state.requestId, appStatus: 0, status: .requestComplete, keepConnection: state.keepConnection, endStdout: true)
             return
         }
@@ -176,7 +178,7 @@ final class FastCGIBridgeConnection: BridgeConnection, BridgeSocketDelegate {
 
     func requestStdout(_ state: FastCGIRequestState, _ bytes: UnsafeRawBufferPointer) {
         guard !socket.closed else { return }
-        socket.outBuffer.appendFastCGIStream(.stdout, requestId: state.requestId, payload: bytes)
+        if !bytes.isEmpty { appendStdout(state.requestId, bytes) }
         socket.flush()
         if socket.isBehind && !stdoutPaused {
             stdoutPaused = true
@@ -210,12 +212,20 @@ final class FastCGIBridgeConnection: BridgeConnection, BridgeSocketDelegate {
     /// unless the front end asked to keep it.
     private func endRequest(_ id: UInt16, appStatus: UInt32, status: FastCGIProtocolStatus, keepConnection: Bool, endStdout: Bool = false) {
         guard !socket.closed else { return }
-        socket.outBuffer.appendFastCGI { out in
-            if endStdout { FastCGIRecordEncoder.stream(.stdout, requestId: id, payload: [], into: &out) }
-            FastCGIRecordEncoder.endRequest(requestId: id, appStatus: appStatus, protocolStatus: status, into: &out)
+        if endStdout { appendStdout(id, UnsafeRawBufferPointer(start: nil, count: 0)) }
+        socket.outBuffer.append(writing: FastCGIRecordEncoder.endRequestLength) {
+            FastCGIRecordEncoder.endRequest(requestId: id, appStatus: appStatus, protocolStatus: status, into: $0)
         }
         socket.flush()
         if !keepConnection || (requests.isEmpty && context.shuttingDown) { finish() }
+    }
+
+    /// STDOUT records carrying `bytes` (the empty record, which ends the stream, when empty),
+    /// written straight into the output buffer.
+    private func appendStdout(_ id: UInt16, _ bytes: UnsafeRawBufferPointer) {
+        socket.outBuffer.append(writing: FastCGIRecordEncoder.streamLength(contentLength: bytes.count)) {
+            FastCGIRecordEncoder.stream(.stdout, requestId: id, body: bytes, into: $0)
+        }
     }
 
     // MARK: end

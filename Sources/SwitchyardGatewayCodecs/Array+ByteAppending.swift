@@ -1,7 +1,8 @@
 import SwitchyardHTTP
 
 // Internal helpers shared by the encoders: append decimal numbers, big/little-endian integers
-// and UTF-8 text to a caller's `[UInt8]` without intermediate `String`s or arrays.
+// and UTF-8 text to a caller's `[UInt8]` without intermediate `String`s or arrays, and lend the
+// raw-memory encoders room at its end.
 
 extension Array where Element == UInt8 {
     /// Appends the decimal digits of a non-negative integer.
@@ -28,6 +29,17 @@ extension Array where Element == UInt8 {
     @inline(__always)
     mutating func appendUInt32BE(_ v: UInt32) {
         append(UInt8(v >> 24)); append(UInt8((v >> 16) & 0xFF)); append(UInt8((v >> 8) & 0xFF)); append(UInt8(v & 0xFF))
+    }
+
+    /// Grows by `count` bytes for an encoder that writes raw memory; keeps the bytes `write`
+    /// reports it filled (zero-filled first: the array has no uninitialized tail to lend out).
+    @inline(__always)
+    mutating func append(writing count: Int, _ write: (UnsafeMutableRawBufferPointer) -> Int) {
+        let start = self.count
+        append(contentsOf: repeatElement(0, count: count))
+        let written = withUnsafeMutableBytes { write(UnsafeMutableRawBufferPointer(rebasing: $0[start...])) }
+        precondition(written <= count)
+        removeLast(count - written)
     }
 
     /// One memcpy from the string's contiguous UTF-8 (the generic `append(contentsOf: s.utf8)`

@@ -10,16 +10,26 @@ public enum FastCGIRecordEncoder {
 
     /// Appends one record header.
     public static func header(type: UInt8, requestId: UInt16, contentLength: Int, paddingLength: Int, into out: inout [UInt8]) {
-        precondition(contentLength >= 0 && contentLength <= maxContentLength && paddingLength >= 0 && paddingLength <= 255)
-        out.append(version)
-        out.append(type)
-        out.appendUInt16BE(requestId)
-        out.appendUInt16BE(UInt16(contentLength))
-        out.append(UInt8(paddingLength))
-        out.append(0)
+        var bytes: UInt64 = 0
+        withUnsafeMutableBytes(of: &bytes) {
+            writeHeader(type: type, requestId: requestId, contentLength: contentLength, paddingLength: paddingLength, to: $0.baseAddress!)
+        }
+        withUnsafeBytes(of: &bytes) { out.append(contentsOf: $0) }
     }
 
-    @inline(__always)
+    /// The eight header bytes at `p`: the one place the header layout is written.
+    @inlinable @inline(__always)
+    static func writeHeader(type: UInt8, requestId: UInt16, contentLength: Int, paddingLength: Int, to p: UnsafeMutableRawPointer) {
+        precondition(contentLength >= 0 && contentLength <= maxContentLength && paddingLength >= 0 && paddingLength <= 255)
+        p.storeBytes(of: version, as: UInt8.self)
+        p.storeBytes(of: type, toByteOffset: 1, as: UInt8.self)
+        p.storeBytes(of: requestId.bigEndian, toByteOffset: 2, as: UInt16.self)
+        p.storeBytes(of: UInt16(contentLength).bigEndian, toByteOffset: 4, as: UInt16.self)
+        p.storeBytes(of: UInt8(paddingLength), toByteOffset: 6, as: UInt8.self)
+        p.storeBytes(of: 0, toByteOffset: 7, as: UInt8.self)
+    }
+
+    @inlinable @inline(__always)
     static func padding(for contentLength: Int) -> Int { (8 - contentLength & 7) & 7 }
 
     /// `FCGI_BEGIN_REQUEST` (role 1 = responder).
@@ -45,18 +55,8 @@ public enum FastCGIRecordEncoder {
     /// STDIN/STDOUT/STDERR/DATA records carrying `payload`; an empty payload appends one empty
     /// record, which ends the stream.
     public static func stream(_ type: FastCGIRecordType, requestId: UInt16, payload: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        if payload.isEmpty {
-            header(type: type.rawValue, requestId: requestId, contentLength: 0, paddingLength: 0, into: &out)
-            return
-        }
-        var offset = 0
-        while offset < payload.count {
-            let n = min(maxContentLength, payload.count - offset)
-            let pad = padding(for: n)
-            header(type: type.rawValue, requestId: requestId, contentLength: n, paddingLength: pad, into: &out)
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: payload[offset..<(offset + n)]))
-            if pad > 0 { out.append(contentsOf: repeatElement(0, count: pad)) }
-            offset += n
+        out.append(writing: streamLength(contentLength: payload.count)) {
+            stream(type, requestId: requestId, body: payload, into: $0)
         }
     }
 
@@ -72,10 +72,9 @@ public enum FastCGIRecordEncoder {
 
     /// `FCGI_END_REQUEST`.
     public static func endRequest(requestId: UInt16, appStatus: UInt32, protocolStatus: FastCGIProtocolStatus = .requestComplete, into out: inout [UInt8]) {
-        header(type: FastCGIRecordType.endRequest.rawValue, requestId: requestId, contentLength: 8, paddingLength: 0, into: &out)
-        out.appendUInt32BE(appStatus)
-        out.append(protocolStatus.rawValue)
-        out.append(contentsOf: repeatElement(0, count: 3))
+        out.append(writing: endRequestLength) {
+            endRequest(requestId: requestId, appStatus: appStatus, protocolStatus: protocolStatus, into: $0)
+        }
     }
 
     /// `FCGI_GET_VALUES` (request id 0) asking for `names`.

@@ -57,6 +57,17 @@ public final class ByteBuffer {
     public var writePointer: UnsafeMutableRawPointer { storage + writeIndex }
     public func commit(_ count: Int) { writeIndex += count }
 
+    /// Lets an encoder write straight into spare capacity: `write` gets room for `count` bytes
+    /// and returns how many it filled, which become readable. No intermediate copy; inlinable so
+    /// that the encoder's work lands in the caller without a closure call.
+    @inlinable
+    public func append(writing count: Int, _ write: (UnsafeMutableRawBufferPointer) -> Int) {
+        reserve(count)
+        let written = write(UnsafeMutableRawBufferPointer(start: writePointer, count: count))
+        precondition(written >= 0 && written <= count)
+        commit(written)
+    }
+
     public func append(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         reserve(bytes.count)

@@ -111,9 +111,9 @@ final class FastCGICodec: BackendCodec {
 
     func encodeBody(_ bytes: UnsafeRawBufferPointer, out: ByteBuffer) {
         guard bytes.count > 0 else { return }
-        scratch.removeAll(keepingCapacity: true)
-        FastCGIRecordEncoder.stream(.stdin, requestId: requestId, payload: bytes, into: &scratch)
-        out.append(scratch)
+        out.append(writing: FastCGIRecordEncoder.streamLength(contentLength: bytes.count)) {
+            FastCGIRecordEncoder.stream(.stdin, requestId: requestId, body: bytes, into: $0)
+        }
     }
 
     func encodeBodyEnd(upgraded: Bool, out: ByteBuffer) -> Bool {

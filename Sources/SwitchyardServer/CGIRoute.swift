@@ -135,7 +135,7 @@ final class StderrReader: EventHandler {
     let loop: EventLoop
     let log: ErrorLog
     let label: String
-    private var line: [UInt8] = []
+    private var lines = LineSplitter()
     private var closed = false
 
     init(fd: Int32, loop: EventLoop, log: ErrorLog, label: String) {
@@ -153,13 +153,11 @@ final class StderrReader: EventHandler {
             let r = buf.withUnsafeMutableBytes { Syscall.read(fd, $0.baseAddress!, $0.count) }
             switch r {
             case .bytes(let n):
-                for b in buf[..<n] {
-                    if b == 10 { emit() } else if line.count < 8192 { line.append(b) }
-                }
+                buf.withUnsafeBytes { lines.feed(UnsafeRawBufferPointer(rebasing: $0[..<n])) { log.stderrLine(label, $0) } }
             case .wouldBlock:
                 return
             case .eof, .error:
-                if !line.isEmpty { emit() }
+                lines.finish { log.stderrLine(label, $0) }
                 close()
             }
         }
@@ -170,11 +168,5 @@ final class StderrReader: EventHandler {
         closed = true
         loop.unregister(fd: fd)
         Glibc.close(fd)
-    }
-
-    private func emit() {
-        if line.last == 13 { line.removeLast() }
-        log.error(label, "stderr: " + String(decoding: line, as: UTF8.self))
-        line.removeAll(keepingCapacity: true)
     }
 }

@@ -59,6 +59,12 @@ public final class ErrorLog: Sendable {
     public func info(_ context: String, _ message: String) { log(.info, context, message) }
     public func debug(_ context: String, _ message: String) { log(.debug, context, message) }
 
+    /// One line a backend program wrote on its stderr (a pipe, or FastCGI STDERR records), split
+    /// by a `LineSplitter`.
+    func stderrLine(_ context: String, _ line: UnsafeRawBufferPointer) {
+        error(context, "stderr: " + String(decoding: line, as: UTF8.self))
+    }
+
     static func timestamp() -> String {
         var t = time(nil)
         var tmv = tm()

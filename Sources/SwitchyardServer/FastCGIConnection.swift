@@ -87,9 +87,9 @@ final class FastCGIConnection: EventHandler {
     // MARK: writing
 
     func writeStream(_ type: FastCGIRecordType, id: UInt16, _ bytes: UnsafeRawBufferPointer) {
-        scratch.removeAll(keepingCapacity: true)
-        FastCGIRecordEncoder.stream(type, requestId: id, payload: bytes, into: &scratch)
-        outBuffer.append(scratch)
+        outBuffer.append(writing: FastCGIRecordEncoder.streamLength(contentLength: bytes.count)) {
+            FastCGIRecordEncoder.stream(type, requestId: id, body: bytes, into: $0)
+        }
         flushSoon()
     }
 

@@ -41,7 +41,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     private var bodyEndSent = false
     private var responseLength: Int?
     private var responseSent = 0
-    private var stderrLine: [UInt8] = []
+    private var stderrLines = LineSplitter()
     private let errorLog: ErrorLog
     private let relayMode: String
     private var lastClientWrite: UInt64 = 0
@@ -250,20 +250,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     }
 
     func streamStderr(_ bytes: UnsafeRawBufferPointer) {
-        for b in bytes {
-            if b == 10 {
-                flushStderrLine()
-            } else if stderrLine.count < 8192 {
-                stderrLine.append(b)
-            }
-        }
-    }
-
-    private func flushStderrLine() {
-        var line = stderrLine
-        stderrLine.removeAll(keepingCapacity: true)
-        if line.last == 13 { line.removeLast() }
-        errorLog.error(label, "stderr: " + String(decoding: line, as: UTF8.self))
+        stderrLines.feed(bytes) { errorLog.stderrLine(label, $0) }
     }
 
     func outputDrained() {
@@ -271,7 +258,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     }
 
     func streamEnded(_ error: BackendFailure?, protocolStatus: UInt8?) {
-        if !stderrLine.isEmpty { flushStderrLine() }
+        stderrLines.finish { errorLog.stderrLine(label, $0) }
         stream = nil
         switch phase {
         case .starting, .awaitingHead:
@@ -346,6 +333,8 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     /// this exchange: keeping it would be a cycle that leaks every exchange).
     private func enterDone() {
         phase = .done
+        // A response complete before the stream's end stops its records here: log the last line now.
+        stderrLines.finish { errorLog.stderrLine(label, $0) }
         connection = nil
         onConnectFailure = nil
     }

@@ -64,7 +64,7 @@ final class FastCGIEchoConnection: EchoConnection {
                 if content.isEmpty {
                     end(request)
                 } else {
-                    outBuffer.appendFastCGIStream(.stdout, requestId: id, body: UnsafeRawBufferPointer(content))
+                    appendStdout(id, UnsafeRawBufferPointer(content))
                 }
             case .webSocket:
                 if content.isEmpty { end(request) } else { echo(request, content) }
@@ -88,7 +88,7 @@ final class FastCGIEchoConnection: EchoConnection {
             return
         }
         guard begin.role == FastCGIRole.responder.rawValue else {
-            outBuffer.appendFastCGIEndRequest(requestId: id, appStatus: 0, protocolStatus: .unknownRole)
+            appendEndRequest(id, .unknownRole)
             if !begin.keepConnection { closeWhenIdle = true; closeIfIdle() }
             return
         }
@@ -107,9 +107,7 @@ final class FastCGIEchoConnection: EchoConnection {
         }
         request.params = []
         let kind = EchoRequest(env)
-        kind.responseHead().withUnsafeBytes {
-            outBuffer.appendFastCGIStream(.stdout, requestId: request.id, body: $0)
-        }
+        kind.responseHead().withUnsafeBytes { appendStdout(request.id, $0) }
         switch kind {
         case .webSocket: request.phase = .webSocket
         case .plain: request.phase = .plain
@@ -143,10 +141,23 @@ final class FastCGIEchoConnection: EchoConnection {
     /// when FCGI_KEEP_CONN was not set.
     private func end(_ request: FastCGIEchoRequest) {
         requests[request.id] = nil
-        outBuffer.appendFastCGIStreamEnd(.stdout, requestId: request.id)
-        outBuffer.appendFastCGIEndRequest(requestId: request.id, appStatus: 0, protocolStatus: .requestComplete)
+        appendStdout(request.id, UnsafeRawBufferPointer(start: nil, count: 0))
+        appendEndRequest(request.id, .requestComplete)
         if !request.keepConnection { closeWhenIdle = true }
         closeIfIdle()
+    }
+
+    /// STDOUT records carrying `bytes`, or the empty one that ends the stream.
+    private func appendStdout(_ id: UInt16, _ bytes: UnsafeRawBufferPointer) {
+        outBuffer.append(writing: FastCGIRecordEncoder.streamLength(contentLength: bytes.count)) {
+            FastCGIRecordEncoder.stream(.stdout, requestId: id, body: bytes, into: $0)
+        }
+    }
+
+    private func appendEndRequest(_ id: UInt16, _ status: FastCGIProtocolStatus) {
+        outBuffer.append(writing: FastCGIRecordEncoder.endRequestLength) {
+            FastCGIRecordEncoder.endRequest(requestId: id, appStatus: 0, protocolStatus: status, into: $0)
+        }
     }
 
     private func closeIfIdle() {

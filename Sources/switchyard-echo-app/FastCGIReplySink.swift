@@ -11,8 +11,10 @@ struct FastCGIReplySink: WebSocketReplySink {
     mutating func sendFrame(fin: Bool, opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
         withUnsafeTemporaryAllocation(byteCount: WebSocketReplyHeader.maxLength, alignment: 8) { scratch in
             let n = WebSocketReplyHeader.write(fin: fin, opcode: opcode, length: payload.count, to: scratch.baseAddress!)
-            out.appendFastCGIStream(.stdout, requestId: requestId,
-                                    head: UnsafeRawBufferPointer(start: scratch.baseAddress, count: n), body: payload)
+            let head = UnsafeRawBufferPointer(start: scratch.baseAddress, count: n)
+            out.append(writing: FastCGIRecordEncoder.streamLength(contentLength: n + payload.count)) {
+                FastCGIRecordEncoder.stream(.stdout, requestId: requestId, head: head, body: payload, into: $0)
+            }
         }
     }
 }
