@@ -3,6 +3,7 @@ what /proc says about it and its descendants. Every backend path of the gateway 
 URL prefix of one gateway, so a leak anywhere shows up in one set of samples.
 """
 import os
+import shutil
 import re
 import signal
 import subprocess
@@ -75,13 +76,14 @@ def binaries(build_dir: Path) -> dict:
 
 
 def prepare(tmp: Path, bins: dict) -> str:
-    """Document root (symlinks to the programs) and the configuration text."""
+    """Document root (copies of the programs: a CGI script must resolve inside the document root)
+    and the configuration text."""
     www = tmp / "www"
     for prefix in ("cgi", "scgi-cgi", "fcgi-cgi"):
         (www / prefix).mkdir(parents=True)
-        os.symlink(bins["ws-echo-fast"], www / prefix / "echo")
-        os.symlink(bins["hello-cgi"], www / prefix / "hello")
-    os.symlink(bins["ws_echo.py"], www / "cgi" / "ws_echo.py")
+        shutil.copy2(bins["ws-echo-fast"], www / prefix / "echo")
+        shutil.copy2(bins["hello-cgi"], www / prefix / "hello")
+    shutil.copy2(bins["ws_echo.py"], www / "cgi" / "ws_echo.py")
     bridge = " --max-children 16384"   # the default 256 would refuse the held connections
 
     def host(sock, bin_path):
