@@ -43,20 +43,24 @@ def connect(port):
     return s
 
 
-def attack_post_close(port, path):
+def send_then_close(port, data, read_first=False):
+    """Sends `data`, optionally reads up to 100 bytes of the answer, and closes."""
     s = connect(port)
-    s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc".encode())
-    try:
-        s.recv(100)
-    except OSError:
-        pass
+    s.sendall(data)
+    if read_first:
+        try:
+            s.recv(100)
+        except OSError:
+            pass
     s.close()
+
+
+def attack_post_close(port, path):
+    send_then_close(port, f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc".encode(), True)
 
 
 def attack_get_close(port, path):
-    s = connect(port)
-    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    s.close()
+    send_then_close(port, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
 
 
 def attack_reset(port, path):
@@ -67,24 +71,13 @@ def attack_reset(port, path):
 
 
 def attack_absurd_length(port, path):
-    s = connect(port)
-    s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 9223372036854775807\r\n\r\nabc".encode())
-    try:
-        s.recv(100)
-    except OSError:
-        pass
-    s.close()
+    send_then_close(port, f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 9223372036854775807\r\n\r\nabc".encode(),
+                    True)
 
 
 def attack_bad_chunk(port, path):
-    s = connect(port)
-    s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-              "99999999999999999999\r\nabc".encode())
-    try:
-        s.recv(100)
-    except OSError:
-        pass
-    s.close()
+    send_then_close(port, f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "99999999999999999999\r\nabc".encode(), True)
 
 
 def attack_upgrade_close(port, path):
@@ -99,9 +92,7 @@ def attack_upgrade_close(port, path):
 
 
 def attack_never_read(port, path):
-    s = connect(port)
-    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode() * 50)
-    s.close()
+    send_then_close(port, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode() * 50)
 
 
 ATTACKS = {
