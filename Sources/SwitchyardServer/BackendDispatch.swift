@@ -13,13 +13,13 @@ final class BackendDispatch {
     private let route: GatewayRouteTable.Route
     private let routeIndex: Int
     private let context: RequestContext
-    private weak var connection: HTTPConnection?
+    private weak var connection: (any ClientExchange)?
     private weak var exchange: GatewayExchange?
     private let label: String
     private var tried = Set<Int>()
 
     init(runtime: BackendRuntime, table: GatewayRouteTable, route: GatewayRouteTable.Route, routeIndex: Int,
-         context: RequestContext, connection: HTTPConnection, exchange: GatewayExchange, label: String) {
+         context: RequestContext, connection: any ClientExchange, exchange: GatewayExchange, label: String) {
         self.runtime = runtime
         self.table = table
         self.route = route

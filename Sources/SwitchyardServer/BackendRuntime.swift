@@ -40,7 +40,7 @@ final class BackendRuntime {
         return s
     }
 
-    func route(table: GatewayRouteTable, context: RequestContext, connection: HTTPConnection) -> RoutedRequest? {
+    func route(table: GatewayRouteTable, context: RequestContext, connection: any ClientExchange) -> RoutedRequest? {
         guard let (route, _) = table.route(forPath: context.path) else { return nil }
         guard let routeIndex = table.routes.firstIndex(where: { $0.match == route.match }) else { return nil }
         let label = "\(table.wireProtocol.rawValue) \(route.match)"
@@ -66,7 +66,7 @@ final class BackendRuntime {
     /// The request as one host of the route sees it (its docroot, check-local, script-name rules,
     /// upgrade option); nil when check-local finds no such file under that host's docroot.
     func backendRequest(for host: BackendHostConfig, route: GatewayRouteTable.Route, context: RequestContext,
-                        connection: HTTPConnection) -> BackendRequest? {
+                        connection: any ClientExchange) -> BackendRequest? {
         let docroot = host.docroot ?? context.settings.documentRoot
         var scriptName = context.path
         var scriptFile = StaticFileHandler.join(docroot, context.path)

@@ -4,7 +4,7 @@ import SwitchyardGatewayCodecs
 extension CGIRequestInfo {
     /// Fills the RFC 3875 request description from a routed request. Every gateway (CGI, SCGI,
     /// uwsgi, FastCGI) builds its variables through this one function and `CGIEnvironmentBuilder`.
-    static func from(context: RequestContext, connection: HTTPConnection, scriptName: String, scriptFilename: String,
+    static func from(context: RequestContext, connection: any ClientExchange, scriptName: String, scriptFilename: String,
                      pathInfo: String, documentRoot: String, allowUpgrade: Bool) -> CGIRequestInfo {
         let head = context.head
         var headers: [(name: String, value: String)] = []

@@ -6,7 +6,7 @@ import SwitchyardGatewayCodecs
 /// mod_cgi: finds the script for a request under the document root (splitting PATH_INFO the way
 /// lighttpd does), spawns it with pipes, and hands the exchange to `GatewayExchange`.
 enum CGIRoute {
-    static func route(cgi: CGISettings, context: RequestContext, connection: HTTPConnection) -> RoutedRequest? {
+    static func route(cgi: CGISettings, context: RequestContext, connection: any ClientExchange) -> RoutedRequest? {
         let root = context.settings.documentRoot
         guard let (scriptURL, scriptFile, pathInfo) = locateScript(root: root, path: context.path) else { return nil }
         guard let interpreter = cgi.interpreter(for: scriptFile) else { return nil }

@@ -18,7 +18,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     /// (`release()`): a callback that arrives later (a backend record, a timer) finds nil and does
     /// nothing, instead of reaching a connection the worker already dropped. The connection holds
     /// the exchange as its handler; each side lets go when the exchange ends, so no cycle outlives it.
-    private(set) var connection: HTTPConnection?
+    private(set) var connection: (any ClientExchange)?
     private let worker: Worker
     let context: RequestContext
     let label: String
@@ -46,7 +46,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     private let relayMode: String
     private var lastClientWrite: UInt64 = 0
 
-    init(connection: HTTPConnection, context: RequestContext, label: String, upgradeCandidate: Bool,
+    init(connection: any ClientExchange, context: RequestContext, label: String, upgradeCandidate: Bool,
          localRedirect: Bool, nph: Bool, readTimeout: Int, writeTimeout: Int,
          headDecoder: (any ResponseHeadDecoder)? = nil) {
         self.connection = connection

@@ -63,7 +63,7 @@ final class Router {
 
     init(worker: Worker) { self.worker = worker }
 
-    func handler(for head: HTTPRequestHead, connection: HTTPConnection) -> RoutedRequest {
+    func handler(for head: HTTPRequestHead, connection: any ClientExchange) -> RoutedRequest {
         let host = connection.hostWithoutPort(head.host ?? "")
         let scheme = connection.listener.scheme
         let path: String
@@ -104,13 +104,13 @@ final class Router {
 
     /// What `$HTTP[...]` conditionals test, for configurations that have some.
     private func conditionInput(_ head: HTTPRequestHead, path: String, host: String, scheme: String,
-                                connection: HTTPConnection) -> ConditionInput {
+                                connection: any ClientExchange) -> ConditionInput {
         ConditionInput(url: path, host: host, method: head.method, scheme: scheme,
                        remoteIP: connection.remoteHost, queryString: head.query ?? "",
                        serverSocket: connection.listener.serverSocket, header: { head.headers.first($0) })
     }
 
-    private func fixed(_ status: Int, connection: HTTPConnection, log: String?) -> RoutedRequest {
+    private func fixed(_ status: Int, connection: any ClientExchange, log: String?) -> RoutedRequest {
         if let log { worker.errorLog.info(connection.remote?.description ?? "client", log) }
         return RoutedRequest(handler: FixedResponseHandler(status: status, connection: connection), wantsBody: false, bodyLimit: 0)
     }
@@ -139,10 +139,10 @@ final class Router {
 final class FixedResponseHandler: RequestHandler {
     let status: Int
     /// Weak: the handler answers synchronously from `start()`; a late call finds nil, not a freed object.
-    weak var connection: HTTPConnection?
+    weak var connection: (any ClientExchange)?
     var extraHeaders: [(String, String)] = []
 
-    init(status: Int, connection: HTTPConnection, extraHeaders: [(String, String)] = []) {
+    init(status: Int, connection: any ClientExchange, extraHeaders: [(String, String)] = []) {
         self.status = status
         self.connection = connection
         self.extraHeaders = extraHeaders

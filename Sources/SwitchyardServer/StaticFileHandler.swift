@@ -11,7 +11,7 @@ import SwitchyardHTTP
 /// object: no allocation per request.
 struct StaticFileHandler {
     let context: RequestContext
-    let connection: HTTPConnection
+    let connection: any ClientExchange
 
     func respond() {
         let method = context.head.method

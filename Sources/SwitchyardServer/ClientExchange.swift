@@ -1,0 +1,61 @@
+import SwitchyardOS
+import SwitchyardHTTP
+
+/// What a handler (static files, a gateway exchange, a fixed answer) sees of the client side of one
+/// request: the request, who sent it, and how to answer — a head, a body, an end, an abort, or
+/// becoming a two-way byte stream (after `101`). Handlers never touch the HTTP/1.1 connection
+/// itself, so an HTTP/2 stream (or a TLS connection) can stand behind the same interface.
+///
+/// `HTTPConnection` is the HTTP/1.1 implementation: one exchange at a time per connection, so
+/// pipelined responses leave in order.
+protocol ClientExchange: AnyObject {
+    /// The event loop's worker this exchange runs on (loop, logs, caches).
+    var worker: Worker { get }
+    /// The request being answered (nil between requests).
+    var request: HTTPRequestHead? { get }
+    var remote: SocketAddress? { get }
+    var local: SocketAddress? { get }
+    var remoteHost: String { get }
+    var localHost: String { get }
+    var listener: ListenerInfo { get }
+    /// The Host header without its port (memoised per client).
+    func hostWithoutPort(_ rawHost: String) -> String
+
+    // MARK: answering
+    func sendHead(_ head: HTTPResponseHead, framing requested: BodyFraming)
+    /// `sendHead` with ready-made, sanitised header lines (static files keep theirs per file).
+    func sendHead(status: Int, framing requested: BodyFraming, fields: (ByteBuffer) -> Void)
+    /// Body bytes; false when the client is behind (stop producing until `outputDrained`).
+    @discardableResult func sendBody(_ bytes: UnsafeRawBufferPointer) -> Bool
+    /// A file region as the body (takes ownership of `fd`).
+    func sendFile(fd fileFD: Int32, offset: Int, count: Int)
+    func sendCachedFile(_ storage: [UInt8], offset: Int, count: Int)
+    func finishResponse()
+    /// The response cannot be completed (the backend failed after the head): the client must see
+    /// an incomplete response.
+    func abortResponse(_ reason: String)
+    func sendError(_ status: Int, close: Bool, extraHeaders: [(String, String)])
+    /// Serves another path for the same request (cgi.local-redir).
+    func localRedirect(to location: String)
+    /// Resumes reading the request body after the handler paused it.
+    func resumeReading()
+    /// The client is gone or must be cut off now.
+    func clientVanished()
+
+    // MARK: becoming a byte stream
+    func switchToUpgraded(_ head: HTTPResponseHead)
+    @discardableResult func sendRaw(_ bytes: UnsafeRawBufferPointer) -> Bool
+    func finishUpgraded()
+    var outputBacklog: Int { get }
+    /// The client side could be handed to a kernel relay (plain socket, nothing else queued).
+    var canDetachForRelay: Bool { get }
+    func detachForRelay() -> (fd: Int32, pendingInput: ByteBuffer, pendingOutput: ByteBuffer)?
+}
+
+extension ClientExchange {
+    func sendError(_ status: Int) { sendError(status, close: false, extraHeaders: []) }
+    func sendError(_ status: Int, close: Bool) { sendError(status, close: close, extraHeaders: []) }
+    func sendError(_ status: Int, extraHeaders: [(String, String)]) { sendError(status, close: false, extraHeaders: extraHeaders) }
+}
+
+extension HTTPConnection: ClientExchange {}
