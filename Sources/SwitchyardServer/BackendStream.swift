@@ -247,6 +247,13 @@ final class FDBackendStream: EventHandler, BackendStream {
                     fail(.protocolError("\(codec.name) backend \(label) closed the connection in the middle of a record"))
                     return
                 }
+                if !codec.isTransparent {
+                    // A record protocol ends with its end record (FCGI_END_REQUEST), which finishes
+                    // the stream before EOF is read: EOF first means the application died, and a
+                    // body without Content-Length must not be terminated as if it were complete.
+                    fail(.ioError("\(label): application closed the connection before FCGI_END_REQUEST"))
+                    return
+                }
                 finish(nil, protocolStatus: nil)
                 return
             case .error(let e):

@@ -195,12 +195,7 @@ F2 = ("F2 (/work/notes/fault-findings.md): after a response completed by Content
       "connection stays open as long as the backend holds it")
 F3 = ("F3 (/work/notes/fault-findings.md): a pooled/multiplexed FastCGI connection whose app never ends an "
       "aborted request is kept, and (multiplexed) reused, forever")
-F1 = ("F1 (/work/notes/fault-findings.md): FastCGI without multiplexing takes EOF before FCGI_END_REQUEST "
-      "for the normal end of the response")
 KNOWN = {
-    ("fastcgi", "accepts-then-closes"): F1,
-    ("fastcgi", "dies-mid-body"): F1,
-    ("fastcgi", "dies-mid-chunked-body"): F1,
     ("scgi", "grandchild-holds-output-with-length"): F2,
     ("uwsgi", "grandchild-holds-output-with-length"): F2,
     ("fastcgi", "grandchild-holds-output-with-length"): F2,
