@@ -45,6 +45,8 @@ protocol BackendStream: AnyObject {
     var pendingWriteBytes: Int { get }
     /// A non-blocking connect has not completed yet (connect-timeout applies).
     var isConnecting: Bool { get }
+    /// The stream has ended (end of output, failure or abort) and let go of its backend.
+    var isFinished: Bool { get }
     /// Queues request bytes; false when the backend is behind (the client should pause).
     func send(_ bytes: UnsafeRawBufferPointer) -> Bool
     func endBody(upgraded: Bool)
@@ -94,6 +96,7 @@ final class FDBackendStream: EventHandler, BackendStream {
 
     var isSocket: Bool { readFD == writeFD }
     var isConnecting: Bool { connecting }
+    var isFinished: Bool { ended }
 
     func register() throws {
         if isSocket {

@@ -322,6 +322,7 @@ final class FastCGIMuxStream: BackendStream {
     var pendingWriteBytes: Int { connection?.pendingWriteBytes ?? 0 }
     var parkedBytes: Int { parked.readableBytes }
     var isConnecting: Bool { connection?.connecting ?? false }
+    var isFinished: Bool { finished }
 
     func send(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let connection, !finished, bytes.count > 0 else { return true }
