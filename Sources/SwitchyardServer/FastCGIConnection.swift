@@ -40,8 +40,16 @@ final class FastCGIConnection: EventHandler {
     static let stallLimit = 10.0
     private var stallTimer: TimerID?
 
-    init(fd: Int32, loop: EventLoop, label: String, connecting: Bool, keepConnection: Bool, askCapabilities: Bool) throws {
+    /// How long an aborted request may keep its id reserved before the connection is given up.
+    let abortGrace: Double
+    /// Requests aborted on a kept connection, waiting for their FCGI_END_REQUEST, and since when.
+    private var abortedSince: [UInt16: UInt64] = [:]
+    private var abortTimer: TimerID?
+
+    init(fd: Int32, loop: EventLoop, label: String, connecting: Bool, keepConnection: Bool, askCapabilities: Bool,
+         abortGrace: Double = 10) throws {
         self.fd = fd
+        self.abortGrace = abortGrace
         self.loop = loop
         self.label = label
         self.connecting = connecting
@@ -61,8 +69,10 @@ final class FastCGIConnection: EventHandler {
     func markMultiplexing() {
         if multiplexes == nil { multiplexes = true; maxRequests = max(maxRequests, 64) }
     }
+    /// An unanswered abort makes the connection suspect (its app may be stuck or gone): no new
+    /// request is sent on it until the app ends the aborted one.
     var canTakeAnother: Bool {
-        !closed && (streams.isEmpty || (multiplexes == true && streams.count < maxRequests))
+        !closed && abortedSince.isEmpty && (streams.isEmpty || (multiplexes == true && streams.count < maxRequests))
     }
 
     /// Starts a request on this connection.
@@ -214,6 +224,7 @@ final class FastCGIConnection: EventHandler {
                 return
             }
             streams[header.requestId] = nil
+            abortedSince[header.requestId] = nil
             stream.ended(protocolStatus: end.protocolStatus)
             if streams.isEmpty {
                 if keepConnection { onIdle?(self) } else { teardown(nil) }
@@ -256,9 +267,30 @@ final class FastCGIConnection: EventHandler {
             writeAbort(id: id)
             streams[id]?.delegate = nil
             streamBacklogChanged()
+            if abortedSince[id] == nil { abortedSince[id] = loop.now }
+            armAbortTimer(after: abortGrace)
         } else {
             streams[id] = nil
             teardown(nil)
+        }
+    }
+
+    /// An application that does not end an aborted request within `abortGrace` is stuck or dead
+    /// (e.g. a grandchild still holds its socket): the connection is torn down, or it would hold
+    /// its descriptor - and, multiplexed, swallow new requests - forever.
+    private func armAbortTimer(after delay: Double) {
+        guard abortTimer == nil, !closed else { return }
+        abortTimer = loop.schedule(afterSeconds: delay) { [weak self] in
+            guard let self else { return }
+            self.abortTimer = nil
+            guard !self.closed, let oldest = self.abortedSince.values.min() else { return }
+            let limit = UInt64(self.abortGrace * 1e9)
+            let waited = self.loop.now - oldest
+            if waited >= limit {
+                self.teardown(.timeout("\(self.label): the application did not end an aborted request within \(Int(self.abortGrace)) s: connection closed"))
+            } else {
+                self.armAbortTimer(after: Double(limit - waited) / 1e9)
+            }
         }
     }
 
@@ -290,6 +322,8 @@ final class FastCGIConnection: EventHandler {
         closed = true
         if let t = stallTimer { loop.cancel(t); stallTimer = nil }
         if let t = idleTimer { loop.cancel(t); idleTimer = nil }
+        if let t = abortTimer { loop.cancel(t); abortTimer = nil }
+        abortedSince.removeAll()
         loop.unregister(fd: fd)
         Glibc.close(fd)
         let pending = streams
