@@ -6,7 +6,7 @@ Routes of every rig (the backend picks its misbehaviour from the last path segme
   /c/...     the same backend without read-timeout (client faults: nothing times out on its own)
   /dead/...  a unix socket nobody listens on (SCGI/uwsgi/FastCGI only)
   /spawn/... CGIs that cannot be executed (CGI rig only)
-The server-wide idle limits are short (server.max-read-idle / max-write-idle = 3 s) so that the
+The server-wide idle limits are short (server.max-read-idle 3 s, max-write-idle 2 s) so that the
 client faults end quickly.
 """
 import os
@@ -26,7 +26,8 @@ from e2e_util import REPO, HTTPConnection, Switchyard, get, q, wait_until
 FAULT_BACKEND = REPO / "Fixtures" / "faults" / "fault_backend.py"
 PROTOCOLS = ["cgi", "scgi", "uwsgi", "fastcgi", "fastcgi-pool", "fastcgi-mux"]
 READ_TIMEOUT = 2
-IDLE = 3
+IDLE = 3            # server.max-read-idle
+WRITE_IDLE = 2      # server.max-write-idle
 
 # FastCGI host options per mode: one connection per request, KEEP_CONN pooling, multiplexing.
 FASTCGI_MODE = {
@@ -45,7 +46,7 @@ def gateway_config(proto, root, sock, *, idle=IDLE):
 server.document-root = {q(root)}
 server.event-loops = 1
 server.max-read-idle = {idle}
-server.max-write-idle = {idle}
+server.max-write-idle = {WRITE_IDLE}
 """
     if proto == "cgi":
         assign = '(".py" => "/usr/bin/python3")'
@@ -224,7 +225,7 @@ def stable_fds(server):
     last = [server.fd_count()]
 
     def steady():
-        time.sleep(0.1)
+        time.sleep(0.05)
         n = server.fd_count()
         same = n == last[0]
         last[0] = n
