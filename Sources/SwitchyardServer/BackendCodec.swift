@@ -22,9 +22,6 @@ protocol BackendCodec: AnyObject {
     /// Response bytes are the CGI response as is (no framing), so an upgraded stream can be spliced.
     var isTransparent: Bool { get }
     var name: String { get }
-    /// The connection carries this one request and nothing after its response (SCGI, uwsgi): once
-    /// the announced body is complete there is nothing left to wait for.
-    var endsWithResponse: Bool { get }
     /// Encodes the request's start (its head) for the wire.
     func encodeRequestStart(_ request: BackendRequest, keepConnection: Bool, out: ByteBuffer) throws
     func encodeBody(_ bytes: UnsafeRawBufferPointer, out: ByteBuffer)
@@ -40,7 +37,6 @@ protocol BackendCodec: AnyObject {
 final class CGIPipeCodec: BackendCodec {
     var isTransparent: Bool { true }
     var name: String { "cgi" }
-    var endsWithResponse: Bool { false }   // the process may still be finishing (see CGIChildren)
     func encodeRequestStart(_ request: BackendRequest, keepConnection: Bool, out: ByteBuffer) {}   // the variables went to spawn
     func encodeBody(_ bytes: UnsafeRawBufferPointer, out: ByteBuffer) { out.append(bytes) }
     func encodeBodyEnd(upgraded: Bool, out: ByteBuffer) -> Bool { true }
@@ -63,7 +59,6 @@ final class HeaderThenRawCodec: BackendCodec {
     }
     var isTransparent: Bool { true }
     var name: String { framing == .scgi ? "scgi" : "uwsgi" }
-    var endsWithResponse: Bool { true }
 
     func encodeRequestStart(_ request: BackendRequest, keepConnection: Bool, out: ByteBuffer) throws {
         var bytes: [UInt8] = []
@@ -100,7 +95,6 @@ final class FastCGICodec: BackendCodec {
     init(requestId: UInt16 = 1) { self.requestId = requestId }
     var isTransparent: Bool { false }
     var name: String { "fastcgi" }
-    var endsWithResponse: Bool { false }   // FCGI_END_REQUEST still to come
 
     func encodeRequestStart(_ request: BackendRequest, keepConnection: Bool, out: ByteBuffer) {
         scratch.removeAll(keepingCapacity: true)

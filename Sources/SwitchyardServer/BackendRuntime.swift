@@ -159,7 +159,8 @@ final class BackendRuntime {
         do {
             c = try FastCGIConnection(fd: fd, loop: worker.loop, label: label, connecting: connecting,
                                       keepConnection: config.connectionPool || config.multiplex,
-                                      askCapabilities: config.multiplex && hs.multiplexes == nil)
+                                      askCapabilities: config.multiplex && hs.multiplexes == nil,
+                                      abortGrace: config.readTimeout > 0 ? Double(config.readTimeout) : 10)
         } catch {
             close(fd)
             throw error

@@ -49,6 +49,8 @@ protocol BackendStream: AnyObject {
     var pendingWriteBytes: Int { get }
     /// A non-blocking connect has not completed yet (connect-timeout applies).
     var isConnecting: Bool { get }
+    /// The stream has ended (end of output, failure or abort) and let go of its backend.
+    var isFinished: Bool { get }
     /// Queues request bytes; false when the backend is behind (the client should pause).
     func send(_ bytes: UnsafeRawBufferPointer) -> Bool
     func endBody(upgraded: Bool)
@@ -56,10 +58,6 @@ protocol BackendStream: AnyObject {
     func resumeReading()
     /// The client went away: tell the backend if the protocol can, release everything, no callbacks.
     func abort()
-    /// The client has its whole response; the exchange lets go. What the backend still owes (EOF,
-    /// FCGI_END_REQUEST) is waited for at most `grace` seconds, then the stream is aborted: a
-    /// backend that holds its connection open cannot pin a descriptor or a pooled connection.
-    func finishDetached(grace: Double)
     func fail(_ failure: BackendFailure)
 }
 
@@ -102,6 +100,7 @@ final class FDBackendStream: EventHandler, BackendStream {
 
     var isSocket: Bool { readFD == writeFD }
     var isConnecting: Bool { connecting }
+    var isFinished: Bool { ended }
 
     func register() throws {
         if isSocket {
@@ -255,6 +254,13 @@ final class FDBackendStream: EventHandler, BackendStream {
                     fail(.protocolError("\(codec.name) backend \(label) closed the connection in the middle of a record"))
                     return
                 }
+                if !codec.isTransparent {
+                    // A record protocol ends with its end record (FCGI_END_REQUEST), which finishes
+                    // the stream before EOF is read: EOF first means the application died, and a
+                    // body without Content-Length must not be terminated as if it were complete.
+                    fail(.ioError("\(label): application closed the connection before FCGI_END_REQUEST"))
+                    return
+                }
                 finish(nil, protocolStatus: nil)
                 return
             case .error(let e):
@@ -318,14 +324,6 @@ final class FDBackendStream: EventHandler, BackendStream {
         writeFD = -1
         onClose?(clean)
         onClose = nil
-    }
-
-    func finishDetached(grace: Double) {
-        delegate = nil
-        resumeReading()
-        if ended { return }
-        if codec.endsWithResponse { abort(); return }
-        loop.schedule(afterSeconds: grace) { [weak self] in self?.abort() }
     }
 
     /// Closes the descriptors of a stream whose `register()` failed (unregistering what was registered).

@@ -39,15 +39,17 @@ final class FastCGIConnection: EventHandler {
     static let parkLimit = 1 << 20
     static let stallLimit = 10.0
     private var stallTimer: TimerID?
-    /// Requests told FCGI_ABORT_REQUEST whose FCGI_END_REQUEST has not come yet.
-    private var aborted: Set<UInt16> = []
-    /// An aborted request was not ended within `abortGrace`: the app is not answering on this
-    /// connection, so it takes no new request and closes once only such requests are left.
-    private(set) var draining = false
-    static let abortGrace = 5.0
 
-    init(fd: Int32, loop: EventLoop, label: String, connecting: Bool, keepConnection: Bool, askCapabilities: Bool) throws {
+    /// How long an aborted request may keep its id reserved before the connection is given up.
+    let abortGrace: Double
+    /// Requests aborted on a kept connection, waiting for their FCGI_END_REQUEST, and since when.
+    private var abortedSince: [UInt16: UInt64] = [:]
+    private var abortTimer: TimerID?
+
+    init(fd: Int32, loop: EventLoop, label: String, connecting: Bool, keepConnection: Bool, askCapabilities: Bool,
+         abortGrace: Double = 10) throws {
         self.fd = fd
+        self.abortGrace = abortGrace
         self.loop = loop
         self.label = label
         self.connecting = connecting
@@ -67,8 +69,10 @@ final class FastCGIConnection: EventHandler {
     func markMultiplexing() {
         if multiplexes == nil { multiplexes = true; maxRequests = max(maxRequests, 64) }
     }
+    /// An unanswered abort makes the connection suspect (its app may be stuck or gone): no new
+    /// request is sent on it until the app ends the aborted one.
     var canTakeAnother: Bool {
-        !closed && !draining && (streams.isEmpty || (multiplexes == true && streams.count < maxRequests))
+        !closed && abortedSince.isEmpty && (streams.isEmpty || (multiplexes == true && streams.count < maxRequests))
     }
 
     /// Starts a request on this connection.
@@ -220,11 +224,9 @@ final class FastCGIConnection: EventHandler {
                 return
             }
             streams[header.requestId] = nil
-            aborted.remove(header.requestId)
+            abortedSince[header.requestId] = nil
             stream.ended(protocolStatus: end.protocolStatus)
-            if draining && streams.keys.allSatisfy({ aborted.contains($0) }) {
-                teardown(nil)
-            } else if streams.isEmpty {
+            if streams.isEmpty {
                 if keepConnection { onIdle?(self) } else { teardown(nil) }
             }
         default:
@@ -257,16 +259,6 @@ final class FastCGIConnection: EventHandler {
         streamBacklogChanged()
     }
 
-    /// The app did not end an aborted request in time: no new requests here; close the
-    /// connection as soon as only unanswered aborted requests are left on it.
-    private func abortGraceExpired(_ id: UInt16) {
-        guard !closed, aborted.contains(id) else { return }
-        draining = true
-        if streams.keys.allSatisfy({ aborted.contains($0) }) {
-            teardown(.timeout("\(label): the application did not end aborted request \(id) within \(Int(FastCGIConnection.abortGrace)) s"))
-        }
-    }
-
     func streamAborted(_ id: UInt16) {
         guard streams[id] != nil else { return }
         if keepConnection || multiplexes == true {
@@ -274,12 +266,31 @@ final class FastCGIConnection: EventHandler {
             // stream had parked is dropped now, so it no longer holds the connection back.
             writeAbort(id: id)
             streams[id]?.delegate = nil
-            aborted.insert(id)
             streamBacklogChanged()
-            loop.schedule(afterSeconds: FastCGIConnection.abortGrace) { [weak self] in self?.abortGraceExpired(id) }
+            if abortedSince[id] == nil { abortedSince[id] = loop.now }
+            armAbortTimer(after: abortGrace)
         } else {
             streams[id] = nil
             teardown(nil)
+        }
+    }
+
+    /// An application that does not end an aborted request within `abortGrace` is stuck or dead
+    /// (e.g. a grandchild still holds its socket): the connection is torn down, or it would hold
+    /// its descriptor - and, multiplexed, swallow new requests - forever.
+    private func armAbortTimer(after delay: Double) {
+        guard abortTimer == nil, !closed else { return }
+        abortTimer = loop.schedule(afterSeconds: delay) { [weak self] in
+            guard let self else { return }
+            self.abortTimer = nil
+            guard !self.closed, let oldest = self.abortedSince.values.min() else { return }
+            let limit = UInt64(self.abortGrace * 1e9)
+            let waited = self.loop.now - oldest
+            if waited >= limit {
+                self.teardown(.timeout("\(self.label): the application did not end an aborted request within \(Int(self.abortGrace)) s: connection closed"))
+            } else {
+                self.armAbortTimer(after: Double(limit - waited) / 1e9)
+            }
         }
     }
 
@@ -311,6 +322,8 @@ final class FastCGIConnection: EventHandler {
         closed = true
         if let t = stallTimer { loop.cancel(t); stallTimer = nil }
         if let t = idleTimer { loop.cancel(t); idleTimer = nil }
+        if let t = abortTimer { loop.cancel(t); abortTimer = nil }
+        abortedSince.removeAll()
         loop.unregister(fd: fd)
         Glibc.close(fd)
         let pending = streams
@@ -343,6 +356,7 @@ final class FastCGIMuxStream: BackendStream {
     var pendingWriteBytes: Int { connection?.pendingWriteBytes ?? 0 }
     var parkedBytes: Int { parked.readableBytes }
     var isConnecting: Bool { connection?.connecting ?? false }
+    var isFinished: Bool { finished }
 
     func send(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let connection, !finished, bytes.count > 0 else { return true }
@@ -412,13 +426,6 @@ final class FastCGIMuxStream: BackendStream {
     private func dropParked() {
         parked.clear()
         parked.shrinkIfIdle(to: 64)
-    }
-
-    func finishDetached(grace: Double) {
-        delegate = nil
-        resumeReading()
-        guard !finished, let loop = connection?.loop else { return }
-        loop.schedule(afterSeconds: grace) { [weak self] in self?.abort() }
     }
 
     func fail(_ failure: BackendFailure) {

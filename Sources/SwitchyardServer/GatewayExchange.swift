@@ -239,14 +239,40 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     }
 
     /// Finishes the client's response and lets the backend stream run out on its own, for a bounded
-    /// time (`finishDetached`): it stays registered with the loop (which owns it) and closes at the
+    /// time (`boundDrain`): it stays registered with the loop (which owns it) and closes at the
     /// backend's EOF or END_REQUEST, or when the grace is over.
     private func completeEarly() {
-        stream?.finishDetached(grace: CGIChildren.cleanGrace)
+        stream?.resumeReading()
+        stream?.delegate = nil
+        if let stream { boundDrain(stream) }
         stream = nil
         let client = connection
         finishExchange()
         client?.finishResponse()
+    }
+
+    /// How long a backend connection may stay open once its response is complete, when the route
+    /// has no read-timeout. SCGI/uwsgi end with the connection, FastCGI with FCGI_END_REQUEST;
+    /// a backend (or a grandchild holding its socket) that keeps it open longer would otherwise
+    /// hold the gateway's descriptor for as long as it likes. CGIs are bounded by `CGIChildren`.
+    static let drainGrace = 10.0
+
+    /// Aborts a drained socket stream still open after the read-timeout (or `drainGrace`). The
+    /// check is deferred so the usual end, in the same read as the last body bytes, arms no timer.
+    private func boundDrain(_ drained: BackendStream) {
+        if let fdStream = drained as? FDBackendStream, !fdStream.isSocket { return }
+        let loop = worker.loop
+        let grace = readTimeout > 0 ? Double(readTimeout) : GatewayExchange.drainGrace
+        let log = errorLog
+        let label = label
+        loop.defer_ { [weak drained] in
+            guard let drained, !drained.isFinished else { return }
+            loop.schedule(afterSeconds: grace) { [weak drained] in
+                guard let drained, !drained.isFinished else { return }
+                log.info(label, "backend connection still open \(Int(grace)) s after a complete response: closed")
+                drained.abort()
+            }
+        }
     }
 
     func streamStderr(_ bytes: UnsafeRawBufferPointer) {
