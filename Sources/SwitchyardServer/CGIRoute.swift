@@ -55,7 +55,7 @@ enum CGIRoute {
             try start(program, env: env, request: BackendRequest(info: info, bodyLength: info.contentLength),
                       exchange: exchange, worker: worker)
         } catch {
-            return fixed(500, "cannot start: \(error)")
+            return fixed(500, "spawn failed: \(error)")
         }
         return RoutedRequest(handler: exchange, wantsBody: true, bodyLimit: context.settings.maxRequestSize)
     }
