@@ -1,3 +1,4 @@
+import Glibc
 import SwitchyardOS
 import SwitchyardGatewayCodecs
 
@@ -67,6 +68,10 @@ final class BackendDispatch {
             case .failure(let failure): return failure
             }
         } catch {
+            // Out of descriptors is the gateway's own trouble, not the host's: no disable-time.
+            if let e = error as? SystemError, e.errno == EMFILE || e.errno == ENFILE {
+                return .connectFailed("\(hostLabel): \(error)")
+            }
             runtime.disable(hs, reason: "\(error)")
             return .connectFailed("\(hostLabel): \(error)")
         }
