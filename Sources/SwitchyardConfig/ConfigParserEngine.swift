@@ -3,6 +3,8 @@
 /// document holds plain values and never needs the source again.
 struct ConfigParserEngine {
     let environment: [String: String]
+    /// Where included files and `include_shell` output come from (the disk, or memory in tests and fuzzing).
+    let fileSource: any ConfigFileSource
     var global: [String: ConfigEntry] = [:]
     var contexts: [ConfigContext] = []
     var warnings: [ConfigDiagnostic] = []
@@ -22,8 +24,9 @@ struct ConfigParserEngine {
     /// End of the most recently consumed token.
     var previousEnd: ConfigSourceLocation
 
-    init(environment: [String: String], baseDirectory: String) {
+    init(environment: [String: String], baseDirectory: String, fileSource: any ConfigFileSource) {
         self.environment = environment
+        self.fileSource = fileSource
         self.baseDirectory = baseDirectory
         lexer = ConfigLexer(bytes: [], file: "")
         previousEnd = ConfigSourceLocation(file: "", line: 1, column: 1)
