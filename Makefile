@@ -7,6 +7,8 @@
 #   make test      deps, build, swift test, the Python end-to-end suite (Tests/e2e)
 #   make e2e       only the end-to-end suite (against .build/debug/switchyard)
 #   make check-fixtures   drive the WebSocket echo fixtures without the server
+#   make fuzz      build the libFuzzer targets, run each for FUZZ_SECONDS (default 60; FUZZ_TARGETS picks some)
+#   make fuzz-smoke       each fuzz target for 20 s (part of `make test`)
 #   make bench     static-file GETs vs lighttpd, then `switchyard-bench compare --quick`
 #   make compare   the full backend-protocol comparison vs lighttpd (results.md + chart.svg)
 #   make clean
@@ -23,7 +25,7 @@ export SWITCHYARD_ROOT := $(CURDIR)
 
 C_PROGS := cgi-bin/ws-echo-fast Fixtures/bin/fcgi-ws-echo Fixtures/bin/corrupt-echo Fixtures/bin/hello-cgi
 
-.PHONY: all deps build release c-progs run test swift-test e2e check-fixtures bench compare clean
+.PHONY: all deps build release c-progs run test swift-test e2e fuzz fuzz-smoke check-fixtures bench compare clean
 
 all: build
 
@@ -68,6 +70,18 @@ test: deps
 	$(MAKE) --no-print-directory build
 	$(MAKE) --no-print-directory swift-test
 	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory fuzz-smoke
+
+# Fuzzing (README "Fuzzing"): separate scratch path .build-fuzz, corpora in .build-fuzz/corpus/.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_TARGETS ?=
+
+fuzz:
+	Fixtures/tools/fuzz.sh run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke:
+	Fixtures/tools/fuzz.sh run $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 check-fixtures: c-progs
 	$(PYTHON) Fixtures/tools/check_fixtures.py
@@ -85,5 +99,5 @@ compare: release
 	.build/release/switchyard-bench compare $(COMPARE_ARGS)
 
 clean:
-	rm -rf .build Fixtures/bin cgi-bin/ws-echo-fast .pytest_cache Tests/e2e/.pytest_cache
+	rm -rf .build .build-fuzz Fixtures/bin cgi-bin/ws-echo-fast .pytest_cache Tests/e2e/.pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

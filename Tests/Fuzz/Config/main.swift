@@ -1,0 +1,41 @@
+// fuzz-config: ConfigParser (lexer, values, `+`/`+=`, conditionals and else-chains, includes).
+// Input: configuration text; NUL bytes separate files. The first file is /fuzz/main.conf, the others
+// /fuzz/a.conf, /fuzz/b.conf, /fuzz/conf.d/c.conf, /fuzz/conf.d/d.conf, ... held in an
+// InMemoryConfigFiles, so `include` (globs too) works without the disk and `include_shell` runs nothing.
+// Checks: parsing ends with a document or a ConfigError that names a file from the input; and, as
+// `ConfigDocument.dump()` promises, the dump parses back to a document with an identical dump.
+import FuzzSupport
+import SwitchyardConfig
+
+let names = ["/fuzz/main.conf", "/fuzz/a.conf", "/fuzz/b.conf", "/fuzz/conf.d/c.conf", "/fuzz/conf.d/d.conf"]
+let environment = ["HOME": "/home/fuzz", "PORT": "8080", "EMPTY": ""]
+
+func fileName(_ index: Int) -> String {
+    index < names.count ? names[index] : "/fuzz/conf.d/f\(index).conf"
+}
+
+runFuzzer { data in
+    var files: [String: [UInt8]] = [:]
+    for (index, part) in data.split(separator: 0, omittingEmptySubsequences: false).enumerated() {
+        files[fileName(index)] = Array(part)
+    }
+    let source = InMemoryConfigFiles(files)
+    let document: ConfigDocument
+    do throws(ConfigError) {
+        document = try ConfigParser.parse(file: names[0], environment: environment, fileSource: source)
+    } catch {
+        let file = error.location.file
+        fuzzCheck(files[file] != nil || file.hasPrefix("include_shell"), "error names unknown file \(file): \(error)")
+        return
+    }
+    fuzzCheck(document.files.first == names[0], "files read: \(document.files)")
+    let dump = document.dump()
+    do {
+        let again = try ConfigParser.parse(text: dump, fileName: "/fuzz/dump.conf", baseDirectory: "/fuzz",
+                                           environment: environment, fileSource: InMemoryConfigFiles())
+        let dumpAgain = again.dump()
+        fuzzCheck(dumpAgain == dump, "dump does not round-trip:\n--- first\n\(dump)\n--- second\n\(dumpAgain)")
+    } catch {
+        fuzzCheck(false, "dump does not parse back: \(error)\n--- dump\n\(dump)")
+    }
+}
