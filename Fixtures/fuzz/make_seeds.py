@@ -183,6 +183,18 @@ var.s = "q\\"uote\\\\ \\n\\t\\r \\.php$"
 server.errorlog = "/dev/null" # comment
 ''')
 
+    # Regressions (ConfigLimitsTests): nesting past the limit, doubling values, include fan-out.
+    write("config", "regress-deep-arrays", b"x = " + b"(" * 100)
+    write("config", "regress-deep-blocks", b'$HTTP["url"] == "/" {\n' * 80)
+    write("config", "regress-doubling", b'a = "0123456789abcdef"\n' + b"a += a\n" * 20 + b"b = (a, a)\n" * 8)
+    names = ["a.conf", "b.conf", "conf.d/c.conf", "conf.d/d.conf"] + ["conf.d/f%d.conf" % i for i in range(5, 9)]
+    files = ['include "a.conf"\ninclude "a.conf"\n']
+    for i in range(len(names) - 1):
+        rel = names[i + 1] if not names[i].startswith("conf.d/") else names[i + 1][len("conf.d/"):]
+        files.append('include "%s"\ninclude "%s"\n' % (rel, rel))
+    files.append("x = 1\n")
+    write("config", "regress-include-fanout", "\0".join(files).encode())
+
 
 http_seeds()
 cgi_seeds()
