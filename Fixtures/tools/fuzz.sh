@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 SWIFT=${SWIFT:-swift}
-SCRATCH=.build-fuzz
+SCRATCH=${FUZZ_SCRATCH:-.build-fuzz}
 ALL_TARGETS=(http-request chunked cgi-response scgi uwsgi fastcgi-record fastcgi-params websocket-frame config)
 
 runtime_dir=$(echo "$(dirname "$(readlink -f "$(command -v "$SWIFT")")")"/../lib/clang/*/lib/linux)
@@ -54,7 +54,7 @@ run() {
             "$corpus" "Fixtures/fuzz/$t/seeds" >"$log" 2>&1; then
             local runs cov
             runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-            cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
+            cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
             printf 'fuzz-%-16s ok  %4ss  %9s execs  %s  corpus %s files\n' "$t" "$seconds" "${runs:-?}" "${cov:-cov: ?}" \
                 "$(find "$corpus" -type f | wc -l)"
         else
