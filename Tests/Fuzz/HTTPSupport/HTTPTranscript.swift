@@ -44,6 +44,9 @@ public func parseTranscript(_ stream: UnsafeRawBufferPointer, reads: [Range<Int>
             case .head(let head, let c):
                 fuzzCheck(c > 0, "a head consumed no bytes")
                 fuzzCheck(!(head.isChunked && head.contentLength != nil), "chunked head with a Content-Length")
+                fuzzCheck(head.headers.count <= limits.maxHeaderCount, "\(head.headers.count) header fields accepted")
+                fuzzCheck(head.method.utf8.count + head.target.utf8.count + 10 <= limits.maxRequestLineLength,
+                          "request line longer than \(limits.maxRequestLineLength) accepted")
                 if let length = head.contentLength {
                     fuzzCheck(length >= 0, "negative Content-Length \(length)")
                     if limits.maxBodySize > 0 { fuzzCheck(length <= limits.maxBodySize, "Content-Length over the limit") }
