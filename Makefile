@@ -4,9 +4,11 @@
 #   make build     swift build (debug) + the C fixtures
 #   make release   swift build -c release + the C fixtures
 #   make run       release build, then the demo server on http://127.0.0.1:8080/
-#   make test      deps, build, swift test, the Python end-to-end suite (Tests/e2e)
+#   make test      deps, build, swift test, the Python end-to-end suite (Tests/e2e), fuzz-smoke
 #   make e2e       only the end-to-end suite (against .build/debug/switchyard)
 #   make check-fixtures   drive the WebSocket echo fixtures without the server
+#   make fuzz      build the libFuzzer targets, run each for FUZZ_SECONDS (default 60; FUZZ_TARGETS picks some)
+#   make fuzz-smoke       each fuzz target for 20 s (part of `make test`)
 #   make bench     static-file GETs vs lighttpd, then `switchyard-bench compare --quick`
 #   make compare   the full backend-protocol comparison vs lighttpd (results.md + chart.svg)
 #   make soak      30-minute churn soak of every backend path with 5 000 held WebSockets (not in `make test`)
@@ -24,7 +26,7 @@ export SWITCHYARD_ROOT := $(CURDIR)
 
 C_PROGS := cgi-bin/ws-echo-fast Fixtures/bin/fcgi-ws-echo Fixtures/bin/corrupt-echo Fixtures/bin/hello-cgi
 
-.PHONY: all deps build release c-progs run test swift-test e2e check-fixtures bench compare soak clean
+.PHONY: all deps build release c-progs run test swift-test e2e fuzz fuzz-smoke check-fixtures bench compare soak clean
 
 all: build
 
@@ -72,6 +74,18 @@ test: deps
 	$(MAKE) --no-print-directory build
 	$(MAKE) --no-print-directory swift-test
 	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory fuzz-smoke
+
+# Fuzzing (README "Fuzzing"): separate scratch path .build-fuzz, corpora in .build-fuzz/corpus/.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_TARGETS ?=
+
+fuzz:
+	Fixtures/tools/fuzz.sh run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke:
+	Fixtures/tools/fuzz.sh run $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 check-fixtures: c-progs
 	$(PYTHON) Fixtures/tools/check_fixtures.py
@@ -97,5 +111,5 @@ soak: release
 	SOAK_SECONDS=$(SOAK_SECONDS) $(PYTHON) Fixtures/soak/soak.py
 
 clean:
-	rm -rf .build Fixtures/bin cgi-bin/ws-echo-fast .pytest_cache Tests/e2e/.pytest_cache
+	rm -rf .build .build-fuzz Fixtures/bin cgi-bin/ws-echo-fast .pytest_cache Tests/e2e/.pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

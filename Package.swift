@@ -61,3 +61,28 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets (Tests/Fuzz, see README "Fuzzing"): declared only when `make fuzz` sets
+// SWITCHYARD_FUZZ=1, so the normal build and test graph never compiles them.
+if Context.environment["SWITCHYARD_FUZZ"] != nil {
+    let fuzzTargets: [(name: String, directory: String, dependencies: [Target.Dependency])] = [
+        ("fuzz-http-request", "HTTPRequest", ["FuzzHTTPSupport"]),
+        ("fuzz-chunked", "Chunked", ["FuzzHTTPSupport"]),
+        ("fuzz-cgi-response", "CGIResponse", ["SwitchyardGatewayCodecs"]),
+        ("fuzz-scgi", "SCGI", ["SwitchyardGatewayCodecs"]),
+        ("fuzz-uwsgi", "UWSGI", ["SwitchyardGatewayCodecs"]),
+        ("fuzz-fastcgi-record", "FastCGIRecord", ["SwitchyardGatewayCodecs"]),
+        ("fuzz-fastcgi-params", "FastCGIParams", ["SwitchyardGatewayCodecs"]),
+        ("fuzz-websocket-frame", "WebSocketFrame", ["SwitchyardWebSocket"]),
+        ("fuzz-config", "Config", ["SwitchyardConfig"]),
+    ]
+    package.targets += [Target]([
+        .target(name: "CFuzzDriver", path: "Tests/Fuzz/CFuzzDriver"),
+        .target(name: "FuzzSupport", dependencies: ["CFuzzDriver"], path: "Tests/Fuzz/Support"),
+        .target(name: "FuzzHTTPSupport", dependencies: ["FuzzSupport", "SwitchyardHTTP"], path: "Tests/Fuzz/HTTPSupport"),
+    ])
+    package.targets += fuzzTargets.map { target -> Target in
+        .executableTarget(name: target.name, dependencies: ["FuzzSupport"] + target.dependencies,
+                          path: "Tests/Fuzz/\(target.directory)")
+    }
+}

@@ -5,37 +5,37 @@ import Glibc
 /// parser proper stays sans-I/O and `parse(text:)` never touches the disk unless the text includes files.
 enum ConfigFileSystem {
     /// The whole file, or the `strerror` text.
-    static func read(path: String) -> Result<[UInt8], FileFailure> {
-        guard let file = fopen(path, "rb") else { return .failure(FileFailure(errno: errno)) }
+    static func read(path: String) -> Result<[UInt8], ConfigFileFailure> {
+        guard let file = fopen(path, "rb") else { return .failure(ConfigFileFailure(errno: errno)) }
         defer { fclose(file) }
         return readAll(file)
     }
 
-    private static func readAll(_ file: UnsafeMutablePointer<FILE>) -> Result<[UInt8], FileFailure> {
+    private static func readAll(_ file: UnsafeMutablePointer<FILE>) -> Result<[UInt8], ConfigFileFailure> {
         var result: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
             let n = buffer.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
             if n > 0 { result.append(contentsOf: buffer[0..<n]) }
             if n < buffer.count {
-                if ferror(file) != 0 { return .failure(FileFailure(errno: errno)) }
+                if ferror(file) != 0 { return .failure(ConfigFileFailure(errno: errno)) }
                 return .success(result)
             }
         }
     }
 
     /// Runs `command` with `/bin/sh -c` and returns its standard output, failing on a non-zero exit.
-    static func runShell(_ command: String) -> Result<[UInt8], FileFailure> {
+    static func runShell(_ command: String) -> Result<[UInt8], ConfigFileFailure> {
         fflush(nil)
-        guard let pipe = popen(command, "r") else { return .failure(FileFailure(errno: errno)) }
+        guard let pipe = popen(command, "r") else { return .failure(ConfigFileFailure(errno: errno)) }
         let output = readAll(pipe)
         let status = pclose(pipe)
         if case .failure = output { return output }
-        if status == -1 { return .failure(FileFailure(errno: errno)) }
+        if status == -1 { return .failure(ConfigFileFailure(errno: errno)) }
         let exited = status & 0x7f == 0
         let code = (status >> 8) & 0xff
-        if !exited { return .failure(FileFailure(message: "killed by signal \(status & 0x7f)")) }
-        if code != 0 { return .failure(FileFailure(message: "exited with status \(code)")) }
+        if !exited { return .failure(ConfigFileFailure(message: "killed by signal \(status & 0x7f)")) }
+        if code != 0 { return .failure(ConfigFileFailure(message: "exited with status \(code)")) }
         return output
     }
 
@@ -93,10 +93,10 @@ enum ConfigFileSystem {
 }
 
 /// An I/O failure while reading configuration, as text for the resulting `ConfigError`.
-struct FileFailure: Error {
-    var message: String
+public struct ConfigFileFailure: Error, Sendable {
+    public var message: String
 
-    init(message: String) { self.message = message }
+    public init(message: String) { self.message = message }
 
     init(errno code: Int32) {
         message = String(cString: strerror(code))

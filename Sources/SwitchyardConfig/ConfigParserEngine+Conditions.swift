@@ -44,6 +44,8 @@ extension ConfigParserEngine {
     private mutating func parseBlock(condition: ConfigCondition, parent: Int?, predecessors: [Int],
                                      isElse: Bool, at location: ConfigSourceLocation) throws(ConfigError) -> Int {
         let brace = try expect("{")
+        try enterNesting(at: brace.location)
+        defer { depth -= 1 }
         let index = contexts.count
         contexts.append(ConfigContext(index: index, parent: parent, condition: condition,
                                       elsePredecessors: predecessors, isElse: isElse, location: location))

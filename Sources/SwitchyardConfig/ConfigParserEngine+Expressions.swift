@@ -61,6 +61,8 @@ extension ConfigParserEngine {
     /// as lighttpd accepts it (its lexer turns newlines inside parentheses into commas).
     private mutating func parseArray() throws(ConfigError) -> ConfigValue {
         let open = try take()
+        try enterNesting(at: open.location)
+        defer { depth -= 1 }
         var elements: [ConfigArrayElement] = []
         var keys = Set<String>()
         if try peek().isPunct(")") {
@@ -87,6 +89,9 @@ extension ConfigParserEngine {
                 value = try parseExpression()
             }
             elements.append(ConfigArrayElement(key: key, value: value))
+            if elements.count > ConfigLimits.maxArrayElements {
+                throw ConfigError(location: first.location, message: "array with more than \(ConfigLimits.maxArrayElements) elements")
+            }
 
             let next = try peek()
             if next.isPunct(",") {

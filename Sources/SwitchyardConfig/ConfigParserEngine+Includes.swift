@@ -9,7 +9,7 @@ extension ConfigParserEngine {
                               message: "\(keyword.display) expects a string, found \(argument.typeName)")
         }
         if keyword.kind == .name("include_shell") {
-            switch ConfigFileSystem.runShell(text) {
+            switch fileSource.runShell(text) {
             case .success(let output):
                 try parseSource(output, fileName: "include_shell \(ConfigValue.quoted(text))",
                                 baseDirectory: baseDirectory, canonicalPath: nil)
@@ -22,7 +22,7 @@ extension ConfigParserEngine {
         let path = ConfigFileSystem.resolve(text, relativeTo: baseDirectory)
         if ConfigFileSystem.hasGlobCharacters(text) {
             // Like lighttpd, a pattern that matches nothing is not an error.
-            for match in ConfigFileSystem.glob(path) {
+            for match in fileSource.glob(path) {
                 try includeFile(match, at: keyword.location)
             }
         } else {
@@ -33,12 +33,12 @@ extension ConfigParserEngine {
     /// Reads and parses one included file into the current scope, refusing include cycles.
     mutating func includeFile(_ path: String, at location: ConfigSourceLocation,
                               what: String = "include file") throws(ConfigError) {
-        let canonical = ConfigFileSystem.canonical(path)
+        let canonical = fileSource.canonical(path)
         if let position = includeStack.firstIndex(of: canonical) {
             let cycle = (includeNames[position...] + [path]).joined(separator: " -> ")
             throw ConfigError(location: location, message: "include cycle: \(cycle)")
         }
-        switch ConfigFileSystem.read(path: path) {
+        switch fileSource.read(path: path) {
         case .success(let bytes):
             files.append(path)
             try parseSource(bytes, fileName: path, baseDirectory: ConfigFileSystem.directory(of: path),

@@ -3,6 +3,8 @@
 /// document holds plain values and never needs the source again.
 struct ConfigParserEngine {
     let environment: [String: String]
+    /// Where included files and `include_shell` output come from (the disk, or memory in tests and fuzzing).
+    let fileSource: any ConfigFileSource
     var global: [String: ConfigEntry] = [:]
     var contexts: [ConfigContext] = []
     var warnings: [ConfigDiagnostic] = []
@@ -17,13 +19,21 @@ struct ConfigParserEngine {
     /// Directory that relative `include` paths are resolved against (the current file's directory).
     var baseDirectory: String
 
+    /// Open arrays, blocks and included files (`ConfigLimits.maxNestingDepth`).
+    var depth = 0
+    /// Files parsed so far (`ConfigLimits.maxIncludes`).
+    var sourcesParsed = 0
+    /// Weight of every value assigned so far (`ConfigLimits.maxTotalWeight`).
+    var assignedWeight = 0
+
     var lexer: ConfigLexer
     var lookahead: ConfigToken?
     /// End of the most recently consumed token.
     var previousEnd: ConfigSourceLocation
 
-    init(environment: [String: String], baseDirectory: String) {
+    init(environment: [String: String], baseDirectory: String, fileSource: any ConfigFileSource) {
         self.environment = environment
+        self.fileSource = fileSource
         self.baseDirectory = baseDirectory
         lexer = ConfigLexer(bytes: [], file: "")
         previousEnd = ConfigSourceLocation(file: "", line: 1, column: 1)
@@ -38,6 +48,14 @@ struct ConfigParserEngine {
     /// Parses one source (the main file, an included file or `include_shell` output) into the current scope.
     mutating func parseSource(_ bytes: [UInt8], fileName: String, baseDirectory newBase: String,
                               canonicalPath: String?) throws(ConfigError) {
+        sourcesParsed += 1
+        if sourcesParsed > ConfigLimits.maxIncludes {
+            throw ConfigError(location: previousEnd,
+                              message: "more than \(ConfigLimits.maxIncludes) files included (include loop through different names?)")
+        }
+        let included = sourcesParsed > 1   // the first source is level 0
+        if included { try enterNesting(at: previousEnd) }
+        defer { if included { depth -= 1 } }
         let saved = (lexer, lookahead, previousEnd, baseDirectory)
         lexer = ConfigLexer(bytes: bytes, file: fileName)
         lookahead = nil
@@ -78,6 +96,15 @@ struct ConfigParserEngine {
         let token = try peek()
         guard token.isPunct(p) else { throw unexpected(token, expected: what ?? "'\(p)'") }
         return try take()
+    }
+
+    /// Counts one more open array, block or include; throws past `ConfigLimits.maxNestingDepth`.
+    /// The caller decrements `depth` when the construct closes.
+    mutating func enterNesting(at location: ConfigSourceLocation) throws(ConfigError) {
+        depth += 1
+        if depth > ConfigLimits.maxNestingDepth {
+            throw ConfigError(location: location, message: "nesting deeper than \(ConfigLimits.maxNestingDepth) levels")
+        }
     }
 
     func unexpected(_ token: ConfigToken, expected: String) -> ConfigError {
@@ -161,6 +188,10 @@ struct ConfigParserEngine {
         default:
             break
         }
+        guard let weight = newValue.weight(limit: ConfigLimits.maxTotalWeight - assignedWeight) else {
+            throw ConfigError(location: location, message: "configuration values larger than \(ConfigLimits.maxTotalWeight) bytes in total")
+        }
+        assignedWeight += weight
         let entry = ConfigEntry(value: newValue, location: location)
         if let scope { contexts[scope].settings[key] = entry } else { global[key] = entry }
     }

@@ -2,8 +2,22 @@
 /// string/integer concatenates the decimal form, as lighttpd does. Appending a scalar to an array adds
 /// it as an unkeyed element (lighttpd rejects that; accepting it is harmless).
 extension ConfigValue {
-    /// `self + other`, or a message explaining why the two cannot be combined.
+    /// `self + other`, or a message explaining why the two cannot be combined. Results over
+    /// `ConfigLimits.maxStringBytes` / `maxArrayElements` are refused (operands are within them, so
+    /// the refused result costs at most twice the limit).
     func combined(with other: ConfigValue) -> Result<ConfigValue, CombineFailure> {
+        let result = sum(with: other)
+        switch result {
+        case .success(.string(let s)) where s.utf8.count > ConfigLimits.maxStringBytes:
+            return .failure(CombineFailure(message: "string longer than \(ConfigLimits.maxStringBytes) bytes"))
+        case .success(.array(let a)) where a.count > ConfigLimits.maxArrayElements:
+            return .failure(CombineFailure(message: "array with more than \(ConfigLimits.maxArrayElements) elements"))
+        default:
+            return result
+        }
+    }
+
+    private func sum(with other: ConfigValue) -> Result<ConfigValue, CombineFailure> {
         switch (self, other) {
         case (.string(let a), .string(let b)): return .success(.string(a + b))
         case (.string(let a), .integer(let b)): return .success(.string(a + String(b)))

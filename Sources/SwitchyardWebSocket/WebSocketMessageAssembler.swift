@@ -65,6 +65,8 @@ public struct WebSocketMessageAssembler: Sendable {
         if payload.isEmpty { return .close(code: nil, reason: []) }
         if payload.count == 1 {
             if validateCodes { throw .protocolError("close payload of one byte") }
+            // Without code checks the byte is passed on as the reason, so it gets the reason's UTF-8 check.
+            if validateUTF8 && !UTF8Validation.isValid(payload) { throw .invalidPayload("close reason is not valid UTF-8") }
             return .close(code: nil, reason: payload)
         }
         let code = UInt16(payload[0]) << 8 | UInt16(payload[1])

@@ -57,6 +57,16 @@ import Testing
         #expect(try lenient.push(WebSocketFrame(opcode: .close, payload: [])) == .close(code: nil, reason: []))
     }
 
+    /// Found by fuzz-websocket-frame: with close codes unchecked, a one-byte CLOSE payload became the
+    /// reason without the UTF-8 check that `validateUTF8` promises for close reasons.
+    @Test func oneByteCloseReasonIsUTF8Checked() throws {
+        #expect(error([WebSocketFrame(opcode: .close, payload: [0xC4])], WebSocketMessageAssembler(validateCloseCodes: false)) == 1007)
+        var lenient = WebSocketMessageAssembler(validateCloseCodes: false)
+        #expect(try lenient.push(WebSocketFrame(opcode: .close, payload: [0x41])) == .close(code: nil, reason: [0x41]))
+        var unchecked = WebSocketMessageAssembler(validateUTF8: false, validateCloseCodes: false)
+        #expect(try unchecked.push(WebSocketFrame(opcode: .close, payload: [0xC4])) == .close(code: nil, reason: [0xC4]))
+    }
+
     @Test func utf8Validator() {
         let valid: [[UInt8]] = [[], Array("héllo ☃ 𝄞".utf8), [0x7F], [0xEF, 0xBF, 0xBF], [0xF4, 0x8F, 0xBF, 0xBF],
                                 Array(String(repeating: "abcdefgh", count: 5).utf8) + [0xC3, 0xA9]]

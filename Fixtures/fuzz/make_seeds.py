@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Writes the committed seed inputs under Fixtures/fuzz/<target>/seeds/ (run from anywhere).
+
+Each target's input format is described at the top of Tests/Fuzz/<Target>/main.swift: most start with
+an option byte and a read-split seed byte, then the bytes the codec sees. Seeds are small, valid
+examples of each protocol; libFuzzer mutates from there. Re-running rewrites the same files.
+"""
+import os
+import struct
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(target, name, data):
+    d = os.path.join(ROOT, target, "seeds")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def http_seeds():
+    reqs = {
+        "get": b"GET /index.html?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: fuzz\r\nAccept: */*\r\n\r\n",
+        "post-cl": b"POST /cgi-bin/echo.pl HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello",
+        "pipelined": b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nHEAD /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "chunked": b"POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nTrailer: v\r\n\r\n",
+        "http10": b"GET / HTTP/1.0\n\n",
+        "absolute": b"GET http://example.com:8080/p%20q?r HTTP/1.1\r\nHost: other\r\n\r\n",
+        "connect": b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+        "options": b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+        "upgrade": (b"GET /ws/echo.py HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
+                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"),
+        "expect": b"PUT /f HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\nRange: bytes=0-1\r\n\r\nabc",
+    }
+    for i, (name, body) in enumerate(sorted(reqs.items())):
+        write("http-request", name, bytes([0, (0, 1, 7)[i % 3]]) + body)
+    write("http-request", "small-limits", bytes([0x0F, 3]) + reqs["post-cl"])
+
+    chunks = {
+        "simple": b"5\r\nhello\r\n0\r\n\r\n",
+        "extensions": b"3;name=value;flag\r\nabc\r\nA \r\n0123456789\r\n0\r\n\r\n",
+        "trailers": b"1\r\nx\r\n0\r\nExpires: never\r\nX-Sum: 1\r\n\r\n",
+        "pipelined": b"2\r\nhi\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n",
+        "upper-hex": b"1F\r\n" + b"x" * 31 + b"\r\n0\r\n\r\n",
+    }
+    for i, (name, body) in enumerate(sorted(chunks.items())):
+        write("chunked", name, bytes([(0, 4)[i % 2], (0, 1, 5)[i % 3]]) + body)
+
+
+def cgi_seeds():
+    outputs = {
+        "html": (0, b"Content-Type: text/html\r\n\r\n<p>hello</p>"),
+        "status": (0, b"Status: 404 Not Found\nContent-Type: text/plain\nContent-Length: 9\n\nnot found"),
+        "local-redirect": (0, b"Location: /other/page?x\n\n"),
+        "redirect": (0, b"Location: http://example.com/\r\nStatus: 301\r\n\r\n"),
+        "upgrade": (0, b"Status: 101\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\n\n\x81\x02hi"),
+        "nph": (1, b"HTTP/1.1 200 OK\r\nServer: nph\r\nContent-Type: text/plain\r\n\r\nbody"),
+        "mixed-endings": (2, b"X-A: 1\r\nX-B:\t2 \n\r\n"),
+    }
+    for i, (name, (opt, body)) in enumerate(sorted(outputs.items())):
+        write("cgi-response", name, bytes([opt, (0, 1, 9)[i % 3]]) + body)
+
+
+def scgi_packet(pairs, body=b""):
+    head = b"".join(k + b"\0" + v + b"\0" for k, v in pairs)
+    return str(len(head)).encode() + b":" + head + b"," + body
+
+
+def uwsgi_packet(pairs, modifier2=0, body=b""):
+    head = b"".join(struct.pack("<H", len(k)) + k + struct.pack("<H", len(v)) + v for k, v in pairs)
+    return bytes([0]) + struct.pack("<H", len(head)) + bytes([modifier2]) + head + body
+
+
+def gateway_seeds():
+    env = [(b"REQUEST_METHOD", b"POST"), (b"REQUEST_URI", b"/deepthought"), (b"QUERY_STRING", b""),
+           (b"HTTP_HOST", b"example.com")]
+    write("scgi", "request", bytes([0, 0]) + scgi_packet([(b"CONTENT_LENGTH", b"27"), (b"SCGI", b"1")] + env,
+                                                         b"What is the answer to life?"))
+    write("scgi", "minimal", bytes([0, 1]) + scgi_packet([(b"CONTENT_LENGTH", b"0")]))
+    write("scgi", "small-limit", bytes([1, 4]) + scgi_packet([(b"CONTENT_LENGTH", b"0"), (b"SCGI", b"1")] + env[:1]))
+    write("uwsgi", "request", bytes([0, 0]) + uwsgi_packet(env + [(b"CONTENT_LENGTH", b"2")], 0, b"hi"))
+    write("uwsgi", "empty", bytes([0, 1]) + uwsgi_packet([]))
+    write("uwsgi", "modifier2", bytes([1, 3]) + uwsgi_packet(env[:2], 7))
+
+
+def fcgi_record(rtype, request_id, content, padding=None):
+    if padding is None:
+        padding = (8 - len(content) % 8) % 8
+    return struct.pack(">BBHHBB", 1, rtype, request_id, len(content), padding, 0) + content + b"\0" * padding
+
+
+def fcgi_encode(pairs):
+    out = b""
+    for k, v in pairs:
+        for n in (len(k), len(v)):
+            out += bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
+        out += k + v
+    return out
+
+
+def fastcgi_seeds():
+    env = [(b"REQUEST_METHOD", b"GET"), (b"SCRIPT_NAME", b"/app"), (b"QUERY_STRING", b"a=1"),
+           (b"HTTP_COOKIE", b"x" * 200)]
+    params = fcgi_encode(env)
+    write("fastcgi-params", "request", params)
+    write("fastcgi-params", "empty-value", fcgi_encode([(b"GATEWAY_INTERFACE", b"CGI/1.1"), (b"PATH_INFO", b"")]))
+    write("fastcgi-params", "get-values", fcgi_encode([(b"FCGI_MAX_CONNS", b""), (b"FCGI_MPXS_CONNS", b"")]))
+    write("fastcgi-params", "long-name", struct.pack(">I", 0x80000000 | 130) + bytes([1]) + b"N" * 130 + b"v")
+    request = (fcgi_record(1, 1, struct.pack(">HB5x", 1, 1)) + fcgi_record(4, 1, params[:40]) + fcgi_record(4, 1, params[40:])
+               + fcgi_record(4, 1, b"") + fcgi_record(5, 1, b"body") + fcgi_record(5, 1, b""))
+    write("fastcgi-record", "request", request)
+    response = (fcgi_record(6, 1, b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nhi") + fcgi_record(7, 1, b"warn")
+                + fcgi_record(6, 1, b"") + fcgi_record(3, 1, struct.pack(">IB3x", 0, 0)))
+    write("fastcgi-record", "response", response)
+    write("fastcgi-record", "management", fcgi_record(9, 0, fcgi_encode([(b"FCGI_MAX_REQS", b"")]))
+          + fcgi_record(10, 0, fcgi_encode([(b"FCGI_MAX_REQS", b"10")])) + fcgi_record(11, 0, bytes([42]) + b"\0" * 7)
+          + fcgi_record(2, 1, b""))
+    write("fastcgi-record", "odd-padding", fcgi_record(6, 3, b"abc", padding=255) + fcgi_record(200, 3, b"unknown type"))
+
+
+def ws_frame(opcode, payload, fin=True, mask=None, rsv=0, long_form=None):
+    b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
+    n = len(payload)
+    m = 0x80 if mask is not None else 0
+    if long_form == 127 or n > 0xFFFF:
+        head = bytes([b0, m | 127]) + struct.pack(">Q", n)
+    elif long_form == 126 or n > 125:
+        head = bytes([b0, m | 126]) + struct.pack(">H", n)
+    else:
+        head = bytes([b0, m | n])
+    if mask is None:
+        return head + payload
+    return head + mask + bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+
+
+def websocket_seeds():
+    key = bytes([0x37, 0xFA, 0x21, 0x3D])
+    write("websocket-frame", "masked-text", bytes([0]) + ws_frame(1, b"Hello", mask=key))
+    write("websocket-frame", "fragmented", bytes([0]) + ws_frame(1, b"Hel", fin=False, mask=key)
+          + ws_frame(9, b"p", mask=key) + ws_frame(0, b"lo", mask=key) + ws_frame(8, b"\x03\xe8bye", mask=key))
+    write("websocket-frame", "client-unmasked", bytes([1]) + ws_frame(2, bytes(range(200))) + ws_frame(10, b"")
+          + ws_frame(8, b"\x03\xe8"))
+    write("websocket-frame", "long-forms", bytes([2]) + ws_frame(2, b"x" * 10, mask=key, long_form=126)
+          + ws_frame(1, "é".encode() * 3, long_form=127))
+    write("websocket-frame", "rsv1-limits", bytes([0x1C]) + ws_frame(1, b"compressed?", rsv=4, mask=key)
+          + ws_frame(2, b"y" * 250, mask=key))
+    write("websocket-frame", "lenient-close", bytes([0x42]) + ws_frame(8, b"1000", mask=key))
+
+
+def config_seeds():
+    write("config", "basic", b'''server.document-root = "/srv/www"
+server.port = 8080
+server.modules += ("mod_cgi", "mod_fastcgi")
+var.base = "/srv"
+index-file.names = ( "index.html", "index.php" )
+mimetype.assign = ( ".html" => "text/html", ".txt" => "text/plain" )
+''')
+    write("config", "conditionals", b'''var.root = env.HOME + "/www"
+server.document-root = var.root
+$HTTP["url"] =~ "^/ws/" {
+    cgi.assign = ( "" => "" )
+    cgi.upgrade = "enable"
+} else $HTTP["host"] == "example.com" {
+    server.tag = "a" + 1
+} elseif $HTTP["url"] =^ "/x" {
+    $REQUEST_HEADER["User-Agent"] =$ "bot" { server.tag := "bot" }
+} else {
+    server.tag = "other"
+}
+$SERVER["socket"] == ":8443" { server.port = 8443 }
+$HTTP["remoteip"] == "10.0.0.0/8" { dir-listing.activate = "enable" }
+''')
+    write("config", "includes", b'include "a.conf"\ninclude "conf.d/*.conf"\nserver.port = var.port\n\0'
+          b'var.port = 80\nvar.list = ( "a" )\n\0'
+          b'var.list += ( "b" )\n\0'
+          b'fastcgi.server = ( ".php" => (( "socket" => "/tmp/php.sock", "bin-path" => "/usr/bin/php-cgi" )) )\n\0'
+          b'scgi.server = ( "/app" => ( ( "host" => "127.0.0.1", "port" => 4000, "check-local" => "disable" ) ) )\n')
+    write("config", "arrays", b'''var.a = ( "k1" => "v", "k2" => ( 1, 2, 3 ),
+  "k3" => ( "nested" => ( "deep" => "x" ) )
+)
+var.b = var.a + ( "k4" => "y" )
+var.s = "q\\"uote\\\\ \\n\\t\\r \\.php$"
+server.errorlog = "/dev/null" # comment
+''')
+
+    # Regressions (ConfigLimitsTests): nesting past the limit, doubling values, include fan-out.
+    write("config", "regress-deep-arrays", b"x = " + b"(" * 100)
+    write("config", "regress-deep-blocks", b'$HTTP["url"] == "/" {\n' * 80)
+    write("config", "regress-doubling", b'a = "0123456789abcdef"\n' + b"a += a\n" * 20 + b"b = (a, a)\n" * 8)
+    names = ["a.conf", "b.conf", "conf.d/c.conf", "conf.d/d.conf"] + ["conf.d/f%d.conf" % i for i in range(5, 9)]
+    files = ['include "a.conf"\ninclude "a.conf"\n']
+    for i in range(len(names) - 1):
+        rel = names[i + 1] if not names[i].startswith("conf.d/") else names[i + 1][len("conf.d/"):]
+        files.append('include "%s"\ninclude "%s"\n' % (rel, rel))
+    files.append("x = 1\n")
+    write("config", "regress-include-fanout", "\0".join(files).encode())
+
+
+http_seeds()
+cgi_seeds()
+gateway_seeds()
+fastcgi_seeds()
+websocket_seeds()
+config_seeds()
