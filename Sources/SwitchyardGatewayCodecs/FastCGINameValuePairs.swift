@@ -20,12 +20,12 @@ public enum FastCGINameValuePairs {
     }
 
     /// Decodes complete pair data (e.g. all PARAMS content concatenated; pairs may straddle
-    /// records, so decode after the empty PARAMS record). Names/values are decoded as UTF-8
-    /// (invalid sequences become U+FFFD).
+    /// records, so decode after the empty PARAMS record). Names are decoded as UTF-8; values keep
+    /// every byte (`FieldValueBytes`), exactly as `decodeEnvironment` does.
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(FastCGIError) -> [(String, String)] {
         var result: [(String, String)] = []
         try forEachPair(bytes) { name, value in
-            result.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+            result.append((String(decoding: name, as: UTF8.self), FieldValueBytes.string(value)))
         }
         return result
     }

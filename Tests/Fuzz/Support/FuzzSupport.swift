@@ -20,7 +20,8 @@ public func runFuzzer(_ body: @escaping (UnsafeRawBufferPointer) -> Void) -> Nev
 public func fuzzCheck(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
                       file: StaticString = #fileID, line: UInt = #line) {
     if condition() { return }
-    fputs("fuzz invariant violated (\(file):\(line)): \(message())\n", stderr)
+    let text = "fuzz invariant violated (\(file):\(line)): \(message())\n"
+    text.utf8CString.withUnsafeBufferPointer { _ = write(2, $0.baseAddress, $0.count - 1) }
     abort()
 }
 
