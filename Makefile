@@ -4,7 +4,7 @@
 #   make build     swift build (debug) + the C fixtures
 #   make release   swift build -c release + the C fixtures
 #   make run       release build, then the demo server on http://127.0.0.1:8080/
-#   make test      deps, build, swift test, the Python end-to-end suite (Tests/e2e), fuzz-smoke
+#   make test      deps, build, swift test, fuzz-smoke, the Python end-to-end suite (Tests/e2e)
 #   make e2e       only the end-to-end suite (against .build/debug/switchyard)
 #   make check-fixtures   drive the WebSocket echo fixtures without the server
 #   make fuzz      build the libFuzzer targets, run each for FUZZ_SECONDS (default 60; FUZZ_TARGETS picks some)
@@ -73,8 +73,8 @@ e2e:
 test: deps
 	$(MAKE) --no-print-directory build
 	$(MAKE) --no-print-directory swift-test
-	$(MAKE) --no-print-directory e2e
 	$(MAKE) --no-print-directory fuzz-smoke
+	$(MAKE) --no-print-directory e2e
 
 # Fuzzing (README "Fuzzing"): separate scratch path .build-fuzz, corpora in .build-fuzz/corpus/.
 FUZZ_SECONDS ?= 60
