@@ -150,7 +150,13 @@ def main():
                 except OSError:
                     pass
         alive = os.path.exists(f"/proc/{args.pid}") and all(healthy(args.port, p) for p in paths)
-        time.sleep(3)   # closing connections, lingering closes, CGI kill grace
+        # Lingering closes, CGI kill grace, pooled/aborted FastCGI connections (closed within 30 s):
+        # wait up to 40 s for descriptors to come back before judging.
+        deadline = time.monotonic() + 40
+        time.sleep(3)
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{args.pid}") \
+                and fd_count(args.pid) - base_fds > args.max_fds:
+            time.sleep(1)
         if not os.path.exists(f"/proc/{args.pid}"):
             print(f"{name}: GATEWAY GONE")
             return 2
