@@ -23,38 +23,38 @@ final class BenchConnection: EventHandler {
     /// Number of this connection in the run (0-based); also selects its payload pattern.
     let id: Int
     unowned let worker: BenchWorker
-    private let context: BenchContext
-    private(set) var state: State = .idle
-    private var fd: Int32 = -1
+    let context: BenchContext
+    var state: State = .idle
+    var fd: Int32 = -1
 
-    private let input: ByteBuffer
-    private let output: ByteBuffer
-    private var decoder: WebSocketFrameDecoder
-    private var handshake: WebSocketClientHandshake?
+    let input: ByteBuffer
+    let output: ByteBuffer
+    var decoder: WebSocketFrameDecoder
+    var handshake: WebSocketClientHandshake?
 
     // Sequence numbers: messages sent, echoes received (both from 0 for each upgrade).
-    private(set) var sendSeq: UInt64 = 0
-    private(set) var recvSeq: UInt64 = 0
+    var sendSeq: UInt64 = 0
+    var recvSeq: UInt64 = 0
     /// Send time (monotonic ns) of message n lives in slot n % ringSize.
-    private let sendTimes: UnsafeMutablePointer<UInt64>
+    let sendTimes: UnsafeMutablePointer<UInt64>
 
     // Receive state of the data frame / message being streamed in.
-    private var inFrame = false
-    private var frameRemaining = 0
-    private var frameFin = false
-    private var frameMask: UInt32? = nil
-    private var framePhase = 0
-    private var inMessage = false
-    private var messageLength = 0
-    private var messageBad = false
-    private var expected: UnsafeRawPointer
+    var inFrame = false
+    var frameRemaining = 0
+    var frameFin = false
+    var frameMask: UInt32? = nil
+    var framePhase = 0
+    var inMessage = false
+    var messageLength = 0
+    var messageBad = false
+    var expected: UnsafeRawPointer
 
     /// connect/handshake/close deadline (monotonic ns).
-    private var deadline: UInt64 = 0
+    var deadline: UInt64 = 0
     /// Start of the current upgrade cycle (monotonic ns).
-    private var cycleStart: UInt64 = 0
+    var cycleStart: UInt64 = 0
     /// Bumped whenever the connection is (re)opened or closed, so stale hold timers do nothing.
-    private var generation: UInt64 = 0
+    var generation: UInt64 = 0
 
     init(id: Int, worker: BenchWorker, context: BenchContext) {
         self.id = id
@@ -74,7 +74,7 @@ final class BenchConnection: EventHandler {
     }
 
     @inline(__always)
-    private static func clock() -> UInt64 { EventLoop.monotonicNanoseconds() }
+    static func clock() -> UInt64 { EventLoop.monotonicNanoseconds() }
 
     // MARK: opening
 
@@ -123,7 +123,7 @@ final class BenchConnection: EventHandler {
         if case .connected = result { connectCompleted() }
     }
 
-    private func connectCompleted() {
+    func connectCompleted() {
         let err = Socket.pendingError(fd)
         if err != 0 {
             fail("cannot connect to \(target): \(String(cString: strerror(err)))")
@@ -140,7 +140,7 @@ final class BenchConnection: EventHandler {
         flush()
     }
 
-    private func processHandshake(now: UInt64) {
+    func processHandshake(now: UInt64) {
         guard let h = handshake else { return }
         switch WebSocketClientHandshake.parseResponse(input.readable) {
         case .needMore:
@@ -173,7 +173,7 @@ final class BenchConnection: EventHandler {
     // MARK: sending
 
     @inline(__always)
-    private func queueMessage(now: UInt64) {
+    func queueMessage(now: UInt64) {
         let seq = sendSeq
         sendTimes[Int(seq % UInt64(context.ringSize))] = now
         let key = UInt32(truncatingIfNeeded: worker.random.next())
@@ -182,7 +182,7 @@ final class BenchConnection: EventHandler {
         sendSeq = seq &+ 1
     }
 
-    private func scheduleHoldMessage(afterNanoseconds delay: UInt64) {
+    func scheduleHoldMessage(afterNanoseconds delay: UInt64) {
         let g = generation
         worker.loop.schedule(afterNanoseconds: delay) { [weak self] in
             guard let self, self.generation == g, self.state == .open, self.worker.running else { return }
@@ -195,7 +195,7 @@ final class BenchConnection: EventHandler {
         }
     }
 
-    private func sendClose() {
+    func sendClose() {
         var payload: (UInt8, UInt8) = (0x03, 0xE8)   // 1000, normal closure
         let key = UInt32(truncatingIfNeeded: worker.random.next())
         withUnsafeBytes(of: &payload) {
@@ -204,7 +204,7 @@ final class BenchConnection: EventHandler {
     }
 
     /// Writes what is queued; asks for writability only while something is left.
-    private func flush() {
+    func flush() {
         while output.readableBytes > 0 {
             switch output.write(to: fd) {
             case .bytes, .eof:
@@ -236,7 +236,7 @@ final class BenchConnection: EventHandler {
         }
     }
 
-    private func readAvailable() {
+    func readAvailable() {
         let now = BenchConnection.clock()
         var eof = false
         reading: while true {
@@ -267,7 +267,7 @@ final class BenchConnection: EventHandler {
         if output.readableBytes > 0 { flush() }
     }
 
-    private func handleEOF(now: UInt64) {
+    func handleEOF(now: UInt64) {
         switch state {
         case .closing:
             cycleDone(now: now)
@@ -281,159 +281,10 @@ final class BenchConnection: EventHandler {
         }
     }
 
-    // MARK: receiving
-
-    /// Streams frames out of `input`: control frames whole, data payloads chunk by chunk.
-    private func processInput(now: UInt64) {
-        while state == .open || state == .closing {
-            if inFrame {
-                if frameRemaining > 0 {
-                    let available = input.readableBytes
-                    if available == 0 { return }
-                    let n = min(available, frameRemaining)
-                    verify(input.readPointer, n)
-                    input.consume(n)
-                    frameRemaining -= n
-                    if frameRemaining > 0 { return }
-                }
-                inFrame = false
-                if frameFin { messageComplete(now: now) }
-                continue
-            }
-            let header: WebSocketFrameHeader?
-            do {
-                header = try decoder.decodeHeader(input.readable)
-            } catch {
-                protocolFailure("\(error)")
-                return
-            }
-            guard let header else { return }
-            if header.opcode.isControl {
-                guard input.readableBytes >= header.frameLength else { return }
-                handleControl(header)
-                if state == .idle { return }
-                input.consume(header.frameLength)
-                continue
-            }
-            if header.opcode == .continuation {
-                guard inMessage else { protocolFailure("continuation frame without a message"); return }
-            } else {
-                guard !inMessage else { protocolFailure("new data frame before the previous message ended"); return }
-                guard recvSeq < sendSeq, state == .open else {
-                    protocolFailure("unexpected \(header.opcode) message from the server (nothing in flight)")
-                    return
-                }
-                inMessage = true
-                messageLength = 0
-                messageBad = false
-                expected = context.pattern.payload(connection: id, message: recvSeq)
-                if header.opcode != context.opcode {
-                    mismatch("echo is a \(header.opcode) message, sent \(context.opcode)")
-                }
-            }
-            input.consume(header.headerLength)
-            inFrame = true
-            frameRemaining = header.payloadLength
-            frameFin = header.fin
-            frameMask = header.maskKey
-            framePhase = 0
-        }
-    }
-
-    /// Compares `count` payload bytes at `p` (the next bytes of the current echo) with what was sent.
-    @inline(__always)
-    private func verify(_ p: UnsafeMutableRawPointer, _ count: Int) {
-        if let key = frameMask {
-            framePhase = WebSocketMasking.apply(key: key, phase: framePhase, from: p, to: p, count: count)
-        }
-        let size = context.options.size
-        if !messageBad && messageLength < size {
-            let m = min(count, size - messageLength)
-            if memcmp(p, expected + messageLength, m) != 0 {
-                var i = 0
-                while i < m && p.load(fromByteOffset: i, as: UInt8.self) == expected.load(fromByteOffset: messageLength + i, as: UInt8.self) {
-                    i += 1
-                }
-                let want = expected.load(fromByteOffset: messageLength + i, as: UInt8.self)
-                let got = p.load(fromByteOffset: i, as: UInt8.self)
-                mismatch("first differing byte at offset \(messageLength + i) of \(size): expected \(BenchConnection.describe(want)), got \(BenchConnection.describe(got))")
-            }
-        }
-        if !messageBad && messageLength + count > size {
-            mismatch("echo is longer than the \(size) bytes sent (at least \(messageLength + count))")
-        }
-        messageLength += count
-    }
-
-    private func messageComplete(now: UInt64) {
-        inMessage = false
-        if !messageBad && messageLength != context.options.size {
-            mismatch("echo is \(messageLength) bytes, sent \(context.options.size)")
-        }
-        let sent = sendTimes[Int(recvSeq % UInt64(context.ringSize))]
-        recvSeq &+= 1
-        if worker.measuring {
-            worker.stats.messages &+= 1
-            worker.stats.bytes &+= UInt64(messageLength)
-            if worker.mode != .upgrades { worker.stats.latency.record(nanoseconds: now &- sent) }
-        }
-        switch worker.mode {
-        case .pingpong, .pipeline:
-            if worker.running { queueMessage(now: now) }
-        case .hold:
-            break
-        case .upgrades:
-            sendClose()
-            state = .closing
-            deadline = now &+ context.timeoutNanoseconds
-        }
-    }
-
-    private func mismatch(_ detail: String) {
-        messageBad = true
-        worker.stats.mismatches &+= 1
-        context.errorLog.report("\(worker.probe ? "preflight: " : "")mismatch on connection \(id), message \(recvSeq): \(detail)")
-    }
-
-    private func handleControl(_ header: WebSocketFrameHeader) {
-        let payload = input.readPointer + header.headerLength
-        let count = header.payloadLength
-        if let key = header.maskKey {
-            WebSocketMasking.apply(key: key, phase: 0, from: payload, to: payload, count: count)
-        }
-        switch header.opcode {
-        case .ping:
-            let key = UInt32(truncatingIfNeeded: worker.random.next())
-            ClientFrameWriter.append(opcode: .pong, payload: UnsafeRawPointer(payload), count: count, maskKey: key, to: output)
-        case .close:
-            if state == .closing {
-                cycleDone(now: BenchConnection.clock())
-                return
-            }
-            var code = "no status code"
-            if count >= 2 {
-                let c = UInt16(payload.load(as: UInt8.self)) << 8 | UInt16(payload.load(fromByteOffset: 1, as: UInt8.self))
-                let reason = String(decoding: UnsafeRawBufferPointer(start: payload + 2, count: count - 2), as: UTF8.self)
-                code = "code \(c)" + (reason.isEmpty ? "" : " \"\(reason)\"")
-            }
-            fail("\(context.address) sent CLOSE (\(code)) on connection \(id) after \(recvSeq) echoes")
-        default:
-            break   // pong: nothing to do
-        }
-    }
-
-    private func protocolFailure(_ what: String) {
-        var message = "protocol error from \(context.address) on connection \(id): \(what)"
-        if what.contains("server frame is masked") {
-            message += " (the seed ws_echo.py masks its echoes: use --lenient)"
-        }
-        fail(message)
-    }
-
     // MARK: closing
 
     /// upgrades mode: the server answered our CLOSE (or closed); one cycle done.
-    private func cycleDone(now: UInt64) {
+    func cycleDone(now: UInt64) {
         if worker.measuring {
             worker.stats.upgrades &+= 1
             worker.stats.latency.record(nanoseconds: now &- cycleStart)
@@ -484,7 +335,7 @@ final class BenchConnection: EventHandler {
         closeSocket()
     }
 
-    private func closeSocket() {
+    func closeSocket() {
         if fd >= 0 {
             worker.loop.unregister(fd: fd)
             Syscall.close(fd)
@@ -492,33 +343,5 @@ final class BenchConnection: EventHandler {
         }
         generation &+= 1
         state = .idle
-    }
-
-    // MARK: text helpers
-
-    static func describe(_ b: UInt8) -> String {
-        let hex = String(b, radix: 16)
-        let h = "0x" + (hex.count < 2 ? "0" : "") + hex
-        return b >= 0x20 && b < 0x7F ? "\(h) '\(Character(Unicode.Scalar(b)))'" : h
-    }
-
-    static func indented(_ text: String) -> String {
-        text.split(omittingEmptySubsequences: true, whereSeparator: { $0.isNewline })
-            .map { "    " + $0 }
-            .joined(separator: "\n")
-    }
-
-    static func quoted(_ bytes: UnsafeRawBufferPointer) -> String {
-        let shown = bytes.prefix(1024)
-        var text = ""
-        for b in shown {
-            switch b {
-            case 0x0A: text += "\n"
-            case 0x0D: continue
-            case 0x20..<0x7F, 0x09: text.append(Character(Unicode.Scalar(b)))
-            default: text += "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16)
-            }
-        }
-        return indented(text) + (bytes.count > shown.count ? "\n    ..." : "")
     }
 }

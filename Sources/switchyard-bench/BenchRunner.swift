@@ -30,15 +30,7 @@ final class BenchRunner {
     }
 
     func run() throws(Failure) -> RunSummary {
-        guard let url = WebSocketURL(string: options.url) else {
-            throw .usage("not a ws:// URL: \(options.url) (expected ws://HOST:PORT/PATH)")
-        }
-        let address: SocketAddress
-        do {
-            address = try SocketAddress.resolve(host: url.host, port: Int(url.port))
-        } catch {
-            throw .setup("cannot resolve \((error as? SystemError)?.context ?? "\(url.host): \(error)")")
-        }
+        let (url, address) = try resolveTarget()
         // Blocks SIGINT/SIGTERM/SIGHUP in every thread (the main thread collects them), ignores
         // SIGPIPE and raises RLIMIT_NOFILE to the hard limit.
         let fdLimit = ProcessSetup.prepare(blockSignals: true)
@@ -56,44 +48,9 @@ final class BenchRunner {
         let errorLog = BenchErrorLog()
         let context = BenchContext(options: options, url: url, address: address, errorLog: errorLog)
         try preflight(context: context)
-
-        // Connections spread round-robin over the threads.
-        var workers: [BenchWorker] = []
-        do {
-            for t in 0..<options.threads {
-                let ids = Array(stride(from: t, to: options.connections, by: options.threads))
-                workers.append(try BenchWorker(name: "bench-\(t)", context: context, connectionIDs: ids))
-            }
-        } catch {
-            throw .setup("\(error)")
-        }
-        var threads: [LoopThread] = []
-        for (t, worker) in workers.enumerated() {
-            do {
-                let bound = LoopBound(worker, on: worker.loop)   // handed to the thread that runs its loop
-                threads.append(try LoopThread(name: "bench-\(t)") {
-                    bound.value.start()
-                    bound.value.loop.run()
-                })
-            } catch {
-                throw .setup("\(error)")
-            }
-        }
-
-        let started = EventLoop.monotonicNanoseconds()
-        if options.mode != .upgrades {
-            // Measure a steady state: wait until every connection is open (or has failed).
-            let limit = options.timeout + 1 + Double(options.connections) / 500
-            while !interrupted {
-                let pending = workers.reduce(0) { $0 + $1.progress.pending.load(ordering: .relaxed) }
-                if pending == 0 { break }
-                let elapsed = Double(EventLoop.monotonicNanoseconds() - started) / 1e9
-                if elapsed > limit { break }
-                let open = workers.reduce(0) { $0 + $1.progress.open.load(ordering: .relaxed) }
-                progress.show("opening: \(NumberFormat.grouped(open)) open, \(NumberFormat.grouped(pending)) pending")
-                sleep(0.02)
-            }
-        }
+        let workers = try makeWorkers(context: context)
+        let threads = try startThreads(workers)
+        waitUntilOpen(workers)
         if !interrupted && options.warmup > 0 {
             sleepShowingProgress(options.warmup, workers: workers, label: "warm-up", measured: false)
         }
@@ -128,6 +85,64 @@ final class BenchRunner {
         return RunSummary(options: opts, stats: total, wallSeconds: Double(t1 - t0) / 1e9, cpuSeconds: cpu1 - cpu0,
                           cores: CPUUsage.cores, maxOpen: context.gauge.peak.load(ordering: .relaxed),
                           openAtEnd: openAtEnd, interrupted: interrupted, server: server)
+    }
+
+    private func resolveTarget() throws(Failure) -> (WebSocketURL, SocketAddress) {
+        guard let url = WebSocketURL(string: options.url) else {
+            throw .usage("not a ws:// URL: \(options.url) (expected ws://HOST:PORT/PATH)")
+        }
+        do {
+            return (url, try SocketAddress.resolve(host: url.host, port: Int(url.port)))
+        } catch {
+            throw .setup("cannot resolve \((error as? SystemError)?.context ?? "\(url.host): \(error)")")
+        }
+    }
+
+    /// Connections spread round-robin over the threads.
+    private func makeWorkers(context: BenchContext) throws(Failure) -> [BenchWorker] {
+        var workers: [BenchWorker] = []
+        do {
+            for t in 0..<options.threads {
+                let ids = Array(stride(from: t, to: options.connections, by: options.threads))
+                workers.append(try BenchWorker(name: "bench-\(t)", context: context, connectionIDs: ids))
+            }
+        } catch {
+            throw .setup("\(error)")
+        }
+        return workers
+    }
+
+    private func startThreads(_ workers: [BenchWorker]) throws(Failure) -> [LoopThread] {
+        var threads: [LoopThread] = []
+        for (t, worker) in workers.enumerated() {
+            do {
+                let bound = LoopBound(worker, on: worker.loop)   // handed to the thread that runs its loop
+                threads.append(try LoopThread(name: "bench-\(t)") {
+                    bound.value.start()
+                    bound.value.loop.run()
+                })
+            } catch {
+                throw .setup("\(error)")
+            }
+        }
+        return threads
+    }
+
+    /// Measures a steady state: waits until every connection is open (or has failed). Upgrade
+    /// runs open and close connections all the time, so there is nothing to wait for.
+    private func waitUntilOpen(_ workers: [BenchWorker]) {
+        guard options.mode != .upgrades else { return }
+        let started = EventLoop.monotonicNanoseconds()
+        let limit = options.timeout + 1 + Double(options.connections) / 500
+        while !interrupted {
+            let pending = workers.reduce(0) { $0 + $1.progress.pending.load(ordering: .relaxed) }
+            if pending == 0 { break }
+            let elapsed = Double(EventLoop.monotonicNanoseconds() - started) / 1e9
+            if elapsed > limit { break }
+            let open = workers.reduce(0) { $0 + $1.progress.open.load(ordering: .relaxed) }
+            progress.show("opening: \(NumberFormat.grouped(open)) open, \(NumberFormat.grouped(pending)) pending")
+            sleep(0.02)
+        }
     }
 
     var wasInterrupted: Bool { interrupted }

@@ -1,0 +1,118 @@
+import Glibc
+import SwitchyardBenchCore
+
+/// Setting up one comparison: the document root, one generated config per gateway, and the rows
+/// (WebSocket paths and plain-request paths) the tables will have.
+extension CompareCommand {
+    func prepare() throws(CompareFailure) {
+        let www = try prepareDirectories()
+        try addGateways(www: www)
+        declareWebSocketPaths()
+        declarePlainPaths()
+    }
+
+    /// The document root (the CGIs symlinked under every route prefix), scratch and output directories.
+    private func prepareDirectories() throws(CompareFailure) -> String {
+        let www = temporary + "/www"
+        for prefix in ["cgi", "cgicopy", "scgi", "fcgi", "fcgip"] {
+            guard CompareFiles.makeDirectories("\(www)/\(prefix)"),
+                  symlink(setup.echoCGI, "\(www)/\(prefix)/echo") == 0,
+                  symlink(setup.helloCGI, "\(www)/\(prefix)/hello") == 0 else {
+                throw CompareFailure("cannot prepare \(www)/\(prefix)")
+            }
+        }
+        guard CompareFiles.makeDirectories(temporary + "/scratch"), CompareFiles.makeDirectories(outputDirectory + "/raw") else {
+            throw CompareFailure("cannot create \(temporary)/scratch or \(outputDirectory)/raw")
+        }
+        _ = CompareFiles.write(outputDirectory + "/raw/runs.jsonl", "")
+        return www
+    }
+
+    /// One gateway per backend path (each with its own CPU and memory figures), and lighttpd.
+    private func addGateways(www: String) throws(CompareFailure) {
+        func port() throws(CompareFailure) -> Int {
+            guard let p = HTTPProbe.freePort() else { throw CompareFailure("no free port") }
+            return p
+        }
+        func add(_ name: String, _ kind: CompareGateway.Kind, ready: String, _ body: String) throws(CompareFailure) {
+            let p = try port()
+            let config = kind == .lighttpd ? CompareConfigs.lighttpdHead(www: www, port: p, temporary: temporary)
+                                           : CompareConfigs.switchyardHead(www: www, port: p, name: name, temporary: temporary)
+                                             + CompareConfigs.scriptDirectories(of: [setup.echoCGI, setup.helloCGI])
+            gateways[name] = try CompareGateway(name: name, kind: kind, port: p, readyPath: ready, config: config + body,
+                                                directory: temporary)
+        }
+        let t = temporary
+        // The bridges refuse more than 256 concurrent CGIs by default; hold opens 1000.
+        let bridgeArgs = " --max-children 4096"
+        if setup.lighttpd != nil {
+            try add("lighttpd", .lighttpd, ready: "/cgi/hello", CompareConfigs.lighttpdRoutes(setup: setup, temporary: t))
+        }
+        try add("cgi", .switchyard, ready: "/cgi/hello", CompareConfigs.cgiRoute(prefix: "/cgi/"))
+        try add("cgicopy", .switchyard, ready: "/cgicopy/hello", "server.upgrade-relay = \"copy\"\n" + CompareConfigs.cgiRoute(prefix: "/cgicopy/"))
+        try add("scgi", .switchyard, ready: "/scgi/hello",
+                CompareConfigs.gatewayRoute(table: "scgi", prefix: "/scgi/", socket: t + "/scgi.sock", binPath: setup.scgiCGI + bridgeArgs))
+        try add("fcgi", .switchyard, ready: "/fcgi/hello",
+                CompareConfigs.gatewayRoute(table: "fastcgi", prefix: "/fcgi/", socket: t + "/fcgi.sock", binPath: setup.fcgiCGI + bridgeArgs))
+        try add("fcgip", .switchyard, ready: "/fcgip/hello",
+                CompareConfigs.gatewayRoute(table: "fastcgi", prefix: "/fcgip/", socket: t + "/fcgip.sock", binPath: setup.fcgiCGI + bridgeArgs,
+                                            extra: "\"multiplex\" => \"disable\", \"connection-pool\" => \"enable\", "))
+        if setup.hasEchoApp {
+            try add("nscgi", .switchyard, ready: "/nscgi/echo",
+                    CompareConfigs.gatewayRoute(table: "scgi", prefix: "/nscgi/", socket: t + "/nscgi.sock",
+                                                binPath: setup.echoApp + " --protocol scgi"))
+            try add("nfcgi", .switchyard, ready: "/nfcgi/echo",
+                    CompareConfigs.gatewayRoute(table: "fastcgi", prefix: "/nfcgi/", socket: t + "/nfcgi.sock",
+                                                binPath: setup.echoApp + " --protocol fastcgi"))
+        }
+    }
+
+    private func declareWebSocketPaths() {
+        let copyOnly = "relay mode only matters after the upgrade (see the splice row)"
+        let noLighttpd = "lighttpd is not installed"
+        webSocketPaths = [
+            WebSocketPath(name: "lighttpd mod_cgi", gateway: "lighttpd", urlPath: "/cgi/echo",
+                          missing: setup.lighttpd == nil ? noLighttpd : nil),
+            WebSocketPath(name: "switchyard CGI (splice)", gateway: "cgi", urlPath: "/cgi/echo"),
+            WebSocketPath(name: "switchyard CGI (copy)", gateway: "cgicopy", urlPath: "/cgicopy/echo",
+                          skipped: [.upgrades: copyOnly, .hold: copyOnly]),
+            WebSocketPath(name: "SCGI via scgi-cgi", gateway: "scgi", urlPath: "/scgi/echo"),
+            WebSocketPath(name: "FastCGI via fcgi-cgi, pooled", gateway: "fcgip", urlPath: "/fcgip/echo"),
+            WebSocketPath(name: "FastCGI via fcgi-cgi, multiplexed", gateway: "fcgi", urlPath: "/fcgi/echo"),
+            WebSocketPath(name: "native SCGI (switchyard-echo-app)", gateway: "nscgi", urlPath: "/nscgi/echo",
+                          missing: setup.hasEchoApp ? nil : "switchyard-echo-app is not built"),
+            WebSocketPath(name: "native FastCGI (switchyard-echo-app)", gateway: "nfcgi", urlPath: "/nfcgi/echo",
+                          missing: setup.hasEchoApp ? nil : "switchyard-echo-app is not built"),
+        ]
+        for path in webSocketPaths {
+            ws.row(path.name)
+            for workload in CompareWorkload.allCases {
+                let reason = path.missing ?? path.skipped[workload]
+                if let reason { for c in workload.columns { ws.markNotApplicable(row: path.name, column: c, reason: reason) } }
+            }
+        }
+        if !setup.hasEchoApp {
+            notes.append("The native SCGI/FastCGI rows were skipped: \(setup.echoApp) is not built (`make release`).")
+        }
+        if setup.lighttpd == nil { notes.append("lighttpd is not installed: its rows are empty (apt-get install lighttpd).") }
+    }
+
+    private func declarePlainPaths() {
+        plainPaths = [
+            PlainPath(name: "lighttpd mod_cgi", gateway: "lighttpd", urlPath: "/cgi/hello"),
+            PlainPath(name: "switchyard mod_cgi", gateway: "cgi", urlPath: "/cgi/hello"),
+            PlainPath(name: "lighttpd → SCGI → scgi-cgi", gateway: "lighttpd", urlPath: "/scgi/hello"),
+            PlainPath(name: "switchyard → SCGI → scgi-cgi", gateway: "scgi", urlPath: "/scgi/hello"),
+            PlainPath(name: "lighttpd → FastCGI → fcgi-cgi", gateway: "lighttpd", urlPath: "/fcgi/hello"),
+            PlainPath(name: "switchyard → FastCGI → fcgi-cgi (multiplexed)", gateway: "fcgi", urlPath: "/fcgi/hello"),
+        ]
+        for p in plainPaths {
+            plain.row(p.name)
+            if setup.wrk == nil || gateways[p.gateway] == nil {
+                for c in plain.columns.indices {
+                    plain.markNotApplicable(row: p.name, column: c, reason: setup.wrk == nil ? "wrk is not installed" : "lighttpd is not installed")
+                }
+            }
+        }
+    }
+}
