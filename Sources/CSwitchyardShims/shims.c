@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sched.h>
 
 uint32_t sy_epollin(void) { return EPOLLIN; }
 uint32_t sy_epollout(void) { return EPOLLOUT; }
@@ -158,3 +159,22 @@ int sy_waitpid_status(pid_t pid, int *exited, int *code, int nohang) {
 }
 
 int sy_malloc_trim(void) { return malloc_trim(0); }
+
+/* CPUs this process may run on (sched_getaffinity: taskset, cgroup cpusets, systemd CPUAffinity),
+ * sized for machines with more than CPU_SETSIZE CPUs; 0 when the kernel will not say. */
+int sy_usable_cpus(void) {
+    for (int n = 1024; n <= 1 << 16; n *= 2) {
+        cpu_set_t *set = CPU_ALLOC(n);
+        if (!set) return 0;
+        size_t size = CPU_ALLOC_SIZE(n);
+        CPU_ZERO_S(size, set);
+        if (sched_getaffinity(0, size, set) == 0) {
+            int count = CPU_COUNT_S(size, set);
+            CPU_FREE(set);
+            return count;
+        }
+        CPU_FREE(set);
+        if (errno != EINVAL) return 0;
+    }
+    return 0;
+}

@@ -16,6 +16,14 @@ public enum ProcessSetup {
         }
         return Int(sy_raise_nofile_limit())
     }
+
+    /// The CPUs this process may run on: its affinity mask (taskset, a cgroup cpuset, systemd's
+    /// CPUAffinity=), not every online CPU — more event loops than usable CPUs only add context
+    /// switches. Falls back to the online count when the mask cannot be read.
+    public static var usableCPUs: Int {
+        let n = Int(sy_usable_cpus())
+        return n > 0 ? n : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
 }
 
 /// Delivers SIGTERM/SIGINT/SIGHUP as readable events on a loop (signalfd).

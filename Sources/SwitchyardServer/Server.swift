@@ -75,7 +75,7 @@ public final class Server {
         if let path = settings.accessLogPath { accessLog = try AccessLog(path: path) }
         let mainLoop = try EventLoop(name: "main")
         self.mainLoop = mainLoop
-        let loops = settings.eventLoops > 0 ? settings.eventLoops : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let loops = settings.eventLoops > 0 ? settings.eventLoops : ProcessSetup.usableCPUs
 
         // Listeners: the main socket plus $SERVER["socket"] blocks; one SO_REUSEPORT socket per worker.
         var specs: [(address: SocketAddress, text: String)] = []

@@ -20,7 +20,7 @@ public struct ServerSettings: Sendable {
     public var pidFile: String? = nil
     public var username: String? = nil
     public var groupname: String? = nil
-    public var eventLoops = 0                        // 0 = one per core
+    public var eventLoops = 0                        // 0 = one per usable CPU (affinity mask)
     public var gracefulShutdownTimeout = 8
     public var upgradeRelay = "splice"               // "splice" or "copy" for transparent upgraded streams
     public var listenBacklog: Int32 = 1024

@@ -135,3 +135,34 @@ server.event-loops = 3
             data += chunk
         assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"hello\n")
         c.close()
+
+
+class _Pinned(Switchyard):
+    """A Switchyard started under `taskset -c CPUS` (its affinity mask, as systemd's CPUAffinity= or a cpuset would set it)."""
+
+    def __init__(self, cpus, *a, **kw):
+        self.cpus = cpus
+        super().__init__(*a, **kw)
+
+    def command(self):
+        return ["taskset", "-c", self.cpus, *super().command()]
+
+
+def _threads(pid):
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable CPUs to tell the mask from the online count")
+def test_default_event_loops_follow_the_affinity_mask(tmp_path):
+    """server.event-loops defaults to the CPUs the process may run on, not every online CPU:
+    pinned to one CPU it runs one loop thread fewer than pinned to two."""
+    cpus = sorted(os.sched_getaffinity(0))
+    counts = {}
+    for label, mask in (("one", str(cpus[0])), ("two", f"{cpus[0]},{cpus[1]}")):
+        s = _Pinned(mask, 'server.document-root = "."\n', tmp_path / label)
+        try:
+            assert get(s.port, "/").status in (200, 403, 404)
+            counts[label] = _threads(s.pid)
+        finally:
+            s.stop()
+    assert counts["two"] == counts["one"] + 1, counts

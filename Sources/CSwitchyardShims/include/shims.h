@@ -55,6 +55,8 @@ int sy_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
              int fd0, int fd1, int fd2, const char *cwd, int new_process_group);
 
 int sy_raise_nofile_limit(void);
+/* CPUs this process may run on (its affinity mask); 0 when unknown. */
+int sy_usable_cpus(void);
 int sy_waitpid_status(pid_t pid, int *exited, int *code, int nohang);
 
 /* glibc's malloc_trim(0): gives freed heap memory of every arena back to the kernel. */
