@@ -95,7 +95,7 @@ class EchoHandler(SCGIHandler):
             return
         body = input.read(bodysize)
         keys = [("method", "REQUEST_METHOD"), ("query", "QUERY_STRING"), ("script_name", "SCRIPT_NAME"),
-                ("request_uri", "REQUEST_URI"), ("content_length", "CONTENT_LENGTH"),
+                ("path_info", "PATH_INFO"), ("request_uri", "REQUEST_URI"), ("content_length", "CONTENT_LENGTH"),
                 ("content_type", "CONTENT_TYPE"), ("scgi", "SCGI")]
         lines = ["app=scgi"] + [f"{k}={env.get(v, '')}" for k, v in keys]
         lines += [f"bytes={len(body)}", f"sha256={hashlib.sha256(body).hexdigest()}",

@@ -25,9 +25,10 @@ declare -A PROBE=(
     [procps]="command -v pgrep && command -v ps"
     [uwsgi-core]="command -v uwsgi-core || test -x /usr/bin/uwsgi"
     [uwsgi-plugin-python3]="test -f /usr/lib/uwsgi/plugins/python3_plugin.so"
+    [php-fpm]="compgen -G '/usr/sbin/php-fpm*'"
 )
 APT_ORDER=(python3 python3-pip perl gcc make curl lighttpd nginx-light wrk chromium chromium-driver libfcgi-dev procps
-           uwsgi-core uwsgi-plugin-python3)
+           uwsgi-core uwsgi-plugin-python3 php-fpm)
 # pip name == import name for all of these; scgi: the real SCGI server behind Fixtures/scgi/scgi_echo_app.py
 PIP_PKGS=(websockets selenium flup scgi pytest)
 

@@ -17,7 +17,7 @@ import uwsgi  # provided by the uWSGI python plugin
 
 def describe(environ, body):
     keys = [("method", "REQUEST_METHOD"), ("query", "QUERY_STRING"), ("script_name", "SCRIPT_NAME"),
-            ("request_uri", "REQUEST_URI"), ("content_length", "CONTENT_LENGTH"), ("content_type", "CONTENT_TYPE")]
+            ("path_info", "PATH_INFO"), ("request_uri", "REQUEST_URI"), ("content_length", "CONTENT_LENGTH"), ("content_type", "CONTENT_TYPE")]
     lines = ["app=uwsgi"] + [f"{k}={environ.get(v, '')}" for k, v in keys]
     lines += [f"bytes={len(body)}", f"sha256={hashlib.sha256(body).hexdigest()}",
               f"uwsgi_version={uwsgi.version.decode() if isinstance(uwsgi.version, bytes) else uwsgi.version}"]

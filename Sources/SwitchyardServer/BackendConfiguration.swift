@@ -69,19 +69,54 @@ public final class GatewayRouteTable: Sendable {
         self.key = key
     }
 
+    /// A route chosen for a request path.
+    struct Match {
+        let route: Route
+        let index: Int
+        /// For a URL-prefix route, the prefix's length.
+        let prefixLength: Int?
+        /// For an extension route matched inside the path (`/index.php/users/7`), where the
+        /// script name ends and PATH_INFO begins (UTF-8 offset); nil when the path ends with it.
+        let scriptEnd: Int?
+    }
+
     /// lighttpd's rule: an entry starting with "/" is a URL prefix, otherwise a suffix of the path
-    /// ("" matches everything). Returns the route and the matched prefix length (for SCRIPT_NAME).
-    func route(forPath path: String) -> (Route, prefixLength: Int?)? {
+    /// ("" matches everything). An extension also matches at the end of an inner path segment —
+    /// `/index.php/users/7` runs `/index.php` with PATH_INFO `/users/7`, the first such segment
+    /// winning (what PHP front controllers need; nginx's `fastcgi_split_path_info` does the same).
+    func route(forPath path: String) -> Match? {
         var mapped = path
         for (from, to) in mapExtensions where path.hasSuffix(from) {
             mapped = String(path.dropLast(from.count)) + to
         }
-        for route in routes {
+        for (i, route) in routes.enumerated() {
             if route.match.hasPrefix("/") {
-                if path.hasPrefix(route.match) { return (route, route.match.count) }
+                if path.hasPrefix(route.match) { return Match(route: route, index: i, prefixLength: route.match.utf8.count, scriptEnd: nil) }
             } else if route.match.isEmpty || mapped.hasSuffix(route.match) {
-                return (route, nil)
+                return Match(route: route, index: i, prefixLength: nil, scriptEnd: nil)
             }
+        }
+        var best: (end: Int, match: Match)? = nil
+        for (i, route) in routes.enumerated() where !route.match.isEmpty && !route.match.hasPrefix("/") {
+            let extensions = [route.match] + mapExtensions.filter { $0.1 == route.match }.map { $0.0 }
+            for ext in extensions {
+                guard let end = Self.segmentEnd(of: ext, in: path) else { continue }
+                if best == nil || end < best!.end {
+                    best = (end, Match(route: route, index: i, prefixLength: nil, scriptEnd: end))
+                }
+            }
+        }
+        return best?.match
+    }
+
+    /// The UTF-8 offset just past the first `ext` that is followed by "/" in `path`.
+    static func segmentEnd(of ext: String, in path: String) -> Int? {
+        let p = Array(path.utf8), e = Array(ext.utf8)
+        guard !e.isEmpty, p.count > e.count + 1 else { return nil }
+        var i = 1
+        while i + e.count < p.count {
+            if p[i + e.count] == UInt8(ascii: "/") && p[i..<(i + e.count)].elementsEqual(e) { return i + e.count }
+            i += 1
         }
         return nil
     }

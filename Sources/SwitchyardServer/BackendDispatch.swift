@@ -13,18 +13,21 @@ final class BackendDispatch {
     private let table: GatewayRouteTable
     private let route: GatewayRouteTable.Route
     private let routeIndex: Int
+    /// Where SCRIPT_NAME ends inside the path (an extension route with PATH_INFO), if it does.
+    private let scriptEnd: Int?
     private let context: RequestContext
     private weak var connection: (any ClientExchange)?
     private weak var exchange: GatewayExchange?
     private let label: String
     private var tried = Set<Int>()
 
-    init(runtime: BackendRuntime, table: GatewayRouteTable, route: GatewayRouteTable.Route, routeIndex: Int,
+    init(runtime: BackendRuntime, table: GatewayRouteTable, route: GatewayRouteTable.Route, routeIndex: Int, scriptEnd: Int?,
          context: RequestContext, connection: any ClientExchange, exchange: GatewayExchange, label: String) {
         self.runtime = runtime
         self.table = table
         self.route = route
         self.routeIndex = routeIndex
+        self.scriptEnd = scriptEnd
         self.context = context
         self.connection = connection
         self.exchange = exchange
@@ -53,7 +56,7 @@ final class BackendDispatch {
         guard let address = hs.address else {
             return .connectFailed("\(label): cannot resolve \(hostConfig.addressDescription)")
         }
-        guard let request = runtime.backendRequest(for: hostConfig, route: route, context: context, connection: connection) else {
+        guard let request = runtime.backendRequest(for: hostConfig, route: route, scriptEnd: scriptEnd, context: context, connection: connection) else {
             return .notFound("\(label): no such file under \(hostConfig.docroot ?? context.settings.documentRoot) (check-local)")
         }
         let hostLabel = "\(label) \(hostConfig.addressDescription)"

@@ -41,8 +41,8 @@ final class BackendRuntime {
     }
 
     func route(table: GatewayRouteTable, context: RequestContext, connection: any ClientExchange) -> RoutedRequest? {
-        guard let (route, _) = table.route(forPath: context.path) else { return nil }
-        guard let routeIndex = table.routes.firstIndex(where: { $0.match == route.match }) else { return nil }
+        guard let match = table.route(forPath: context.path) else { return nil }
+        let route = match.route, routeIndex = match.index
         let label = "\(table.wireProtocol.rawValue) \(route.match)"
         func fixed(_ status: Int) -> RoutedRequest {
             RoutedRequest(handler: FixedResponseHandler(status: status, connection: connection), wantsBody: false, bodyLimit: 0)
@@ -54,7 +54,7 @@ final class BackendRuntime {
         let exchange = GatewayExchange(connection: connection, context: context, label: label,
                                        upgradeCandidate: false, localRedirect: false, nph: false,
                                        readTimeout: 0, writeTimeout: 0)
-        let dispatch = BackendDispatch(runtime: self, table: table, route: route, routeIndex: routeIndex,
+        let dispatch = BackendDispatch(runtime: self, table: table, route: route, routeIndex: routeIndex, scriptEnd: match.scriptEnd,
                                        context: context, connection: connection, exchange: exchange, label: label)
         if let failure = dispatch.attempt() {
             if case .notFound = failure {} else { worker.errorLog.error(label, failure.description) }
@@ -65,12 +65,19 @@ final class BackendRuntime {
 
     /// The request as one host of the route sees it (its docroot, check-local, script-name rules,
     /// upgrade option); nil when check-local finds no such file under that host's docroot.
-    func backendRequest(for host: BackendHostConfig, route: GatewayRouteTable.Route, context: RequestContext,
+    func backendRequest(for host: BackendHostConfig, route: GatewayRouteTable.Route, scriptEnd: Int?, context: RequestContext,
                         connection: any ClientExchange) -> BackendRequest? {
         let docroot = host.docroot ?? context.settings.documentRoot
         var scriptName = context.path
-        var scriptFile = StaticFileHandler.join(docroot, context.path)
         var pathInfo = ""
+        if let end = scriptEnd {
+            // An extension route matched inside the path: /index.php/users/7.
+            let utf8 = context.path.utf8
+            let split = utf8.index(utf8.startIndex, offsetBy: end)
+            scriptName = String(context.path[..<split])
+            pathInfo = String(context.path[split...])
+        }
+        var scriptFile = StaticFileHandler.join(docroot, scriptName)
         if host.checkLocal {
             guard let (url, file, info) = CGIRoute.locateScript(root: docroot, path: context.path) else { return nil }
             scriptName = url

@@ -56,11 +56,17 @@ struct GatewayRouteTableTests {
         fastcgi.server = ( "/app/" => (( "host" => "127.0.0.1", "port" => 9000 )),
                            ".php" => (( "socket" => "/tmp/php.sock", "check-local" => "disable" )) )
         """)
-        #expect(t.route(forPath: "/app/x")?.0.match == "/app/")
+        #expect(t.route(forPath: "/app/x")?.route.match == "/app/")
         #expect(t.route(forPath: "/app/x")?.prefixLength == 5)
-        #expect(t.route(forPath: "/index.php")?.0.match == ".php")
-        #expect(t.route(forPath: "/index.phtml")?.0.match == ".php", "fastcgi.map-extensions")
+        #expect(t.route(forPath: "/index.php")?.route.match == ".php")
+        #expect(t.route(forPath: "/index.php")?.scriptEnd == nil)
+        #expect(t.route(forPath: "/index.phtml")?.route.match == ".php", "fastcgi.map-extensions")
         #expect(t.route(forPath: "/static.html") == nil)
+        // PATH_INFO after an extension: the first segment ending with it is the script.
+        #expect(t.route(forPath: "/index.php/users/7")?.scriptEnd == 10)
+        #expect(t.route(forPath: "/a.php/b.php/c")?.scriptEnd == 6)
+        #expect(t.route(forPath: "/index.phtml/x")?.scriptEnd == 12, "mapped extension with PATH_INFO")
+        #expect(t.route(forPath: "/x.phpx/y") == nil, "the extension must end a segment")
         #expect(t.routes[1].hosts[0].checkLocal == false)
         #expect(t.routes[0].hosts[0].port == 9000)
     }

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_util import Switchyard, get, q, switchyard_bin, wait_until
+from e2e_util import Switchyard, get, q, require, switchyard_bin, wait_until
 
 
 def _docroot(tmp_path):
@@ -152,10 +152,10 @@ def _threads(pid):
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable CPUs to tell the mask from the online count")
 def test_default_event_loops_follow_the_affinity_mask(tmp_path):
     """server.event-loops defaults to the CPUs the process may run on, not every online CPU:
     pinned to one CPU it runs one loop thread fewer than pinned to two."""
+    require(len(os.sched_getaffinity(0)) >= 2, "needs two usable CPUs to tell the mask from the online count")
     cpus = sorted(os.sched_getaffinity(0))
     counts = {}
     for label, mask in (("one", str(cpus[0])), ("two", f"{cpus[0]},{cpus[1]}")):
