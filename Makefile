@@ -12,6 +12,8 @@
 #   make bench     static-file GETs vs lighttpd, then `switchyard-bench compare --quick`
 #   make compare   the full backend-protocol comparison vs lighttpd (results.md + chart.svg)
 #   make soak      30-minute churn soak of every backend path with 5 000 held WebSockets (not in `make test`)
+#   make install   static release build, then binaries, man page, example config and systemd units
+#                  under DESTDIR/PREFIX (PREFIX=/usr/local; SYSCONFDIR, SYSTEMDUNITDIR can be set)
 #   make clean
 
 SHELL      := /bin/bash
@@ -26,7 +28,7 @@ export SWITCHYARD_ROOT := $(CURDIR)
 
 C_PROGS := cgi-bin/ws-echo-fast Fixtures/bin/fcgi-ws-echo Fixtures/bin/corrupt-echo Fixtures/bin/hello-cgi
 
-.PHONY: all deps build release c-progs run test swift-test e2e fuzz fuzz-smoke check-fixtures bench compare soak clean
+.PHONY: all deps build release c-progs run test swift-test e2e fuzz fuzz-smoke check-fixtures bench compare soak install install-build clean
 
 all: build
 
@@ -110,6 +112,36 @@ SOAK_SECONDS ?= 1800
 soak: release
 	SOAK_SECONDS=$(SOAK_SECONDS) $(PYTHON) Fixtures/soak/soak.py
 
+# install: binaries linked with the Swift runtime statically (they must not depend on where the
+# toolchain lives), in their own scratch path so the development builds are untouched.
+PREFIX         ?= /usr/local
+DESTDIR        ?=
+BINDIR         ?= $(PREFIX)/bin
+SBINDIR        ?= $(PREFIX)/sbin
+MANDIR         ?= $(PREFIX)/share/man
+SYSCONFDIR     ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL_BUILD  ?= .build-install/release
+DIST_SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+
+install-build:
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-install
+
+install: install-build
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/switchyard $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(PREFIX)/share/doc/switchyard/examples
+	install -m 755 $(INSTALL_BUILD)/switchyard $(DESTDIR)$(SBINDIR)/switchyard
+	install -m 755 $(INSTALL_BUILD)/scgi-cgi $(INSTALL_BUILD)/fcgi-cgi $(INSTALL_BUILD)/switchyard-bench \
+	    $(INSTALL_BUILD)/switchyard-echo-app $(DESTDIR)$(BINDIR)/
+	$(DIST_SUBST) Fixtures/dist/switchyard.8 > $(DESTDIR)$(MANDIR)/man8/switchyard.8
+	$(DIST_SUBST) Fixtures/dist/switchyard.conf > $(DESTDIR)$(PREFIX)/share/doc/switchyard/examples/switchyard.conf
+	@# an existing configuration is never overwritten
+	test -e $(DESTDIR)$(SYSCONFDIR)/switchyard/switchyard.conf || \
+	    $(DIST_SUBST) Fixtures/dist/switchyard.conf > $(DESTDIR)$(SYSCONFDIR)/switchyard/switchyard.conf
+	$(DIST_SUBST) Fixtures/dist/switchyard.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/switchyard.service
+	install -m 644 Fixtures/dist/switchyard.socket $(DESTDIR)$(SYSTEMDUNITDIR)/switchyard.socket
+	@echo "installed under $(DESTDIR)$(PREFIX) (config: $(DESTDIR)$(SYSCONFDIR)/switchyard/switchyard.conf)"
+
 clean:
-	rm -rf .build .build-fuzz Fixtures/bin cgi-bin/ws-echo-fast .pytest_cache Tests/e2e/.pytest_cache
+	rm -rf .build .build-fuzz .build-install Fixtures/bin cgi-bin/ws-echo-fast .pytest_cache Tests/e2e/.pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -23,6 +23,8 @@ public final class Server {
     let backendAvailability = BackendAvailability()
     private var stopRequested = false
     public private(set) var boundAddresses: [String] = []
+    /// systemd readiness (`Type=notify`); reads `$NOTIFY_SOCKET` before any thread starts.
+    let notifier = ServiceNotifier()
 
     /// Loads and validates a configuration. `path` nil: serve the current directory on 127.0.0.1:8080.
     public static func load(configPath: String?, overrides: [String] = []) throws -> (Server, [ConfigDiagnostic]) {
@@ -77,36 +79,8 @@ public final class Server {
         self.mainLoop = mainLoop
         let loops = settings.eventLoops > 0 ? settings.eventLoops : ProcessSetup.usableCPUs
 
-        // Listeners: the main socket plus $SERVER["socket"] blocks; one SO_REUSEPORT socket per worker.
-        var specs: [(address: SocketAddress, text: String)] = []
-        let mainAddress: SocketAddress
-        if settings.bind.hasPrefix("/") { mainAddress = .unix(settings.bind) }
-        else { mainAddress = try SocketAddress.resolve(host: settings.bind, port: settings.port) }
-        specs.append((mainAddress, settings.bind.hasPrefix("/") ? settings.bind : "\(settings.bind):\(settings.port)"))
-        for socket in settings.extraSockets {
-            specs.append((try SocketAddress.parse(socket), socket))
-        }
-        var perWorkerFDs: [[(Int32, ListenerInfo)]] = Array(repeating: [], count: loops)
-        for spec in specs {
-            var address = spec.address
-            for w in 0..<loops {
-                let reuse = loops > 1 && address.family != AF_UNIX
-                let fd: Int32
-                if w > 0 && address.family == AF_UNIX {
-                    fd = Socket.dupCloexec(perWorkerFDs[0].first(where: { $0.1.serverSocket == spec.text })!.0)
-                } else {
-                    fd = try Socket.listen(address, options: .init(backlog: settings.listenBacklog, reusePort: reuse))
-                }
-                if w == 0, address.port == 0, let bound = SocketAddress.local(of: fd) {
-                    address = bound   // port 0: every worker binds the port the kernel picked
-                }
-                let info = ListenerInfo(scheme: "http", serverSocket: spec.text, port: address.port)
-                perWorkerFDs[w].append((fd, info))
-            }
-            let shown: String
-            if case .unix(let p) = address { shown = "unix:\(p)" } else { shown = "http://\(address.description)/" }
-            boundAddresses.append(shown)
-        }
+        let (perWorkerFDs, ownedUnixPath) = try bindListeners(loops: loops)
+        boundAddresses = perWorkerFDs.first.map { $0.map(\.shown) } ?? []
 
         try dropPrivileges()
 
@@ -124,7 +98,7 @@ public final class Server {
         let running = LoopBound(StopCountdown(loops), on: mainLoop)
         for w in 0..<loops {
             let worker = try Worker(index: w, server: self)
-            for (fd, info) in perWorkerFDs[w] { try worker.addListener(fd: fd, info: info) }
+            for l in perWorkerFDs[w] { try worker.addListener(fd: l.fd, info: l.info) }
             worker.onStopped = {
                 mainLoop.execute {
                     if running.value.countDown() { mainLoop.stop() }
@@ -141,13 +115,14 @@ public final class Server {
         }
         for a in boundAddresses { announce(a) }
         errorLog.info("server", "started \(SwitchyardVersion.string) with \(loops) event loop(s) on \(boundAddresses.joined(separator: ", "))")
+        notifier.notify("READY=1\nSTATUS=serving on \(boundAddresses.joined(separator: ", "))\nMAINPID=\(getpid())")
         mainLoop.run()
         for t in threads { t.join() }
         CGIChildren.reapAfterStop(workers.flatMap(\.cgisAtStop), seconds: CGIChildren.killGrace)
         supervisor.stop()
         supervisor.waitForChildren(seconds: 3)
         if let pid = settings.pidFile { unlink(pid) }
-        if case .unix(let path) = mainAddress { unlink(path) }
+        if case .unix(let path) = ownedUnixPath { unlink(path) }
         errorLog.info("server", "stopped")
     }
 
@@ -164,6 +139,7 @@ public final class Server {
                 return
             }
             stopRequested = true
+            notifier.notify("STOPPING=1")
             errorLog.info("server", "signal \(sig): graceful stop (up to \(settings.gracefulShutdownTimeout) s)")
             stopWorkers(grace: settings.gracefulShutdownTimeout)
         default:

@@ -22,6 +22,9 @@ public struct ServerSettings: Sendable {
     public var groupname: String? = nil
     public var eventLoops = 0                        // 0 = one per usable CPU (affinity mask)
     public var gracefulShutdownTimeout = 8
+    /// Use listening sockets passed by systemd (`LISTEN_FDS`). On by default: the variables only
+    /// count when `LISTEN_PID` names this very process, which only a deliberate activation does.
+    public var socketActivation = true
     public var upgradeRelay = "splice"               // "splice" or "copy" for transparent upgraded streams
     public var listenBacklog: Int32 = 1024
 
@@ -65,6 +68,13 @@ public struct ServerSettings: Sendable {
             upgradeRelay = v
         }
         if let v = try int("server.listen-backlog") { listenBacklog = Int32(v) }
+        if let v = try string("server.systemd-socket-activation") {
+            guard v == "enable" || v == "disable" else {
+                throw ConfigError(location: entry("server.systemd-socket-activation")!.location,
+                                  message: "server.systemd-socket-activation must be \"enable\" or \"disable\"")
+            }
+            socketActivation = v == "enable"
+        }
         for i in document.serverSocketContexts {
             let condition = document.contexts[i].condition
             try Self.checkSocketPort(condition.pattern, at: condition.location)

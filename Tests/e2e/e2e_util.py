@@ -100,7 +100,9 @@ class Switchyard:
             return ["lighttpd", "-D", "-f", str(self.conf_path)]
         return [str(switchyard_bin()), "-f", str(self.conf_path), *self.args]
 
-    def start(self, timeout=10.0):
+    def start_without_wait(self):
+        """Starts the process and its output readers; returns at once (for a server that only
+        starts listening later, e.g. exec'd by systemd-socket-activate on the first connection)."""
         env = dict(os.environ)
         env.update(self.extra_env)
         self.proc = subprocess.Popen(self.command(), cwd=self.dir, env=env, stdin=subprocess.DEVNULL,
@@ -110,6 +112,10 @@ class Switchyard:
             t = threading.Thread(target=self._reader, args=(stream, key), daemon=True)
             t.start()
             self._threads.append(t)
+        return self
+
+    def start(self, timeout=10.0):
+        self.start_without_wait()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if REFERENCE:
