@@ -105,6 +105,17 @@ struct BackendConnectionPoolTests {
         #expect(spin(f.loop, seconds: 2) { f.backend.accepted == 2 })
     }
 
+    @Test func aConnectionClosedBehindThePoolsBackIsNotHandedOut() throws {
+        let f = try Fixture(maxConnections: 1)
+        let (c, _) = try #require(try f.lease())
+        f.end(c)
+        c.onClose = nil           // its owner forgot to tell the pool
+        c.closeFromPool()
+        let (next, reused) = try #require(try f.lease(), "the closed connection must not count against the limit")
+        #expect(next !== c && !reused)
+        #expect(f.pool.connections.count == 1)
+    }
+
     @Test func theHostLimitRefusesAndFreesOnCheckin() throws {
         let f = try Fixture(maxConnections: 2)
         let (a, _) = try #require(try f.lease())

@@ -74,6 +74,20 @@ struct FastCGIPoolTests {
         _ = (s1, s2)
     }
 
+    @Test func anIdleConnectionTheAppClosesLeavesThePool() throws {
+        let f = try Fixture()
+        let (c, _) = try f.checkout()
+        let r = StreamRecorder()
+        let s = f.send(on: c, to: r)
+        #expect(spin(f.loop, seconds: 5) { r.ended && f.pool.idleCount == 1 })
+        f.backend.closeConnections()
+        #expect(spin(f.loop, seconds: 5) { c.isClosed }, "EOF while idle must close the FastCGI connection")
+        #expect(f.pool.count == 0 && f.pool.connections.isEmpty)
+        let (next, reused) = try f.checkout()
+        #expect(next !== c && !reused)
+        _ = s
+    }
+
     @Test func aStaleReusedConnectionIsRetriedOnceOnAFreshOne() throws {
         let f = try Fixture()
         let (c1, _) = try f.checkout()
