@@ -37,6 +37,11 @@ public struct BackendHostConfig: Sendable {
     public var connectionPool = false
     /// FastCGI: share one connection between concurrent requests when the app says FCGI_MPXS_CONNS=1.
     public var multiplex = true
+    /// Connections one worker may hold open to this host at once (0: no limit; Switchyard
+    /// extension). Beyond it a request goes to another host of the route, or is answered 503:
+    /// it is not queued (lighttpd has no such limit and leaves waiting to the backend's listen
+    /// backlog; a queue here would only hide an overloaded host behind a growing wait).
+    public var maxConnections = 0
     public var location: ConfigSourceLocation
 
     /// Where the gateway connects: the unix socket, or host:port.
@@ -153,7 +158,7 @@ public final class GatewayRouteTable: Sendable {
         "host", "port", "socket", "bin-path", "bin-environment", "bin-copy-environment", "min-procs", "max-procs",
         "max-load-per-proc", "kill-signal", "listen-backlog", "check-local", "docroot", "strip-request-uri",
         "fix-root-scriptname", "mode", "upgrade", "connect-timeout", "read-timeout", "write-timeout", "disable-time",
-        "tcp-fin-propagate", "connection-pool", "multiplex", "idle-timeout", "x-sendfile", "allow-x-send-file", "broken-scriptfilename",
+        "tcp-fin-propagate", "connection-pool", "multiplex", "max-connections", "idle-timeout", "x-sendfile", "allow-x-send-file", "broken-scriptfilename",
     ]
 
     private static func parseHost(_ value: ConfigValue, name: String, location: ConfigSourceLocation, key: String) throws -> BackendHostConfig {
@@ -205,6 +210,7 @@ public final class GatewayRouteTable: Sendable {
             case "tcp-fin-propagate": h.tcpFinPropagate = try bool(v, k)
             case "connection-pool": h.connectionPool = try bool(v, k)
             case "multiplex": h.multiplex = try bool(v, k)
+            case "max-connections": h.maxConnections = try int(v, k)
             default:
                 if !knownHostOptions.contains(k) { throw ConfigError(location: location, message: "\(ctx): unknown option \"\(k)\"") }
             }

@@ -20,6 +20,7 @@ final class BackendDispatch {
     private weak var exchange: GatewayExchange?
     private let label: String
     private var tried = Set<Int>()
+    private var stale = StaleConnectionRetry()
 
     init(runtime: BackendRuntime, table: GatewayRouteTable, route: GatewayRouteTable.Route, routeIndex: Int, scriptEnd: Int?,
          context: RequestContext, connection: any ClientExchange, exchange: GatewayExchange, label: String) {
@@ -40,7 +41,7 @@ final class BackendDispatch {
     /// Connects to one host and attaches the stream; on failure returns why. A connection that
     /// fails later (asynchronously) comes back through the exchange's `onConnectFailure`.
     func attempt() -> BackendFailure? {
-        guard let exchange, let connection else { return .connectFailed("\(label): client gone") }
+        guard exchange != nil, connection != nil else { return .connectFailed("\(label): client gone") }
         guard let hostIndex = runtime.pick(table: table, route: route, routeIndex: routeIndex, context: context, exclude: tried) else {
             return .connectFailed("\(label): no backend host available (all disabled or failed)")
         }
@@ -52,6 +53,14 @@ final class BackendDispatch {
             let failure = BackendFailure.connectFailed("\(label) \(hostConfig.addressDescription): \(why)")
             return tried.count < route.hosts.count ? attempt() : failure
         }
+        return connect(hostIndex: hostIndex, fresh: false)
+    }
+
+    /// Puts the request on host `hostIndex` (`fresh`: on a new connection, never a pooled one)
+    /// with that host's own options.
+    private func connect(hostIndex: Int, fresh: Bool) -> BackendFailure? {
+        guard let exchange, let connection else { return .connectFailed("\(label): client gone") }
+        let hostConfig = route.hosts[hostIndex]
         let hs = runtime.hostState(hostConfig, table: table, routeIndex: routeIndex, hostIndex: hostIndex)
         guard let address = hs.address else {
             return .connectFailed("\(label): cannot resolve \(hostConfig.addressDescription)")
@@ -63,12 +72,15 @@ final class BackendDispatch {
         exchange.configure(upgradeCandidate: hostConfig.upgrade && CGIRequestInfo.wantsWebSocket(context.head),
                            readTimeout: hostConfig.readTimeout, writeTimeout: hostConfig.writeTimeout,
                            connectTimeout: hostConfig.connectTimeout)
-        let stream: BackendStream
+        let opened: BackendRuntime.OpenedStream
         do {
             switch try runtime.openStream(request, wire: table.wireProtocol, host: hs, address: address, label: hostLabel,
-                                          debug: table.debug, exchange: exchange) {
-            case .success(let s): stream = s
-            case .failure(let failure): return failure
+                                          debug: table.debug, exchange: exchange, fresh: fresh) {
+            case .success(let s): opened = s
+            case .failure(let failure):
+                // At its max-connections: another host may have room (not a fault: no disable-time).
+                if case .hostBusy = failure, tried.count < route.hosts.count { return attempt() }
+                return failure
             }
         } catch {
             // Out of descriptors is the gateway's own trouble, not the host's: no disable-time.
@@ -79,14 +91,35 @@ final class BackendDispatch {
             return .connectFailed("\(hostLabel): \(error)")
         }
         hs.active += 1
-        exchange.attach(stream)
+        exchange.attach(opened.stream)
         exchange.onConnectFailure = { [weak runtime, weak hs, self] failure in
             guard let runtime else { return false }
             if let hs { runtime.disable(hs, reason: failure.description) }
             guard self.retryable else { return false }
+            self.releaseHost()
             if let next = self.attempt() { self.exchange?.fail(next) }
             return true
         }
+        exchange.onStaleConnection = opened.reused ? { [self] failure in
+            self.retryStale(failure, hostIndex: hostIndex, hostLabel: hostLabel)
+        } : nil
         return nil
+    }
+
+    /// The keep-alive race: the reused connection failed before the backend said anything.
+    private func retryStale(_ failure: BackendFailure, hostIndex: Int, hostLabel: String) -> Bool {
+        guard stale.shouldRetry(after: failure, reused: true, responseStarted: false, replayable: retryable) else { return false }
+        runtime.worker.errorLog.info(hostLabel, "reused connection closed before any response (\(failure)): sending the request once more on a fresh connection")
+        releaseHost()
+        if let next = connect(hostIndex: hostIndex, fresh: true) { exchange?.fail(next) }
+        return true
+    }
+
+    /// Gives back the failed attempt's place in its host's load count (a pooled stream counts
+    /// until the exchange finishes; a dedicated one until its connection closes).
+    private func releaseHost() {
+        let release = exchange?.onFinish
+        exchange?.onFinish = nil
+        release?(false)
     }
 }

@@ -13,18 +13,27 @@ final class BackendRuntime {
         var disabledUntil: UInt64 = 0
         var active = 0
         var address: SocketAddress?
-        /// Open FastCGI connections to this host (pooled or multiplexed).
-        var fastcgi: [FastCGIConnection] = []
+        /// Open FastCGI connections to this host (pooled or multiplexed), in this worker.
+        let fastcgi: BackendConnectionPool<FastCGIConnection>
         var multiplexes: Bool? = nil
-        init(config: BackendHostConfig) {
+        init(config: BackendHostConfig, loop: EventLoop) {
             self.config = config
+            fastcgi = BackendConnectionPool(loop: loop, maxConnections: config.maxConnections,
+                                            idleSeconds: Double(BackendRuntime.pooledIdleSeconds))
             if let socket = config.socket { address = .unix(socket) }
             else { address = try? SocketAddress.resolve(host: config.host ?? "127.0.0.1", port: config.port ?? 0) }
         }
     }
 
+    /// A stream carrying one request; `reused` = on a pooled connection that had been idle (the
+    /// keep-alive race may have closed it under the request: `StaleConnectionRetry`).
+    struct OpenedStream {
+        let stream: BackendStream
+        let reused: Bool
+    }
+
     unowned let worker: Worker
-    /// How long an idle pooled FastCGI connection is kept.
+    /// How long an idle pooled connection is kept (`BackendConnectionPool`).
     static let pooledIdleSeconds = 30
     private var hosts: [String: HostState] = [:]
     private var roundRobin: [String: Int] = [:]
@@ -35,7 +44,7 @@ final class BackendRuntime {
     private func state(_ host: BackendHostConfig, table: GatewayRouteTable, routeIndex: Int, hostIndex: Int) -> HostState {
         let key = "\(table.key)#\(routeIndex)#\(hostIndex)"
         if let s = hosts[key] { return s }
-        let s = HostState(config: host)
+        let s = HostState(config: host, loop: worker.loop)
         hosts[key] = s
         return s
     }
@@ -99,23 +108,35 @@ final class BackendRuntime {
     }
 
     /// A stream to `hs` carrying `request`: on a pooled/multiplexed FastCGI connection, or on a
-    /// connection of its own. Throws when the host cannot be reached; returns a failure when the
-    /// request cannot be encoded (not the host's fault).
+    /// connection of its own. `fresh`: never an open pooled connection (the stale-connection
+    /// retry). Throws when the host cannot be reached; returns a failure when the request cannot
+    /// be encoded or the host is at its `max-connections` (neither is the host's fault).
     func openStream(_ request: BackendRequest, wire: BackendWireProtocol, host hs: HostState, address: SocketAddress,
-                    label: String, debug: Int, exchange: GatewayExchange) throws -> Result<BackendStream, BackendFailure> {
+                    label: String, debug: Int, exchange: GatewayExchange, fresh: Bool = false) throws -> Result<OpenedStream, BackendFailure> {
         let config = hs.config
         if wire == .fastcgi && (config.connectionPool || config.multiplex) {
-            let connection = try fastcgiConnection(hs, address: address, label: label, debug: debug)
+            let checkout = try hs.fastcgi.checkout(fresh: fresh) {
+                try newFastCGIConnection(hs, address: address, label: label, debug: debug)
+            }
+            guard case .leased(let connection, let reused) = checkout else { return .failure(busy(hs, label)) }
+            if debug > 0 && (reused || connection.activeCount > 0) {
+                worker.errorLog.info(label, "fastcgi: reusing connection fd \(connection.fd) (\(connection.activeCount) active, multiplexing: \(connection.multiplexes.map { "\($0)" } ?? "unknown"))")
+            }
             exchange.onFinish = { [weak hs] _ in hs?.active -= 1 }
-            return .success(connection.openStream(request, label: label))
+            return .success(OpenedStream(stream: connection.openStream(request, label: label), reused: reused))
         }
+        if config.maxConnections > 0 && hs.active >= config.maxConnections { return .failure(busy(hs, label)) }
         let fdStream = try dedicatedStream(wire, config, address: address, label: label)
         do { try fdStream.start(request) } catch {
             fdStream.closeUnregistered()
             return .failure(.encodeFailed("\(label): \(error)"))
         }
         fdStream.onClose = { [weak hs] _ in hs?.active -= 1 }
-        return .success(fdStream)
+        return .success(OpenedStream(stream: fdStream, reused: false))
+    }
+
+    private func busy(_ hs: HostState, _ label: String) -> BackendFailure {
+        .hostBusy("\(label): all \(hs.config.maxConnections) connections this worker may open to the host are busy (max-connections)")
     }
 
     func hostState(_ host: BackendHostConfig, table: GatewayRouteTable, routeIndex: Int, hostIndex: Int) -> HostState {
@@ -145,16 +166,10 @@ final class BackendRuntime {
         return stream
     }
 
-    /// A FastCGI connection that can take one more request: a multiplexing one with room, an idle
-    /// pooled one, or a new one (which first asks the app for its capabilities).
-    private func fastcgiConnection(_ hs: HostState, address: SocketAddress, label: String, debug: Int) throws -> FastCGIConnection {
+    /// A new FastCGI connection for the pool (which first asks the app for its capabilities when
+    /// the host may multiplex and has not said yet).
+    private func newFastCGIConnection(_ hs: HostState, address: SocketAddress, label: String, debug: Int) throws -> FastCGIConnection {
         let config = hs.config
-        if let c = hs.fastcgi.first(where: { $0.canTakeAnother && (config.multiplex || $0.activeCount == 0) }) {
-            if debug > 0 {
-                worker.errorLog.info(label, "fastcgi: reusing connection fd \(c.fd) (\(c.activeCount) active, multiplexing: \(c.multiplexes.map { "\($0)" } ?? "unknown"))")
-            }
-            return c
-        }
         let fd: Int32
         let connecting: Bool
         switch try Socket.connect(address) {
@@ -173,18 +188,17 @@ final class BackendRuntime {
             throw error
         }
         c.onCapabilities = { [weak hs] mux, _ in hs?.multiplexes = mux }
-        c.onClose = { [weak hs] conn in hs?.fastcgi.removeAll { $0 === conn } }
-        c.onIdle = { [weak self] conn in
-            guard let self else { return }
+        let pool = hs.fastcgi
+        c.onClose = { [weak pool] conn in pool?.remove(conn) }
+        c.onIdle = { [weak pool] conn in
+            // KEEP_CONN was asked for multiplexing; an app that does not multiplex keeps its
+            // connection only when the host pools (see `connectionPool`).
             if !config.connectionPool && conn.multiplexes != true { conn.teardown(nil); return }
-            // Idle pooled connections are closed after a while so apps can restart cleanly: one
-            // timer per connection, not one per request (a busy pool goes idle after every request).
-            conn.closeWhenIdle(forSeconds: BackendRuntime.pooledIdleSeconds)
+            pool?.checkin(conn)
         }
         if hs.multiplexes == true && config.multiplex { c.markMultiplexing() }
-        hs.fastcgi.append(c)
         if debug > 0 {
-            worker.errorLog.info(label, "fastcgi: new connection fd \(fd) (\(hs.fastcgi.count) open to this host in this worker)")
+            worker.errorLog.info(label, "fastcgi: new connection fd \(fd) (\(hs.fastcgi.count + 1) open to this host in this worker)")
         }
         return c
     }
@@ -230,6 +244,6 @@ final class BackendRuntime {
     func tick(now: UInt64) {}
 
     func shutdown() {
-        for hs in hosts.values { for c in hs.fastcgi { c.teardown(nil) } }
+        for hs in hosts.values { hs.fastcgi.closeAll() }
     }
 }

@@ -22,17 +22,18 @@ enum BackendFailure: Error, CustomStringConvertible {
     case timeout(String)            // 504
     case encodeFailed(String)       // 500: the request could not be put into the backend's protocol
     case notFound(String)           // 404: check-local found no file for this host
+    case hostBusy(String)           // 503: the host is at its max-connections in this worker
 
     var description: String {
         switch self {
         case .connectFailed(let s), .spawnFailed(let s), .ioError(let s), .protocolError(let s), .timeout(let s),
-             .encodeFailed(let s), .notFound(let s): return s
+             .encodeFailed(let s), .notFound(let s), .hostBusy(let s): return s
         }
     }
 
     var status: Int {
         switch self {
-        case .connectFailed: return 503
+        case .connectFailed, .hostBusy: return 503
         case .spawnFailed, .encodeFailed: return 500
         case .notFound: return 404
         case .ioError, .protocolError: return 502

@@ -50,6 +50,7 @@ enum ConfigLimits {
         "read-timeout": seconds,
         "write-timeout": seconds,
         "disable-time": seconds,
+        "max-connections": 0...65_535,                   // per worker; 0: no limit
     ]
 
     /// The integer of `entry`, or a `ConfigError` at the entry's location naming the allowed range.

@@ -30,7 +30,8 @@ final class FastCGIConnection: EventHandler {
     /// Learnt from FCGI_GET_VALUES_RESULT.
     private(set) var multiplexes: Bool? = nil
     private(set) var maxRequests = 1
-    /// Told when the connection has no more streams (back to the pool) or died.
+    /// Told when the connection has no more streams (back to the pool, `BackendConnectionPool`,
+    /// which also closes it after a while idle) or died.
     var onIdle: ((FastCGIConnection) -> Void)?
     var onClose: ((FastCGIConnection) -> Void)?
     var onCapabilities: ((Bool, Int) -> Void)?
@@ -294,34 +295,12 @@ final class FastCGIConnection: EventHandler {
         }
     }
 
-    private var idleSince: UInt64 = 0
-    private var idleTimer: TimerID?
-
-    /// Closes the connection once it has had no request for `seconds`; a request in between
-    /// restarts the count. At most one timer per connection.
-    func closeWhenIdle(forSeconds seconds: Int) {
-        idleSince = loop.now
-        armIdleTimer(after: Double(seconds), limit: UInt64(seconds) * 1_000_000_000)
-    }
-
-    private func armIdleTimer(after delay: Double, limit: UInt64) {
-        guard idleTimer == nil, !closed else { return }
-        idleTimer = loop.schedule(afterSeconds: delay) { [weak self] in
-            guard let self else { return }
-            self.idleTimer = nil
-            guard !self.closed, self.activeCount == 0 else { return }   // busy again: re-armed when idle
-            let idle = self.loop.now - self.idleSince
-            if idle >= limit { self.teardown(nil) } else { self.armIdleTimer(after: Double(limit - idle) / 1e9, limit: limit) }
-        }
-    }
-
     // MARK: ending
 
     func teardown(_ failure: BackendFailure?) {
         guard !closed else { return }
         closed = true
         if let t = stallTimer { loop.cancel(t); stallTimer = nil }
-        if let t = idleTimer { loop.cancel(t); idleTimer = nil }
         if let t = abortTimer { loop.cancel(t); abortTimer = nil }
         abortedSince.removeAll()
         loop.unregister(fd: fd)
@@ -333,6 +312,11 @@ final class FastCGIConnection: EventHandler {
         onClose = nil
         onIdle = nil
     }
+}
+
+extension FastCGIConnection: PooledBackendConnection {
+    var isClosed: Bool { closed }
+    func closeFromPool() { teardown(nil) }
 }
 
 /// One request on a (possibly shared) FastCGI connection.

@@ -31,6 +31,9 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     var stream: BackendStream?
     /// Called when the stream could not even start, to try another host (SCGI/FastCGI pools).
     var onConnectFailure: ((BackendFailure) -> Bool)?
+    /// Called when the stream failed before the backend sent a byte, to send the request again on
+    /// a fresh connection when a reused one was closed under it (`StaleConnectionRetry`).
+    var onStaleConnection: ((BackendFailure) -> Bool)?
     /// Called once when the exchange is over; `clean` = the response was delivered completely
     /// (false: the client went away or the backend failed).
     var onFinish: ((_ clean: Bool) -> Void)?
@@ -39,6 +42,8 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     private var headParser: any ResponseHeadDecoder
     private var requestBodyComplete = false
     private var bodyEndSent = false
+    /// The backend sent something (output or stderr) on the current stream.
+    private var backendSpoke = false
     private var responseLength: Int?
     private var responseSent = 0
     private var stderrLines = LineSplitter()
@@ -77,6 +82,12 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         self.stream = stream
         stream.delegate = self
         phase = .awaitingHead
+        backendSpoke = false
+        if bodyEndSent {
+            // A retry (only ever without a request body): the new stream needs its end too.
+            bodyEndSent = false
+            requestBodyEnd()
+        }
     }
 
     func start() {
@@ -121,6 +132,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     // MARK: backend -> client
 
     func streamStdout(_ bytes: UnsafeRawBufferPointer) {
+        backendSpoke = true
         switch phase {
         case .awaitingHead:
             let parsed: (head: CGIResponseHead, bodyStartInInput: Int)?
@@ -276,6 +288,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     }
 
     func streamStderr(_ bytes: UnsafeRawBufferPointer) {
+        backendSpoke = true
         stderrLines.feed(bytes) { errorLog.stderrLine(label, $0) }
     }
 
@@ -289,6 +302,10 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         switch phase {
         case .starting, .awaitingHead:
             if let error, case .connectFailed = error, let retry = onConnectFailure, retry(error) { return }
+            if let error, !backendSpoke, let retry = onStaleConnection {
+                onStaleConnection = nil
+                if retry(error) { return }
+            }
             if let ps = protocolStatus, ps != 0 {
                 // FCGI_CANT_MPX_CONN / FCGI_OVERLOADED -> 503, FCGI_UNKNOWN_ROLE -> 500
                 errorLog.error(label, "FastCGI application refused the request (protocol status \(ps))")
@@ -363,6 +380,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         stderrLines.finish { errorLog.stderrLine(label, $0) }
         connection = nil
         onConnectFailure = nil
+        onStaleConnection = nil
     }
 
     func abort() {

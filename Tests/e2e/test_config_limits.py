@@ -69,7 +69,8 @@ def test_max_request_size_in_a_conditional(tmp_path):
 @pytest.mark.parametrize("module,key", [("mod_fastcgi", "fastcgi.server"), ("mod_scgi", "scgi.server")])
 @pytest.mark.parametrize("option,value,allowed", [("port", 99999, "1...65535"), ("port", 0, "1...65535"),
                                                   ("read-timeout", -1, "0...86400"), ("kill-signal", 99, "1...64"),
-                                                  ("max-procs", 1000000000, "1...1024")])
+                                                  ("max-procs", 1000000000, "1...1024"),
+                                                  ("max-connections", -1, "0...65535")])
 def test_backend_option_out_of_range(tmp_path, module, key, option, value, allowed):
     extra = "" if option == "port" else '"port" => 9000, '
     literal = f'"{value}"' if value < 0 else value
