@@ -58,10 +58,10 @@ build: c-progs
 release: c-progs
 	$(SWIFT) build -c release
 
-# The demo needs only the gateway and the C echo CGI (no libfcgi: `make run` works on a machine
-# where `make test` never installed anything).
+# The demo needs the Swift programs and the C echo CGI, nothing `make deps` installs (no libfcgi:
+# `make run` works on a machine where `make test` never ran).
 run: cgi-bin/ws-echo-fast
-	$(SWIFT) build -c release --product switchyard
+	$(SWIFT) build -c release
 	@echo "Switchyard demo: http://127.0.0.1:8080/   (Ctrl-C to stop)"
 	cd $(CURDIR) && exec .build/release/switchyard -f Fixtures/demo/switchyard.conf
 

@@ -1,4 +1,5 @@
 import Glibc
+import CSwitchyardShims
 
 /// systemd's two process protocols, written by hand so no libsystemd is needed:
 /// socket activation (`sd_listen_fds(3)`: `LISTEN_PID`, `LISTEN_FDS`, descriptors from 3 on) and

@@ -108,6 +108,7 @@ final class CompareCommand {
         ok = ok && CompareFiles.write(outputDirectory + "/results.md", MarkdownReportWriter.render(report))
         ok = ok && CompareFiles.write(outputDirectory + "/chart.svg", SVGChartWriter.render(wsTable, subtitle: "\(report.machine.date), \(report.machine.hostname), \(report.machine.cores) cores: \(report.sharingNote)"))
         if ok {
+            pointLatest()
             print("wrote \(outputDirectory)/results.md and chart.svg (raw JSON in raw/) in \(Int(EventLoopClock.now() - started)) s")
         } else {
             BenchErrorLog.printErr("switchyard-bench compare: cannot write \(outputDirectory)")
@@ -119,6 +120,20 @@ final class CompareCommand {
         }
         if interrupted { return 130 }
         return ok ? 0 : 1
+    }
+
+    /// bench-results/latest names the newest comparison (the demo page links to its chart).
+    /// Only for results written into the repository's bench-results/.
+    func pointLatest() {
+        let results = setup.root + "/bench-results"
+        guard outputDirectory.hasPrefix(results + "/"), let slash = outputDirectory.lastIndex(of: "/") else { return }
+        let name = String(outputDirectory[outputDirectory.index(after: slash)...])
+        guard outputDirectory == results + "/" + name, !name.isEmpty else { return }
+        let link = results + "/latest", temporaryLink = results + "/.latest.tmp"
+        unlink(temporaryLink)
+        if symlink(name, temporaryLink) == 0 && rename(temporaryLink, link) == 0 { return }
+        unlink(temporaryLink)
+        BenchErrorLog.printErr("switchyard-bench compare: could not point \(link) at \(name)")
     }
 
     var timing: String {

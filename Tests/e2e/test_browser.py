@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_util import CGI_BIN, REFERENCE, REPO, free_port, q, require, wait_until
+from e2e_util import CGI_BIN, REFERENCE, REPO, free_port, get, q, require, switchyard_bin, wait_until
 
 CHROMIUM = os.environ.get("SWITCHYARD_E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("SWITCHYARD_E2E_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -197,7 +197,11 @@ def demo_config(access: Path) -> str:
                            text, flags=re.M)
     port = free_port() if REFERENCE else 0
     text, n_port = re.subn(r"^server\.port\s*=\s*\d+\s*$", f"server.port = {port}", text, flags=re.M)
-    assert n_root == 1 and n_port == 1, "Fixtures/demo/switchyard.conf changed shape (var.root / server.port)"
+    # The SCGI/FastCGI programs: the build under test, sockets in this test's directory.
+    text, n_bin = re.subn(r"^var\.bin\s*=.*$", lambda m: f"var.bin = {q(switchyard_bin().parent)}", text, flags=re.M)
+    text, n_run = re.subn(r"^var\.run\s*=.*$", lambda m: f"var.run = {q(access.parent)}", text, flags=re.M)
+    assert n_root == 1 and n_port == 1 and n_bin == 1 and n_run == 1, \
+        "Fixtures/demo/switchyard.conf changed shape (var.root / server.port / var.bin / var.run)"
     return text + f'\nserver.modules += ("mod_accesslog")\naccesslog.filename = {q(access)}\n'
 
 
@@ -246,6 +250,11 @@ def test_demo_page_panels(switchyard, browser, seeds, tmp_path):
     sent = {
         "echo": ["Hello from Chromium — héllo ☃", "Привет ✓ Ελληνικά"],
         "fast": ["fast path: ünïcödé ✓", "second message, sent with Enter"],
+        # the same echo over SCGI and FastCGI: the native app and the bridges running the C CGI
+        "scgi-app": ["over SCGI ✓", "second over SCGI"],
+        "fcgi-app": ["over FastCGI ✓", "second over FastCGI"],
+        "scgi-bridge": ["scgi-cgi → CGI ✓", "second through scgi-cgi"],
+        "fcgi-bridge": ["fcgi-cgi → CGI ✓", "second through fcgi-cgi"],
     }
     for name, (first, second) in sent.items():
         p = connect(name)
@@ -277,7 +286,7 @@ def test_demo_page_panels(switchyard, browser, seeds, tmp_path):
     assert "must not mask" in log, f"expected Chromium's masking error in the console:\n{log}"
 
     # the other panels are unaffected
-    assert status("echo") == "open" and status("fast") == "open"
+    assert all(status(name) == "open" for name in sent), {name: status(name) for name in sent}
     driver.execute_script("window.scrollTo(0, 0);")
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     assert driver.save_screenshot(str(SCREENSHOT)), f"could not write {SCREENSHOT}"
@@ -288,6 +297,28 @@ def test_demo_page_panels(switchyard, browser, seeds, tmp_path):
         wait_for(driver, lambda d: status(name).startswith("closed"), f"panel {name}: closed after Close", srv)
         assert status(name).startswith("closed (1000"), (name, status(name), texts(driver, f"#log-{name} li"))
 
-    # server side: all three CGIs answered the upgrade with 101
-    for target in ("/ws/echo.py", "/ws/fast", "/ws/seed_ws_echo.py"):
+    # server side: every program answered the upgrade with 101
+    for target in ("/ws/echo.py", "/ws/fast", "/ws/seed_ws_echo.py", "/scgi-app/echo", "/fcgi-app/echo",
+                   "/scgi-bridge/fast", "/fcgi-bridge/fast"):
         assert access_log_has(access, f"GET {target}", 101), f"no 101 for {target}:\n{read_text(access)}"
+
+    # The live comparison: 200 checked round trips on each of the six paths, drawn as bars, and the
+    # links to the latest `make compare` results are served.
+    driver.find_element(By.ID, "compare-run").click()
+    wait_for(driver, lambda d: d.execute_script("return document.getElementById('compare').dataset.done") == "1",
+             "the comparison to finish", srv, timeout=90)
+    rows = driver.execute_script("""
+        return Array.from(document.querySelectorAll('#compare-table tr')).map(function (r) {
+          return {path: r.dataset.path, status: r.dataset.status, rate: parseFloat(r.dataset.rate || '0'),
+                  text: r.children[1].textContent, width: r.querySelector('.bar').style.width};
+        });""")
+    assert [r["path"] for r in rows] == ["/ws/fast", "/ws/echo.py", "/scgi-app/echo", "/fcgi-app/echo",
+                                         "/scgi-bridge/fast", "/fcgi-bridge/fast"], rows
+    for r in rows:
+        assert r["status"] == "ok" and r["rate"] > 0 and "round trips/s" in r["text"], r
+        assert r["width"].endswith("%") and float(r["width"][:-1]) > 0, r
+    assert max(float(r["width"][:-1]) for r in rows) == 100.0, rows
+    for link in ("/compare/results.md", "/compare/chart.svg"):
+        got = get(srv.port, link)
+        assert got.status == 200 and len(got.body) > 1000, (link, got)
+    assert get(srv.port, "/compare/chart.svg").header("Content-Type") == "image/svg+xml"

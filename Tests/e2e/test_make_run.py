@@ -3,7 +3,7 @@ installed), it builds only what the demo needs — the gateway and the C echo CG
 libfcgi fixture, and the demo answers.
 
 The Swift build itself is the one CI already did (a wrapper stands in for `swift` and copies the
-built gateway), so the test checks the Makefile's logic in seconds; the C compiler is real but
+built programs), so the test checks the Makefile's logic in seconds; the C compiler is real but
 refuses `-lfcgi`, as on a machine without libfcgi-dev.
 """
 import os
@@ -18,8 +18,9 @@ from e2e_util import REPO, free_port, get, require, require_binary, require_modu
 FAKE_SWIFT = """#!/bin/sh
 # Stands in for the toolchain: `make run` may only ask for a release build of the gateway.
 echo "swift $*" >> "$RUN_LOG"
-[ "$*" = "build -c release --product switchyard" ] || { echo "unexpected: swift $*" >&2; exit 3; }
-mkdir -p .build/release && cp "$PREBUILT" .build/release/switchyard
+[ "$*" = "build -c release" ] || { echo "unexpected: swift $*" >&2; exit 3; }
+mkdir -p .build/release
+for p in switchyard scgi-cgi fcgi-cgi switchyard-echo-app; do cp "$PREBUILT/$p" .build/release/; done
 """
 
 NO_LIBFCGI_CC = """#!/bin/sh
@@ -30,12 +31,29 @@ exec cc "$@"
 """
 
 
+def clean_copy(dest):
+    """What a clean clone of this working tree holds: the files git tracks or would track (so an
+    uncommitted change is tested too), none of the build products or ignored files."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, check=True, timeout=60).stdout.split(b"\0")
+    for raw in filter(None, listed):
+        rel = raw.decode()
+        src, dst = REPO / rel, dest / rel
+        if not os.path.lexists(src):
+            continue                      # deleted in the working tree
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.islink(src):
+            os.symlink(os.readlink(src), dst)
+        else:
+            shutil.copy2(src, dst)
+    return dest
+
+
 def test_make_run_from_a_clean_clone(tmp_path):
     require_binary()
     require(shutil.which("git") is not None and shutil.which("make") is not None and shutil.which("cc") is not None,
             "git, make and cc are needed (make deps)")
-    clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(REPO), str(clone)], check=True, timeout=120)
+    clone = clean_copy(tmp_path / "clone")
     assert not (clone / "Fixtures" / "bin").exists() and not (clone / "cgi-bin" / "ws-echo-fast").exists()
     # The demo lists ../shared/seeds as a script directory, next to the clone as next to the repository.
     if (REPO.parent / "shared").is_dir():
@@ -49,7 +67,7 @@ def test_make_run_from_a_clean_clone(tmp_path):
         (tools / name).write_text(text)
         (tools / name).chmod(0o755)
     log = tmp_path / "run.log"
-    env = dict(os.environ, RUN_LOG=str(log), PREBUILT=str(switchyard_bin()))
+    env = dict(os.environ, RUN_LOG=str(log), PREBUILT=str(switchyard_bin().parent))
     env.pop("SWITCHYARD_ROOT", None)
     proc = subprocess.Popen(["make", "--no-print-directory", "run", f"SWIFT={tools / 'swift'}", f"CC={tools / 'cc'}"],
                             cwd=clone, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -67,15 +85,20 @@ def test_make_run_from_a_clean_clone(tmp_path):
         assert not (clone / "Fixtures" / "bin").exists(), "make run built test fixtures"
         r = get(port, "/")
         assert r.status == 200 and b"<html" in r.body.lower(), r
-        # The C echo CGI that make run built answers a WebSocket through the gateway.
+        # The C echo CGI that make run built answers a WebSocket through the gateway, directly and
+        # through the bridges; the echo app over SCGI and FastCGI.
         require_module("websockets")
         from websockets.sync.client import connect
-        with connect(f"ws://127.0.0.1:{port}/ws/fast", open_timeout=10, close_timeout=5, proxy=None,
-                     ping_interval=None) as ws:
-            ws.send("fresh machine")
-            assert ws.recv(timeout=10) == "fresh machine"
+        for path in ("/ws/fast", "/scgi-app/echo", "/fcgi-app/echo", "/scgi-bridge/fast", "/fcgi-bridge/fast"):
+            with connect(f"ws://127.0.0.1:{port}{path}", open_timeout=10, close_timeout=5, proxy=None,
+                         ping_interval=None) as ws:
+                ws.send(f"fresh machine {path}")
+                assert ws.recv(timeout=10) == f"fresh machine {path}"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
