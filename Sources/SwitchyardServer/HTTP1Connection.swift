@@ -33,6 +33,8 @@ final class HTTP1Connection: EventHandler {
     var state: State = .awaitingHead
     /// The request being served (also while upgraded); nil between requests.
     private(set) var exchange: HTTP1Exchange?
+    /// The exchange served last, kept for `makeExchange` to reuse.
+    private var previousExchange: HTTP1Exchange?
 
     let input = ByteBuffer(capacity: 4096)
     let output = OutputQueue()
@@ -128,10 +130,24 @@ final class HTTP1Connection: EventHandler {
         requestCount += 1
         output.resetCounter()
         let keepAlive = head.keepAlive && requestCount < worker.server.maxKeepAliveRequests && !worker.isStopping
-        let ex = HTTP1Exchange(connection: self, head: head, hasBody: hasBody, keepAlive: keepAlive)
+        let ex = makeExchange(head, hasBody: hasBody, keepAlive: keepAlive)
         exchange = ex
         state = .exchange
         ex.start(hasBody: hasBody)
+    }
+
+    /// A new exchange, or the previous one when nothing but this connection references it any
+    /// more (then no handler can reach it): a keep-alive client's requests, static ones above
+    /// all, then cost no allocation and no deinit each.
+    private func makeExchange(_ head: HTTPRequestHead, hasBody: Bool, keepAlive: Bool) -> HTTP1Exchange {
+        if var ex = previousExchange {
+            previousExchange = nil
+            if isKnownUniquelyReferenced(&ex) {
+                ex.reuse(connection: self, head: head, hasBody: hasBody, keepAlive: keepAlive)
+                return ex
+            }
+        }
+        return HTTP1Exchange(connection: self, head: head, hasBody: hasBody, keepAlive: keepAlive)
     }
 
     /// The parser rejected the input: the running exchange fails, or, between requests, an
@@ -156,7 +172,7 @@ final class HTTP1Connection: EventHandler {
         guard ex === exchange else { return }
         if state == .upgraded { closeAfterFlush(); return }
         guard state == .exchange else { return }
-        exchange = nil
+        _ = releaseExchange()
         if !ex.keepAlive {
             closeAfterFlush()
             return
@@ -211,10 +227,19 @@ final class HTTP1Connection: EventHandler {
         guard canDetachForRelay, let kernel = transport.kernelPath else { return nil }
         worker.loop.unregister(fd: fd)
         state = .closed
-        exchange?.detach()
-        exchange = nil
+        releaseExchange()?.detach()
         worker.connectionDetached(self)
         return (kernel.detachDescriptor(), input, output.bytes)
+    }
+
+    /// Lets go of the current exchange and cuts its link back here. The only place `exchange`
+    /// is cleared, so no exchange keeps its connection (and itself) alive past its request.
+    private func releaseExchange() -> HTTP1Exchange? {
+        let ex = exchange
+        exchange = nil
+        ex?.connection = nil
+        previousExchange = ex
+        return ex
     }
 
     // MARK: teardown
@@ -227,7 +252,7 @@ final class HTTP1Connection: EventHandler {
     func close() {
         guard state != .closed else { return }
         state = .closed
-        if let ex = exchange { exchange = nil; ex.connectionClosing() }
+        releaseExchange()?.connectionClosing()
         output.discard()
         worker.loop.unregister(fd: fd)
         transport.close()

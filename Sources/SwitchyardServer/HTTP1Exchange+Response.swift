@@ -101,9 +101,8 @@ extension HTTP1Exchange {
     /// high watermark: the caller should stop producing until `outputDrained()`.
     @discardableResult
     func sendBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard bytes.count > 0, phase != .done, let connection, connection.isOpen else {
-            return output.backlog < HTTP1Connection.highWatermark
-        }
+        // `.done` also covers a closed connection: closing it ends its exchange first.
+        guard bytes.count > 0, phase != .done else { return output.backlog < HTTP1Connection.highWatermark }
         switch responseFraming {
         case .none:
             break
@@ -116,25 +115,25 @@ extension HTTP1Exchange {
         case .length, .untilClose:
             output.bytes.append(bytes)
         }
-        connection.flushOutput()
+        connection?.flushOutput()
         return output.backlog < HTTP1Connection.highWatermark
     }
 
     /// A file region as the body; takes ownership of `fileFD` (closed at once when no body goes out).
     func sendFile(fd fileFD: Int32, offset: Int, count: Int) {
-        guard phase != .done, let connection, connection.isOpen else { Glibc.close(fileFD); return }
+        guard phase != .done else { Glibc.close(fileFD); return }
         if case .none = responseFraming { Glibc.close(fileFD); return }
         output.appendFile(fd: fileFD, offset: offset, count: count)
-        connection.flushOutput()
+        connection?.flushOutput()
     }
 
     /// `sendFile` for a file whose bytes are cached (`StaticFileCache`): `count` bytes of
     /// `storage` from `offset`, shared with the cache rather than copied when large.
     func sendCachedFile(_ storage: [UInt8], offset: Int, count: Int) {
-        guard phase != .done, let connection, connection.isOpen else { return }
+        guard phase != .done else { return }
         if case .none = responseFraming { return }
         output.appendBytes(of: storage, offset: offset, count: count)
-        connection.flushOutput()
+        connection?.flushOutput()
     }
 }
 
