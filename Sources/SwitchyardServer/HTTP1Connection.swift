@@ -264,6 +264,8 @@ final class HTTP1Connection: EventHandler {
         let server = worker.server
         switch state {
         case .awaitingHead:
+            // An idle connection does not keep its last request (head and all) for reuse.
+            previousExchange = nil
             let idleLimit = Seconds.nanoseconds(requestCount == 0 || !input.isEmpty ? server.maxReadIdle : server.maxKeepAliveIdle)
             if output.isEmpty && now - headStarted > idleLimit {
                 if input.isEmpty && parser.isIdle {

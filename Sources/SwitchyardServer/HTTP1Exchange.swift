@@ -215,8 +215,8 @@ final class HTTP1Exchange: ClientExchange {
     /// Backend failed after the head went out: the only honest signal left is closing the
     /// connection without the chunked terminator, so the client sees an incomplete body.
     func abortResponse(_ reason: String) {
-        worker.errorLog.warning(peer.description, "response aborted: \(reason)")
         guard phase != .done else { return }
+        worker.errorLog.warning(peer.description, "response aborted: \(reason)")
         if !responseFinished { logAccess() }
         responseFinished = true
         handler = nil
@@ -231,8 +231,8 @@ final class HTTP1Exchange: ClientExchange {
 
     /// A complete error response with a small HTML body.
     func sendError(_ status: Int, close: Bool = false, extraHeaders: [(String, String)] = []) {
-        guard !responseStarted else { abortResponse("error \(status) after response start"); return }
         guard phase != .done else { return }
+        guard !responseStarted else { abortResponse("error \(status) after response start"); return }
         if close { keepAlive = false }
         var head = HTTPResponseHead(status: status)
         let reason = HTTPStatus.reasonPhrase(status)
