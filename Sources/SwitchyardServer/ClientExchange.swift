@@ -6,8 +6,9 @@ import SwitchyardHTTP
 /// becoming a two-way byte stream (after `101`). Handlers never touch the HTTP/1.1 connection
 /// itself, so an HTTP/2 stream (or a TLS connection) can stand behind the same interface.
 ///
-/// `HTTPConnection` is the HTTP/1.1 implementation: one exchange at a time per connection, so
-/// pipelined responses leave in order.
+/// `HTTP1Exchange` is the HTTP/1.1 implementation (one request on an `HTTP1Connection`, which
+/// serves one exchange at a time so pipelined responses leave in order). An exchange whose request
+/// is over ignores further calls, so a handler that outlives it cannot disturb the next request.
 protocol ClientExchange: AnyObject {
     /// The event loop's worker this exchange runs on (loop, logs, caches).
     var worker: Worker { get }
@@ -58,4 +59,3 @@ extension ClientExchange {
     func sendError(_ status: Int, extraHeaders: [(String, String)]) { sendError(status, close: false, extraHeaders: extraHeaders) }
 }
 
-extension HTTPConnection: ClientExchange {}

@@ -56,9 +56,15 @@ final class RequestContext {
     }
 }
 
+/// Who answers a request: the connection asks this once per request (and again for a local
+/// redirect). The worker's `Router` in the server; a test can give a connection its own.
+protocol ExchangeRouting: AnyObject {
+    func handler(for head: HTTPRequestHead, connection: any ClientExchange) -> RoutedRequest
+}
+
 /// Picks the handler for a request the way lighttpd's module chain does: FastCGI and SCGI routes
 /// first, then CGI by cgi.assign, then static files.
-final class Router {
+final class Router: ExchangeRouting {
     unowned let worker: Worker
 
     init(worker: Worker) { self.worker = worker }

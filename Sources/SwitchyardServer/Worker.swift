@@ -22,7 +22,7 @@ final class Worker {
     /// Where static requests assemble the file-system path (one request at a time per worker).
     let staticPath = PathBuffer()
     private(set) var listeners: [Listener] = []
-    private var connections: [Int32: HTTPConnection] = [:]
+    private var connections: [Int32: HTTP1Connection] = [:]
     /// Upgraded streams handed to the kernel (splice); they count as connections.
     private var relays: [ObjectIdentifier: SpliceRelay] = [:]
     private var settingsCache: [[Int]: RequestSettings] = [:]
@@ -113,7 +113,7 @@ final class Worker {
 
     func accepted(fd: Int32, remote: SocketAddress?, listener: ListenerInfo) {
         if remote?.family != AF_UNIX { Socket.setNoDelay(fd) }
-        let c = HTTPConnection(transport: SocketTransport(fd: fd), worker: self, remote: remote, listener: listener)
+        let c = HTTP1Connection(transport: SocketTransport(fd: fd), worker: self, remote: remote, listener: listener)
         do {
             try c.start()
         } catch {
@@ -125,12 +125,12 @@ final class Worker {
         serverInstance.connectionCount.add(1)
     }
 
-    func connectionClosed(_ c: HTTPConnection) {
+    func connectionClosed(_ c: HTTP1Connection) {
         forget(c)
     }
 
     /// The connection's socket moved to a splice relay; the count moves with it (see relayClosed).
-    func connectionDetached(_ c: HTTPConnection) {
+    func connectionDetached(_ c: HTTP1Connection) {
         if connections[c.fd] === c { connections[c.fd] = nil }
     }
 
@@ -140,7 +140,7 @@ final class Worker {
         if relays.removeValue(forKey: ObjectIdentifier(r)) != nil { released() }
     }
 
-    private func forget(_ c: HTTPConnection) {
+    private func forget(_ c: HTTP1Connection) {
         if connections[c.fd] === c {
             connections[c.fd] = nil
             released()
@@ -198,13 +198,13 @@ final class Worker {
 
     // MARK: logs
 
-    func accessLog(connection: HTTPConnection, request: HTTPRequestHead, status: Int, bytes: Int, durationNs: UInt64) {
+    func accessLog(remote: SocketAddress?, request: HTTPRequestHead, status: Int, bytes: Int, durationNs: UInt64) {
         guard accessLogFile != nil else { return }
         func q(_ s: String?) -> String {
             guard let s, !s.isEmpty else { return "-" }
             return s.replacingAll("\"", with: "\\\"")
         }
-        let line = "\(connection.remote?.host ?? "-") \(request.host ?? "-") - \(AccessLog.clfTime(loop.wallSeconds)) \"\(request.method) \(request.target) \(request.version == .http1_0 ? "HTTP/1.0" : "HTTP/1.1")\" \(status) \(bytes) \"\(q(request.headers.first("Referer")))\" \"\(q(request.headers.first("User-Agent")))\" \(durationNs / 1000)\n"
+        let line = "\(remote?.host ?? "-") \(request.host ?? "-") - \(AccessLog.clfTime(loop.wallSeconds)) \"\(request.method) \(request.target) \(request.version == .http1_0 ? "HTTP/1.0" : "HTTP/1.1")\" \(status) \(bytes) \"\(q(request.headers.first("Referer")))\" \"\(q(request.headers.first("User-Agent")))\" \(durationNs / 1000)\n"
         accessBuffer.append(contentsOf: line.utf8)
         if accessBuffer.count > 8192 { flushAccessLog() }
     }

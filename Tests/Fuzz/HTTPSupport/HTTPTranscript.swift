@@ -20,7 +20,7 @@ public func fuzzLimits(_ options: UInt8) -> HTTPParserLimits {
                      maxHeaderCount: options & 8 != 0 ? 4 : 256)
 }
 
-/// Feeds `stream` to an `HTTPRequestParser` in the given reads the way `HTTPConnection` does (keep
+/// Feeds `stream` to an `HTTPRequestParser` in the given reads the way `HTTP1Connection` does (keep
 /// the unconsumed bytes, append the next read, parse until `.needMoreData`), checking the parser's
 /// contract on every step.
 public func parseTranscript(_ stream: UnsafeRawBufferPointer, reads: [Range<Int>], limits: HTTPParserLimits) -> [HTTPItem] {
