@@ -154,3 +154,17 @@ struct ProxySeedConfigTests {
         #expect(error.contains(message) && error.contains("t.conf:3"), "\(error)")
     }
 }
+
+@Suite struct BackendRequestProxyTests {
+    @Test func bodyFramingFollowsWhatTheClientSent() throws {
+        let get = BackendRequest(info: CGIRequestInfo(method: "GET", headers: [("Host", "h")]), bodyLength: 0)
+        #expect(get.proxyBodyFraming == ProxyBodyFraming.none)
+        let empty = BackendRequest(info: CGIRequestInfo(method: "POST", headers: [("Host", "h"), ("content-length", "0")]), bodyLength: 0)
+        #expect(empty.proxyBodyFraming == .length(0))
+        let chunked = BackendRequest(info: CGIRequestInfo(method: "POST", headers: [("Host", "h"), ("Transfer-Encoding", "chunked")]), bodyLength: nil)
+        #expect(chunked.proxyBodyFraming == .chunked)
+        let head = try chunked.proxyRequestHead(backendAuthority: "127.0.0.1:8081", options: .init())
+        let text = String(decoding: head.bytes, as: UTF8.self)
+        #expect(text.hasPrefix("POST / HTTP/1.1\r\nHost: h\r\n") && text.contains("\r\nTransfer-Encoding: chunked\r\n") && head.chunkedBody)
+    }
+}
