@@ -102,3 +102,53 @@ import Testing
         }
     }
 }
+
+/// The codec against a real peer: Python's zlib (the library behind the `websockets` package's
+/// permessage-deflate), raw deflate with a sync flush and the 00 00 FF FF tail removed (RFC 7692 7.2.1).
+@Suite struct PerMessageDeflateInteropTests {
+    let message: [UInt8] = Array((String(repeating: "interop with python zlib ", count: 200) + "é ☃ end").utf8)
+
+    @Test func inflatesWhatPythonCompresses() throws {
+        let compressed = try PythonPeer.run("""
+        import sys, zlib
+        data = sys.stdin.buffer.read()
+        c = zlib.compressobj(6, zlib.DEFLATED, -15)
+        out = b""
+        for _ in range(2):  # two messages with context takeover
+            m = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+            assert m.endswith(b"\\x00\\x00\\xff\\xff")
+            out += len(m[:-4]).to_bytes(4, "big") + m[:-4]
+        sys.stdout.buffer.write(out)
+        """, input: message)
+        var offset = 0
+        let codec = try PerMessageDeflateCodec(parameters: .init())
+        var messages = 0
+        while offset + 4 <= compressed.count {
+            let length = compressed[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) }
+            let payload = Array(compressed[(offset + 4)..<(offset + 4 + length)])
+            #expect(try codec.decompress(payload, limit: 1 << 20) == message)
+            offset += 4 + length
+            messages += 1
+        }
+        #expect(messages == 2)
+    }
+
+    @Test func pythonInflatesWhatWeCompress() throws {
+        let codec = try PerMessageDeflateCodec(parameters: .init(), config: PerMessageDeflateConfig(serverMaxWindowBits: 10))
+        let first = try codec.compress(message), second = try codec.compress(message)
+        #expect(second.count < first.count, "context takeover")
+        var framed: [UInt8] = []
+        for m in [first, second] { framed += [UInt8(m.count >> 24), UInt8(m.count >> 16 & 0xFF), UInt8(m.count >> 8 & 0xFF), UInt8(m.count & 0xFF)] + m }
+        let echoed = try PythonPeer.run("""
+        import sys, zlib
+        data = sys.stdin.buffer.read()
+        d = zlib.decompressobj(-10)  # the peer's window is what server_max_window_bits=10 allows
+        i = 0
+        while i < len(data):
+            n = int.from_bytes(data[i:i+4], "big")
+            sys.stdout.buffer.write(d.decompress(data[i+4:i+4+n] + b"\\x00\\x00\\xff\\xff"))
+            i += 4 + n
+        """, input: framed)
+        #expect(echoed == message + message)
+    }
+}
