@@ -142,6 +142,10 @@ def websocket_seeds():
           + ws_frame(8, b"\x03\xe8"))
     write("websocket-frame", "long-forms", bytes([2]) + ws_frame(2, b"x" * 10, mask=key, long_form=126)
           + ws_frame(1, "é".encode() * 3, long_form=127))
+    # RFC 7692 7.2.3.1 "Hello" compressed, whole and split over a continuation, with permessage-deflate on.
+    hello = b"\xf2\x48\xcd\xc9\xc9\x07\x00"
+    write("websocket-frame", "deflate", bytes([0x04]) + ws_frame(1, hello, rsv=4, mask=key)
+          + ws_frame(1, hello[:3], fin=False, rsv=4, mask=key) + ws_frame(0, hello[3:], mask=key))
     write("websocket-frame", "rsv1-limits", bytes([0x1C]) + ws_frame(1, b"compressed?", rsv=4, mask=key)
           + ws_frame(2, b"y" * 250, mask=key))
     write("websocket-frame", "lenient-close", bytes([0x42]) + ws_frame(8, b"1000", mask=key))

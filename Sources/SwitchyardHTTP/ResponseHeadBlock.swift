@@ -62,6 +62,7 @@ struct FramingFields {
     var sawTransferEncoding = false
     var chunkedCount = 0
     var lastCodingIsChunked = false
+    var otherCoding: String?
     var connectionTokens: [String] = []
 
     mutating func note(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(HTTPResponseParseError) {
@@ -72,7 +73,7 @@ struct FramingFields {
             var tooMany = false
             ASCII.forEachListElement(value) { coding in
                 lastCodingIsChunked = ASCII.equalsLowercased(coding, "chunked")
-                if lastCodingIsChunked { chunkedCount += 1 }
+                if lastCodingIsChunked { chunkedCount += 1 } else if otherCoding == nil { otherCoding = ASCII.string(coding) }
                 tooMany = chunkedCount > 1
                 return !tooMany
             }
@@ -112,8 +113,11 @@ struct FramingFields {
         if sawTransferEncoding {
             if contentLength != nil { throw .init(.invalidFraming, "both Content-Length and Transfer-Encoding") }
             if version == .http1_0 { throw .init(.invalidFraming, "Transfer-Encoding in an HTTP/1.0 response") }
-            // A final coding other than chunked: the body runs until close (RFC 9112 6.3 item 4).
-            return lastCodingIsChunked ? .chunked : .untilClose
+            // Another coding (gzip, ...) would reach the client without its Transfer-Encoding, which is
+            // hop-by-hop: refused (502) rather than relayed as bytes the client cannot decode.
+            if let otherCoding { throw .init(.invalidFraming, "unsupported transfer coding \"\(otherCoding)\"") }
+            guard lastCodingIsChunked else { throw .init(.invalidFraming, "empty Transfer-Encoding") }
+            return .chunked
         }
         if let contentLength { return .length(contentLength) }
         return .untilClose

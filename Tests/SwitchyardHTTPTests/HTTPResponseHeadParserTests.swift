@@ -72,8 +72,10 @@ func runBothWays(_ s: String, head: Bool = false, eof: Bool = false) -> Response
         let t = runBothWays("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nsome bytes", eof: true)
         #expect(t.heads.first?.framing == .untilClose && t.heads.first?.keepAlive == false)
         #expect(t.body == bytes("some bytes") && t.ends == [false])
-        let gzipOnly = runBothWays("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxx", eof: true)
-        #expect(gzipOnly.heads.first?.framing == .untilClose && gzipOnly.ends == [false])
+        for coding in ["gzip", "gzip, chunked", ""] {
+            let other = runBothWays("HTTP/1.1 200 OK\r\nTransfer-Encoding: \(coding)\r\n\r\nxx", eof: true)
+            #expect(other.error?.kind == .invalidFraming, "Transfer-Encoding: \(coding)")
+        }
     }
 
     @Test func noBodyForHead204304And1xx() {

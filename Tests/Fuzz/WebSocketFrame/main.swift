@@ -1,6 +1,7 @@
 // fuzz-websocket-frame: WebSocketFrameDecoder and WebSocketMessageAssembler.
-// Input: [options: bit 0 = client role, bit 1 = lenient masking, bit 2 = RSV1 allowed, bit 3 = 200-byte
-// payload limit, bit 4 = 300-byte message limit, bit 5 = no UTF-8 check, bit 6 = no close-code check]
+// Input: [options: bit 0 = client role, bit 1 = lenient masking, bit 2 = RSV1 allowed (permessage-deflate
+// negotiated: the assembler inflates), bit 3 = 200-byte payload limit, bit 4 = 300-byte message limit,
+// bit 5 = no UTF-8 check, bit 6 = no close-code check, bit 7 = no context takeover]
 // [frame stream].
 // Checks per frame: consumed = header + payload length, within the input and the payload limit;
 // payload length matches the header; every shorter prefix is "need more" or, for a frame that fails,
@@ -35,6 +36,10 @@ runFuzzer { data in
     decoder.allowedReservedBits = options & 4 != 0 ? 0b100 : 0
     var assembler = WebSocketMessageAssembler(maxMessageSize: options & 16 != 0 ? 300 : 1 << 20,
                                               validateUTF8: options & 32 == 0, validateCloseCodes: options & 64 == 0)
+    // RSV1 allowed = permessage-deflate negotiated: compressed messages are inflated (bit 7: no context takeover).
+    if options & 4 != 0 {
+        assembler.compression = try? PerMessageDeflateCodec(parameters: .init(clientNoContextTakeover: options & 128 != 0))
+    }
     let stream = input.rest
     var offset = 0
     while offset < stream.count {
