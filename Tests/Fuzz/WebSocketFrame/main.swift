@@ -6,8 +6,9 @@
 // Checks per frame: consumed = header + payload length, within the input and the payload limit;
 // payload length matches the header; every shorter prefix is "need more" or, for a frame that fails,
 // the same error (errors are reported as soon as the offending byte is there); re-encoding the frame
-// decodes to the same frame. Frames then go through the assembler: messages respect the size limit,
-// validated text and close reasons are UTF-8, close codes are valid when checked.
+// decodes to the same frame; WebSocketFrameBoundaryTracker ends the frame at the same byte. Frames
+// then go through the assembler: messages respect the size limit, validated text and close reasons
+// are UTF-8, close codes are valid when checked.
 import FuzzSupport
 import SwitchyardWebSocket
 
@@ -42,6 +43,7 @@ runFuzzer { data in
     }
     let stream = input.rest
     var offset = 0
+    var tracker = WebSocketFrameBoundaryTracker()
     while offset < stream.count {
         let rest = slice(stream, offset..<stream.count)
         switch decodeOne(&decoder, rest) {
@@ -70,6 +72,9 @@ runFuzzer { data in
             } else {
                 fuzzCheck(false, "re-encoded frame does not decode: \(again)")
             }
+            // The relay-side tracker must find the same frame end without decoding anything.
+            fuzzCheck(tracker.advance(slice(rest, 0..<consumed)) == consumed && tracker.isAtBoundary,
+                      "boundary tracker disagrees with the decoder on a \(consumed)-byte frame")
             offset += consumed
             do throws(WebSocketProtocolError) {
                 guard let message = try assembler.push(frame) else { continue }
