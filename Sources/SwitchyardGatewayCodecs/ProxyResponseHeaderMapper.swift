@@ -43,6 +43,21 @@ public struct ProxyResponseHeaderMapper: Sendable {
         return out
     }
 
+    /// Whether a backend's 101 may turn the connection into a raw tunnel: only when the gateway asked
+    /// for the WebSocket upgrade (`ProxyRequestHead.isUpgrade`) and the backend switched to
+    /// `websocket`. Anything else (a 101 to a plain request, or to another protocol) is a 502: a
+    /// backend must not be able to take the client connection out of HTTP on its own.
+    public static func acceptsSwitch(requestIsUpgrade: Bool, fields: [(name: String, value: String)]) -> Bool {
+        guard requestIsUpgrade else { return false }
+        var upgrade = false, connection = false
+        for (name, value) in fields {
+            let tokens = ProxyRequestHeadEncoder.tokens(value)
+            if ProxyMapping.equalsIgnoringCase(name, "Upgrade") { upgrade = upgrade || tokens == ["websocket"] }
+            if ProxyMapping.equalsIgnoringCase(name, "Connection") { connection = connection || tokens.contains("upgrade") }
+        }
+        return upgrade && connection
+    }
+
     func mapHost(_ authority: String) -> String? {
         ProxyMapping.host(authority, in: options.mapHostResponse, dashKey: backendHost, dashValue: clientHost)
     }

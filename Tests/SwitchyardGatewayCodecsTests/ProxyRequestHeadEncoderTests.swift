@@ -122,6 +122,14 @@ import Testing
         #expect(plain.mapURI("http://127.0.0.1:8081/") == "http://example.org/app/")
     }
 
+    @Test func a101IsOnlyAcceptedForOurWebSocketUpgrade() {
+        let ws: [(name: String, value: String)] = [("Upgrade", "WebSocket"), ("Connection", "upgrade")]
+        #expect(ProxyResponseHeaderMapper.acceptsSwitch(requestIsUpgrade: true, fields: ws))
+        #expect(!ProxyResponseHeaderMapper.acceptsSwitch(requestIsUpgrade: false, fields: ws), "101 to a plain request")
+        #expect(!ProxyResponseHeaderMapper.acceptsSwitch(requestIsUpgrade: true, fields: [("Upgrade", "h2c"), ("Connection", "Upgrade")]))
+        #expect(!ProxyResponseHeaderMapper.acceptsSwitch(requestIsUpgrade: true, fields: [("Upgrade", "websocket")]), "no Connection: upgrade")
+    }
+
     @Test func hopByHopRemovedUpgradeKeptOn101() {
         let m = ProxyResponseHeaderMapper(options: .init(), clientHost: nil, backendHost: nil, clientIsHTTPS: false)
         let fields: [(name: String, value: String)] = [("Connection", "keep-alive, X-Internal"), ("X-Internal", "1"), ("Keep-Alive", "timeout=5"),
