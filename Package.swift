@@ -26,7 +26,9 @@ let package = Package(
         // Sans-I/O codecs.
         .target(name: "SwitchyardHTTP", swiftSettings: hotPathSettings),
         .target(name: "SwitchyardConfig"),
-        .target(name: "SwitchyardWebSocket", swiftSettings: hotPathSettings),
+        // zlib for permessage-deflate (RFC 7692): a system library, not a package dependency.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "SwitchyardWebSocket", dependencies: ["CZlib"], swiftSettings: hotPathSettings),
         // Depends on SwitchyardHTTP for one rule: header value bytes kept by the parser (FieldValueBytes).
         .target(name: "SwitchyardGatewayCodecs", dependencies: ["SwitchyardHTTP"], swiftSettings: hotPathSettings),
         // Connections, routing, static files, the shared backend layer (CGI, SCGI, FastCGI).
@@ -75,6 +77,8 @@ if Context.environment["SWITCHYARD_FUZZ"] != nil {
         ("fuzz-fastcgi-params", "FastCGIParams", ["SwitchyardGatewayCodecs"]),
         ("fuzz-websocket-frame", "WebSocketFrame", ["SwitchyardWebSocket"]),
         ("fuzz-config", "Config", ["SwitchyardConfig"]),
+        ("fuzz-http-response", "HTTPResponse", ["SwitchyardHTTP", "SwitchyardGatewayCodecs"]),
+        ("fuzz-websocket-server", "WebSocketServer", ["SwitchyardWebSocket"]),
     ]
     package.targets += [Target]([
         .target(name: "CFuzzDriver", path: "Tests/Fuzz/CFuzzDriver"),

@@ -142,6 +142,10 @@ def websocket_seeds():
           + ws_frame(8, b"\x03\xe8"))
     write("websocket-frame", "long-forms", bytes([2]) + ws_frame(2, b"x" * 10, mask=key, long_form=126)
           + ws_frame(1, "é".encode() * 3, long_form=127))
+    # RFC 7692 7.2.3.1 "Hello" compressed, whole and split over a continuation, with permessage-deflate on.
+    hello = b"\xf2\x48\xcd\xc9\xc9\x07\x00"
+    write("websocket-frame", "deflate", bytes([0x04]) + ws_frame(1, hello, rsv=4, mask=key)
+          + ws_frame(1, hello[:3], fin=False, rsv=4, mask=key) + ws_frame(0, hello[3:], mask=key))
     write("websocket-frame", "rsv1-limits", bytes([0x1C]) + ws_frame(1, b"compressed?", rsv=4, mask=key)
           + ws_frame(2, b"y" * 250, mask=key))
     write("websocket-frame", "lenient-close", bytes([0x42]) + ws_frame(8, b"1000", mask=key))
@@ -196,9 +200,38 @@ server.errorlog = "/dev/null" # comment
     write("config", "regress-include-fanout", "\0".join(files).encode())
 
 
+def response_seeds():
+    # fuzz-http-response: [options][split seed][response bytes from a proxied server].
+    responses = {
+        "length": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nSet-Cookie: a=1; Path=/; Domain=backend.test\r\n\r\nhello",
+        "chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: v\r\n\r\n",
+        "interim": (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+                    b"HTTP/1.1 302 Found\r\nLocation: http://backend.test/login\r\nContent-Length: 0\r\n\r\n"),
+        "upgrade": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x02hi",
+        "until-close": b"HTTP/1.0 200 OK\r\nConnection: keep-alive, X-Private\r\nX-Private: 1\r\n\r\nbody until close",
+        "no-body": b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+    }
+    for i, (name, body) in enumerate(sorted(responses.items())):
+        write("http-response", name, bytes([(0, 4, 1)[i % 3], (0, 1, 7)[i % 3]]) + body)
+
+
+def websocket_server_seeds():
+    # fuzz-websocket-server: [mode][rest]; mode % 4 picks extensions / inflate / base64 / handshake.
+    write("websocket-server", "extensions", b"\x00permessage-deflate; client_max_window_bits; server_max_window_bits=10, permessage-deflate")
+    write("websocket-server", "extensions-quoted", b"\x00permessage-deflate; client_max_window_bits=\"9\"; server_no_context_takeover")
+    write("websocket-server", "inflate-hello", b"\x01\xf2\x48\xcd\xc9\xc9\x07\x00")
+    write("websocket-server", "inflate-no-context", b"\x05\xf2\x48\xcd\xc9\xc9\x07\x00\x00\x00\xff\xff")
+    write("websocket-server", "base64", b"\x06aGVsbG8gd29ybGQ=")
+    write("websocket-server", "handshake", b"\x03Upgrade: websocket\nConnection: keep-alive, Upgrade\n"
+          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\nSec-WebSocket-Version: 13\n"
+          b"Sec-WebSocket-Protocol: chat, base64\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")
+
+
 http_seeds()
 cgi_seeds()
 gateway_seeds()
 fastcgi_seeds()
 websocket_seeds()
 config_seeds()
+response_seeds()
+websocket_server_seeds()

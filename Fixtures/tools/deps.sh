@@ -22,13 +22,14 @@ declare -A PROBE=(
     [chromium]="command -v chromium"
     [chromium-driver]="command -v chromedriver"
     [libfcgi-dev]="test -f /usr/include/fcgiapp.h"
+    [zlib1g-dev]="test -f /usr/include/zlib.h"
     [procps]="command -v pgrep && command -v ps"
     [uwsgi-core]="command -v uwsgi-core || test -x /usr/bin/uwsgi"
     [uwsgi-plugin-python3]="test -f /usr/lib/uwsgi/plugins/python3_plugin.so"
     [php-fpm]="compgen -G '/usr/sbin/php-fpm*'"
     [systemd]="test -x /usr/bin/systemd-socket-activate"
 )
-APT_ORDER=(python3 python3-pip perl gcc make curl lighttpd nginx-light wrk chromium chromium-driver libfcgi-dev procps
+APT_ORDER=(python3 python3-pip perl gcc make curl lighttpd nginx-light wrk chromium chromium-driver libfcgi-dev zlib1g-dev procps
            uwsgi-core uwsgi-plugin-python3 php-fpm systemd)
 # pip name == import name for all of these; scgi: the real SCGI server behind Fixtures/scgi/scgi_echo_app.py
 PIP_PKGS=(websockets selenium flup scgi pytest)

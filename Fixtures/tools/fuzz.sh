@@ -17,7 +17,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 SWIFT=${SWIFT:-swift}
 SCRATCH=${FUZZ_SCRATCH:-.build-fuzz}
-ALL_TARGETS=(http-request chunked cgi-response scgi uwsgi fastcgi-record fastcgi-params websocket-frame config)
+ALL_TARGETS=(http-request chunked cgi-response scgi uwsgi fastcgi-record fastcgi-params websocket-frame config
+             http-response websocket-server)
 
 runtime_dir=$(echo "$(dirname "$(readlink -f "$(command -v "$SWIFT")")")"/../lib/clang/*/lib/linux)
 fuzzer_runtime=$runtime_dir/libclang_rt.fuzzer_no_main-x86_64.a

@@ -10,6 +10,10 @@ enum ASCII {
     static let comma: UInt8 = 0x2C
     static let zero: UInt8 = 0x30
     static let nine: UInt8 = 0x39
+    static let slash: UInt8 = 0x2F
+    static let question: UInt8 = 0x3F
+
+    @inline(__always) static func lower(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
 
     @inline(__always) static func isDigit(_ c: UInt8) -> Bool { c >= zero && c <= nine }
     @inline(__always) static func isAlpha(_ c: UInt8) -> Bool { (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7A }

@@ -161,7 +161,7 @@ public final class GatewayRouteTable: Sendable {
         "tcp-fin-propagate", "connection-pool", "multiplex", "max-connections", "idle-timeout", "x-sendfile", "allow-x-send-file", "broken-scriptfilename",
     ]
 
-    private static func parseHost(_ value: ConfigValue, name: String, location: ConfigSourceLocation, key: String) throws -> BackendHostConfig {
+    static func parseHost(_ value: ConfigValue, name: String, location: ConfigSourceLocation, key: String) throws -> BackendHostConfig {
         var h = BackendHostConfig(name: name, location: location)
         let ctx = "\(key) host \"\(name)\""
         guard let options = value.arrayElements else { throw ConfigError(location: location, message: "\(ctx): options must be an array") }

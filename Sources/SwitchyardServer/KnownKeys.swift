@@ -13,6 +13,10 @@ enum KnownKeys {
         "cgi.assign", "cgi.script-directories", "cgi.execute-x-only", "cgi.upgrade", "cgi.limits", "cgi.local-redir",
         "scgi.server", "scgi.balance", "scgi.debug", "scgi.map-extensions", "scgi.protocol",
         "fastcgi.server", "fastcgi.balance", "fastcgi.debug", "fastcgi.map-extensions",
+        "proxy.server", "proxy.balance", "proxy.debug", "proxy.map-extensions", "proxy.header", "proxy.forwarded",
+        "proxy.replace-http-host",
+        "wstunnel.server", "wstunnel.balance", "wstunnel.debug", "wstunnel.map-extensions", "wstunnel.frame-type",
+        "wstunnel.origins", "wstunnel.ping-interval",
     ]
 
     /// lighttpd keys Switchyard accepts but that change nothing here, with why: a config that sets
@@ -21,6 +25,10 @@ enum KnownKeys {
         "server.stream-request-body": "request bodies are always streamed to backends (lighttpd's 2)",
         "server.stream-response-body": "response bodies are always streamed to clients with backpressure (lighttpd's 2)",
     ]
+
+    /// Modules whose settings are parsed and checked (so `-t` reports their errors) but that do not
+    /// serve requests yet: they get their own warning instead of "not available".
+    static let parsedOnly: Set<String> = ["mod_proxy", "mod_wstunnel"]
 
     /// Modules that exist; others in server.modules get a warning (accepted, not loaded).
     static let modules: Set<String> = [

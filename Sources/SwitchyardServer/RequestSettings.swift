@@ -37,6 +37,9 @@ public final class RequestSettings: Sendable {
         public var cgi: CGISettings?
         public var fastcgi: GatewayRouteTable?
         public var scgi: GatewayRouteTable?
+        /// mod_proxy / mod_wstunnel: parsed and validated (issue 11); not served yet.
+        public var proxy: ProxySettings?
+        public var wstunnel: WStunnelSettings?
         public var moduleOrder: [String] = []
         public init() {}
     }
@@ -50,6 +53,8 @@ public final class RequestSettings: Sendable {
     public let cgi: CGISettings?
     public let fastcgi: GatewayRouteTable?
     public let scgi: GatewayRouteTable?
+    public let proxy: ProxySettings?
+    public let wstunnel: WStunnelSettings?
     public let moduleOrder: [String]
     /// The request-handling modules of `moduleOrder`, in order: the router tries them for every
     /// request, so the names are matched once here.
@@ -65,6 +70,8 @@ public final class RequestSettings: Sendable {
         cgi = v.cgi
         fastcgi = v.fastcgi
         scgi = v.scgi
+        proxy = v.proxy
+        wstunnel = v.wstunnel
         moduleOrder = v.moduleOrder
         gatewayModules = v.moduleOrder.compactMap(GatewayModule.init(moduleName:))
     }
@@ -182,6 +189,12 @@ public final class SettingsResolver: Sendable {
             }
             s.scgi = try table(e, key: "scgi.server", proto: proto, balanceKey: "scgi.balance",
                                debugKey: "scgi.debug", mapKey: "scgi.map-extensions", matching: matching)
+        }
+        if modules.contains("mod_proxy"), let e = entry("proxy.server") {
+            s.proxy = try ProxySettings.parse(server: e, entry: entry)
+        }
+        if modules.contains("mod_wstunnel"), let e = entry("wstunnel.server") {
+            s.wstunnel = try WStunnelSettings.parse(server: e, entry: entry)
         }
         return RequestSettings(s)
     }

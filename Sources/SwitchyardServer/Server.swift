@@ -48,6 +48,10 @@ public final class Server {
         }
         if let modules = doc.global["server.modules"] {
             for m in modules.value.stringList ?? [] where !KnownKeys.modules.contains(m) {
+                if KnownKeys.parsedOnly.contains(m) {
+                    warnings.append(ConfigDiagnostic(location: modules.location, message: "module \"\(m)\": settings are checked, requests are not served by it yet"))
+                    continue
+                }
                 warnings.append(ConfigDiagnostic(location: modules.location, message: "module \"\(m)\" is not available in Switchyard yet; its settings are ignored"))
             }
         }

@@ -1,8 +1,12 @@
 /// Sans-I/O reassembly of frames into messages, with the RFC 6455 checks that span frames.
 ///
 /// Kept apart from the frame decoder so a relay that forwards frames unchanged pays nothing for
-/// it, while endpoints (the test client) get fragment sequencing, message-size, UTF-8 and close
-/// payload checks in one place.
+/// it, while endpoints (the tunnel, the test client) get fragment sequencing, RSV bits, message
+/// size, UTF-8 and close payload checks in one place. Text is validated fragment by fragment
+/// (a message fails with 1007 at its first invalid fragment, not after the last one). With a
+/// negotiated permessage-deflate `compression`, RSV1 marks a compressed message on its first
+/// frame; fragments are inflated as they arrive and the inflated size is what `maxMessageSize`
+/// bounds (1009), so a decompression bomb stops at the limit.
 public struct WebSocketMessageAssembler: Sendable {
     /// Largest reassembled data message; larger fails with 1009.
     public var maxMessageSize: Int
@@ -11,14 +15,21 @@ public struct WebSocketMessageAssembler: Sendable {
     /// Reject close payloads of one byte and close codes RFC 6455 7.4 forbids on the wire (1002).
     /// Off for the seed `ws_echo.py`, whose CLOSE payload "1000" reads as code 12592.
     public var validateCloseCodes: Bool
+    /// The connection's permessage-deflate state when the extension was negotiated.
+    public var compression: PerMessageDeflateCodec?
 
     private var kind: WebSocketOpcode? = nil
+    private var compressed = false
     private var buffer: [UInt8] = []
+    private var received = 0
+    private var utf8 = UTF8StreamValidator()
 
-    public init(maxMessageSize: Int = 64 << 20, validateUTF8: Bool = true, validateCloseCodes: Bool = true) {
+    public init(maxMessageSize: Int = 64 << 20, validateUTF8: Bool = true, validateCloseCodes: Bool = true,
+                compression: PerMessageDeflateCodec? = nil) {
         self.maxMessageSize = maxMessageSize
         self.validateUTF8 = validateUTF8
         self.validateCloseCodes = validateCloseCodes
+        self.compression = compression
     }
 
     /// True while a fragmented message is incomplete.
@@ -27,37 +38,50 @@ public struct WebSocketMessageAssembler: Sendable {
     /// Feeds one frame; returns a message when one is complete. Control frames are returned at once,
     /// even in the middle of a fragmented message.
     public mutating func push(_ frame: WebSocketFrame) throws(WebSocketProtocolError) -> WebSocketMessage? {
+        if frame.opcode.isControl {
+            if frame.rsv != 0 { throw .protocolError("RSV bits set on a control frame") }
+            if !frame.fin || frame.payload.count > 125 { throw .protocolError("control frame fragmented or longer than 125 bytes") }
+        }
         switch frame.opcode {
         case .ping: return .ping(frame.payload)
         case .pong: return .pong(frame.payload)
         case .close: return try Self.closeMessage(frame.payload, validateCodes: validateCloseCodes, validateUTF8: validateUTF8)
         case .text, .binary:
             if kind != nil { throw .protocolError("new data frame while a fragmented message is incomplete") }
-            if frame.payload.count > maxMessageSize { throw .tooBig("message exceeds \(maxMessageSize) bytes") }
-            if frame.fin { return try finish(frame.opcode, frame.payload) }
+            let allowed: UInt8 = compression != nil ? 0b100 : 0
+            if frame.rsv & ~allowed != 0 { throw .protocolError("RSV bits set without a negotiated extension") }
             kind = frame.opcode
-            buffer = frame.payload
-            return nil
+            compressed = frame.rsv & 0b100 != 0
+            return try append(frame)
         case .continuation:
-            guard let opcode = kind else { throw .protocolError("continuation frame without a message to continue") }
-            if buffer.count + frame.payload.count > maxMessageSize {
-                throw .tooBig("message exceeds \(maxMessageSize) bytes")
-            }
-            buffer.append(contentsOf: frame.payload)
-            guard frame.fin else { return nil }
-            let payload = buffer
-            buffer = []
-            kind = nil
-            return try finish(opcode, payload)
+            guard kind != nil else { throw .protocolError("continuation frame without a message to continue") }
+            if frame.rsv != 0 { throw .protocolError("RSV bits set on a continuation frame") }
+            return try append(frame)
         }
     }
 
-    private func finish(_ opcode: WebSocketOpcode, _ payload: [UInt8]) throws(WebSocketProtocolError) -> WebSocketMessage {
-        if opcode == .text {
-            if validateUTF8 && !UTF8Validation.isValid(payload) { throw .invalidPayload("text message is not valid UTF-8") }
-            return .text(payload)
+    /// Adds one data frame's payload (inflated when the message is compressed) and checks it.
+    private mutating func append(_ frame: WebSocketFrame) throws(WebSocketProtocolError) -> WebSocketMessage? {
+        received += frame.payload.count
+        if received > maxMessageSize { throw .tooBig("message exceeds \(maxMessageSize) bytes") }
+        let start = buffer.count
+        if compressed, let codec = compression {
+            try codec.decompress(frame.payload, isFinal: frame.fin, limit: maxMessageSize, into: &buffer)
+        } else {
+            buffer.append(contentsOf: frame.payload)
         }
-        return .binary(payload)
+        if buffer.count > maxMessageSize { throw .tooBig("message exceeds \(maxMessageSize) bytes") }
+        if kind == .text && validateUTF8 {
+            let ok = buffer.withUnsafeBytes { utf8.feed(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+            if !ok || (frame.fin && !utf8.isAtBoundary) { throw .invalidPayload("text message is not valid UTF-8") }
+        }
+        guard frame.fin, let opcode = kind else { return nil }
+        let payload = buffer
+        buffer = []
+        kind = nil
+        received = 0
+        utf8 = UTF8StreamValidator()
+        return opcode == .text ? .text(payload) : .binary(payload)
     }
 
     /// Splits a CLOSE payload into code and reason, checking them as configured.

@@ -26,5 +26,10 @@ public struct WebSocketProtocolError: Error, Sendable, Equatable, CustomStringCo
         WebSocketProtocolError(closeCode: 1009, reason: reason)
     }
 
+    /// Close code 1011: the endpoint itself failed (e.g. zlib could not be set up).
+    public static func internalError(_ reason: String) -> WebSocketProtocolError {
+        WebSocketProtocolError(closeCode: 1011, reason: reason)
+    }
+
     public var description: String { "WebSocket protocol error \(closeCode): \(reason)" }
 }

@@ -77,3 +77,70 @@ import Testing
         for v in invalid { #expect(!UTF8Validation.isValid(v), "\(v)") }
     }
 }
+
+@Suite struct WebSocketMessageAssemblerServerRulesTests {
+    func error(_ frames: [WebSocketFrame], _ assembler: WebSocketMessageAssembler = .init()) -> UInt16? {
+        var a = assembler
+        do { for f in frames { _ = try a.push(f) }; return nil } catch { return error.closeCode }
+    }
+
+    @Test func invalidUTF8FailsAtTheFirstBadFragment() throws {
+        var a = WebSocketMessageAssembler()
+        #expect(try a.push(WebSocketFrame(fin: false, opcode: .text, payload: Array("ok".utf8))) == nil)
+        #expect(throws: WebSocketProtocolError.self) { try a.push(WebSocketFrame(fin: false, opcode: .continuation, payload: [0xED, 0xA0])) }
+        // Truncated code point at the end of the message.
+        #expect(error([WebSocketFrame(fin: false, opcode: .text, payload: [0xE2, 0x82]), WebSocketFrame(opcode: .continuation, payload: [])]) == 1007)
+        #expect(error([WebSocketFrame(fin: false, opcode: .text, payload: [0xE2, 0x82]), WebSocketFrame(opcode: .continuation, payload: [0xAC])]) == nil)
+    }
+
+    @Test func rsvBitsAndControlFrameRules() throws {
+        #expect(error([WebSocketFrame(rsv: 0b100, opcode: .text, payload: [])]) == 1002)
+        #expect(error([WebSocketFrame(rsv: 0b010, opcode: .binary, payload: [])]) == 1002)
+        #expect(error([WebSocketFrame(rsv: 0b100, opcode: .ping, payload: [])]) == 1002)
+        #expect(error([WebSocketFrame(fin: false, opcode: .ping, payload: [])]) == 1002)
+        #expect(error([WebSocketFrame(opcode: .pong, payload: [UInt8](repeating: 0, count: 126))]) == 1002)
+        let deflating = WebSocketMessageAssembler(compression: try PerMessageDeflateCodec(parameters: .init()))
+        #expect(error([WebSocketFrame(rsv: 0b010, opcode: .text, payload: [])], deflating) == 1002)
+        #expect(error([WebSocketFrame(fin: false, opcode: .text, payload: [0x61]),
+                       WebSocketFrame(rsv: 0b100, opcode: .continuation, payload: [])], deflating) == 1002)
+    }
+
+    @Test func compressedMessagesAreInflatedAndBounded() throws {
+        let sender = try PerMessageDeflateCodec(parameters: .init())
+        let text = Array(String(repeating: "héllo ", count: 100).utf8)
+        let compressed = try sender.compress(text)
+        var a = WebSocketMessageAssembler(maxMessageSize: 1 << 16, compression: try PerMessageDeflateCodec(parameters: .init()))
+        let half = compressed.count / 2
+        #expect(try a.push(WebSocketFrame(fin: false, rsv: 0b100, opcode: .text, payload: Array(compressed[..<half]))) == nil)
+        let ping = try a.push(WebSocketFrame(opcode: .ping, payload: [7]))
+        #expect(ping == .ping([7]))
+        #expect(try a.push(WebSocketFrame(opcode: .continuation, payload: Array(compressed[half...]))) == .text(text))
+        #expect(try a.push(WebSocketFrame(opcode: .binary, payload: [1, 2])) == .binary([1, 2]), "uncompressed message after a compressed one")
+        let bomb = try sender.compress([UInt8](repeating: 0x41, count: 1 << 20))
+        var small = WebSocketMessageAssembler(maxMessageSize: 4096, compression: try PerMessageDeflateCodec(parameters: .init()))
+        #expect(throws: WebSocketProtocolError.tooBig("inflated message exceeds 4096 bytes")) {
+            _ = try small.push(WebSocketFrame(rsv: 0b100, opcode: .binary, payload: bomb))
+        }
+        let badText = try sender.compress([0x61, 0xFF])
+        #expect(error([WebSocketFrame(rsv: 0b100, opcode: .text, payload: badText)],
+                      WebSocketMessageAssembler(compression: try PerMessageDeflateCodec(parameters: .init()))) == 1007)
+    }
+}
+
+@Suite struct UTF8StreamValidatorTests {
+    /// Every split point of valid and invalid sequences agrees with the one-shot validator.
+    @Test func agreesWithOneShotValidationAtEverySplit() {
+        let samples: [[UInt8]] = [
+            Array("héllo ☃ 𝄞 plain ascii text!".utf8), [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80],
+            [0xE0, 0x9F, 0x80], [0xF0, 0x8F, 0x80, 0x80], [0xE2, 0x82], [0x80], [0xF8], Array("abcdefghijk".utf8) + [0xFF],
+        ]
+        for sample in samples {
+            let expected = UTF8Validation.isValid(sample)
+            for split in 0...sample.count {
+                var v = UTF8StreamValidator()
+                let ok = v.feed(Array(sample[..<split])) && v.feed(Array(sample[split...])) && v.isAtBoundary
+                #expect(ok == expected, "\(sample) split at \(split)")
+            }
+        }
+    }
+}

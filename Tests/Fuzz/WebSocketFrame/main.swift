@@ -1,12 +1,14 @@
 // fuzz-websocket-frame: WebSocketFrameDecoder and WebSocketMessageAssembler.
-// Input: [options: bit 0 = client role, bit 1 = lenient masking, bit 2 = RSV1 allowed, bit 3 = 200-byte
-// payload limit, bit 4 = 300-byte message limit, bit 5 = no UTF-8 check, bit 6 = no close-code check]
+// Input: [options: bit 0 = client role, bit 1 = lenient masking, bit 2 = RSV1 allowed (permessage-deflate
+// negotiated: the assembler inflates), bit 3 = 200-byte payload limit, bit 4 = 300-byte message limit,
+// bit 5 = no UTF-8 check, bit 6 = no close-code check, bit 7 = no context takeover]
 // [frame stream].
 // Checks per frame: consumed = header + payload length, within the input and the payload limit;
 // payload length matches the header; every shorter prefix is "need more" or, for a frame that fails,
 // the same error (errors are reported as soon as the offending byte is there); re-encoding the frame
-// decodes to the same frame. Frames then go through the assembler: messages respect the size limit,
-// validated text and close reasons are UTF-8, close codes are valid when checked.
+// decodes to the same frame; WebSocketFrameBoundaryTracker ends the frame at the same byte. Frames
+// then go through the assembler: messages respect the size limit, validated text and close reasons
+// are UTF-8, close codes are valid when checked.
 import FuzzSupport
 import SwitchyardWebSocket
 
@@ -35,8 +37,13 @@ runFuzzer { data in
     decoder.allowedReservedBits = options & 4 != 0 ? 0b100 : 0
     var assembler = WebSocketMessageAssembler(maxMessageSize: options & 16 != 0 ? 300 : 1 << 20,
                                               validateUTF8: options & 32 == 0, validateCloseCodes: options & 64 == 0)
+    // RSV1 allowed = permessage-deflate negotiated: compressed messages are inflated (bit 7: no context takeover).
+    if options & 4 != 0 {
+        assembler.compression = try? PerMessageDeflateCodec(parameters: .init(clientNoContextTakeover: options & 128 != 0))
+    }
     let stream = input.rest
     var offset = 0
+    var tracker = WebSocketFrameBoundaryTracker()
     while offset < stream.count {
         let rest = slice(stream, offset..<stream.count)
         switch decodeOne(&decoder, rest) {
@@ -65,6 +72,9 @@ runFuzzer { data in
             } else {
                 fuzzCheck(false, "re-encoded frame does not decode: \(again)")
             }
+            // The relay-side tracker must find the same frame end without decoding anything.
+            fuzzCheck(tracker.advance(slice(rest, 0..<consumed)) == consumed && tracker.isAtBoundary,
+                      "boundary tracker disagrees with the decoder on a \(consumed)-byte frame")
             offset += consumed
             do throws(WebSocketProtocolError) {
                 guard let message = try assembler.push(frame) else { continue }

@@ -1,0 +1,149 @@
+/// How the request body travels to the proxied server.
+public enum ProxyBodyFraming: Sendable, Equatable {
+    /// No body and no Content-Length (GET, HEAD, ... without one).
+    case none
+    /// `Content-Length: n` (also 0 when the client sent `Content-Length: 0`).
+    case length(Int)
+    /// The client's length is unknown (it sent chunked): re-chunked to the backend.
+    case chunked
+}
+
+/// What the encoder produced: the bytes and the facts the response side needs.
+public struct ProxyRequestHead: Sendable, Equatable {
+    public var bytes: [UInt8]
+    /// The request asks the backend to switch to WebSocket (expect 101 and then raw bytes).
+    public var isUpgrade: Bool
+    /// The Host sent to the backend (the `-` key of map-host-response).
+    public var backendHost: String
+    /// The body is sent with the chunked coding.
+    public var chunkedBody: Bool
+}
+
+public struct ProxyRequestError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The status to answer the client with (405 for a CONNECT the route does not allow).
+    public var status: Int
+    public var reason: String
+    public var description: String { "\(status): \(reason)" }
+}
+
+/// Builds the HTTP/1.1 request head a reverse proxy sends to its backend from the protocol-neutral
+/// request facts (`CGIRequestInfo`, the same value SCGI/uwsgi/FastCGI encode).
+///
+/// Hop-by-hop fields never cross (RFC 9110 7.6.1): Connection and every field it names (parsed as
+/// a case-insensitive token list: browsers send `keep-alive, Upgrade`), Keep-Alive, TE, Trailer,
+/// Transfer-Encoding, Upgrade, HTTP2-Settings and Proxy-*; the body framing is the proxy's own.
+/// `Upgrade` is re-added only as `websocket`, only when the route enables upgrades and the client
+/// asked for it properly, so no other protocol (h2c) can be smuggled through.
+public enum ProxyRequestHeadEncoder {
+    static let hopByHop: Set<String> = ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
+                                        "http2-settings", "content-length", "host", "forwarded",
+                                        "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]
+
+    public static func encode(_ info: CGIRequestInfo, body: ProxyBodyFraming, backendAuthority: String,
+                              remoteUser: String? = nil, keepAlive: Bool = true,
+                              options: ProxyHeaderOptions) throws(ProxyRequestError) -> ProxyRequestHead {
+        if info.method == "CONNECT" && !options.connectMethod {
+            throw ProxyRequestError(status: 405, reason: "CONNECT is not enabled for this route (proxy.header connect-method)")
+        }
+        let clientHost = info.headers.first { ProxyMapping.equalsIgnoringCase($0.name, "Host") }?.value
+        let isHTTPS = info.scheme == "https"
+        var connectionTokens: Set<String> = []
+        var upgradeTokens: [String] = []
+        for (name, value) in info.headers {
+            if ProxyMapping.equalsIgnoringCase(name, "Connection") { connectionTokens.formUnion(tokens(value)) }
+            if ProxyMapping.equalsIgnoringCase(name, "Upgrade") { upgradeTokens += tokens(value) }
+        }
+        let isUpgrade = options.upgrade && info.method == "GET" && connectionTokens.contains("upgrade")
+            && upgradeTokens.contains("websocket")
+
+        // Host: replace-http-host, then map-host-request.
+        var host = options.replaceHTTPHost ? backendAuthority : (clientHost ?? backendAuthority)
+        var hostMapped = false
+        if let mapped = ProxyMapping.host(host, in: options.mapHostRequest, dashKey: clientHost, dashValue: clientHost) {
+            host = mapped
+            hostMapped = true
+        }
+
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + info.headers.count * 48)
+        out.appendUTF8(info.method)
+        out.append(ASCII.space)
+        out.appendUTF8(target(info, options: options, isHTTPS: isHTTPS, hostMapped: hostMapped))
+        out.appendUTF8(" HTTP/1.1\r\n")
+        appendField(&out, "Host", host)
+        for (name, value) in info.headers {
+            let lower = lowercased(name)
+            if hopByHop.contains(lower) || connectionTokens.contains(lower) || lower.hasPrefix("proxy-") { continue }
+            var v = value
+            if lower == "destination", let mapped = mapURI(value, options: options, isHTTPS: isHTTPS, clientHost: clientHost) { v = mapped }
+            appendField(&out, name, v)
+        }
+        ProxyForwarded.append(to: &out, info: info, headers: info.headers, clientHost: clientHost,
+                              remoteUser: remoteUser, parameters: options.forwarded)
+        switch body {
+        case .none: break
+        case .length(let n): appendField(&out, "Content-Length", String(n))
+        case .chunked: appendField(&out, "Transfer-Encoding", "chunked")
+        }
+        if isUpgrade {
+            appendField(&out, "Connection", "Upgrade")
+            appendField(&out, "Upgrade", "websocket")
+        } else if !keepAlive {
+            appendField(&out, "Connection", "close")
+        }
+        out.append(ASCII.cr)
+        out.append(ASCII.lf)
+        return ProxyRequestHead(bytes: out, isUpgrade: isUpgrade, backendHost: host, chunkedBody: body == .chunked)
+    }
+
+    /// Origin-form target with map-urlpath applied; an absolute-form target loses scheme and authority.
+    static func target(_ info: CGIRequestInfo, options: ProxyHeaderOptions, isHTTPS: Bool, hostMapped: Bool) -> String {
+        var t = info.requestURI
+        if info.method == "CONNECT" { return t }
+        if let absolute = ProxyMapping.splitAbsolute(t) { t = absolute.rest.isEmpty ? "/" : absolute.rest }
+        return ProxyMapping.urlPath(t, in: options.mapURLPath, reversed: false) ?? t
+    }
+
+    /// A request header carrying a URI (WebDAV Destination): authority through map-host-request,
+    /// path through map-urlpath, and with https-remap `https://` -> `http://` when the host mapped.
+    static func mapURI(_ uri: String, options: ProxyHeaderOptions, isHTTPS: Bool, clientHost: String?) -> String? {
+        if let (scheme, authority, rest) = ProxyMapping.splitAbsolute(uri) {
+            guard let mappedHost = ProxyMapping.host(authority, in: options.mapHostRequest, dashKey: clientHost, dashValue: clientHost) else {
+                return nil
+            }
+            let path = ProxyMapping.urlPath(rest, in: options.mapURLPath, reversed: false) ?? rest
+            let newScheme = options.httpsRemap && isHTTPS && scheme == "https" ? "http" : scheme
+            return "\(newScheme)://\(mappedHost)\(path)"
+        }
+        return ProxyMapping.urlPath(uri, in: options.mapURLPath, reversed: false)
+    }
+
+    static func tokens(_ value: String) -> [String] {
+        value.split(separator: ",").map { lowercased(String($0).trimmingOWS()) }.filter { !$0.isEmpty }
+    }
+
+    static func lowercased(_ s: String) -> String {
+        if !s.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) { return s }
+        return String(decoding: s.utf8.map(ASCII.lower), as: UTF8.self)
+    }
+
+    /// "Name: value\r\n" with CR, LF and NUL replaced by a space (nothing can split the head).
+    static func appendField(_ out: inout [UInt8], _ name: String, _ value: String) {
+        for b in name.utf8 { out.append(b == ASCII.cr || b == ASCII.lf || b == 0 || b == ASCII.colon ? ASCII.space : b) }
+        out.append(ASCII.colon)
+        out.append(ASCII.space)
+        for b in value.utf8 { out.append(b == ASCII.cr || b == ASCII.lf || b == 0 ? ASCII.space : b) }
+        out.append(ASCII.cr)
+        out.append(ASCII.lf)
+    }
+}
+
+extension String {
+    /// Without leading and trailing spaces and tabs.
+    func trimmingOWS() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
+        return String(s)
+    }
+}
