@@ -74,6 +74,10 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     weak var delegate: BackendStreamDelegate?
     let label: String
     private var ended = false
+    /// Itself while its descriptors are open: an exchange that completed early lets go of the
+    /// stream, which must still read to EOF, close, and run `onClose` (the loop held the stream
+    /// when it was the event handler; now the loop holds only `io`, which holds us weakly).
+    private var keepAlive: FDBackendStream?
     /// The codec's end of body asked for a half-close (queued behind the request bytes).
     private var bodyEnded = false
     /// Called after the stream closed its fds (lets the pool count load / reuse connections).
@@ -103,7 +107,10 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     var isConnecting: Bool { io.isConnecting }
     var isFinished: Bool { ended }
 
-    func register() throws { try io.start() }
+    func register() throws {
+        try io.start()
+        keepAlive = self
+    }
 
     // MARK: request side
 
@@ -217,6 +224,7 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     }
 
     private func closeFDs(clean: Bool) {
+        keepAlive = nil
         io.close()
         onClose?(clean)
         onClose = nil
@@ -232,6 +240,7 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     /// Hands the fds to a splice relay (upgraded transparent stream). Returns nil if not possible.
     func detachForRelay() -> (readFD: Int32, writeFD: Int32, pendingOut: ByteBuffer)? {
         guard !ended, codec.isTransparent, io.input.isEmpty, let fds = io.detach() else { return nil }
+        keepAlive = nil
         ended = true
         delegate = nil
         io.delegate = nil

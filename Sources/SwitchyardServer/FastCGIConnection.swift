@@ -18,6 +18,9 @@ final class FastCGIConnection: BufferedStreamDelegate {
     let label: String
     let keepConnection: Bool
     private(set) var closed = false
+    /// Itself until `teardown`: the loop used to own the connection as its event handler; now it
+    /// holds only `io`, which holds the connection weakly.
+    private var keepAlive: FastCGIConnection?
     /// The socket: buffering, interest, connect completion and backpressure.
     private let io: BufferedStream
     private var outBuffer: ByteBuffer { io.output.bytes }
@@ -63,6 +66,7 @@ final class FastCGIConnection: BufferedStreamDelegate {
         io = BufferedStream(transport: SocketTransport(fd: fd), loop: loop, connecting: connecting, options: options)
         io.delegate = self
         try io.start()   // on failure the caller closes fd
+        keepAlive = self
         if askCapabilities {
             scratch.removeAll(keepingCapacity: true)
             FastCGIRecordEncoder.getValues(names: ["FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"], into: &scratch)
@@ -289,6 +293,7 @@ final class FastCGIConnection: BufferedStreamDelegate {
         if let t = abortTimer { loop.cancel(t); abortTimer = nil }
         abortedSince.removeAll()
         io.close()
+        keepAlive = nil
         let pending = streams
         streams.removeAll()
         for s in pending.values { s.connectionFailed(failure ?? .ioError("\(label): connection closed")) }
