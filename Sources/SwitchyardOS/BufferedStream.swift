@@ -44,15 +44,15 @@ public final class BufferedStream: EventHandler {
     public private(set) var isReadingPaused = false
     /// `closeAfterFlush` was called: input is dropped, the stream closes at EOF.
     public private(set) var isLingering = false
-    private var registered = false
+    var registered = false
     private var shutdownRequested = false
     private var behind = false
     /// The queue was empty at the last flush: the write-progress clock starts with the next bytes.
     private var outputWasEmpty = true
-    private var lastWriteProgress: UInt64
+    var lastWriteProgress: UInt64
     /// Depth of public calls the owner is making: callbacks detected inside them are deferred.
     private var ownerCalls = 0
-    private var timer: TimerID?
+    var timer: TimerID?
     private var lingerTimer: TimerID?
     private var lingerSeconds = 0.0
 
@@ -323,46 +323,9 @@ public final class BufferedStream: EventHandler {
         updateInterest()
     }
 
-    // MARK: timers
-
-    private var idleNanoseconds: UInt64 { UInt64(max(0, options.idleTimeout) * 1e9) }
-    private var writeNanoseconds: UInt64 { UInt64(max(0, options.writeTimeout) * 1e9) }
-
-    /// One timer for both limits, armed for the nearer deadline; progress in between only moves
-    /// the timestamps, and the timer re-arms itself when it finds time left.
-    private func armTimer() {
-        guard timer == nil, registered, !isClosed else { return }
-        var deadline = UInt64.max
-        if idleNanoseconds > 0 { deadline = lastActivity &+ idleNanoseconds }
-        if writeNanoseconds > 0 && !isConnecting && !isOutputClosed && !output.isEmpty {
-            deadline = min(deadline, lastWriteProgress &+ writeNanoseconds)
-        }
-        guard deadline != .max else { return }
-        let now = loop.now
-        timer = loop.schedule(afterNanoseconds: deadline > now ? deadline - now : 0) { [weak self] in
-            self?.timerFired()
-        }
-    }
-
-    private func timerFired() {
-        timer = nil
-        guard !isClosed else { return }
-        let now = max(loop.now, EventLoop.monotonicNanoseconds())
-        if idleNanoseconds > 0 && now &- lastActivity >= idleNanoseconds {
-            fail(.idleTimeout)
-            return
-        }
-        if writeNanoseconds > 0 && !isConnecting && !isOutputClosed && !output.isEmpty
-            && now &- lastWriteProgress >= writeNanoseconds {
-            fail(.writeTimeout)
-            return
-        }
-        armTimer()
-    }
-
     // MARK: ending
 
-    private func fail(_ error: BufferedStreamError) { finish(error) }
+    func fail(_ error: BufferedStreamError) { finish(error) }
 
     private func finish(_ error: BufferedStreamError?) {
         guard !isClosed else { return }

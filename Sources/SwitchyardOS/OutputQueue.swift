@@ -1,6 +1,7 @@
 import Glibc
 
-/// Bytes waiting for the client, optionally followed by a file region sent with sendfile(2) or by a
+/// Bytes waiting for the peer (the write queue of a `BufferedStream` and of the client
+/// connection), optionally followed by a file region sent with sendfile(2) or by a
 /// region of a cached file's bytes sent with sendmsg(2) (shared with the cache, not copied).
 /// The connection starts the next pipelined response only after that trailing region is gone, so
 /// a single trailing slot keeps responses in order without a segment list.
