@@ -63,26 +63,24 @@ protocol BackendStream: AnyObject {
 }
 
 /// A byte-stream transport to one backend exchange: CGI pipes (separate read and write fds) or a
-/// socket (one fd). It owns the fds, buffers encoded request bytes with a bound (backpressure
-/// towards the client), decodes response bytes through the codec, and honours pause/resume from
-/// the client side. Shared by CGI, SCGI, uwsgi and non-multiplexed FastCGI.
-final class FDBackendStream: EventHandler, BackendStream {
+/// socket (one fd), on a `BufferedStream` (which owns the fds, bounds the queued request bytes -
+/// backpressure towards the client - and honours pause/resume from the client side). This class
+/// adds the codec: request bytes are encoded into the stream's queue, response bytes decoded from
+/// its input. Shared by CGI, SCGI, uwsgi and non-multiplexed FastCGI.
+final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     let loop: EventLoop
     let codec: BackendCodec
-    private(set) var readFD: Int32
-    private(set) var writeFD: Int32
-    private var connecting: Bool
+    let io: BufferedStream
+    let isSocket: Bool
     weak var delegate: BackendStreamDelegate?
     let label: String
-
-    let outBuffer = ByteBuffer(capacity: 16 * 1024)
-    private let inBuffer = ByteBuffer(capacity: 16 * 1024)
-    private var readPaused = false
-    private var writeShutdownPending = false
-    private var writeClosed = false
-    private var readClosed = false
     private var ended = false
-    private(set) var lastActivity: UInt64
+    /// Itself while its descriptors are open: an exchange that completed early lets go of the
+    /// stream, which must still read to EOF, close, and run `onClose` (the loop held the stream
+    /// when it was the event handler; now the loop holds only `io`, which holds us weakly).
+    private var keepAlive: FDBackendStream?
+    /// The codec's end of body asked for a half-close (queued behind the request bytes).
+    private var bodyEnded = false
     /// Called after the stream closed its fds (lets the pool count load / reuse connections).
     var onClose: ((_ clean: Bool) -> Void)?
 
@@ -92,192 +90,102 @@ final class FDBackendStream: EventHandler, BackendStream {
     init(loop: EventLoop, codec: BackendCodec, readFD: Int32, writeFD: Int32, connecting: Bool, label: String) {
         self.loop = loop
         self.codec = codec
-        self.readFD = readFD
-        self.writeFD = writeFD
-        self.connecting = connecting
         self.label = label
-        self.lastActivity = loop.now
+        isSocket = readFD == writeFD
+        var options = BufferedStreamOptions()
+        options.highWatermark = FDBackendStream.writeHighWatermark
+        options.lowWatermark = 0
+        options.readSize = 64 * 1024
+        // The backend stopped reading (CGI exited or closed stdin): its output may still be in
+        // flight, so only writing stops and reading goes on until EOF.
+        options.writeErrorEndsOutputOnly = true
+        let transport: ByteTransport = isSocket ? SocketTransport(fd: readFD) : PipeTransport(input: readFD, output: writeFD)
+        io = BufferedStream(transport: transport, loop: loop, connecting: connecting, options: options)
+        io.delegate = self
     }
 
-    var isSocket: Bool { readFD == writeFD }
-    var isConnecting: Bool { connecting }
+    var lastActivity: UInt64 { io.lastActivity }
+    var isConnecting: Bool { io.isConnecting }
     var isFinished: Bool { ended }
 
     func register() throws {
-        if isSocket {
-            try loop.register(fd: readFD, events: connecting ? .output : [.input, .output], handler: self)
-        } else {
-            try loop.register(fd: readFD, events: .input, handler: self)
-            try loop.register(fd: writeFD, events: [], handler: self)
-        }
-        updateInterest()
+        try io.start()
+        keepAlive = self
     }
 
     // MARK: request side
 
     func start(_ request: BackendRequest, keepConnection: Bool = false) throws {
-        try codec.encodeRequestStart(request, keepConnection: keepConnection, out: outBuffer)
-        flushWrites()
+        try codec.encodeRequestStart(request, keepConnection: keepConnection, out: io.output.bytes)
+        io.flush()
     }
 
     /// Queues request bytes; false when the backend is behind by more than the watermark.
     func send(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard !writeClosed else { return true }
-        codec.encodeBody(bytes, out: outBuffer)
-        flushWrites()
-        return outBuffer.readableBytes < FDBackendStream.writeHighWatermark
+        guard !io.isOutputClosed, !io.isClosed else { return true }
+        codec.encodeBody(bytes, out: io.output.bytes)
+        return io.flush()
     }
 
     func endBody(upgraded: Bool) {
-        guard !writeClosed, !writeShutdownPending else { return }
-        if codec.encodeBodyEnd(upgraded: upgraded, out: outBuffer) { writeShutdownPending = true }
-        flushWrites()
+        guard !io.isOutputClosed, !bodyEnded else { return }
+        let shut = codec.encodeBodyEnd(upgraded: upgraded, out: io.output.bytes)
+        io.flush()
+        if shut {
+            bodyEnded = true
+            io.shutdownOutput()
+        }
     }
 
-    var pendingWriteBytes: Int { outBuffer.readableBytes }
+    var pendingWriteBytes: Int { io.pendingOutputBytes }
 
     /// Returns burst-sized buffers of a quiet stream to the allocator, so a thousand idle
     /// WebSockets do not each keep 64 KiB (called from the exchange's once-a-second tick).
-    func shrinkIdleBuffers() {
-        inBuffer.shrinkIfIdle(to: 4 * 1024)
-        outBuffer.shrinkIfIdle(to: 4 * 1024)
-    }
-
-    private func flushWrites() {
-        guard !connecting, !writeClosed else { return }
-        while !outBuffer.isEmpty {
-            switch outBuffer.write(to: writeFD) {
-            case .bytes:
-                lastActivity = loop.now
-                continue
-            case .wouldBlock:
-                updateInterest()
-                return
-            case .eof, .error:
-                // The backend stopped reading (CGI exited or closed stdin). Its output may still be
-                // in flight: stop writing, keep reading until EOF.
-                outBuffer.clear()
-                closeWriteSide()
-                return
-            }
-        }
-        if writeShutdownPending { closeWriteSide() }
-        updateInterest()
-        delegate?.streamWritable()
-    }
-
-    private func closeWriteSide() {
-        guard !writeClosed else { return }
-        writeClosed = true
-        writeShutdownPending = false
-        if isSocket {
-            Socket.shutdownWrite(writeFD)
-        } else {
-            loop.unregister(fd: writeFD)
-            Glibc.close(writeFD)
-            writeFD = -1
-        }
-        updateInterest()
-    }
+    func shrinkIdleBuffers() { io.shrinkIdleBuffers(to: 4 * 1024) }
 
     // MARK: response side
 
-    func pauseReading() {
-        guard !readPaused else { return }
-        readPaused = true
-        updateInterest()
-    }
+    func pauseReading() { io.pauseReading() }
+    func resumeReading() { io.resumeReading() }
 
-    func resumeReading() {
-        guard readPaused else { return }
-        readPaused = false
-        updateInterest()
-    }
+    func streamDidConnect(_ stream: BufferedStream) { delegate?.streamConnected() }
+    func streamDidDrain(_ stream: BufferedStream) { delegate?.streamWritable() }
+    func streamHasInput(_ stream: BufferedStream) { decodeBuffered() }
 
-    private func updateInterest() {
-        if ended { return }
-        if isSocket {
-            var ev: IOEvents = []
-            if connecting { ev.insert(.output) }
-            else {
-                if !readPaused && !readClosed { ev.insert(.input) }
-                if !outBuffer.isEmpty && !writeClosed { ev.insert(.output) }
+    func streamInputDidEnd(_ stream: BufferedStream) {
+        guard !ended else { return }
+        if !codec.isTransparent {
+            // A record protocol ends with its end record (FCGI_END_REQUEST), which finishes the
+            // stream before EOF is read: EOF first means the application died, and a body
+            // without Content-Length must not be terminated as if it were complete.
+            if io.input.readableBytes > 0 {
+                fail(.protocolError("\(codec.name) backend \(label) closed the connection in the middle of a record"))
+            } else {
+                fail(.ioError("\(label): application closed the connection before FCGI_END_REQUEST"))
             }
-            loop.setInterest(fd: readFD, ev)
-        } else {
-            if !readClosed { loop.setInterest(fd: readFD, readPaused ? [] : .input) }
-            if !writeClosed && writeFD >= 0 { loop.setInterest(fd: writeFD, outBuffer.isEmpty ? [] : .output) }
-        }
-    }
-
-    func handleEvent(fd: Int32, events: IOEvents) {
-        if connecting {
-            let err = Socket.pendingError(fd)
-            if err != 0 {
-                fail(.connectFailed("connect(\(label)): \(String(cString: strerror(err)))"))
-                return
-            }
-            connecting = false
-            lastActivity = loop.now
-            delegate?.streamConnected()
-            flushWrites()
-            updateInterest()
-            if ended { return }
-        }
-        if fd == writeFD && !isSocket {
-            if events.contains(.error) && !events.contains(.output) { outBuffer.clear(); closeWriteSide(); return }
-            flushWrites()
             return
         }
-        if isSocket && events.contains(.output) { flushWrites() }
-        if ended { return }
-        if fd == readFD && !readPaused && (events.contains(.input) || events.contains(.hangup) || events.contains(.error) || events.contains(.readHangup)) {
-            readAvailable(hangup: events.contains(.hangup) || events.contains(.readHangup))
-        }
+        finish(nil, protocolStatus: nil)
     }
 
-    /// Reads until the fd is drained, EOF, or the client pushes back. A pipe whose writer already
-    /// exited can report its last data and the hang-up in one event, so on hang-up we read to EOF.
-    private func readAvailable(hangup: Bool) {
-        var rounds = 0
-        while !ended && !readPaused && !readClosed {
-            rounds += 1
-            if rounds > 16 && !hangup { return }
-            switch inBuffer.read(from: readFD, minimumSpace: 64 * 1024) {
-            case .bytes:
-                lastActivity = loop.now
-                decodeBuffered()
-            case .wouldBlock:
-                return
-            case .eof:
-                readClosed = true
-                if inBuffer.readableBytes > 0 && !codec.isTransparent {
-                    fail(.protocolError("\(codec.name) backend \(label) closed the connection in the middle of a record"))
-                    return
-                }
-                if !codec.isTransparent {
-                    // A record protocol ends with its end record (FCGI_END_REQUEST), which finishes
-                    // the stream before EOF is read: EOF first means the application died, and a
-                    // body without Content-Length must not be terminated as if it were complete.
-                    fail(.ioError("\(label): application closed the connection before FCGI_END_REQUEST"))
-                    return
-                }
-                finish(nil, protocolStatus: nil)
-                return
-            case .error(let e):
-                if e == ECONNRESET && isSocket {
-                    fail(.ioError("\(label): connection reset by backend"))
-                } else {
-                    fail(.ioError("read(\(label)): \(String(cString: strerror(e)))"))
-                }
-                return
-            }
+    func streamDidClose(_ stream: BufferedStream, error: BufferedStreamError?) {
+        guard !ended else { return }
+        switch error {
+        case .connectFailed(let e)?:
+            fail(.connectFailed("connect(\(label)): \(String(cString: strerror(e)))"))
+        case .readFailed(let e)? where e == ECONNRESET && isSocket:
+            fail(.ioError("\(label): connection reset by backend"))
+        case .readFailed(let e)?, .writeFailed(let e)?:
+            fail(.ioError("read(\(label)): \(String(cString: strerror(e)))"))
+        case .idleTimeout?, .writeTimeout?, nil:
+            fail(.ioError("\(label): connection closed"))
         }
     }
 
     private func decodeBuffered() {
+        let input = io.input
         do {
-            let used = try codec.decode(inBuffer.readable) { event in
+            let used = try codec.decode(input.readable) { event in
                 guard !ended else { return }
                 switch event {
                 case .stdout(let b): delegate?.streamStdout(b)
@@ -285,7 +193,7 @@ final class FDBackendStream: EventHandler, BackendStream {
                 case .end(_, let ps): finish(nil, protocolStatus: ps)
                 }
             }
-            if !ended { inBuffer.consume(used) }
+            if !ended { input.consume(used) }
         } catch {
             fail(.protocolError("\(label): \(error)"))
         }
@@ -309,20 +217,16 @@ final class FDBackendStream: EventHandler, BackendStream {
     /// The client went away: tell the backend if the protocol can, then close.
     func abort() {
         guard !ended else { return }
-        if !connecting && !writeClosed && codec.encodeAbort(out: outBuffer) {
-            _ = outBuffer.write(to: writeFD)
-        }
         ended = true
         delegate = nil
+        io.delegate = nil
+        if !io.isConnecting && !io.isOutputClosed && codec.encodeAbort(out: io.output.bytes) { io.flush() }
         closeFDs(clean: false)
     }
 
     private func closeFDs(clean: Bool) {
-        if readFD >= 0 { loop.unregister(fd: readFD) }
-        if !isSocket && writeFD >= 0 { loop.unregister(fd: writeFD); Glibc.close(writeFD) }
-        if readFD >= 0 { Glibc.close(readFD) }
-        readFD = -1
-        writeFD = -1
+        keepAlive = nil
+        io.close()
         onClose?(clean)
         onClose = nil
     }
@@ -336,14 +240,11 @@ final class FDBackendStream: EventHandler, BackendStream {
 
     /// Hands the fds to a splice relay (upgraded transparent stream). Returns nil if not possible.
     func detachForRelay() -> (readFD: Int32, writeFD: Int32, pendingOut: ByteBuffer)? {
-        guard !ended, !connecting, codec.isTransparent, inBuffer.isEmpty, !writeClosed else { return nil }
+        guard !ended, codec.isTransparent, io.input.isEmpty, let fds = io.detach() else { return nil }
+        keepAlive = nil
         ended = true
         delegate = nil
-        loop.unregister(fd: readFD)
-        if !isSocket { loop.unregister(fd: writeFD) }
-        let r = (readFD, writeFD, outBuffer)
-        readFD = -1
-        writeFD = -1
-        return r
+        io.delegate = nil
+        return (fds.input, fds.output, io.output.bytes)
     }
 }

@@ -12,20 +12,25 @@ import SwitchyardGatewayCodecs
 /// reading (head-of-line blocking, bounded memory). That stall is bounded in time: a stream still
 /// over the limit after `stallLimit` seconds is aborted (FCGI_ABORT_REQUEST, its client closed), so
 /// one client that never reads cannot hold its neighbours for longer than that.
-final class FastCGIConnection: EventHandler {
+final class FastCGIConnection: BufferedStreamDelegate {
     let fd: Int32
     let loop: EventLoop
     let label: String
     let keepConnection: Bool
-    private(set) var connecting: Bool
     private(set) var closed = false
-    private let outBuffer = ByteBuffer(capacity: 16 * 1024)
-    private let inBuffer = ByteBuffer(capacity: 80 * 1024)
+    /// Itself until `teardown`: the loop used to own the connection as its event handler; now it
+    /// holds only `io`, which holds the connection weakly.
+    private var keepAlive: FastCGIConnection?
+    /// The socket: buffering, interest, connect completion and backpressure.
+    private let io: BufferedStream
+    private var outBuffer: ByteBuffer { io.output.bytes }
+    private var inBuffer: ByteBuffer { io.input }
     private var decoder = FastCGIRecordDecoder()
     private var scratch: [UInt8] = []
     private(set) var streams: [UInt16: FastCGIMuxStream] = [:]
     private var nextId: UInt16 = 0
-    private(set) var lastActivity: UInt64
+    var lastActivity: UInt64 { io.lastActivity }
+    var connecting: Bool { io.isConnecting }
     private var readBlocked = false
     /// Learnt from FCGI_GET_VALUES_RESULT.
     private(set) var multiplexes: Bool? = nil
@@ -53,10 +58,16 @@ final class FastCGIConnection: EventHandler {
         self.abortGrace = abortGrace
         self.loop = loop
         self.label = label
-        self.connecting = connecting
         self.keepConnection = keepConnection
-        self.lastActivity = loop.now
-        try loop.register(fd: fd, events: connecting ? .output : .input, handler: self)
+        var options = BufferedStreamOptions()
+        options.highWatermark = FastCGIConnection.writeHighWatermark
+        options.lowWatermark = 0
+        options.readSize = FastCGIRecordDecoder.maxRecordLength
+        options.inputCapacity = 80 * 1024
+        io = BufferedStream(transport: SocketTransport(fd: fd), loop: loop, connecting: connecting, options: options)
+        io.delegate = self
+        try io.start()   // on failure the caller closes fd
+        keepAlive = self
         if askCapabilities {
             scratch.removeAll(keepingCapacity: true)
             FastCGIRecordEncoder.getValues(names: ["FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"], into: &scratch)
@@ -91,27 +102,22 @@ final class FastCGIConnection: EventHandler {
 
     // MARK: writing
 
-    func writeStream(_ type: FastCGIRecordType, id: UInt16, _ bytes: UnsafeRawBufferPointer) {
+    /// False when the connection is behind (its streams hear `streamWritable` once it drained).
+    @discardableResult
+    func writeStream(_ type: FastCGIRecordType, id: UInt16, _ bytes: UnsafeRawBufferPointer) -> Bool {
         outBuffer.append(writing: FastCGIRecordEncoder.streamLength(contentLength: bytes.count)) {
             FastCGIRecordEncoder.stream(type, requestId: id, body: bytes, into: $0)
         }
-        flushSoon()
+        if io.pendingOutputBytes >= FastCGIConnection.writeHighWatermark { return io.flush() }
+        io.flushSoon()
+        return true
     }
 
     /// Records queued during one pass of the event loop leave in one write at its end. A request
     /// without a body then reaches the app as BEGIN_REQUEST + PARAMS + empty STDIN in one piece,
     /// which libfcgi needs to keep an FCGI_KEEP_CONN connection (it closes a connection whose
     /// STDIN was not at its end when the app finished).
-    private var flushScheduled = false
-    private func flushSoon() {
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        loop.defer_ { [weak self] in
-            guard let self else { return }
-            self.flushScheduled = false
-            self.flush()
-        }
-    }
+    private func flushSoon() { io.flushSoon() }
 
     func writeAbort(id: UInt16) {
         scratch.removeAll(keepingCapacity: true)
@@ -120,69 +126,30 @@ final class FastCGIConnection: EventHandler {
         flush()
     }
 
-    var pendingWriteBytes: Int { outBuffer.readableBytes }
+    var pendingWriteBytes: Int { io.pendingOutputBytes }
 
-    private func flush() {
-        guard !connecting, !closed else { return }
-        while !outBuffer.isEmpty {
-            switch outBuffer.write(to: fd) {
-            case .bytes: lastActivity = loop.now
-            case .wouldBlock: updateInterest(); return
-            case .eof, .error(_):
-                teardown(.ioError("\(label): write failed, application closed the connection"))
-                return
-            }
-        }
-        updateInterest()
+    private func flush() { io.flush() }
+
+    // MARK: stream events
+
+    func streamDidDrain(_ stream: BufferedStream) {
         for s in Array(streams.values) { s.delegate?.streamWritable() }
     }
 
-    private func updateInterest() {
-        guard !closed else { return }
-        if connecting { loop.setInterest(fd: fd, .output); return }
-        var ev: IOEvents = []
-        if !readBlocked { ev.insert(.input) }
-        if !outBuffer.isEmpty { ev.insert(.output) }
-        loop.setInterest(fd: fd, ev)
+    func streamHasInput(_ stream: BufferedStream) { decodeRecords() }
+
+    func streamInputDidEnd(_ stream: BufferedStream) {
+        teardown(streams.isEmpty ? nil : .ioError("\(label): application closed the connection"))
     }
 
-    // MARK: reading
-
-    func handleEvent(fd: Int32, events: IOEvents) {
-        if connecting {
-            let err = Socket.pendingError(fd)
-            if err != 0 {
-                teardown(.connectFailed("connect(\(label)): \(String(cString: strerror(err)))"))
-                return
-            }
-            connecting = false
-            flush()
-            if closed { return }
-        }
-        if events.contains(.output) { flush() }
-        if closed || readBlocked { return }
-        if events.contains(.input) || events.contains(.hangup) || events.contains(.readHangup) || events.contains(.error) {
-            readAvailable()
-        }
-    }
-
-    private func readAvailable() {
-        var rounds = 0
-        while !closed && !readBlocked && rounds < 16 {
-            rounds += 1
-            switch inBuffer.read(from: fd, minimumSpace: FastCGIRecordDecoder.maxRecordLength) {
-            case .bytes:
-                lastActivity = loop.now
-                decodeRecords()
-            case .wouldBlock:
-                return
-            case .eof:
-                teardown(streams.isEmpty ? nil : .ioError("\(label): application closed the connection"))
-                return
-            case .error(let e):
-                teardown(.ioError("read(\(label)): \(String(cString: strerror(e)))"))
-                return
-            }
+    func streamDidClose(_ stream: BufferedStream, error: BufferedStreamError?) {
+        switch error {
+        case .connectFailed(let e)?:
+            teardown(.connectFailed("connect(\(label)): \(String(cString: strerror(e)))"))
+        case .readFailed(let e)?:
+            teardown(.ioError("read(\(label)): \(String(cString: strerror(e)))"))
+        case .writeFailed?, .idleTimeout?, .writeTimeout?, nil:
+            teardown(.ioError("\(label): write failed, application closed the connection"))
         }
     }
 
@@ -197,6 +164,7 @@ final class FastCGIConnection: EventHandler {
             guard let (header, content, consumed) = next else { return }
             let payload = UnsafeRawBufferPointer(rebasing: input[content])
             dispatch(header, payload)
+            if closed { return }
             inBuffer.consume(consumed)
         }
     }
@@ -240,7 +208,7 @@ final class FastCGIConnection: EventHandler {
         let blocked = streams.values.contains { $0.parkedBytes > FastCGIConnection.parkLimit }
         if blocked != readBlocked {
             readBlocked = blocked
-            updateInterest()
+            if blocked { io.pauseReading() } else { io.resumeReading() }
             if blocked {
                 stallTimer = loop.schedule(afterSeconds: FastCGIConnection.stallLimit) { [weak self] in self?.stallExpired() }
             } else {
@@ -303,8 +271,8 @@ final class FastCGIConnection: EventHandler {
         if let t = stallTimer { loop.cancel(t); stallTimer = nil }
         if let t = abortTimer { loop.cancel(t); abortTimer = nil }
         abortedSince.removeAll()
-        loop.unregister(fd: fd)
-        Glibc.close(fd)
+        io.close()
+        keepAlive = nil
         let pending = streams
         streams.removeAll()
         for s in pending.values { s.connectionFailed(failure ?? .ioError("\(label): connection closed")) }
@@ -344,8 +312,7 @@ final class FastCGIMuxStream: BackendStream {
 
     func send(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let connection, !finished, bytes.count > 0 else { return true }
-        connection.writeStream(.stdin, id: id, bytes)
-        return connection.pendingWriteBytes < FastCGIConnection.writeHighWatermark
+        return connection.writeStream(.stdin, id: id, bytes)
     }
 
     func endBody(upgraded: Bool) {

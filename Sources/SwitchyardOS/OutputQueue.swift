@@ -1,12 +1,14 @@
 import Glibc
-import SwitchyardOS
 
-/// Bytes waiting for the client, optionally followed by a file region sent with sendfile(2) or by a
+/// Bytes waiting for the peer (the write queue of a `BufferedStream` and of the client
+/// connection), optionally followed by a file region sent with sendfile(2) or by a
 /// region of a cached file's bytes sent with sendmsg(2) (shared with the cache, not copied).
 /// The connection starts the next pipelined response only after that trailing region is gone, so
 /// a single trailing slot keeps responses in order without a segment list.
-final class OutputQueue {
-    let bytes = ByteBuffer(capacity: 4096)
+public final class OutputQueue {
+    public let bytes: ByteBuffer
+
+    public init(capacity: Int = 4096) { bytes = ByteBuffer(capacity: capacity) }
     private(set) var fileFD: Int32 = -1
     private(set) var fileOffset = 0
     private(set) var fileRemaining = 0
@@ -15,23 +17,23 @@ final class OutputQueue {
     private var memoryOffset = 0
     private var memoryRemaining = 0
     /// Total bytes handed to the kernel (for the access log).
-    private(set) var bytesWritten = 0
+    public private(set) var bytesWritten = 0
 
-    var isEmpty: Bool { bytes.isEmpty && fileRemaining == 0 && memoryRemaining == 0 }
-    var backlog: Int { bytes.readableBytes + fileRemaining + memoryRemaining }
+    public var isEmpty: Bool { bytes.isEmpty && fileRemaining == 0 && memoryRemaining == 0 }
+    public var backlog: Int { bytes.readableBytes + fileRemaining + memoryRemaining }
     /// A trailing file or cached-bytes region is still queued.
-    var hasFile: Bool { fileFD >= 0 || memoryRemaining > 0 }
+    public var hasFile: Bool { fileFD >= 0 || memoryRemaining > 0 }
 
     /// Files up to this size are copied into the byte queue instead of being sent with sendfile(2).
     /// Small enough that head + body stay within the 16 KiB the queue keeps between bursts (see
     /// `flush`), so copying never makes it grow and shrink per response.
-    static let copyLimit = 8 * 1024
+    public static let copyLimit = 8 * 1024
 
     /// Queues `count` bytes of the file from `offset`; takes ownership of `fd`. A small region is
     /// read right away (pread) behind the bytes already queued, so the response head and body leave
     /// in one send instead of a send plus a sendfile, as lighttpd does for small files. If the file
     /// turns out shorter than promised, the rest goes the sendfile way, which reports that.
-    func appendFile(fd: Int32, offset: Int, count: Int) {
+    public func appendFile(fd: Int32, offset: Int, count: Int) {
         precondition(fileFD < 0)
         fileFD = fd
         fileOffset = offset
@@ -43,7 +45,7 @@ final class OutputQueue {
     /// Queues `count` bytes of `storage` (a cached file) from `offset`. Up to `copyLimit` they are
     /// copied behind the queued bytes; a larger region is kept by reference and leaves together
     /// with the queued bytes in one sendmsg(2) (gather write).
-    func appendBytes(of storage: [UInt8], offset: Int, count: Int) {
+    public func appendBytes(of storage: [UInt8], offset: Int, count: Int) {
         precondition(!hasFile && offset >= 0 && count >= 0 && offset + count <= storage.count)
         if count <= OutputQueue.copyLimit {
             storage.withUnsafeBytes { bytes.append(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + count)])) }
@@ -76,7 +78,7 @@ final class OutputQueue {
     /// .bytes(n) when everything queued is gone, .error on a dead peer. A trailing file region
     /// goes with sendfile(2) where the transport has a kernel path, else through user space in
     /// `fileChunk` pieces.
-    func flush(to transport: ByteTransport) -> IOResult {
+    public func flush(to transport: ByteTransport) -> IOResult {
         var total = 0
         while true {
             if memoryRemaining > 0 {
@@ -155,12 +157,12 @@ final class OutputQueue {
         }
     }
 
-    func discard() {
+    public func discard() {
         bytes.clear()
         memory = []
         memoryRemaining = 0
         closeFile()
     }
 
-    func resetCounter() { bytesWritten = 0 }
+    public func resetCounter() { bytesWritten = 0 }
 }

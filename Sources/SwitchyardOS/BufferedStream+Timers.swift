@@ -1,0 +1,39 @@
+import Glibc
+
+/// The idle and write-progress limits of a `BufferedStream`.
+extension BufferedStream {
+    private var idleNanoseconds: UInt64 { UInt64(max(0, options.idleTimeout) * 1e9) }
+    private var writeNanoseconds: UInt64 { UInt64(max(0, options.writeTimeout) * 1e9) }
+
+    /// One timer for both limits, armed for the nearer deadline; progress in between only moves
+    /// the timestamps, and the timer re-arms itself when it finds time left.
+    func armTimer() {
+        guard timer == nil, registered, !isClosed else { return }
+        var deadline = UInt64.max
+        if idleNanoseconds > 0 { deadline = lastActivity &+ idleNanoseconds }
+        if writeNanoseconds > 0 && !isConnecting && !isOutputClosed && !output.isEmpty {
+            deadline = min(deadline, lastWriteProgress &+ writeNanoseconds)
+        }
+        guard deadline != .max else { return }
+        let now = loop.now
+        timer = loop.schedule(afterNanoseconds: deadline > now ? deadline - now : 0) { [weak self] in
+            self?.timerFired()
+        }
+    }
+
+    private func timerFired() {
+        timer = nil
+        guard !isClosed else { return }
+        let now = max(loop.now, EventLoop.monotonicNanoseconds())
+        if idleNanoseconds > 0 && now &- lastActivity >= idleNanoseconds {
+            fail(.idleTimeout)
+            return
+        }
+        if writeNanoseconds > 0 && !isConnecting && !isOutputClosed && !output.isEmpty
+            && now &- lastWriteProgress >= writeNanoseconds {
+            fail(.writeTimeout)
+            return
+        }
+        armTimer()
+    }
+}
