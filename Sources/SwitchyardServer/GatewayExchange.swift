@@ -19,7 +19,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     /// nothing, instead of reaching a connection the worker already dropped. The connection holds
     /// the exchange as its handler; each side lets go when the exchange ends, so no cycle outlives it.
     private(set) var connection: (any ClientExchange)?
-    private let worker: Worker
+    let worker: Worker
     let context: RequestContext
     let label: String
     private(set) var upgradeCandidate: Bool
@@ -38,7 +38,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     /// (false: the client went away or the backend failed).
     var onFinish: ((_ clean: Bool) -> Void)?
 
-    private(set) var phase: Phase = .starting
+    var phase: Phase = .starting
     private var headParser: any ResponseHeadDecoder
     private var requestBodyComplete = false
     private var bodyEndSent = false
@@ -47,8 +47,8 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     private var responseLength: Int?
     private var responseSent = 0
     private var stderrLines = LineSplitter()
-    private let errorLog: ErrorLog
-    private let relayMode: String
+    let errorLog: ErrorLog
+    let relayMode: String
     private var lastClientWrite: UInt64 = 0
 
     init(connection: any ClientExchange, context: RequestContext, label: String, upgradeCandidate: Bool,
@@ -213,43 +213,6 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         if connection.request?.method == "HEAD" { responseLength = 0 }
     }
 
-    private func startUpgrade(_ cgi: CGIResponseHead) {
-        guard let connection else { return }
-        var head = HTTPResponseHead(status: 101, reason: "Switching Protocols")
-        for (name, value) in cgi.headers where name.lowercased() != "status" {
-            head.headers.add(name: name, value: value)
-        }
-        if !head.headers.contains("Connection") { head.headers.add(name: "Connection", value: "Upgrade") }
-        if !head.headers.contains("Upgrade") { head.headers.add(name: "Upgrade", value: "websocket") }
-        phase = .upgraded
-        connection.switchToUpgraded(head)
-        if relayMode == "splice", let fdStream = stream as? FDBackendStream, fdStream.codec.isTransparent {
-            // Defer so bytes already buffered on either side are delivered first.
-            worker.loop.defer_ { [weak self] in self?.trySplice() }
-        }
-    }
-
-    private func trySplice() {
-        guard phase == .upgraded, let connection, let stream = stream as? FDBackendStream,
-              connection.outputBacklog == 0, stream.pendingWriteBytes == 0, connection.canDetachForRelay else { return }
-        guard let backend = stream.detachForRelay() else { return }
-        guard let client = connection.detachForRelay() else {
-            Glibc.close(backend.readFD)
-            if backend.writeFD != backend.readFD { Glibc.close(backend.writeFD) }
-            return
-        }
-        self.stream = nil
-        // The relay now owns the stream's lifetime; what the exchange would do at its end (e.g. stop
-        // the CGI) happens when the relay closes, told whether the backend ended it (clean).
-        let finish = onFinish
-        onFinish = nil
-        enterDone()
-        SpliceRelay.start(worker: worker, clientFD: client.fd, clientInput: client.pendingInput,
-                          backendRead: backend.readFD, backendWrite: backend.writeFD, label: label,
-                          errorLog: errorLog, writeIdle: worker.server.maxWriteIdle, readTimeout: readTimeout,
-                          onClose: { clean in finish?(clean) })
-    }
-
     /// Finishes the client's response and lets the backend stream run out on its own, for a bounded
     /// time (`boundDrain`): it stays registered with the loop (which owns it) and closes at the
     /// backend's EOF or END_REQUEST, or when the grace is over.
@@ -261,30 +224,6 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         let client = connection
         finishExchange()
         client?.finishResponse()
-    }
-
-    /// How long a backend connection may stay open once its response is complete, when the route
-    /// has no read-timeout. SCGI/uwsgi end with the connection, FastCGI with FCGI_END_REQUEST;
-    /// a backend (or a grandchild holding its socket) that keeps it open longer would otherwise
-    /// hold the gateway's descriptor for as long as it likes. CGIs are bounded by `CGIChildren`.
-    static let drainGrace = 10.0
-
-    /// Aborts a drained socket stream still open after the read-timeout (or `drainGrace`). The
-    /// check is deferred so the usual end, in the same read as the last body bytes, arms no timer.
-    private func boundDrain(_ drained: BackendStream) {
-        if let fdStream = drained as? FDBackendStream, !fdStream.isSocket { return }
-        let loop = worker.loop
-        let grace = readTimeout > 0 ? Double(readTimeout) : GatewayExchange.drainGrace
-        let log = errorLog
-        let label = label
-        loop.defer_ { [weak drained] in
-            guard let drained, !drained.isFinished else { return }
-            loop.schedule(afterSeconds: grace) { [weak drained] in
-                guard let drained, !drained.isFinished else { return }
-                log.info(label, "backend connection still open \(Int(grace)) s after a complete response: closed")
-                drained.abort()
-            }
-        }
     }
 
     func streamStderr(_ bytes: UnsafeRawBufferPointer) {
@@ -374,7 +313,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
 
     /// Phase `.done`, the client connection and the retry closure released (the closure captures
     /// this exchange: keeping it would be a cycle that leaks every exchange).
-    private func enterDone() {
+    func enterDone() {
         phase = .done
         // A response complete before the stream's end stops its records here: log the last line now.
         stderrLines.finish { errorLog.stderrLine(label, $0) }
@@ -388,37 +327,5 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         stream?.abort()
         stream = nil
         finishExchange(clean: false)
-    }
-
-    func tick(now: UInt64) {
-        guard let stream else { return }
-        let idle = (now - stream.lastActivity) / 1_000_000_000
-        if stream.isConnecting {
-            if connectTimeout > 0 && idle >= UInt64(clamping: connectTimeout) {
-                let failure = BackendFailure.connectFailed("\(label): connect did not complete within \(connectTimeout) s (connect-timeout)")
-                stream.abort()
-                self.stream = nil
-                streamEnded(failure, protocolStatus: nil)
-            }
-            return
-        }
-        if readTimeout > 0 && (phase == .awaitingHead || phase == .body || phase == .upgraded) && idle >= UInt64(clamping: readTimeout) {
-            let failure = BackendFailure.timeout("\(label): no data from the backend for \(readTimeout) s (read-timeout)")
-            errorLog.error(label, failure.description)
-            abortAfterTimeout(failure)
-            return
-        }
-        if idle >= 2, let fdStream = stream as? FDBackendStream { fdStream.shrinkIdleBuffers() }
-        if writeTimeout > 0 && stream.pendingWriteBytes > 0 && idle >= UInt64(clamping: writeTimeout) {
-            let failure = BackendFailure.timeout("\(label): backend did not read for \(writeTimeout) s (write-timeout)")
-            abortAfterTimeout(failure)
-        }
-    }
-
-    private func abortAfterTimeout(_ failure: BackendFailure) {
-        if phase == .awaitingHead { fail(failure); return }
-        let client = connection
-        abort()
-        client?.abortResponse(failure.description)
     }
 }

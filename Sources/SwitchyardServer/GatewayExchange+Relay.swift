@@ -1,0 +1,103 @@
+import Glibc
+import SwitchyardOS
+import SwitchyardHTTP
+import SwitchyardGatewayCodecs
+
+/// The long-lived end of an exchange: switching to a two-way byte stream after `101` (handing both
+/// descriptors to a kernel splice relay when both sides can), bounding how long a backend may keep
+/// its connection after a complete response, and the backend timeouts (connect, read, write)
+/// checked on the worker's once-a-second tick.
+extension GatewayExchange {
+    func startUpgrade(_ cgi: CGIResponseHead) {
+        guard let connection else { return }
+        var head = HTTPResponseHead(status: 101, reason: "Switching Protocols")
+        for (name, value) in cgi.headers where name.lowercased() != "status" {
+            head.headers.add(name: name, value: value)
+        }
+        if !head.headers.contains("Connection") { head.headers.add(name: "Connection", value: "Upgrade") }
+        if !head.headers.contains("Upgrade") { head.headers.add(name: "Upgrade", value: "websocket") }
+        phase = .upgraded
+        connection.switchToUpgraded(head)
+        if relayMode == "splice", let fdStream = stream as? FDBackendStream, fdStream.codec.isTransparent {
+            // Defer so bytes already buffered on either side are delivered first.
+            worker.loop.defer_ { [weak self] in self?.trySplice() }
+        }
+    }
+
+    func trySplice() {
+        guard phase == .upgraded, let connection, let stream = stream as? FDBackendStream,
+              connection.outputBacklog == 0, stream.pendingWriteBytes == 0, connection.canDetachForRelay else { return }
+        guard let backend = stream.detachForRelay() else { return }
+        guard let client = connection.detachForRelay() else {
+            Glibc.close(backend.readFD)
+            if backend.writeFD != backend.readFD { Glibc.close(backend.writeFD) }
+            return
+        }
+        self.stream = nil
+        // The relay now owns the stream's lifetime; what the exchange would do at its end (e.g. stop
+        // the CGI) happens when the relay closes, told whether the backend ended it (clean).
+        let finish = onFinish
+        onFinish = nil
+        enterDone()
+        SpliceRelay.start(worker: worker, clientFD: client.fd, clientInput: client.pendingInput,
+                          backendRead: backend.readFD, backendWrite: backend.writeFD, label: label,
+                          errorLog: errorLog, writeIdle: worker.server.maxWriteIdle, readTimeout: readTimeout,
+                          onClose: { clean in finish?(clean) })
+    }
+
+    /// How long a backend connection may stay open once its response is complete, when the route
+    /// has no read-timeout. SCGI/uwsgi end with the connection, FastCGI with FCGI_END_REQUEST;
+    /// a backend (or a grandchild holding its socket) that keeps it open longer would otherwise
+    /// hold the gateway's descriptor for as long as it likes. CGIs are bounded by `CGIChildren`.
+    static let drainGrace = 10.0
+
+    /// Aborts a drained socket stream still open after the read-timeout (or `drainGrace`). The
+    /// check is deferred so the usual end, in the same read as the last body bytes, arms no timer.
+    func boundDrain(_ drained: BackendStream) {
+        if let fdStream = drained as? FDBackendStream, !fdStream.isSocket { return }
+        let loop = worker.loop
+        let grace = readTimeout > 0 ? Double(readTimeout) : GatewayExchange.drainGrace
+        let log = errorLog
+        let label = label
+        loop.defer_ { [weak drained] in
+            guard let drained, !drained.isFinished else { return }
+            loop.schedule(afterSeconds: grace) { [weak drained] in
+                guard let drained, !drained.isFinished else { return }
+                log.info(label, "backend connection still open \(Int(grace)) s after a complete response: closed")
+                drained.abort()
+            }
+        }
+    }
+
+    func tick(now: UInt64) {
+        guard let stream else { return }
+        let idle = (now - stream.lastActivity) / 1_000_000_000
+        if stream.isConnecting {
+            if connectTimeout > 0 && idle >= UInt64(clamping: connectTimeout) {
+                let failure = BackendFailure.connectFailed("\(label): connect did not complete within \(connectTimeout) s (connect-timeout)")
+                stream.abort()
+                self.stream = nil
+                streamEnded(failure, protocolStatus: nil)
+            }
+            return
+        }
+        if readTimeout > 0 && (phase == .awaitingHead || phase == .body || phase == .upgraded) && idle >= UInt64(clamping: readTimeout) {
+            let failure = BackendFailure.timeout("\(label): no data from the backend for \(readTimeout) s (read-timeout)")
+            errorLog.error(label, failure.description)
+            abortAfterTimeout(failure)
+            return
+        }
+        if idle >= 2, let fdStream = stream as? FDBackendStream { fdStream.shrinkIdleBuffers() }
+        if writeTimeout > 0 && stream.pendingWriteBytes > 0 && idle >= UInt64(clamping: writeTimeout) {
+            let failure = BackendFailure.timeout("\(label): backend did not read for \(writeTimeout) s (write-timeout)")
+            abortAfterTimeout(failure)
+        }
+    }
+
+    func abortAfterTimeout(_ failure: BackendFailure) {
+        if phase == .awaitingHead { fail(failure); return }
+        let client = connection
+        abort()
+        client?.abortResponse(failure.description)
+    }
+}
