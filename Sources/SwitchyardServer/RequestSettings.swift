@@ -41,6 +41,8 @@ public final class RequestSettings: Sendable {
         public var proxy: ProxySettings?
         public var wstunnel: WStunnelSettings?
         public var moduleOrder: [String] = []
+        /// mod_redirect, mod_rewrite, mod_access.
+        var urlRules = URLRules()
         public init() {}
     }
 
@@ -56,6 +58,7 @@ public final class RequestSettings: Sendable {
     public let proxy: ProxySettings?
     public let wstunnel: WStunnelSettings?
     public let moduleOrder: [String]
+    let urlRules: URLRules
     /// The request-handling modules of `moduleOrder`, in order: the router tries them for every
     /// request, so the names are matched once here.
     let gatewayModules: [GatewayModule]
@@ -73,6 +76,7 @@ public final class RequestSettings: Sendable {
         proxy = v.proxy
         wstunnel = v.wstunnel
         moduleOrder = v.moduleOrder
+        urlRules = v.urlRules
         gatewayModules = v.moduleOrder.compactMap(GatewayModule.init(moduleName:))
     }
 }
@@ -190,6 +194,7 @@ public final class SettingsResolver: Sendable {
             s.scgi = try table(e, key: "scgi.server", proto: proto, balanceKey: "scgi.balance",
                                debugKey: "scgi.debug", mapKey: "scgi.map-extensions", matching: matching)
         }
+        s.urlRules = try URLRules.parse(modules: modules, entry: entry)
         if modules.contains("mod_proxy"), let e = entry("proxy.server") {
             s.proxy = try ProxySettings.parse(server: e, entry: entry)
         }

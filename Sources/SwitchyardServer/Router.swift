@@ -70,6 +70,14 @@ final class Router: ExchangeRouting {
     init(worker: Worker) { self.worker = worker }
 
     func handler(for head: HTTPRequestHead, connection: any ClientExchange) -> RoutedRequest {
+        route(head, connection: connection, rewrites: 0, onceApplied: false)
+    }
+
+    /// lighttpd re-runs its request pipeline (conditionals included) after a rewrite; so does
+    /// this, at most `maxRewrites` times (a rule that keeps matching its own output is a 500).
+    static let maxRewrites = 16
+
+    private func route(_ head: HTTPRequestHead, connection: any ClientExchange, rewrites: Int, onceApplied: Bool) -> RoutedRequest {
         let host = connection.hostWithoutPort(head.host ?? "")
         let scheme = connection.listener.scheme
         let path: String
@@ -81,6 +89,10 @@ final class Router: ExchangeRouting {
         guard let settings = worker.unconditionalSettings
             ?? worker.settings(for: conditionInput(head, path: path, host: host, scheme: scheme, connection: connection)) else {
             return fixed(500, connection: connection, log: nil)
+        }
+        if !settings.urlRules.isEmpty {
+            if let r = applyURLRules(settings, head: head, path: path, connection: connection, rewrites: rewrites,
+                                     onceApplied: onceApplied) { return r }
         }
         let ctx = RequestContext(head: head, settings: settings, path: path, query: head.query ?? "", host: host, scheme: scheme,
                                  remoteIP: connection.remoteHost)
@@ -106,6 +118,37 @@ final class Router: ExchangeRouting {
             }
         }
         return RoutedRequest(staticFile: ctx)
+    }
+
+    /// mod_redirect, then mod_rewrite (the request routed again with the new path and query; the
+    /// client's target stays REQUEST_URI, as in lighttpd), then mod_access. Nil: none applied.
+    private func applyURLRules(_ settings: RequestSettings, head: HTTPRequestHead, path: String, connection: any ClientExchange,
+                               rewrites: Int, onceApplied: Bool) -> RoutedRequest? {
+        let rules = settings.urlRules
+        let uri = head.path + (head.query.map { "?" + $0 } ?? "")
+        if let location = rules.redirect(uri) {
+            return RoutedRequest(handler: FixedResponseHandler(status: rules.redirectCode, connection: connection,
+                                                               extraHeaders: [("Location", location)]),
+                                 wantsBody: false, bodyLimit: 0)
+        }
+        let isFile = {
+            var st = stat()
+            return stat(StaticFileHandler.join(settings.documentRoot, path), &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+        }
+        if let (rewritten, kind) = rules.rewrite(uri, onceApplied: onceApplied, isFile: isFile) {
+            guard rewrites < Router.maxRewrites else {
+                return fixed(500, connection: connection, log: "url.rewrite: more than \(Router.maxRewrites) rewrites of \(head.target)")
+            }
+            var next = head
+            let q = rewritten.firstIndex(of: "?")
+            next.path = q.map { String(rewritten[..<$0]) } ?? rewritten
+            next.query = q.map { String(rewritten[rewritten.index(after: $0)...]) }
+            return route(next, connection: connection, rewrites: rewrites + 1, onceApplied: onceApplied || kind == .once)
+        }
+        if rules.denies(path: path) {
+            return fixed(403, connection: connection, log: nil)
+        }
+        return nil
     }
 
     /// What `$HTTP[...]` conditionals test, for configurations that have some.
