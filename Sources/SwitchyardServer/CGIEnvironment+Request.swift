@@ -38,6 +38,7 @@ extension CGIRequestInfo {
             contentLength: head.contentLength,
             headers: headers)
         info.redirectStatus = 200
+        info.extra += context.settings.setenv.environment
         return info
     }
 

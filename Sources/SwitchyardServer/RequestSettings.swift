@@ -43,6 +43,8 @@ public final class RequestSettings: Sendable {
         public var moduleOrder: [String] = []
         /// mod_redirect, mod_rewrite, mod_access.
         var urlRules = URLRules()
+        /// mod_setenv.
+        var setenv = SetenvRules()
         public init() {}
     }
 
@@ -59,6 +61,7 @@ public final class RequestSettings: Sendable {
     public let wstunnel: WStunnelSettings?
     public let moduleOrder: [String]
     let urlRules: URLRules
+    let setenv: SetenvRules
     /// The request-handling modules of `moduleOrder`, in order: the router tries them for every
     /// request, so the names are matched once here.
     let gatewayModules: [GatewayModule]
@@ -77,6 +80,7 @@ public final class RequestSettings: Sendable {
         wstunnel = v.wstunnel
         moduleOrder = v.moduleOrder
         urlRules = v.urlRules
+        setenv = v.setenv
         gatewayModules = v.moduleOrder.compactMap(GatewayModule.init(moduleName:))
     }
 }
@@ -195,6 +199,7 @@ public final class SettingsResolver: Sendable {
                                debugKey: "scgi.debug", mapKey: "scgi.map-extensions", matching: matching)
         }
         s.urlRules = try URLRules.parse(modules: modules, entry: entry)
+        s.setenv = try SetenvRules.parse(modules: modules, entry: entry)
         if modules.contains("mod_proxy"), let e = entry("proxy.server") {
             s.proxy = try ProxySettings.parse(server: e, entry: entry)
         }

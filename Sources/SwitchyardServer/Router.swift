@@ -7,6 +7,8 @@ struct RoutedRequest {
     var responder: Responder
     var wantsBody: Bool
     var bodyLimit: Int
+    /// `setenv.add-response-header` / `set-response-header` of the request's scope.
+    var responseHeaders: [(String, String)] = []
 
     init(handler: RequestHandler, wantsBody: Bool, bodyLimit: Int) {
         self.responder = .handler(handler)
@@ -70,8 +72,13 @@ final class Router: ExchangeRouting {
     init(worker: Worker) { self.worker = worker }
 
     func handler(for head: HTTPRequestHead, connection: any ClientExchange) -> RoutedRequest {
-        route(head, connection: connection, rewrites: 0, onceApplied: false)
+        var routed = route(head, connection: connection, rewrites: 0, onceApplied: false)
+        if let headers = lastResponseHeaders { routed.responseHeaders = headers; lastResponseHeaders = nil }
+        return routed
     }
+
+    /// The response headers of the scope the last routing resolved (set by `route`, read once).
+    private var lastResponseHeaders: [(String, String)]?
 
     /// lighttpd re-runs its request pipeline (conditionals included) after a rewrite; so does
     /// this, at most `maxRewrites` times (a rule that keeps matching its own output is a 500).
@@ -90,12 +97,13 @@ final class Router: ExchangeRouting {
             ?? worker.settings(for: conditionInput(head, path: path, host: host, scheme: scheme, connection: connection)) else {
             return fixed(500, connection: connection, log: nil)
         }
+        lastResponseHeaders = settings.setenv.responseHeaders.isEmpty ? nil : settings.setenv.responseHeaders
         if !settings.urlRules.isEmpty {
             if let r = applyURLRules(settings, head: head, path: path, connection: connection, rewrites: rewrites,
                                      onceApplied: onceApplied) { return r }
         }
-        let ctx = RequestContext(head: head, settings: settings, path: path, query: head.query ?? "", host: host, scheme: scheme,
-                                 remoteIP: connection.remoteHost)
+        let ctx = RequestContext(head: settings.setenv.apply(to: head), settings: settings, path: path, query: head.query ?? "",
+                                 host: host, scheme: scheme, remoteIP: connection.remoteHost)
 
         if settings.maxRequestSize > 0, let cl = head.contentLength, cl > settings.maxRequestSize {
             return fixed(413, connection: connection, log: "Content-Length \(cl) over server.max-request-size")

@@ -113,3 +113,41 @@ def test_bad_regex_is_a_config_error_with_file_and_line(tmp_path):
     p = subprocess.run([str(switchyard_bin()), "-t", "-f", str(conf)], capture_output=True, text=True, timeout=30)
     assert p.returncode != 0
     assert f"{conf}:3" in p.stderr + p.stdout and "bad regex" in p.stderr + p.stdout, p.stderr + p.stdout
+
+
+def test_setenv_request_headers_environment_and_response_headers(switchyard, tmp_path):
+    (tmp_path / "cgi-bin").symlink_to(CGI_BIN)
+    (tmp_path / "page.html").write_text("<p>hi</p>")
+    server = switchyard(f"""
+server.document-root = {q(tmp_path)}
+server.modules += ("mod_setenv", "mod_cgi")
+cgi.script-directories = ({q(CGI_BIN)})
+setenv.add-environment = ( "APP_MODE" => "demo", "APP_TIER" => "one" )
+setenv.set-environment = ( "APP_TIER" => "two" )
+setenv.add-request-header = ( "X-Via-Gateway" => "switchyard" )
+setenv.set-request-header = ( "User-Agent" => "" )
+setenv.add-response-header = ( "X-Frame-Options" => "DENY" )
+$HTTP["url"] =^ "/cgi-bin/" {{
+    cgi.assign = (".py" => "/usr/bin/python3")
+    setenv.add-response-header = ( "X-Scope" => "cgi" )
+}}
+""")
+    r = get(server.port, "/cgi-bin/env.py", headers=[("User-Agent", "curl/8")])
+    assert r.status == 200, f"{r}\n{server.log_text()[-1500:]}"
+    env = env_of(r)
+    assert env.get("APP_MODE") == "demo" and env.get("APP_TIER") == "two", env
+    assert env.get("HTTP_X_VIA_GATEWAY") == "switchyard", env
+    assert "HTTP_USER_AGENT" not in env, "set-request-header with an empty value removes the header"
+    assert r.header("X-Scope") == "cgi" and r.header("X-Frame-Options") is None, r.headers
+    r = get(server.port, "/page.html")
+    assert r.status == 200 and r.header("X-Frame-Options") == "DENY", r.headers
+    r = get(server.port, "/missing")
+    assert r.status == 404 and r.header("X-Frame-Options") == "DENY", "error answers carry them too"
+
+
+def test_setenv_refuses_header_injection(tmp_path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text(f'server.document-root = {q(tmp_path)}\nserver.modules += ("mod_setenv")\n'
+                    'setenv.add-response-header = ( "X-A" => "1\\r\\nSet-Cookie: x=1" )\n')
+    p = subprocess.run([str(switchyard_bin()), "-t", "-f", str(conf)], capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0 and f"{conf}:3" in p.stderr + p.stdout, p.stderr + p.stdout
