@@ -45,6 +45,8 @@ public final class RequestSettings: Sendable {
         var urlRules = URLRules()
         /// mod_setenv.
         var setenv = SetenvRules()
+        /// mod_alias.
+        var aliases = AliasMap()
         public init() {}
     }
 
@@ -62,6 +64,7 @@ public final class RequestSettings: Sendable {
     public let moduleOrder: [String]
     let urlRules: URLRules
     let setenv: SetenvRules
+    let aliases: AliasMap
     /// The request-handling modules of `moduleOrder`, in order: the router tries them for every
     /// request, so the names are matched once here.
     let gatewayModules: [GatewayModule]
@@ -81,6 +84,7 @@ public final class RequestSettings: Sendable {
         moduleOrder = v.moduleOrder
         urlRules = v.urlRules
         setenv = v.setenv
+        aliases = v.aliases
         gatewayModules = v.moduleOrder.compactMap(GatewayModule.init(moduleName:))
     }
 }
@@ -200,6 +204,7 @@ public final class SettingsResolver: Sendable {
         }
         s.urlRules = try URLRules.parse(modules: modules, entry: entry)
         s.setenv = try SetenvRules.parse(modules: modules, entry: entry)
+        s.aliases = try AliasMap.parse(modules: modules, entry: entry)
         if modules.contains("mod_proxy"), let e = entry("proxy.server") {
             s.proxy = try ProxySettings.parse(server: e, entry: entry)
         }

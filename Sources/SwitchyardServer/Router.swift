@@ -45,6 +45,12 @@ final class RequestContext {
     let host: String              // Host without port
     let scheme: String
     let remoteIP: String
+    /// The directory the path is looked up in: the document root, or an `alias.url` directory.
+    let root: String
+    /// The path below `root` ("/..."): `path` itself unless an alias replaced its prefix.
+    let physicalPath: String
+    /// The URL prefix an alias replaced ("" without one): SCRIPT_NAME = urlPrefix + the script's path.
+    let urlPrefix: String
 
     init(head: HTTPRequestHead, settings: RequestSettings, path: String, query: String, host: String, scheme: String,
          remoteIP: String) {
@@ -55,6 +61,15 @@ final class RequestContext {
         self.host = host
         self.scheme = scheme
         self.remoteIP = remoteIP
+        if !settings.aliases.isEmpty, let (root, rest, prefix) = settings.aliases.resolve(path) {
+            self.root = root
+            self.physicalPath = rest
+            self.urlPrefix = prefix
+        } else {
+            self.root = settings.documentRoot
+            self.physicalPath = path
+            self.urlPrefix = ""
+        }
     }
 }
 
@@ -140,8 +155,9 @@ final class Router: ExchangeRouting {
                                  wantsBody: false, bodyLimit: 0)
         }
         let isFile = {
+            let (root, below, _) = settings.aliases.resolve(path) ?? (settings.documentRoot, path, "")
             var st = stat()
-            return stat(StaticFileHandler.join(settings.documentRoot, path), &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+            return stat(StaticFileHandler.join(root, below), &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
         }
         if let (rewritten, kind) = rules.rewrite(uri, onceApplied: onceApplied, isFile: isFile) {
             guard rewrites < Router.maxRewrites else {

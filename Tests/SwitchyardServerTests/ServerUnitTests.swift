@@ -200,3 +200,27 @@ struct URLRulesTests {
         #expect(rules.denies(path: "/a.html"), "\"\" denies everything")
     }
 }
+
+@Suite("alias.url")
+struct AliasMapTests {
+    func map(_ text: String) throws -> AliasMap {
+        let doc = try ConfigParser.parse(text: "server.modules = (\"mod_alias\")\n" + text, fileName: "t.conf",
+                                         baseDirectory: "/tmp", environment: [:])
+        return try AliasMap.parse(modules: ["mod_alias"], entry: { doc.global[$0] })
+    }
+
+    @Test func longestPrefixAtASegmentBoundary() throws {
+        let m = try map(#"alias.url = ( "/img" => "/srv/img/", "/img/big/" => "/data/big", "/cgi-bin/" => "/usr/lib/cgi-bin/" )"#)
+        #expect(m.resolve("/img/a.png")! == ("/srv/img", "/a.png", "/img"))
+        #expect(m.resolve("/img/big/b.png")! == ("/data/big", "/b.png", "/img/big"))
+        #expect(m.resolve("/img")! == ("/srv/img", "/", "/img"))
+        #expect(m.resolve("/img../etc/passwd") == nil)
+        #expect(m.resolve("/imgs/x") == nil)
+        #expect(m.resolve("/cgi-bin/env.py/x")! == ("/usr/lib/cgi-bin", "/env.py/x", "/cgi-bin"))
+    }
+
+    @Test func relativeDirectoriesAndDuplicatesAreErrors() {
+        #expect(throws: (any Error).self) { try map(#"alias.url = ( "/a/" => "relative/" )"#) }
+        #expect(throws: (any Error).self) { try map(#"alias.url = ( "/a/" => "/x/", "/a" => "/y/" )"#) }
+    }
+}

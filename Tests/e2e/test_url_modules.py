@@ -151,3 +151,36 @@ def test_setenv_refuses_header_injection(tmp_path):
                     'setenv.add-response-header = ( "X-A" => "1\\r\\nSet-Cookie: x=1" )\n')
     p = subprocess.run([str(switchyard_bin()), "-t", "-f", str(conf)], capture_output=True, text=True, timeout=30)
     assert p.returncode != 0 and f"{conf}:3" in p.stderr + p.stdout, p.stderr + p.stdout
+
+
+def test_alias_setenv_and_cgi_assign_recipe(switchyard, tmp_path):
+    """lighttpd's docs recipe: a CGI directory outside the document root through alias.url, with
+    cgi.assign and setenv, plus a static alias and the prefix rule at a segment boundary."""
+    import shutil
+    docroot, outside, images = tmp_path / "www", tmp_path / "cgi", tmp_path / "images"
+    for d in (docroot, outside, images):
+        d.mkdir()
+    shutil.copy(CGI_BIN / "env.py", outside / "env.py")
+    (outside / "env.py").chmod(0o755)
+    (images / "a.txt").write_text("from the alias\n")
+    (tmp_path / "secret.txt").write_text("must not be served\n")
+    server = switchyard(f"""
+server.document-root = {q(docroot)}
+server.modules += ("mod_alias", "mod_setenv", "mod_cgi")
+alias.url = ( "/cgi-bin/" => "{outside}/", "/img" => "{images}" )
+$HTTP["url"] =^ "/cgi-bin/" {{
+    cgi.assign = ( ".py" => "/usr/bin/python3" )
+    setenv.add-environment = ( "FROM_RECIPE" => "yes" )
+}}
+""")
+    r = get(server.port, "/cgi-bin/env.py/extra/info?q=1")
+    assert r.status == 200, f"{r}\n{server.log_text()[-1500:]}"
+    env = env_of(r)
+    assert env["SCRIPT_NAME"] == "/cgi-bin/env.py" and env["PATH_INFO"] == "/extra/info", env
+    assert env["SCRIPT_FILENAME"] == str(outside / "env.py") and env["DOCUMENT_ROOT"] == str(outside), env
+    assert env["FROM_RECIPE"] == "yes", env
+    r = get(server.port, "/img/a.txt")
+    assert r.status == 200 and r.body == b"from the alias\n", r
+    # "/img" matches only at a segment boundary: "/img../secret.txt" is not "/img" + "../secret.txt".
+    assert get(server.port, "/img../secret.txt").status == 404
+    assert get(server.port, "/imgx/a.txt").status == 404
