@@ -47,6 +47,8 @@ public final class RequestSettings: Sendable {
         var setenv = SetenvRules()
         /// mod_alias.
         var aliases = AliasMap()
+        /// mod_auth (htpasswd backend).
+        var auth: AuthSettings?
         public init() {}
     }
 
@@ -65,6 +67,7 @@ public final class RequestSettings: Sendable {
     let urlRules: URLRules
     let setenv: SetenvRules
     let aliases: AliasMap
+    let auth: AuthSettings?
     /// The request-handling modules of `moduleOrder`, in order: the router tries them for every
     /// request, so the names are matched once here.
     let gatewayModules: [GatewayModule]
@@ -85,6 +88,7 @@ public final class RequestSettings: Sendable {
         urlRules = v.urlRules
         setenv = v.setenv
         aliases = v.aliases
+        auth = v.auth
         gatewayModules = v.moduleOrder.compactMap(GatewayModule.init(moduleName:))
     }
 }
@@ -205,6 +209,7 @@ public final class SettingsResolver: Sendable {
         s.urlRules = try URLRules.parse(modules: modules, entry: entry)
         s.setenv = try SetenvRules.parse(modules: modules, entry: entry)
         s.aliases = try AliasMap.parse(modules: modules, entry: entry)
+        s.auth = try AuthSettings.parse(modules: modules, entry: entry)
         if modules.contains("mod_proxy"), let e = entry("proxy.server") {
             s.proxy = try ProxySettings.parse(server: e, entry: entry)
         }

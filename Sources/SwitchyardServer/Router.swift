@@ -51,10 +51,13 @@ final class RequestContext {
     let physicalPath: String
     /// The URL prefix an alias replaced ("" without one): SCRIPT_NAME = urlPrefix + the script's path.
     let urlPrefix: String
+    /// The user mod_auth authenticated (REMOTE_USER), if the path required one.
+    let remoteUser: String?
 
     init(head: HTTPRequestHead, settings: RequestSettings, path: String, query: String, host: String, scheme: String,
-         remoteIP: String) {
+         remoteIP: String, remoteUser: String? = nil) {
         self.head = head
+        self.remoteUser = remoteUser
         self.settings = settings
         self.path = path
         self.query = query
@@ -83,6 +86,8 @@ protocol ExchangeRouting: AnyObject {
 /// first, then CGI by cgi.assign, then static files.
 final class Router: ExchangeRouting {
     unowned let worker: Worker
+    /// mod_auth's htpasswd files and remembered logins, per worker.
+    private let authenticator = BasicAuthenticator()
 
     init(worker: Worker) { self.worker = worker }
 
@@ -117,8 +122,23 @@ final class Router: ExchangeRouting {
             if let r = applyURLRules(settings, head: head, path: path, connection: connection, rewrites: rewrites,
                                      onceApplied: onceApplied) { return r }
         }
+        var remoteUser: String? = nil
+        if let auth = settings.auth, let requirement = auth.requirement(for: path) {
+            switch authenticator.check(head, requirement: requirement, userFile: auth.userFile) {
+            case .allowed(let user):
+                remoteUser = user
+            case .challenge(let why):
+                if let why { worker.errorLog.info(connection.remote?.description ?? "client", "auth: \(why) (\(path))") }
+                let challenge = "Basic realm=\"\(requirement.realm)\", charset=\"UTF-8\""
+                return RoutedRequest(handler: FixedResponseHandler(status: 401, connection: connection,
+                                                                   extraHeaders: [("WWW-Authenticate", challenge)]),
+                                     wantsBody: false, bodyLimit: 0)
+            case .unavailable(let why):
+                return fixed(500, connection: connection, log: "auth: \(why)")
+            }
+        }
         let ctx = RequestContext(head: settings.setenv.apply(to: head), settings: settings, path: path, query: head.query ?? "",
-                                 host: host, scheme: scheme, remoteIP: connection.remoteHost)
+                                 host: host, scheme: scheme, remoteIP: connection.remoteHost, remoteUser: remoteUser)
 
         if settings.maxRequestSize > 0, let cl = head.contentLength, cl > settings.maxRequestSize {
             return fixed(413, connection: connection, log: "Content-Length \(cl) over server.max-request-size")
@@ -222,6 +242,6 @@ final class FixedResponseHandler: RequestHandler {
     }
 
     func start() {
-        connection?.sendError(status, close: status >= 400 && status != 404 && status != 403 && status != 405, extraHeaders: extraHeaders)
+        connection?.sendError(status, close: status >= 400 && ![401, 403, 404, 405].contains(status), extraHeaders: extraHeaders)
     }
 }
