@@ -224,3 +224,32 @@ struct AliasMapTests {
         #expect(throws: (any Error).self) { try map(#"alias.url = ( "/a/" => "/x/", "/a" => "/y/" )"#) }
     }
 }
+
+@Suite("htpasswd hashes")
+struct PasswordHashTests {
+    @Test func md5MatchesRFC1321Vectors() {
+        func hex(_ s: String) -> String { MD5.hash(Array(s.utf8)).map { String(format: "%02x", $0) }.joined() }
+        #expect(hex("") == "d41d8cd98f00b204e9800998ecf8427e")
+        #expect(hex("abc") == "900150983cd24fb0d6963f7d28e17f72")
+        #expect(hex(String(repeating: "1234567890", count: 8)) == "57edf4a22be3c955ac49da2e2107b67a")
+    }
+
+    @Test func md5CryptAgreesWithLibcrypt() {
+        // The same algorithm with magic "$1$" is what libcrypt implements: one check of both.
+        for (pw, salt) in [("secret", "abcdefgh"), ("", "x"), (String(repeating: "p", count: 40), "12345678")] {
+            let ours = PasswordHash.md5Crypt(password: Array(pw.utf8), setting: "$1$" + salt, magic: "$1$")!
+            #expect(PasswordHash.verify(password: pw, hash: ours), "libcrypt must accept \(ours)")
+            #expect(!PasswordHash.verify(password: pw + "x", hash: ours))
+        }
+    }
+
+    @Test func knownApacheHashes() {
+        // htpasswd -nbm / -nbs output for "password".
+        #expect(PasswordHash.verify(password: "password", hash: "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="))
+        #expect(!PasswordHash.verify(password: "Password", hash: "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="))
+        #expect(PasswordHash.verify(password: "password", hash: "$apr1$5D0.3D4e$q1W/PDv0loxNUfXPj23a50"))
+        #expect(!PasswordHash.verify(password: "passwore", hash: "$apr1$5D0.3D4e$q1W/PDv0loxNUfXPj23a50"))
+        #expect(!PasswordHash.verify(password: "x", hash: "$apr1$"))
+        #expect(!PasswordHash.verify(password: "x", hash: "not-a-hash-at-all"))
+    }
+}
