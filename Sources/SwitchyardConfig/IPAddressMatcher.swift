@@ -2,14 +2,14 @@ import Glibc
 
 /// Matches client addresses against `$HTTP["remote-ip"] == "10.0.0.0/8"` style patterns by address bytes,
 /// not by string, so `::ffff:10.1.2.3` (an IPv4 client on a dual-stack listener) still falls in `10.0.0.0/8`.
-struct IPAddressMatcher: Sendable, Equatable {
+public struct IPAddressMatcher: Sendable, Equatable {
     /// Network address, 4 or 16 bytes.
     let network: [UInt8]
     /// Prefix length in bits.
     let prefixLength: Int
 
     /// Parses `addr` or `addr/bits`; `nil` if `pattern` is not an IP address (then string comparison applies).
-    init?(pattern: String) {
+    public init?(pattern: String) {
         var address = Substring(pattern)
         var bits: Int?
         if let slash = pattern.firstIndex(of: "/") {
@@ -26,7 +26,7 @@ struct IPAddressMatcher: Sendable, Equatable {
     }
 
     /// Whether `address` (textual, optionally `[bracketed]` or with a `%zone`) lies in the network.
-    func contains(_ address: String) -> Bool {
+    public func contains(_ address: String) -> Bool {
         guard var bytes = IPAddressMatcher.parse(address) else { return false }
         if network.count == 4, bytes.count == 16 {
             guard let v4 = IPAddressMatcher.unmapped(bytes) else { return false }

@@ -33,7 +33,7 @@ extension CGIRequestInfo {
             pathInfo: pathInfo,
             queryString: context.query,
             documentRoot: documentRoot,
-            remoteAddr: connection.remoteHost,
+            remoteAddr: context.remoteIP,
             remotePort: connection.remote?.port ?? 0,
             contentLength: head.contentLength,
             headers: headers)

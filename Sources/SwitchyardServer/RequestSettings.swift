@@ -49,6 +49,8 @@ public final class RequestSettings: Sendable {
         var aliases = AliasMap()
         /// mod_auth (htpasswd backend).
         var auth: AuthSettings?
+        /// mod_extforward (used from the global scope).
+        var extforward: ExtForwardSettings?
         public init() {}
     }
 
@@ -68,6 +70,7 @@ public final class RequestSettings: Sendable {
     let setenv: SetenvRules
     let aliases: AliasMap
     let auth: AuthSettings?
+    let extforward: ExtForwardSettings?
     /// The request-handling modules of `moduleOrder`, in order: the router tries them for every
     /// request, so the names are matched once here.
     let gatewayModules: [GatewayModule]
@@ -89,6 +92,7 @@ public final class RequestSettings: Sendable {
         setenv = v.setenv
         aliases = v.aliases
         auth = v.auth
+        extforward = v.extforward
         gatewayModules = v.moduleOrder.compactMap(GatewayModule.init(moduleName:))
     }
 }
@@ -210,6 +214,7 @@ public final class SettingsResolver: Sendable {
         s.setenv = try SetenvRules.parse(modules: modules, entry: entry)
         s.aliases = try AliasMap.parse(modules: modules, entry: entry)
         s.auth = try AuthSettings.parse(modules: modules, entry: entry)
+        s.extforward = try ExtForwardSettings.parse(modules: modules, entry: entry)
         if modules.contains("mod_proxy"), let e = entry("proxy.server") {
             s.proxy = try ProxySettings.parse(server: e, entry: entry)
         }

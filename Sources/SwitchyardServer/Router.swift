@@ -106,6 +106,8 @@ final class Router: ExchangeRouting {
 
     private func route(_ head: HTTPRequestHead, connection: any ClientExchange, rewrites: Int, onceApplied: Bool) -> RoutedRequest {
         let host = connection.hostWithoutPort(head.host ?? "")
+        let remoteIP = worker.serverInstance.globalSettings.extforward?.clientAddress(peer: connection.remoteHost, head: head)
+            ?? connection.remoteHost
         let scheme = connection.listener.scheme
         let path: String
         switch RequestPath.normalize(head.path) {
@@ -114,7 +116,8 @@ final class Router: ExchangeRouting {
             return fixed(error.status, connection: connection, log: "bad path \(head.path): \(error.reason)")
         }
         guard let settings = worker.unconditionalSettings
-            ?? worker.settings(for: conditionInput(head, path: path, host: host, scheme: scheme, connection: connection)) else {
+            ?? worker.settings(for: conditionInput(head, path: path, host: host, scheme: scheme, remoteIP: remoteIP,
+                                                   connection: connection)) else {
             return fixed(500, connection: connection, log: nil)
         }
         lastResponseHeaders = settings.setenv.responseHeaders.isEmpty ? nil : settings.setenv.responseHeaders
@@ -138,7 +141,7 @@ final class Router: ExchangeRouting {
             }
         }
         let ctx = RequestContext(head: settings.setenv.apply(to: head), settings: settings, path: path, query: head.query ?? "",
-                                 host: host, scheme: scheme, remoteIP: connection.remoteHost, remoteUser: remoteUser)
+                                 host: host, scheme: scheme, remoteIP: remoteIP, remoteUser: remoteUser)
 
         if settings.maxRequestSize > 0, let cl = head.contentLength, cl > settings.maxRequestSize {
             return fixed(413, connection: connection, log: "Content-Length \(cl) over server.max-request-size")
@@ -196,10 +199,10 @@ final class Router: ExchangeRouting {
     }
 
     /// What `$HTTP[...]` conditionals test, for configurations that have some.
-    private func conditionInput(_ head: HTTPRequestHead, path: String, host: String, scheme: String,
+    private func conditionInput(_ head: HTTPRequestHead, path: String, host: String, scheme: String, remoteIP: String,
                                 connection: any ClientExchange) -> ConditionInput {
         ConditionInput(url: path, host: host, method: head.method, scheme: scheme,
-                       remoteIP: connection.remoteHost, queryString: head.query ?? "",
+                       remoteIP: remoteIP, queryString: head.query ?? "",
                        serverSocket: connection.listener.serverSocket, header: { head.headers.first($0) })
     }
 

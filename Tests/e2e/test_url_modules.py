@@ -184,3 +184,44 @@ $HTTP["url"] =^ "/cgi-bin/" {{
     # "/img" matches only at a segment boundary: "/img../secret.txt" is not "/img" + "../secret.txt".
     assert get(server.port, "/img../secret.txt").status == 404
     assert get(server.port, "/imgx/a.txt").status == 404
+
+
+def extforward_server(switchyard, tmp_path, forwarders):
+    (tmp_path / "cgi-bin").symlink_to(CGI_BIN)
+    trust = ", ".join(f'"{f}" => "trust"' for f in forwarders)
+    return switchyard(f"""
+server.document-root = {q(tmp_path)}
+server.modules += ("mod_extforward", "mod_setenv", "mod_cgi")
+cgi.script-directories = ({q(CGI_BIN)})
+extforward.forwarder = ( {trust} )
+$HTTP["url"] =^ "/cgi-bin/" {{
+    cgi.assign = (".py" => "/usr/bin/python3")
+}}
+$HTTP["remoteip"] == "203.0.113.0/24" {{
+    setenv.add-environment = ( "CLIENT_NET" => "documentation" )
+}}
+""")
+
+
+def test_extforward_takes_the_client_from_trusted_proxies(switchyard, tmp_path):
+    server = extforward_server(switchyard, tmp_path, ["127.0.0.1", "10.0.0.0/8"])
+    xff = [("X-Forwarded-For", "203.0.113.7, 10.0.0.2")]
+    env = env_of(get(server.port, "/cgi-bin/env.py", headers=xff))
+    assert env["REMOTE_ADDR"] == "203.0.113.7", env
+    assert env.get("CLIENT_NET") == "documentation", "conditionals see the forwarded address"
+    env = env_of(get(server.port, "/cgi-bin/env.py", headers=[("X-Forwarded-For", "not-an-address")]))
+    assert env["REMOTE_ADDR"] == "127.0.0.1", env
+    env = env_of(get(server.port, "/cgi-bin/env.py"))
+    assert env["REMOTE_ADDR"] == "127.0.0.1" and "CLIENT_NET" not in env, env
+
+
+def test_extforward_stops_at_the_first_untrusted_hop(switchyard, tmp_path):
+    server = extforward_server(switchyard, tmp_path, ["127.0.0.1"])
+    env = env_of(get(server.port, "/cgi-bin/env.py", headers=[("X-Forwarded-For", "203.0.113.7, 10.0.0.2")]))
+    assert env["REMOTE_ADDR"] == "10.0.0.2", "10.0.0.2 is not trusted: it is the client as far as we can tell"
+
+
+def test_extforward_ignores_untrusted_peers(switchyard, tmp_path):
+    server = extforward_server(switchyard, tmp_path, ["192.0.2.1"])
+    env = env_of(get(server.port, "/cgi-bin/env.py", headers=[("X-Forwarded-For", "203.0.113.7")]))
+    assert env["REMOTE_ADDR"] == "127.0.0.1" and "CLIENT_NET" not in env, "a spoofed header from an untrusted peer"
