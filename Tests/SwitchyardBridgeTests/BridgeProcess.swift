@@ -37,12 +37,17 @@ final class BridgeProcess {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = ["--socket", socketPath] + arguments
         try process.run()
-        for _ in 0..<500 {
-            if access(socketPath, F_OK) == 0 { return }
+        // Ready means accepting, not just bound: the file exists between bind(2) and listen(2),
+        // and a connect in that window is refused (seen on a loaded machine).
+        for _ in 0..<1000 {
+            if access(socketPath, F_OK) == 0, let probe = try? TestSocket(path: socketPath) {
+                _ = probe
+                return
+            }
             usleep(10_000)
         }
         stop()
-        throw StartError(description: "\(name) did not create \(socketPath)")
+        throw StartError(description: "\(name) did not listen on \(socketPath) within 10 s")
     }
 
     /// Writes an executable script into the scratch directory; returns its absolute path.
