@@ -33,7 +33,8 @@ let package = Package(
         .target(name: "SwitchyardGatewayCodecs", dependencies: ["SwitchyardHTTP"], swiftSettings: hotPathSettings),
         // Connections, routing, static files, the shared backend layer (CGI, SCGI, FastCGI).
         .target(name: "SwitchyardServer",
-                dependencies: ["SwitchyardOS", "SwitchyardHTTP", "SwitchyardConfig", "SwitchyardGatewayCodecs", "CSwitchyardShims"],
+                dependencies: ["SwitchyardOS", "SwitchyardHTTP", "SwitchyardConfig", "SwitchyardGatewayCodecs", "SwitchyardWebSocket",
+                               "CSwitchyardShims"],
                 swiftSettings: hotPathSettings),
         .executableTarget(name: "switchyard", dependencies: ["SwitchyardServer"]),
         // Shared machinery of the scgi-cgi / fcgi-cgi bridges: accept, run a CGI per request, relay.

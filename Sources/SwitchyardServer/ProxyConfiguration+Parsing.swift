@@ -113,10 +113,18 @@ extension WStunnelSettings {
         if let e = entry("wstunnel.ping-interval") {
             ping = try ConfigLimits.int(e, key: "wstunnel.ping-interval", range: ConfigLimits.seconds, unit: "s")
         }
-        return WStunnelSettings(routes: try GatewayRoutes.parse(server, key: "wstunnel.server"),
-                                balance: try BalancePolicy.parse(entry("wstunnel.balance")),
-                                debug: try GatewayRoutes.debug(entry("wstunnel.debug"), key: "wstunnel.debug"),
-                                mapExtensions: try GatewayRoutes.mapExtensions(entry("wstunnel.map-extensions"), key: "wstunnel.map-extensions"),
-                                frameType: frameType, origins: origins, pingInterval: ping, location: server.location)
+        var maxMessage = WStunnelSettings.defaultMaxMessageSize
+        if let e = entry("wstunnel.max-message-size") {
+            maxMessage = try ConfigLimits.int(e, key: "wstunnel.max-message-size", range: 1...(1 << 20), unit: "KiB") * 1024
+        }
+        let routes = try GatewayRoutes.parse(server, key: "wstunnel.server")
+        let balance = try BalancePolicy.parse(entry("wstunnel.balance"))
+        let debug = try GatewayRoutes.debug(entry("wstunnel.debug"), key: "wstunnel.debug")
+        let map = try GatewayRoutes.mapExtensions(entry("wstunnel.map-extensions"), key: "wstunnel.map-extensions")
+        let table = GatewayRouteTable(wireProtocol: .wstunnel, routes: routes, balance: balance, debug: debug, mapExtensions: map,
+                                      key: "wstunnel.server@\(server.location)")
+        return WStunnelSettings(routes: routes, balance: balance, debug: debug, mapExtensions: map,
+                                frameType: frameType, origins: origins, pingInterval: ping, maxMessageSize: maxMessage,
+                                location: server.location, table: table)
     }
 }

@@ -52,12 +52,17 @@ struct ProxySeedConfigTests {
         #expect(server.globalSettings.wstunnel == nil)
     }
 
+    /// Served now, so start-up checks its bin-path: the seed's `/tmp/echo.pl` is pointed at the
+    /// seed `echo.pl` itself (the only change), as the e2e test does.
     @Test func wstunnelSeed() throws {
-        guard let (server, _) = try ServerSeeds.load("wstunnel.conf") else { return }
-        let tunnel = try #require(server.globalSettings.wstunnel)
+        let path = ServerSeeds.directory + "/wstunnel.conf"
+        guard ServerSeeds.available else { Issue.record("seed directory \(ServerSeeds.directory) is missing (CI=true)"); return }
+        let echo = ServerSeeds.directory + "/../echo.pl"
+        let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "\"/tmp/echo.pl\"", with: "\"\(echo)\"")
+        let tunnel = try #require(try resolve(text).wstunnel)
         let host = try #require(tunnel.routes.first?.hosts.first)
         #expect(tunnel.routes.map(\.match) == ["/ws/"])
-        #expect(host.socket == "/tmp/echo.sock" && host.binPath == "/tmp/echo.pl" && host.maxProcs == 1)
+        #expect(host.socket == "/tmp/echo.sock" && host.binPath == echo && host.maxProcs == 1)
         #expect(tunnel.frameType == .text && tunnel.origins.isEmpty && tunnel.pingInterval == 0)
         #expect(tunnel.route(forPath: "/ws/echo") != nil && tunnel.route(forPath: "/other") == nil)
     }
@@ -112,6 +117,23 @@ struct ProxySeedConfigTests {
         let t = try #require(s.wstunnel)
         #expect(t.frameType == .binary && t.origins == ["example.org", "https://app.test"] && t.pingInterval == 30)
         #expect(t.balance == .sticky && t.debug == 1)
+        #expect(t.maxMessageSize == WStunnelSettings.defaultMaxMessageSize)
+        #expect(t.table.wireProtocol == .wstunnel && t.table.route(forPath: "/ws/x")?.route.hosts.first?.port == 9000)
+    }
+
+    /// The tunnel's table is handed to the supervisor with the SCGI/FastCGI ones (bin-path spawning).
+    @Test func wstunnelTableIsSupervisedAndMaxMessageSizeIsKiB() throws {
+        let doc = try ConfigParser.parse(text: """
+        server.modules = ( "mod_wstunnel" )
+        wstunnel.server = ( "/ws/" => ( ( "socket" => "/tmp/x.sock", "bin-path" => "/bin/true" ) ) )
+        wstunnel.max-message-size = 64
+        """, fileName: "t.conf", baseDirectory: "/tmp", environment: [:])
+        let resolver = SettingsResolver(document: doc, server: try ServerSettings(document: doc))
+        let tables = try resolver.validateAll()
+        #expect(tables.contains { $0.wireProtocol == .wstunnel && $0.routes.first?.hosts.first?.binPath == "/bin/true" })
+        #expect(try resolver.resolve(matching: []).wstunnel?.maxMessageSize == 64 * 1024)
+        #expect(configError("server.modules = ( \"mod_wstunnel\" )\nwstunnel.server = ( \"/\" => ( ( \"host\" => \"a\", \"port\" => 1 ) ) )\nwstunnel.max-message-size = 0")?
+                    .contains("wstunnel.max-message-size") == true)
     }
 
     @Test func withoutTheModuleNothingIsParsed() throws {
