@@ -344,3 +344,71 @@ def test_graceful_stop_sends_1001(switchyard, tmp_path):
             ws.recv(timeout=8)
     assert ws.close_code == 1001, (ws.close_code, ws.close_reason)
     srv.stop()
+
+
+# ---------------------------------------------------------------- routes: conditionals, balance, extensions
+
+
+class TaggedEcho:
+    """A TCP backend that answers every chunk with `tag` + the chunk, one thread per connection."""
+
+    def __init__(self, tag):
+        self.tag = tag
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        with conn:
+            while data := conn.recv(65536):
+                conn.sendall(self.tag + data)
+
+    def host(self):
+        return f'( "host" => "127.0.0.1", "port" => {self.port} )'
+
+
+def test_route_inside_a_url_conditional_like_the_novnc_seed(switchyard, tmp_path):
+    connect = ws_client()
+    backend = TaggedEcho(b"vnc:")
+    srv = switchyard(f'''server.modules += ("mod_wstunnel")
+server.document-root = {q(tmp_path)}
+$HTTP["url"] =~ "^/websockify" {{
+    wstunnel.server = ( "" => ( {backend.host()} ) )
+    wstunnel.frame-type = "binary"
+}}''')
+    with connect(url(srv, "/websockify"), open_timeout=5) as ws:
+        ws.send(b"\x00\x01")
+        assert ws.recv(timeout=5) == b"vnc:\x00\x01", "binary frames both ways"
+    c, r = handshake(srv.port, path="/other")
+    assert r.status != 101, "outside the conditional there is no tunnel"
+    c.close()
+
+
+def test_balance_and_map_extensions(switchyard, tmp_path):
+    connect = ws_client()
+    a, b = TaggedEcho(b"A"), TaggedEcho(b"B")
+    srv = switchyard(f'''server.modules += ("mod_wstunnel")
+server.document-root = {q(tmp_path)}
+wstunnel.server = ( ".ws" => ( {a.host()}, {b.host()} ) )
+wstunnel.map-extensions = ( ".tunnel" => ".ws" )
+wstunnel.balance = "round-robin"
+wstunnel.debug = 1''')
+    seen = set()
+    for path in ("/x.ws", "/y.tunnel", "/z.ws", "/w.tunnel"):
+        with connect(url(srv, path), open_timeout=5) as ws:
+            ws.send("ping")
+            reply = ws.recv(timeout=5)
+            assert reply[1:] == "ping"
+            seen.add(reply[0])
+    assert seen == {"A", "B"}, "round-robin uses both hosts"
+    assert srv.wait_for_log("WebSocket open"), "wstunnel.debug logs the tunnel"
