@@ -40,7 +40,7 @@ extension BackendRuntime {
         }
         let fields = head.headers.map { (name: $0.name, value: $0.value) }
         let evaluated = WebSocketServerHandshake.evaluate(method: head.method, isHTTP11: head.version == .http1_1, headers: fields,
-                                                          options: .init(subprotocols: ["binary", "base64"]))
+                                                          options: .init(subprotocols: ["binary", "base64"], deflate: settings.deflate))
         let acceptance: WebSocketServerHandshake.Acceptance
         switch evaluated {
         case .failure(let rejection):
@@ -48,7 +48,15 @@ extension BackendRuntime {
             return fixed(rejection.status, rejection.headers.map { ($0.key, $0.value) })
         case .success(let a): acceptance = a
         }
-        let exchange = WebSocketTunnelExchange(connection: connection, settings: settings, acceptance: acceptance, label: label)
+        var codec: PerMessageDeflateCodec?
+        if let parameters = acceptance.deflate {
+            do { codec = try PerMessageDeflateCodec(parameters: parameters, config: settings.deflate ?? .init()) } catch {
+                worker.errorLog.error(label, "permessage-deflate: \(error)")
+                return fixed(500)
+            }
+        }
+        let exchange = WebSocketTunnelExchange(connection: connection, settings: settings, acceptance: acceptance, label: label,
+                                               deflate: codec)
         var tried = Set<Int>()
         exchange.connectNext = { [weak self, weak exchange] in
             guard let self, let exchange else { return false }

@@ -17,6 +17,7 @@ enum KnownKeys {
         "proxy.replace-http-host",
         "wstunnel.server", "wstunnel.balance", "wstunnel.debug", "wstunnel.map-extensions", "wstunnel.frame-type",
         "wstunnel.origins", "wstunnel.ping-interval", "wstunnel.max-message-size",
+        "wstunnel.permessage-deflate",
     ]
 
     /// lighttpd keys Switchyard accepts but that change nothing here, with why: a config that sets

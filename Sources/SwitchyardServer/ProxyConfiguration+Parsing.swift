@@ -1,5 +1,6 @@
 import SwitchyardConfig
 import SwitchyardGatewayCodecs
+import SwitchyardWebSocket
 
 extension ProxySettings {
     /// Builds the proxy settings from `proxy.server` and the keys `entry` finds in the same scope.
@@ -125,6 +126,35 @@ extension WStunnelSettings {
                                       key: "wstunnel.server@\(server.location)")
         return WStunnelSettings(routes: routes, balance: balance, debug: debug, mapExtensions: map,
                                 frameType: frameType, origins: origins, pingInterval: ping, maxMessageSize: maxMessage,
-                                location: server.location, table: table)
+                                deflate: try parseDeflate(entry("wstunnel.permessage-deflate")), location: server.location, table: table)
+    }
+
+    /// `"enable"` (the defaults below), `"disable"`, or `( "server-max-window-bits" => 12,
+    /// "client-max-window-bits" => 15, "server-no-context-takeover" => "enable", "mem-level" => 5,
+    /// "level" => 6 )`. The defaults bound a compressed connection to about 32 KiB of deflate
+    /// state (2^(bits+2) + 2^(mem-level+9)) plus the client's inflate window (<= 39 KiB).
+    static func parseDeflate(_ e: ConfigEntry?) throws -> PerMessageDeflateConfig? {
+        guard let e else { return nil }
+        let defaults = PerMessageDeflateConfig(serverMaxWindowBits: 12, clientMaxWindowBits: 15, memoryLevel: 5)
+        if let on = e.value.boolValue, e.value.arrayElements == nil { return on ? defaults : nil }
+        guard let elements = e.value.arrayElements else {
+            throw ConfigError(location: e.location, message: "wstunnel.permessage-deflate must be \"enable\", \"disable\" or ( \"option\" => value )")
+        }
+        var c = defaults
+        for el in elements {
+            let sub = ConfigEntry(value: el.value, location: e.location)
+            let name = "wstunnel.permessage-deflate \"\(el.key ?? "")\""
+            switch el.key {
+            case "server-max-window-bits": c.serverMaxWindowBits = try ConfigLimits.int(sub, key: name, range: 9...15)
+            case "client-max-window-bits": c.clientMaxWindowBits = try ConfigLimits.int(sub, key: name, range: 8...15)
+            case "server-no-context-takeover": c.serverNoContextTakeover = try GatewayRoutes.bool(sub, name)
+            case "mem-level": c.memoryLevel = try ConfigLimits.int(sub, key: name, range: 1...9)
+            case "level": c.compressionLevel = try ConfigLimits.int(sub, key: name, range: 0...9)
+            default:
+                throw ConfigError(location: e.location, message: "\(name): unknown option (server-max-window-bits, "
+                                  + "client-max-window-bits, server-no-context-takeover, mem-level, level)")
+            }
+        }
+        return c
     }
 }

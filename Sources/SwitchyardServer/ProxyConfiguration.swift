@@ -1,5 +1,6 @@
 import SwitchyardConfig
 import SwitchyardGatewayCodecs
+import SwitchyardWebSocket
 
 /// `proxy.server` with the other `proxy.*` keys (lighttpd's mod_proxy), validated into one
 /// immutable value. Parsed and checked by `switchyard -t`; the connection core serves it once
@@ -44,6 +45,8 @@ public struct WStunnelSettings: Sendable {
     public let pingInterval: Int
     /// `wstunnel.max-message-size` (KiB): largest client message, reassembled; larger fails with 1009.
     public let maxMessageSize: Int
+    /// `wstunnel.permessage-deflate`: RFC 7692 offered to clients with these bounds; nil = never.
+    public let deflate: PerMessageDeflateConfig?
     public let location: ConfigSourceLocation
     /// The routes as a backend table (host state, balancing, bin-path supervision).
     let table: GatewayRouteTable

@@ -47,15 +47,20 @@ final class WebSocketTunnelExchange: RequestHandler, BackendStreamDelegate {
     var scratch: [UInt8] = []
     var frameBuffer: [UInt8] = []
     var keepalive: WebSocketKeepalive
+    /// The connection's permessage-deflate state when negotiated (backend bytes compressed per frame).
+    let deflate: PerMessageDeflateCodec?
 
-    init(connection: any ClientExchange, settings: WStunnelSettings, acceptance: WebSocketServerHandshake.Acceptance, label: String) {
+    init(connection: any ClientExchange, settings: WStunnelSettings, acceptance: WebSocketServerHandshake.Acceptance, label: String,
+         deflate: PerMessageDeflateCodec? = nil) {
+        self.deflate = deflate
         self.connection = connection
         self.worker = connection.worker
         self.settings = settings
         self.acceptance = acceptance
         self.label = label
         decoder = WebSocketFrameDecoder(role: .server, maxPayload: settings.maxMessageSize)
-        assembler = WebSocketMessageAssembler(maxMessageSize: settings.maxMessageSize)
+        assembler = WebSocketMessageAssembler(maxMessageSize: settings.maxMessageSize, compression: deflate)
+        if deflate != nil { decoder.allowedReservedBits = 0b100 }
         let interval = UInt64(settings.pingInterval) * 1_000_000_000
         keepalive = WebSocketKeepalive(interval: interval, pongTimeout: interval, now: connection.worker.loop.now)
     }
@@ -117,7 +122,18 @@ final class WebSocketTunnelExchange: RequestHandler, BackendStreamDelegate {
             scratch.append(contentsOf: bytes)
         }
         frameBuffer.removeAll(keepingCapacity: true)
-        scratch.withUnsafeBytes { WebSocketFrameEncoder.encode(opcode: opcode, payload: $0, into: &frameBuffer) }
+        if let deflate {
+            do {
+                let compressed = try deflate.compress(scratch)
+                WebSocketFrameEncoder.encode(WebSocketFrame(rsv: 0b100, opcode: opcode, payload: compressed), into: &frameBuffer)
+            } catch {
+                worker.errorLog.error(label, "permessage-deflate: \(error)")
+                close(code: 1011, reason: "compression failed")
+                return
+            }
+        } else {
+            scratch.withUnsafeBytes { WebSocketFrameEncoder.encode(opcode: opcode, payload: $0, into: &frameBuffer) }
+        }
         let more = frameBuffer.withUnsafeBytes { connection.sendRaw($0) }
         if !more && phase == .open { stream?.pauseReading() }
         if frameBuffer.count > 64 * 1024 { frameBuffer = [] }

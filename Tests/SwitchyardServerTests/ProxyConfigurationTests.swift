@@ -3,6 +3,7 @@ import Testing
 @testable import SwitchyardServer
 import SwitchyardConfig
 import SwitchyardGatewayCodecs
+import SwitchyardWebSocket
 
 /// The seed configs, found from this file's path (`<repo>/../shared/seeds/lighttpd/`). On CI
 /// (`CI=true`) a missing seed directory is a failure, not a skip.
@@ -119,6 +120,22 @@ struct ProxySeedConfigTests {
         #expect(t.balance == .sticky && t.debug == 1)
         #expect(t.maxMessageSize == WStunnelSettings.defaultMaxMessageSize)
         #expect(t.table.wireProtocol == .wstunnel && t.table.route(forPath: "/ws/x")?.route.hosts.first?.port == 9000)
+    }
+
+    @Test func wstunnelPermessageDeflate() throws {
+        let base = "server.modules = ( \"mod_wstunnel\" )\nwstunnel.server = ( \"/\" => ( ( \"host\" => \"a\", \"port\" => 1 ) ) )\n"
+        #expect(try resolve(base).wstunnel?.deflate == nil)
+        #expect(try resolve(base + "wstunnel.permessage-deflate = \"disable\"").wstunnel?.deflate == nil)
+        let on = try #require(try resolve(base + "wstunnel.permessage-deflate = \"enable\"").wstunnel?.deflate)
+        #expect(on.serverMaxWindowBits == 12 && on.memoryLevel == 5 && !on.serverNoContextTakeover)
+        let tuned = try #require(try resolve(base + """
+        wstunnel.permessage-deflate = ( "server-max-window-bits" => 10, "client-max-window-bits" => 9,
+                                        "server-no-context-takeover" => "enable", "mem-level" => 3, "level" => 1 )
+        """).wstunnel?.deflate)
+        #expect(tuned == PerMessageDeflateConfig(serverMaxWindowBits: 10, clientMaxWindowBits: 9, serverNoContextTakeover: true,
+                                                 memoryLevel: 3, compressionLevel: 1))
+        #expect(configError(base + "wstunnel.permessage-deflate = ( \"window\" => 9 )")?.contains("unknown option") == true)
+        #expect(configError(base + "wstunnel.permessage-deflate = ( \"server-max-window-bits\" => 8 )") != nil)
     }
 
     /// The tunnel's table is handed to the supervisor with the SCGI/FastCGI ones (bin-path spawning).

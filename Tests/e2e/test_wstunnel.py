@@ -412,3 +412,46 @@ wstunnel.debug = 1''')
             seen.add(reply[0])
     assert seen == {"A", "B"}, "round-robin uses both hosts"
     assert srv.wait_for_log("WebSocket open"), "wstunnel.debug logs the tunnel"
+
+
+# ---------------------------------------------------------------- permessage-deflate (RFC 7692)
+
+
+def test_deflate_is_off_unless_configured(switchyard, tmp_path):
+    connect = ws_client()
+    srv = switchyard(seed_config(tmp_path))
+    with connect(url(srv), open_timeout=5) as ws:   # the websockets client offers permessage-deflate
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+
+
+def test_deflate_negotiated_compressed_echo_and_bomb_refused(switchyard, tmp_path):
+    import zlib
+    connect = ws_client()
+    srv = switchyard(seed_config(tmp_path, 'wstunnel.permessage-deflate = ( "server-no-context-takeover" => "enable" )\n'
+                                           'wstunnel.max-message-size = 1024'))
+    # Raw: the server's frame has RSV1 set and inflates to the echo.
+    c, r = handshake(srv.port, headers=[("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")])
+    assert r.status == 101
+    ext = r.header("Sec-WebSocket-Extensions") or ""
+    assert ext.startswith("permessage-deflate") and "server_no_context_takeover" in ext, ext
+    c.sock.sendall(build_frame(0x1, b"hi hi hi hi\n"))
+    frames = read_frames(c)
+    assert frames and frames[0].rsv == 4, frames
+    assert zlib.decompressobj(-15).decompress(frames[0].payload + b"\x00\x00\xff\xff") == b"hi hi hi hi\n"
+    c.close()
+    # websockets: compressed both ways, 512 KiB of text round-trips.
+    big = "a" * (512 << 10) + "\n"
+    with connect(url(srv), open_timeout=5, max_size=None) as ws:
+        assert "permessage-deflate" in ws.response.headers.get("Sec-WebSocket-Extensions", "")
+        ws.send(big)
+        got = ""
+        while len(got) < len(big):
+            got += ws.recv(timeout=10)
+        assert got == big
+    # A decompression bomb: 8 MiB of zeros, a few KiB on the wire, over the 1 MiB limit -> 1009.
+    from websockets.exceptions import ConnectionClosed
+    with connect(url(srv), open_timeout=5, max_size=None) as ws:
+        ws.send(b"\0" * (8 << 20))
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)
+    assert ws.close_code == 1009, (ws.close_code, ws.close_reason)
