@@ -103,7 +103,7 @@ extension BackendRuntime {
                 }
                 hs.active += 1
                 stream.onClose = { [weak hs] _ in hs?.active -= 1 }
-                exchange.attach(stream, onFailure: { [weak self, weak hs] why in
+                exchange.attach(stream, connectTimeout: config.connectTimeout, onFailure: { [weak self, weak hs] why in
                     if let self, let hs { self.disable(hs, reason: why) }
                 })
                 if table.debug > 0 { worker.errorLog.info(hostLabel, "tunnel connect\(connecting ? "ing" : "ed")") }

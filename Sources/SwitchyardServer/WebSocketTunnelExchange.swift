@@ -74,8 +74,12 @@ final class WebSocketTunnelExchange: RequestHandler, BackendStreamDelegate {
         }
     }
 
-    func attach(_ stream: FDBackendStream, onFailure: @escaping (String) -> Void) {
+    /// The chosen host's `connect-timeout` (s): a connect still pending then counts as refused.
+    private var connectTimeout = 0
+
+    func attach(_ stream: FDBackendStream, connectTimeout: Int, onFailure: @escaping (String) -> Void) {
         self.stream = stream
+        self.connectTimeout = connectTimeout
         stream.delegate = self
         onHostFailure = onFailure
     }
@@ -227,6 +231,13 @@ final class WebSocketTunnelExchange: RequestHandler, BackendStreamDelegate {
 
     /// The ping-interval schedule and the pong timeout.
     func tick(now: UInt64) {
+        if phase == .connecting, let stream, stream.isConnecting, connectTimeout > 0,
+           now - stream.lastActivity >= UInt64(connectTimeout) * 1_000_000_000 {
+            stream.abort()
+            streamEnded(.connectFailed("\(label): connect did not complete within \(connectTimeout) s (connect-timeout)"),
+                        protocolStatus: nil)
+            return
+        }
         guard phase == .open, settings.pingInterval > 0, let connection else { return }
         switch keepalive.next(now: now) {
         case .wait: break

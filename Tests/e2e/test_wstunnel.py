@@ -14,63 +14,10 @@ import time
 
 import pytest
 
-from e2e_util import HTTPConnection, q, require_module, require_seeds, wait_until
-from wsframes import build_frame, new_key, parse_frame
+from e2e_util import HTTPConnection, q, require_seeds, wait_until
+from wsframes import build_frame, parse_frame
 from test_browser import browser  # noqa: F401 - the headless Chromium fixture
-
-SEED_SOCK, SEED_BIN, SEED_ROOT = '"/tmp/echo.sock"', '"/tmp/echo.pl"', '"/tmp"'
-
-
-def ws_client():
-    require_module("websockets", "the tunnel tests' WebSocket client")
-    from websockets.sync.client import connect
-    return connect
-
-
-def seed_config(tmp_path, extra=""):
-    """The seed wstunnel.conf with only its paths and port changed (and `extra` lines appended)."""
-    seeds = require_seeds()
-    text = (seeds / "lighttpd" / "wstunnel.conf").read_text()
-    for needle in (SEED_SOCK, SEED_BIN, SEED_ROOT, "server.port = 8081"):
-        assert text.count(needle) == 1, f"seed wstunnel.conf changed ({needle}):\n{text}"
-    doc = tmp_path / "docroot"
-    doc.mkdir(parents=True, exist_ok=True)
-    text = (text.replace(SEED_SOCK, q(tmp_path / "echo.sock")).replace(SEED_BIN, q(seeds / "echo.pl"))
-            .replace(SEED_ROOT, q(doc)).replace("server.port = 8081", "server.port = 0"))
-    return text + "\n" + extra
-
-
-def url(srv, path="/ws/"):
-    return f"ws://127.0.0.1:{srv.port}{path}"
-
-
-def handshake(port, path="/ws/", headers=(), version="13"):
-    """A raw upgrade request; returns (HTTPConnection, Response)."""
-    c = HTTPConnection(port)
-    hs = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Key", new_key()),
-          ("Sec-WebSocket-Version", version), *headers]
-    c.request("GET", path, headers=hs)
-    return c, c.read_response()
-
-
-def read_frames(conn, want=1, timeout=5.0):
-    """Frames from a raw connection until `want` arrived (or EOF / timeout)."""
-    frames, buf = [], bytearray(conn.buf) if hasattr(conn, "buf") else bytearray()
-    conn.sock.settimeout(timeout)
-    while len(frames) < want:
-        parsed = parse_frame(buf)
-        if parsed:
-            frames.append(parsed[0])
-            del buf[:parsed[1]]
-            continue
-        try:
-            data = conn.sock.recv(65536)
-        except (socket.timeout, ConnectionResetError):
-            break
-        if not data:
-            break
-        buf += data
-    return frames
+from wstunnel_util import handshake, raw_upgrade, read_frames, seed_config, url, ws_client
 
 
 # ---------------------------------------------------------------- the seed pair
@@ -232,12 +179,6 @@ def test_backend_closing_or_dying(switchyard, reset, code):
 # ---------------------------------------------------------------- limits, keepalive, stop
 
 
-def raw_upgrade(port):
-    c, r = handshake(port)
-    assert r.status == 101, r
-    return c
-
-
 def test_invalid_utf8_text_from_client_is_1007(switchyard, tmp_path):
     srv = switchyard(seed_config(tmp_path))
     c = raw_upgrade(srv.port)
@@ -344,114 +285,3 @@ def test_graceful_stop_sends_1001(switchyard, tmp_path):
             ws.recv(timeout=8)
     assert ws.close_code == 1001, (ws.close_code, ws.close_reason)
     srv.stop()
-
-
-# ---------------------------------------------------------------- routes: conditionals, balance, extensions
-
-
-class TaggedEcho:
-    """A TCP backend that answers every chunk with `tag` + the chunk, one thread per connection."""
-
-    def __init__(self, tag):
-        self.tag = tag
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
-
-    def serve(self, conn):
-        with conn:
-            while data := conn.recv(65536):
-                conn.sendall(self.tag + data)
-
-    def host(self):
-        return f'( "host" => "127.0.0.1", "port" => {self.port} )'
-
-
-def test_route_inside_a_url_conditional_like_the_novnc_seed(switchyard, tmp_path):
-    connect = ws_client()
-    backend = TaggedEcho(b"vnc:")
-    srv = switchyard(f'''server.modules += ("mod_wstunnel")
-server.document-root = {q(tmp_path)}
-$HTTP["url"] =~ "^/websockify" {{
-    wstunnel.server = ( "" => ( {backend.host()} ) )
-    wstunnel.frame-type = "binary"
-}}''')
-    with connect(url(srv, "/websockify"), open_timeout=5) as ws:
-        ws.send(b"\x00\x01")
-        assert ws.recv(timeout=5) == b"vnc:\x00\x01", "binary frames both ways"
-    c, r = handshake(srv.port, path="/other")
-    assert r.status != 101, "outside the conditional there is no tunnel"
-    c.close()
-
-
-def test_balance_and_map_extensions(switchyard, tmp_path):
-    connect = ws_client()
-    a, b = TaggedEcho(b"A"), TaggedEcho(b"B")
-    srv = switchyard(f'''server.modules += ("mod_wstunnel")
-server.document-root = {q(tmp_path)}
-wstunnel.server = ( ".ws" => ( {a.host()}, {b.host()} ) )
-wstunnel.map-extensions = ( ".tunnel" => ".ws" )
-wstunnel.balance = "round-robin"
-wstunnel.debug = 1''')
-    seen = set()
-    for path in ("/x.ws", "/y.tunnel", "/z.ws", "/w.tunnel"):
-        with connect(url(srv, path), open_timeout=5) as ws:
-            ws.send("ping")
-            reply = ws.recv(timeout=5)
-            assert reply[1:] == "ping"
-            seen.add(reply[0])
-    assert seen == {"A", "B"}, "round-robin uses both hosts"
-    assert srv.wait_for_log("WebSocket open"), "wstunnel.debug logs the tunnel"
-
-
-# ---------------------------------------------------------------- permessage-deflate (RFC 7692)
-
-
-def test_deflate_is_off_unless_configured(switchyard, tmp_path):
-    connect = ws_client()
-    srv = switchyard(seed_config(tmp_path))
-    with connect(url(srv), open_timeout=5) as ws:   # the websockets client offers permessage-deflate
-        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
-
-
-def test_deflate_negotiated_compressed_echo_and_bomb_refused(switchyard, tmp_path):
-    import zlib
-    connect = ws_client()
-    srv = switchyard(seed_config(tmp_path, 'wstunnel.permessage-deflate = ( "server-no-context-takeover" => "enable" )\n'
-                                           'wstunnel.max-message-size = 1024'))
-    # Raw: the server's frame has RSV1 set and inflates to the echo.
-    c, r = handshake(srv.port, headers=[("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")])
-    assert r.status == 101
-    ext = r.header("Sec-WebSocket-Extensions") or ""
-    assert ext.startswith("permessage-deflate") and "server_no_context_takeover" in ext, ext
-    c.sock.sendall(build_frame(0x1, b"hi hi hi hi\n"))
-    frames = read_frames(c)
-    assert frames and frames[0].rsv == 4, frames
-    assert zlib.decompressobj(-15).decompress(frames[0].payload + b"\x00\x00\xff\xff") == b"hi hi hi hi\n"
-    c.close()
-    # websockets: compressed both ways, 512 KiB of text round-trips.
-    big = "a" * (512 << 10) + "\n"
-    with connect(url(srv), open_timeout=5, max_size=None) as ws:
-        assert "permessage-deflate" in ws.response.headers.get("Sec-WebSocket-Extensions", "")
-        ws.send(big)
-        got = ""
-        while len(got) < len(big):
-            got += ws.recv(timeout=10)
-        assert got == big
-    # A decompression bomb: 8 MiB of zeros, a few KiB on the wire, over the 1 MiB limit -> 1009.
-    from websockets.exceptions import ConnectionClosed
-    with connect(url(srv), open_timeout=5, max_size=None) as ws:
-        ws.send(b"\0" * (8 << 20))
-        with pytest.raises(ConnectionClosed):
-            ws.recv(timeout=10)
-    assert ws.close_code == 1009, (ws.close_code, ws.close_reason)
