@@ -28,9 +28,11 @@ declare -A PROBE=(
     [uwsgi-plugin-python3]="test -f /usr/lib/uwsgi/plugins/python3_plugin.so"
     [php-fpm]="compgen -G '/usr/sbin/php-fpm*'"
     [systemd]="test -x /usr/bin/systemd-socket-activate"
+    [novnc]="test -f /usr/share/novnc/vnc.html"
+    [tigervnc-standalone-server]="command -v Xtigervnc"
 )
 APT_ORDER=(python3 python3-pip perl gcc make curl lighttpd nginx-light wrk chromium chromium-driver libfcgi-dev zlib1g-dev procps
-           uwsgi-core uwsgi-plugin-python3 php-fpm systemd)
+           uwsgi-core uwsgi-plugin-python3 php-fpm systemd novnc tigervnc-standalone-server)
 # pip name == import name for all of these; scgi: the real SCGI server behind Fixtures/scgi/scgi_echo_app.py
 PIP_PKGS=(websockets selenium flup scgi pytest)
 

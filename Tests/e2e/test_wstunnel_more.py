@@ -1,12 +1,16 @@
-"""mod_wstunnel beyond the seed pair: routes inside conditionals (the noVNC seed's layout),
+"""mod_wstunnel beyond the seed pair: the seed novnc-wstunnel.conf (only the VNC port changed) with
+Debian's noVNC against a real VNC server (tigervnc) in headless Chromium, routes inside conditionals,
 balancing and map-extensions over host+port backends, connect-timeout, and permessage-deflate
 (RFC 7692) negotiated on the tunnel. Helpers: wstunnel_util.py."""
+import os
 import socket
+import subprocess
 import time
 
 import pytest
 
-from e2e_util import q
+from e2e_util import free_port, q, require, require_seeds, wait_until
+from test_browser import browser  # noqa: F401 - the headless Chromium fixture
 from wsframes import build_frame
 from wstunnel_util import TaggedEcho, handshake, read_frames, seed_config, url, ws_client
 
@@ -117,3 +121,56 @@ def test_connect_timeout_gives_503(switchyard):
     for f in fillers:
         f.close()
     listener.close()
+
+
+NOVNC = "/usr/share/novnc"   # Debian `novnc`: the seed's own document-root
+XVNC = "/usr/bin/Xtigervnc"  # Debian `tigervnc-standalone-server`
+
+
+@pytest.fixture
+def vnc_server(tmp_path):
+    """A real VNC server (no authentication, loopback only) on a free port; yields the port."""
+    require(os.access(XVNC, os.X_OK), f"{XVNC} not found (apt-get install tigervnc-standalone-server)")
+    port = free_port()
+    display = f":{40 + port % 500}"
+    proc = subprocess.Popen([XVNC, display, "-rfbport", str(port), "-SecurityTypes", "None", "-localhost",
+                             "-geometry", "320x200", "-depth", "24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "xvnc.log", "wb"), start_new_session=True)
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _listening(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.timeout(90)
+def test_novnc_seed_connects_and_draws_the_remote_screen(switchyard, browser, vnc_server, tmp_path):  # noqa: F811
+    seeds = require_seeds()
+    require(os.path.isfile(f"{NOVNC}/vnc_lite.html"), f"{NOVNC} not found (apt-get install novnc)")
+    assert wait_until(lambda: _listening(vnc_server), timeout=10), (tmp_path / "xvnc.log").read_text()
+    text = (seeds / "lighttpd" / "novnc-wstunnel.conf").read_text()
+    assert text.count('"port" => "5900"') == 1, text
+    srv = switchyard(text.replace('"port" => "5900"', f'"port" => "{vnc_server}"'))
+    driver = browser()
+    driver.get(f"http://127.0.0.1:{srv.port}/vnc_lite.html")
+    status = lambda: driver.execute_script("return document.getElementById('status').textContent")  # noqa: E731
+    assert wait_until(lambda: status().startswith("Connected"), timeout=20), f"status: {status()}\n{srv.output()}"
+    # The remote framebuffer (320x200) is drawn: the canvas has its size and opaque pixels.
+    drawn = """const c = document.querySelector('#screen canvas');
+               if (!c || c.width !== 320 || c.height !== 200) return false;
+               const d = c.getContext('2d').getImageData(0, 0, 320, 200).data;
+               for (let i = 3; i < d.length; i += 4) if (d[i] !== 255) return false;
+               return true;"""
+    assert wait_until(lambda: driver.execute_script(drawn), timeout=10), "the remote screen was not drawn"
