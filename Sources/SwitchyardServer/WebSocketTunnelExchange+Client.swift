@@ -56,11 +56,11 @@ extension WebSocketTunnelExchange {
                 }
             }
             if bytes.isEmpty { return }
-            if !bytes.withUnsafeBytes({ stream.send($0) }) { inboundPaused = true }
+            if !bytes.withUnsafeBytes({ stream.send($0) }) { waitingForBackend = true }
         case .ping(let payload):
             frameBuffer.removeAll(keepingCapacity: true)
             WebSocketFrameEncoder.encode(opcode: .pong, payload: payload, into: &frameBuffer)
-            frameBuffer.withUnsafeBytes { _ = connection.sendRaw($0) }
+            if !frameBuffer.withUnsafeBytes({ connection.sendRaw($0) }) { waitingForClient = true }
         case .pong(let payload):
             keepalive.pongReceived(payload, now: worker.loop.now)
         case .close(let code, _):

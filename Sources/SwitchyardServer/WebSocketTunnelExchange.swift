@@ -39,7 +39,11 @@ final class WebSocketTunnelExchange: RequestHandler, BackendStreamDelegate {
     var base64In = Base64StreamDecoder()
     /// Client bytes not yet decoded: at most one incomplete frame plus one read.
     var inbound: [UInt8] = []
-    var inboundPaused = false
+    /// Client frames wait: the backend is behind (its write queue over the watermark) ...
+    var waitingForBackend = false
+    /// ... or the client itself is (PONGs it does not read: a PING flood must not grow the queue).
+    var waitingForClient = false
+    var inboundPaused: Bool { waitingForBackend || waitingForClient }
     // Backend -> client.
     var textChunker = UTF8TextChunker()
     var base64Out = Base64StreamEncoder()
@@ -147,13 +151,23 @@ final class WebSocketTunnelExchange: RequestHandler, BackendStreamDelegate {
 
     func outputDrained() {
         stream?.resumeReading()
+        if phase == .open && waitingForClient {
+            waitingForClient = false
+            resumeInbound()
+        }
     }
 
     func streamWritable() {
-        guard phase == .open, inboundPaused else { return }
-        inboundPaused = false
+        guard phase == .open, waitingForBackend else { return }
+        waitingForBackend = false
+        resumeInbound()
+    }
+
+    /// Decodes what waited, then lets the client send more unless something is behind again.
+    private func resumeInbound() {
+        guard !inboundPaused else { return }
         processInbound()
-        if !inboundPaused { connection?.resumeReading() }
+        if phase == .open && !inboundPaused { connection?.resumeReading() }
     }
 
     func streamEnded(_ error: BackendFailure?, protocolStatus: UInt8?) {

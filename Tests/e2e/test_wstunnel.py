@@ -285,3 +285,39 @@ def test_graceful_stop_sends_1001(switchyard, tmp_path):
             ws.recv(timeout=8)
     assert ws.close_code == 1001, (ws.close_code, ws.close_reason)
     srv.stop()
+
+
+@pytest.mark.timeout(90)
+def test_ping_flood_from_a_client_that_does_not_read_is_bounded(switchyard, tmp_path):
+    """Every PING wants a PONG: a client that sends PINGs and reads nothing must be stopped (the
+    PONG queue bounded by the client's output watermark), not buffered for."""
+    srv = switchyard(seed_config(tmp_path))
+    rss_before = srv.rss_kib()
+    c = raw_upgrade(srv.port)
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    block = build_frame(0x9, b"p" * 125) * 8000          # ~1 MiB of PINGs
+    total = 48 * len(block)
+    sent = [0]
+
+    def flood():
+        s = c.sock.dup()
+        s.settimeout(60)
+        try:
+            for _ in range(48):
+                s.sendall(block)
+                sent[0] += len(block)
+        except OSError:
+            pass
+        s.close()
+    t = threading.Thread(target=flood, daemon=True)
+    t.start()
+    last, still = -1, 0
+    while still < 4 and sent[0] < total:                 # until the sender stalls (2 s) or is done
+        time.sleep(0.5)
+        still = still + 1 if sent[0] == last else 0
+        last = sent[0]
+    grown = srv.rss_kib() - rss_before
+    assert sent[0] < total, "48 MiB of PINGs went in while no PONG was read"
+    assert grown < 24 * 1024, f"switchyard grew by {grown} KiB"
+    c.close()
+    t.join(10)
