@@ -243,7 +243,15 @@ final class WebSocketTunnelExchange: RequestHandler, BackendStreamDelegate {
         finish()
     }
 
-    /// The ping-interval schedule and the pong timeout.
+    /// A quiet tunnel gives its scratch space back, so a thousand idle WebSockets stay small.
+    private func releaseIdleBuffers(_ stream: FDBackendStream) {
+        stream.shrinkIdleBuffers()
+        if scratch.capacity > 1024 { scratch = [] }
+        if frameBuffer.capacity > 1024 { frameBuffer = [] }
+        if inbound.isEmpty && inbound.capacity > 1024 { inbound = [] }
+    }
+
+    /// Once a second: connect-timeout, idle buffers, the ping-interval schedule and the pong timeout.
     func tick(now: UInt64) {
         if phase == .connecting, let stream, stream.isConnecting, connectTimeout > 0,
            now - stream.lastActivity >= UInt64(connectTimeout) * 1_000_000_000 {
@@ -252,7 +260,9 @@ final class WebSocketTunnelExchange: RequestHandler, BackendStreamDelegate {
                         protocolStatus: nil)
             return
         }
-        guard phase == .open, settings.pingInterval > 0, let connection else { return }
+        guard phase == .open else { return }
+        if let stream, now &- stream.lastActivity >= 2_000_000_000 { releaseIdleBuffers(stream) }
+        guard settings.pingInterval > 0, let connection else { return }
         switch keepalive.next(now: now) {
         case .wait: break
         case .sendPing(let payload):
