@@ -20,7 +20,8 @@ let package = Package(
     ],
     targets: [
         // C shim: epoll/signalfd/eventfd/timerfd/pidfd, variadic fcntl/ioctl, splice, GNU posix_spawn extensions.
-        .target(name: "CSwitchyardShims"),
+        // libcrypt (crypt_r for htpasswd hashes) comes with libc6-dev, which the toolchain needs anyway.
+        .target(name: "CSwitchyardShims", linkerSettings: [.linkedLibrary("crypt")]),
         // Event loop and OS layer: the only place that performs I/O.
         .target(name: "SwitchyardOS", dependencies: ["CSwitchyardShims"], swiftSettings: hotPathSettings),
         // Sans-I/O codecs.

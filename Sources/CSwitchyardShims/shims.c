@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sched.h>
+#include <crypt.h>
 
 uint32_t sy_epollin(void) { return EPOLLIN; }
 uint32_t sy_epollout(void) { return EPOLLOUT; }
@@ -177,4 +178,24 @@ int sy_usable_cpus(void) {
         if (errno != EINVAL) return 0;
     }
     return 0;
+}
+
+/* Checks `password` against a crypt(3) hash (bcrypt, SHA-crypt, MD5-crypt, DES) with crypt_r and a
+ * constant-time comparison: 1 match, 0 mismatch, -1 the hash's method is unknown or malformed.
+ * The 32 KiB crypt_data lives on the heap: event-loop threads have ordinary stacks. */
+int sy_crypt_verify(const char *password, const char *hash) {
+    struct crypt_data *data = calloc(1, sizeof *data);
+    if (!data) return -1;
+    const char *out = crypt_r(password, hash, data);
+    int result = -1;
+    if (out && out[0] != '*') {
+        size_t a = strlen(out), b = strlen(hash);
+        unsigned char diff = (unsigned char)(a != b);
+        size_t n = a < b ? a : b;
+        for (size_t i = 0; i < n; i++) diff |= (unsigned char)(out[i] ^ hash[i]);
+        result = diff == 0;
+    }
+    explicit_bzero(data, sizeof *data);
+    free(data);
+    return result;
 }

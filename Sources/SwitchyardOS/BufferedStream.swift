@@ -49,7 +49,8 @@ public final class BufferedStream: EventHandler {
     private var behind = false
     /// The queue was empty at the last flush: the write-progress clock starts with the next bytes.
     private var outputWasEmpty = true
-    var lastWriteProgress: UInt64
+    /// Loop time of the last byte sent, or of the first byte queued after the queue was empty.
+    public internal(set) var lastWriteProgress: UInt64
     /// Depth of public calls the owner is making: callbacks detected inside them are deferred.
     private var ownerCalls = 0
     var timer: TimerID?

@@ -38,6 +38,8 @@ extension CGIRequestInfo {
             contentLength: head.contentLength,
             headers: headers)
         info.redirectStatus = 200
+        if let user = context.remoteUser { info.extra += [("AUTH_TYPE", "Basic"), ("REMOTE_USER", user)] }
+        info.extra += context.settings.setenv.environment
         return info
     }
 

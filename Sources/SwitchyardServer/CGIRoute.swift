@@ -7,8 +7,9 @@ import SwitchyardGatewayCodecs
 /// lighttpd does), spawns it with pipes, and hands the exchange to `GatewayExchange`.
 enum CGIRoute {
     static func route(cgi: CGISettings, context: RequestContext, connection: any ClientExchange) -> RoutedRequest? {
-        let root = context.settings.documentRoot
-        guard let (scriptURL, scriptFile, pathInfo) = locateScript(root: root, path: context.path) else { return nil }
+        let root = context.root
+        guard let (scriptBelowRoot, scriptFile, pathInfo) = locateScript(root: root, path: context.physicalPath) else { return nil }
+        let scriptURL = context.urlPrefix + scriptBelowRoot
         guard let interpreter = cgi.interpreter(for: scriptFile) else { return nil }
         let worker = connection.worker
         func fixed(_ status: Int, _ log: String) -> RoutedRequest {

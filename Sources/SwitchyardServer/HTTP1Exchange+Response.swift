@@ -81,6 +81,7 @@ extension HTTP1Exchange {
     private func appendConnectionFields(status: Int, framing: BodyFraming, hasServer: Bool) {
         let out = output.bytes
         worker.appendDateAndServer(to: out, includingServer: !hasServer)
+        for (name, value) in extraResponseHeaders { HeaderName.appendField(name, value, to: out) }
         var connectionLine: [UInt8]?
         if status != 101 {
             if !keepAlive { connectionLine = HeaderName.closeLine }

@@ -49,6 +49,8 @@ final class HTTP1Exchange: ClientExchange {
     private var bodyLimit = 0
     private var startedAt: UInt64
     private var redirectHops = 0
+    /// `setenv.*-response-header` of the request's scope, written into every head it answers with.
+    var extraResponseHeaders: [(String, String)] = []
     /// Scratch for status lines without a ready-made form (rare: custom reasons).
     var headScratch: [UInt8] = []
 
@@ -83,6 +85,7 @@ final class HTTP1Exchange: ClientExchange {
         bodyLimit = 0
         startedAt = worker.loop.now
         redirectHops = 0
+        extraResponseHeaders = []
     }
 
     // MARK: ClientExchange: who and what
@@ -104,6 +107,7 @@ final class HTTP1Exchange: ClientExchange {
     func start(hasBody: Bool) {
         guard let head else { return }
         let route = routing.handler(for: head, connection: self)
+        extraResponseHeaders = route.responseHeaders
         bodyLimit = route.bodyLimit
         if hasBody && !route.wantsBody {
             // The answer does not depend on the body; it is not read, so the connection cannot be reused.
@@ -261,6 +265,7 @@ final class HTTP1Exchange: ClientExchange {
         head.headers.remove(name: "Content-Type")
         self.head = head
         let route = routing.handler(for: head, connection: self)
+        extraResponseHeaders = route.responseHeaders
         if let h = begin(route.responder), handler === h && !responseFinished {
             h.requestBodyEnd()
         }

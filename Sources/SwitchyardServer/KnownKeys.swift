@@ -13,6 +13,11 @@ enum KnownKeys {
         "cgi.assign", "cgi.script-directories", "cgi.execute-x-only", "cgi.upgrade", "cgi.limits", "cgi.local-redir",
         "scgi.server", "scgi.balance", "scgi.debug", "scgi.map-extensions", "scgi.protocol",
         "fastcgi.server", "fastcgi.balance", "fastcgi.debug", "fastcgi.map-extensions",
+        "url.redirect", "url.redirect-code", "url.rewrite", "url.rewrite-once", "url.rewrite-repeat",
+        "url.rewrite-if-not-file", "url.rewrite-repeat-if-not-file", "url.access-deny", "url.access-allow",
+        "setenv.add-request-header", "setenv.set-request-header", "setenv.add-environment", "setenv.set-environment",
+        "setenv.add-response-header", "setenv.set-response-header", "alias.url",
+        "auth.backend", "auth.backend.htpasswd.userfile", "auth.require",
         "proxy.server", "proxy.balance", "proxy.debug", "proxy.map-extensions", "proxy.header", "proxy.forwarded",
         "proxy.replace-http-host",
         "wstunnel.server", "wstunnel.balance", "wstunnel.debug", "wstunnel.map-extensions", "wstunnel.frame-type",
@@ -33,6 +38,7 @@ enum KnownKeys {
 
     /// Modules that exist; others in server.modules get a warning (accepted, not loaded).
     static let modules: Set<String> = [
-        "mod_cgi", "mod_scgi", "mod_fastcgi", "mod_wstunnel", "mod_accesslog", "mod_staticfile", "mod_indexfile", "mod_dirlisting",
+        "mod_cgi", "mod_scgi", "mod_fastcgi", "mod_wstunnel", "mod_accesslog", "mod_access", "mod_redirect", "mod_rewrite",
+        "mod_setenv", "mod_alias", "mod_auth", "mod_authn_file", "mod_staticfile", "mod_indexfile", "mod_dirlisting",
     ]
 }

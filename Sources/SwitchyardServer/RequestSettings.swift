@@ -41,6 +41,14 @@ public final class RequestSettings: Sendable {
         public var proxy: ProxySettings?
         public var wstunnel: WStunnelSettings?
         public var moduleOrder: [String] = []
+        /// mod_redirect, mod_rewrite, mod_access.
+        var urlRules = URLRules()
+        /// mod_setenv.
+        var setenv = SetenvRules()
+        /// mod_alias.
+        var aliases = AliasMap()
+        /// mod_auth (htpasswd backend).
+        var auth: AuthSettings?
         public init() {}
     }
 
@@ -56,6 +64,10 @@ public final class RequestSettings: Sendable {
     public let proxy: ProxySettings?
     public let wstunnel: WStunnelSettings?
     public let moduleOrder: [String]
+    let urlRules: URLRules
+    let setenv: SetenvRules
+    let aliases: AliasMap
+    let auth: AuthSettings?
     /// The request-handling modules of `moduleOrder`, in order: the router tries them for every
     /// request, so the names are matched once here.
     let gatewayModules: [GatewayModule]
@@ -73,6 +85,10 @@ public final class RequestSettings: Sendable {
         proxy = v.proxy
         wstunnel = v.wstunnel
         moduleOrder = v.moduleOrder
+        urlRules = v.urlRules
+        setenv = v.setenv
+        aliases = v.aliases
+        auth = v.auth
         gatewayModules = v.moduleOrder.compactMap(GatewayModule.init(moduleName:))
     }
 }
@@ -191,6 +207,10 @@ public final class SettingsResolver: Sendable {
             s.scgi = try table(e, key: "scgi.server", proto: proto, balanceKey: "scgi.balance",
                                debugKey: "scgi.debug", mapKey: "scgi.map-extensions", matching: matching)
         }
+        s.urlRules = try URLRules.parse(modules: modules, entry: entry)
+        s.setenv = try SetenvRules.parse(modules: modules, entry: entry)
+        s.aliases = try AliasMap.parse(modules: modules, entry: entry)
+        s.auth = try AuthSettings.parse(modules: modules, entry: entry)
         if modules.contains("mod_proxy"), let e = entry("proxy.server") {
             s.proxy = try ProxySettings.parse(server: e, entry: entry)
         }

@@ -7,6 +7,8 @@ struct RoutedRequest {
     var responder: Responder
     var wantsBody: Bool
     var bodyLimit: Int
+    /// `setenv.add-response-header` / `set-response-header` of the request's scope.
+    var responseHeaders: [(String, String)] = []
 
     init(handler: RequestHandler, wantsBody: Bool, bodyLimit: Int) {
         self.responder = .handler(handler)
@@ -43,16 +45,34 @@ final class RequestContext {
     let host: String              // Host without port
     let scheme: String
     let remoteIP: String
+    /// The directory the path is looked up in: the document root, or an `alias.url` directory.
+    let root: String
+    /// The path below `root` ("/..."): `path` itself unless an alias replaced its prefix.
+    let physicalPath: String
+    /// The URL prefix an alias replaced ("" without one): SCRIPT_NAME = urlPrefix + the script's path.
+    let urlPrefix: String
+    /// The user mod_auth authenticated (REMOTE_USER), if the path required one.
+    let remoteUser: String?
 
     init(head: HTTPRequestHead, settings: RequestSettings, path: String, query: String, host: String, scheme: String,
-         remoteIP: String) {
+         remoteIP: String, remoteUser: String? = nil) {
         self.head = head
+        self.remoteUser = remoteUser
         self.settings = settings
         self.path = path
         self.query = query
         self.host = host
         self.scheme = scheme
         self.remoteIP = remoteIP
+        if !settings.aliases.isEmpty, let (root, rest, prefix) = settings.aliases.resolve(path) {
+            self.root = root
+            self.physicalPath = rest
+            self.urlPrefix = prefix
+        } else {
+            self.root = settings.documentRoot
+            self.physicalPath = path
+            self.urlPrefix = ""
+        }
     }
 }
 
@@ -66,10 +86,25 @@ protocol ExchangeRouting: AnyObject {
 /// first, then CGI by cgi.assign, then static files.
 final class Router: ExchangeRouting {
     unowned let worker: Worker
+    /// mod_auth's htpasswd files and remembered logins, per worker.
+    private let authenticator = BasicAuthenticator()
 
     init(worker: Worker) { self.worker = worker }
 
     func handler(for head: HTTPRequestHead, connection: any ClientExchange) -> RoutedRequest {
+        var routed = route(head, connection: connection, rewrites: 0, onceApplied: false)
+        if let headers = lastResponseHeaders { routed.responseHeaders = headers; lastResponseHeaders = nil }
+        return routed
+    }
+
+    /// The response headers of the scope the last routing resolved (set by `route`, read once).
+    private var lastResponseHeaders: [(String, String)]?
+
+    /// lighttpd re-runs its request pipeline (conditionals included) after a rewrite; so does
+    /// this, at most `maxRewrites` times (a rule that keeps matching its own output is a 500).
+    static let maxRewrites = 16
+
+    private func route(_ head: HTTPRequestHead, connection: any ClientExchange, rewrites: Int, onceApplied: Bool) -> RoutedRequest {
         let host = connection.hostWithoutPort(head.host ?? "")
         let scheme = connection.listener.scheme
         let path: String
@@ -82,8 +117,28 @@ final class Router: ExchangeRouting {
             ?? worker.settings(for: conditionInput(head, path: path, host: host, scheme: scheme, connection: connection)) else {
             return fixed(500, connection: connection, log: nil)
         }
-        let ctx = RequestContext(head: head, settings: settings, path: path, query: head.query ?? "", host: host, scheme: scheme,
-                                 remoteIP: connection.remoteHost)
+        lastResponseHeaders = settings.setenv.responseHeaders.isEmpty ? nil : settings.setenv.responseHeaders
+        if !settings.urlRules.isEmpty {
+            if let r = applyURLRules(settings, head: head, path: path, connection: connection, rewrites: rewrites,
+                                     onceApplied: onceApplied) { return r }
+        }
+        var remoteUser: String? = nil
+        if let auth = settings.auth, let requirement = auth.requirement(for: path) {
+            switch authenticator.check(head, requirement: requirement, userFile: auth.userFile) {
+            case .allowed(let user):
+                remoteUser = user
+            case .challenge(let why):
+                if let why { worker.errorLog.info(connection.remote?.description ?? "client", "auth: \(why) (\(path))") }
+                let challenge = "Basic realm=\"\(requirement.realm)\", charset=\"UTF-8\""
+                return RoutedRequest(handler: FixedResponseHandler(status: 401, connection: connection,
+                                                                   extraHeaders: [("WWW-Authenticate", challenge)]),
+                                     wantsBody: false, bodyLimit: 0)
+            case .unavailable(let why):
+                return fixed(500, connection: connection, log: "auth: \(why)")
+            }
+        }
+        let ctx = RequestContext(head: settings.setenv.apply(to: head), settings: settings, path: path, query: head.query ?? "",
+                                 host: host, scheme: scheme, remoteIP: connection.remoteHost, remoteUser: remoteUser)
 
         if settings.maxRequestSize > 0, let cl = head.contentLength, cl > settings.maxRequestSize {
             return fixed(413, connection: connection, log: "Content-Length \(cl) over server.max-request-size")
@@ -108,6 +163,38 @@ final class Router: ExchangeRouting {
             }
         }
         return RoutedRequest(staticFile: ctx)
+    }
+
+    /// mod_redirect, then mod_rewrite (the request routed again with the new path and query; the
+    /// client's target stays REQUEST_URI, as in lighttpd), then mod_access. Nil: none applied.
+    private func applyURLRules(_ settings: RequestSettings, head: HTTPRequestHead, path: String, connection: any ClientExchange,
+                               rewrites: Int, onceApplied: Bool) -> RoutedRequest? {
+        let rules = settings.urlRules
+        let uri = head.path + (head.query.map { "?" + $0 } ?? "")
+        if let location = rules.redirect(uri) {
+            return RoutedRequest(handler: FixedResponseHandler(status: rules.redirectCode, connection: connection,
+                                                               extraHeaders: [("Location", location)]),
+                                 wantsBody: false, bodyLimit: 0)
+        }
+        let isFile = {
+            let (root, below, _) = settings.aliases.resolve(path) ?? (settings.documentRoot, path, "")
+            var st = stat()
+            return stat(StaticFileHandler.join(root, below), &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+        }
+        if let (rewritten, kind) = rules.rewrite(uri, onceApplied: onceApplied, isFile: isFile) {
+            guard rewrites < Router.maxRewrites else {
+                return fixed(500, connection: connection, log: "url.rewrite: more than \(Router.maxRewrites) rewrites of \(head.target)")
+            }
+            var next = head
+            let q = rewritten.firstIndex(of: "?")
+            next.path = q.map { String(rewritten[..<$0]) } ?? rewritten
+            next.query = q.map { String(rewritten[rewritten.index(after: $0)...]) }
+            return route(next, connection: connection, rewrites: rewrites + 1, onceApplied: onceApplied || kind == .once)
+        }
+        if rules.denies(path: path) {
+            return fixed(403, connection: connection, log: nil)
+        }
+        return nil
     }
 
     /// What `$HTTP[...]` conditionals test, for configurations that have some.
@@ -157,6 +244,6 @@ final class FixedResponseHandler: RequestHandler {
     }
 
     func start() {
-        connection?.sendError(status, close: status >= 400 && status != 404 && status != 403 && status != 405, extraHeaders: extraHeaders)
+        connection?.sendError(status, close: status >= 400 && ![401, 403, 404, 405].contains(status), extraHeaders: extraHeaders)
     }
 }

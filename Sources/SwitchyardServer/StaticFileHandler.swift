@@ -21,7 +21,7 @@ struct StaticFileHandler {
         }
         let settings = context.settings
         let path = connection.worker.staticPath
-        path.set(root: settings.documentRoot, path: context.path)
+        path.set(root: context.root, path: context.physicalPath)
         let isHead = method == "HEAD"
         // One stat(2) of the path per request (symlinks followed, lighttpd's server.follow-symlink
         // default): an unchanged small file is then served from the worker's cache with no
@@ -29,7 +29,7 @@ struct StaticFileHandler {
         // stat would not open either.
         // server.follow-symlink = "disable": one lstat(2) per component below the root, only then.
         let noFollow = !settings.followSymlinks
-        if noFollow && SymlinkPolicy.containsSymlink(path.bytes, after: SymlinkPolicy.rootLength(settings.documentRoot)) {
+        if noFollow && SymlinkPolicy.containsSymlink(path.bytes, after: SymlinkPolicy.rootLength(context.root)) {
             connection.sendError(403)
             return
         }
@@ -120,7 +120,7 @@ struct StaticFileHandler {
             var ist = stat()
             if path.stat(&ist) < 0 || (ist.st_mode & S_IFMT) != S_IFREG { continue }
             if !context.settings.followSymlinks
-                && SymlinkPolicy.containsSymlink(path.bytes, after: SymlinkPolicy.rootLength(context.settings.documentRoot)) { continue }
+                && SymlinkPolicy.containsSymlink(path.bytes, after: SymlinkPolicy.rootLength(context.root)) { continue }
             if let entry = cachedFile(path, ist) { return .cached(entry) }
             clock_gettime(CLOCK_REALTIME, &openedAt)
             let fd = path.open(O_RDONLY | O_CLOEXEC)

@@ -66,12 +66,20 @@ func drain(_ fd: Int32, into bytes: inout [UInt8]) -> Bool {
     }
 }
 
-/// Writes all of `bytes` to a non-blocking `fd`, waiting while it is full (the peer must read).
+/// Writes `bytes` to a non-blocking `fd`, waiting while it is full (someone else must read),
+/// for at most 5 s; gives up on an error (a failing test must not hang the run).
 func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
     var offset = 0
-    while offset < bytes.count {
-        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if n > 0 { offset += n } else { usleep(1000) }
+    let deadline = EventLoop.monotonicNanoseconds() + 5_000_000_000
+    while offset < bytes.count && EventLoop.monotonicNanoseconds() < deadline {
+        let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+        if n > 0 { offset += n; continue }
+        if n < 0 && errno == ENOTSOCK {
+            let w = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if w > 0 { offset += w; continue }
+        }
+        if errno != EAGAIN { return }
+        usleep(1000)
     }
 }
 

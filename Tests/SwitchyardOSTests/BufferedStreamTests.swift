@@ -145,23 +145,32 @@ struct BufferedStreamTests {
 
     @Test func writeTimeoutDoesNotFireWhileThePeerReads() throws {
         var options = BufferedStreamOptions()
-        options.writeTimeout = 0.1
+        options.writeTimeout = 0.2
         let (loop, stream, recorder, peer) = try socketStream(options)
         defer { stream.close(); Syscall.close(peer) }
-        let data = pattern(2 << 20)
+        let data = pattern(1 << 20)
         stream.write(data)
         var got: [UInt8] = []
-        var reads = 0
-        // A slow reader: 64 KiB every 20 ms, so the whole transfer takes longer than the timeout.
-        runLoop(loop, timeout: 5, tick: {
-            reads += 1
-            guard reads % 20 == 0 else { return }
+        var lastRead: UInt64 = 0
+        // A slow reader: at most 64 KiB every 10 ms, so the transfer takes longer than the timeout
+        // (the last byte arrives seconds after the first).
+        let started = EventLoop.monotonicNanoseconds()
+        runLoop(loop, timeout: 10, tick: {
+            let now = EventLoop.monotonicNanoseconds()
+            guard now - lastRead >= 10_000_000 else { return }
+            lastRead = now
             var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(peer, $0.baseAddress!, $0.count) }
-            if n > 0 { got += chunk[0..<n] }
+            var budget = chunk.count
+            while budget > 0 {
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(peer, $0.baseAddress!, budget) }
+                guard n > 0 else { break }
+                got += chunk[0..<n]
+                budget -= n
+            }
         }) { got.count == data.count || !recorder.closes.isEmpty }
         #expect(recorder.closes.isEmpty)
         #expect(got == data)
+        #expect(EventLoop.monotonicNanoseconds() - started > 200_000_000, "the transfer outlasted the timeout")
     }
 
     @Test func peerResetIsReportedOnce() throws {

@@ -164,3 +164,63 @@ struct ByteBufferSizingTests {
         #expect(Array(UnsafeRawBufferPointer(start: b.readPointer, count: b.readableBytes)) == Array("xy".utf8))
     }
 }
+
+@Suite("URL rules (mod_redirect, mod_rewrite, mod_access)")
+struct URLRulesTests {
+    @Test func substitutesGroupsAndEscapedDollars() {
+        #expect(URLRules.substitute("/new/$1?id=$2", ["/old/a?id=7", "a", "7"]) == "/new/a?id=7")
+        #expect(URLRules.substitute("/x/$9", ["/x", "y"]) == "/x/", "a group the regex does not have is empty")
+        #expect(URLRules.substitute("/cost\\$1", ["z", "9"]) == "/cost$1")
+        #expect(URLRules.substitute("$", ["a"]) == "$")
+        #expect(URLRules.substitute("héllo $1", ["x", "wörld"]) == "héllo wörld")
+    }
+
+    @Test func onceRulesStopAndIfNotFileAsksOnce() throws {
+        var rules = URLRules()
+        rules.rewrites = [
+            URLRules.Rewrite(rule: .init(regex: try POSIXRegex("^/static/(.*)$"), replacement: "/s/$1"), kind: .once, ifNotFile: true),
+            URLRules.Rewrite(rule: .init(regex: try POSIXRegex("^/(.*)$"), replacement: "/index.php/$1"), kind: .once, ifNotFile: true),
+        ]
+        var asked = 0
+        let r = rules.rewrite("/static/a.css", onceApplied: false) { asked += 1; return false }
+        #expect(r?.uri == "/s/a.css" && asked == 1)
+        asked = 0
+        #expect(rules.rewrite("/static/a.css", onceApplied: false) { asked += 1; return true } == nil)
+        #expect(asked == 1, "the file is checked once, not per rule")
+        #expect(rules.rewrite("/x", onceApplied: true) { false } == nil)
+    }
+
+    @Test func accessDenyAndAllow() {
+        var rules = URLRules()
+        rules.accessDeny = ["~", ".inc"]
+        #expect(rules.denies(path: "/a.inc") && rules.denies(path: "/b~") && !rules.denies(path: "/a.html"))
+        rules.accessAllow = [".html"]
+        #expect(!rules.denies(path: "/a.html") && rules.denies(path: "/a.txt"))
+        rules.accessDeny = [""]
+        #expect(rules.denies(path: "/a.html"), "\"\" denies everything")
+    }
+}
+
+@Suite("alias.url")
+struct AliasMapTests {
+    func map(_ text: String) throws -> AliasMap {
+        let doc = try ConfigParser.parse(text: "server.modules = (\"mod_alias\")\n" + text, fileName: "t.conf",
+                                         baseDirectory: "/tmp", environment: [:])
+        return try AliasMap.parse(modules: ["mod_alias"], entry: { doc.global[$0] })
+    }
+
+    @Test func longestPrefixAtASegmentBoundary() throws {
+        let m = try map(#"alias.url = ( "/img" => "/srv/img/", "/img/big/" => "/data/big", "/cgi-bin/" => "/usr/lib/cgi-bin/" )"#)
+        #expect(m.resolve("/img/a.png")! == ("/srv/img", "/a.png", "/img"))
+        #expect(m.resolve("/img/big/b.png")! == ("/data/big", "/b.png", "/img/big"))
+        #expect(m.resolve("/img")! == ("/srv/img", "/", "/img"))
+        #expect(m.resolve("/img../etc/passwd") == nil)
+        #expect(m.resolve("/imgs/x") == nil)
+        #expect(m.resolve("/cgi-bin/env.py/x")! == ("/usr/lib/cgi-bin", "/env.py/x", "/cgi-bin"))
+    }
+
+    @Test func relativeDirectoriesAndDuplicatesAreErrors() {
+        #expect(throws: (any Error).self) { try map(#"alias.url = ( "/a/" => "relative/" )"#) }
+        #expect(throws: (any Error).self) { try map(#"alias.url = ( "/a/" => "/x/", "/a" => "/y/" )"#) }
+    }
+}
