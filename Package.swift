@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "SwitchyardWebSocketTests", dependencies: ["SwitchyardWebSocket"]),
         .testTarget(name: "SwitchyardGatewayCodecsTests", dependencies: ["SwitchyardGatewayCodecs"]),
         .testTarget(name: "SwitchyardOSTests", dependencies: ["SwitchyardOS"]),
-        .testTarget(name: "SwitchyardServerTests", dependencies: ["SwitchyardServer", "SwitchyardOS"]),
+        .testTarget(name: "SwitchyardServerTests", dependencies: ["SwitchyardServer", "SwitchyardOS", "SwitchyardWebSocket"]),
         .testTarget(name: "SwitchyardBridgeTests", dependencies: ["SwitchyardBridge"]),
         .testTarget(name: "SwitchyardBenchTests", dependencies: ["SwitchyardBenchCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SwitchyardWebSocket"]),

@@ -29,9 +29,11 @@ declare -A PROBE=(
     [php-fpm]="compgen -G '/usr/sbin/php-fpm*'"
     [systemd]="test -x /usr/bin/systemd-socket-activate"
     [apache2-utils]="command -v htpasswd"
+    [novnc]="test -f /usr/share/novnc/vnc.html"
+    [tigervnc-standalone-server]="command -v Xtigervnc"
 )
 APT_ORDER=(python3 python3-pip perl gcc make curl lighttpd nginx-light wrk chromium chromium-driver libfcgi-dev zlib1g-dev procps
-           uwsgi-core uwsgi-plugin-python3 php-fpm systemd apache2-utils)
+           uwsgi-core uwsgi-plugin-python3 php-fpm systemd apache2-utils novnc tigervnc-standalone-server)
 # pip name == import name for all of these; scgi: the real SCGI server behind Fixtures/scgi/scgi_echo_app.py
 PIP_PKGS=(websockets selenium flup scgi pytest)
 

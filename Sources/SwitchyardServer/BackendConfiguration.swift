@@ -4,6 +4,8 @@ import SwitchyardConfig
 /// Which wire protocol a long-running backend speaks. CGI is not here: it has no host, only a program.
 public enum BackendWireProtocol: String, Sendable {
     case scgi, uwsgi, fastcgi
+    /// mod_wstunnel: no request encoding at all, the WebSocket payload as plain bytes (`RawTunnelCodec`).
+    case wstunnel
 }
 
 /// One `( "host" => ..., "port" => ... )` / `( "socket" => ..., "bin-path" => ... )` entry of

@@ -150,6 +150,7 @@ final class BackendRuntime {
         case .scgi: codec = HeaderThenRawCodec(.scgi, finPropagate: config.tcpFinPropagate)
         case .uwsgi: codec = HeaderThenRawCodec(.uwsgi, finPropagate: config.tcpFinPropagate)
         case .fastcgi: codec = FastCGICodec(requestId: 1)
+        case .wstunnel: codec = RawTunnelCodec()
         }
         let fd: Int32
         let connecting: Bool

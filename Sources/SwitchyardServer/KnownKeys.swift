@@ -21,7 +21,8 @@ enum KnownKeys {
         "proxy.server", "proxy.balance", "proxy.debug", "proxy.map-extensions", "proxy.header", "proxy.forwarded",
         "proxy.replace-http-host",
         "wstunnel.server", "wstunnel.balance", "wstunnel.debug", "wstunnel.map-extensions", "wstunnel.frame-type",
-        "wstunnel.origins", "wstunnel.ping-interval",
+        "wstunnel.origins", "wstunnel.ping-interval", "wstunnel.max-message-size",
+        "wstunnel.permessage-deflate",
     ]
 
     /// lighttpd keys Switchyard accepts but that change nothing here, with why: a config that sets
@@ -33,10 +34,11 @@ enum KnownKeys {
 
     /// Modules whose settings are parsed and checked (so `-t` reports their errors) but that do not
     /// serve requests yet: they get their own warning instead of "not available".
-    static let parsedOnly: Set<String> = ["mod_proxy", "mod_wstunnel"]
+    static let parsedOnly: Set<String> = ["mod_proxy"]
 
     /// Modules that exist; others in server.modules get a warning (accepted, not loaded).
     static let modules: Set<String> = [
-        "mod_cgi", "mod_scgi", "mod_fastcgi", "mod_accesslog", "mod_access", "mod_redirect", "mod_rewrite", "mod_setenv", "mod_alias", "mod_auth", "mod_authn_file", "mod_extforward", "mod_staticfile", "mod_indexfile", "mod_dirlisting",
+        "mod_cgi", "mod_scgi", "mod_fastcgi", "mod_wstunnel", "mod_accesslog", "mod_access", "mod_redirect", "mod_rewrite",
+        "mod_setenv", "mod_alias", "mod_auth", "mod_authn_file", "mod_extforward", "mod_staticfile", "mod_indexfile", "mod_dirlisting",
     ]
 }

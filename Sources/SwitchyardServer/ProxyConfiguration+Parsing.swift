@@ -1,5 +1,6 @@
 import SwitchyardConfig
 import SwitchyardGatewayCodecs
+import SwitchyardWebSocket
 
 extension ProxySettings {
     /// Builds the proxy settings from `proxy.server` and the keys `entry` finds in the same scope.
@@ -113,10 +114,47 @@ extension WStunnelSettings {
         if let e = entry("wstunnel.ping-interval") {
             ping = try ConfigLimits.int(e, key: "wstunnel.ping-interval", range: ConfigLimits.seconds, unit: "s")
         }
-        return WStunnelSettings(routes: try GatewayRoutes.parse(server, key: "wstunnel.server"),
-                                balance: try BalancePolicy.parse(entry("wstunnel.balance")),
-                                debug: try GatewayRoutes.debug(entry("wstunnel.debug"), key: "wstunnel.debug"),
-                                mapExtensions: try GatewayRoutes.mapExtensions(entry("wstunnel.map-extensions"), key: "wstunnel.map-extensions"),
-                                frameType: frameType, origins: origins, pingInterval: ping, location: server.location)
+        var maxMessage = WStunnelSettings.defaultMaxMessageSize
+        if let e = entry("wstunnel.max-message-size") {
+            maxMessage = try ConfigLimits.int(e, key: "wstunnel.max-message-size", range: 1...(1 << 20), unit: "KiB") * 1024
+        }
+        let routes = try GatewayRoutes.parse(server, key: "wstunnel.server")
+        let balance = try BalancePolicy.parse(entry("wstunnel.balance"))
+        let debug = try GatewayRoutes.debug(entry("wstunnel.debug"), key: "wstunnel.debug")
+        let map = try GatewayRoutes.mapExtensions(entry("wstunnel.map-extensions"), key: "wstunnel.map-extensions")
+        let table = GatewayRouteTable(wireProtocol: .wstunnel, routes: routes, balance: balance, debug: debug, mapExtensions: map,
+                                      key: "wstunnel.server@\(server.location)")
+        return WStunnelSettings(routes: routes, balance: balance, debug: debug, mapExtensions: map,
+                                frameType: frameType, origins: origins, pingInterval: ping, maxMessageSize: maxMessage,
+                                deflate: try parseDeflate(entry("wstunnel.permessage-deflate")), location: server.location, table: table)
+    }
+
+    /// `"enable"` (the defaults below), `"disable"`, or `( "server-max-window-bits" => 12,
+    /// "client-max-window-bits" => 15, "server-no-context-takeover" => "enable", "mem-level" => 5,
+    /// "level" => 6 )`. The defaults bound a compressed connection to about 32 KiB of deflate
+    /// state (2^(bits+2) + 2^(mem-level+9)) plus the client's inflate window (<= 39 KiB).
+    static func parseDeflate(_ e: ConfigEntry?) throws -> PerMessageDeflateConfig? {
+        guard let e else { return nil }
+        let defaults = PerMessageDeflateConfig(serverMaxWindowBits: 12, clientMaxWindowBits: 15, memoryLevel: 5)
+        if let on = e.value.boolValue, e.value.arrayElements == nil { return on ? defaults : nil }
+        guard let elements = e.value.arrayElements else {
+            throw ConfigError(location: e.location, message: "wstunnel.permessage-deflate must be \"enable\", \"disable\" or ( \"option\" => value )")
+        }
+        var c = defaults
+        for el in elements {
+            let sub = ConfigEntry(value: el.value, location: e.location)
+            let name = "wstunnel.permessage-deflate \"\(el.key ?? "")\""
+            switch el.key {
+            case "server-max-window-bits": c.serverMaxWindowBits = try ConfigLimits.int(sub, key: name, range: 9...15)
+            case "client-max-window-bits": c.clientMaxWindowBits = try ConfigLimits.int(sub, key: name, range: 8...15)
+            case "server-no-context-takeover": c.serverNoContextTakeover = try GatewayRoutes.bool(sub, name)
+            case "mem-level": c.memoryLevel = try ConfigLimits.int(sub, key: name, range: 1...9)
+            case "level": c.compressionLevel = try ConfigLimits.int(sub, key: name, range: 0...9)
+            default:
+                throw ConfigError(location: e.location, message: "\(name): unknown option (server-max-window-bits, "
+                                  + "client-max-window-bits, server-no-context-takeover, mem-level, level)")
+            }
+        }
+        return c
     }
 }

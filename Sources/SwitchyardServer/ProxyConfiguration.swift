@@ -1,5 +1,6 @@
 import SwitchyardConfig
 import SwitchyardGatewayCodecs
+import SwitchyardWebSocket
 
 /// `proxy.server` with the other `proxy.*` keys (lighttpd's mod_proxy), validated into one
 /// immutable value. Parsed and checked by `switchyard -t`; the connection core serves it once
@@ -34,11 +35,21 @@ public struct WStunnelSettings: Sendable {
     public let mapExtensions: [(String, String)]
     /// Frames carrying backend bytes when the client chose no subprotocol.
     public let frameType: FrameType
+    /// 16 MiB unless `wstunnel.max-message-size` says otherwise: the bound on what one client
+    /// message may hold in memory while it is reassembled (and inflated).
+    public static let defaultMaxMessageSize = 16 << 20
     /// `wstunnel.origins`: empty admits every Origin (lighttpd's rule, see `WebSocketOriginPolicy`).
     public let origins: [String]
-    /// Seconds between server PINGs; 0 = none.
+    /// Seconds between server PINGs; 0 = none. A peer that has not answered a PING when the
+    /// next one is due is closed (`WebSocketKeepalive`).
     public let pingInterval: Int
+    /// `wstunnel.max-message-size` (KiB): largest client message, reassembled; larger fails with 1009.
+    public let maxMessageSize: Int
+    /// `wstunnel.permessage-deflate`: RFC 7692 offered to clients with these bounds; nil = never.
+    public let deflate: PerMessageDeflateConfig?
     public let location: ConfigSourceLocation
+    /// The routes as a backend table (host state, balancing, bin-path supervision).
+    let table: GatewayRouteTable
 
     func route(forPath path: String) -> GatewayRouteTable.Route? {
         GatewayRoutes.match(path, routes: routes, mapExtensions: mapExtensions)?.0

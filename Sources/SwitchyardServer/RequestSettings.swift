@@ -37,7 +37,7 @@ public final class RequestSettings: Sendable {
         public var cgi: CGISettings?
         public var fastcgi: GatewayRouteTable?
         public var scgi: GatewayRouteTable?
-        /// mod_proxy / mod_wstunnel: parsed and validated (issue 11); not served yet.
+        /// mod_proxy: parsed and validated (issue 11), not served yet; mod_wstunnel: served (`WebSocketTunnelExchange`).
         public var proxy: ProxySettings?
         public var wstunnel: WStunnelSettings?
         public var moduleOrder: [String] = []
@@ -99,10 +99,11 @@ public final class RequestSettings: Sendable {
 
 /// The modules that can claim a request before static files, in `server.modules` order.
 enum GatewayModule: Sendable {
-    case fastcgi, scgi, cgi
+    case fastcgi, scgi, cgi, wstunnel
 
     init?(moduleName: String) {
         switch moduleName {
+        case "mod_wstunnel": self = .wstunnel
         case "mod_fastcgi": self = .fastcgi
         case "mod_scgi": self = .scgi
         case "mod_cgi": self = .cgi
@@ -219,7 +220,10 @@ public final class SettingsResolver: Sendable {
             s.proxy = try ProxySettings.parse(server: e, entry: entry)
         }
         if modules.contains("mod_wstunnel"), let e = entry("wstunnel.server") {
-            s.wstunnel = try WStunnelSettings.parse(server: e, entry: entry)
+            let tunnel = try WStunnelSettings.parse(server: e, entry: entry)
+            // Registered with the other tables so the supervisor spawns its bin-path programs.
+            tables.withLock { if $0[tunnel.table.key] == nil { $0[tunnel.table.key] = tunnel.table } }
+            s.wstunnel = tunnel
         }
         return RequestSettings(s)
     }

@@ -161,6 +161,8 @@ final class Router: ExchangeRouting {
                 if let table = settings.scgi, let r = worker.backends.route(table: table, context: ctx, connection: connection) { return r }
             case .cgi:
                 if let cgi = settings.cgi, let r = CGIRoute.route(cgi: cgi, context: ctx, connection: connection) { return r }
+            case .wstunnel:
+                if let tunnel = settings.wstunnel, let r = worker.backends.routeTunnel(tunnel, context: ctx, connection: connection) { return r }
             }
         }
         return RoutedRequest(staticFile: ctx)

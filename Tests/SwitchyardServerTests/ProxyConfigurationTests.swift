@@ -3,6 +3,7 @@ import Testing
 @testable import SwitchyardServer
 import SwitchyardConfig
 import SwitchyardGatewayCodecs
+import SwitchyardWebSocket
 
 /// The seed configs, found from this file's path (`<repo>/../shared/seeds/lighttpd/`). On CI
 /// (`CI=true`) a missing seed directory is a failure, not a skip.
@@ -52,12 +53,17 @@ struct ProxySeedConfigTests {
         #expect(server.globalSettings.wstunnel == nil)
     }
 
+    /// Served now, so start-up checks its bin-path: the seed's `/tmp/echo.pl` is pointed at the
+    /// seed `echo.pl` itself (the only change), as the e2e test does.
     @Test func wstunnelSeed() throws {
-        guard let (server, _) = try ServerSeeds.load("wstunnel.conf") else { return }
-        let tunnel = try #require(server.globalSettings.wstunnel)
+        let path = ServerSeeds.directory + "/wstunnel.conf"
+        guard ServerSeeds.available else { Issue.record("seed directory \(ServerSeeds.directory) is missing (CI=true)"); return }
+        let echo = ServerSeeds.directory + "/../echo.pl"
+        let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "\"/tmp/echo.pl\"", with: "\"\(echo)\"")
+        let tunnel = try #require(try resolve(text).wstunnel)
         let host = try #require(tunnel.routes.first?.hosts.first)
         #expect(tunnel.routes.map(\.match) == ["/ws/"])
-        #expect(host.socket == "/tmp/echo.sock" && host.binPath == "/tmp/echo.pl" && host.maxProcs == 1)
+        #expect(host.socket == "/tmp/echo.sock" && host.binPath == echo && host.maxProcs == 1)
         #expect(tunnel.frameType == .text && tunnel.origins.isEmpty && tunnel.pingInterval == 0)
         #expect(tunnel.route(forPath: "/ws/echo") != nil && tunnel.route(forPath: "/other") == nil)
     }
@@ -112,6 +118,39 @@ struct ProxySeedConfigTests {
         let t = try #require(s.wstunnel)
         #expect(t.frameType == .binary && t.origins == ["example.org", "https://app.test"] && t.pingInterval == 30)
         #expect(t.balance == .sticky && t.debug == 1)
+        #expect(t.maxMessageSize == WStunnelSettings.defaultMaxMessageSize)
+        #expect(t.table.wireProtocol == .wstunnel && t.table.route(forPath: "/ws/x")?.route.hosts.first?.port == 9000)
+    }
+
+    @Test func wstunnelPermessageDeflate() throws {
+        let base = "server.modules = ( \"mod_wstunnel\" )\nwstunnel.server = ( \"/\" => ( ( \"host\" => \"a\", \"port\" => 1 ) ) )\n"
+        #expect(try resolve(base).wstunnel?.deflate == nil)
+        #expect(try resolve(base + "wstunnel.permessage-deflate = \"disable\"").wstunnel?.deflate == nil)
+        let on = try #require(try resolve(base + "wstunnel.permessage-deflate = \"enable\"").wstunnel?.deflate)
+        #expect(on.serverMaxWindowBits == 12 && on.memoryLevel == 5 && !on.serverNoContextTakeover)
+        let tuned = try #require(try resolve(base + """
+        wstunnel.permessage-deflate = ( "server-max-window-bits" => 10, "client-max-window-bits" => 9,
+                                        "server-no-context-takeover" => "enable", "mem-level" => 3, "level" => 1 )
+        """).wstunnel?.deflate)
+        #expect(tuned == PerMessageDeflateConfig(serverMaxWindowBits: 10, clientMaxWindowBits: 9, serverNoContextTakeover: true,
+                                                 memoryLevel: 3, compressionLevel: 1))
+        #expect(configError(base + "wstunnel.permessage-deflate = ( \"window\" => 9 )")?.contains("unknown option") == true)
+        #expect(configError(base + "wstunnel.permessage-deflate = ( \"server-max-window-bits\" => 8 )") != nil)
+    }
+
+    /// The tunnel's table is handed to the supervisor with the SCGI/FastCGI ones (bin-path spawning).
+    @Test func wstunnelTableIsSupervisedAndMaxMessageSizeIsKiB() throws {
+        let doc = try ConfigParser.parse(text: """
+        server.modules = ( "mod_wstunnel" )
+        wstunnel.server = ( "/ws/" => ( ( "socket" => "/tmp/x.sock", "bin-path" => "/bin/true" ) ) )
+        wstunnel.max-message-size = 64
+        """, fileName: "t.conf", baseDirectory: "/tmp", environment: [:])
+        let resolver = SettingsResolver(document: doc, server: try ServerSettings(document: doc))
+        let tables = try resolver.validateAll()
+        #expect(tables.contains { $0.wireProtocol == .wstunnel && $0.routes.first?.hosts.first?.binPath == "/bin/true" })
+        #expect(try resolver.resolve(matching: []).wstunnel?.maxMessageSize == 64 * 1024)
+        #expect(configError("server.modules = ( \"mod_wstunnel\" )\nwstunnel.server = ( \"/\" => ( ( \"host\" => \"a\", \"port\" => 1 ) ) )\nwstunnel.max-message-size = 0")?
+                    .contains("wstunnel.max-message-size") == true)
     }
 
     @Test func withoutTheModuleNothingIsParsed() throws {

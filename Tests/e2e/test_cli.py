@@ -22,6 +22,8 @@ def run(*args, timeout=15):
 
 
 SEED_BRIDGES = {"/usr/local/bin/fcgi-cgi": "fcgi-cgi", "/usr/local/bin/scgi-cgi": "scgi-cgi"}
+# The tunnel seeds spawn echo.pl from where the wiki put it; here, the seed echo.pl itself.
+SEED_PROGRAMS = {'"/tmp/echo.pl"': SEEDS / "echo.pl", '"/dev/shm/echo.pl"': SEEDS / "echo.pl"}
 
 
 def installed_seed(seed: Path, tmp_path: Path) -> Path:
@@ -32,6 +34,9 @@ def installed_seed(seed: Path, tmp_path: Path) -> Path:
     for path, name in SEED_BRIDGES.items():
         if path in changed and not os.access(path, os.X_OK):
             changed = changed.replace(path, str(switchyard_bin().parent / name))
+    for path, program in SEED_PROGRAMS.items():
+        if path in changed and not os.access(path.strip('"'), os.X_OK):
+            changed = changed.replace(path, q(program))
     if changed == text:
         return seed
     copy = tmp_path / "seed" / seed.name
