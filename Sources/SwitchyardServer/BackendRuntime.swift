@@ -56,7 +56,7 @@ final class BackendRuntime {
         func fixed(_ status: Int) -> RoutedRequest {
             RoutedRequest(handler: FixedResponseHandler(status: status, connection: connection), wantsBody: false, bodyLimit: 0)
         }
-        if context.head.isChunked && table.wireProtocol != .fastcgi {
+        if context.head.isChunked && (table.wireProtocol == .scgi || table.wireProtocol == .uwsgi) {
             // SCGI/uwsgi announce CONTENT_LENGTH up front; a chunked body of unknown length cannot be sent.
             return fixed(411)
         }
@@ -112,8 +112,13 @@ final class BackendRuntime {
     /// retry). Throws when the host cannot be reached; returns a failure when the request cannot
     /// be encoded or the host is at its `max-connections` (neither is the host's fault).
     func openStream(_ request: BackendRequest, wire: BackendWireProtocol, host hs: HostState, address: SocketAddress,
-                    label: String, debug: Int, exchange: GatewayExchange, fresh: Bool = false) throws -> Result<OpenedStream, BackendFailure> {
+                    label: String, debug: Int, exchange: GatewayExchange, fresh: Bool = false,
+                    proxyHeader: ProxyHeaderOptions? = nil) throws -> Result<OpenedStream, BackendFailure> {
         let config = hs.config
+        if wire == .proxy {
+            return try openProxyStream(request, options: proxyHeader ?? ProxyHeaderOptions(), host: hs, address: address, label: label,
+                                       exchange: exchange, fresh: fresh)
+        }
         if wire == .fastcgi && (config.connectionPool || config.multiplex) {
             let checkout = try hs.fastcgi.checkout(fresh: fresh) {
                 try newFastCGIConnection(hs, address: address, label: label, debug: debug)
@@ -135,7 +140,7 @@ final class BackendRuntime {
         return .success(OpenedStream(stream: fdStream, reused: false))
     }
 
-    private func busy(_ hs: HostState, _ label: String) -> BackendFailure {
+    func busy(_ hs: HostState, _ label: String) -> BackendFailure {
         .hostBusy("\(label): all \(hs.config.maxConnections) connections this worker may open to the host are busy (max-connections)")
     }
 
@@ -150,7 +155,13 @@ final class BackendRuntime {
         case .scgi: codec = HeaderThenRawCodec(.scgi, finPropagate: config.tcpFinPropagate)
         case .uwsgi: codec = HeaderThenRawCodec(.uwsgi, finPropagate: config.tcpFinPropagate)
         case .fastcgi: codec = FastCGICodec(requestId: 1)
+        case .proxy: preconditionFailure("proxy streams are opened by openProxyStream")
         }
+        return try connectedStream(codec, address: address, label: label)
+    }
+
+    /// A registered stream with `codec` on a new (possibly still connecting) socket to `address`.
+    func connectedStream(_ codec: BackendCodec, address: SocketAddress, label: String) throws -> FDBackendStream {
         let fd: Int32
         let connecting: Bool
         switch try Socket.connect(address) {

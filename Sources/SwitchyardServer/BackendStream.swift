@@ -157,12 +157,9 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
         if !codec.isTransparent {
             // A record protocol ends with its end record (FCGI_END_REQUEST), which finishes the
             // stream before EOF is read: EOF first means the application died, and a body
-            // without Content-Length must not be terminated as if it were complete.
-            if io.input.readableBytes > 0 {
-                fail(.protocolError("\(codec.name) backend \(label) closed the connection in the middle of a record"))
-            } else {
-                fail(.ioError("\(label): application closed the connection before FCGI_END_REQUEST"))
-            }
+            // without Content-Length must not be terminated as if it were complete (likewise a proxied
+            // body framed by Content-Length or chunked).
+            fail(codec.describeEOF(pendingBytes: io.input.readableBytes, label: label))
             return
         }
         finish(nil, protocolStatus: nil)

@@ -28,10 +28,10 @@ enum KnownKeys {
 
     /// Modules whose settings are parsed and checked (so `-t` reports their errors) but that do not
     /// serve requests yet: they get their own warning instead of "not available".
-    static let parsedOnly: Set<String> = ["mod_proxy", "mod_wstunnel"]
+    static let parsedOnly: Set<String> = ["mod_wstunnel"]
 
     /// Modules that exist; others in server.modules get a warning (accepted, not loaded).
     static let modules: Set<String> = [
-        "mod_cgi", "mod_scgi", "mod_fastcgi", "mod_accesslog", "mod_staticfile", "mod_indexfile", "mod_dirlisting",
+        "mod_cgi", "mod_scgi", "mod_fastcgi", "mod_proxy", "mod_accesslog", "mod_staticfile", "mod_indexfile", "mod_dirlisting",
     ]
 }

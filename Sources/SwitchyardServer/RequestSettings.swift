@@ -37,7 +37,7 @@ public final class RequestSettings: Sendable {
         public var cgi: CGISettings?
         public var fastcgi: GatewayRouteTable?
         public var scgi: GatewayRouteTable?
-        /// mod_proxy / mod_wstunnel: parsed and validated (issue 11); not served yet.
+        /// mod_proxy (served as `proxyTable`) / mod_wstunnel (parsed and validated; issue 11).
         public var proxy: ProxySettings?
         public var wstunnel: WStunnelSettings?
         public var moduleOrder: [String] = []
@@ -54,6 +54,8 @@ public final class RequestSettings: Sendable {
     public let fastcgi: GatewayRouteTable?
     public let scgi: GatewayRouteTable?
     public let proxy: ProxySettings?
+    /// `proxy` as the backend layer serves it, built once per settings value.
+    let proxyTable: GatewayRouteTable?
     public let wstunnel: WStunnelSettings?
     public let moduleOrder: [String]
     /// The request-handling modules of `moduleOrder`, in order: the router tries them for every
@@ -71,6 +73,7 @@ public final class RequestSettings: Sendable {
         fastcgi = v.fastcgi
         scgi = v.scgi
         proxy = v.proxy
+        proxyTable = v.proxy?.table
         wstunnel = v.wstunnel
         moduleOrder = v.moduleOrder
         gatewayModules = v.moduleOrder.compactMap(GatewayModule.init(moduleName:))
@@ -79,13 +82,14 @@ public final class RequestSettings: Sendable {
 
 /// The modules that can claim a request before static files, in `server.modules` order.
 enum GatewayModule: Sendable {
-    case fastcgi, scgi, cgi
+    case fastcgi, scgi, cgi, proxy
 
     init?(moduleName: String) {
         switch moduleName {
         case "mod_fastcgi": self = .fastcgi
         case "mod_scgi": self = .scgi
         case "mod_cgi": self = .cgi
+        case "mod_proxy": self = .proxy
         default: return nil
         }
     }

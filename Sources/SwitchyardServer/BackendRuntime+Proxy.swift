@@ -1,0 +1,35 @@
+import SwitchyardOS
+import SwitchyardHTTP
+import SwitchyardGatewayCodecs
+
+extension BackendRuntime {
+    /// A stream carrying one proxied request to `hs`: the request head is encoded here (its Host
+    /// and the response mapping depend on the host chosen), the exchange is given the matching
+    /// `ProxyResponseHeadDecoder`, and the request goes out on a connection of its own.
+    func openProxyStream(_ request: BackendRequest, options: ProxyHeaderOptions, host hs: HostState, address: SocketAddress,
+                         label: String, exchange: GatewayExchange, fresh: Bool) throws -> Result<OpenedStream, BackendFailure> {
+        let config = hs.config
+        // A unix socket has no authority of its own: the client's Host stays unless replaced by "localhost".
+        let authority = config.socket == nil ? config.addressDescription : "localhost"
+        let head: ProxyRequestHead
+        do {
+            head = try request.proxyRequestHead(backendAuthority: authority, options: options, keepAlive: false)
+        } catch {
+            return .failure(.encodeFailed("\(label): \(error)"))
+        }
+        let isHead = request.info.method == "HEAD"
+        let clientHost = request.info.headers.first { $0.name.lowercased() == "host" }?.value
+        let mapper = ProxyResponseHeaderMapper(options: options, clientHost: clientHost, backendHost: head.backendHost,
+                                               clientIsHTTPS: request.info.scheme == "https")
+        exchange.useHeadDecoder(ProxyResponseHeadDecoder(mapper: mapper, requestIsUpgrade: head.isUpgrade, requestIsHead: isHead))
+        let codec = ProxyHTTPCodec(head: head, requestIsHead: isHead)
+        if config.maxConnections > 0 && hs.active >= config.maxConnections { return .failure(busy(hs, label)) }
+        let stream = try connectedStream(codec, address: address, label: label)
+        do { try stream.start(request) } catch {
+            stream.closeUnregistered()
+            return .failure(.encodeFailed("\(label): \(error)"))
+        }
+        stream.onClose = { [weak hs] _ in hs?.active -= 1 }
+        return .success(OpenedStream(stream: stream, reused: false))
+    }
+}
