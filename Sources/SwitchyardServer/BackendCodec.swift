@@ -34,9 +34,14 @@ protocol BackendCodec: AnyObject {
     /// Why the backend's EOF is a failure for a codec that is not transparent (its framing was
     /// not complete); `pendingBytes` are undecoded bytes left over.
     func describeEOF(pendingBytes: Int, label: String) -> BackendFailure
+    /// The exchange ended cleanly and the connection may carry another request (a pooled proxy
+    /// connection); FastCGI pools through `FastCGIConnection` instead.
+    var allowsReuse: Bool { get }
 }
 
 extension BackendCodec {
+    var allowsReuse: Bool { false }
+
     /// A record protocol (FastCGI) ends with its end record: EOF before it means the application died.
     func describeEOF(pendingBytes: Int, label: String) -> BackendFailure {
         if pendingBytes > 0 {

@@ -15,11 +15,15 @@ final class BackendRuntime {
         var address: SocketAddress?
         /// Open FastCGI connections to this host (pooled or multiplexed), in this worker.
         let fastcgi: BackendConnectionPool<FastCGIConnection>
+        /// Idle HTTP/1.1 connections to this proxied host, in this worker.
+        let proxy: BackendConnectionPool<FDBackendStream>
         var multiplexes: Bool? = nil
         init(config: BackendHostConfig, loop: EventLoop) {
             self.config = config
             fastcgi = BackendConnectionPool(loop: loop, maxConnections: config.maxConnections,
                                             idleSeconds: Double(BackendRuntime.pooledIdleSeconds))
+            proxy = BackendConnectionPool(loop: loop, maxConnections: config.maxConnections,
+                                          idleSeconds: Double(BackendRuntime.pooledIdleSeconds))
             if let socket = config.socket { address = .unix(socket) }
             else { address = try? SocketAddress.resolve(host: config.host ?? "127.0.0.1", port: config.port ?? 0) }
         }
@@ -255,6 +259,9 @@ final class BackendRuntime {
     func tick(now: UInt64) {}
 
     func shutdown() {
-        for hs in hosts.values { hs.fastcgi.closeAll() }
+        for hs in hosts.values {
+            hs.fastcgi.closeAll()
+            hs.proxy.closeAll()
+        }
     }
 }

@@ -26,8 +26,10 @@ final class ProxyHTTPCodec: BackendCodec {
     var isTransparent: Bool { framer.endsAtClose }
     var name: String { "proxy" }
 
-    /// The response ended completely and the server allows another request on the connection.
-    var connectionReusable: Bool { framer.ended && framer.keepAlive && !framer.switched }
+    /// The request went out completely, its response ended completely, and the server allows
+    /// another request on the connection.
+    var allowsReuse: Bool { requestComplete && framer.ended && framer.keepAlive && !framer.switched && !head.isUpgrade }
+    private var requestComplete = false
 
     func encodeRequestStart(_ request: BackendRequest, keepConnection: Bool, out: ByteBuffer) {
         out.append(head.bytes)
@@ -48,6 +50,7 @@ final class ProxyHTTPCodec: BackendCodec {
     /// The last chunk for a chunked body; a half-close only for an upgraded stream (the client's FIN).
     func encodeBodyEnd(upgraded: Bool, out: ByteBuffer) -> Bool {
         if upgraded { return true }
+        requestComplete = true
         if head.chunkedBody && !chunkEnded {
             chunkEnded = true
             out.append("0\r\n\r\n")

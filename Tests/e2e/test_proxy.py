@@ -201,3 +201,15 @@ def test_open_websocket_outlives_request_timeouts(switchyard, ws_echo, backend):
     with HTTPConnection(s.port) as c:     # the same timeout does close an idle HTTP connection
         assert c.wait_closed(timeout=4)
 
+
+def test_backend_connections_are_reused(switchyard, backend):
+    s = switchyard(proxy_conf(backend.port))
+    for i in range(12):
+        r = request(s.port, "GET", "/api/big?n=%d" % (1000 + i))
+        assert r.status == 200 and r.body == pattern(1000 + i)
+    r = request(s.port, "GET", "/api/chunked?n=70000")
+    assert r.body == pattern(70000)
+    r = request(s.port, "POST", "/api/sha", body=b"x" * 100)
+    assert json.loads(r.body)["len"] == 100
+    # Two event loops may each open one; a connection per request would be 14.
+    assert backend.requests == 14 and backend.connections <= 3, (backend.requests, backend.connections)
