@@ -19,7 +19,7 @@ class Backend:
     /headers (the request headers as JSON), /die (closes in the middle of a Content-Length body),
     /die-chunked, /garbage (not HTTP); POST /sha (length and sha256 of the body, chunked or not)."""
 
-    def __init__(self):
+    def __init__(self, idle_timeout=None):
         self.connections = 0
         self.requests = 0
         self.lock = threading.Lock()
@@ -27,6 +27,7 @@ class Backend:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = idle_timeout     # a kept connection idle this long is closed by the backend
 
             def setup(self):
                 super().setup()
@@ -152,3 +153,47 @@ class WSEcho:
 
     def close(self):
         self.server.shutdown()
+
+
+class DropReused:
+    """A raw HTTP/1.1 server that answers the first request on each connection (keep-alive) and
+    closes the connection, unanswered, when a second one arrives: the keep-alive race, every time."""
+
+    def __init__(self):
+        self.accepted = 0
+        self.dropped = 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with conn:
+            data = b""
+            served = 0
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+                if b"\r\n\r\n" not in data:
+                    continue
+                data = data.split(b"\r\n\r\n", 1)[1]
+                if served:
+                    self.dropped += 1
+                    return
+                served += 1
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    def close(self):
+        self.sock.close()

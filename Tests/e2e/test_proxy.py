@@ -16,7 +16,7 @@ import pytest
 
 from e2e_require import require_module
 from e2e_util import HTTPConnection, chunk_encode, q, request
-from proxy_peers import Backend, WSEcho, pattern
+from proxy_peers import Backend, DropReused, WSEcho, pattern
 
 
 @pytest.fixture
@@ -167,10 +167,20 @@ def test_browser_connection_list_upgrades_and_h2c_does_not(switchyard, ws_echo, 
     c.send(b"\x81\x85abcd" + bytes(b ^ k for b, k in zip(b"hello", b"abcdabcd")))
     assert c.read_exact(7) == b"\x81\x05hello"
     c.close()
-    c, head = handshake(s.port, "Upgrade, HTTP2-Settings", upgrade="h2c", extra=b"HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n")
-    assert not head.startswith(b"HTTP/1.1 101"), head
-    c.close()
-    assert all(h.get("Upgrade", "websocket") == "websocket" for h in ws_echo.headers)
+    # h2c: neither Upgrade nor HTTP2-Settings reaches the backend, so it answers plain HTTP/1.1.
+    # (also when Connection does not name them: they are hop-by-hop whatever it says).
+    for connection in ("Upgrade, HTTP2-Settings", "keep-alive"):
+        r = request(s.port, "GET", "/api/headers", headers=[("Connection", connection), ("Upgrade", "h2c"),
+                                                            ("HTTP2-Settings", "AAMAAABkAAQAoAAAAAIAAAAA")])
+        seen = {k.lower(): v for k, v in json.loads(r.body)["headers"]}
+        assert r.status == 200 and "upgrade" not in seen and "http2-settings" not in seen, seen
+    # Offered beside websocket on a route that upgrades: only `websocket` goes on, never h2c's settings.
+    r = request(s.port, "GET", "/api/headers", headers=[("Connection", "Upgrade"), ("Upgrade", "h2c, websocket"),
+                                                        ("HTTP2-Settings", "AAMAAABkAAQAoAAAAAIAAAAA"),
+                                                        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+                                                        ("Sec-WebSocket-Version", "13")])
+    seen = {k.lower(): v for k, v in json.loads(r.body)["headers"]}
+    assert r.status == 200 and seen["upgrade"] == "websocket" and "http2-settings" not in seen, seen
 
 
 def test_seed_proxy_conf_in_place(switchyard, seeds, ws_echo, tmp_path):
@@ -213,3 +223,32 @@ def test_backend_connections_are_reused(switchyard, backend):
     assert json.loads(r.body)["len"] == 100
     # Two event loops may each open one; a connection per request would be 14.
     assert backend.requests == 14 and backend.connections <= 3, (backend.requests, backend.connections)
+
+
+def test_stale_pooled_connection_is_retried_once_fresh(switchyard):
+    drop = DropReused()
+    try:
+        s = switchyard(proxy_conf(drop.port, extra='server.event-loops = 1\n'))
+        for _ in range(4):
+            r = request(s.port, "GET", "/api/x")
+            assert r.status == 200 and r.body == b"ok"
+        assert drop.dropped >= 3 and drop.accepted >= 4
+        assert s.wait_for_log("reused connection closed before any response")
+    finally:
+        drop.close()
+
+
+def test_backend_closing_an_idle_connection_is_noticed(switchyard):
+    """The backend times out a kept connection (0.3 s): the pool sees the EOF while the connection
+    is idle and drops it, so the next request goes out on a new one without a stale retry."""
+    backend = Backend(idle_timeout=0.3)
+    try:
+        s = switchyard(proxy_conf(backend.port, extra="server.event-loops = 1\n"))
+        assert request(s.port, "GET", "/api/big?n=5").body == pattern(5)
+        time.sleep(1.0)
+        assert request(s.port, "GET", "/api/big?n=6").body == pattern(6)
+        assert backend.connections == 2
+        time.sleep(0.3)
+        assert "reused connection closed" not in s.log_text()
+    finally:
+        backend.close()
