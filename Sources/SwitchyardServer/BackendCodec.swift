@@ -31,6 +31,24 @@ protocol BackendCodec: AnyObject {
     func encodeAbort(out: ByteBuffer) -> Bool
     /// Decodes what arrived; returns how many bytes were used (the rest is kept for next time).
     func decode(_ bytes: UnsafeRawBufferPointer, _ sink: (BackendEvent) -> Void) throws -> Int
+    /// Why the backend's EOF is a failure for a codec that is not transparent (its framing was
+    /// not complete); `pendingBytes` are undecoded bytes left over.
+    func describeEOF(pendingBytes: Int, label: String) -> BackendFailure
+    /// The exchange ended cleanly and the connection may carry another request (a pooled proxy
+    /// connection); FastCGI pools through `FastCGIConnection` instead.
+    var allowsReuse: Bool { get }
+}
+
+extension BackendCodec {
+    var allowsReuse: Bool { false }
+
+    /// A record protocol (FastCGI) ends with its end record: EOF before it means the application died.
+    func describeEOF(pendingBytes: Int, label: String) -> BackendFailure {
+        if pendingBytes > 0 {
+            return .protocolError("\(name) backend \(label) closed the connection in the middle of a record")
+        }
+        return .ioError("\(label): application closed the connection before FCGI_END_REQUEST")
+    }
 }
 
 /// CGI over pipes: no framing at all; end of body = close stdin.

@@ -1,11 +1,14 @@
 import Glibc
 import SwitchyardConfig
+import SwitchyardGatewayCodecs
 
 /// Which wire protocol a long-running backend speaks. CGI is not here: it has no host, only a program.
 public enum BackendWireProtocol: String, Sendable {
     case scgi, uwsgi, fastcgi
     /// mod_wstunnel: no request encoding at all, the WebSocket payload as plain bytes (`RawTunnelCodec`).
     case wstunnel
+    /// HTTP/1.1 to a proxied server (mod_proxy, `ProxyHTTPCodec`).
+    case proxy
 }
 
 /// One `( "host" => ..., "port" => ... )` / `( "socket" => ..., "bin-path" => ... )` entry of
@@ -66,9 +69,13 @@ public final class GatewayRouteTable: Sendable {
     public let debug: Int
     public let mapExtensions: [(String, String)]
     public let key: String                   // "fastcgi.server@file:line" identity for pools
+    /// `proxy.header` / `proxy.forwarded` / `proxy.replace-http-host` for a `.proxy` table.
+    public let proxyHeader: ProxyHeaderOptions?
 
-    init(wireProtocol: BackendWireProtocol, routes: [Route], balance: BalancePolicy, debug: Int, mapExtensions: [(String, String)], key: String) {
+    init(wireProtocol: BackendWireProtocol, routes: [Route], balance: BalancePolicy, debug: Int, mapExtensions: [(String, String)], key: String,
+         proxyHeader: ProxyHeaderOptions? = nil) {
         self.wireProtocol = wireProtocol
+        self.proxyHeader = proxyHeader
         self.routes = routes
         self.balance = balance
         self.debug = debug

@@ -75,7 +75,8 @@ final class BackendDispatch {
         let opened: BackendRuntime.OpenedStream
         do {
             switch try runtime.openStream(request, wire: table.wireProtocol, host: hs, address: address, label: hostLabel,
-                                          debug: table.debug, exchange: exchange, fresh: fresh) {
+                                          debug: table.debug, exchange: exchange, fresh: fresh,
+                                          proxyHeader: table.proxyHeader) {
             case .success(let s): opened = s
             case .failure(let failure):
                 // At its max-connections: another host may have room (not a fault: no disable-time).

@@ -15,11 +15,15 @@ final class BackendRuntime {
         var address: SocketAddress?
         /// Open FastCGI connections to this host (pooled or multiplexed), in this worker.
         let fastcgi: BackendConnectionPool<FastCGIConnection>
+        /// Idle HTTP/1.1 connections to this proxied host, in this worker.
+        let proxy: BackendConnectionPool<FDBackendStream>
         var multiplexes: Bool? = nil
         init(config: BackendHostConfig, loop: EventLoop) {
             self.config = config
             fastcgi = BackendConnectionPool(loop: loop, maxConnections: config.maxConnections,
                                             idleSeconds: Double(BackendRuntime.pooledIdleSeconds))
+            proxy = BackendConnectionPool(loop: loop, maxConnections: config.maxConnections,
+                                          idleSeconds: Double(BackendRuntime.pooledIdleSeconds))
             if let socket = config.socket { address = .unix(socket) }
             else { address = try? SocketAddress.resolve(host: config.host ?? "127.0.0.1", port: config.port ?? 0) }
         }
@@ -56,7 +60,7 @@ final class BackendRuntime {
         func fixed(_ status: Int) -> RoutedRequest {
             RoutedRequest(handler: FixedResponseHandler(status: status, connection: connection), wantsBody: false, bodyLimit: 0)
         }
-        if context.head.isChunked && table.wireProtocol != .fastcgi {
+        if context.head.isChunked && (table.wireProtocol == .scgi || table.wireProtocol == .uwsgi) {
             // SCGI/uwsgi announce CONTENT_LENGTH up front; a chunked body of unknown length cannot be sent.
             return fixed(411)
         }
@@ -112,8 +116,13 @@ final class BackendRuntime {
     /// retry). Throws when the host cannot be reached; returns a failure when the request cannot
     /// be encoded or the host is at its `max-connections` (neither is the host's fault).
     func openStream(_ request: BackendRequest, wire: BackendWireProtocol, host hs: HostState, address: SocketAddress,
-                    label: String, debug: Int, exchange: GatewayExchange, fresh: Bool = false) throws -> Result<OpenedStream, BackendFailure> {
+                    label: String, debug: Int, exchange: GatewayExchange, fresh: Bool = false,
+                    proxyHeader: ProxyHeaderOptions? = nil) throws -> Result<OpenedStream, BackendFailure> {
         let config = hs.config
+        if wire == .proxy {
+            return try openProxyStream(request, options: proxyHeader ?? ProxyHeaderOptions(), host: hs, address: address, label: label,
+                                       exchange: exchange, fresh: fresh)
+        }
         if wire == .fastcgi && (config.connectionPool || config.multiplex) {
             let checkout = try hs.fastcgi.checkout(fresh: fresh) {
                 try newFastCGIConnection(hs, address: address, label: label, debug: debug)
@@ -135,7 +144,7 @@ final class BackendRuntime {
         return .success(OpenedStream(stream: fdStream, reused: false))
     }
 
-    private func busy(_ hs: HostState, _ label: String) -> BackendFailure {
+    func busy(_ hs: HostState, _ label: String) -> BackendFailure {
         .hostBusy("\(label): all \(hs.config.maxConnections) connections this worker may open to the host are busy (max-connections)")
     }
 
@@ -151,7 +160,13 @@ final class BackendRuntime {
         case .uwsgi: codec = HeaderThenRawCodec(.uwsgi, finPropagate: config.tcpFinPropagate)
         case .fastcgi: codec = FastCGICodec(requestId: 1)
         case .wstunnel: codec = RawTunnelCodec()
+        case .proxy: preconditionFailure("proxy streams are opened by openProxyStream")
         }
+        return try connectedStream(codec, address: address, label: label)
+    }
+
+    /// A registered stream with `codec` on a new (possibly still connecting) socket to `address`.
+    func connectedStream(_ codec: BackendCodec, address: SocketAddress, label: String) throws -> FDBackendStream {
         let fd: Int32
         let connecting: Bool
         switch try Socket.connect(address) {
@@ -245,6 +260,9 @@ final class BackendRuntime {
     func tick(now: UInt64) {}
 
     func shutdown() {
-        for hs in hosts.values { hs.fastcgi.closeAll() }
+        for hs in hosts.values {
+            hs.fastcgi.closeAll()
+            hs.proxy.closeAll()
+        }
     }
 }

@@ -69,7 +69,8 @@ protocol BackendStream: AnyObject {
 /// its input. Shared by CGI, SCGI, uwsgi and non-multiplexed FastCGI.
 final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     let loop: EventLoop
-    let codec: BackendCodec
+    /// The current request's codec (replaced when a pooled connection takes another request).
+    private(set) var codec: BackendCodec
     let io: BufferedStream
     let isSocket: Bool
     weak var delegate: BackendStreamDelegate?
@@ -83,6 +84,14 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     private var bodyEnded = false
     /// Called after the stream closed its fds (lets the pool count load / reuse connections).
     var onClose: ((_ clean: Bool) -> Void)?
+    /// Set by a keep-alive pool (the proxy's): at the clean end of a response the codec allows
+    /// reuse of (`BackendCodec.allowsReuse`), the connection is offered here instead of closed;
+    /// true = the pool keeps it.
+    var onReusable: ((FDBackendStream) -> Bool)?
+    /// Waiting in a pool between requests: any byte or EOF from the backend closes it.
+    private(set) var isIdle = false
+    /// Requests this connection carried (a timer armed for one request ignores the next).
+    private(set) var generation = 0
 
     static let writeHighWatermark = 256 * 1024
 
@@ -150,25 +159,27 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
 
     func streamDidConnect(_ stream: BufferedStream) { delegate?.streamConnected() }
     func streamDidDrain(_ stream: BufferedStream) { delegate?.streamWritable() }
-    func streamHasInput(_ stream: BufferedStream) { decodeBuffered() }
+    func streamHasInput(_ stream: BufferedStream) {
+        if isIdle { closeIdle(); return }   // nothing may arrive between two responses
+        decodeBuffered()
+    }
 
     func streamInputDidEnd(_ stream: BufferedStream) {
+        if isIdle { closeIdle(); return }
         guard !ended else { return }
         if !codec.isTransparent {
             // A record protocol ends with its end record (FCGI_END_REQUEST), which finishes the
             // stream before EOF is read: EOF first means the application died, and a body
-            // without Content-Length must not be terminated as if it were complete.
-            if io.input.readableBytes > 0 {
-                fail(.protocolError("\(codec.name) backend \(label) closed the connection in the middle of a record"))
-            } else {
-                fail(.ioError("\(label): application closed the connection before FCGI_END_REQUEST"))
-            }
+            // without Content-Length must not be terminated as if it were complete (likewise a proxied
+            // body framed by Content-Length or chunked).
+            fail(codec.describeEOF(pendingBytes: io.input.readableBytes, label: label))
             return
         }
         finish(nil, protocolStatus: nil)
     }
 
     func streamDidClose(_ stream: BufferedStream, error: BufferedStreamError?) {
+        if isIdle { closeIdle(); return }
         guard !ended else { return }
         switch error {
         case .connectFailed(let e)?:
@@ -185,15 +196,19 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     private func decodeBuffered() {
         let input = io.input
         do {
+            // The end is acted on after the bytes it ends are consumed: a pooled connection must
+            // know whether anything followed the response.
+            var end: UInt8?? = nil
             let used = try codec.decode(input.readable) { event in
-                guard !ended else { return }
+                guard !ended, end == nil else { return }
                 switch event {
                 case .stdout(let b): delegate?.streamStdout(b)
                 case .stderr(let b): delegate?.streamStderr(b)
-                case .end(_, let ps): finish(nil, protocolStatus: ps)
+                case .end(_, let ps): end = .some(ps)
                 }
             }
             if !ended { input.consume(used) }
+            if let end { finish(nil, protocolStatus: end) }
         } catch {
             fail(.protocolError("\(label): \(error)"))
         }
@@ -208,10 +223,43 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     private func finish(_ failure: BackendFailure?, protocolStatus: UInt8?) {
         guard !ended else { return }
         ended = true
+        if failure == nil, let offer = onReusable, codec.allowsReuse,
+           io.input.readableBytes == 0, io.pendingOutputBytes == 0, !io.isClosed, !io.isOutputClosed {
+            // Back to the pool before the exchange hears of the end: the client's next request
+            // (pipelined, handled synchronously) may take this connection.
+            isIdle = true
+            keepAlive = nil
+            io.resumeReading()
+            if offer(self) {
+                let d = delegate
+                delegate = nil
+                d?.streamEnded(nil, protocolStatus: protocolStatus)
+                return
+            }
+            isIdle = false
+        }
         closeFDs(clean: failure == nil)
         let d = delegate
         delegate = nil
         d?.streamEnded(failure, protocolStatus: protocolStatus)
+    }
+
+    /// Takes another request on this idle pooled connection with `codec`.
+    func reuse(codec: BackendCodec) {
+        precondition(isIdle && !io.isClosed)
+        isIdle = false
+        ended = false
+        bodyEnded = false
+        generation += 1
+        self.codec = codec
+        keepAlive = self
+    }
+
+    /// The backend closed (or sent something on) the idle connection, or the pool let it go.
+    private func closeIdle() {
+        guard isIdle else { return }
+        isIdle = false
+        closeFDs(clean: false)
     }
 
     /// The client went away: tell the backend if the protocol can, then close.
@@ -246,5 +294,15 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
         delegate = nil
         io.delegate = nil
         return (fds.input, fds.output, io.output.bytes)
+    }
+}
+
+/// A proxied server's HTTP/1.1 connection between requests (`BackendConnectionPool`).
+extension FDBackendStream: PooledBackendConnection {
+    var isClosed: Bool { io.isClosed }
+    var activeCount: Int { isIdle || io.isClosed ? 0 : 1 }
+    var canTakeAnother: Bool { isIdle && !io.isClosed }
+    func closeFromPool() {
+        if isIdle { closeIdle() } else { abort() }
     }
 }

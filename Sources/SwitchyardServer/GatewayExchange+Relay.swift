@@ -59,10 +59,12 @@ extension GatewayExchange {
         let grace = readTimeout > 0 ? Double(readTimeout) : GatewayExchange.drainGrace
         let log = errorLog
         let label = label
+        // A pooled connection may carry the next request by then: that one is not drained.
+        let generation = (drained as? FDBackendStream)?.generation
         loop.defer_ { [weak drained] in
-            guard let drained, !drained.isFinished else { return }
+            guard let drained, !drained.isFinished, (drained as? FDBackendStream)?.generation == generation else { return }
             loop.schedule(afterSeconds: grace) { [weak drained] in
-                guard let drained, !drained.isFinished else { return }
+                guard let drained, !drained.isFinished, (drained as? FDBackendStream)?.generation == generation else { return }
                 log.info(label, "backend connection still open \(Int(grace)) s after a complete response: closed")
                 drained.abort()
             }

@@ -77,6 +77,12 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         self.connectTimeout = connectTimeout
     }
 
+    /// The head decoder for the next attempt (the proxy's depends on the host chosen: its Host
+    /// and response mapping), replacing the CGI header parser the exchange starts with.
+    func useHeadDecoder(_ decoder: any ResponseHeadDecoder) {
+        headParser = decoder
+    }
+
     /// Attaches the transport; the caller has encoded the request start.
     func attach(_ stream: BackendStream) {
         self.stream = stream

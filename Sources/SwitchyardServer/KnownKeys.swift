@@ -34,11 +34,12 @@ enum KnownKeys {
 
     /// Modules whose settings are parsed and checked (so `-t` reports their errors) but that do not
     /// serve requests yet: they get their own warning instead of "not available".
-    static let parsedOnly: Set<String> = ["mod_proxy"]
+    static let parsedOnly: Set<String> = []
 
     /// Modules that exist; others in server.modules get a warning (accepted, not loaded).
     static let modules: Set<String> = [
-        "mod_cgi", "mod_scgi", "mod_fastcgi", "mod_wstunnel", "mod_accesslog", "mod_access", "mod_redirect", "mod_rewrite",
-        "mod_setenv", "mod_alias", "mod_auth", "mod_authn_file", "mod_extforward", "mod_staticfile", "mod_indexfile", "mod_dirlisting",
+        "mod_cgi", "mod_scgi", "mod_fastcgi", "mod_proxy", "mod_wstunnel", "mod_accesslog", "mod_access", "mod_redirect",
+        "mod_rewrite", "mod_setenv", "mod_alias", "mod_auth", "mod_authn_file", "mod_extforward", "mod_staticfile",
+        "mod_indexfile", "mod_dirlisting",
     ]
 }

@@ -3,8 +3,7 @@ import SwitchyardGatewayCodecs
 import SwitchyardWebSocket
 
 /// `proxy.server` with the other `proxy.*` keys (lighttpd's mod_proxy), validated into one
-/// immutable value. Parsed and checked by `switchyard -t`; the connection core serves it once
-/// the proxy exchange exists (issue 11).
+/// immutable value, served through the backend layer as a `.proxy` route table (`table`).
 public struct ProxySettings: Sendable {
     public let routes: [GatewayRouteTable.Route]
     public let balance: BalancePolicy
@@ -16,6 +15,21 @@ public struct ProxySettings: Sendable {
     public let forceHTTP10: Bool
     /// Where `proxy.server` was set (pool identity, error messages).
     public let location: ConfigSourceLocation
+    /// The routes as the backend layer serves them (balance, disable-time, timeouts, pools shared
+    /// with SCGI/FastCGI): every host with check-local off (nothing is local to a proxy) and
+    /// `upgrade` as `proxy.header` says.
+    public var table: GatewayRouteTable {
+        let hosts = routes.map { route in
+            GatewayRouteTable.Route(match: route.match, hosts: route.hosts.map { h in
+                var h = h
+                h.checkLocal = false
+                h.upgrade = header.upgrade
+                return h
+            })
+        }
+        return GatewayRouteTable(wireProtocol: .proxy, routes: hosts, balance: balance, debug: debug,
+                                 mapExtensions: mapExtensions, key: "proxy.server@\(location)", proxyHeader: header)
+    }
 
     /// lighttpd's matching rule, shared with SCGI/FastCGI: URL prefix, extension, or "" for all.
     func route(forPath path: String) -> GatewayRouteTable.Route? {

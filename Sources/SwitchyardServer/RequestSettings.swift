@@ -37,7 +37,7 @@ public final class RequestSettings: Sendable {
         public var cgi: CGISettings?
         public var fastcgi: GatewayRouteTable?
         public var scgi: GatewayRouteTable?
-        /// mod_proxy: parsed and validated (issue 11), not served yet; mod_wstunnel: served (`WebSocketTunnelExchange`).
+        /// mod_proxy (served as `proxyTable`) and mod_wstunnel (served: `WebSocketTunnelExchange`).
         public var proxy: ProxySettings?
         public var wstunnel: WStunnelSettings?
         public var moduleOrder: [String] = []
@@ -64,6 +64,8 @@ public final class RequestSettings: Sendable {
     public let fastcgi: GatewayRouteTable?
     public let scgi: GatewayRouteTable?
     public let proxy: ProxySettings?
+    /// `proxy` as the backend layer serves it, built once per settings value.
+    let proxyTable: GatewayRouteTable?
     public let wstunnel: WStunnelSettings?
     public let moduleOrder: [String]
     let urlRules: URLRules
@@ -86,6 +88,7 @@ public final class RequestSettings: Sendable {
         fastcgi = v.fastcgi
         scgi = v.scgi
         proxy = v.proxy
+        proxyTable = v.proxy?.table
         wstunnel = v.wstunnel
         moduleOrder = v.moduleOrder
         urlRules = v.urlRules
@@ -99,7 +102,7 @@ public final class RequestSettings: Sendable {
 
 /// The modules that can claim a request before static files, in `server.modules` order.
 enum GatewayModule: Sendable {
-    case fastcgi, scgi, cgi, wstunnel
+    case fastcgi, scgi, cgi, wstunnel, proxy
 
     init?(moduleName: String) {
         switch moduleName {
@@ -107,6 +110,7 @@ enum GatewayModule: Sendable {
         case "mod_fastcgi": self = .fastcgi
         case "mod_scgi": self = .scgi
         case "mod_cgi": self = .cgi
+        case "mod_proxy": self = .proxy
         default: return nil
         }
     }

@@ -82,8 +82,8 @@ protocol ExchangeRouting: AnyObject {
     func handler(for head: HTTPRequestHead, connection: any ClientExchange) -> RoutedRequest
 }
 
-/// Picks the handler for a request the way lighttpd's module chain does: FastCGI and SCGI routes
-/// first, then CGI by cgi.assign, then static files.
+/// Picks the handler for a request the way lighttpd's module chain does: FastCGI, SCGI and proxy
+/// routes first (in `server.modules` order, with CGI by cgi.assign), then static files.
 final class Router: ExchangeRouting {
     unowned let worker: Worker
     /// mod_auth's htpasswd files and remembered logins, per worker.
@@ -159,6 +159,8 @@ final class Router: ExchangeRouting {
                 if let table = settings.fastcgi, let r = worker.backends.route(table: table, context: ctx, connection: connection) { return r }
             case .scgi:
                 if let table = settings.scgi, let r = worker.backends.route(table: table, context: ctx, connection: connection) { return r }
+            case .proxy:
+                if let table = settings.proxyTable, let r = worker.backends.route(table: table, context: ctx, connection: connection) { return r }
             case .cgi:
                 if let cgi = settings.cgi, let r = CGIRoute.route(cgi: cgi, context: ctx, connection: connection) { return r }
             case .wstunnel:

@@ -49,7 +49,11 @@ struct ProxySeedConfigTests {
         #expect(proxy.header.upgrade && !proxy.header.connectMethod && proxy.header.forwarded.isEmpty)
         #expect(proxy.balance == .fair && proxy.route(forPath: "/ws/x")?.match == "/")
         #expect(proxy.location.file.hasSuffix("proxy.conf") && proxy.location.line == 5)
-        #expect(warnings.contains { $0.message.contains("mod_proxy") && $0.message.contains("not served") })
+        // mod_proxy is served now: no "not served yet" (nor "not available") warning for it.
+        #expect(!warnings.contains { $0.message.contains("mod_proxy") })
+        let table = try #require(server.globalSettings.proxyTable)
+        #expect(table.wireProtocol == .proxy && table.proxyHeader?.upgrade == true)
+        #expect(table.routes.first?.hosts.first.map { !$0.checkLocal && $0.upgrade } == true)
         #expect(server.globalSettings.wstunnel == nil)
     }
 

@@ -1,0 +1,81 @@
+import SwitchyardHTTP
+
+/// Turns a proxied server's response head into the `CGIResponseHead` the gateway exchange relays:
+/// status and reason from the status line, header fields through `ProxyResponseHeaderMapper`
+/// (hop-by-hop removed, map-host-response / map-urlpath reversed), the body length when the head
+/// fixes one. Interim heads (100, 103) are skipped: the client's own `100 Continue` is the
+/// connection's business. A `101` is accepted only for a WebSocket upgrade the gateway asked for
+/// (`ProxyResponseHeaderMapper.acceptsSwitch`); anything else is an error (the client gets 502).
+///
+/// Fed the bytes `ProxyResponseFramer` emits as heads; keeps a partial head itself, so any split works.
+public struct ProxyResponseHeadDecoder: Sendable {
+    public let mapper: ProxyResponseHeaderMapper
+    public let requestIsUpgrade: Bool
+    public let requestIsHead: Bool
+    private var parser: HTTPResponseHeadParser
+    private var pending: [UInt8] = []
+
+    public init(mapper: ProxyResponseHeaderMapper, requestIsUpgrade: Bool, requestIsHead: Bool,
+                limits: HTTPResponseParserLimits = .init()) {
+        self.mapper = mapper
+        self.requestIsUpgrade = requestIsUpgrade
+        self.requestIsHead = requestIsHead
+        parser = HTTPResponseHeadParser(requestIsHead: requestIsHead, limits: limits)
+    }
+
+    /// Returns the final head and where its body starts in `bytes`, or nil while incomplete.
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(HTTPResponseParseError) -> (head: CGIResponseHead, bodyStartInInput: Int)? {
+        let before = pending.count
+        pending.append(contentsOf: bytes)
+        var used = 0
+        var result: (ProxiedResponseHead, Int)?
+        var failure: HTTPResponseParseError?
+        pending.withUnsafeBytes { all in
+            while result == nil && failure == nil {
+                switch parser.parse(UnsafeRawBufferPointer(rebasing: all[used...])) {
+                case .needMoreData(let consumed):
+                    used += consumed
+                    return
+                case .interim(_, let consumed):
+                    used += consumed
+                case .head(let head, let consumed), .switchingProtocols(let head, let consumed):
+                    used += consumed
+                    result = (head, used)
+                case .failure(let error):
+                    failure = error
+                case .body, .end:
+                    failure = HTTPResponseParseError(.malformedStatusLine, "response head decoder fed past the head")
+                }
+            }
+        }
+        if let failure { throw failure }
+        guard let (head, end) = result else {
+            pending.removeFirst(used)
+            return nil
+        }
+        pending = []
+        return (try convert(head), max(0, end - before))
+    }
+
+    /// The server ended: an error when no complete head arrived.
+    public func finish() throws(HTTPResponseParseError) {
+        throw HTTPResponseParseError(.truncated, pending.isEmpty ? "closed before sending a response" : "closed inside the response head")
+    }
+
+    func convert(_ head: ProxiedResponseHead) throws(HTTPResponseParseError) -> CGIResponseHead {
+        let fields = Array(head.headers)
+        if head.status == 101 && !ProxyResponseHeaderMapper.acceptsSwitch(requestIsUpgrade: requestIsUpgrade, fields: fields) {
+            throw HTTPResponseParseError(.invalidFraming, "101 Switching Protocols to a request that did not ask for a WebSocket upgrade (or not to websocket)")
+        }
+        var length: Int?
+        switch head.framing {
+        case .length(let n): length = n
+        case .none:
+            // HEAD: the client learns the length the GET would have (the connection sends no body).
+            length = requestIsHead ? head.headers.first("Content-Length").flatMap { Int($0) } ?? 0 : 0
+        case .chunked, .untilClose: length = nil
+        }
+        return CGIResponseHead(status: head.status, reason: head.reason.isEmpty ? nil : head.reason,
+                               headers: mapper.map(fields, status: head.status), contentLength: length)
+    }
+}

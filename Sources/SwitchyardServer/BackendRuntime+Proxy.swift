@@ -1,0 +1,59 @@
+import SwitchyardOS
+import SwitchyardHTTP
+import SwitchyardGatewayCodecs
+
+extension BackendRuntime {
+    /// A stream carrying one proxied request to `hs`: the request head is encoded here (its Host
+    /// and the response mapping depend on the host chosen), the exchange is given the matching
+    /// `ProxyResponseHeadDecoder`, and the request goes out on a pooled keep-alive connection
+    /// (`BackendConnectionPool`), or, for a WebSocket upgrade, on a connection of its own.
+    /// `fresh`: never an idle pooled connection (the stale-connection retry).
+    func openProxyStream(_ request: BackendRequest, options: ProxyHeaderOptions, host hs: HostState, address: SocketAddress,
+                         label: String, exchange: GatewayExchange, fresh: Bool) throws -> Result<OpenedStream, BackendFailure> {
+        let config = hs.config
+        // A unix socket has no authority of its own: the client's Host stays unless replaced by "localhost".
+        let authority = config.socket == nil ? config.addressDescription : "localhost"
+        let head: ProxyRequestHead
+        do {
+            head = try request.proxyRequestHead(backendAuthority: authority, options: options, keepAlive: true)
+        } catch {
+            return .failure(.encodeFailed("\(label): \(error)"))
+        }
+        let isHead = request.info.method == "HEAD"
+        let clientHost = request.info.headers.first { $0.name.lowercased() == "host" }?.value
+        let mapper = ProxyResponseHeaderMapper(options: options, clientHost: clientHost, backendHost: head.backendHost,
+                                               clientIsHTTPS: request.info.scheme == "https")
+        exchange.useHeadDecoder(ProxyResponseHeadDecoder(mapper: mapper, requestIsUpgrade: head.isUpgrade, requestIsHead: isHead))
+        let codec = ProxyHTTPCodec(head: head, requestIsHead: isHead)
+        if head.isUpgrade {
+            // A WebSocket lives as long as it likes: it never holds a place in the keep-alive pool.
+            if config.maxConnections > 0 && hs.active >= config.maxConnections { return .failure(busy(hs, label)) }
+            let stream = try connectedStream(codec, address: address, label: label)
+            stream.onClose = { [weak hs] _ in hs?.active -= 1 }
+            return start(stream, request, label: label, reused: false)
+        }
+        let pool = hs.proxy
+        let checkout = try pool.checkout(fresh: fresh) { () throws -> FDBackendStream in
+            let stream = try connectedStream(codec, address: address, label: label)
+            stream.onClose = { [weak pool, unowned stream] _ in pool?.remove(stream) }
+            stream.onReusable = { [weak pool] s in
+                guard let pool else { return false }
+                pool.checkin(s)
+                return true
+            }
+            return stream
+        }
+        guard case .leased(let stream, let reused) = checkout else { return .failure(busy(hs, label)) }
+        if stream.isIdle { stream.reuse(codec: codec) }
+        exchange.onFinish = { [weak hs] _ in hs?.active -= 1 }
+        return start(stream, request, label: label, reused: reused)
+    }
+
+    private func start(_ stream: FDBackendStream, _ request: BackendRequest, label: String, reused: Bool) -> Result<OpenedStream, BackendFailure> {
+        do { try stream.start(request) } catch {
+            stream.closeUnregistered()
+            return .failure(.encodeFailed("\(label): \(error)"))
+        }
+        return .success(OpenedStream(stream: stream, reused: reused))
+    }
+}
