@@ -10,7 +10,7 @@ extension BufferedStream {
     func armTimer() {
         guard timer == nil, registered, !isClosed else { return }
         var deadline = UInt64.max
-        if idleNanoseconds > 0 { deadline = lastActivity &+ idleNanoseconds }
+        if idleNanoseconds > 0 { deadline = max(lastActivity, idleReportedAt) &+ idleNanoseconds }
         if writeNanoseconds > 0 && !isConnecting && !isOutputClosed && !output.isEmpty {
             deadline = min(deadline, lastWriteProgress &+ writeNanoseconds)
         }
@@ -25,9 +25,12 @@ extension BufferedStream {
         timer = nil
         guard !isClosed else { return }
         let now = max(loop.now, EventLoop.monotonicNanoseconds())
-        if idleNanoseconds > 0 && now &- lastActivity >= idleNanoseconds {
-            fail(.idleTimeout)
-            return
+        if idleNanoseconds > 0 && now &- max(lastActivity, idleReportedAt) >= idleNanoseconds {
+            guard options.reportsIdle else { fail(.idleTimeout); return }
+            // The owner decides (an HTTP connection closes, answers 408, or waits on).
+            idleReportedAt = now
+            listener?.streamIsIdle(self)
+            if isClosed { return }
         }
         if writeNanoseconds > 0 && !isConnecting && !isOutputClosed && !output.isEmpty
             && now &- lastWriteProgress >= writeNanoseconds {

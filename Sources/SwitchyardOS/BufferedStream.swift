@@ -23,12 +23,18 @@ import Glibc
 public final class BufferedStream: EventHandler {
     public let loop: EventLoop
     public let transport: ByteTransport
-    public let options: BufferedStreamOptions
+    /// Settable: an owner may retune reads (an upgraded stream's read size) as it goes.
+    public var options: BufferedStreamOptions
     /// Received bytes not consumed yet.
     public let input: ByteBuffer
     /// Bytes (and optionally one file region) waiting for the peer.
     public let output: OutputQueue
     public weak var delegate: BufferedStreamDelegate?
+    /// A strong delegate, for an owner that cuts the link itself when it lets go of the stream
+    /// (the client connection): a weak reference gives the owner a side table, and every
+    /// reference-count operation on it then takes the slow path. Takes precedence over `delegate`.
+    public var owner: BufferedStreamDelegate?
+    @inline(__always) var listener: BufferedStreamDelegate? { owner ?? delegate }
     /// Loop time of the last byte moved either way (or of the connect's completion).
     public private(set) var lastActivity: UInt64
 
@@ -50,6 +56,9 @@ public final class BufferedStream: EventHandler {
     /// The queue was empty at the last flush: the write-progress clock starts with the next bytes.
     private var outputWasEmpty = true
     var lastWriteProgress: UInt64
+    /// When an idle stream was last reported to its owner (`reportsIdle`): the next report comes
+    /// one `idleTimeout` later.
+    var idleReportedAt: UInt64 = 0
     /// Depth of public calls the owner is making: callbacks detected inside them are deferred.
     private var ownerCalls = 0
     var timer: TimerID?
@@ -128,7 +137,7 @@ public final class BufferedStream: EventHandler {
             case .bytes(let n):
                 lastActivity = loop.now
                 if isLingering { input.clear(); continue }
-                delegate?.streamHasInput(self)
+                listener?.streamHasInput(self)
                 if n < space && !hangup { return }   // drained: no EAGAIN round trip
             case .wouldBlock:
                 return
@@ -149,7 +158,7 @@ public final class BufferedStream: EventHandler {
             return
         }
         updateInterest()
-        delegate?.streamInputDidEnd(self)
+        listener?.streamInputDidEnd(self)
     }
 
     // MARK: output
@@ -223,6 +232,11 @@ public final class BufferedStream: EventHandler {
             notify { stream, delegate in if !stream.isClosed { delegate.streamDidDrain(stream) } }
         }
     }
+
+    /// The owner hears `streamDidDrain` once the queue is down to the low watermark again, even if
+    /// no `write` returned false (an HTTP connection waits for a response's file region to go
+    /// before it reads the next pipelined request).
+    public func requestDrainNotice() { behind = true }
 
     /// Half-closes once the queue is empty (at once if it is). Reading goes on.
     public func shutdownOutput() {
@@ -317,7 +331,7 @@ public final class BufferedStream: EventHandler {
         }
         isConnecting = false
         lastActivity = loop.now
-        delegate?.streamDidConnect(self)
+        listener?.streamDidConnect(self)
         if isClosed { return }
         if !output.isEmpty || shutdownRequested { flushOutput() }
         updateInterest()
@@ -380,11 +394,11 @@ public final class BufferedStream: EventHandler {
     /// Calls the delegate now from the loop's own events, or after the owner's call returns.
     private func notify(_ callback: @escaping (BufferedStream, BufferedStreamDelegate) -> Void) {
         if ownerCalls == 0 {
-            if let d = delegate { callback(self, d) }
+            if let d = listener { callback(self, d) }
             return
         }
         loop.defer_ { [self] in
-            if let d = delegate { callback(self, d) }
+            if let d = listener { callback(self, d) }
         }
     }
 
