@@ -16,8 +16,11 @@ extension BufferedStream {
         }
         guard deadline != .max else { return }
         let now = loop.now
-        timer = loop.schedule(afterNanoseconds: deadline > now ? deadline - now : 0) { [weak self] in
-            self?.timerFired()
+        // Unowned, not weak: a weak capture gives the stream a side table, and every retain and
+        // release of it then takes the slow path (measured on the client hot path). Safe: a timer
+        // exists only while the stream is in the loop (which holds it), and leaving cancels it.
+        timer = loop.schedule(afterNanoseconds: deadline > now ? deadline - now : 0) { [unowned self] in
+            self.timerFired()
         }
     }
 

@@ -30,9 +30,7 @@ public final class BufferedStream: EventHandler {
     /// Bytes (and optionally one file region) waiting for the peer.
     public let output: OutputQueue
     public weak var delegate: BufferedStreamDelegate?
-    /// A strong delegate, for an owner that cuts the link itself when it lets go of the stream
-    /// (the client connection): a weak reference gives the owner a side table, and every
-    /// reference-count operation on it then takes the slow path. Takes precedence over `delegate`.
+    /// A strong delegate, used before `delegate` (see `BufferedStream+Owner.swift`).
     public var owner: BufferedStreamDelegate?
     @inline(__always) var listener: BufferedStreamDelegate? { owner ?? delegate }
     /// Loop time of the last byte moved either way (or of the connect's completion).
@@ -51,13 +49,14 @@ public final class BufferedStream: EventHandler {
     /// `closeAfterFlush` was called: input is dropped, the stream closes at EOF.
     public private(set) var isLingering = false
     var registered = false
+    /// What the loop watches on a single descriptor (it starts registered with none).
+    private var interest: IOEvents = []
     private var shutdownRequested = false
-    private var behind = false
+    var behind = false
     /// The queue was empty at the last flush: the write-progress clock starts with the next bytes.
     private var outputWasEmpty = true
     var lastWriteProgress: UInt64
-    /// When an idle stream was last reported to its owner (`reportsIdle`): the next report comes
-    /// one `idleTimeout` later.
+    /// When idleness was last reported (`reportsIdle`): the next report is one `idleTimeout` later.
     var idleReportedAt: UInt64 = 0
     /// Depth of public calls the owner is making: callbacks detected inside them are deferred.
     private var ownerCalls = 0
@@ -233,11 +232,6 @@ public final class BufferedStream: EventHandler {
         }
     }
 
-    /// The owner hears `streamDidDrain` once the queue is down to the low watermark again, even if
-    /// no `write` returned false (an HTTP connection waits for a response's file region to go
-    /// before it reads the next pipelined request).
-    public func requestDrainNotice() { behind = true }
-
     /// Half-closes once the queue is empty (at once if it is). Reading goes on.
     public func shutdownOutput() {
         guard !isClosed, !isOutputClosed, !shutdownRequested else { return }
@@ -263,8 +257,7 @@ public final class BufferedStream: EventHandler {
     private func lingerAfterOutputClosed() {
         if isInputClosed { finish(nil); return }
         guard lingerTimer == nil else { return }
-        lingerTimer = loop.schedule(afterSeconds: lingerSeconds) { [weak self] in
-            guard let self else { return }
+        lingerTimer = loop.schedule(afterSeconds: lingerSeconds) { [unowned self] in   // see armTimer
             self.lingerTimer = nil
             self.finish(nil)
         }
@@ -289,18 +282,21 @@ public final class BufferedStream: EventHandler {
     private func updateInterest() {
         guard registered, !isClosed else { return }
         if isConnecting {
+            if !split { interest = .output }
             loop.setInterest(fd: writeFD, .output)
             return
         }
         let wantsOutput = !isOutputClosed && !output.isEmpty
-        if split {
+        if !split {
+            // Asked several times per event: only a change reaches the loop.
+            var events: IOEvents = wantsInput ? .input : []
+            if wantsOutput { events.insert(.output) }
+            guard events != interest else { return }
+            interest = events
+            loop.setInterest(fd: readFD, events)
+        } else {
             loop.setInterest(fd: readFD, wantsInput ? .input : [])
             if !isOutputClosed { loop.setInterest(fd: writeFD, wantsOutput ? .output : []) }
-        } else {
-            var events: IOEvents = []
-            if wantsInput { events.insert(.input) }
-            if wantsOutput { events.insert(.output) }
-            loop.setInterest(fd: readFD, events)
         }
     }
 
@@ -400,11 +396,5 @@ public final class BufferedStream: EventHandler {
         loop.defer_ { [self] in
             if let d = listener { callback(self, d) }
         }
-    }
-
-    /// Returns burst-sized buffers of a quiet stream to the allocator.
-    public func shrinkIdleBuffers(to capacity: Int) {
-        input.shrinkIfIdle(to: capacity)
-        output.bytes.shrinkIfIdle(to: capacity)
     }
 }
