@@ -23,12 +23,16 @@ import Glibc
 public final class BufferedStream: EventHandler {
     public let loop: EventLoop
     public let transport: ByteTransport
-    public let options: BufferedStreamOptions
+    /// Settable: an owner may retune reads (an upgraded stream's read size) as it goes.
+    public var options: BufferedStreamOptions
     /// Received bytes not consumed yet.
     public let input: ByteBuffer
     /// Bytes (and optionally one file region) waiting for the peer.
     public let output: OutputQueue
     public weak var delegate: BufferedStreamDelegate?
+    /// A strong delegate, used before `delegate` (see `BufferedStream+Owner.swift`).
+    public var owner: BufferedStreamDelegate?
+    @inline(__always) var listener: BufferedStreamDelegate? { owner ?? delegate }
     /// Loop time of the last byte moved either way (or of the connect's completion).
     public private(set) var lastActivity: UInt64
 
@@ -45,12 +49,16 @@ public final class BufferedStream: EventHandler {
     /// `closeAfterFlush` was called: input is dropped, the stream closes at EOF.
     public private(set) var isLingering = false
     var registered = false
+    /// What the loop watches on a single descriptor (it starts registered with none).
+    private var interest: IOEvents = []
     private var shutdownRequested = false
-    private var behind = false
+    var behind = false
     /// The queue was empty at the last flush: the write-progress clock starts with the next bytes.
     private var outputWasEmpty = true
     /// Loop time of the last byte sent, or of the first byte queued after the queue was empty.
     public internal(set) var lastWriteProgress: UInt64
+    /// When idleness was last reported (`reportsIdle`): the next report is one `idleTimeout` later.
+    var idleReportedAt: UInt64 = 0
     /// Depth of public calls the owner is making: callbacks detected inside them are deferred.
     private var ownerCalls = 0
     var timer: TimerID?
@@ -129,7 +137,7 @@ public final class BufferedStream: EventHandler {
             case .bytes(let n):
                 lastActivity = loop.now
                 if isLingering { input.clear(); continue }
-                delegate?.streamHasInput(self)
+                listener?.streamHasInput(self)
                 if n < space && !hangup { return }   // drained: no EAGAIN round trip
             case .wouldBlock:
                 return
@@ -150,7 +158,7 @@ public final class BufferedStream: EventHandler {
             return
         }
         updateInterest()
-        delegate?.streamInputDidEnd(self)
+        listener?.streamInputDidEnd(self)
     }
 
     // MARK: output
@@ -250,10 +258,9 @@ public final class BufferedStream: EventHandler {
     private func lingerAfterOutputClosed() {
         if isInputClosed { finish(nil); return }
         guard lingerTimer == nil else { return }
-        lingerTimer = loop.schedule(afterSeconds: lingerSeconds) { [weak self] in
-            guard let self else { return }
+        lingerTimer = loop.schedule(afterSeconds: lingerSeconds) { [self] in   // strong: see armTimer
             self.lingerTimer = nil
-            self.finish(nil)
+            if !self.isClosed { self.finish(nil) }
         }
     }
 
@@ -276,18 +283,21 @@ public final class BufferedStream: EventHandler {
     private func updateInterest() {
         guard registered, !isClosed else { return }
         if isConnecting {
+            if !split { interest = .output }
             loop.setInterest(fd: writeFD, .output)
             return
         }
         let wantsOutput = !isOutputClosed && !output.isEmpty
-        if split {
+        if !split {
+            // Asked several times per event: only a change reaches the loop.
+            var events: IOEvents = wantsInput ? .input : []
+            if wantsOutput { events.insert(.output) }
+            guard events != interest else { return }
+            interest = events
+            loop.setInterest(fd: readFD, events)
+        } else {
             loop.setInterest(fd: readFD, wantsInput ? .input : [])
             if !isOutputClosed { loop.setInterest(fd: writeFD, wantsOutput ? .output : []) }
-        } else {
-            var events: IOEvents = []
-            if wantsInput { events.insert(.input) }
-            if wantsOutput { events.insert(.output) }
-            loop.setInterest(fd: readFD, events)
         }
     }
 
@@ -318,7 +328,7 @@ public final class BufferedStream: EventHandler {
         }
         isConnecting = false
         lastActivity = loop.now
-        delegate?.streamDidConnect(self)
+        listener?.streamDidConnect(self)
         if isClosed { return }
         if !output.isEmpty || shutdownRequested { flushOutput() }
         updateInterest()
@@ -381,17 +391,11 @@ public final class BufferedStream: EventHandler {
     /// Calls the delegate now from the loop's own events, or after the owner's call returns.
     private func notify(_ callback: @escaping (BufferedStream, BufferedStreamDelegate) -> Void) {
         if ownerCalls == 0 {
-            if let d = delegate { callback(self, d) }
+            if let d = listener { callback(self, d) }
             return
         }
         loop.defer_ { [self] in
-            if let d = delegate { callback(self, d) }
+            if let d = listener { callback(self, d) }
         }
-    }
-
-    /// Returns burst-sized buffers of a quiet stream to the allocator.
-    public func shrinkIdleBuffers(to capacity: Int) {
-        input.shrinkIfIdle(to: capacity)
-        output.bytes.shrinkIfIdle(to: capacity)
     }
 }

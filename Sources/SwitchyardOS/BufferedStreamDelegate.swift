@@ -50,11 +50,15 @@ public protocol BufferedStreamDelegate: AnyObject {
     /// The stream closed itself, once: `error` nil after `closeAfterFlush` completed. Not called
     /// for the owner's own `close()`.
     func streamDidClose(_ stream: BufferedStream, error: BufferedStreamError?)
+    /// `options.reportsIdle`: nothing moved for `idleTimeout` (or since the last report). The
+    /// stream stays open; the next report comes one `idleTimeout` later.
+    func streamIsIdle(_ stream: BufferedStream)
 }
 
 public extension BufferedStreamDelegate {
     func streamDidConnect(_ stream: BufferedStream) {}
     func streamDidDrain(_ stream: BufferedStream) {}
+    func streamIsIdle(_ stream: BufferedStream) {}
 }
 
 /// Tuning of one `BufferedStream`.
@@ -79,6 +83,9 @@ public struct BufferedStreamOptions: Sendable {
     /// A failed write ends only the output (queue dropped, output half-closed) and reading goes on:
     /// a CGI that closed its stdin may still be writing its answer.
     public var writeErrorEndsOutputOnly = false
+    /// `idleTimeout` is reported (`streamIsIdle`) instead of closing the stream: an owner whose
+    /// limits depend on its own state (keep-alive idle, a stalled request body) decides.
+    public var reportsIdle = false
 
     public init() {}
 }

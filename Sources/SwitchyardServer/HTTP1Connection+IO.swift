@@ -1,68 +1,58 @@
 import Glibc
 import SwitchyardOS
 
-/// The connection's I/O region: readiness events, reading into `input`, flushing `output`, the
-/// event-loop interest, half-close and the lingering close. Every byte to or from the client
-/// passes here and through `transport`; the rest of the connection and the exchanges only see
-/// the two buffers. Kept apart so the buffered stream that client connections will sit on can
-/// replace this region without touching the HTTP/1.1 logic.
-extension HTTP1Connection {
-    func handleEvent(fd: Int32, events: IOEvents) {
-        if events.contains(.output) || events.contains(.error) {
-            flushOutput()
-        }
-        if state != .closed && (events.contains(.input) || events.contains(.hangup) || events.contains(.readHangup) || events.contains(.error)) {
-            if !readPaused || state == .lingering { readAvailable() }
-            else if events.contains(.hangup) || events.contains(.error) { clientVanished() }
+/// The connection's I/O region: what its `BufferedStream` reports (input, the client's EOF, a
+/// drained queue, idleness, the stream closing itself) and the few calls the HTTP/1.1 logic makes
+/// on it (flush, pause, resume). Every byte to or from the client passes through the stream and
+/// its transport; the rest of the connection and the exchanges only see the two buffers.
+extension HTTP1Connection: BufferedStreamDelegate {
+    /// Upgraded streams read into what they have (4 KiB once quiet) and grow to 64 KiB reads only
+    /// after a read filled the buffer: a thousand idle WebSockets that each get a small message
+    /// now and then must not each hold a burst-sized buffer.
+    static let upgradedQuietRead = 4 * 1024
+    static let upgradedBusyRead = 64 * 1024
+
+    /// What every client stream of a worker starts with (`Worker.clientStreamOptions`).
+    static func streamOptions(_ server: ServerSettings) -> BufferedStreamOptions {
+        var o = BufferedStreamOptions()
+        o.highWatermark = highWatermark
+        o.lowWatermark = lowWatermark
+        o.readSize = 16 * 1024
+        o.readsPerEvent = 4
+        o.inputCapacity = 4096
+        o.outputCapacity = 4096
+        // One timer per connection, re-armed lazily: it reports idleness at the shortest limit
+        // and `streamIsIdle` applies the one the connection's state calls for.
+        o.idleTimeout = Double(max(1, min(server.maxKeepAliveIdle, server.maxReadIdle)))
+        o.reportsIdle = true
+        o.writeTimeout = Double(max(1, server.maxWriteIdle))
+        return o
+    }
+
+    func streamHasInput(_ s: BufferedStream) {
+        lastRead = worker.loop.now
+        switch state {
+        case .awaitingHead, .exchange:
+            process()
+        case .upgraded:
+            s.options.readSize = input.writableBytes == 0 ? HTTP1Connection.upgradedBusyRead : HTTP1Connection.upgradedQuietRead
+            deliverUpgraded()
+        case .closing, .closed:
+            input.clear()
         }
     }
 
-    private func readAvailable() {
-        var rounds = 0
-        while state != .closed && !readPaused && rounds < 4 {
-            rounds += 1
-            // Upgraded streams read into what they have (4 KiB once quiet) and grow to 64 KiB
-            // only after a read filled the buffer: a thousand idle WebSockets that each get a
-            // small message now and then must not each hold a burst-sized buffer.
-            let space = state != .upgraded ? 16 * 1024 : (upgradedReadFilled ? 64 * 1024 : 4 * 1024)
-            switch transport.receive(into: input, minimumSpace: space) {
-            case .bytes(let n):
-                upgradedReadFilled = input.writableBytes == 0
-                lastRead = worker.loop.now
-                switch state {
-                case .lingering, .closing: input.clear(); continue
-                case .upgraded: deliverUpgraded()
-                default: process()
-                }
-                if n < 16 * 1024 { return }
-            case .wouldBlock:
-                return
-            case .eof:
-                clientEOF = true
-                handleEOF()
-                return
-            case .error:
-                clientVanished()
-                return
-            }
-        }
-    }
-
-    private func handleEOF() {
+    func streamInputDidEnd(_ s: BufferedStream) {
         switch state {
         case .upgraded:
-            // Client FIN: stop reading; the handler half-closes the backend and we flush what is
-            // left. A backend that does not finish within `clientGoneGrace` is aborted (tick).
-            setReadInterest(false)
+            // Client FIN: the handler half-closes the backend and we flush what is left. A
+            // backend that does not finish within `clientGoneGrace` is aborted (tick).
             upgradedEOFAt = worker.loop.now
             exchange?.upgradedClientEOF()
-        case .lingering, .closed:
-            close()
         case .awaitingHead:
-            if output.isEmpty { close() } else { setReadInterest(false) }
-        case .closing:
-            // The last answer is still going out: finish it, then close (no lingering needed).
-            setReadInterest(false)
+            if output.isEmpty { close() }   // else: the answers go out, then the stream closes
+        case .closing, .closed:
+            break
         case .exchange:
             if exchange?.phase == .readingBody {
                 // Body cut short: the request cannot complete.
@@ -76,76 +66,67 @@ extension HTTP1Connection {
         }
     }
 
+    /// The queue fell to the low watermark: the handler may produce again, and a pipelined
+    /// request that waited for the client to catch up may start.
+    func streamDidDrain(_ s: BufferedStream) {
+        exchange?.outputDrained()
+        if state == .awaitingHead && exchange == nil && !input.isEmpty {
+            worker.loop.defer_ { self.resumeAfterResponse() }
+        }
+    }
+
+    /// Nothing moved for the stream's idle interval: applies the limit of the current state.
+    func streamIsIdle(_ s: BufferedStream) {
+        let now = worker.loop.now
+        switch state {
+        case .awaitingHead:
+            _ = headTimedOut(idleFor: now - s.lastActivity)
+        case .exchange:
+            let limit = worker.server.maxReadIdle
+            if exchange?.phase == .readingBody && !readPaused && now - lastRead > Seconds.nanoseconds(limit) {
+                worker.errorLog.info(peer.description, "request body stalled for \(limit) s (server.max-read-idle)")
+                exchange?.bodyTimedOut()
+            }
+        case .upgraded, .closing, .closed:
+            break
+        }
+    }
+
+    func streamDidClose(_ s: BufferedStream, error: BufferedStreamError?) {
+        if error == .writeTimeout {
+            worker.errorLog.info(peer.description, "client did not read for \(worker.server.maxWriteIdle) s (server.max-write-idle): closing")
+        }
+        close()
+    }
+
     // MARK: flow control
 
+    var readPaused: Bool { stream.isReadingPaused }
+
     func pauseReading() {
-        guard !readPaused else { return }
-        readPaused = true
-        updateInterest()
+        stream.pauseReading()
     }
 
     func resumeReading() {
-        guard readPaused else { return }
-        readPaused = false
-        updateInterest()
+        guard stream.isReadingPaused else { return }
+        stream.resumeReading()
         if !input.isEmpty {
             if state == .upgraded { deliverUpgraded() } else { process() }
         }
     }
 
-    func setReadInterest(_ on: Bool) {
-        wantInput = on
-        updateInterest()
-    }
-
-    private func updateInterest() {
-        guard state != .closed else { return }
-        var ev: IOEvents = []
-        if wantInput && !readPaused && !clientEOF { ev.insert(.input) }
-        if wantOutput { ev.insert(.output) }
-        worker.loop.setInterest(fd: fd, ev)
-    }
-
-    /// Writes what the transport takes; tells the exchange when the backlog drained, and moves
-    /// on to the lingering close or to pipelined input once a final answer is out.
+    /// Sends what the transport takes now (the rest when the client can take it). A failed write
+    /// ends the connection here, so the exchange's caller sees it closed at once; between
+    /// requests, input that waited for this answer to go out is parsed next.
     func flushOutput() {
         guard state != .closed else { return }
-        let before = output.backlog
-        switch output.flush(to: transport) {
-        case .wouldBlock:
-            if output.backlog < before { lastWriteProgress = worker.loop.now }
-            if !wantOutput { wantOutput = true; updateInterest() }
-        case .error:
-            clientVanished()
-        case .bytes, .eof:
-            lastWriteProgress = worker.loop.now
-            if wantOutput { wantOutput = false; updateInterest() }
-            if closeWhenFlushed {
-                startLingeringClose()
-                return
-            }
-            if state == .awaitingHead && exchange == nil && !input.isEmpty && !inProcess {
-                worker.loop.defer_ { self.resumeAfterResponse() }
-            }
+        stream.flush()
+        if stream.isClosed {
+            close()
+            return
         }
-        if output.backlog < HTTP1Connection.lowWatermark && before >= HTTP1Connection.lowWatermark {
-            exchange?.outputDrained()
-        } else if output.backlog == 0 {
-            exchange?.outputDrained()
+        if state == .awaitingHead && exchange == nil && !input.isEmpty && !inProcess && output.isEmpty {
+            worker.loop.defer_ { self.resumeAfterResponse() }
         }
-    }
-
-    /// After a final response on a connection we will not reuse: half-close and drain what the
-    /// client still sends for a moment, so its unread data does not turn into a reset that eats
-    /// our response.
-    private func startLingeringClose() {
-        if clientEOF || state == .upgraded { close(); return }
-        state = .lingering
-        transport.shutdownOutput()
-        lingerDeadline = worker.loop.now + 2_000_000_000
-        readPaused = false
-        wantInput = true
-        wantOutput = false
-        updateInterest()
     }
 }

@@ -2,26 +2,28 @@ import Glibc
 import SwitchyardOS
 import SwitchyardHTTP
 
-/// One HTTP/1.1 client connection: the transport, the sans-I/O request parser, and the exchange
-/// (`HTTP1Exchange`) currently being served. Requests are served one at a time: while an exchange
+/// One HTTP/1.1 client connection: a `BufferedStream` over the client's transport, the sans-I/O
+/// request parser, and the exchange (`HTTP1Exchange`) currently being served. Requests are served one at a time: while an exchange
 /// runs, the parser is not asked for the next head, so pipelined responses leave in order and a
-/// pipelining client cannot make the gateway buffer answers. Keep-alive, read pause/resume, the
-/// lingering close, the timers and the teardown live here; everything about one request lives in
-/// the exchange. Handlers never see this class.
-final class HTTP1Connection: EventHandler {
+/// pipelining client cannot make the gateway buffer answers. Keep-alive, when to pause reading,
+/// when to close and the protocol's deadlines live here; the stream moves the bytes and keeps the
+/// I/O timers; everything about one request lives in the exchange. Handlers never see this class.
+final class HTTP1Connection {
     enum State {
         case awaitingHead   // between requests: waiting for (more of) a request head
         case exchange       // `exchange` is running (reading its body or producing its answer)
         case upgraded       // after 101: raw relay between the client and `exchange`'s handler
-        case closing        // the last response is queued; close (lingering) once it is flushed
-        case lingering      // last response sent, draining input before close
+        case closing        // the last response is queued; the stream flushes, lingers, closes
         case closed
     }
 
-    /// The client's descriptor: the event loop's key for this connection (readiness, addresses).
-    /// Bytes never move on it directly: they go through `transport`.
+    /// The client's descriptor: the worker's key for this connection (and its addresses).
+    /// Bytes never move on it directly: they go through `stream` and its transport.
     let fd: Int32
-    let transport: ByteTransport
+    /// Reading, writing (file regions included), backpressure, half-close, the lingering close
+    /// and the idle/write-progress timers. Its `owner` is this connection (strong, cut in `close`).
+    let stream: BufferedStream
+    var transport: ByteTransport { stream.transport }
     /// Strong: the worker keeps its connections in a table and drops them when they close, so
     /// this makes no lasting cycle, and it spares the atomic check an `unowned` reference costs
     /// on each of the many accesses per request.
@@ -36,34 +38,31 @@ final class HTTP1Connection: EventHandler {
     /// The exchange served last, kept for `makeExchange` to reuse.
     private var previousExchange: HTTP1Exchange?
 
-    let input = ByteBuffer(capacity: 4096)
-    let output = OutputQueue()
+    /// The stream's buffers, held here too so the hot path needs no trip through `stream`.
+    let input: ByteBuffer
+    let output: OutputQueue
     private var parser: HTTPRequestParser
-    private var requestCount = 0
-    var closeWhenFlushed = false
-    var readPaused = false
-    var clientEOF = false
+    private(set) var requestCount = 0
     /// Inside `process()`: a response finished there continues the loop instead of deferring.
     var inProcess = false
 
     // Timeout bookkeeping (monotonic ns).
     private var headStarted: UInt64
     var lastRead: UInt64
-    var lastWriteProgress: UInt64
-    var lingerDeadline: UInt64 = 0
     /// When the client's FIN arrived on an upgraded connection (0: not yet).
     var upgradedEOFAt: UInt64 = 0
-    var upgradedReadFilled = false
-    var wantOutput = false
-    var wantInput = true
 
     static let highWatermark = 256 * 1024
     static let lowWatermark = 64 * 1024
+    /// Seconds a closing connection keeps draining the client's input after our FIN.
+    static let lingerSeconds = 2.0
 
     init(transport: ByteTransport, worker: Worker, remote: SocketAddress?, listener: ListenerInfo,
          routing: (any ExchangeRouting)? = nil) {
         self.fd = transport.descriptor
-        self.transport = transport
+        self.stream = BufferedStream(transport: transport, loop: worker.loop, options: worker.clientStreamOptions)
+        self.input = stream.input
+        self.output = stream.output
         self.worker = worker
         self.peer = ClientPeer(fd: transport.descriptor, remote: remote, listener: listener)
         self.routing = routing ?? worker.router
@@ -71,11 +70,12 @@ final class HTTP1Connection: EventHandler {
         let now = worker.loop.now
         headStarted = now
         lastRead = now
-        lastWriteProgress = now
+        stream.owner = self
     }
 
+    /// Joins the loop; on failure the caller closes the connection (`close()`).
     func start() throws {
-        try worker.loop.register(fd: fd, events: .input, handler: self)
+        try stream.start()
     }
 
     var isOpen: Bool { state != .closed }
@@ -91,10 +91,15 @@ final class HTTP1Connection: EventHandler {
         while true {
             switch state {
             case .awaitingHead:
-                if input.isEmpty || output.hasFile || output.backlog > HTTP1Connection.highWatermark { return }
+                if input.isEmpty { return }
+                if output.hasFile || output.backlog > HTTP1Connection.highWatermark {
+                    // The client is behind: the next head waits until the answers are out.
+                    stream.requestDrainNotice()
+                    return
+                }
             case .exchange:
                 guard let ex = exchange, ex.phase == .readingBody, !readPaused else { return }
-            case .upgraded, .closing, .lingering, .closed:
+            case .upgraded, .closing, .closed:
                 return
             }
             let readable = input.readable
@@ -180,8 +185,11 @@ final class HTTP1Connection: EventHandler {
         state = .awaitingHead
         headStarted = worker.loop.now
         flushOutput()
-        if state == .awaitingHead && !output.hasFile && !inProcess {
+        guard state == .awaitingHead, !inProcess else { return }
+        if !output.hasFile {
             worker.loop.defer_ { self.resumeAfterResponse() }
+        } else if !input.isEmpty {
+            stream.requestDrainNotice()   // pipelined input waits for the file region to go
         }
     }
 
@@ -198,6 +206,8 @@ final class HTTP1Connection: EventHandler {
     /// client sent after the request head (already buffered) go to the handler right away.
     func exchangeUpgraded() {
         state = .upgraded
+        // Reads into 4 KiB until one fills the buffer (see `streamHasInput`).
+        stream.options.readSize = HTTP1Connection.upgradedQuietRead
         flushOutput()
         if !input.isEmpty { worker.loop.defer_ { self.deliverUpgraded() } }
     }
@@ -209,27 +219,32 @@ final class HTTP1Connection: EventHandler {
         if !more { pauseReading() }
     }
 
-    /// No further request on this connection: send what is queued, then close.
+    /// No further request on this connection: send what is queued, half-close, drain what the
+    /// client still sends for a moment (so its unread data does not turn into a reset that eats
+    /// our response), then close. An upgraded stream or a client that already sent its FIN closes
+    /// as soon as the output is out.
     func closeAfterFlush() {
+        guard state != .closed else { return }
         if state == .exchange || state == .awaitingHead { state = .closing }
-        closeWhenFlushed = true
-        flushOutput()
+        let linger = state == .upgraded || stream.isInputClosed ? 0 : HTTP1Connection.lingerSeconds
+        stream.closeAfterFlush(linger: linger)
+        if stream.isClosed { close() }
     }
 
     /// A splice relay could take the client over: the transport has a kernel path and nothing
     /// but plain bytes is queued for the client.
     var canDetachForRelay: Bool {
-        state == .upgraded && !output.hasFile && transport.kernelPath != nil
+        state == .upgraded && !output.hasFile && !stream.isClosed && transport.kernelPath != nil
     }
 
-    /// Lets a splice relay take the socket over: no more reads or writes here.
+    /// Lets a splice relay take the socket over (the stream's `detach`): no more reads or writes here.
     func detachForRelay() -> (fd: Int32, pendingInput: ByteBuffer, pendingOutput: ByteBuffer)? {
-        guard canDetachForRelay, let kernel = transport.kernelPath else { return nil }
-        worker.loop.unregister(fd: fd)
+        guard canDetachForRelay, let fds = stream.detach() else { return nil }
         state = .closed
+        stream.owner = nil
         releaseExchange()?.detach()
         worker.connectionDetached(self)
-        return (kernel.detachDescriptor(), input, output.bytes)
+        return (fds.input, input, output.bytes)
     }
 
     /// Lets go of the current exchange and cuts its link back here. The only place `exchange`
@@ -249,52 +264,49 @@ final class HTTP1Connection: EventHandler {
         close()
     }
 
+    /// Ends at once: the handler is stopped, queued output dropped, the stream closed (if it has
+    /// not closed itself), and the link from the stream back here cut.
     func close() {
         guard state != .closed else { return }
         state = .closed
         releaseExchange()?.connectionClosing()
-        output.discard()
-        worker.loop.unregister(fd: fd)
-        transport.close()
+        stream.owner = nil
+        stream.close()
+        output.discard()   // also what a handler queued after the stream closed itself
         worker.connectionClosed(self)
     }
 
-    /// Called once a second by the worker.
+    /// Called once a second by the worker: the protocol's own deadlines (a request head that
+    /// does not complete, an upgraded stream's end) and the handler's. Idleness and write
+    /// progress are the stream's timers (`streamIsIdle`, `streamDidClose`).
     func tick(now: UInt64) {
-        let server = worker.server
         switch state {
         case .awaitingHead:
             // An idle connection does not keep its last request (head and all) for reuse.
             previousExchange = nil
-            let idleLimit = Seconds.nanoseconds(requestCount == 0 || !input.isEmpty ? server.maxReadIdle : server.maxKeepAliveIdle)
-            if output.isEmpty && now - headStarted > idleLimit {
-                if input.isEmpty && parser.isIdle {
-                    close()
-                } else {
-                    worker.errorLog.info(peer.description, "request head not complete after \(server.maxReadIdle) s (server.max-read-idle): 408")
-                    headlessExchange().sendError(408, close: true)
-                }
-                return
-            }
-        case .exchange:
-            if exchange?.phase == .readingBody && !readPaused && now - lastRead > Seconds.nanoseconds(server.maxReadIdle) {
-                worker.errorLog.info(peer.description, "request body stalled for \(server.maxReadIdle) s (server.max-read-idle)")
-                exchange?.bodyTimedOut()
-                return
-            }
-        case .lingering:
-            if now > lingerDeadline { close(); return }
+            // A head trickling in (slowloris) counts from when it was awaited, not from its last byte.
+            if !(input.isEmpty && parser.isIdle) && headTimedOut(idleFor: now - headStarted) { return }
         case .upgraded:
             if upgradedTick(now: now) { return }
-        case .closing, .closed:
+        case .exchange, .closing, .closed:
             break
         }
-        if !output.isEmpty && now - lastWriteProgress > Seconds.nanoseconds(server.maxWriteIdle) {
-            worker.errorLog.info(peer.description, "client did not read for \(server.maxWriteIdle) s (server.max-write-idle): closing")
-            clientVanished()
-            return
-        }
         exchange?.tick(now: now)
+    }
+
+    /// Between requests: closes an idle connection, or answers 408 to a head that did not
+    /// complete in time. True when the limit was reached.
+    func headTimedOut(idleFor elapsed: UInt64) -> Bool {
+        let server = worker.server
+        let limit = requestCount == 0 || !input.isEmpty ? server.maxReadIdle : server.maxKeepAliveIdle
+        guard output.isEmpty, elapsed > Seconds.nanoseconds(limit) else { return false }
+        if input.isEmpty && parser.isIdle {
+            close()
+        } else {
+            worker.errorLog.info(peer.description, "request head not complete after \(limit) s (server.max-read-idle): 408")
+            headlessExchange().sendError(408, close: true)
+        }
+        return true
     }
 
     /// The upgraded stream's timers; true when the connection was closed.
@@ -305,10 +317,10 @@ final class HTTP1Connection: EventHandler {
             return true
         }
         // A quiet WebSocket gives its buffers back (a thousand idle connections stay small);
-        // the next message grows them again, from 1 KiB up.
+        // the next message grows them again, from 4 KiB reads up.
         if now - lastRead > 2_000_000_000 {
-            if input.isEmpty { input.shrinkIfIdle(to: 64) }
-            if output.isEmpty { output.bytes.shrinkIfIdle(to: 64) }
+            stream.shrinkIdleBuffers(to: 64)
+            stream.options.readSize = HTTP1Connection.upgradedQuietRead
         }
         return false
     }

@@ -35,6 +35,8 @@ final class Worker {
     private(set) var isStopping = false
     private var stopDeadline: UInt64 = 0
     var parserLimits: HTTPParserLimits
+    /// The buffered-stream tuning every client connection starts with (built once).
+    let clientStreamOptions: BufferedStreamOptions
     lazy var router = Router(worker: self)
     lazy var backends = BackendRuntime(worker: self)
     lazy var cgiChildren = CGIChildren(loop: loop, errorLog: errorLog)
@@ -56,6 +58,7 @@ final class Worker {
         limits.maxRequestLineLength = max(server.settings.maxRequestFieldSize, 8192)
         limits.maxBodySize = server.globalSettings.maxRequestSize
         parserLimits = limits
+        clientStreamOptions = HTTP1Connection.streamOptions(server.settings)
     }
 
     func addListener(fd: Int32, info: ListenerInfo) throws {
@@ -117,7 +120,7 @@ final class Worker {
         do {
             try c.start()
         } catch {
-            close(fd)
+            c.close()   // not in the table yet: this only closes its stream
             return
         }
         connections[fd] = c

@@ -28,6 +28,9 @@ final class StreamRecorder: BufferedStreamDelegate {
 
     func streamDidDrain(_ stream: BufferedStream) { drained += 1 }
 
+    var idleReports: [UInt64] = []
+    func streamIsIdle(_ stream: BufferedStream) { idleReports.append(EventLoop.monotonicNanoseconds()) }
+
     func streamDidClose(_ stream: BufferedStream, error: BufferedStreamError?) {
         closes.append(error)
         closedAt = EventLoop.monotonicNanoseconds()
