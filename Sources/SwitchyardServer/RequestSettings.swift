@@ -73,6 +73,13 @@ public final class RequestSettings: Sendable {
     let aliases: AliasMap
     let auth: AuthSettings?
     let extforward: ExtForwardSettings?
+    /// Flags the router tests on every request, so it does not copy the rule values (and retain
+    /// their arrays) just to find them empty.
+    let hasURLRules: Bool
+    let hasRequestHeaderRules: Bool
+    let hasAliases: Bool
+    /// `setenv.*-response-header`, ready for every head of the scope.
+    let responseHeaders: [(String, String)]
     /// The request-handling modules of `moduleOrder`, in order: the router tries them for every
     /// request, so the names are matched once here.
     let gatewayModules: [GatewayModule]
@@ -96,6 +103,10 @@ public final class RequestSettings: Sendable {
         aliases = v.aliases
         auth = v.auth
         extforward = v.extforward
+        hasURLRules = !v.urlRules.isEmpty
+        hasRequestHeaderRules = !v.setenv.addRequestHeaders.isEmpty || !v.setenv.setRequestHeaders.isEmpty
+        hasAliases = !v.aliases.isEmpty
+        responseHeaders = v.setenv.responseHeaders
         gatewayModules = v.moduleOrder.compactMap(GatewayModule.init(moduleName:))
     }
 }

@@ -64,7 +64,7 @@ final class RequestContext {
         self.host = host
         self.scheme = scheme
         self.remoteIP = remoteIP
-        if !settings.aliases.isEmpty, let (root, rest, prefix) = settings.aliases.resolve(path) {
+        if settings.hasAliases, let (root, rest, prefix) = settings.aliases.resolve(path) {
             self.root = root
             self.physicalPath = rest
             self.urlPrefix = prefix
@@ -88,6 +88,8 @@ final class Router: ExchangeRouting {
     unowned let worker: Worker
     /// mod_auth's htpasswd files and remembered logins, per worker.
     private let authenticator = BasicAuthenticator()
+    /// mod_extforward, read once: it is global (the client address picks the conditionals).
+    private lazy var extforward: ExtForwardSettings? = worker.serverInstance.globalSettings.extforward
 
     init(worker: Worker) { self.worker = worker }
 
@@ -106,8 +108,7 @@ final class Router: ExchangeRouting {
 
     private func route(_ head: HTTPRequestHead, connection: any ClientExchange, rewrites: Int, onceApplied: Bool) -> RoutedRequest {
         let host = connection.hostWithoutPort(head.host ?? "")
-        let remoteIP = worker.serverInstance.globalSettings.extforward?.clientAddress(peer: connection.remoteHost, head: head)
-            ?? connection.remoteHost
+        let remoteIP = extforward?.clientAddress(peer: connection.remoteHost, head: head) ?? connection.remoteHost
         let scheme = connection.listener.scheme
         let path: String
         switch RequestPath.normalize(head.path) {
@@ -120,8 +121,8 @@ final class Router: ExchangeRouting {
                                                    connection: connection)) else {
             return fixed(500, connection: connection, log: nil)
         }
-        lastResponseHeaders = settings.setenv.responseHeaders.isEmpty ? nil : settings.setenv.responseHeaders
-        if !settings.urlRules.isEmpty {
+        lastResponseHeaders = settings.responseHeaders.isEmpty ? nil : settings.responseHeaders
+        if settings.hasURLRules {
             if let r = applyURLRules(settings, head: head, path: path, connection: connection, rewrites: rewrites,
                                      onceApplied: onceApplied) { return r }
         }
@@ -140,7 +141,7 @@ final class Router: ExchangeRouting {
                 return fixed(500, connection: connection, log: "auth: \(why)")
             }
         }
-        let ctx = RequestContext(head: settings.setenv.apply(to: head), settings: settings, path: path, query: head.query ?? "",
+        let ctx = RequestContext(head: settings.hasRequestHeaderRules ? settings.setenv.apply(to: head) : head, settings: settings, path: path, query: head.query ?? "",
                                  host: host, scheme: scheme, remoteIP: remoteIP, remoteUser: remoteUser)
 
         if settings.maxRequestSize > 0, let cl = head.contentLength, cl > settings.maxRequestSize {

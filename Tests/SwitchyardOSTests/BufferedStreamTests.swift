@@ -152,14 +152,14 @@ struct BufferedStreamTests {
         stream.write(data)
         var got: [UInt8] = []
         var lastRead: UInt64 = 0
-        // A slow reader: at most 64 KiB every 10 ms, so the transfer takes longer than the timeout
-        // (the last byte arrives seconds after the first).
+        // A slow reader: at most 16 KiB every 10 ms, so 1 MiB takes at least 640 ms, longer than
+        // the 200 ms timeout, while every gap between reads stays far below it.
         let started = EventLoop.monotonicNanoseconds()
         runLoop(loop, timeout: 10, tick: {
             let now = EventLoop.monotonicNanoseconds()
             guard now - lastRead >= 10_000_000 else { return }
             lastRead = now
-            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+            var chunk = [UInt8](repeating: 0, count: 16 * 1024)
             var budget = chunk.count
             while budget > 0 {
                 let n = chunk.withUnsafeMutableBytes { Glibc.read(peer, $0.baseAddress!, budget) }
