@@ -88,25 +88,13 @@ extension BackendRuntime {
             if config.maxConnections > 0 && hs.active >= config.maxConnections { continue }
             guard let address = hs.address else { continue }
             do {
-                let fd: Int32
-                let connecting: Bool
-                switch try Socket.connect(address) {
-                case .connected(let f): fd = f; connecting = false
-                case .inProgress(let f): fd = f; connecting = true
-                }
-                if address.family != AF_UNIX { Socket.setNoDelay(fd) }
-                let stream = FDBackendStream(loop: worker.loop, codec: RawTunnelCodec(), readFD: fd, writeFD: fd,
-                                             connecting: connecting, label: hostLabel)
-                do { try stream.register() } catch {
-                    close(fd)
-                    throw error
-                }
+                let stream = try connectedStream(RawTunnelCodec(), address: address, label: hostLabel)
                 hs.active += 1
                 stream.onClose = { [weak hs] _ in hs?.active -= 1 }
                 exchange.attach(stream, connectTimeout: config.connectTimeout, onFailure: { [weak self, weak hs] why in
                     if let self, let hs { self.disable(hs, reason: why) }
                 })
-                if table.debug > 0 { worker.errorLog.info(hostLabel, "tunnel connect\(connecting ? "ing" : "ed")") }
+                if table.debug > 0 { worker.errorLog.info(hostLabel, "tunnel connect\(stream.isConnecting ? "ing" : "ed")") }
                 return true
             } catch {
                 if let e = error as? SystemError, e.errno == EMFILE || e.errno == ENFILE {
