@@ -51,7 +51,7 @@ let package = Package(
         // A long-running SCGI/FastCGI WebSocket echo application (no process per connection), the
         // "native" rows of the benchmark.
         .executableTarget(name: "switchyard-echo-app",
-                          dependencies: ["SwitchyardOS", "SwitchyardGatewayCodecs", "SwitchyardWebSocket", "CSwitchyardShims"]),
+                          dependencies: ["SwitchyardOS", "SwitchyardHTTP", "SwitchyardGatewayCodecs", "SwitchyardWebSocket", "CSwitchyardShims"]),
 
         .testTarget(name: "SwitchyardHTTPTests", dependencies: ["SwitchyardHTTP"]),
         .testTarget(name: "SwitchyardConfigTests", dependencies: ["SwitchyardConfig"]),

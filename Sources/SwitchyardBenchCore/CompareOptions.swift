@@ -10,6 +10,10 @@ public struct CompareOptions: Equatable, Sendable {
     public var outputDirectory: String? = nil
     /// Leave the generated configs and logs in the temporary directory (printed at the end).
     public var keepTemporary = false
+    /// `--paths`: only these gateways (by name: lighttpd, cgi, cgicopy, scgi, fcgi, fcgip, nscgi,
+    /// nfcgi, proxy, wstunnel, direct); empty = all.
+    public var paths: [String] = []
+    public static let pathNames = ["lighttpd", "cgi", "cgicopy", "scgi", "fcgi", "fcgip", "nscgi", "nfcgi", "proxy", "wstunnel", "direct"]
 
     public init() {}
 
@@ -20,6 +24,7 @@ public struct CompareOptions: Equatable, Sendable {
 
     public static let usage = """
     usage: switchyard-bench compare [--quick] [--runs N] [--duration S] [--warmup S] [--out DIR] [--keep]
+                                [--paths NAME,...]
 
     Starts switchyard (release build; one instance per backend path, one event loop each) and
     lighttpd on generated configs with the same C echo (cgi-bin/ws-echo-fast) behind every path,
@@ -33,6 +38,9 @@ public struct CompareOptions: Equatable, Sendable {
       --warmup S      warm-up seconds before each measurement (default 1)
       --out DIR       output directory (default bench-results/<date>-<host>-<n>cpu/ in the repository)
       --keep          keep the temporary directory (configs, logs)
+      --paths LIST    only these gateways, comma-separated: lighttpd, cgi, cgicopy, scgi, fcgi,
+                      fcgip, nscgi, nfcgi (native echo app), proxy (mod_proxy to the HTTP echo
+                      app), wstunnel (mod_wstunnel to the raw echo app), direct (no gateway)
 
     Binaries: switchyard, scgi-cgi, fcgi-cgi, switchyard-echo-app next to this program (or
     SWITCHYARD_BIN_DIR); the repository from SWITCHYARD_ROOT or found upwards from this program;
@@ -66,6 +74,13 @@ public struct CompareOptions: Equatable, Sendable {
             case "-h", "--help": return .help
             case "--quick": o.quick = true
             case "--keep": o.keepTemporary = true
+            case "--paths":
+                let text = try value(name, inline)
+                let names = text.split(separator: ",").map { String($0) }
+                guard !names.isEmpty, let bad = Optional(names.filter { !pathNames.contains($0) }), bad.isEmpty else {
+                    throw BenchOptions.UsageError("\(name): expected names from \(pathNames.joined(separator: ",")), got \"\(text)\"")
+                }
+                o.paths = names
             case "--runs", "-n":
                 let text = try value(name, inline)
                 guard let n = Int(text), n > 0, n <= 100 else { throw BenchOptions.UsageError("\(name): expected 1...100, got \"\(text)\"") }

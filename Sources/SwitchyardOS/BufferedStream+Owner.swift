@@ -11,8 +11,9 @@ extension BufferedStream {
     public func requestDrainNotice() { behind = true }
 
     /// Returns burst-sized buffers of a quiet stream to the allocator.
-    public func shrinkIdleBuffers(to capacity: Int) {
-        input.shrinkIfIdle(to: capacity)
-        output.bytes.shrinkIfIdle(to: capacity)
+    /// Returns the bytes given back to the allocator.
+    @discardableResult
+    public func shrinkIdleBuffers(to capacity: Int) -> Int {
+        input.shrinkIfIdle(to: capacity) + output.bytes.shrinkIfIdle(to: capacity)
     }
 }

@@ -101,12 +101,16 @@ public final class ByteBuffer {
     }
 
     /// Shrinks an idle buffer that grew for a burst back to `capacity`, so idle connections stay small.
-    public func shrinkIfIdle(to target: Int) {
-        guard readableBytes == 0, capacity > target else { return }
+    /// Returns the bytes given back (0 when the buffer was not idle or already small).
+    @discardableResult
+    public func shrinkIfIdle(to target: Int) -> Int {
+        guard readableBytes == 0, capacity > target else { return 0 }
+        let released = capacity - target
         storage.deallocate()
         capacity = target
         storage = UnsafeMutableRawPointer.allocate(byteCount: target, alignment: 16)
         readIndex = 0
         writeIndex = 0
+        return released
     }
 }

@@ -94,6 +94,10 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     private(set) var generation = 0
 
     static let writeHighWatermark = 256 * 1024
+    static let quietRead = 4 * 1024
+    static let busyRead = 64 * 1024
+    /// What a quiet stream keeps: the next read reserves `quietRead` again.
+    static let idleCapacity = 64
 
     /// `writeFD == readFD` for sockets. `connecting` = a non-blocking connect is in progress.
     init(loop: EventLoop, codec: BackendCodec, readFD: Int32, writeFD: Int32, connecting: Bool, label: String) {
@@ -104,7 +108,11 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
         var options = BufferedStreamOptions()
         options.highWatermark = FDBackendStream.writeHighWatermark
         options.lowWatermark = 0
-        options.readSize = 64 * 1024
+        // Reads start small and grow while they fill the buffer (a burst, a large body), so a
+        // quiet WebSocket's backend side holds 4 KiB, not 64 (see `streamHasInput`).
+        options.readSize = FDBackendStream.quietRead
+        options.inputCapacity = FDBackendStream.quietRead
+        options.outputCapacity = FDBackendStream.quietRead
         // The backend stopped reading (CGI exited or closed stdin): its output may still be in
         // flight, so only writing stops and reading goes on until EOF.
         options.writeErrorEndsOutputOnly = true
@@ -150,7 +158,11 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
 
     /// Returns burst-sized buffers of a quiet stream to the allocator, so a thousand idle
     /// WebSockets do not each keep 64 KiB (called from the exchange's once-a-second tick).
-    func shrinkIdleBuffers() { io.shrinkIdleBuffers(to: 4 * 1024) }
+    @discardableResult
+    func shrinkIdleBuffers() -> Int {
+        io.options.readSize = FDBackendStream.quietRead
+        return io.shrinkIdleBuffers(to: FDBackendStream.idleCapacity)
+    }
 
     // MARK: response side
 
@@ -161,6 +173,7 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     func streamDidDrain(_ stream: BufferedStream) { delegate?.streamWritable() }
     func streamHasInput(_ stream: BufferedStream) {
         if isIdle { closeIdle(); return }   // nothing may arrive between two responses
+        stream.options.readSize = stream.input.writableBytes == 0 ? FDBackendStream.busyRead : FDBackendStream.quietRead
         decodeBuffered()
     }
 

@@ -19,8 +19,25 @@ extension GatewayExchange {
         phase = .upgraded
         connection.switchToUpgraded(head)
         if relayMode == "splice", let fdStream = stream as? FDBackendStream, fdStream.codec.isTransparent {
-            // Defer so bytes already buffered on either side are delivered first.
-            worker.loop.defer_ { [weak self] in self?.trySplice() }
+            if fdStream.isSocket {
+                spliceWhenBusy = true
+            } else {
+                // Defer so bytes already buffered on either side are delivered first.
+                worker.loop.defer_ { [weak self] in self?.trySplice() }
+            }
+        }
+    }
+
+    /// A read this large (the streams grow their reads only after one filled the buffer) means
+    /// bulk transfer: the splice pipes now pay for themselves.
+    static let bulkRead = 32 * 1024
+
+    /// Moves a socket-to-socket relay into the kernel once what is in flight has been written
+    /// (retried at the next bulk read when a side still has a backlog).
+    func spliceSoon() {
+        worker.loop.defer_ { [weak self] in
+            guard let self, self.spliceWhenBusy else { return }
+            self.trySplice()
         }
     }
 
@@ -28,6 +45,7 @@ extension GatewayExchange {
         guard phase == .upgraded, let connection, let stream = stream as? FDBackendStream,
               connection.outputBacklog == 0, stream.pendingWriteBytes == 0, connection.canDetachForRelay else { return }
         guard let backend = stream.detachForRelay() else { return }
+        spliceWhenBusy = false
         guard let client = connection.detachForRelay() else {
             Glibc.close(backend.readFD)
             if backend.writeFD != backend.readFD { Glibc.close(backend.writeFD) }
@@ -89,7 +107,15 @@ extension GatewayExchange {
             abortAfterTimeout(failure)
             return
         }
-        if idle >= 2, let fdStream = stream as? FDBackendStream { fdStream.shrinkIdleBuffers() }
+        if idle >= 2, let fdStream = stream as? FDBackendStream {
+            // A quiet socket-to-socket WebSocket moves into the kernel relay, which keeps far less
+            // per connection than the exchange, its client connection and two buffered streams.
+            if spliceWhenBusy && phase == .upgraded {
+                trySplice()
+                if self.stream == nil { return }
+            }
+            worker.idleBytesReleased += fdStream.shrinkIdleBuffers()
+        }
         if writeTimeout > 0 && stream.pendingWriteBytes > 0 && idle >= UInt64(clamping: writeTimeout) {
             let failure = BackendFailure.timeout("\(label): backend did not read for \(writeTimeout) s (write-timeout)")
             abortAfterTimeout(failure)

@@ -49,6 +49,12 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     private var stderrLines = LineSplitter()
     let errorLog: ErrorLog
     let relayMode: String
+    /// A socket-to-socket upgrade (proxy, SCGI/uwsgi over TCP or a unix socket) starts relaying in
+    /// user space and moves to splice(2) at its first bulk read, or once it has been quiet for two
+    /// seconds: splicing between two sockets needs a pipe per direction, which costs more than it
+    /// saves for short-lived or small-message WebSockets (see `GatewayExchange.bulkRead`), while
+    /// an idle one holds less in the kernel relay than in user space.
+    var spliceWhenBusy = false
     private var lastClientWrite: UInt64 = 0
 
     init(connection: any ClientExchange, context: RequestContext, label: String, upgradeCandidate: Bool,
@@ -128,6 +134,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
 
     func upgradedData(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let stream, phase == .upgraded else { return true }
+        if spliceWhenBusy && bytes.count >= GatewayExchange.bulkRead { spliceSoon() }
         return stream.send(bytes)
     }
 
@@ -176,6 +183,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
             }
         case .upgraded:
             guard let connection else { return }
+            if spliceWhenBusy && bytes.count >= GatewayExchange.bulkRead { spliceSoon() }
             if !connection.sendRaw(bytes) && phase != .done { stream?.pauseReading() }
         case .starting, .done:
             break

@@ -245,7 +245,7 @@ final class WebSocketTunnelExchange: RequestHandler, BackendStreamDelegate {
 
     /// A quiet tunnel gives its scratch space back, so a thousand idle WebSockets stay small.
     private func releaseIdleBuffers(_ stream: FDBackendStream) {
-        stream.shrinkIdleBuffers()
+        worker.idleBytesReleased += stream.shrinkIdleBuffers()
         if scratch.capacity > 1024 { scratch = [] }
         if frameBuffer.capacity > 1024 { frameBuffer = [] }
         if inbound.isEmpty && inbound.capacity > 1024 { inbound = [] }

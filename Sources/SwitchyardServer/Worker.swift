@@ -100,6 +100,12 @@ final class Worker {
     /// After a burst of connections has gone (at most half of the peak left), freed heap memory
     /// goes back to the kernel: RSS follows the load down instead of staying at its high mark.
     private func trimAfterBurst() {
+        if idleBytesReleased >= Worker.trimReleasedBytes {
+            // Quiet connections gave their burst buffers back (see `idleBytesReleased`).
+            idleBytesReleased = 0
+            _ = sy_malloc_trim()
+            return
+        }
         let open = connections.count + relays.count
         connectionPeak = max(connectionPeak, open)
         guard connectionPeak >= Worker.trimBurstSize, open <= connectionPeak / 2 else { return }
@@ -107,6 +113,12 @@ final class Worker {
         _ = sy_malloc_trim()
     }
     static let trimBurstSize = 64
+
+    /// Bytes quiet connections returned to the allocator since the heap was last trimmed. Freed
+    /// buffers between live connections' small objects stay in RSS until trimmed: a thousand
+    /// WebSockets that each grew a read buffer for their handshake would otherwise keep it.
+    var idleBytesReleased = 0
+    static let trimReleasedBytes = 1 << 20
 
     // MARK: connections
 

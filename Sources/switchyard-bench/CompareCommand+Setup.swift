@@ -21,7 +21,7 @@ extension CompareCommand {
                 throw CompareFailure("cannot prepare \(www)/\(prefix)")
             }
         }
-        guard CompareFiles.makeDirectories(temporary + "/scratch"), CompareFiles.makeDirectories(outputDirectory + "/raw") else {
+        guard CompareFiles.write(www + "/ready.txt", "ready\n"), CompareFiles.makeDirectories(temporary + "/scratch"), CompareFiles.makeDirectories(outputDirectory + "/raw") else {
             throw CompareFailure("cannot create \(temporary)/scratch or \(outputDirectory)/raw")
         }
         _ = CompareFiles.write(outputDirectory + "/raw/runs.jsonl", "")
@@ -36,7 +36,7 @@ extension CompareCommand {
         }
         func add(_ name: String, _ kind: CompareGateway.Kind, ready: String, _ body: String) throws(CompareFailure) {
             let p = try port()
-            let config = kind == .lighttpd ? CompareConfigs.lighttpdHead(www: www, port: p, temporary: temporary)
+            let config = kind == .lighttpd ? CompareConfigs.lighttpdHead(www: www, port: p, name: name, temporary: temporary)
                                            : CompareConfigs.switchyardHead(www: www, port: p, name: name, temporary: temporary)
                                              + CompareConfigs.scriptDirectories(of: [setup.echoCGI, setup.helloCGI])
             gateways[name] = try CompareGateway(name: name, kind: kind, port: p, readyPath: ready, config: config + body,
@@ -45,8 +45,24 @@ extension CompareCommand {
         let t = temporary
         // The bridges refuse more than 256 concurrent CGIs by default; hold opens 1000.
         let bridgeArgs = " --max-children 4096"
+        // The HTTP echo app: the proxies' backend (both gateways reach the same process), and a
+        // second one the load client reaches directly (the no-gateway baseline).
+        var proxyBackendPort: Int? = nil
+        if setup.hasEchoApp {
+            for name in ["echohttp", "direct"] {
+                let p = try port()
+                gateways[name] = try CompareGateway(name: name, kind: .program([setup.echoApp, "--protocol", "http", "--listen", "127.0.0.1:\(p)"]),
+                                                    port: p, readyPath: "/ready", config: "", directory: temporary)
+                if name == "echohttp" { proxyBackendPort = p }
+            }
+        }
         if setup.lighttpd != nil {
             try add("lighttpd", .lighttpd, ready: "/cgi/hello", CompareConfigs.lighttpdRoutes(setup: setup, temporary: t))
+            if let proxyBackendPort {
+                try add("lighttpd-proxy", .lighttpd, ready: "/proxy/ready", CompareConfigs.proxyRoute(prefix: "/proxy/", port: proxyBackendPort))
+                try add("lighttpd-wstunnel", .lighttpd, ready: "/ready.txt",
+                        CompareConfigs.tunnelRoute(prefix: "/wst/", socket: t + "/lighttpd-wst.sock", binPath: setup.echoApp + " --protocol raw"))
+            }
         }
         try add("cgi", .switchyard, ready: "/cgi/hello", CompareConfigs.cgiRoute(prefix: "/cgi/"))
         try add("cgicopy", .switchyard, ready: "/cgicopy/hello", "server.upgrade-relay = \"copy\"\n" + CompareConfigs.cgiRoute(prefix: "/cgicopy/"))
@@ -65,11 +81,19 @@ extension CompareCommand {
                     CompareConfigs.gatewayRoute(table: "fastcgi", prefix: "/nfcgi/", socket: t + "/nfcgi.sock",
                                                 binPath: setup.echoApp + " --protocol fastcgi"))
         }
+        if let proxyBackendPort {
+            try add("proxy", .switchyard, ready: "/proxy/ready", CompareConfigs.proxyRoute(prefix: "/proxy/", port: proxyBackendPort))
+            // The tunnel answers only WebSocket handshakes; its readiness is the static file.
+            try add("wstunnel", .switchyard, ready: "/ready.txt",
+                    CompareConfigs.tunnelRoute(prefix: "/wst/", socket: t + "/wst.sock", binPath: setup.echoApp + " --protocol raw"))
+        }
+        gateways = gateways.filter { name, _ in options.paths.isEmpty || Self.wanted(gateway: name, by: options.paths) }
     }
 
     private func declareWebSocketPaths() {
         let copyOnly = "relay mode only matters after the upgrade (see the splice row)"
         let noLighttpd = "lighttpd is not installed"
+        let tunnelSplits = "the tunnel frames each backend read as one message: a 1 MiB message comes back in pieces"
         webSocketPaths = [
             WebSocketPath(name: "lighttpd mod_cgi", gateway: "lighttpd", urlPath: "/cgi/echo",
                           missing: setup.lighttpd == nil ? noLighttpd : nil),
@@ -83,7 +107,19 @@ extension CompareCommand {
                           missing: setup.hasEchoApp ? nil : "switchyard-echo-app is not built"),
             WebSocketPath(name: "native FastCGI (switchyard-echo-app)", gateway: "nfcgi", urlPath: "/nfcgi/echo",
                           missing: setup.hasEchoApp ? nil : "switchyard-echo-app is not built"),
-        ]
+            WebSocketPath(name: "lighttpd mod_proxy → echo-app (HTTP)", gateway: "lighttpd-proxy", urlPath: "/proxy/echo",
+                          missing: setup.lighttpd == nil ? noLighttpd : setup.hasEchoApp ? nil : "switchyard-echo-app is not built"),
+            WebSocketPath(name: "switchyard proxy → echo-app (HTTP)", gateway: "proxy", urlPath: "/proxy/echo",
+                          missing: setup.hasEchoApp ? nil : "switchyard-echo-app is not built"),
+            WebSocketPath(name: "lighttpd mod_wstunnel → echo-app (raw)", gateway: "lighttpd-wstunnel", urlPath: "/wst/echo",
+                          skipped: [.large: tunnelSplits],
+                          missing: setup.lighttpd == nil ? noLighttpd : setup.hasEchoApp ? nil : "switchyard-echo-app is not built"),
+            WebSocketPath(name: "switchyard wstunnel → echo-app (raw)", gateway: "wstunnel", urlPath: "/wst/echo",
+                          skipped: [.large: tunnelSplits],
+                          missing: setup.hasEchoApp ? nil : "switchyard-echo-app is not built"),
+            WebSocketPath(name: "direct: load client → echo-app (HTTP), no gateway", gateway: "direct", urlPath: "/echo",
+                          missing: setup.hasEchoApp ? nil : "switchyard-echo-app is not built"),
+        ].filter { options.paths.isEmpty || Self.wanted(gateway: $0.gateway, by: options.paths) }
         for path in webSocketPaths {
             ws.row(path.name)
             for workload in CompareWorkload.allCases {
@@ -106,6 +142,7 @@ extension CompareCommand {
             PlainPath(name: "lighttpd → FastCGI → fcgi-cgi", gateway: "lighttpd", urlPath: "/fcgi/hello"),
             PlainPath(name: "switchyard → FastCGI → fcgi-cgi (multiplexed)", gateway: "fcgi", urlPath: "/fcgi/hello"),
         ]
+        plainPaths = plainPaths.filter { options.paths.isEmpty || Self.wanted(gateway: $0.gateway, by: options.paths) }
         for p in plainPaths {
             plain.row(p.name)
             if setup.wrk == nil || gateways[p.gateway] == nil {
@@ -113,6 +150,25 @@ extension CompareCommand {
                     plain.markNotApplicable(row: p.name, column: c, reason: setup.wrk == nil ? "wrk is not installed" : "lighttpd is not installed")
                 }
             }
+        }
+    }
+}
+
+extension CompareCommand {
+    /// `--paths`: the kinds of path named are run; "lighttpd" adds lighttpd's rows of those kinds
+    /// (its mod_cgi instance for any CGI/SCGI/FastCGI kind, or when only "lighttpd" is named).
+    /// The proxies' HTTP echo backend runs whenever a proxy row does.
+    static func wanted(gateway: String, by paths: [String]) -> Bool {
+        let lighttpd = paths.contains("lighttpd")
+        if paths.contains(gateway) && gateway != "lighttpd" { return true }
+        switch gateway {
+        case "echohttp": return paths.contains("proxy") || (lighttpd && paths.count == 1)
+        case "lighttpd-proxy": return lighttpd && (paths.contains("proxy") || paths.count == 1)
+        case "lighttpd-wstunnel": return lighttpd && (paths.contains("wstunnel") || paths.count == 1)
+        case "lighttpd":
+            let ownInstances = ["lighttpd", "proxy", "wstunnel", "direct"]
+            return lighttpd && (!paths.allSatisfy { ownInstances.contains($0) } || paths == ["lighttpd"])
+        default: return false
         }
     }
 }

@@ -287,7 +287,16 @@ final class CompareCommand {
                 if let s = rows.firstIndex(of: name) { ratios.append(CompareRatio(label: "\(name) ÷ lighttpd", subject: s, baseline: lt)) }
             }
         }
-        let wsTable = ws.table(title: "WebSocket echo: the same C echo behind every path", ratios: ratios)
+        for (subject, baseline, label) in [
+            ("switchyard proxy → echo-app (HTTP)", "lighttpd mod_proxy → echo-app (HTTP)", "switchyard proxy ÷ lighttpd mod_proxy"),
+            ("switchyard wstunnel → echo-app (raw)", "lighttpd mod_wstunnel → echo-app (raw)", "switchyard wstunnel ÷ lighttpd mod_wstunnel"),
+            ("switchyard proxy → echo-app (HTTP)", "direct: load client → echo-app (HTTP), no gateway", "switchyard proxy ÷ direct"),
+        ] {
+            if let s = rows.firstIndex(of: subject), let b = rows.firstIndex(of: baseline) {
+                ratios.append(CompareRatio(label: label, subject: s, baseline: b))
+            }
+        }
+        let wsTable = ws.table(title: "WebSocket echo: the same echo behind every path of a kind", ratios: ratios)
         let plainRows = plainPaths.map(\.name)
         var plainRatios: [CompareRatio] = []
         for k in stride(from: 0, to: plainRows.count - 1, by: 2) {
@@ -297,7 +306,8 @@ final class CompareCommand {
         let plainTable = plain.table(title: "Plain requests (wrk -t1 -c8, a tiny C CGI, no upgrade)", ratios: plainRatios)
         var allNotes = notes
         allNotes += [
-            "Every WebSocket row runs the same C echo (cgi-bin/ws-echo-fast, one process per connection) behind a different path, except the native rows: switchyard-echo-app, one long-running process for all connections.",
+            "Every CGI, SCGI-bridge and FastCGI-bridge row runs the same C echo (cgi-bin/ws-echo-fast, one process per connection) behind a different path. The native rows run switchyard-echo-app, one long-running process for all connections, speaking SCGI or FastCGI; the proxy rows reach one switchyard-echo-app speaking HTTP/1.1 itself (the same process for both gateways); the tunnel rows one switchyard-echo-app per gateway that echoes raw bytes (the gateway is the WebSocket server); the direct row is the load client talking to an HTTP echo app with no gateway at all: the ceiling for the proxy rows.",
+            "The tunnel rows frame every read from the backend as one message, as lighttpd does, so 1 MiB messages are not measured there. On the direct row, \"gateway\" CPU and idle memory are the echo app's own.",
             "Switchyard runs one instance per path with `server.event-loops = 1`; lighttpd is one process. Nothing is pinned: load generator (one thread), gateway and echo processes share the machine's cores, and the machine is shared with other work, so figures are noisy.",
             "gateway CPU = user+system time of the gateway process only (not the CGI, bridge or echo-app processes) over the measured interval, divided by the echoed messages (or upgrades).",
             "idle memory = growth of the gateway's VmRSS from before 1000 connections were opened (on a freshly started gateway) to the end of the hold, divided by the connections open; the CGI rows also run 1000 echo processes, not counted.",

@@ -12,12 +12,12 @@ enum CompareConfigs {
         server.event-loops = 1
         server.max-keep-alive-requests = 100000
         server.errorlog = \(q(temporary + "/" + name + "-error.log"))
-        server.modules = ("mod_cgi", "mod_scgi", "mod_fastcgi")
+        server.modules = ("mod_cgi", "mod_scgi", "mod_fastcgi", "mod_proxy", "mod_wstunnel")
 
         """
     }
 
-    static func lighttpdHead(www: String, port: Int, temporary: String) -> String {
+    static func lighttpdHead(www: String, port: Int, name: String, temporary: String) -> String {
         """
         server.document-root = \(q(www))
         server.bind = "127.0.0.1"
@@ -25,8 +25,8 @@ enum CompareConfigs {
         server.max-keep-alive-requests = 100000
         server.max-fds = 16384
         server.max-connections = 8192
-        server.errorlog = \(q(temporary + "/lighttpd-error.log"))
-        server.modules = ("mod_cgi", "mod_scgi", "mod_fastcgi")
+        server.errorlog = \(q(temporary + "/" + name + "-error.log"))
+        server.modules = ("mod_cgi", "mod_scgi", "mod_fastcgi", "mod_proxy", "mod_wstunnel")
 
         """
     }
@@ -59,8 +59,28 @@ enum CompareConfigs {
         """
     }
 
+    /// mod_proxy on `prefix` to the HTTP echo app on 127.0.0.1:`port`, WebSocket upgrades relayed.
+    static func proxyRoute(prefix: String, port: Int) -> String {
+        """
+        proxy.server = (\(q(prefix)) => (( "host" => "127.0.0.1", "port" => \(port) )))
+        proxy.header = ( "upgrade" => "enable" )
+
+        """
+    }
+
+    /// mod_wstunnel on `prefix`: the gateway is the WebSocket server, the raw echo app (spawned by
+    /// `bin-path`, listening on `socket`) gets the payload bytes; text frames, as lighttpd's default.
+    static func tunnelRoute(prefix: String, socket: String, binPath: String) -> String {
+        """
+        wstunnel.server = (\(q(prefix)) => (( "socket" => \(q(socket)), "bin-path" => \(q(binPath)), "max-procs" => 1 )))
+        wstunnel.frame-type = "text"
+
+        """
+    }
+
     /// lighttpd: WebSocket upgrades through mod_cgi; SCGI and FastCGI (plain requests only: 1.4.69
-    /// has no upgrade there) through our bridges.
+    /// has no upgrade there) through our bridges. Its mod_proxy and mod_wstunnel rows run in
+    /// instances of their own (`proxyRoute`, `tunnelRoute`), so each starts fresh like ours.
     static func lighttpdRoutes(setup: CompareSetup, temporary: String) -> String {
         cgiRoute(prefix: "/cgi/") + """
         scgi.server = ("/scgi/" => ((

@@ -1,10 +1,15 @@
 import Glibc
 import SwitchyardBenchCore
 
-/// One gateway process under test: a switchyard instance (one backend path each, one event loop)
-/// or lighttpd, with its generated config, port and pid.
+/// One process under test: a switchyard instance (one backend path each, one event loop),
+/// lighttpd, or a backend program the load client or both gateways reach over TCP (the HTTP echo
+/// app: mod_proxy's backend, and the direct baseline), with its generated config, port and pid.
 final class CompareGateway {
-    enum Kind { case switchyard, lighttpd }
+    enum Kind: Equatable {
+        case switchyard, lighttpd
+        /// A program started with these arguments (no config file).
+        case program([String])
+    }
 
     let name: String
     let kind: Kind
@@ -32,6 +37,7 @@ final class CompareGateway {
         case .lighttpd:
             guard let lighttpd = setup.lighttpd else { throw CompareFailure("lighttpd is not installed") }
             arguments = [lighttpd, "-D", "-f", configPath]
+        case .program(let command): arguments = command
         }
         do {
             pid = try Subprocess.start(arguments, log: logPath)

@@ -38,7 +38,7 @@ struct EchoAppOptions: Equatable, Sendable {
             case "-p", "--protocol":
                 let text = try value(arg, inline: inline)
                 guard let p = EchoProtocol(rawValue: text.lowercased()) else {
-                    throw UsageError("\(arg): expected scgi or fastcgi, got \(text)")
+                    throw UsageError("\(arg): expected scgi, fastcgi, http or raw, got \(text)")
                 }
                 proto = p
             case "-l", "--listen":
@@ -56,20 +56,21 @@ struct EchoAppOptions: Equatable, Sendable {
             }
             i += 1
         }
-        guard let proto else { throw UsageError("--protocol scgi|fastcgi is required") }
+        guard let proto else { throw UsageError("--protocol scgi|fastcgi|http|raw is required") }
         return .run(EchoAppOptions(proto: proto, listen: listen))
     }
 
     static let usage = """
-    Usage: switchyard-echo-app --protocol scgi|fastcgi [--socket PATH | --listen HOST:PORT]
-    A long-running WebSocket echo application behind an SCGI or FastCGI gateway: one process and
-    one event loop serve every connection. A request with 'Upgrade: websocket' and a
+    Usage: switchyard-echo-app --protocol scgi|fastcgi|http|raw [--socket PATH | --listen HOST:PORT]
+    A long-running WebSocket echo application behind an SCGI or FastCGI gateway, a reverse proxy
+    (http) or a WebSocket tunnel (raw): one process and one event loop serve every connection. A request with 'Upgrade: websocket' and a
     Sec-WebSocket-Key is answered 101 and then echoed (RFC 6455: client frames unmasked and sent
     back unmasked with the same FIN/opcode, PING -> PONG, CLOSE -> CLOSE with the same code).
     Any other request gets 200 text/plain "echo-app ok METHOD URI" followed by its body.
 
     By default the listening socket is fd 0, as the gateway's "bin-path" and spawn-fcgi pass it.
-      --protocol P, -p P            scgi or fastcgi (required)
+      --protocol P, -p P            scgi, fastcgi, http (HTTP/1.1 itself: 101 then echo, keep-alive
+                                    for plain requests) or raw (every byte echoed back) (required)
       --socket PATH, -s PATH        listen on a unix socket (a stale file is removed)
       --listen HOST:PORT, -l ...    listen on TCP (":PORT" = all addresses)
       -h, --help                    this text

@@ -29,6 +29,8 @@ final class EchoServer {
         switch proto {
         case .scgi: connection = SCGIEchoConnection(fd: fd, server: self)
         case .fastCGI: connection = FastCGIEchoConnection(fd: fd, server: self)
+        case .http: connection = HTTPEchoConnection(fd: fd, server: self)
+        case .raw: connection = RawEchoConnection(fd: fd, server: self)
         }
         connections[ObjectIdentifier(connection)] = connection
         connection.start()

@@ -82,6 +82,16 @@ import Testing
         #expect(throws: BenchOptions.UsageError.self) { try CompareOptions.parse(["--bogus"]) }
         #expect(throws: BenchOptions.UsageError.self) { try CompareOptions.parse(["--duration"]) }
     }
+
+    @Test func comparePaths() throws {
+        guard case .run(let o) = try CompareOptions.parse(["--paths", "lighttpd,proxy,wstunnel,direct"]) else {
+            Issue.record("help"); return
+        }
+        #expect(o.paths == ["lighttpd", "proxy", "wstunnel", "direct"])
+        #expect(throws: BenchOptions.UsageError.self) { try CompareOptions.parse(["--paths", "proxy,nginx"]) }
+        #expect(throws: BenchOptions.UsageError.self) { try CompareOptions.parse(["--paths="]) }
+        #expect(throws: BenchOptions.UsageError.self) { try CompareOptions.parse(["--paths", ",,"]) }
+    }
 }
 
 extension BenchOptions.ParseOutcome: Equatable {
