@@ -31,9 +31,12 @@ declare -A PROBE=(
     [apache2-utils]="command -v htpasswd"
     [novnc]="test -f /usr/share/novnc/vnc.html"
     [tigervnc-standalone-server]="command -v Xtigervnc"
+    [nodejs]="command -v node"
+    [node-ws]="test -f /usr/share/nodejs/ws/package.json"
 )
 APT_ORDER=(python3 python3-pip perl gcc make curl lighttpd nginx-light wrk chromium chromium-driver libfcgi-dev zlib1g-dev procps
-           uwsgi-core uwsgi-plugin-python3 php-fpm systemd apache2-utils novnc tigervnc-standalone-server)
+           uwsgi-core uwsgi-plugin-python3 php-fpm systemd apache2-utils novnc tigervnc-standalone-server
+           nodejs node-ws)
 # pip name == import name for all of these; scgi: the real SCGI server behind Fixtures/scgi/scgi_echo_app.py
 PIP_PKGS=(websockets selenium flup scgi pytest)
 

@@ -17,6 +17,8 @@ public struct ProxyRequestHead: Sendable, Equatable {
     public var backendHost: String
     /// The body is sent with the chunked coding.
     public var chunkedBody: Bool
+    /// A CONNECT (allowed by `connect-method`): a 2xx answer makes the connection a tunnel.
+    public var isConnect = false
 }
 
 public struct ProxyRequestError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -93,7 +95,8 @@ public enum ProxyRequestHeadEncoder {
         }
         out.append(ASCII.cr)
         out.append(ASCII.lf)
-        return ProxyRequestHead(bytes: out, isUpgrade: isUpgrade, backendHost: host, chunkedBody: body == .chunked)
+        return ProxyRequestHead(bytes: out, isUpgrade: isUpgrade, backendHost: host, chunkedBody: body == .chunked,
+                                isConnect: info.method == "CONNECT")
     }
 
     /// Origin-form target with map-urlpath applied; an absolute-form target loses scheme and authority.

@@ -3,8 +3,9 @@ import SwitchyardHTTP
 /// Turns a proxied server's response head into the `CGIResponseHead` the gateway exchange relays:
 /// status and reason from the status line, header fields through `ProxyResponseHeaderMapper`
 /// (hop-by-hop removed, map-host-response / map-urlpath reversed), the body length when the head
-/// fixes one. Interim heads (100, 103) are skipped: the client's own `100 Continue` is the
-/// connection's business. A `101` is accepted only for a WebSocket upgrade the gateway asked for
+/// fixes one. Interim heads (100, 103) are returned one by one, before the final head, when the
+/// decoder was made with `yieldsInterimHeads` (the gateway relays them to HTTP/1.1 clients);
+/// otherwise they are skipped. A `101` is accepted only for a WebSocket upgrade the gateway asked for
 /// (`ProxyResponseHeaderMapper.acceptsSwitch`); anything else is an error (the client gets 502).
 ///
 /// Fed the bytes `ProxyResponseFramer` emits as heads; keeps a partial head itself, so any split works.
@@ -12,18 +13,26 @@ public struct ProxyResponseHeadDecoder: Sendable {
     public let mapper: ProxyResponseHeaderMapper
     public let requestIsUpgrade: Bool
     public let requestIsHead: Bool
+    /// `feed` returns interim heads (1xx other than 101) too, each as soon as it is complete.
+    public let yieldsInterimHeads: Bool
+    /// The request was CONNECT: a 2xx head is final and has no body (the tunnel follows).
+    public let requestIsConnect: Bool
     private var parser: HTTPResponseHeadParser
     private var pending: [UInt8] = []
 
     public init(mapper: ProxyResponseHeaderMapper, requestIsUpgrade: Bool, requestIsHead: Bool,
-                limits: HTTPResponseParserLimits = .init()) {
+                yieldsInterimHeads: Bool = false, requestIsConnect: Bool = false, limits: HTTPResponseParserLimits = .init()) {
         self.mapper = mapper
+        self.yieldsInterimHeads = yieldsInterimHeads
+        self.requestIsConnect = requestIsConnect
         self.requestIsUpgrade = requestIsUpgrade
         self.requestIsHead = requestIsHead
-        parser = HTTPResponseHeadParser(requestIsHead: requestIsHead, limits: limits)
+        parser = HTTPResponseHeadParser(requestIsHead: requestIsHead, requestIsConnect: requestIsConnect, limits: limits)
     }
 
-    /// Returns the final head and where its body starts in `bytes`, or nil while incomplete.
+    /// Returns the final head and where its body starts in `bytes`, or nil while incomplete. With
+    /// `yieldsInterimHeads`, an interim head comes back first (status 1xx, `bodyStartInInput`
+    /// where the next head starts): the caller feeds the rest of `bytes` again.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(HTTPResponseParseError) -> (head: CGIResponseHead, bodyStartInInput: Int)? {
         let before = pending.count
         pending.append(contentsOf: bytes)
@@ -36,8 +45,9 @@ public struct ProxyResponseHeadDecoder: Sendable {
                 case .needMoreData(let consumed):
                     used += consumed
                     return
-                case .interim(_, let consumed):
+                case .interim(let head, let consumed):
                     used += consumed
+                    if yieldsInterimHeads { result = (head, used) }
                 case .head(let head, let consumed), .switchingProtocols(let head, let consumed):
                     used += consumed
                     result = (head, used)
@@ -68,6 +78,10 @@ public struct ProxyResponseHeadDecoder: Sendable {
             throw HTTPResponseParseError(.invalidFraming, "101 Switching Protocols to a request that did not ask for a WebSocket upgrade (or not to websocket)")
         }
         var length: Int?
+        if requestIsConnect && head.status >= 200 && head.status < 300 {
+            return CGIResponseHead(status: head.status, reason: head.reason.isEmpty ? nil : head.reason,
+                                   headers: mapper.map(fields, status: head.status), contentLength: nil)
+        }
         switch head.framing {
         case .length(let n): length = n
         case .none:

@@ -69,7 +69,9 @@ final class BackendDispatch {
             return .notFound("\(label): no such file under \(hostConfig.docroot ?? context.settings.documentRoot) (check-local)")
         }
         let hostLabel = "\(label) \(hostConfig.addressDescription)"
-        exchange.configure(upgradeCandidate: hostConfig.upgrade && CGIRequestInfo.wantsWebSocket(context.head),
+        // A CONNECT (only routed here with connect-method) waits for its answer like an upgrade.
+        let upgrade = (hostConfig.upgrade && CGIRequestInfo.wantsWebSocket(context.head)) || context.head.method == "CONNECT"
+        exchange.configure(upgradeCandidate: upgrade,
                            readTimeout: hostConfig.readTimeout, writeTimeout: hostConfig.writeTimeout,
                            connectTimeout: hostConfig.connectTimeout)
         let opened: BackendRuntime.OpenedStream

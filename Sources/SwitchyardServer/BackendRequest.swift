@@ -25,6 +25,13 @@ protocol ResponseHeadDecoder {
     mutating func feed(_ bytes: UnsafeRawBufferPointer) throws -> (head: CGIResponseHead, bodyStartInInput: Int)?
     /// The backend ended: throws when what arrived is not a complete head.
     func finish() throws
+    /// `feed` may return interim heads (1xx other than 101) before the final one: the exchange
+    /// relays them and feeds the rest again. Only the proxy's decoder does.
+    var yieldsInterimHeads: Bool { get }
+}
+
+extension ResponseHeadDecoder {
+    var yieldsInterimHeads: Bool { false }
 }
 
 extension CGIResponseHeaderParser: ResponseHeadDecoder {}

@@ -9,7 +9,7 @@ extension BackendRuntime {
     /// (`BackendConnectionPool`), or, for a WebSocket upgrade, on a connection of its own.
     /// `fresh`: never an idle pooled connection (the stale-connection retry).
     func openProxyStream(_ request: BackendRequest, options: ProxyHeaderOptions, host hs: HostState, address: SocketAddress,
-                         label: String, exchange: GatewayExchange, fresh: Bool) throws -> Result<OpenedStream, BackendFailure> {
+                         label: String, debug: Int, exchange: GatewayExchange, fresh: Bool) throws -> Result<OpenedStream, BackendFailure> {
         let config = hs.config
         // A unix socket has no authority of its own: the client's Host stays unless replaced by "localhost".
         let authority = config.socket == nil ? config.addressDescription : "localhost"
@@ -23,13 +23,21 @@ extension BackendRuntime {
         let clientHost = request.info.headers.first { $0.name.lowercased() == "host" }?.value
         let mapper = ProxyResponseHeaderMapper(options: options, clientHost: clientHost, backendHost: head.backendHost,
                                                clientIsHTTPS: request.info.scheme == "https")
-        exchange.useHeadDecoder(ProxyResponseHeadDecoder(mapper: mapper, requestIsUpgrade: head.isUpgrade, requestIsHead: isHead))
+        exchange.useHeadDecoder(ProxyResponseHeadDecoder(mapper: mapper, requestIsUpgrade: head.isUpgrade, requestIsHead: isHead,
+                                                         yieldsInterimHeads: true, requestIsConnect: head.isConnect))
+        exchange.debug = debug
+        exchange.connectTunnel = head.isConnect
+        if debug > 0 {
+            worker.errorLog.info(label, "proxy debug: \(request.info.method) \(request.info.requestURI) from \(request.info.remoteAddr) to backend \(config.addressDescription)")
+            worker.errorLog.info(label, "proxy debug: request line sent: \(GatewayExchange.requestLine(head.bytes))")
+        }
         let codec = ProxyHTTPCodec(head: head, requestIsHead: isHead)
-        if head.isUpgrade {
-            // A WebSocket lives as long as it likes: it never holds a place in the keep-alive pool.
+        if head.isUpgrade || head.isConnect {
+            // A WebSocket (or a CONNECT tunnel) lives as long as it likes: it never holds a place in the keep-alive pool.
             if config.maxConnections > 0 && hs.active >= config.maxConnections { return .failure(busy(hs, label)) }
             let stream = try connectedStream(codec, address: address, label: label)
             stream.onClose = { [weak hs] _ in hs?.active -= 1 }
+            if debug > 0 { worker.errorLog.info(label, "proxy debug: \(head.isConnect ? "CONNECT" : "upgrade") request on a new connection of its own") }
             return start(stream, request, label: label, reused: false)
         }
         let pool = hs.proxy
@@ -45,6 +53,10 @@ extension BackendRuntime {
         }
         guard case .leased(let stream, let reused) = checkout else { return .failure(busy(hs, label)) }
         if stream.isIdle { stream.reuse(codec: codec) }
+        if debug > 0 {
+            worker.errorLog.info(label, reused ? "proxy debug: reusing a pooled keep-alive connection (\(pool.count) open to this host in this worker)"
+                                               : "proxy debug: new connection (\(pool.count) open to this host in this worker)")
+        }
         exchange.onFinish = { [weak hs] _ in hs?.active -= 1 }
         return start(stream, request, label: label, reused: reused)
     }

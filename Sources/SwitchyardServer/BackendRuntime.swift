@@ -121,7 +121,7 @@ final class BackendRuntime {
         let config = hs.config
         if wire == .proxy {
             return try openProxyStream(request, options: proxyHeader ?? ProxyHeaderOptions(), host: hs, address: address, label: label,
-                                       exchange: exchange, fresh: fresh)
+                                       debug: debug, exchange: exchange, fresh: fresh)
         }
         if wire == .fastcgi && (config.connectionPool || config.multiplex) {
             let checkout = try hs.fastcgi.checkout(fresh: fresh) {

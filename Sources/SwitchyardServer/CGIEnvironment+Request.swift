@@ -25,7 +25,9 @@ extension CGIRequestInfo {
             serverPort: serverPort,
             serverProtocol: head.version == .http1_0 ? "HTTP/1.0" : "HTTP/1.1",
             method: head.method,
-            requestURI: head.target.hasPrefix("/") ? head.target : (head.path + (head.query.map { "?" + $0 } ?? "")),
+            // CONNECT's authority-form target ("host:port") is its request URI (only a proxy sees one).
+            requestURI: head.target.hasPrefix("/") || head.method == "CONNECT" ? head.target
+                : (head.path + (head.query.map { "?" + $0 } ?? "")),
             scheme: context.scheme,
             isTLS: context.scheme == "https",
             scriptName: scriptName,

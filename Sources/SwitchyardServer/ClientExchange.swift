@@ -23,6 +23,8 @@ protocol ClientExchange: AnyObject {
     func hostWithoutPort(_ rawHost: String) -> String
 
     // MARK: answering
+    /// An interim (1xx) head before the final one, relayed from a backend (103 Early Hints).
+    func sendInterim(_ head: HTTPResponseHead)
     func sendHead(_ head: HTTPResponseHead, framing requested: BodyFraming)
     /// `sendHead` with ready-made, sanitised header lines (static files keep theirs per file).
     func sendHead(status: Int, framing requested: BodyFraming, fields: (ByteBuffer) -> Void)

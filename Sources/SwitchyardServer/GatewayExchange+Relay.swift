@@ -8,16 +8,22 @@ import SwitchyardGatewayCodecs
 /// its connection after a complete response, and the backend timeouts (connect, read, write)
 /// checked on the worker's once-a-second tick.
 extension GatewayExchange {
+    /// After a `101`, or the 2xx a forward proxy gave a CONNECT (relayed with its own status: the
+    /// client's tunnel is open once it reads that head).
     func startUpgrade(_ cgi: CGIResponseHead) {
         guard let connection else { return }
-        var head = HTTPResponseHead(status: 101, reason: "Switching Protocols")
+        var head = connectTunnel ? HTTPResponseHead(status: cgi.status, reason: cgi.reason)
+                                 : HTTPResponseHead(status: 101, reason: "Switching Protocols")
         for (name, value) in cgi.headers where name.lowercased() != "status" {
             head.headers.add(name: name, value: value)
         }
-        if !head.headers.contains("Connection") { head.headers.add(name: "Connection", value: "Upgrade") }
-        if !head.headers.contains("Upgrade") { head.headers.add(name: "Upgrade", value: "websocket") }
+        if !connectTunnel {
+            if !head.headers.contains("Connection") { head.headers.add(name: "Connection", value: "Upgrade") }
+            if !head.headers.contains("Upgrade") { head.headers.add(name: "Upgrade", value: "websocket") }
+        }
         phase = .upgraded
         connection.switchToUpgraded(head)
+        if debug > 0 { errorLog.info(label, "proxy debug: \(cgi.status) from the backend: switched to a two-way byte stream (relay: \(relayMode))") }
         if relayMode == "splice", let fdStream = stream as? FDBackendStream, fdStream.codec.isTransparent {
             if fdStream.isSocket {
                 spliceWhenBusy = true

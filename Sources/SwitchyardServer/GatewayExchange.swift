@@ -28,6 +28,10 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     private(set) var readTimeout: Int
     private(set) var writeTimeout: Int
     private(set) var connectTimeout = 0
+    /// `proxy.debug`: > 0 logs what happens to each proxied request (`GatewayExchange+Debug`).
+    var debug = 0
+    /// The request is a CONNECT the route allows (`connect-method`): a 2xx answer becomes a tunnel.
+    var connectTunnel = false
     var stream: BackendStream?
     /// Called when the stream could not even start, to try another host (SCGI/FastCGI pools).
     var onConnectFailure: ((BackendFailure) -> Bool)?
@@ -158,6 +162,13 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
                 return
             }
             guard let (head, bodyStart) = parsed else { return }
+            if headParser.yieldsInterimHeads && head.status >= 100 && head.status < 200 && head.status != 101 {
+                relayInterim(head)
+                if bodyStart < bytes.count && phase == .awaitingHead {
+                    streamStdout(UnsafeRawBufferPointer(rebasing: bytes[bodyStart...]))
+                }
+                return
+            }
             beginResponse(head)
             if bodyStart < bytes.count && phase != .done {
                 streamStdout(UnsafeRawBufferPointer(rebasing: bytes[bodyStart...]))
@@ -192,6 +203,10 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
 
     private func beginResponse(_ cgi: CGIResponseHead) {
         guard let connection else { return }
+        if connectTunnel && cgi.status >= 200 && cgi.status < 300 {
+            startUpgrade(cgi)
+            return
+        }
         if cgi.status == 101 {
             if upgradeCandidate {
                 startUpgrade(cgi)
@@ -202,6 +217,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
             fail(nil, status: 502)
             return
         }
+        if debug > 0 { logResponse(cgi) }
         if upgradeCandidate && requestBodyComplete { sendBodyEnd(upgraded: false) }
         if cgi.isLocalRedirect && localRedirect, let location = cgi.location {
             // lighttpd's cgi.local-redir: serve the target directly as if the client asked for it.

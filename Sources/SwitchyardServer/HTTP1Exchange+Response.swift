@@ -33,6 +33,28 @@ extension HTTP1Exchange {
         appendConnectionFields(status: status, framing: framing, hasServer: hasServer)
     }
 
+    /// An interim head (100 Continue, 103 Early Hints) ahead of the final one: only to an HTTP/1.1
+    /// client (RFC 9110 15.2: an HTTP/1.0 client does not expect one), only before the final head
+    /// started, and a 100 only when none went out yet (the connection sends its own when the
+    /// client asked for it). No Date, Server, framing or Connection fields: they belong to the final head.
+    func sendInterim(_ head: HTTPResponseHead) {
+        guard phase != .done, phase != .upgraded, !responseStarted, httpVersion == .http1_1, connection != nil else { return }
+        if head.status == 100 {
+            if continueSent { return }
+            continueSent = true
+        }
+        appendStatusLine(head)
+        let out = output.bytes
+        for (name, value) in head.headers {
+            switch HeaderName.classify(name) {
+            case .date, .contentLength, .transferEncoding, .connection: continue
+            case .server, .other: HeaderName.appendField(name, value, to: out)
+            }
+        }
+        out.append(crlf)
+        connection?.flushOutput()
+    }
+
     /// `sendHead` for a handler whose fields are ready-made bytes (static files keep theirs per
     /// file): `fields` appends complete, sanitised "Name: value\r\n" lines to the buffer it is
     /// given, and none of the headers the connection owns (Date, Server, Content-Length,

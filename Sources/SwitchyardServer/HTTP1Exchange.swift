@@ -44,6 +44,8 @@ final class HTTP1Exchange: ClientExchange {
     private(set) var responseStatus = 0
     var responseFraming: BodyFraming = .none
     var responseStarted = false
+    /// A `100 Continue` went out (the connection's own, or a backend's relayed): never twice.
+    var continueSent = false
     private(set) var responseFinished = false
     private var bodyBytesReceived = 0
     private var bodyLimit = 0
@@ -80,6 +82,7 @@ final class HTTP1Exchange: ClientExchange {
         responseStatus = 0
         responseFraming = .none
         responseStarted = false
+        continueSent = false
         responseFinished = false
         bodyBytesReceived = 0
         bodyLimit = 0
@@ -115,6 +118,7 @@ final class HTTP1Exchange: ClientExchange {
         }
         if head.expectsContinue && hasBody && route.wantsBody {
             output.bytes.append("HTTP/1.1 100 Continue\r\n\r\n")
+            continueSent = true
             connection?.flushOutput()
         }
         if let h = begin(route.responder), !hasBody && handler === h && phase == .responding {

@@ -111,7 +111,8 @@ final class Router: ExchangeRouting {
         let remoteIP = extforward?.clientAddress(peer: connection.remoteHost, head: head) ?? connection.remoteHost
         let scheme = connection.listener.scheme
         let path: String
-        switch RequestPath.normalize(head.path) {
+        let isConnect = head.method == "CONNECT"
+        switch isConnect ? .success("") : RequestPath.normalize(head.path) {
         case .success(let p): path = p
         case .failure(let error):
             return fixed(error.status, connection: connection, log: "bad path \(head.path): \(error.reason)")
@@ -122,7 +123,7 @@ final class Router: ExchangeRouting {
             return fixed(500, connection: connection, log: nil)
         }
         lastResponseHeaders = settings.responseHeaders.isEmpty ? nil : settings.responseHeaders
-        if settings.hasURLRules {
+        if settings.hasURLRules && !isConnect {
             if let r = applyURLRules(settings, head: head, path: path, connection: connection, rewrites: rewrites,
                                      onceApplied: onceApplied) { return r }
         }
@@ -150,7 +151,13 @@ final class Router: ExchangeRouting {
         if (head.method == "POST" || head.method == "PUT") && head.contentLength == nil && !head.isChunked {
             return fixed(411, connection: connection, log: nil)
         }
-        if head.method == "CONNECT" || head.target == "*" {
+        if isConnect {
+            // Only mod_proxy with connect-method takes a CONNECT (its path is empty: the `""` route).
+            if settings.gatewayModules.contains(.proxy), let table = settings.proxyTable, table.proxyHeader?.connectMethod == true,
+               let r = worker.backends.route(table: table, context: ctx, connection: connection) { return r }
+            return fixed(405, connection: connection, log: nil)
+        }
+        if head.target == "*" {
             return fixed(head.method == "OPTIONS" ? 200 : 405, connection: connection, log: nil)
         }
 

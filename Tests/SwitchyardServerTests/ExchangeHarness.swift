@@ -127,6 +127,15 @@ final class PathHandler: RequestHandler {
             old.finishResponse()
         }
         if path == "/keep" { routing.kept = exchange }
+        if path == "/hints" {
+            // A proxy relaying interim heads: 103 (its framing field must not go out), then 100 twice.
+            var hint = HTTPResponseHead(status: 103)
+            hint.headers.add(name: "Link", value: "</a.css>; rel=preload")
+            hint.headers.add(name: "Content-Length", value: "9")
+            exchange.sendInterim(hint)
+            exchange.sendInterim(HTTPResponseHead(status: 100))
+            exchange.sendInterim(HTTPResponseHead(status: 100))
+        }
         answer(path)
     }
 

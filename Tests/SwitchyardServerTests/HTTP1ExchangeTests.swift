@@ -23,6 +23,25 @@ struct HTTP1ExchangeTests {
         #expect(eof || h.receiveEOF(), "the connection closes after the Connection: close request")
     }
 
+    /// Interim heads go out before the final one to HTTP/1.1 clients only, without framing fields,
+    /// and `100 Continue` at most once (the connection's own answer to Expect counts).
+    @Test func interimHeadsBeforeTheFinalOne() throws {
+        let h = try ExchangeHarness()
+        defer { h.stop() }
+        h.send("GET /hints HTTP/1.1\r\nHost: a\r\n\r\n")
+        var (text, _) = h.receive(until: { $0.contains("body:/hints") })
+        #expect(text.hasPrefix("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "\(text)")
+        h.send("POST /hints HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+        (text, _) = h.receive(until: { $0.contains("100 Continue\r\n\r\n") })
+        h.send("hi")
+        let (rest, _) = h.receive(until: { $0.contains("body:/hints") })
+        #expect(text == "HTTP/1.1 100 Continue\r\n\r\n" && rest.hasPrefix("HTTP/1.1 103 Early Hints\r\n"), "\(text)\(rest)")
+        #expect(!rest.contains("100 Continue"))
+        h.send("GET /hints HTTP/1.0\r\n\r\n")
+        (text, _) = h.receive(until: { $0.contains("body:/hints") })
+        #expect(text.hasPrefix("HTTP/1.1 200 OK\r\n") && !text.contains("103"), "\(text)")
+    }
+
     @Test func keepAliveAndClose() throws {
         let h = try ExchangeHarness()
         defer { h.stop() }
