@@ -161,6 +161,14 @@ int sy_waitpid_status(pid_t pid, int *exited, int *code, int nohang) {
 
 int sy_malloc_trim(void) { return malloc_trim(0); }
 
+int sy_pin_to_cpu(int cpu) {
+    if (cpu < 0 || cpu >= CPU_SETSIZE) { errno = EINVAL; return -1; }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof set, &set);
+}
+
 /* CPUs this process may run on (sched_getaffinity: taskset, cgroup cpusets, systemd CPUAffinity),
  * sized for machines with more than CPU_SETSIZE CPUs; 0 when the kernel will not say. */
 int sy_usable_cpus(void) {

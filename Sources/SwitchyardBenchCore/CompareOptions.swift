@@ -13,6 +13,9 @@ public struct CompareOptions: Equatable, Sendable {
     /// `--paths`: only these gateways (by name: lighttpd, cgi, cgicopy, scgi, fcgi, fcgip, nscgi,
     /// nfcgi, proxy, wstunnel, direct); empty = all.
     public var paths: [String] = []
+    /// `--pin CPU`: this program and everything it starts (gateways, backends, load client) run
+    /// on that one CPU, so each figure is the whole system's CPU cost, not scheduling luck.
+    public var pinCPU: Int? = nil
     public static let pathNames = ["lighttpd", "cgi", "cgicopy", "scgi", "fcgi", "fcgip", "nscgi", "nfcgi", "proxy", "wstunnel", "direct"]
 
     public init() {}
@@ -24,7 +27,7 @@ public struct CompareOptions: Equatable, Sendable {
 
     public static let usage = """
     usage: switchyard-bench compare [--quick] [--runs N] [--duration S] [--warmup S] [--out DIR] [--keep]
-                                [--paths NAME,...]
+                                [--paths NAME,...] [--pin CPU]
 
     Starts switchyard (release build; one instance per backend path, one event loop each) and
     lighttpd on generated configs with the same C echo (cgi-bin/ws-echo-fast) behind every path,
@@ -38,6 +41,9 @@ public struct CompareOptions: Equatable, Sendable {
       --warmup S      warm-up seconds before each measurement (default 1)
       --out DIR       output directory (default bench-results/<date>-<host>-<n>cpu/ in the repository)
       --keep          keep the temporary directory (configs, logs)
+      --pin CPU       run everything (gateways, backends, load client) on this one CPU: each
+                      figure is then CPU cost per operation of the whole path (stable to a few %),
+                      not how well the processes happened to spread over the cores
       --paths LIST    only these gateways, comma-separated: lighttpd, cgi, cgicopy, scgi, fcgi,
                       fcgip, nscgi, nfcgi (native echo app), proxy (mod_proxy to the HTTP echo
                       app), wstunnel (mod_wstunnel to the raw echo app), direct (no gateway)
@@ -74,6 +80,10 @@ public struct CompareOptions: Equatable, Sendable {
             case "-h", "--help": return .help
             case "--quick": o.quick = true
             case "--keep": o.keepTemporary = true
+            case "--pin":
+                let text = try value(name, inline)
+                guard let n = Int(text), n >= 0, n < 1024 else { throw BenchOptions.UsageError("\(name): expected a CPU number, got \"\(text)\"") }
+                o.pinCPU = n
             case "--paths":
                 let text = try value(name, inline)
                 let names = text.split(separator: ",").map { String($0) }

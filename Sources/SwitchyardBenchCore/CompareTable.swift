@@ -138,6 +138,6 @@ public struct CompareReport: Sendable, Equatable {
 
     /// The sentence every rendering carries.
     public var sharingNote: String {
-        "client and server share \(machine.cores) cores; figures are medians of \(runs) \(runs == 1 ? "run" : "runs"), min–max in brackets"
+        "client and server share \(machine.cores) \(machine.cores == 1 ? "core" : "cores"); figures are medians of \(runs) \(runs == 1 ? "run" : "runs"), min–max in brackets"
     }
 }

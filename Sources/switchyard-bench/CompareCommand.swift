@@ -1,6 +1,7 @@
 import Glibc
 import SwitchyardOS
 import SwitchyardBenchCore
+import CSwitchyardShims
 
 /// `switchyard-bench compare`: one run of the whole comparison (see CompareOptions.usage).
 ///
@@ -85,6 +86,10 @@ final class CompareCommand {
         signal(SIGINT, SIG_IGN)
         signal(SIGPIPE, SIG_IGN)
         var interrupted = false
+        if let cpu = options.pinCPU, sy_pin_to_cpu(Int32(cpu)) != 0 {
+            BenchErrorLog.printErr("switchyard-bench compare: cannot pin to CPU \(cpu): \(String(cString: strerror(errno)))")
+            return 2
+        }
         do {
             try prepare()
         } catch {
@@ -308,14 +313,15 @@ final class CompareCommand {
         allNotes += [
             "Every CGI, SCGI-bridge and FastCGI-bridge row runs the same C echo (cgi-bin/ws-echo-fast, one process per connection) behind a different path. The native rows run switchyard-echo-app, one long-running process for all connections, speaking SCGI or FastCGI; the proxy rows reach one switchyard-echo-app speaking HTTP/1.1 itself (the same process for both gateways); the tunnel rows one switchyard-echo-app per gateway that echoes raw bytes (the gateway is the WebSocket server); the direct row is the load client talking to an HTTP echo app with no gateway at all: the ceiling for the proxy rows.",
             "The tunnel rows frame every read from the backend as one message, as lighttpd does, so 1 MiB messages are not measured there. On the direct row, \"gateway\" CPU and idle memory are the echo app's own.",
-            "Switchyard runs one instance per path with `server.event-loops = 1`; lighttpd is one process. Nothing is pinned: load generator (one thread), gateway and echo processes share the machine's cores, and the machine is shared with other work, so figures are noisy.",
+            options.pinCPU.map { "Switchyard runs one instance per path with `server.event-loops = 1`; lighttpd is one process. Everything is pinned to CPU \($0) (`--pin`): load generator, gateway and echo processes share that one core, so messages/s and upgrades/s measure the whole path's CPU cost per operation." }
+                ?? "Switchyard runs one instance per path with `server.event-loops = 1`; lighttpd is one process. Nothing is pinned: load generator (one thread), gateway and echo processes share the machine's cores, and the machine is shared with other work, so figures are noisy.",
             "gateway CPU = user+system time of the gateway process only (not the CGI, bridge or echo-app processes) over the measured interval, divided by the echoed messages (or upgrades).",
             "idle memory = growth of the gateway's VmRSS from before 1000 connections were opened (on a freshly started gateway) to the end of the hold, divided by the connections open; the CGI rows also run 1000 echo processes, not counted.",
             "lighttpd 1.4.69 cannot upgrade over SCGI or FastCGI, so its WebSocket row is mod_cgi only; its SCGI/FastCGI figures are plain requests through the same bridges (second table).",
             "The copy row (`server.upgrade-relay = \"copy\"`) differs from splice only after the upgrade, so upgrades/s and idle memory are not measured again there.",
             "Every run must have 0 mismatches and 0 errors (every echoed byte is verified); a failed cell says why.",
         ]
-        return CompareReport(machine: setup.machine(scratch: temporary + "/scratch"), runs: options.runs,
+        return CompareReport(machine: setup.machine(scratch: temporary + "/scratch", cores: options.pinCPU == nil ? CPUUsage.cores : 1), runs: options.runs,
                              command: "switchyard-bench compare" + commandSuffix, timing: timing.prefix(1).uppercased() + timing.dropFirst(),
                              tables: [wsTable, plainTable], notes: allNotes)
     }
@@ -324,6 +330,8 @@ final class CompareCommand {
         var s = options.quick ? " --quick" : ""
         let defaults = options.quick ? (1, 1.5, 0.5) : (3, 3.0, 1.0)
         if options.runs != defaults.0 { s += " --runs \(options.runs)" }
+        if let cpu = options.pinCPU { s += " --pin \(cpu)" }
+        if !options.paths.isEmpty { s += " --paths " + options.paths.joined(separator: ",") }
         if options.duration != defaults.1 { s += " --duration \(NumberFormat.compact(options.duration))" }
         if options.warmup != defaults.2 { s += " --warmup \(NumberFormat.compact(options.warmup))" }
         return s

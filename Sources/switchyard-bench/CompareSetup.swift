@@ -66,7 +66,8 @@ struct CompareSetup {
 
     // MARK: the machine
 
-    func machine(scratch: String) -> MachineDescription {
+    /// `cores`: what the processes under test could use (1 when pinned).
+    func machine(scratch: String, cores: Int = CPUUsage.cores) -> MachineDescription {
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count)
         var name = utsname()
@@ -82,7 +83,7 @@ struct CompareSetup {
         if let lighttpd, let out = try? Subprocess.run([lighttpd, "-v"], timeout: 5, scratch: scratch) {
             version = String(out.stdout.split(separator: " ").first ?? "lighttpd")
         }
-        return MachineDescription(date: CompareSetup.today(), hostname: String(cString: host), cores: CPUUsage.cores,
+        return MachineDescription(date: CompareSetup.today(), hostname: String(cString: host), cores: cores,
                                   cpuModel: model, kernel: kernel, lighttpdVersion: version)
     }
 

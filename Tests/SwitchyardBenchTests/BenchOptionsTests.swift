@@ -91,6 +91,10 @@ import Testing
         #expect(throws: BenchOptions.UsageError.self) { try CompareOptions.parse(["--paths", "proxy,nginx"]) }
         #expect(throws: BenchOptions.UsageError.self) { try CompareOptions.parse(["--paths="]) }
         #expect(throws: BenchOptions.UsageError.self) { try CompareOptions.parse(["--paths", ",,"]) }
+        guard case .run(let p) = try CompareOptions.parse(["--pin", "1"]) else { Issue.record("help"); return }
+        #expect(p.pinCPU == 1 && o.pinCPU == nil)
+        #expect(throws: BenchOptions.UsageError.self) { try CompareOptions.parse(["--pin", "-1"]) }
+        #expect(throws: BenchOptions.UsageError.self) { try CompareOptions.parse(["--pin", "x"]) }
     }
 }
 

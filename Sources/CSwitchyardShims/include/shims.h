@@ -57,6 +57,8 @@ int sy_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
 int sy_raise_nofile_limit(void);
 /* CPUs this process may run on (its affinity mask); 0 when unknown. */
 int sy_usable_cpus(void);
+/* Restricts this process (and the children it starts afterwards) to one CPU; 0 or -1 (errno). */
+int sy_pin_to_cpu(int cpu);
 /* crypt_r(3) check of a password against a stored hash: 1 match, 0 mismatch, -1 unknown method. */
 int sy_crypt_verify(const char *password, const char *hash);
 int sy_waitpid_status(pid_t pid, int *exited, int *code, int nohang);
