@@ -3,7 +3,8 @@
 public struct ProxyHeaderOptions: Sendable, Equatable {
     /// `"upgrade" => "enable"`: forward `Upgrade: websocket` (and only that token) to the backend.
     public var upgrade: Bool
-    /// `"connect-method" => "enable"`: CONNECT requests may be proxied.
+    /// `"connect" => "enable"` (alias `connect-method`): the gateway answers a CONNECT itself and
+    /// tunnels raw bytes to the route's host (lighttpd's mod_proxy); without it CONNECT is 405.
     public var connectMethod: Bool
     /// `"map-host-request"`: client authority -> backend authority, first match wins. Key `-` stands for
     /// the client's Host; value `-` keeps the client's Host; an empty value keeps the authority and stops.

@@ -17,12 +17,10 @@ public struct ProxyRequestHead: Sendable, Equatable {
     public var backendHost: String
     /// The body is sent with the chunked coding.
     public var chunkedBody: Bool
-    /// A CONNECT (allowed by `connect-method`): a 2xx answer makes the connection a tunnel.
-    public var isConnect = false
 }
 
 public struct ProxyRequestError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The status to answer the client with (405 for a CONNECT the route does not allow).
+    /// The status to answer the client with (405 for a CONNECT: never forwarded).
     public var status: Int
     public var reason: String
     public var description: String { "\(status): \(reason)" }
@@ -44,8 +42,9 @@ public enum ProxyRequestHeadEncoder {
     public static func encode(_ info: CGIRequestInfo, body: ProxyBodyFraming, backendAuthority: String,
                               remoteUser: String? = nil, keepAlive: Bool = true,
                               options: ProxyHeaderOptions) throws(ProxyRequestError) -> ProxyRequestHead {
-        if info.method == "CONNECT" && !options.connectMethod {
-            throw ProxyRequestError(status: 405, reason: "CONNECT is not enabled for this route (proxy.header connect-method)")
+        if info.method == "CONNECT" {
+            // lighttpd's mod_proxy tunnels a CONNECT itself (`proxy.header` connect): no backend sees one.
+            throw ProxyRequestError(status: 405, reason: "CONNECT is tunnelled by the gateway, never forwarded")
         }
         let clientHost = info.headers.first { ProxyMapping.equalsIgnoringCase($0.name, "Host") }?.value
         let isHTTPS = info.scheme == "https"
@@ -95,14 +94,12 @@ public enum ProxyRequestHeadEncoder {
         }
         out.append(ASCII.cr)
         out.append(ASCII.lf)
-        return ProxyRequestHead(bytes: out, isUpgrade: isUpgrade, backendHost: host, chunkedBody: body == .chunked,
-                                isConnect: info.method == "CONNECT")
+        return ProxyRequestHead(bytes: out, isUpgrade: isUpgrade, backendHost: host, chunkedBody: body == .chunked)
     }
 
     /// Origin-form target with map-urlpath applied; an absolute-form target loses scheme and authority.
     static func target(_ info: CGIRequestInfo, options: ProxyHeaderOptions, isHTTPS: Bool, hostMapped: Bool) -> String {
         var t = info.requestURI
-        if info.method == "CONNECT" { return t }
         if let absolute = ProxyMapping.splitAbsolute(t) { t = absolute.rest.isEmpty ? "/" : absolute.rest }
         return ProxyMapping.urlPath(t, in: options.mapURLPath, reversed: false) ?? t
     }

@@ -19,7 +19,7 @@ public struct ProxyResponseFramer: Sendable {
     }
 
     private var parser: HTTPResponseHeadParser
-    /// A 101 (or a 2xx to CONNECT) was framed: everything after it is the new protocol's.
+    /// A 101 was framed: everything after it is the new protocol's.
     public private(set) var switched = false
     /// The final response was framed completely (`.end` was emitted).
     public private(set) var ended = false
@@ -29,9 +29,8 @@ public struct ProxyResponseFramer: Sendable {
     /// Bytes of the final head (and what came before it) were seen.
     public private(set) var sawHead = false
 
-    /// `requestIsConnect`: a 2xx answer turns the connection into a tunnel, framed like a 101.
-    public init(requestIsHead: Bool, requestIsConnect: Bool = false, limits: HTTPResponseParserLimits = .init()) {
-        parser = HTTPResponseHeadParser(requestIsHead: requestIsHead, requestIsConnect: requestIsConnect, limits: limits)
+    public init(requestIsHead: Bool, limits: HTTPResponseParserLimits = .init()) {
+        parser = HTTPResponseHeadParser(requestIsHead: requestIsHead, limits: limits)
     }
 
     /// The server's EOF is the normal end: after a 101, or of a body delimited by close.

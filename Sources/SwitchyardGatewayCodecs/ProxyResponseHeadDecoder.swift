@@ -15,19 +15,16 @@ public struct ProxyResponseHeadDecoder: Sendable {
     public let requestIsHead: Bool
     /// `feed` returns interim heads (1xx other than 101) too, each as soon as it is complete.
     public let yieldsInterimHeads: Bool
-    /// The request was CONNECT: a 2xx head is final and has no body (the tunnel follows).
-    public let requestIsConnect: Bool
     private var parser: HTTPResponseHeadParser
     private var pending: [UInt8] = []
 
     public init(mapper: ProxyResponseHeaderMapper, requestIsUpgrade: Bool, requestIsHead: Bool,
-                yieldsInterimHeads: Bool = false, requestIsConnect: Bool = false, limits: HTTPResponseParserLimits = .init()) {
+                yieldsInterimHeads: Bool = false, limits: HTTPResponseParserLimits = .init()) {
         self.mapper = mapper
         self.yieldsInterimHeads = yieldsInterimHeads
-        self.requestIsConnect = requestIsConnect
         self.requestIsUpgrade = requestIsUpgrade
         self.requestIsHead = requestIsHead
-        parser = HTTPResponseHeadParser(requestIsHead: requestIsHead, requestIsConnect: requestIsConnect, limits: limits)
+        parser = HTTPResponseHeadParser(requestIsHead: requestIsHead, limits: limits)
     }
 
     /// Returns the final head and where its body starts in `bytes`, or nil while incomplete. With
@@ -78,10 +75,6 @@ public struct ProxyResponseHeadDecoder: Sendable {
             throw HTTPResponseParseError(.invalidFraming, "101 Switching Protocols to a request that did not ask for a WebSocket upgrade (or not to websocket)")
         }
         var length: Int?
-        if requestIsConnect && head.status >= 200 && head.status < 300 {
-            return CGIResponseHead(status: head.status, reason: head.reason.isEmpty ? nil : head.reason,
-                                   headers: mapper.map(fields, status: head.status), contentLength: nil)
-        }
         switch head.framing {
         case .length(let n): length = n
         case .none:

@@ -4,8 +4,7 @@
 /// one step with how many bytes it consumed; body bytes are ranges of that input (never copied).
 /// Interim heads (100 Continue, 103 Early Hints) are their own steps and parsing continues with the
 /// next head; `101 Switching Protocols` ends HTTP: what follows is the upgraded protocol's bytes and
-/// belongs to the caller; so does a 2xx answer to CONNECT (RFC 9112 6.3: the connection becomes a
-/// tunnel right after its head, whatever framing fields it carries). `finish()` reports the server's EOF: it completes a body delimited by
+/// belongs to the caller. `finish()` reports the server's EOF: it completes a body delimited by
 /// close and is a `.truncated` error anywhere else. After an error the parser stays failed.
 public struct HTTPResponseHeadParser: Sendable {
     public enum Step: Sendable, Equatable {
@@ -14,7 +13,7 @@ public struct HTTPResponseHeadParser: Sendable {
         case interim(ProxiedResponseHead, consumed: Int)
         /// The final head; body steps (or `.end`) follow according to `head.framing`.
         case head(ProxiedResponseHead, consumed: Int)
-        /// 101 (or 2xx to CONNECT): the bytes after `consumed` are the new protocol's (the tunnel's).
+        /// 101: the bytes after `consumed` are the new protocol's.
         case switchingProtocols(ProxiedResponseHead, consumed: Int)
         case body(Range<Int>, consumed: Int)
         /// The response is complete; `keepAlive` says whether the connection may carry another request.
@@ -35,15 +34,12 @@ public struct HTTPResponseHeadParser: Sendable {
     public let limits: HTTPResponseParserLimits
     /// The request was HEAD: the final response has no body whatever its headers say.
     public let requestIsHead: Bool
-    /// The request was CONNECT: a 2xx head switches to a tunnel; any other is an ordinary response.
-    public let requestIsConnect: Bool
     var state: State = .head
     var scanner = HeadScanner()
     var interimCount = 0
 
-    public init(requestIsHead: Bool = false, requestIsConnect: Bool = false, limits: HTTPResponseParserLimits = .init()) {
+    public init(requestIsHead: Bool = false, limits: HTTPResponseParserLimits = .init()) {
         self.requestIsHead = requestIsHead
-        self.requestIsConnect = requestIsConnect
         self.limits = limits
     }
 
@@ -126,7 +122,7 @@ public struct HTTPResponseHeadParser: Sendable {
             } catch {
                 return fail(error)
             }
-            if head.status == 101 || (requestIsConnect && head.status >= 200 && head.status < 300) {
+            if head.status == 101 {
                 state = .done
                 return .switchingProtocols(head, consumed: consumed)
             }

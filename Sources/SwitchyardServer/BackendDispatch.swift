@@ -69,7 +69,7 @@ final class BackendDispatch {
             return .notFound("\(label): no such file under \(hostConfig.docroot ?? context.settings.documentRoot) (check-local)")
         }
         let hostLabel = "\(label) \(hostConfig.addressDescription)"
-        // A CONNECT (only routed here with connect-method) waits for its answer like an upgrade.
+        // A CONNECT (routed here only with proxy.header connect) holds its body end back until the tunnel opens, like an upgrade.
         let upgrade = (hostConfig.upgrade && CGIRequestInfo.wantsWebSocket(context.head)) || context.head.method == "CONNECT"
         exchange.configure(upgradeCandidate: upgrade,
                            readTimeout: hostConfig.readTimeout, writeTimeout: hostConfig.writeTimeout,

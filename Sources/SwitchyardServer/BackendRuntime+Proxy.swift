@@ -11,6 +11,10 @@ extension BackendRuntime {
     func openProxyStream(_ request: BackendRequest, options: ProxyHeaderOptions, host hs: HostState, address: SocketAddress,
                          label: String, debug: Int, exchange: GatewayExchange, fresh: Bool) throws -> Result<OpenedStream, BackendFailure> {
         let config = hs.config
+        exchange.debug = debug
+        if request.info.method == "CONNECT" {
+            return try openConnectTunnel(request, host: hs, address: address, label: label, debug: debug, exchange: exchange)
+        }
         // A unix socket has no authority of its own: the client's Host stays unless replaced by "localhost".
         let authority = config.socket == nil ? config.addressDescription : "localhost"
         let head: ProxyRequestHead
@@ -24,20 +28,18 @@ extension BackendRuntime {
         let mapper = ProxyResponseHeaderMapper(options: options, clientHost: clientHost, backendHost: head.backendHost,
                                                clientIsHTTPS: request.info.scheme == "https")
         exchange.useHeadDecoder(ProxyResponseHeadDecoder(mapper: mapper, requestIsUpgrade: head.isUpgrade, requestIsHead: isHead,
-                                                         yieldsInterimHeads: true, requestIsConnect: head.isConnect))
-        exchange.debug = debug
-        exchange.connectTunnel = head.isConnect
+                                                         yieldsInterimHeads: true))
         if debug > 0 {
             worker.errorLog.info(label, "proxy debug: \(request.info.method) \(request.info.requestURI) from \(request.info.remoteAddr) to backend \(config.addressDescription)")
             worker.errorLog.info(label, "proxy debug: request line sent: \(GatewayExchange.requestLine(head.bytes))")
         }
         let codec = ProxyHTTPCodec(head: head, requestIsHead: isHead)
-        if head.isUpgrade || head.isConnect {
-            // A WebSocket (or a CONNECT tunnel) lives as long as it likes: it never holds a place in the keep-alive pool.
+        if head.isUpgrade {
+            // A WebSocket lives as long as it likes: it never holds a place in the keep-alive pool.
             if config.maxConnections > 0 && hs.active >= config.maxConnections { return .failure(busy(hs, label)) }
             let stream = try connectedStream(codec, address: address, label: label)
             stream.onClose = { [weak hs] _ in hs?.active -= 1 }
-            if debug > 0 { worker.errorLog.info(label, "proxy debug: \(head.isConnect ? "CONNECT" : "upgrade") request on a new connection of its own") }
+            if debug > 0 { worker.errorLog.info(label, "proxy debug: upgrade request on a new connection of its own") }
             return start(stream, request, label: label, reused: false)
         }
         let pool = hs.proxy
@@ -59,6 +61,22 @@ extension BackendRuntime {
         }
         exchange.onFinish = { [weak hs] _ in hs?.active -= 1 }
         return start(stream, request, label: label, reused: reused)
+    }
+
+    /// lighttpd's `proxy_create_env_connect`: a CONNECT (routed here only with `proxy.header`
+    /// connect) is not forwarded. The host itself is the tunnel's destination (the request's
+    /// authority plays no part); once the connection is up the exchange answers `200 OK` and relays
+    /// raw bytes both ways, like an upgraded WebSocket (`GatewayExchange.openConnectTunnel`).
+    private func openConnectTunnel(_ request: BackendRequest, host hs: HostState, address: SocketAddress, label: String,
+                                   debug: Int, exchange: GatewayExchange) throws -> Result<OpenedStream, BackendFailure> {
+        if hs.config.maxConnections > 0 && hs.active >= hs.config.maxConnections { return .failure(busy(hs, label)) }
+        exchange.connectTunnel = true
+        if debug > 0 {
+            worker.errorLog.info(label, "proxy debug: CONNECT \(request.info.requestURI) from \(request.info.remoteAddr): tunnel to backend \(hs.config.addressDescription)")
+        }
+        let stream = try connectedStream(RawTunnelCodec(), address: address, label: label)
+        stream.onClose = { [weak hs] _ in hs?.active -= 1 }
+        return start(stream, request, label: label, reused: false)
     }
 
     private func start(_ stream: FDBackendStream, _ request: BackendRequest, label: String, reused: Bool) -> Result<OpenedStream, BackendFailure> {

@@ -5,6 +5,7 @@ import SwitchyardWebSocket
 
 /// mod_wstunnel's wire "protocol": nothing. The backend is a plain socket program (the seed
 /// `echo.pl`, a VNC server) that gets the WebSocket payload as bytes and writes bytes back.
+/// mod_proxy's CONNECT tunnel uses it too: the client's bytes as they are, a FIN as a half-close.
 final class RawTunnelCodec: BackendCodec {
     var isTransparent: Bool { true }
     var name: String { "wstunnel" }

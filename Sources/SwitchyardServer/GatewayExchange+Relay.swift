@@ -8,22 +8,28 @@ import SwitchyardGatewayCodecs
 /// its connection after a complete response, and the backend timeouts (connect, read, write)
 /// checked on the worker's once-a-second tick.
 extension GatewayExchange {
-    /// After a `101`, or the 2xx a forward proxy gave a CONNECT (relayed with its own status: the
-    /// client's tunnel is open once it reads that head).
+    /// After a `101` from the backend, or (`connectTunnel`) once a CONNECT's backend connection is up.
     func startUpgrade(_ cgi: CGIResponseHead) {
         guard let connection else { return }
-        var head = connectTunnel ? HTTPResponseHead(status: cgi.status, reason: cgi.reason)
-                                 : HTTPResponseHead(status: 101, reason: "Switching Protocols")
-        for (name, value) in cgi.headers where name.lowercased() != "status" {
-            head.headers.add(name: name, value: value)
-        }
-        if !connectTunnel {
+        var head: HTTPResponseHead
+        if connectTunnel {
+            // lighttpd's answer exactly: `200 OK` with Date, Server and `Connection: close` (the
+            // connection ends with the tunnel), no framing fields.
+            head = HTTPResponseHead(status: 200, reason: "OK")
+        } else {
+            head = HTTPResponseHead(status: 101, reason: "Switching Protocols")
+            for (name, value) in cgi.headers where name.lowercased() != "status" {
+                head.headers.add(name: name, value: value)
+            }
             if !head.headers.contains("Connection") { head.headers.add(name: "Connection", value: "Upgrade") }
             if !head.headers.contains("Upgrade") { head.headers.add(name: "Upgrade", value: "websocket") }
         }
         phase = .upgraded
         connection.switchToUpgraded(head)
-        if debug > 0 { errorLog.info(label, "proxy debug: \(cgi.status) from the backend: switched to a two-way byte stream (relay: \(relayMode))") }
+        if debug > 0 {
+            errorLog.info(label, connectTunnel ? "proxy debug: connected to the backend: 200 to the client, switched to a two-way byte stream (relay: \(relayMode))"
+                                               : "proxy debug: \(cgi.status) from the backend: switched to a two-way byte stream (relay: \(relayMode))")
+        }
         if relayMode == "splice", let fdStream = stream as? FDBackendStream, fdStream.codec.isTransparent {
             if fdStream.isSocket {
                 spliceWhenBusy = true
@@ -32,6 +38,13 @@ extension GatewayExchange {
                 worker.loop.defer_ { [weak self] in self?.trySplice() }
             }
         }
+    }
+
+    /// The CONNECT's backend connection is up (it connected at once, or its connect completed):
+    /// the tunnel opens, before the backend says anything (a TLS server waits for the client).
+    func openConnectTunnel() {
+        guard connectTunnel, phase == .awaitingHead, let stream, !stream.isConnecting else { return }
+        startUpgrade(CGIResponseHead(status: 200))
     }
 
     /// A read this large (the streams grow their reads only after one filled the buffer) means

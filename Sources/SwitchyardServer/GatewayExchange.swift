@@ -30,7 +30,8 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     private(set) var connectTimeout = 0
     /// `proxy.debug`: > 0 logs what happens to each proxied request (`GatewayExchange+Debug`).
     var debug = 0
-    /// The request is a CONNECT the route allows (`connect-method`): a 2xx answer becomes a tunnel.
+    /// A CONNECT the route allows (mod_proxy `proxy.header` connect): the backend speaks no HTTP;
+    /// the exchange answers 200 itself once the connection is up (`openConnectTunnel`).
     var connectTunnel = false
     var stream: BackendStream?
     /// Called when the stream could not even start, to try another host (SCGI/FastCGI pools).
@@ -99,6 +100,10 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         stream.delegate = self
         phase = .awaitingHead
         backendSpoke = false
+        if connectTunnel && !stream.isConnecting {
+            // Connected at once: answer after the route has installed this exchange as the handler.
+            worker.loop.defer_ { [weak self] in self?.openConnectTunnel() }
+        }
         if bodyEndSent {
             // A retry (only ever without a request body): the new stream needs its end too.
             bodyEndSent = false
@@ -134,7 +139,9 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         connection?.resumeReading()
     }
 
-    func streamConnected() {}
+    func streamConnected() {
+        if connectTunnel { openConnectTunnel() }
+    }
 
     func upgradedData(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let stream, phase == .upgraded else { return true }
@@ -150,6 +157,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
 
     func streamStdout(_ bytes: UnsafeRawBufferPointer) {
         backendSpoke = true
+        if connectTunnel && phase == .awaitingHead { openConnectTunnel() }
         switch phase {
         case .awaitingHead:
             let parsed: (head: CGIResponseHead, bodyStartInInput: Int)?
@@ -203,10 +211,6 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
 
     private func beginResponse(_ cgi: CGIResponseHead) {
         guard let connection else { return }
-        if connectTunnel && cgi.status >= 200 && cgi.status < 300 {
-            startUpgrade(cgi)
-            return
-        }
         if cgi.status == 101 {
             if upgradeCandidate {
                 startUpgrade(cgi)

@@ -285,13 +285,14 @@ final class HTTP1Exchange: ClientExchange {
 
     // MARK: ClientExchange: becoming a byte stream
 
-    /// Sends the 101 head; from now on the exchange is a two-way byte stream.
+    /// Sends the 101 head (or a CONNECT tunnel's 200); from now on the exchange is a two-way byte stream.
     func switchToUpgraded(_ head: HTTPResponseHead) {
         guard isCurrent else { return }
+        // Before the head: a CONNECT's 200 says `Connection: close` (as lighttpd's does); a 101 never does.
+        keepAlive = false
         sendHead(head, framing: .none)
         logAccess()
         phase = .upgraded
-        keepAlive = false
         connection?.exchangeUpgraded()
     }
 

@@ -7,7 +7,7 @@ import SwitchyardGatewayCodecs
 /// then the body as is, or re-chunked when the client sent it chunked. The response is framed by
 /// `ProxyResponseFramer`: heads pass through to the exchange's `ProxyResponseHeadDecoder`, the body
 /// is de-chunked, and the end of a Content-Length or chunked body ends the exchange (`.end`)
-/// without waiting for the server to close. After a `101` (or a 2xx to CONNECT) the codec is transparent: raw bytes
+/// without waiting for the server to close. After a `101` the codec is transparent: raw bytes
 /// both ways, spliced when the server's `upgrade-relay` allows.
 final class ProxyHTTPCodec: BackendCodec {
     let head: ProxyRequestHead
@@ -19,7 +19,7 @@ final class ProxyHTTPCodec: BackendCodec {
 
     init(head: ProxyRequestHead, requestIsHead: Bool) {
         self.head = head
-        framer = ProxyResponseFramer(requestIsHead: requestIsHead, requestIsConnect: head.isConnect)
+        framer = ProxyResponseFramer(requestIsHead: requestIsHead)
     }
 
     /// Transparent after a 101 (splice may take over) and for a body delimited by close (EOF ends it cleanly).
@@ -28,7 +28,7 @@ final class ProxyHTTPCodec: BackendCodec {
 
     /// The request went out completely, its response ended completely, and the server allows
     /// another request on the connection.
-    var allowsReuse: Bool { requestComplete && framer.ended && framer.keepAlive && !framer.switched && !head.isUpgrade && !head.isConnect }
+    var allowsReuse: Bool { requestComplete && framer.ended && framer.keepAlive && !framer.switched && !head.isUpgrade }
     private var requestComplete = false
 
     func encodeRequestStart(_ request: BackendRequest, keepConnection: Bool, out: ByteBuffer) {

@@ -32,14 +32,15 @@ extension ProxySettings {
             let name = "proxy.header \"\(key)\""
             switch key {
             case "upgrade": header.upgrade = try GatewayRoutes.bool(sub, name)
-            case "connect-method": header.connectMethod = try GatewayRoutes.bool(sub, name)
+            // "connect" is lighttpd's name; "connect-method" is kept for configs written for earlier Switchyard builds.
+            case "connect", "connect-method": header.connectMethod = try GatewayRoutes.bool(sub, name)
             case "https-remap": header.httpsRemap = try GatewayRoutes.bool(sub, name)
             case "force-http10": forceHTTP10 = try GatewayRoutes.bool(sub, name)
             case "map-host-request": header.mapHostRequest = try pairs(sub, name, requireSlash: false)
             case "map-host-response": header.mapHostResponse = try pairs(sub, name, requireSlash: false)
             case "map-urlpath": header.mapURLPath = try pairs(sub, name, requireSlash: true)
             default:
-                throw ConfigError(location: e.location, message: "proxy.header: unknown option \"\(key)\" (upgrade, connect-method, "
+                throw ConfigError(location: e.location, message: "proxy.header: unknown option \"\(key)\" (upgrade, connect, "
                                   + "map-host-request, map-host-response, map-urlpath, https-remap, force-http10)")
             }
         }

@@ -112,7 +112,9 @@ final class Router: ExchangeRouting {
         let scheme = connection.listener.scheme
         let path: String
         let isConnect = head.method == "CONNECT"
-        switch isConnect ? .success("") : RequestPath.normalize(head.path) {
+        // lighttpd's URL path of a CONNECT is its authority-form target ("10.0.0.1:443"): conditions
+        // and the proxy.server match see that (so "" and suffix routes like ":443" match, "/..." never).
+        switch isConnect ? .success(head.target) : RequestPath.normalize(head.path) {
         case .success(let p): path = p
         case .failure(let error):
             return fixed(error.status, connection: connection, log: "bad path \(head.path): \(error.reason)")
@@ -152,7 +154,7 @@ final class Router: ExchangeRouting {
             return fixed(411, connection: connection, log: nil)
         }
         if isConnect {
-            // Only mod_proxy with connect-method takes a CONNECT (its path is empty: the `""` route).
+            // Only mod_proxy with `proxy.header` connect takes a CONNECT, on a route its target matches.
             if settings.gatewayModules.contains(.proxy), let table = settings.proxyTable, table.proxyHeader?.connectMethod == true,
                let r = worker.backends.route(table: table, context: ctx, connection: connection) { return r }
             return fixed(405, connection: connection, log: nil)

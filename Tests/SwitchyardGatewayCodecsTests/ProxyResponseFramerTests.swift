@@ -10,8 +10,8 @@ struct Framed: Equatable {
 }
 
 /// Feeds `wire` in pieces of `step` bytes, keeping the unconsumed rest as the transport does.
-func frame(_ wire: String, step: Int, isHead: Bool = false, connect: Bool = false, eof: Bool = false) throws(HTTPResponseParseError) -> (Framed, ProxyResponseFramer) {
-    var framer = ProxyResponseFramer(requestIsHead: isHead, requestIsConnect: connect)
+func frame(_ wire: String, step: Int, isHead: Bool = false, eof: Bool = false) throws(HTTPResponseParseError) -> (Framed, ProxyResponseFramer) {
+    var framer = ProxyResponseFramer(requestIsHead: isHead)
     var out = Framed()
     var pending: [UInt8] = []
     let all = Array(wire.utf8)
@@ -75,21 +75,6 @@ func frame(_ wire: String, step: Int, isHead: Bool = false, connect: Bool = fals
         #expect(out.body == Array("\u{81}\u{02}hi".utf8))
     }
 
-    /// A 2xx to CONNECT is a tunnel from the byte after its head (any Content-Length ignored,
-    /// RFC 9112 6.3); any other status is an ordinary response with its body.
-    @Test(arguments: [1, 4, 1000]) func connectTwoHundredOpensATunnel(step: Int) throws {
-        let wire = "HTTP/1.1 200 Connection established\r\nContent-Length: 3\r\n\r\n\u{16}\u{03}\u{01}tls bytes"
-        let (out, framer) = try frame(wire, step: step, connect: true, eof: true)
-        #expect(out.heads == ["HTTP/1.1 200 Connection established\r\nContent-Length: 3\r\n\r\n"])
-        #expect(out.body == Array("\u{16}\u{03}\u{01}tls bytes".utf8) && out.ends.isEmpty)
-        #expect(framer.switched && framer.endsAtClose)
-        let (refused, rf) = try frame("HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 4\r\n\r\nnope", step: step, connect: true)
-        #expect(String(decoding: refused.body, as: UTF8.self) == "nope" && refused.ends == [true] && !rf.switched)
-        // The same 200 to a request that is not CONNECT is an ordinary response.
-        let (plain, pf) = try frame(wire, step: step)
-        #expect(plain.body == Array("\u{16}\u{03}\u{01}".utf8) && plain.ends == [true] && !pf.switched)
-    }
-
     @Test func truncatedBodiesAreErrorsAtEOF() {
         #expect(throws: HTTPResponseParseError.self) { try frame("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc", step: 50, eof: true) }
         #expect(throws: HTTPResponseParseError.self) { try frame("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhe", step: 50, eof: true) }
@@ -146,16 +131,6 @@ func frame(_ wire: String, step: Int, isHead: Bool = false, connect: Bool = fals
         #expect(heads.map(\.status) == [100, 103, 200])
         #expect(heads[1].headers.map(\.name) == ["Link"] && heads[1].value("Link") == "</a.css>; rel=preload")
         #expect(heads[2].contentLength == 2 && bodyStart == wire.count - 2)
-    }
-
-    @Test func connectAnswersDecode() throws {
-        let mapper = ProxyResponseHeaderMapper(options: ProxyHeaderOptions(), clientHost: "example.org", backendHost: "b", clientIsHTTPS: false)
-        var d = ProxyResponseHeadDecoder(mapper: mapper, requestIsUpgrade: false, requestIsHead: false, requestIsConnect: true)
-        let (ok, start) = try #require(try feed(&d, "HTTP/1.1 200 Connection established\r\nContent-Length: 9\r\n\r\nraw"))
-        #expect(ok.status == 200 && ok.reason == "Connection established" && ok.contentLength == nil && start == 58)
-        var refused = ProxyResponseHeadDecoder(mapper: mapper, requestIsUpgrade: false, requestIsHead: false, requestIsConnect: true)
-        let (no, _) = try #require(try feed(&refused, "HTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\n\r\n"))
-        #expect(no.status == 403 && no.contentLength == 4)
     }
 
     @Test func headKeepsTheAnnouncedLength() throws {

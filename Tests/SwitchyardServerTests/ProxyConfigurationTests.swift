@@ -95,7 +95,7 @@ struct ProxySeedConfigTests {
         proxy.replace-http-host = "enable"
         proxy.forwarded = ( "for" => 1, "proto" => "enable", "host" => 0, "by" => 1, "remote_user" => 1 )
         proxy.map-extensions = ( ".php5" => ".php" )
-        proxy.header = ( "upgrade" => "enable", "connect-method" => "enable", "https-remap" => "enable",
+        proxy.header = ( "upgrade" => "enable", "connect" => "enable", "https-remap" => "enable",
                          "map-host-request" => ( "-" => "backend.internal" ), "map-host-response" => ( "-" => "-" ),
                          "map-urlpath" => ( "/app/" => "/", "/app/static/" => "/assets/" ) )
         """)
@@ -107,6 +107,17 @@ struct ProxySeedConfigTests {
                                           mapHostResponse: [("-", "-")], mapURLPath: [("/app/", "/"), ("/app/static/", "/assets/")],
                                           httpsRemap: true, forwarded: [.for, .proto, .by, .remoteUser], replaceHTTPHost: true)
         #expect(p.header == expected)
+    }
+
+    /// lighttpd's key is "connect"; "connect-method" (an earlier Switchyard spelling) still works.
+    @Test(arguments: ["connect", "connect-method"])
+    func connectOption(_ key: String) throws {
+        let s = try resolve("""
+        server.modules = ( "mod_proxy" )
+        proxy.server = ( "" => ( ( "host" => "127.0.0.1", "port" => 22 ) ) )
+        proxy.header = ( "\(key)" => "enable" )
+        """)
+        #expect(try #require(s.proxy).header.connectMethod)
     }
 
     @Test func wstunnelKeys() throws {
@@ -167,6 +178,7 @@ struct ProxySeedConfigTests {
         (#"proxy.server = ( "/" => ( ( "host" => "127.0.0.1" ) ) )"#, "needs \"socket\" or \"host\" + \"port\""),
         (#"proxy.server = ( "/" => ( ( "host" => "a", "port" => 70000 ) ) )"#, "port"),
         (#"proxy.header = ( "upgrade" => "maybe" )"#, "proxy.header \"upgrade\" must be \"enable\" or \"disable\""),
+        (#"proxy.header = ( "connect" => "yes please" )"#, "proxy.header \"connect\" must be \"enable\" or \"disable\""),
         (#"proxy.header = ( "map-urlpath" => ( "app" => "/" ) )"#, "is not a URL path"),
         (#"proxy.header = ( "map-host-request" => "x" )"#, "map-host-request\" must be an array"),
         (#"proxy.header = ( "rewrite" => "enable" )"#, "unknown option \"rewrite\""),
