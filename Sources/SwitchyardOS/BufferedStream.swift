@@ -287,7 +287,7 @@ public final class BufferedStream: EventHandler {
             loop.setInterest(fd: writeFD, .output)
             return
         }
-        let wantsOutput = !isOutputClosed && !output.isEmpty
+        let wantsOutput = !isOutputClosed && !output.isEmpty || transport.wantsWritability
         if !split {
             // Asked several times per event: only a change reaches the loop.
             var events: IOEvents = wantsInput ? .input : []
@@ -305,6 +305,10 @@ public final class BufferedStream: EventHandler {
         guard !isClosed else { return }
         if isConnecting {
             completeConnect()
+            if isClosed { return }
+        }
+        if transport.wantsWritability && !events.isDisjoint(with: BufferedStream.writableEvents) {
+            readInput(hangup: false)   // the transport's own write (a TLS handshake message) goes on
             if isClosed { return }
         }
         if fd == writeFD && !isOutputClosed && !output.isEmpty && !events.isDisjoint(with: BufferedStream.writableEvents) {
