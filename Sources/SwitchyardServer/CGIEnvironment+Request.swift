@@ -39,6 +39,10 @@ extension CGIRequestInfo {
             headers: headers)
         info.redirectStatus = 200
         if let user = context.remoteUser { info.extra += [("AUTH_TYPE", "Basic"), ("REMOTE_USER", user)] }
+        // lighttpd's mod_openssl names: SSL_get_version and the cipher's OpenSSL name.
+        if let tls = connection.tls, let version = tls.protocolVersion, let cipher = tls.cipherName {
+            info.extra += [("SSL_PROTOCOL", version), ("SSL_CIPHER", cipher)]
+        }
         info.extra += context.settings.setenv.environment
         return info
     }
