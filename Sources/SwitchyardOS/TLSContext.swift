@@ -76,7 +76,11 @@ public final class TLSContext: @unchecked Sendable {
         let keyFile = options.privateKeyFile ?? cert
         let keyKey = options.privateKeyFile == nil ? "ssl.pemfile" : "ssl.privkey"
         guard SSL_CTX_use_PrivateKey_file(handle, keyFile, SSL_FILETYPE_PEM) == 1 else {
-            throw TLSError.openSSL("\(keyKey) \(keyFile): cannot load the private key")
+            let reasons = TLSError.drainErrorQueue()
+            if reasons.contains("mismatch") {   // OpenSSL compares it with the certificate while loading
+                throw TLSError("\(keyKey) \(keyFile): the private key does not match the certificate in \(cert)")
+            }
+            throw TLSError("\(keyKey) \(keyFile): cannot load the private key: \(reasons)")
         }
         guard SSL_CTX_check_private_key(handle) == 1 else {
             throw TLSError.openSSL("\(keyKey) \(keyFile): the private key does not match the certificate in \(cert)")
@@ -101,6 +105,9 @@ public final class TLSContext: @unchecked Sendable {
         guard SSL_CONF_CTX_finish(cctx) == 1 else { throw TLSError.openSSL("ssl.openssl.ssl-conf-cmd") }
     }
 
+    /// The lowest protocol version accepted (OpenSSL's constant: 0x0303 is TLS 1.2, 0x0304 TLS 1.3).
+    public var minimumProtocolVersion: Int32 { sy_ssl_ctx_get_min_proto(handle) }
+
     /// Installs the SNI table (before the first connection; see the type's comment).
     public func setServerNames(_ names: [ServerName]) {
         serverNames = names
@@ -110,7 +117,7 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     /// The context for `name` (lower-cased by the caller), nil for this one's own certificate.
-    func context(forServerName name: String) -> TLSContext? {
+    public func context(forServerName name: String) -> TLSContext? {
         serverNames.first(where: { $0.matches(name) })?.context
     }
 }

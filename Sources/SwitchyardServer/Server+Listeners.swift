@@ -28,11 +28,12 @@ extension Server {
         var passed = try takeActivatedSockets()
         var perWorker: [[BoundListener]] = Array(repeating: [], count: loops)
         var ownedUnixPath: SocketAddress? = nil
-        for spec in specs {
+        for (index, spec) in specs.enumerated() {
+            let isMain = index == 0   // not by address: a socket block may name the same one (port 0)
             if let i = passed.firstIndex(where: { SocketAddress.local(of: $0)?.description == spec.address.description }) {
                 let fd = passed.remove(at: i)
                 share(fd, text: spec.text, address: spec.address, into: &perWorker,
-                      tls: tls.context(forSocket: spec.text, isMain: spec.address.description == mainAddress.description))
+                      tls: tls.context(forSocket: spec.text, isMain: isMain))
                 continue
             }
             var address = spec.address
@@ -47,8 +48,7 @@ extension Server {
                 if w == 0, address.port == 0, let bound = SocketAddress.local(of: fd) {
                     address = bound   // port 0: every worker binds the port the kernel picked
                 }
-                let info = listenerInfo(text: spec.text, isMain: spec.address.description == mainAddress.description,
-                                        port: address.port)
+                let info = listenerInfo(text: spec.text, isMain: isMain, port: address.port)
                 perWorker[w].append(BoundListener(fd: fd, info: info, shown: Self.shown(address, tls: info.tls != nil)))
             }
             if spec.address.description == mainAddress.description, case .unix = mainAddress { ownedUnixPath = mainAddress }

@@ -89,7 +89,7 @@ struct TLSSettings {
             if let keyEntry { warnIfReadable(options.privateKeyFile ?? options.certificateFile, entry: keyEntry) }
             return context
         } catch {
-            let key = TLSSettings.keys.first(where: { error.message.hasPrefix($0 + " ") }) ?? "ssl.pemfile"
+            let key = TLSSettings.keys.first(where: { error.message.hasPrefix($0 + " ") || error.message.hasPrefix($0 + ":") }) ?? "ssl.pemfile"
             let location = (settings[key] ?? settings["ssl.pemfile"] ?? settings["ssl.engine"])!.location
             throw ConfigError(location: location, message: error.message)
         }
