@@ -52,6 +52,13 @@ public final class TLSTransport: ByteTransport {
         guard let ssl, isHandshakeComplete, let c = SSL_get_current_cipher(ssl), let n = SSL_CIPHER_get_name(c) else { return nil }
         return String(cString: n)
     }
+    /// The cipher's secret bits (used, possible): SSL_CIPHER_USEKEYSIZE, SSL_CIPHER_ALGKEYSIZE.
+    public var cipherBits: (used: Int, possible: Int)? {
+        guard let ssl, isHandshakeComplete, let c = SSL_get_current_cipher(ssl) else { return nil }
+        var possible: Int32 = 0
+        let used = SSL_CIPHER_get_bits(c, &possible)
+        return (Int(used), Int(possible))
+    }
     /// The ALPN protocol agreed on, nil without one.
     public var negotiatedALPN: String? {
         guard let ssl else { return nil }

@@ -125,6 +125,7 @@ def test_https_static_files_and_cgi_environment(tls_server):
     env = dict(line.split("=", 1) for line in s.curl("/cgi/env.py").decode().splitlines() if "=" in line)
     assert env["HTTPS"] == "on" and env["REQUEST_SCHEME"] == "https"
     assert env["SSL_PROTOCOL"] == "TLSv1.3" and env["SSL_CIPHER"].startswith("TLS_"), env
+    assert int(env["SSL_CIPHER_USEKEYSIZE"]) >= 128 and int(env["SSL_CIPHER_ALGKEYSIZE"]) >= 128, env
     assert env["SERVER_PORT"] == str(s.port)
     env12 = dict(line.split("=", 1) for line in s.curl("/cgi/env.py", "a.test", "--tlsv1.2", "--tls-max", "1.2")
                  .decode().splitlines() if "=" in line)
@@ -297,3 +298,30 @@ def test_config_check_reports_tls_errors_and_warnings(certs, tmp_path):
     code, out = run_check(base + f'ssl.pemfile = {q(certs / "a.test.crt")}\nssl.privkey = {q(certs / "a.test.key")}\n'
                           'ssl.openssl.ssl-conf-cmd = ("MinProtocol" => "TLSv1.3", "Options" => "-SessionTicket")\n', tmp_path)
     assert code == 0 and "warning" not in out, out
+
+
+def test_proxy_sees_https_and_tunnels_wss(tls_server):
+    import json
+    from proxy_peers import Backend, WSEcho
+    backend, echo = Backend(), WSEcho()
+    try:
+        s = tls_server(f"""
+server.modules += ("mod_proxy")
+proxy.server = ( "/api/" => (( "host" => "127.0.0.1", "port" => {backend.port} )),
+                 "/pws/" => (( "host" => "127.0.0.1", "port" => {echo.port} )) )
+proxy.header = ( "upgrade" => "enable" )
+proxy.forwarded = ( "for" => 1, "proto" => 1 )
+""")
+        seen = {k.lower(): v for k, v in json.loads(s.curl("/api/headers"))["headers"]}
+        assert seen["x-forwarded-proto"] == "https" and "proto=https" in seen["forwarded"], seen
+        require_module("websockets", "python websockets client")
+        from websockets.sync import client as sync_client
+        sock = socket.create_connection(("127.0.0.1", s.port))
+        with sync_client.connect(f"wss://a.test:{s.port}/pws/x", sock=sock, ssl=s.client_context(),
+                                 server_hostname="a.test", max_size=None, open_timeout=10, proxy=None) as ws:
+            payload = os.urandom(1 << 20)
+            ws.send(payload)
+            assert ws.recv(timeout=20) == payload
+    finally:
+        backend.close()
+        echo.close()
