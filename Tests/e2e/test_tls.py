@@ -46,11 +46,11 @@ def certs(tmp_path_factory):
     return d
 
 
-def tls_config(doc, certs, extra=""):
+def tls_config(doc, certs, extra="", read_idle=3):
     return f"""
 server.document-root = {q(doc)}
 server.modules += ("mod_cgi", "mod_openssl")
-server.max-read-idle = 3
+server.max-read-idle = {read_idle}
 mimetype.assign = (".html" => "text/html", ".bin" => "application/octet-stream")
 $HTTP["url"] =~ "^/cgi/" {{
     cgi.assign = (".py" => "/usr/bin/python3")
@@ -104,7 +104,7 @@ class TLSServer:
 
 @pytest.fixture
 def tls_server(switchyard, tmp_path, certs):
-    def start(extra=""):
+    def start(extra="", read_idle=3):
         doc = tmp_path / "doc"
         (doc / "cgi").mkdir(parents=True, exist_ok=True)
         (doc / "ws").mkdir(exist_ok=True)
@@ -113,7 +113,7 @@ def tls_server(switchyard, tmp_path, certs):
         (doc / "cgi" / "env.py").write_bytes((CGI_BIN / "env.py").read_bytes())
         shutil.copy(CGI_BIN / "ws_echo.py", doc / "ws" / "ws_echo.py")   # a copy: symlinks out of the root are refused
         (doc / "ws" / "ws_echo.py").chmod(0o755)
-        return TLSServer(switchyard(tls_config(doc, certs, extra)), certs, doc)
+        return TLSServer(switchyard(tls_config(doc, certs, extra, read_idle)), certs, doc)
     return start
 
 
@@ -325,3 +325,33 @@ proxy.forwarded = ( "for" => 1, "proto" => 1 )
     finally:
         backend.close()
         echo.close()
+
+
+def test_handshake_deadline_is_shorter_than_the_read_idle_limit(tls_server):
+    s = tls_server(read_idle=60)
+    assert s.curl("/index.html") == b"hello over tls\n"
+    time.sleep(0.3)
+    baseline = s.fd_count()
+    stalled = [socket.create_connection(("127.0.0.1", s.port), timeout=10) for _ in range(20)]
+    try:
+        for c in stalled[::2]:
+            c.sendall(HALF_CLIENT_HELLO)
+        t0 = time.monotonic()
+        assert wait_until(lambda: s.fd_count() >= baseline + 20, timeout=5)
+        # Closed by the 10 s handshake deadline, not by server.max-read-idle (60 s).
+        assert wait_until(lambda: s.fd_count() <= baseline, timeout=15), (s.fd_count(), baseline)
+        assert 9 <= time.monotonic() - t0 < 14
+        assert "TLS handshake not complete after 10 s" in s.srv.output()
+    finally:
+        for c in stalled:
+            c.close()
+
+
+def test_client_renegotiation_is_refused(tls_server):
+    s = tls_server()
+    # s_client's "R" line asks for a TLS 1.2 renegotiation: the server refuses it (no_renegotiation).
+    r = subprocess.run(f"(printf 'R\\n'; sleep 1) | {OPENSSL} s_client -connect 127.0.0.1:{s.port} -tls1_2 "
+                       f"-servername a.test -CAfile {s.certs / 'ca.pem'}", shell=True, capture_output=True, timeout=20)
+    out = (r.stdout + r.stderr).decode(errors="replace")
+    assert "RENEGOTIATING" in out and "no renegotiation" in out, out
+    assert s.curl("/index.html") == b"hello over tls\n"
