@@ -23,6 +23,8 @@ public final class TLSTransport: ByteTransport {
     public private(set) var wantsWritability = false
     /// Why the session failed (OpenSSL's reasons), for the error log; nil while all is well.
     public private(set) var failureReason: String?
+    /// A fatal error happened: OpenSSL forbids a close_notify afterwards.
+    private var fatal = false
 
     /// Takes ownership of `fd` once it returns (closed by `close`); when it throws, the caller closes `fd`.
     public init(fd: Int32, context: TLSContext) throws(TLSError) {
@@ -131,26 +133,24 @@ public final class TLSTransport: ByteTransport {
         case SSL_ERROR_ZERO_RETURN:
             return .eof   // close_notify
         case SSL_ERROR_SYSCALL:
-            let reasons = TLSError.drainErrorQueue()
-            if savedErrno == 0 || savedErrno == ECONNRESET && !isHandshakeComplete {
-                if !isHandshakeComplete { failureReason = "the client closed the connection during the TLS handshake" }
-                return savedErrno == 0 ? .eof : .error(savedErrno)
-            }
+            // The socket failed (a reset, a broken pipe) or the peer left without a TLS EOF: the
+            // same as on a plain connection, so no log line of its own.
+            ERR_clear_error()
             if savedErrno == EAGAIN || savedErrno == EINTR { return .wouldBlock }
-            failureReason = "TLS \(operation): \(String(cString: strerror(savedErrno)))\(reasons.isEmpty ? "" : " (\(reasons))")"
-            return .error(savedErrno)
+            fatal = true
+            return savedErrno == 0 ? .eof : .error(savedErrno)
         default:
             let reasons = TLSError.drainErrorQueue()
             let phase = isHandshakeComplete ? "TLS \(operation)" : "TLS handshake"
             failureReason = "\(phase) failed: \(reasons.isEmpty ? "protocol error" : reasons)"
-            // A fatal error forbids a close_notify later (SSL_shutdown would fail anyway).
+            fatal = true
             return .error(EPROTO)
         }
     }
 
     /// Sends close_notify (when the session got that far), then half-closes the socket.
     public func shutdownOutput() {
-        if let ssl, isHandshakeComplete, failureReason == nil {
+        if let ssl, isHandshakeComplete, !fatal {
             ERR_clear_error()
             _ = SSL_shutdown(ssl)   // best effort: a full socket buffer just loses the alert
             ERR_clear_error()
