@@ -81,6 +81,8 @@ public final class TLSTransport: ByteTransport {
     /// Decrypts what is available into `buffer`: at least `minimumSpace` room, and whatever
     /// plaintext is left of a record OpenSSL already decrypted (at most one record more), so
     /// nothing waits inside OpenSSL where epoll cannot see it.
+    static let maxRecordPlaintext: Int32 = 16 * 1024
+
     public func receive(into buffer: ByteBuffer, minimumSpace: Int) -> IOResult {
         guard let ssl else { return .error(EBADF) }
         wantsWritability = false
@@ -97,6 +99,10 @@ public final class TLSTransport: ByteTransport {
             if n > 0 {
                 buffer.commit(Int(n))
                 total += Int(n)
+                // A record shorter than the maximum ends a burst (a request head, a small message):
+                // stop without the read that would only say EAGAIN. Nothing is left inside OpenSSL,
+                // and level-triggered epoll reports any further record still in the socket.
+                if n < TLSTransport.maxRecordPlaintext && SSL_pending(ssl) == 0 { return .bytes(total) }
                 continue
             }
             let r = outcome(n, operation: "read")
