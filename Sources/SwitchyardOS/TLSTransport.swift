@@ -78,11 +78,12 @@ public final class TLSTransport: ByteTransport {
     /// The session was resumed (ticket or cache).
     public var isResumed: Bool { ssl.map { SSL_session_reused($0) == 1 } ?? false }
 
+    /// TLS's largest record payload (RFC 8446 5.1).
+    static let maxRecordPlaintext: Int32 = 16 * 1024
+
     /// Decrypts what is available into `buffer`: at least `minimumSpace` room, and whatever
     /// plaintext is left of a record OpenSSL already decrypted (at most one record more), so
     /// nothing waits inside OpenSSL where epoll cannot see it.
-    static let maxRecordPlaintext: Int32 = 16 * 1024
-
     public func receive(into buffer: ByteBuffer, minimumSpace: Int) -> IOResult {
         guard let ssl else { return .error(EBADF) }
         wantsWritability = false
