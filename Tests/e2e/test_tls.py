@@ -4,8 +4,8 @@ Certificates are made at test time with the `openssl` command in a temporary dir
 leaf certificates for a.test and b.test; nothing is committed). Checked with real peers: curl over
 https (static files, which go through user-space copies since TLS has no kernel path, and a CGI's
 environment), `openssl s_client` (TLS 1.0/1.1 refused, 1.2/1.3 accepted, ALPN, SNI, resumption),
-Python `websockets` and a raw lenient client over wss through CGI (the upgraded stream is copied,
-never spliced), and hostile handshakes (half a ClientHello then silence, garbage) while another
+Python `websockets` over wss through CGI, SCGI, FastCGI, mod_wstunnel and mod_proxy, and a raw lenient
+client with the seed ws_echo.py (the upgraded stream is copied, never spliced), and hostile handshakes (half a ClientHello then silence, garbage) while another
 client is served and the gateway's descriptors return to their baseline.
 """
 import os
@@ -355,3 +355,43 @@ def test_client_renegotiation_is_refused(tls_server):
     out = (r.stdout + r.stderr).decode(errors="replace")
     assert "RENEGOTIATING" in out and "no renegotiation" in out, out
     assert s.curl("/index.html") == b"hello over tls\n"
+
+
+def tls_socket_block(certs):
+    return f"""
+$SERVER["socket"] == "127.0.0.1:0" {{
+    ssl.engine = "enable"
+    ssl.pemfile = {q(certs / "a.test.crt")}
+    ssl.privkey = {q(certs / "a.test.key")}
+}}
+"""
+
+
+def wss_connect(server, path):
+    require_module("websockets", "python websockets client")
+    from websockets.sync import client as sync_client
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    return sync_client.connect(f"wss://a.test:{server.port}{path}", sock=sock, ssl=server.client_context(),
+                               server_hostname="a.test", max_size=None, open_timeout=10, proxy=None)
+
+
+def test_wss_through_scgi_fastcgi_and_wstunnel(switchyard, tmp_path, certs):
+    from test_echo_app import echo_config, need_echo_app
+    from wstunnel_util import seed_config
+    need_echo_app()
+    root = tmp_path / "echo"
+    root.mkdir()
+    apps = TLSServer(switchyard(echo_config(root) + tls_socket_block(certs), name="apps"), certs, root)
+    for path in ("/scgi/ws", "/fcgi/ws"):
+        with wss_connect(apps, path) as ws:
+            payload = os.urandom(1 << 20)
+            ws.send(payload)
+            assert ws.recv(timeout=20) == payload, path
+            ws.send("small text")
+            assert ws.recv(timeout=10) == "small text", path
+    # mod_wstunnel with the seed wstunnel.conf (paths and port changed) and the seed echo.pl.
+    tunnel = TLSServer(switchyard(seed_config(tmp_path / "tunnel", tls_socket_block(certs)), name="tunnel"),
+                       certs, tmp_path / "tunnel")
+    with wss_connect(tunnel, "/ws/") as ws:
+        ws.send("hello over wss\n")
+        assert ws.recv(timeout=10) == "hello over wss\n"
