@@ -43,6 +43,27 @@ struct TLSSettings {
             guard try Self.engineEnabled(merged) else { continue }
             sockets[block.condition.pattern] = try makeContext(merged, document: document, socketContext: i)
         }
+        warnIgnoredKeys(document)
+    }
+
+    /// `ssl.*` keys where they change nothing: in blocks other than `$SERVER["socket"]` and
+    /// `$HTTP["host"]`, and, in a host block, anything but the certificate and key (a session's
+    /// protocol range and ciphers are fixed before SNI picks the host's certificate).
+    private mutating func warnIgnoredKeys(_ document: ConfigDocument) {
+        for block in document.contexts {
+            let allowed: Set<String>
+            switch block.condition.field {
+            case .serverSocket: continue
+            case .host: allowed = ["ssl.pemfile", "ssl.privkey"]
+            default: allowed = []
+            }
+            for (key, entry) in block.settings where key.hasPrefix("ssl.") && !allowed.contains(key) {
+                let why = block.condition.field == .host
+                    ? "only ssl.pemfile and ssl.privkey apply per host name (SNI)"
+                    : "ssl.* applies only globally and in $SERVER[\"socket\"] and $HTTP[\"host\"] blocks"
+                warnings.append(ConfigDiagnostic(location: entry.location, message: "\(key) is ignored here: \(why)"))
+            }
+        }
     }
 
     private static func engineEnabled(_ settings: [String: ConfigEntry]) throws -> Bool {

@@ -154,6 +154,26 @@ struct TLSSettingsTests {
         #expect(other.context(forServerName: "b.test") == nil && other.context(forServerName: "c.example") != nil)
     }
 
+    @Test func sslKeysWhereTheyDoNothingAreWarnings() throws {
+        let s = try tlsSettings("""
+            $SERVER["socket"] == ":8443" {
+              ssl.engine = "enable"
+              ssl.pemfile = "\(files.path("a.test.crt"))"
+              ssl.privkey = "\(files.path("a.test.key"))"
+            }
+            $HTTP["host"] == "b.test" {
+              ssl.pemfile = "\(files.path("b.test.crt"))"
+              ssl.privkey = "\(files.path("b.test.key"))"
+              ssl.cipher-list = "HIGH"
+            }
+            $HTTP["url"] =^ "/x" { ssl.engine = "enable" }
+            """)
+        let lines = s.warnings.sorted { $0.location.line < $1.location.line }.map { "\($0.location.line): \($0.message)" }
+        #expect(lines.count == 2, "\(lines)")
+        #expect(lines.first?.hasPrefix("9: ssl.cipher-list is ignored here: only ssl.pemfile") == true, "\(lines)")
+        #expect(lines.last?.hasPrefix("11: ssl.engine is ignored here") == true, "\(lines)")
+    }
+
     @Test func alpnWireForm() {
         var o = TLSContextOptions(certificateFile: "x")
         o.alpnProtocols = ["h2", "http/1.1", "", String(repeating: "x", count: 256)]
