@@ -23,19 +23,21 @@ let package = Package(
         // libcrypt (crypt_r for htpasswd hashes) comes with libc6-dev, which the toolchain needs anyway.
         .target(name: "CSwitchyardShims", linkerSettings: [.linkedLibrary("crypt")]),
         // Event loop and OS layer: the only place that performs I/O.
-        .target(name: "SwitchyardOS", dependencies: ["CSwitchyardShims"], swiftSettings: hotPathSettings),
+        .target(name: "SwitchyardOS", dependencies: ["CSwitchyardShims", "COpenSSL"], swiftSettings: hotPathSettings),
         // Sans-I/O codecs.
         .target(name: "SwitchyardHTTP", swiftSettings: hotPathSettings),
         .target(name: "SwitchyardConfig"),
         // zlib for permessage-deflate (RFC 7692): a system library, not a package dependency.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "SwitchyardWebSocket", dependencies: ["CZlib"], swiftSettings: hotPathSettings),
+        // Debian's OpenSSL 3 for TLS (libssl-dev): a system library, not a package dependency.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // Depends on SwitchyardHTTP for one rule: header value bytes kept by the parser (FieldValueBytes).
         .target(name: "SwitchyardGatewayCodecs", dependencies: ["SwitchyardHTTP"], swiftSettings: hotPathSettings),
         // Connections, routing, static files, the shared backend layer (CGI, SCGI, FastCGI).
         .target(name: "SwitchyardServer",
                 dependencies: ["SwitchyardOS", "SwitchyardHTTP", "SwitchyardConfig", "SwitchyardGatewayCodecs", "SwitchyardWebSocket",
-                               "CSwitchyardShims"],
+                               "CSwitchyardShims", "COpenSSL"],
                 swiftSettings: hotPathSettings),
         .executableTarget(name: "switchyard", dependencies: ["SwitchyardServer"]),
         // Shared machinery of the scgi-cgi / fcgi-cgi bridges: accept, run a CGI per request, relay.

@@ -23,6 +23,8 @@ declare -A PROBE=(
     [chromium-driver]="command -v chromedriver"
     [libfcgi-dev]="test -f /usr/include/fcgiapp.h"
     [zlib1g-dev]="test -f /usr/include/zlib.h"
+    [libssl-dev]="test -f /usr/include/openssl/ssl.h"
+    [openssl]="command -v openssl"
     [procps]="command -v pgrep && command -v ps"
     [uwsgi-core]="command -v uwsgi-core || test -x /usr/bin/uwsgi"
     [uwsgi-plugin-python3]="test -f /usr/lib/uwsgi/plugins/python3_plugin.so"
@@ -34,7 +36,7 @@ declare -A PROBE=(
     [nodejs]="command -v node"
     [node-ws]="test -f /usr/share/nodejs/ws/package.json"
 )
-APT_ORDER=(python3 python3-pip perl gcc make curl lighttpd nginx-light wrk chromium chromium-driver libfcgi-dev zlib1g-dev procps
+APT_ORDER=(python3 python3-pip perl gcc make curl lighttpd nginx-light wrk chromium chromium-driver libfcgi-dev zlib1g-dev libssl-dev openssl procps
            uwsgi-core uwsgi-plugin-python3 php-fpm systemd apache2-utils novnc tigervnc-standalone-server
            nodejs node-ws)
 # pip name == import name for all of these; scgi: the real SCGI server behind Fixtures/scgi/scgi_echo_app.py

@@ -39,6 +39,9 @@ public final class BufferedStream: EventHandler {
     private let readFD: Int32
     private let writeFD: Int32
     private let split: Bool
+    /// The transport may need writability to read on (TLS); plain sockets and pipes never do, and
+    /// their hot path then skips asking.
+    private let transportMayWantWrite: Bool
     public private(set) var isConnecting: Bool
     public private(set) var isClosed = false
     /// The peer's EOF was read.
@@ -82,6 +85,7 @@ public final class BufferedStream: EventHandler {
         readFD = transport.descriptor
         writeFD = (transport as? SplitDescriptorTransport)?.outputDescriptor ?? transport.descriptor
         split = readFD != writeFD
+        transportMayWantWrite = !(transport is SocketTransport) && !(transport is PipeTransport)
         input = ByteBuffer(capacity: options.inputCapacity)
         output = OutputQueue(capacity: options.outputCapacity)
         lastActivity = loop.now
@@ -287,7 +291,7 @@ public final class BufferedStream: EventHandler {
             loop.setInterest(fd: writeFD, .output)
             return
         }
-        let wantsOutput = !isOutputClosed && !output.isEmpty
+        let wantsOutput = !isOutputClosed && !output.isEmpty || transportMayWantWrite && transport.wantsWritability
         if !split {
             // Asked several times per event: only a change reaches the loop.
             var events: IOEvents = wantsInput ? .input : []
@@ -305,6 +309,10 @@ public final class BufferedStream: EventHandler {
         guard !isClosed else { return }
         if isConnecting {
             completeConnect()
+            if isClosed { return }
+        }
+        if transportMayWantWrite && transport.wantsWritability && !events.isDisjoint(with: BufferedStream.writableEvents) {
+            readInput(hangup: false)   // the transport's own write (a TLS handshake message) goes on
             if isClosed { return }
         }
         if fd == writeFD && !isOutputClosed && !output.isEmpty && !events.isDisjoint(with: BufferedStream.writableEvents) {

@@ -22,6 +22,13 @@ public protocol ByteTransport: AnyObject {
     /// The kernel paths (sendfile, splice), or nil when every byte must pass through `send`
     /// (bytes a TLS session has to encrypt).
     var kernelPath: KernelPathTransport? { get }
+    /// The transport must write before it can read on (TLS: a handshake message did not fit the
+    /// socket): the stream asks for writability and calls `receive` again when it comes.
+    var wantsWritability: Bool { get }
+}
+
+extension ByteTransport {
+    public var wantsWritability: Bool { false }
 }
 
 /// Zero-copy capabilities only a plain socket has.

@@ -41,6 +41,13 @@ extension CGIRequestInfo {
             headers: headers)
         info.redirectStatus = 200
         if let user = context.remoteUser { info.extra += [("AUTH_TYPE", "Basic"), ("REMOTE_USER", user)] }
+        // lighttpd's mod_openssl names: SSL_get_version, the cipher's OpenSSL name and its bits.
+        if let tls = connection.tls, let version = tls.protocolVersion, let cipher = tls.cipherName {
+            info.extra += [("SSL_PROTOCOL", version), ("SSL_CIPHER", cipher)]
+            if let bits = tls.cipherBits {
+                info.extra += [("SSL_CIPHER_USEKEYSIZE", String(bits.used)), ("SSL_CIPHER_ALGKEYSIZE", String(bits.possible))]
+            }
+        }
         info.extra += context.settings.setenv.environment
         return info
     }

@@ -19,6 +19,8 @@ protocol ClientExchange: AnyObject {
     var remoteHost: String { get }
     var localHost: String { get }
     var listener: ListenerInfo { get }
+    /// The client's TLS session (nil on plain HTTP): protocol and cipher for gateways.
+    var tls: TLSTransport? { get }
     /// The Host header without its port (memoised per client).
     func hostWithoutPort(_ rawHost: String) -> String
 

@@ -17,11 +17,14 @@ final class ClientPeer {
     /// Text forms, computed once per connection (inet_ntop is not free).
     private(set) lazy var remoteHost: String = remote?.host ?? ""
     private(set) lazy var localHost: String = local?.host ?? ""
+    /// The client's TLS session, nil on plain HTTP (SSL_PROTOCOL, SSL_CIPHER for gateways).
+    let tls: TLSTransport?
     /// How the error log names this client.
     var description: String { remote?.description ?? "client" }
 
-    init(fd: Int32, remote: SocketAddress?, listener: ListenerInfo) {
+    init(fd: Int32, remote: SocketAddress?, listener: ListenerInfo, tls: TLSTransport? = nil) {
         self.fd = fd
+        self.tls = tls
         self.remote = remote
         self.listener = listener
     }
@@ -40,4 +43,6 @@ struct ListenerInfo {
     var scheme: String
     var serverSocket: String      // "ip:port" as configured / bound
     var port: Int
+    /// Connections accepted here speak TLS with this context (`ssl.engine = "enable"`).
+    var tls: TLSContext? = nil
 }

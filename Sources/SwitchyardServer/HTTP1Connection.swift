@@ -64,7 +64,7 @@ final class HTTP1Connection {
         self.input = stream.input
         self.output = stream.output
         self.worker = worker
-        self.peer = ClientPeer(fd: transport.descriptor, remote: remote, listener: listener)
+        self.peer = ClientPeer(fd: transport.descriptor, remote: remote, listener: listener, tls: transport as? TLSTransport)
         self.routing = routing ?? worker.router
         self.parser = HTTPRequestParser(limits: worker.parserLimits)
         let now = worker.loop.now
@@ -284,6 +284,7 @@ final class HTTP1Connection {
         case .awaitingHead:
             // An idle connection does not keep its last request (head and all) for reuse.
             previousExchange = nil
+            if requestCount == 0 && handshakeTimedOut(now: now) { return }
             // A head trickling in (slowloris) counts from when it was awaited, not from its last byte.
             if !(input.isEmpty && parser.isIdle) && headTimedOut(idleFor: now - headStarted) { return }
         case .upgraded:
@@ -308,6 +309,18 @@ final class HTTP1Connection {
         }
         return true
     }
+
+    /// A TLS handshake gets `handshakeSeconds` (at most server.max-read-idle) from the accept: a
+    /// client that sends half a ClientHello, or nothing, and stalls is closed then. True when closed.
+    private func handshakeTimedOut(now: UInt64) -> Bool {
+        guard let tls = peer.tls, !tls.isHandshakeComplete else { return false }
+        let limit = min(HTTP1Connection.handshakeSeconds, worker.server.maxReadIdle)
+        guard now &- headStarted > Seconds.nanoseconds(limit) else { return false }
+        worker.errorLog.info(peer.description, "TLS handshake not complete after \(limit) s: closing")
+        close()
+        return true
+    }
+    static let handshakeSeconds = 10
 
     /// The upgraded stream's timers; true when the connection was closed.
     private func upgradedTick(now: UInt64) -> Bool {

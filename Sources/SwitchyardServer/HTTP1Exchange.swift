@@ -99,6 +99,7 @@ final class HTTP1Exchange: ClientExchange {
     var remoteHost: String { peer.remoteHost }
     var localHost: String { peer.localHost }
     var listener: ListenerInfo { peer.listener }
+    var tls: TLSTransport? { peer.tls }
     func hostWithoutPort(_ rawHost: String) -> String { peer.hostWithoutPort(rawHost) }
     var httpVersion: HTTPVersion { head?.version ?? .http1_1 }
     /// This exchange is the one its connection is serving (not finished, not cut off).

@@ -28,10 +28,12 @@ extension Server {
         var passed = try takeActivatedSockets()
         var perWorker: [[BoundListener]] = Array(repeating: [], count: loops)
         var ownedUnixPath: SocketAddress? = nil
-        for spec in specs {
+        for (index, spec) in specs.enumerated() {
+            let isMain = index == 0   // not by address: a socket block may name the same one (port 0)
             if let i = passed.firstIndex(where: { SocketAddress.local(of: $0)?.description == spec.address.description }) {
                 let fd = passed.remove(at: i)
-                share(fd, text: spec.text, address: spec.address, into: &perWorker)
+                share(fd, text: spec.text, address: spec.address, into: &perWorker,
+                      tls: tls.context(forSocket: spec.text, isMain: isMain))
                 continue
             }
             var address = spec.address
@@ -46,8 +48,8 @@ extension Server {
                 if w == 0, address.port == 0, let bound = SocketAddress.local(of: fd) {
                     address = bound   // port 0: every worker binds the port the kernel picked
                 }
-                let info = ListenerInfo(scheme: "http", serverSocket: spec.text, port: address.port)
-                perWorker[w].append(BoundListener(fd: fd, info: info, shown: Self.shown(address)))
+                let info = listenerInfo(text: spec.text, isMain: isMain, port: address.port)
+                perWorker[w].append(BoundListener(fd: fd, info: info, shown: Self.shown(address, tls: info.tls != nil)))
             }
             if spec.address.description == mainAddress.description, case .unix = mainAddress { ownedUnixPath = mainAddress }
         }
@@ -78,16 +80,26 @@ extension Server {
 
     /// A passed socket is one kernel socket: every worker polls it (a `dup` each, so each loop
     /// owns what it closes) and whichever accepts first takes the connection.
-    private func share(_ fd: Int32, text: String, address: SocketAddress?, into perWorker: inout [[BoundListener]]) {
-        let info = ListenerInfo(scheme: "http", serverSocket: text, port: address?.port ?? 0)
-        let shown = address.map(Self.shown) ?? text
+    private func share(_ fd: Int32, text: String, address: SocketAddress?, into perWorker: inout [[BoundListener]],
+                       tls: TLSContext? = nil) {
+        var info = ListenerInfo(scheme: "http", serverSocket: text, port: address?.port ?? 0)
+        if let tls { info.scheme = "https"; info.tls = tls }
+        let shown = address.map { Self.shown($0, tls: tls != nil) } ?? text
         for w in perWorker.indices {
             perWorker[w].append(BoundListener(fd: w == 0 ? fd : Socket.dupCloexec(fd), info: info, shown: shown))
         }
     }
 
-    static func shown(_ address: SocketAddress) -> String {
-        if case .unix(let p) = address { return "unix:\(p)" }
-        return "http://\(address.description)/"
+    static func shown(_ address: SocketAddress, tls: Bool = false) -> String {
+        if case .unix(let p) = address { return tls ? "unix:\(p) (TLS)" : "unix:\(p)" }
+        return "\(tls ? "https" : "http")://\(address.description)/"
+    }
+
+    /// A listener's scheme and TLS context (`ssl.engine` in its scope).
+    private func listenerInfo(text: String, isMain: Bool, port: Int) -> ListenerInfo {
+        guard let context = tls.context(forSocket: text, isMain: isMain) else {
+            return ListenerInfo(scheme: "http", serverSocket: text, port: port)
+        }
+        return ListenerInfo(scheme: "https", serverSocket: text, port: port, tls: context)
     }
 }

@@ -10,6 +10,8 @@ public final class Server {
     let resolver: SettingsResolver
     let globalSettings: RequestSettings
     let gatewayTables: [GatewayRouteTable]
+    /// Which listeners speak TLS, with which certificates (`ssl.*`).
+    let tls: TLSSettings
     public let errorLog: ErrorLog
     var accessLog: AccessLog?
     let connectionCount = AtomicCounter()
@@ -56,13 +58,16 @@ public final class Server {
             }
         }
         let settings = try ServerSettings(document: doc)
+        let tls = try TLSSettings(document: doc)
+        warnings += tls.warnings
         let log = try ErrorLog(path: settings.errorLogPath)
-        let server = try Server(document: doc, settings: settings, errorLog: log)
+        let server = try Server(document: doc, settings: settings, errorLog: log, tls: tls)
         return (server, warnings)
     }
 
-    init(document: ConfigDocument, settings: ServerSettings, errorLog: ErrorLog) throws {
+    init(document: ConfigDocument, settings: ServerSettings, errorLog: ErrorLog, tls: TLSSettings = TLSSettings()) throws {
         self.document = document
+        self.tls = tls
         self.settings = settings
         self.errorLog = errorLog
         self.resolver = SettingsResolver(document: document, server: settings)

@@ -128,7 +128,17 @@ final class Worker {
 
     func accepted(fd: Int32, remote: SocketAddress?, listener: ListenerInfo) {
         if remote?.family != AF_UNIX { Socket.setNoDelay(fd) }
-        let c = HTTP1Connection(transport: SocketTransport(fd: fd), worker: self, remote: remote, listener: listener)
+        let transport: ByteTransport
+        if let context = listener.tls {
+            do { transport = try TLSTransport(fd: fd, context: context) } catch {
+                errorLog.error("tls", "\(remote?.description ?? "client"): \(error)")
+                close(fd)
+                return
+            }
+        } else {
+            transport = SocketTransport(fd: fd)
+        }
+        let c = HTTP1Connection(transport: transport, worker: self, remote: remote, listener: listener)
         do {
             try c.start()
         } catch {

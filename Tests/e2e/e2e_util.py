@@ -28,7 +28,7 @@ CGI_TEST = REPO / "Fixtures" / "cgi-test"
 CGI_BIN = REPO / "cgi-bin"
 from e2e_require import IN_CI, require, require_executable, require_module  # noqa: F401 - re-exported
 REFERENCE = os.environ.get("SWITCHYARD_E2E_REFERENCE", "")
-LISTEN_RE = re.compile(r"listening on http://(\[[^\]]*\]|[^:/\s]+):(\d+)/")
+LISTEN_RE = re.compile(r"listening on https?://(\[[^\]]*\]|[^:/\s]+):(\d+)/")
 
 
 def switchyard_bin() -> Path:
