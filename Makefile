@@ -58,9 +58,13 @@ build: c-progs
 release: c-progs
 	$(SWIFT) build -c release
 
-# The demo needs the Swift programs and the C echo CGI, nothing `make deps` installs (no libfcgi:
-# `make run` works on a machine where `make test` never ran).
+# The demo needs the Swift programs and the C echo CGI: of what `make deps` installs, only the
+# headers the Swift build links against (OpenSSL, zlib); no libfcgi, no test peers, so `make run`
+# works on a machine where `make test` never ran.
+RUN_DEPS := libssl-dev zlib1g-dev
+
 run: cgi-bin/ws-echo-fast
+	@DEPS_ONLY="$(RUN_DEPS)" PYTHON=$(PYTHON) Fixtures/tools/deps.sh
 	$(SWIFT) build -c release
 	@echo "Switchyard demo: http://127.0.0.1:8080/   (Ctrl-C to stop)"
 	cd $(CURDIR) && exec .build/release/switchyard -f Fixtures/demo/switchyard.conf

@@ -42,6 +42,13 @@ APT_ORDER=(python3 python3-pip perl gcc make curl lighttpd nginx-light wrk chrom
 # pip name == import name for all of these; scgi: the real SCGI server behind Fixtures/scgi/scgi_echo_app.py
 PIP_PKGS=(websockets selenium flup scgi pytest)
 
+# DEPS_ONLY="pkg ...": only these Debian packages and no Python modules (`make run` needs just the
+# headers the Swift build links against, not the test suite's peers).
+if [ -n "${DEPS_ONLY:-}" ]; then
+    read -r -a APT_ORDER <<<"$DEPS_ONLY"
+    PIP_PKGS=()
+fi
+
 present_apt() {
     local pkg=$1
     dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed' && return 0
@@ -55,7 +62,7 @@ done
 
 missing_pip() {
     local out=()
-    for mod in "${PIP_PKGS[@]}"; do
+    for mod in "${PIP_PKGS[@]+"${PIP_PKGS[@]}"}"; do
         "$PYTHON" -c "import $mod" >/dev/null 2>&1 || out+=("$mod")
     done
     echo "${out[@]:-}"
