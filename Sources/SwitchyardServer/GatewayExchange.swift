@@ -2,6 +2,7 @@ import Glibc
 import SwitchyardOS
 import SwitchyardHTTP
 import SwitchyardGatewayCodecs
+import SwitchyardWebSocket
 
 /// One request handed to a backend program — CGI, SCGI, uwsgi or FastCGI alike. It streams the
 /// request body to the backend, parses the CGI response head, streams the body back with
@@ -50,6 +51,9 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     let errorLog: ErrorLog
     let relayMode: String
     private var lastClientWrite: UInt64 = 0
+    /// `websocket.ping-interval` on an upgraded WebSocket: the frame tracking that places the
+    /// gateway's PINGs and takes out their PONGs (then the relay stays in user space).
+    var keepalive: WebSocketRelayKeepalive?
 
     init(connection: any ClientExchange, context: RequestContext, label: String, upgradeCandidate: Bool,
          localRedirect: Bool, nph: Bool, readTimeout: Int, writeTimeout: Int,
@@ -128,6 +132,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
 
     func upgradedData(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let stream, phase == .upgraded else { return true }
+        if keepalive != nil { return relayToBackend(bytes, stream) }
         return stream.send(bytes)
     }
 
@@ -176,7 +181,8 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
             }
         case .upgraded:
             guard let connection else { return }
-            if !connection.sendRaw(bytes) && phase != .done { stream?.pauseReading() }
+            let more = keepalive != nil ? relayToClient(bytes, connection) : connection.sendRaw(bytes)
+            if !more && phase != .done { stream?.pauseReading() }
         case .starting, .done:
             break
         }

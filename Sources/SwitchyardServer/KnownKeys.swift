@@ -23,6 +23,7 @@ enum KnownKeys {
         "wstunnel.server", "wstunnel.balance", "wstunnel.debug", "wstunnel.map-extensions", "wstunnel.frame-type",
         "wstunnel.origins", "wstunnel.ping-interval", "wstunnel.max-message-size",
         "wstunnel.permessage-deflate",
+        "websocket.origins", "websocket.ping-interval",
     ]
 
     /// lighttpd keys Switchyard accepts but that change nothing here, with why: a config that sets
