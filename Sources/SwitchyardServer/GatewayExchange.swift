@@ -137,6 +137,11 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     }
 
     func upgradedClientEOF() {
+        if let stream, phase == .upgraded, var k = keepalive {
+            keepalive = nil
+            k.clientEnded { _ = stream.send($0) }
+            if phase == .upgraded { keepalive = k }
+        }
         sendBodyEnd(upgraded: true)
     }
 

@@ -70,6 +70,12 @@ public struct WebSocketPongFilter: Sendable {
         return matched
     }
 
+    /// The client's stream ended: a PONG still held (incomplete, so never the answer) goes on as
+    /// it came, so the backend sees every byte the client sent.
+    public mutating func finish(emit: (UnsafeRawBufferPointer) -> Void) {
+        if !held.isEmpty { release(emit) }
+    }
+
     /// Takes the bytes of the held frame from `input[from...]`; returns how many. Sets `heldNeeds`
     /// once the length byte is there, to -1 when it is not a valid PONG length.
     private mutating func hold(_ input: UnsafeRawBufferPointer, from: Int) -> Int {

@@ -51,6 +51,11 @@ public struct WebSocketRelayKeepalive: Sendable {
         }
     }
 
+    /// The client's stream ended (FIN): `emit` gets the bytes of a PONG still held back, if any.
+    public mutating func clientEnded(emit: (UnsafeRawBufferPointer) -> Void) {
+        fromClient.finish(emit: emit)
+    }
+
     /// The once-a-second check.
     public mutating func tick(now: UInt64) -> TickAction {
         if toClient.lost && !lostReported {

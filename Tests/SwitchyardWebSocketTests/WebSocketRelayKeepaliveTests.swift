@@ -109,6 +109,19 @@ struct FrameStream {
         #expect(matches == 0 && out == s.bytes)
     }
 
+    @Test func anIncompletePongHeldAtTheEndIsReleased() {
+        var s = FrameStream()
+        s.add(.text, [1, 2], mask: 1)
+        s.add(.pong, token, mask: 0x01010101)
+        let cut = Array(s.bytes.dropLast(3))
+        var filter = WebSocketPongFilter()
+        var out: [UInt8] = []
+        let matched = cut.withUnsafeBytes { filter.filter($0, token: token) { out.append(contentsOf: $0) } }
+        #expect(!matched && out == Array(s.bytes[..<s.ends[0]]), "the PONG's start is held")
+        filter.finish { out.append(contentsOf: $0) }
+        #expect(out == cut)
+    }
+
     @Test func aPongWithAnotherPayloadPasses() {
         var s = FrameStream()
         s.add(.pong, [0, 0, 0, 0, 0, 0, 0, 43], mask: 0x01010101)
