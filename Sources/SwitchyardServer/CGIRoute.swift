@@ -26,7 +26,7 @@ enum CGIRoute {
         }
         let allowUpgrade = cgi.upgrade
         let upgradeCandidate = allowUpgrade && CGIRequestInfo.wantsWebSocket(context.head)
-        if upgradeCandidate, let status = context.settings.websocket.refusal(context.head, label: "cgi \(scriptFile)", log: worker.errorLog) {
+        if upgradeCandidate, context.settings.websocket.checksOrigins, let status = context.settings.websocket.refusal(context.head, label: "cgi \(scriptFile)", log: worker.errorLog) {
             // websocket.origins: refused before the script is spawned.
             return RoutedRequest(handler: FixedResponseHandler(status: status, connection: connection), wantsBody: false, bodyLimit: 0)
         }

@@ -15,11 +15,15 @@ public struct WebSocketPolicySettings: Sendable {
     public let pingInterval: Int
     /// `origins` compiled once per scope (lower-cased) instead of once per upgrade request.
     let originPolicy: WebSocketOriginPolicy
+    /// `origins` is not empty: the routes test this first, so without a list an upgrade request
+    /// costs nothing more (not even the log's lookup).
+    let checksOrigins: Bool
 
     public init(origins: [String] = [], pingInterval: Int = 0) {
         self.origins = origins
         self.pingInterval = pingInterval
         originPolicy = WebSocketOriginPolicy(allowed: origins)
+        checksOrigins = !origins.isEmpty
     }
 
     static let originsKey = "websocket.origins"
