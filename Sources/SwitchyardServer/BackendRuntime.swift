@@ -64,6 +64,11 @@ final class BackendRuntime {
             // SCGI/uwsgi announce CONTENT_LENGTH up front; a chunked body of unknown length cannot be sent.
             return fixed(411)
         }
+        if context.settings.websocket.checksOrigins, CGIRequestInfo.wantsWebSocket(context.head), route.hosts.contains(where: { $0.upgrade }),
+           let status = context.settings.websocket.refusal(context.head, label: label, log: worker.errorLog) {
+            // websocket.origins: refused before any host is picked or connected.
+            return fixed(status)
+        }
         let exchange = GatewayExchange(connection: connection, context: context, label: label,
                                        upgradeCandidate: false, localRedirect: false, nph: false,
                                        readTimeout: 0, writeTimeout: 0)

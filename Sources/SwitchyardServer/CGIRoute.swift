@@ -26,6 +26,10 @@ enum CGIRoute {
         }
         let allowUpgrade = cgi.upgrade
         let upgradeCandidate = allowUpgrade && CGIRequestInfo.wantsWebSocket(context.head)
+        if upgradeCandidate, context.settings.websocket.checksOrigins, let status = context.settings.websocket.refusal(context.head, label: "cgi \(scriptFile)", log: worker.errorLog) {
+            // websocket.origins: refused before the script is spawned.
+            return RoutedRequest(handler: FixedResponseHandler(status: status, connection: connection), wantsBody: false, bodyLimit: 0)
+        }
         var info = CGIRequestInfo.from(context: context, connection: connection, scriptName: scriptURL,
                                        scriptFilename: scriptFile, pathInfo: pathInfo, documentRoot: root,
                                        allowUpgrade: upgradeCandidate)

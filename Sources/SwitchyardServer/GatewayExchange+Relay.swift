@@ -2,6 +2,7 @@ import Glibc
 import SwitchyardOS
 import SwitchyardHTTP
 import SwitchyardGatewayCodecs
+import SwitchyardWebSocket
 
 /// The long-lived end of an exchange: switching to a two-way byte stream after `101` (handing both
 /// descriptors to a kernel splice relay when both sides can), bounding how long a backend may keep
@@ -25,12 +26,19 @@ extension GatewayExchange {
             if !head.headers.contains("Upgrade") { head.headers.add(name: "Upgrade", value: "websocket") }
         }
         phase = .upgraded
+        let interval = context.settings.websocket.pingInterval
+        if interval > 0 && Self.isWebSocket(head) {
+            // The PINGs need the frame boundaries of both directions: no kernel splice here.
+            var random = FastRandom()
+            keepalive = WebSocketRelayKeepalive(interval: Seconds.nanoseconds(interval), now: worker.loop.now,
+                                                tokenSeed: random.next())
+        }
         connection.switchToUpgraded(head)
         if debug > 0 {
             errorLog.info(label, connectTunnel ? "proxy debug: connected to the backend: 200 to the client, switched to a two-way byte stream (relay: \(relayMode))"
                                                : "proxy debug: \(cgi.status) from the backend: switched to a two-way byte stream (relay: \(relayMode))")
         }
-        if relayMode == "splice", let fdStream = stream as? FDBackendStream, fdStream.codec.isTransparent {
+        if keepalive == nil, relayMode == "splice", let fdStream = stream as? FDBackendStream, fdStream.codec.isTransparent {
             if fdStream.isSocket {
                 spliceWhenBusy = true
             } else {
@@ -57,6 +65,53 @@ extension GatewayExchange {
         worker.loop.defer_ { [weak self] in
             guard let self, self.spliceWhenBusy else { return }
             self.trySplice()
+        }
+    }
+
+    /// The 101 switched to `websocket` (compared case-insensitively: the seed's CGI says `WebSocket`).
+    static func isWebSocket(_ head: HTTPResponseHead) -> Bool {
+        guard let upgrade = head.headers.first("Upgrade") else { return false }
+        return upgrade.lowercased().split(separator: ",").contains { $0.trimmingCharacters(in: " \t") == "websocket" }
+    }
+
+    /// Backend bytes to the client with the gateway's PING between two frames when one is due.
+    func relayToClient(_ bytes: UnsafeRawBufferPointer, _ connection: any ClientExchange) -> Bool {
+        guard let split = keepalive?.backendBytes(bytes, now: worker.loop.now) else { return connection.sendRaw(bytes) }
+        connection.sendRaw(UnsafeRawBufferPointer(rebasing: bytes[..<split.offset]))
+        split.ping.withUnsafeBytes { _ = connection.sendRaw($0) }
+        return connection.sendRaw(UnsafeRawBufferPointer(rebasing: bytes[split.offset...]))
+    }
+
+    /// Client bytes to the backend without the PONG answering the gateway's PING. The state is
+    /// taken out while the stream is written, so a callback from inside `send` cannot reach it.
+    func relayToBackend(_ bytes: UnsafeRawBufferPointer, _ stream: BackendStream) -> Bool {
+        guard var k = keepalive else { return stream.send(bytes) }
+        keepalive = nil
+        var more = true
+        k.clientBytes(bytes, now: worker.loop.now) { piece in
+            if !stream.send(piece) { more = false }
+        }
+        if phase == .upgraded { keepalive = k }
+        return more
+    }
+
+    /// The ping schedule, once a second; true when the connection was closed (no PONG in time).
+    func keepaliveTick(now: UInt64) -> Bool {
+        guard phase == .upgraded, let connection, let action = keepalive?.tick(now: now) else { return false }
+        switch action {
+        case .none:
+            return false
+        case .sendPing(let frame):
+            frame.withUnsafeBytes { _ = connection.sendRaw($0) }
+            return false
+        case .lostFraming:
+            errorLog.info(label, "the backend's stream is not WebSocket frames: no more pings (websocket.ping-interval)")
+            return false
+        case .peerUnresponsive:
+            errorLog.info(label, "no PONG within \(context.settings.websocket.pingInterval) s of a PING (websocket.ping-interval): closing")
+            abort()
+            connection.clientVanished()
+            return true
         }
     }
 
@@ -110,6 +165,7 @@ extension GatewayExchange {
 
     func tick(now: UInt64) {
         guard let stream else { return }
+        if keepalive != nil && keepaliveTick(now: now) { return }
         let idle = (now - stream.lastActivity) / 1_000_000_000
         if stream.isConnecting {
             if connectTimeout > 0 && idle >= UInt64(clamping: connectTimeout) {

@@ -2,6 +2,7 @@ import Glibc
 import SwitchyardOS
 import SwitchyardHTTP
 import SwitchyardGatewayCodecs
+import SwitchyardWebSocket
 
 /// One request handed to a backend program — CGI, SCGI, uwsgi or FastCGI alike. It streams the
 /// request body to the backend, parses the CGI response head, streams the body back with
@@ -61,6 +62,9 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     /// an idle one holds less in the kernel relay than in user space.
     var spliceWhenBusy = false
     private var lastClientWrite: UInt64 = 0
+    /// `websocket.ping-interval` on an upgraded WebSocket: the frame tracking that places the
+    /// gateway's PINGs and takes out their PONGs (then the relay stays in user space).
+    var keepalive: WebSocketRelayKeepalive?
 
     init(connection: any ClientExchange, context: RequestContext, label: String, upgradeCandidate: Bool,
          localRedirect: Bool, nph: Bool, readTimeout: Int, writeTimeout: Int,
@@ -145,11 +149,17 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
 
     func upgradedData(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let stream, phase == .upgraded else { return true }
+        if keepalive != nil { return relayToBackend(bytes, stream) }
         if spliceWhenBusy && bytes.count >= GatewayExchange.bulkRead { spliceSoon() }
         return stream.send(bytes)
     }
 
     func upgradedClientEOF() {
+        if let stream, phase == .upgraded, var k = keepalive {
+            keepalive = nil
+            k.clientEnded { _ = stream.send($0) }
+            if phase == .upgraded { keepalive = k }
+        }
         sendBodyEnd(upgraded: true)
     }
 
@@ -203,7 +213,8 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         case .upgraded:
             guard let connection else { return }
             if spliceWhenBusy && bytes.count >= GatewayExchange.bulkRead { spliceSoon() }
-            if !connection.sendRaw(bytes) && phase != .done { stream?.pauseReading() }
+            let more = keepalive != nil ? relayToClient(bytes, connection) : connection.sendRaw(bytes)
+            if !more && phase != .done { stream?.pauseReading() }
         case .starting, .done:
             break
         }

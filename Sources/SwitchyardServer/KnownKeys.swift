@@ -25,6 +25,7 @@ enum KnownKeys {
         "wstunnel.permessage-deflate",
         "ssl.engine", "ssl.pemfile", "ssl.privkey", "ssl.ca-file", "ssl.cipher-list", "ssl.openssl.ssl-conf-cmd",
         "ssl.honor-cipher-order",
+        "websocket.origins", "websocket.ping-interval",
     ]
 
     /// lighttpd keys Switchyard accepts but that change nothing here, with why: a config that sets

@@ -104,16 +104,18 @@ extension WStunnelSettings {
             }
             frameType = t
         }
+        // wstunnel.* where set, else the scope's websocket.* (the policy of every other upgrade route).
         var origins: [String] = []
         if let e = entry("wstunnel.origins") {
-            guard let list = e.value.stringList, list.allSatisfy({ !$0.isEmpty }) else {
-                throw ConfigError(location: e.location, message: "wstunnel.origins must be a list of non-empty strings ( \"example.org\", ... )")
-            }
-            origins = list
+            origins = try WebSocketPolicySettings.parseOrigins(e, key: "wstunnel.origins")
+        } else if let e = entry(WebSocketPolicySettings.originsKey) {
+            origins = try WebSocketPolicySettings.parseOrigins(e, key: WebSocketPolicySettings.originsKey)
         }
         var ping = 0
         if let e = entry("wstunnel.ping-interval") {
-            ping = try ConfigLimits.int(e, key: "wstunnel.ping-interval", range: ConfigLimits.seconds, unit: "s")
+            ping = try WebSocketPolicySettings.parsePingInterval(e, key: "wstunnel.ping-interval")
+        } else if let e = entry(WebSocketPolicySettings.pingIntervalKey) {
+            ping = try WebSocketPolicySettings.parsePingInterval(e, key: WebSocketPolicySettings.pingIntervalKey)
         }
         var maxMessage = WStunnelSettings.defaultMaxMessageSize
         if let e = entry("wstunnel.max-message-size") {

@@ -40,6 +40,8 @@ public final class RequestSettings: Sendable {
         /// mod_proxy (served as `proxyTable`) and mod_wstunnel (served: `WebSocketTunnelExchange`).
         public var proxy: ProxySettings?
         public var wstunnel: WStunnelSettings?
+        /// `websocket.origins` / `websocket.ping-interval` for relayed upgrades (CGI, SCGI, uwsgi, FastCGI, proxy).
+        public var websocket = WebSocketPolicySettings()
         public var moduleOrder: [String] = []
         /// mod_redirect, mod_rewrite, mod_access.
         var urlRules = URLRules()
@@ -67,6 +69,7 @@ public final class RequestSettings: Sendable {
     /// `proxy` as the backend layer serves it, built once per settings value.
     let proxyTable: GatewayRouteTable?
     public let wstunnel: WStunnelSettings?
+    public let websocket: WebSocketPolicySettings
     public let moduleOrder: [String]
     let urlRules: URLRules
     let setenv: SetenvRules
@@ -97,6 +100,7 @@ public final class RequestSettings: Sendable {
         proxy = v.proxy
         proxyTable = v.proxy?.table
         wstunnel = v.wstunnel
+        websocket = v.websocket
         moduleOrder = v.moduleOrder
         urlRules = v.urlRules
         setenv = v.setenv
@@ -226,6 +230,7 @@ public final class SettingsResolver: Sendable {
             s.scgi = try table(e, key: "scgi.server", proto: proto, balanceKey: "scgi.balance",
                                debugKey: "scgi.debug", mapKey: "scgi.map-extensions", matching: matching)
         }
+        s.websocket = try WebSocketPolicySettings.parse(entry: entry)
         s.urlRules = try URLRules.parse(modules: modules, entry: entry)
         s.setenv = try SetenvRules.parse(modules: modules, entry: entry)
         s.aliases = try AliasMap.parse(modules: modules, entry: entry)

@@ -49,6 +49,27 @@ public struct WebSocketFrameBoundaryTracker: Sendable, Equatable {
         bytes.withUnsafeBytes { advance($0) }
     }
 
+    /// Advances over `input` up to the end of the first frame that ends in it, and returns how many
+    /// bytes that took (`input.count` when no frame ends inside; then the tracker is mid-frame, or
+    /// `lost`). Lets a caller look at the first byte of each frame (`WebSocketPongFilter`).
+    public mutating func advanceToNextBoundary(_ input: UnsafeRawBufferPointer) -> Int {
+        var i = 0
+        let n = input.count
+        while i < n && !lost {
+            if remaining > 0 {
+                let skip = Int(min(remaining, UInt64(n - i)))
+                remaining -= UInt64(skip)
+                i += skip
+                if remaining == 0 && headerSeen == 0 { return i }
+                continue
+            }
+            headerByte(input[i])
+            i += 1
+            if headerSeen == 0 && remaining == 0 { return i }
+        }
+        return n
+    }
+
     private mutating func headerByte(_ b: UInt8) {
         switch headerSeen {
         case 0:

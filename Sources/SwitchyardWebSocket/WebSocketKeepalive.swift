@@ -18,17 +18,28 @@ public struct WebSocketKeepalive: Sendable, Equatable {
     private var nextPing: UInt64
     private var awaiting: (payload: UInt64, sentAt: UInt64)?
     private var counter: UInt64 = 0
+    /// Added to the counter to make each PING's payload: a relay that swallows the PONG answering
+    /// its own PING seeds it at random, so a backend's PING is never mistaken for the gateway's.
+    private let tokenSeed: UInt64
 
     /// `interval` 0 disables pings (`next` then always waits forever).
-    public init(interval: UInt64, pongTimeout: UInt64, now: UInt64) {
+    public init(interval: UInt64, pongTimeout: UInt64, now: UInt64, tokenSeed: UInt64 = 0) {
         self.interval = interval
         self.pongTimeout = pongTimeout
         self.nextPing = interval == 0 ? .max : now &+ interval
+        self.tokenSeed = tokenSeed
     }
+
+    /// The payload of the PING still waiting for its PONG, if one is.
+    public var outstandingPayload: [UInt8]? { awaiting.map { Self.payload($0.payload) } }
+
+    /// A PING is due at `now` (none outstanding, the interval over): `next` would send it.
+    public func pingDue(now: UInt64) -> Bool { awaiting == nil && interval > 0 && now >= nextPing }
 
     public static func == (a: Self, b: Self) -> Bool {
         a.interval == b.interval && a.pongTimeout == b.pongTimeout && a.nextPing == b.nextPing
             && a.awaiting?.payload == b.awaiting?.payload && a.awaiting?.sentAt == b.awaiting?.sentAt && a.counter == b.counter
+            && a.tokenSeed == b.tokenSeed
     }
 
     /// What to do at `now`. After `.sendPing` the connection sends it (at a frame boundary).
@@ -39,9 +50,9 @@ public struct WebSocketKeepalive: Sendable, Equatable {
         }
         guard interval > 0, now >= nextPing else { return .wait(until: nextPing) }
         counter &+= 1
-        awaiting = (counter, now)
+        awaiting = (tokenSeed &+ counter, now)
         nextPing = now &+ interval
-        return .sendPing(Self.payload(counter))
+        return .sendPing(Self.payload(tokenSeed &+ counter))
     }
 
     /// A PONG arrived. Only the answer to the outstanding PING counts (RFC 6455 5.5.3 allows

@@ -8,7 +8,9 @@
 // the same error (errors are reported as soon as the offending byte is there); re-encoding the frame
 // decodes to the same frame; WebSocketFrameBoundaryTracker ends the frame at the same byte. Frames
 // then go through the assembler: messages respect the size limit, validated text and close reasons
-// are UTF-8, close codes are valid when checked.
+// are UTF-8, close codes are valid when checked. WebSocketPongFilter over the raw stream (any bytes):
+// whole input and byte-by-byte agree, and the output is the input with at most one PONG frame
+// carrying the token taken out (`checkPongFilter`).
 import FuzzSupport
 import SwitchyardWebSocket
 
@@ -42,6 +44,7 @@ runFuzzer { data in
         assembler.compression = try? PerMessageDeflateCodec(parameters: .init(clientNoContextTakeover: options & 128 != 0))
     }
     let stream = input.rest
+    checkPongFilter(stream)
     var offset = 0
     var tracker = WebSocketFrameBoundaryTracker()
     while offset < stream.count {
@@ -100,4 +103,50 @@ func checkMessage(_ message: WebSocketMessage, _ assembler: WebSocketMessageAsse
     case .ping(let bytes), .pong(let bytes):
         fuzzCheck(bytes.count <= 125, "control payload over 125 bytes")
     }
+}
+
+/// The relay's PONG filter on hostile bytes: never loses, adds or reorders a byte; takes out at most
+/// one frame, and only a FIN PONG whose payload is the token; feeding byte by byte changes nothing.
+func checkPongFilter(_ stream: UnsafeRawBufferPointer) {
+    let token: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 1]
+    func run(_ step: Int) -> (out: [UInt8], matched: Bool) {
+        var filter = WebSocketPongFilter()
+        var out: [UInt8] = []
+        var matched = false
+        var i = 0
+        while i < stream.count {
+            let end = min(i + step, stream.count)
+            if filter.filter(slice(stream, i..<end), token: matched ? nil : token, emit: { out.append(contentsOf: $0) }) {
+                fuzzCheck(!matched, "a second PONG taken out")
+                matched = true
+            }
+            i = end
+        }
+        filter.finish { out.append(contentsOf: $0) }
+        return (out, matched)
+    }
+    let whole = run(max(stream.count, 1)), single = run(1)
+    fuzzCheck(whole.out == single.out && whole.matched == single.matched, "whole input and byte-by-byte disagree")
+    let input = Array(stream)
+    guard whole.matched else {
+        fuzzCheck(whole.out == input, "bytes changed though no PONG was taken out")
+        return
+    }
+    let removed = input.count - whole.out.count
+    fuzzCheck(removed >= 2 + token.count && removed <= WebSocketPongFilter.maxHeldBytes, "took out \(removed) bytes")
+    var p = 0
+    while p < whole.out.count && whole.out[p] == input[p] { p += 1 }
+    // The frame taken out starts at or before the first difference (after it when bytes repeat).
+    let found = (max(0, p - removed)...p).contains { q in
+        Array(input[..<q]) + Array(input[(q + removed)...]) == whole.out && isTokenPong(Array(input[q..<(q + removed)]), token)
+    }
+    fuzzCheck(found, "what was taken out is not one PONG frame carrying the token")
+}
+
+func isTokenPong(_ frame: [UInt8], _ token: [UInt8]) -> Bool {
+    guard frame.count >= 2, frame[0] == 0x8A, Int(frame[1] & 0x7F) == token.count else { return false }
+    let masked = frame[1] & 0x80 != 0
+    let start = masked ? 6 : 2
+    guard frame.count == start + token.count else { return false }
+    return token.indices.allSatisfy { frame[start + $0] ^ (masked ? frame[2 + $0 % 4] : 0) == token[$0] }
 }
