@@ -62,6 +62,7 @@ extension GatewayExchange {
     /// Moves a socket-to-socket relay into the kernel once what is in flight has been written
     /// (retried at the next bulk read when a side still has a backlog).
     func spliceSoon() {
+        spliceRequested = true
         worker.loop.defer_ { [weak self] in
             guard let self, self.spliceWhenBusy else { return }
             self.trySplice()

@@ -61,6 +61,8 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     /// saves for short-lived or small-message WebSockets (see `GatewayExchange.bulkRead`), while
     /// an idle one holds less in the kernel relay than in user space.
     var spliceWhenBusy = false
+    /// A bulk read asked for splice while a side still had a backlog: the next relayed bytes ask again.
+    var spliceRequested = false
     private var lastClientWrite: UInt64 = 0
     /// `websocket.ping-interval` on an upgraded WebSocket: the frame tracking that places the
     /// gateway's PINGs and takes out their PONGs (then the relay stays in user space).
@@ -150,7 +152,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     func upgradedData(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let stream, phase == .upgraded else { return true }
         if keepalive != nil { return relayToBackend(bytes, stream) }
-        if spliceWhenBusy && bytes.count >= GatewayExchange.bulkRead { spliceSoon() }
+        if spliceWhenBusy && (spliceRequested || bytes.count >= GatewayExchange.bulkRead) { spliceSoon() }
         return stream.send(bytes)
     }
 
@@ -212,7 +214,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
             }
         case .upgraded:
             guard let connection else { return }
-            if spliceWhenBusy && bytes.count >= GatewayExchange.bulkRead { spliceSoon() }
+            if spliceWhenBusy && (spliceRequested || bytes.count >= GatewayExchange.bulkRead) { spliceSoon() }
             let more = keepalive != nil ? relayToClient(bytes, connection) : connection.sendRaw(bytes)
             if !more && phase != .done { stream?.pauseReading() }
         case .starting, .done:

@@ -9,8 +9,10 @@ parsing it (mod_cgi, mod_scgi, mod_fastcgi, mod_proxy), with real peers and raw 
   answers PINGs: each PING arrives between whole frames (the echo parses byte-exact around it),
   none of its PONGs reaches the backend, its own unsolicited PONG does; a client that never
   answers is closed after the interval;
-- the relay: without a ping interval an upgraded SCGI stream is still spliced in the kernel
-  (the relay's two pipes appear in the gateway), with one (set in a conditional) it is not.
+- the relay: without a ping interval an upgraded SCGI stream (socket to socket) is relayed in
+  user space while it carries small messages, moves to the kernel splice relay (its two pipes
+  appear in the gateway) at its first bulk read or after two quiet seconds; with a ping interval
+  (set in a conditional) it never does.
 
 Switchyard-specific (lighttpd has no such keys outside mod_wstunnel)."""
 import os
@@ -263,9 +265,30 @@ $HTTP["url"] =~ "^/s/ping" {{
         c, r = upgrade(s.port, "/s/plain")
         with c:
             assert r.status == 101, r
+            # Small messages, never two seconds apart: relayed in user space (no pipes).
+            for i in range(15):
+                echo_once(c, b"small %d" % i)
+                time.sleep(0.2)
+            assert relay_pipes(s.pid) == before, "small messages must not move the relay into splice pipes"
+            # A bulk message (reads fill the buffer): splice from now on, while the traffic goes on.
+            big = os.urandom(1 << 20)
+            c.send(wsframes.build_frame(2, big))
+            f = next_frame(c)
+            assert f is not None and f.payload == big
+            echo_once(c, b"after the bulk message")
+            # (well before two quiet seconds could have done it)
+            assert wait_until(lambda: relay_pipes(s.pid) == before + 4, 1), \
+                f"no splice relay after a bulk read (pipes {before} -> {relay_pipes(s.pid)})"
+            echo_once(c, b"spliced")
+        assert wait_until(lambda: relay_pipes(s.pid) == before, 5), "the splice relay outlived its client"
+        c, r = upgrade(s.port, "/s/plain")
+        with c:
+            assert r.status == 101, r
             echo_once(c)
-            assert wait_until(lambda: relay_pipes(s.pid) == before + 4, 5), \
-                f"no splice relay (pipes {before} -> {relay_pipes(s.pid)})"
+            # Two quiet seconds: the idle WebSocket moves into the kernel relay, which holds less.
+            assert wait_until(lambda: relay_pipes(s.pid) == before + 4, 8), \
+                f"no splice relay for a quiet WebSocket (pipes {before} -> {relay_pipes(s.pid)})"
+            echo_once(c, b"spliced")
         assert wait_until(lambda: relay_pipes(s.pid) == before, 5), "the splice relay outlived its client"
         c, r = upgrade(s.port, "/s/ping")
         with c:
@@ -275,6 +298,17 @@ $HTTP["url"] =~ "^/s/ping" {{
             assert f is not None and f.opcode == 9 and not f.masked, f
             c.send(wsframes.build_frame(0xA, f.payload))
             echo_once(c, b"after the ping")
+            big = os.urandom(1 << 20)
+            c.send(wsframes.build_frame(2, big))
+            while True:   # PINGs may come between the echoed frames
+                f = next_frame(c)
+                assert f is not None
+                if f.opcode == 9:
+                    c.send(wsframes.build_frame(0xA, f.payload))
+                    continue
+                assert f.payload == big
+                break
+            time.sleep(3)
             assert relay_pipes(s.pid) == before, "a route with a ping interval must not splice"
     finally:
         app.send_signal(signal.SIGKILL)
