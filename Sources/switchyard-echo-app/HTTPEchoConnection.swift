@@ -25,11 +25,7 @@ final class HTTPEchoConnection: EchoConnection {
         while !closed {
             switch phase {
             case .webSocket:
-                var sink = RawReplySink(out: outBuffer)
-                let result = server.echo.process(
-                    UnsafeMutableRawBufferPointer(start: inBuffer.readPointer, count: inBuffer.readableBytes), into: &sink)
-                inBuffer.consume(result.consumed)
-                if result.ended { finish() }
+                if echoRawFrames() { finish() }
                 return
             case .done:
                 inBuffer.clear()

@@ -1,6 +1,19 @@
 import SwitchyardOS
 import SwitchyardWebSocket
 
+extension EchoConnection {
+    /// Echoes the complete WebSocket frames in `inBuffer` straight onto the socket (SCGI and HTTP:
+    /// the connection carries the WebSocket stream itself) and consumes them; a partial frame
+    /// stays. True when the WebSocket ended (a CLOSE was answered or the peer broke the protocol).
+    func echoRawFrames() -> Bool {
+        var sink = RawReplySink(out: outBuffer)
+        let result = server.echo.process(
+            UnsafeMutableRawBufferPointer(start: inBuffer.readPointer, count: inBuffer.readableBytes), into: &sink)
+        inBuffer.consume(result.consumed)
+        return result.ended
+    }
+}
+
 /// Frames appended as they go on the wire (SCGI: the socket carries the WebSocket stream itself).
 struct RawReplySink: WebSocketReplySink {
     let out: ByteBuffer

@@ -51,11 +51,7 @@ final class SCGIEchoConnection: EchoConnection {
                 inBuffer.consume(n)
                 phase = remaining - n > 0 ? .skip(remaining: remaining - n) : .webSocket
             case .webSocket:
-                var sink = RawReplySink(out: outBuffer)
-                let result = server.echo.process(
-                    UnsafeMutableRawBufferPointer(start: inBuffer.readPointer, count: inBuffer.readableBytes), into: &sink)
-                inBuffer.consume(result.consumed)
-                if result.ended { finish() }
+                if echoRawFrames() { finish() }
                 return  // what is left is a partial frame
             case .done:
                 inBuffer.clear()
