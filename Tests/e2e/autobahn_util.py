@@ -56,9 +56,11 @@ def run_fuzzing(servers, cases, workdir: Path, exclude=(), timeout=240):
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
             raise AssertionError(f"fuzzing client still running after {timeout} s; log: {workdir / 'fuzzingclient.log'}")
+        finally:
+            if proc.poll() is None:  # our timeout, the test's time limit (SIGALRM) or ^C
+                proc.kill()
+                proc.wait()
     log_text = (workdir / "fuzzingclient.log").read_text(errors="replace")
     assert rc == 0 and "Traceback" not in log_text, f"fuzzing client failed (exit {rc}):\n{log_text[-4000:]}"
     index = json.loads((outdir / "index.json").read_text())
