@@ -82,6 +82,7 @@ def test_autobahn_through_the_proxy_matches_direct(switchyard, tmp_path):
     echo = ConformantEcho()
     try:
         srv = switchyard(f'''server.modules = ( "mod_proxy" )
+server.document-root = {q(tmp_path)}
 proxy.server = ( "/ws/" => (( "host" => "127.0.0.1", "port" => {echo.port} )) )
 proxy.header = ( "upgrade" => "enable" )
 ''')
