@@ -8,10 +8,21 @@ set -euo pipefail
 
 PYTHON=${PYTHON:-python3}
 
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+# The Autobahn|Testsuite venv (test_autobahn.py): built from PyPI, needs no root.
+autobahn() {
+    PYTHON=$PYTHON "$HERE/autobahn_install.sh" || {
+        echo "deps: the Autobahn|Testsuite venv could not be built (Fixtures/tools/autobahn_install.sh, above)" >&2
+        exit 1
+    }
+}
+
 # apt package -> probe that says "present" even when installed another way
 declare -A PROBE=(
     [python3]="command -v python3"
     [python3-pip]="$PYTHON -m pip --version"
+    [python3-venv]="$PYTHON -c 'import venv, ensurepip'"
     [perl]="command -v perl"
     [gcc]="command -v gcc"
     [make]="command -v make"
@@ -36,7 +47,7 @@ declare -A PROBE=(
     [nodejs]="command -v node"
     [node-ws]="test -f /usr/share/nodejs/ws/package.json"
 )
-APT_ORDER=(python3 python3-pip perl gcc make curl lighttpd nginx-light wrk chromium chromium-driver libfcgi-dev zlib1g-dev libssl-dev openssl procps
+APT_ORDER=(python3 python3-pip python3-venv perl gcc make curl lighttpd nginx-light wrk chromium chromium-driver libfcgi-dev zlib1g-dev libssl-dev openssl procps
            uwsgi-core uwsgi-plugin-python3 php-fpm systemd apache2-utils novnc tigervnc-standalone-server
            nodejs node-ws)
 # pip name == import name for all of these; scgi: the real SCGI server behind Fixtures/scgi/scgi_echo_app.py
@@ -77,6 +88,7 @@ if [ ${#missing_apt[@]} -eq 0 ] && [ ${#missing_py[@]} -eq 0 ]; then
         echo "deps: 'swift' not found: install the Swift 6.3 toolchain (https://www.swift.org/install/linux/) and put it on PATH" >&2
         exit 1
     fi
+    autobahn
     echo "deps: all present"
     exit 0
 fi
@@ -128,4 +140,5 @@ if [ $swift_ok -eq 0 ]; then
     echo "deps: 'swift' not found: install the Swift 6.3 toolchain (https://www.swift.org/install/linux/) and put it on PATH" >&2
     exit 1
 fi
+autobahn
 echo "deps: done"

@@ -18,6 +18,9 @@ public final class PerMessageDeflateCodec: @unchecked Sendable {
     private var inflatedInMessage = 0
     private static let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
     private static let step = 16 * 1024
+    /// `step` zero bytes: appending them is one copy even in a debug build, where appending a
+    /// `repeatElement` sequence went byte by byte (~10 ms per message, 40 ms per echo round trip).
+    private static let zeros = [UInt8](repeating: 0, count: step)
 
     /// Sets up both directions for the negotiated `parameters` (the server's point of view).
     public init(parameters: PerMessageDeflateParameters, config: PerMessageDeflateConfig = .init()) throws(WebSocketProtocolError) {
@@ -109,7 +112,7 @@ public final class PerMessageDeflateCodec: @unchecked Sendable {
     /// Runs `operation` with the stream writing into spare capacity of `out` (one step at a time).
     private func drain(stream: inout z_stream, into out: inout [UInt8], _ operation: (inout z_stream) -> Int32) -> Int32 {
         let start = out.count
-        out.append(contentsOf: repeatElement(0, count: Self.step))
+        out.append(contentsOf: Self.zeros)
         var status: Int32 = Z_OK
         out.withUnsafeMutableBufferPointer { buffer in
             stream.next_out = buffer.baseAddress! + start
