@@ -64,6 +64,8 @@ public final class BufferedStream: EventHandler {
     var idleReportedAt: UInt64 = 0
     /// Depth of public calls the owner is making: callbacks detected inside them are deferred.
     private var ownerCalls = 0
+    /// The last read filled the space it was given: more is likely waiting (read in place).
+    private var lastReadFilled = false
     var timer: TimerID?
     private var lingerTimer: TimerID?
     private var lingerSeconds = 0.0
@@ -135,11 +137,23 @@ public final class BufferedStream: EventHandler {
             reads += 1
             if isLingering { input.clear() }
             let room = isLingering ? options.readSize : min(options.readSize, options.inputLimit - input.readableBytes)
-            input.reserve(room)
-            let space = input.writableBytes
-            switch transport.receive(into: input, minimumSpace: room) {
+            // A stream whose buffer lacks the room, and whose last read did not fill what it had,
+            // reads into the loop's scratch buffer and keeps only the bytes that came: a thousand
+            // quiet WebSockets that each get a small message now and then must not each grow a
+            // read-sized buffer. A busy stream (its last read filled the space) reads in place.
+            let viaScratch = !isLingering && !lastReadFilled && input.capacity - input.readableBytes < room
+            let target = viaScratch ? loop.readScratch : input
+            if viaScratch { target.clear() }
+            target.reserve(room)
+            let space = target.writableBytes
+            switch transport.receive(into: target, minimumSpace: room) {
             case .bytes(let n):
                 lastActivity = loop.now
+                lastReadFilled = n >= space
+                if viaScratch {
+                    input.append(target.readable)
+                    target.clear()
+                }
                 if isLingering { input.clear(); continue }
                 listener?.streamHasInput(self)
                 if n < space && !hangup { return }   // drained: no EAGAIN round trip

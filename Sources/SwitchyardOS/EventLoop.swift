@@ -68,6 +68,9 @@ public final class EventLoop: @unchecked Sendable {
     /// Wall-clock seconds at the start of the current loop iteration (for Date headers and logs).
     public private(set) var wallSeconds: Int = Int(time(nil))
 
+    /// Where streams without room of their own read (`BufferedStream`); loop-confined, reused by
+    /// every read, holds nothing between two.
+    public let readScratch = ByteBuffer(capacity: 64 * 1024)
     public let name: String
 
     public init(name: String = "loop") throws {

@@ -94,9 +94,9 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     private(set) var generation = 0
 
     static let writeHighWatermark = 256 * 1024
-    static let quietRead = 4 * 1024
-    static let busyRead = 64 * 1024
-    /// What a quiet stream keeps: the next read reserves `quietRead` again.
+    static let initialCapacity = 512
+    static let readSize = 64 * 1024
+    /// What a quiet stream keeps (its buffers grow again with the next bytes).
     static let idleCapacity = 64
 
     /// `writeFD == readFD` for sockets. `connecting` = a non-blocking connect is in progress.
@@ -108,11 +108,11 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
         var options = BufferedStreamOptions()
         options.highWatermark = FDBackendStream.writeHighWatermark
         options.lowWatermark = 0
-        // Reads start small and grow while they fill the buffer (a burst, a large body), so a
-        // quiet WebSocket's backend side holds 4 KiB, not 64 (see `streamHasInput`).
-        options.readSize = FDBackendStream.quietRead
-        options.inputCapacity = FDBackendStream.quietRead
-        options.outputCapacity = FDBackendStream.quietRead
+        // Reads of up to 64 KiB; a stream without that room reads through the loop's scratch
+        // buffer (`BufferedStream`), so a quiet WebSocket's backend side keeps what came, not 64 KiB.
+        options.readSize = FDBackendStream.readSize
+        options.inputCapacity = FDBackendStream.initialCapacity
+        options.outputCapacity = FDBackendStream.initialCapacity
         // The backend stopped reading (CGI exited or closed stdin): its output may still be in
         // flight, so only writing stops and reading goes on until EOF.
         options.writeErrorEndsOutputOnly = true
@@ -160,7 +160,6 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     /// WebSockets do not each keep 64 KiB (called from the exchange's once-a-second tick).
     @discardableResult
     func shrinkIdleBuffers() -> Int {
-        io.options.readSize = FDBackendStream.quietRead
         return io.shrinkIdleBuffers(to: FDBackendStream.idleCapacity)
     }
 
@@ -173,7 +172,6 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     func streamDidDrain(_ stream: BufferedStream) { delegate?.streamWritable() }
     func streamHasInput(_ stream: BufferedStream) {
         if isIdle { closeIdle(); return }   // nothing may arrive between two responses
-        stream.options.readSize = stream.input.writableBytes == 0 ? FDBackendStream.busyRead : FDBackendStream.quietRead
         decodeBuffered()
     }
 

@@ -19,8 +19,10 @@ extension HTTP1Connection: BufferedStreamDelegate {
         o.lowWatermark = lowWatermark
         o.readSize = 16 * 1024
         o.readsPerEvent = 4
-        o.inputCapacity = 4096
-        o.outputCapacity = 4096
+        // Reads go through the loop's scratch buffer when these lack room, so they only hold what
+        // came: a request head, a response head.
+        o.inputCapacity = 1024
+        o.outputCapacity = 1024
         // One timer per connection, re-armed lazily: it reports idleness at the shortest limit
         // and `streamIsIdle` applies the one the connection's state calls for.
         o.idleTimeout = Double(max(1, min(server.maxKeepAliveIdle, server.maxReadIdle)))
