@@ -3,7 +3,7 @@
 #   make deps      install what tests/benchmarks need (Debian 12; as root) or say what is missing
 #   make build     swift build (debug) + the C fixtures
 #   make release   swift build -c release + the C fixtures
-#   make run       release build, then the demo server on http://127.0.0.1:8080/
+#   make run       release build, then the demo server on http://127.0.0.1:8080/ and https://localhost:8443/
 #   make test      deps, build, swift test, fuzz-smoke, the Python end-to-end suite (Tests/e2e)
 #   make e2e       only the end-to-end suite (against .build/debug/switchyard)
 #   make check-fixtures   drive the WebSocket echo fixtures without the server
@@ -59,14 +59,16 @@ release: c-progs
 	$(SWIFT) build -c release
 
 # The demo needs the Swift programs and the C echo CGI: of what `make deps` installs, only the
-# headers the Swift build links against (OpenSSL, zlib); no libfcgi, no test peers, so `make run`
-# works on a machine where `make test` never ran.
-RUN_DEPS := libssl-dev zlib1g-dev
+# headers the Swift build links against (OpenSSL, zlib) and the openssl command that makes the
+# demo's TLS certificate; no libfcgi, no test peers, so `make run` works on a machine where
+# `make test` never ran. The certificate (a local CA + localhost) goes to .demo-tls/ (git-ignored).
+RUN_DEPS := libssl-dev zlib1g-dev openssl
 
 run: cgi-bin/ws-echo-fast
 	@DEPS_ONLY="$(RUN_DEPS)" PYTHON=$(PYTHON) Fixtures/tools/deps.sh
 	$(SWIFT) build -c release
-	@echo "Switchyard demo: http://127.0.0.1:8080/   (Ctrl-C to stop)"
+	@Fixtures/tools/demo-cert.sh "$(CURDIR)/.demo-tls" 8443
+	@echo "Switchyard demo: http://127.0.0.1:8080/ and https://localhost:8443/   (Ctrl-C to stop)"
 	cd $(CURDIR) && exec .build/release/switchyard -f Fixtures/demo/switchyard.conf
 
 swift-test:

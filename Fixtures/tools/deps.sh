@@ -32,6 +32,7 @@ declare -A PROBE=(
     [wrk]="command -v wrk"
     [chromium]="command -v chromium"
     [chromium-driver]="command -v chromedriver"
+    [libnss3-tools]="command -v certutil"
     [libfcgi-dev]="test -f /usr/include/fcgiapp.h"
     [zlib1g-dev]="test -f /usr/include/zlib.h"
     [libssl-dev]="test -f /usr/include/openssl/ssl.h"
@@ -47,7 +48,7 @@ declare -A PROBE=(
     [nodejs]="command -v node"
     [node-ws]="test -f /usr/share/nodejs/ws/package.json"
 )
-APT_ORDER=(python3 python3-pip python3-venv perl gcc make curl lighttpd nginx-light wrk chromium chromium-driver libfcgi-dev zlib1g-dev libssl-dev openssl procps
+APT_ORDER=(python3 python3-pip python3-venv perl gcc make curl lighttpd nginx-light wrk chromium chromium-driver libnss3-tools libfcgi-dev zlib1g-dev libssl-dev openssl procps
            uwsgi-core uwsgi-plugin-python3 php-fpm systemd apache2-utils novnc tigervnc-standalone-server
            nodejs node-ws)
 # pip name == import name for all of these; scgi: the real SCGI server behind Fixtures/scgi/scgi_echo_app.py

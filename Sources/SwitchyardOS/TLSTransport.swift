@@ -25,6 +25,9 @@ public final class TLSTransport: ByteTransport {
     public private(set) var failureReason: String?
     /// A fatal error happened: OpenSSL forbids a close_notify afterwards.
     private var fatal = false
+    /// Held for the session's life: OpenSSL keeps the `SSL_CTX` alive itself, but its SNI and
+    /// ALPN callbacks point into this object, which a SIGHUP reload would otherwise free.
+    private let context: TLSContext
 
     /// Takes ownership of `fd` once it returns (closed by `close`); when it throws, the caller closes `fd`.
     public init(fd: Int32, context: TLSContext) throws(TLSError) {
@@ -37,6 +40,7 @@ public final class TLSTransport: ByteTransport {
         SSL_set_accept_state(s)
         ssl = s
         descriptor = fd
+        self.context = context
     }
 
     deinit { if let ssl { SSL_free(ssl) } }

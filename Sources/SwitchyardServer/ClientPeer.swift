@@ -43,6 +43,7 @@ struct ListenerInfo {
     var scheme: String
     var serverSocket: String      // "ip:port" as configured / bound
     var port: Int
-    /// Connections accepted here speak TLS with this context (`ssl.engine = "enable"`).
-    var tls: TLSContext? = nil
+    /// Connections accepted here speak TLS with this slot's context at accept time
+    /// (`ssl.engine = "enable"`; SIGHUP may replace it).
+    var tls: TLSContextSlot? = nil
 }

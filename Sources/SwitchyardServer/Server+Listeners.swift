@@ -33,7 +33,7 @@ extension Server {
             if let i = passed.firstIndex(where: { SocketAddress.local(of: $0)?.description == spec.address.description }) {
                 let fd = passed.remove(at: i)
                 share(fd, text: spec.text, address: spec.address, into: &perWorker,
-                      tls: tls.context(forSocket: spec.text, isMain: isMain))
+                      tls: tlsSlot(forSocket: spec.text, isMain: isMain))
                 continue
             }
             var address = spec.address
@@ -81,7 +81,7 @@ extension Server {
     /// A passed socket is one kernel socket: every worker polls it (a `dup` each, so each loop
     /// owns what it closes) and whichever accepts first takes the connection.
     private func share(_ fd: Int32, text: String, address: SocketAddress?, into perWorker: inout [[BoundListener]],
-                       tls: TLSContext? = nil) {
+                       tls: TLSContextSlot? = nil) {
         var info = ListenerInfo(scheme: "http", serverSocket: text, port: address?.port ?? 0)
         if let tls { info.scheme = "https"; info.tls = tls }
         let shown = address.map { Self.shown($0, tls: tls != nil) } ?? text
@@ -97,7 +97,7 @@ extension Server {
 
     /// A listener's scheme and TLS context (`ssl.engine` in its scope).
     private func listenerInfo(text: String, isMain: Bool, port: Int) -> ListenerInfo {
-        guard let context = tls.context(forSocket: text, isMain: isMain) else {
+        guard let context = tlsSlot(forSocket: text, isMain: isMain) else {
             return ListenerInfo(scheme: "http", serverSocket: text, port: port)
         }
         return ListenerInfo(scheme: "https", serverSocket: text, port: port, tls: context)

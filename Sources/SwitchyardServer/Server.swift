@@ -10,8 +10,11 @@ public final class Server {
     let resolver: SettingsResolver
     let globalSettings: RequestSettings
     let gatewayTables: [GatewayRouteTable]
-    /// Which listeners speak TLS, with which certificates (`ssl.*`).
+    /// Which listeners speak TLS, with which certificates (`ssl.*`), as loaded at start.
     let tls: TLSSettings
+    /// Each TLS listener's current context, keyed by its socket block's pattern (nil: the main
+    /// listener); SIGHUP puts reloaded certificates here (`reloadCertificates`).
+    let tlsSlots: [String?: TLSContextSlot]
     public let errorLog: ErrorLog
     var accessLog: AccessLog?
     let connectionCount = AtomicCounter()
@@ -68,6 +71,10 @@ public final class Server {
     init(document: ConfigDocument, settings: ServerSettings, errorLog: ErrorLog, tls: TLSSettings = TLSSettings()) throws {
         self.document = document
         self.tls = tls
+        var slots: [String?: TLSContextSlot] = [:]
+        if let main = tls.main { slots[nil] = TLSContextSlot(main) }
+        for (socket, context) in tls.sockets { slots[socket] = TLSContextSlot(context) }
+        self.tlsSlots = slots
         self.settings = settings
         self.errorLog = errorLog
         self.resolver = SettingsResolver(document: document, server: settings)
@@ -123,6 +130,7 @@ public final class Server {
             threads.append(try LoopThread(name: "worker-\(i)") { bound.value.run() })
         }
         for a in boundAddresses { announce(a) }
+        logKernelTLSStatus()
         errorLog.info("server", "started \(SwitchyardVersion.string) with \(loops) event loop(s) on \(boundAddresses.joined(separator: ", "))")
         notifier.notify("READY=1\nSTATUS=serving on \(boundAddresses.joined(separator: ", "))\nMAINPID=\(getpid())")
         mainLoop.run()
@@ -141,6 +149,7 @@ public final class Server {
             errorLog.reopen()
             accessLog?.reopen()
             errorLog.info("server", "SIGHUP: log files reopened")
+            reloadCertificates()
         case SIGTERM, SIGINT:
             if stopRequested {
                 errorLog.info("server", "second stop signal: stopping now")

@@ -129,8 +129,8 @@ final class Worker {
     func accepted(fd: Int32, remote: SocketAddress?, listener: ListenerInfo) {
         if remote?.family != AF_UNIX { Socket.setNoDelay(fd) }
         let transport: ByteTransport
-        if let context = listener.tls {
-            do { transport = try TLSTransport(fd: fd, context: context) } catch {
+        if let slot = listener.tls {
+            do { transport = try TLSTransport(fd: fd, context: slot.context) } catch {
                 errorLog.error("tls", "\(remote?.description ?? "client"): \(error)")
                 close(fd)
                 return

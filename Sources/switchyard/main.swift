@@ -19,7 +19,7 @@ with WebSocket upgrade, configured in lighttpd's language.
 
 Switchyard always runs in the foreground and never daemonises: run it under
 systemd, a container runtime or a supervisor. SIGTERM/SIGINT stop it gracefully,
-SIGHUP reopens the log files.
+SIGHUP reopens the log files and reloads TLS certificates and keys.
 """
 
 func fail(_ message: String) -> Never {

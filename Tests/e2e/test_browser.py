@@ -48,7 +48,8 @@ def browser(tmp_path):
             _unavailable(f"{exe} not found (Debian: apt-get install chromium chromium-driver)")
     drivers = []
 
-    def start():
+    def start(env=None):
+        """env: the browser's environment (e.g. HOME for an NSS database); default: this process's."""
         profile = tmp_path / f"chromium-profile-{len(drivers)}"
         profile.mkdir()
         opts = Options()
@@ -59,7 +60,7 @@ def browser(tmp_path):
                     "--disable-extensions", "--disable-gpu", "--window-size=1280,900"):
             opts.add_argument(arg)
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        service = Service(CHROMEDRIVER, log_output=str(tmp_path / f"chromedriver-{len(drivers)}.log"))
+        service = Service(CHROMEDRIVER, log_output=str(tmp_path / f"chromedriver-{len(drivers)}.log"), env=env)
         driver = webdriver.Chrome(service=service, options=opts)
         drivers.append(driver)
         driver.set_page_load_timeout(20)
@@ -190,9 +191,15 @@ $HTTP["url"] =^ "/ws/" {{
 
 # ---------------------------------------------------------------- (b) the demo page
 
-def demo_config(access: Path) -> str:
-    """Fixtures/demo/switchyard.conf with an absolute var.root, an ephemeral port and an access log."""
+def demo_config(access: Path, tls_dir: Path = None) -> str:
+    """Fixtures/demo/switchyard.conf with an absolute var.root, ephemeral ports, an access log, and the
+    TLS listener's certificate made by Fixtures/tools/demo-cert.sh in `tls_dir` (default: beside `access`)."""
     text = (DEMO / "switchyard.conf").read_text()
+    tls_dir = tls_dir or make_demo_cert(access.parent / "demo-tls")
+    text, n_tls = re.subn(r"^var\.tls\s*=.*$", lambda m: f"var.tls = {q(tls_dir)}", text, flags=re.M)
+    tls_port = free_port() if REFERENCE else 0
+    text, n_sock = re.subn(r'^\$SERVER\["socket"\] == "127\.0\.0\.1:8443"', f'$SERVER["socket"] == "127.0.0.1:{tls_port}"',
+                           text, flags=re.M)
     text, n_root = re.subn(r"^var\.root\s*=\s*env\.SWITCHYARD_ROOT\s*$", lambda m: f"var.root = {q(REPO)}",
                            text, flags=re.M)
     port = free_port() if REFERENCE else 0
@@ -200,9 +207,18 @@ def demo_config(access: Path) -> str:
     # The SCGI/FastCGI programs: the build under test, sockets in this test's directory.
     text, n_bin = re.subn(r"^var\.bin\s*=.*$", lambda m: f"var.bin = {q(switchyard_bin().parent)}", text, flags=re.M)
     text, n_run = re.subn(r"^var\.run\s*=.*$", lambda m: f"var.run = {q(access.parent)}", text, flags=re.M)
-    assert n_root == 1 and n_port == 1 and n_bin == 1 and n_run == 1, \
-        "Fixtures/demo/switchyard.conf changed shape (var.root / server.port / var.bin / var.run)"
+    assert n_root == 1 and n_port == 1 and n_bin == 1 and n_run == 1 and n_tls == 1 and n_sock == 1, \
+        "Fixtures/demo/switchyard.conf changed shape (var.root / server.port / var.bin / var.run / var.tls / :8443)"
     return text + f'\nserver.modules += ("mod_accesslog")\naccesslog.filename = {q(access)}\n'
+
+
+def make_demo_cert(directory: Path) -> Path:
+    """The demo's local CA and localhost certificate, made by the script `make run` uses."""
+    import subprocess
+    r = subprocess.run([str(REPO / "Fixtures" / "tools" / "demo-cert.sh"), str(directory), "8443"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and (directory / "server.crt").is_file(), r.stdout + r.stderr
+    return directory
 
 
 @pytest.mark.needs_cgi
@@ -255,6 +271,8 @@ def test_demo_page_panels(switchyard, browser, seeds, tmp_path):
         "fcgi-app": ["over FastCGI ✓", "second over FastCGI"],
         "scgi-bridge": ["scgi-cgi → CGI ✓", "second through scgi-cgi"],
         "fcgi-bridge": ["fcgi-cgi → CGI ✓", "second through fcgi-cgi"],
+        # mod_wstunnel: the gateway frames what a plain TCP echo (the echo app's raw protocol) returns
+        "tunnel": ["through the tunnel ✓", "second through the tunnel"],
     }
     for name, (first, second) in sent.items():
         p = connect(name)
@@ -299,7 +317,7 @@ def test_demo_page_panels(switchyard, browser, seeds, tmp_path):
 
     # server side: every program answered the upgrade with 101
     for target in ("/ws/echo.py", "/ws/fast", "/ws/seed_ws_echo.py", "/scgi-app/echo", "/fcgi-app/echo",
-                   "/scgi-bridge/fast", "/fcgi-bridge/fast"):
+                   "/scgi-bridge/fast", "/fcgi-bridge/fast", "/tunnel/echo"):
         assert access_log_has(access, f"GET {target}", 101), f"no 101 for {target}:\n{read_text(access)}"
 
     # The live comparison: 200 checked round trips on each of the six paths, drawn as bars, and the

@@ -58,9 +58,13 @@ def test_make_run_from_a_clean_clone(tmp_path):
     # The demo lists ../shared/seeds as a script directory, next to the clone as next to the repository.
     if (REPO.parent / "shared").is_dir():
         (tmp_path / "shared").symlink_to(REPO.parent / "shared")
-    port = free_port()
+    port, tls_port = free_port(), free_port()
     conf = clone / "Fixtures" / "demo" / "switchyard.conf"
-    conf.write_text(re.sub(r"(?m)^server\.port\s*=.*$", f"server.port = {port}", conf.read_text()))
+    text = re.sub(r"(?m)^server\.port\s*=.*$", f"server.port = {port}", conf.read_text())
+    text, n = re.subn(r'127\.0\.0\.1:8443"', f'127.0.0.1:{tls_port}"', text)
+    assert n == 1, "the demo's TLS socket block changed shape"
+    conf.write_text(text)
+    assert not (clone / ".demo-tls").exists()
     tools = tmp_path / "tools"
     tools.mkdir()
     for name, text in (("swift", FAKE_SWIFT), ("cc", NO_LIBFCGI_CC)):
@@ -88,11 +92,22 @@ def test_make_run_from_a_clean_clone(tmp_path):
         assert not (clone / "Fixtures" / "bin").exists(), "make run built test fixtures"
         r = get(port, "/")
         assert r.status == 200 and b"<html" in r.body.lower(), r
+        # The TLS port, with the certificate make run made on this first run (a local CA and
+        # localhost) and printed how to trust (curl --cacert, certutil for Chromium's NSS db).
+        ca = clone / ".demo-tls" / "ca.pem"
+        assert ca.is_file() and (clone / ".demo-tls" / "server.key").stat().st_mode & 0o077 == 0
+        assert f"curl --cacert {ca}".encode() in out and b"certutil -d sql:" in out, out
+        https = subprocess.run(["curl", "-sS", "--max-time", "10", "--cacert", str(ca),
+                                f"https://localhost:{tls_port}/hello.txt"], capture_output=True, timeout=20)
+        assert https.returncode == 0 and https.stdout == (clone / "Fixtures/demo/htdocs/hello.txt").read_bytes(), https
+        ignored = subprocess.run(["git", "check-ignore", "-q", ".demo-tls/ca.key"], cwd=REPO, timeout=10)
+        assert ignored.returncode == 0, "the demo's keys must be git-ignored"
         # The C echo CGI that make run built answers a WebSocket through the gateway, directly and
         # through the bridges; the echo app over SCGI and FastCGI.
         require_module("websockets")
         from websockets.sync.client import connect
-        for path in ("/ws/fast", "/scgi-app/echo", "/fcgi-app/echo", "/scgi-bridge/fast", "/fcgi-bridge/fast"):
+        for path in ("/ws/fast", "/scgi-app/echo", "/fcgi-app/echo", "/scgi-bridge/fast", "/fcgi-bridge/fast",
+                     "/tunnel/echo"):
             with connect(f"ws://127.0.0.1:{port}{path}", open_timeout=10, close_timeout=5, proxy=None,
                          ping_interval=None) as ws:
                 ws.send(f"fresh machine {path}")
