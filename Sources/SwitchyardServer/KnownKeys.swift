@@ -23,6 +23,7 @@ enum KnownKeys {
         "wstunnel.server", "wstunnel.balance", "wstunnel.debug", "wstunnel.map-extensions", "wstunnel.frame-type",
         "wstunnel.origins", "wstunnel.ping-interval", "wstunnel.max-message-size",
         "wstunnel.permessage-deflate",
+        "status.status-url", "status.statistics-url", "status.config-url", "status.metrics-url",
     ]
 
     /// lighttpd keys Switchyard accepts but that change nothing here, with why: a config that sets
@@ -40,6 +41,6 @@ enum KnownKeys {
     static let modules: Set<String> = [
         "mod_cgi", "mod_scgi", "mod_fastcgi", "mod_proxy", "mod_wstunnel", "mod_accesslog", "mod_access", "mod_redirect",
         "mod_rewrite", "mod_setenv", "mod_alias", "mod_auth", "mod_authn_file", "mod_extforward", "mod_staticfile",
-        "mod_indexfile", "mod_dirlisting",
+        "mod_indexfile", "mod_dirlisting", "mod_status",
     ]
 }
