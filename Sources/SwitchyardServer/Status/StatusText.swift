@@ -16,25 +16,30 @@ enum StatusText {
     }
 
     /// `status.statistics-url`: one `key: value` line per counter, lighttpd's form
-    /// (`fastcgi.backend.<route>.<host>.load`). Route and host names have ". " etc. kept as is.
+    /// (`fastcgi.backend.<route>.<host>.load`). Names from the configuration go into keys with
+    /// spaces, colons and control characters replaced by "_", so each counter stays one line.
     static func statistics(_ s: StatusSnapshot) -> String {
         var out = ""
         for r in s.routes {
-            let p = "\(r.name.module).route.\(r.name.match)."
+            let p = "\(r.name.module).route.\(keyPart(r.name.match))."
             let c = r.counts
             out += "\(p)requests: \(c.requests)\n\(p)responses-5xx: \(c.responses5xx)\n"
             out += "\(p)upgrades: \(c.upgrades)\n\(p)websockets-open: \(c.openUpgraded)\n"
             out += "\(p)bytes-from-clients: \(c.bytesFromClients)\n\(p)bytes-to-clients: \(c.bytesToClients)\n"
         }
         for h in s.hosts {
-            let p = "\(h.module).backend.\(h.route).\(h.host)."
+            let p = "\(h.module).backend.\(keyPart(h.route)).\(keyPart(h.host))."
             out += "\(p)load: \(h.active)\n\(p)disabled: \(h.disabledForSeconds > 0 ? 1 : 0)\n"
         }
         for p in s.processes {
-            let k = "backend.process.\(p.host).\(p.slot)."
-            out += "\(k)pid: \(p.pid.map(String.init) ?? "0")\n\(k)restarts: \(p.restarts)\n\(k)state: \(p.state)\n"
+            let k = "backend.process.\(keyPart(p.host)).\(p.slot)."
+            out += "\(k)pid: \(p.pid.map(String.init) ?? "0")\n\(k)restarts: \(p.restarts)\n\(k)up: \(p.pid == nil ? 0 : 1)\n"
         }
         return out
+    }
+
+    static func keyPart(_ v: String) -> String {
+        String(String.UnicodeScalarView(v.unicodeScalars.map { $0.value <= 0x20 || $0 == ":" || $0.value == 0x7F ? "_" : $0 }))
     }
 
     // MARK: Prometheus
