@@ -136,6 +136,7 @@ final class HTTP1Connection {
     private func beginExchange(_ head: HTTPRequestHead, hasBody: Bool) {
         requestCount += 1
         worker.stats.requests += 1
+        worker.stats.bytesSent += output.bytesWritten   // what the previous request wrote
         output.resetCounter()
         let keepAlive = head.keepAlive && requestCount < worker.server.maxKeepAliveRequests && !worker.isStopping
         let ex = makeExchange(head, hasBody: hasBody, keepAlive: keepAlive)
@@ -247,6 +248,8 @@ final class HTTP1Connection {
         guard canDetachForRelay, let fds = stream.detach() else { return nil }
         state = .closed
         upgradedStats = nil   // the relay holds the gauge now (`SpliceRelay.stats`)
+        worker.stats.bytesSent += output.bytesWritten
+        output.resetCounter()
         stream.owner = nil
         releaseExchange()?.detach()
         worker.connectionDetached(self)
@@ -280,6 +283,8 @@ final class HTTP1Connection {
             upgradedStats = nil
         }
         releaseExchange()?.connectionClosing()
+        worker.stats.bytesSent += output.bytesWritten
+        output.resetCounter()
         stream.owner = nil
         stream.close()
         output.discard()   // also what a handler queued after the stream closed itself

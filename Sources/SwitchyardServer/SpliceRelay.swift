@@ -232,6 +232,7 @@ final class SpliceRelay: EventHandler {
 
     /// Counts bytes that reached their destination (what splice moved, per direction).
     private func moved(_ n: Int, _ d: Direction) {
+        if d === down { worker?.stats.bytesSent += n }
         guard let stats else { return }
         if d === up { stats.bytesFromClients += n } else { stats.bytesToClients += n }
     }

@@ -9,11 +9,13 @@ struct StatusTextTests {
         var w1 = WorkerSnapshot()
         w1.requests = 7
         w1.acceptedConnections = 3
+        w1.bytesSent = 4000
         w1.phases = ["k", "U", "h"]
         w1.routes[0] = RouteCounts(requests: 5, responses5xx: 1, upgrades: 2, openUpgraded: 1, bytesFromClients: 100, bytesToClients: 90)
         w1.hosts = [BackendHostCounts(module: "fastcgi", route: "/ws/", host: "/tmp/a.sock", active: 1, disabledForSeconds: 0)]
         var w2 = WorkerSnapshot()
         w2.requests = 2
+        w2.bytesSent = 1000
         w2.phases = ["U", "r"]
         w2.routes[0] = RouteCounts(requests: 1, responses5xx: 0, upgrades: 1, openUpgraded: 1, bytesFromClients: 10, bytesToClients: 9)
         w2.routes[1] = RouteCounts(requests: 4)
@@ -38,6 +40,7 @@ struct StatusTextTests {
     @Test func autoFormatIsLighttpds() {
         #expect(StatusText.auto(snapshot()) == """
             Total Accesses: 9
+            Total kBytes: 4
             Uptime: 42
             BusyServers: 4
             IdleServers: 1

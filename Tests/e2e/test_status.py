@@ -8,8 +8,6 @@ Switchyard-only: lighttpd's mod_status reports no WebSockets per route and has n
 import os
 import re
 import signal
-import socket
-import struct
 from pathlib import Path
 
 import pytest
@@ -219,6 +217,33 @@ def test_requests_and_5xx_per_route(srv):
     assert route_value(after, "route_requests_total", "cgi", ".py") - route_value(before, "route_requests_total", "cgi", ".py") == 1
     total = ("switchyard_requests_total", frozenset())
     assert after[total] - before[total] >= 5   # the 4 above and the first /metrics
+
+
+def test_traffic_counts_what_clients_received(srv):
+    """sent_bytes_total / Total kBytes: a request's bytes are added when the next one on its
+    connection starts, so on one keep-alive connection the sum is exact to the byte."""
+    (srv.dir / "big.bin").write_bytes(os.urandom(300 * 1024))
+
+    def value(r):
+        return int(float(re.search(r"^switchyard_sent_bytes_total (\S+)$", r.text, re.M).group(1)))
+
+    def attempt():
+        with HTTPConnection(srv.port) as c:
+            c.request("GET", "/metrics")
+            first = c.read_response()
+            c.request("GET", "/big.bin")
+            big = c.read_response()
+            assert big.status == 200 and len(big.body) == 300 * 1024
+            c.request("GET", "/metrics")
+            second = c.read_response()
+        delta = value(second) - value(first)
+        return delta == len(first.raw_head) + len(first.body) + len(big.raw_head) + len(big.body), delta
+
+    # Another connection ending in between would add its bytes too: retried, never loosened.
+    results = [attempt() for _ in range(3)]
+    assert any(ok for ok, _ in results), results
+    kb = dict(line.split(": ", 1) for line in get(srv.port, "/server-status?auto").text.splitlines())["Total kBytes"]
+    assert int(kb) >= 300
 
 
 def test_status_urls_obey_access_and_auth_in_conditionals(switchyard, tmp_path):

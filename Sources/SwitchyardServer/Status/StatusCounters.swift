@@ -24,6 +24,9 @@ final class RouteStats {
 final class WorkerStats {
     var requests = 0
     var acceptedConnections = 0
+    /// Bytes written to clients, added when a request's successor starts or the connection ends
+    /// (and as splice relays move them): lighttpd's "Total kBytes".
+    var bytesSent = 0
     private(set) var routes: [RouteStats?] = []
 
     /// The counters of route `id` (`StatusRouteRegistry`), made on first use.

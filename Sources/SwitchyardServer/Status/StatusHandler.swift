@@ -84,6 +84,7 @@ extension Worker {
         var share = WorkerSnapshot()
         share.requests = stats.requests
         share.acceptedConnections = stats.acceptedConnections
+        share.bytesSent = stats.bytesSent
         share.phases.reserveCapacity(connections.count + relays.count)
         for c in connections.values { share.phases.append(c.statusPhase.letter) }
         share.phases.append(contentsOf: repeatElement(ConnectionPhase.upgraded.letter, count: relays.count))

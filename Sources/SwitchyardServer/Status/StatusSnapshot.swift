@@ -67,6 +67,7 @@ struct BackendProcessInfo: Sendable, Equatable {
 struct WorkerSnapshot: Sendable {
     var requests = 0
     var acceptedConnections = 0
+    var bytesSent = 0
     var phases: [Character] = []
     var routes: [Int: RouteCounts] = [:]
     var hosts: [BackendHostCounts] = []
@@ -78,6 +79,7 @@ struct StatusSnapshot: Sendable {
     var eventLoops = 0
     var requests = 0
     var acceptedConnections = 0
+    var bytesSent = 0
     /// lighttpd's scoreboard: one letter per open connection.
     var scoreboard = ""
     var routes: [(name: RouteName, counts: RouteCounts)] = []
@@ -96,6 +98,7 @@ struct StatusSnapshot: Sendable {
         for w in workers {
             requests += w.requests
             acceptedConnections += w.acceptedConnections
+            bytesSent += w.bytesSent
             scoreboard.append(contentsOf: w.phases)
             for (id, c) in w.routes { byID[id, default: RouteCounts()].add(c) }
             hosts.append(contentsOf: w.hosts)

@@ -3,9 +3,10 @@
 /// Pure functions, so they are tested without sockets.
 enum StatusText {
     /// `status.status-url?auto`: lighttpd's machine-readable lines (what its munin/collectd
-    /// plugins parse), then Switchyard's own. Total kBytes is not counted here and is left out.
+    /// plugins parse), then Switchyard's own.
     static func auto(_ s: StatusSnapshot) -> String {
         var out = "Total Accesses: \(s.requests)\n"
+        out += "Total kBytes: \(s.bytesSent / 1024)\n"
         out += "Uptime: \(s.uptimeSeconds)\n"
         let idle = s.count(.keepAlive)
         out += "BusyServers: \(s.openConnections - idle)\n"
@@ -56,6 +57,8 @@ enum StatusText {
         metric("uptime_seconds", "gauge", "Seconds since the server started.", [([], "\(s.uptimeSeconds)")])
         metric("requests_total", "counter", "Requests received (all routes).", [([], "\(s.requests)")])
         metric("connections_accepted_total", "counter", "Client connections accepted.", [([], "\(s.acceptedConnections)")])
+        metric("sent_bytes_total", "counter", "Bytes written to clients (counted as each request or connection ends).",
+               [([], "\(s.bytesSent)")])
         metric("connections", "gauge", "Open client connections by state.",
                ConnectionPhase.allCases.map { ([("state", $0.name)], "\(s.count($0))") })
         func perRoute(_ name: String, _ type: String, _ help: String, _ value: (RouteCounts) -> Int) {
@@ -123,7 +126,7 @@ enum StatusText {
         var out = "<!DOCTYPE html>\n<html><head><title>Status</title></head><body>\n"
         out += "<h1>Server-Status (switchyard/\(SwitchyardVersion.string))</h1>\n<table>\n"
         out += "<tr><td>Hostname</td><td>\(escapeHTML(hostname))</td></tr>\n<tr><td>Uptime</td><td>\(s.uptimeSeconds) s</td></tr>\n"
-        out += "<tr><td>Requests</td><td>\(s.requests) req</td></tr>\n<tr><td>Event loops</td><td>\(s.eventLoops)</td></tr>\n</table>\n"
+        out += "<tr><td>Requests</td><td>\(s.requests) req</td></tr>\n<tr><td>Traffic</td><td>\(s.bytesSent) byte</td></tr>\n<tr><td>Event loops</td><td>\(s.eventLoops)</td></tr>\n</table>\n"
         out += "<h2>Connections</h2>\n<p>legend: " + ConnectionPhase.allCases.map { "\($0.rawValue) = \($0.name)" }.joined(separator: ", ")
         out += "</p>\n<pre>\(s.scoreboard)</pre>\n<table>\n"
         for p in ConnectionPhase.allCases { out += "<tr><td>\(p.name)</td><td>\(s.count(p))</td></tr>\n" }
