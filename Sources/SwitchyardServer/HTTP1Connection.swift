@@ -280,6 +280,7 @@ final class HTTP1Connection {
         state = .closed
         if let stats = upgradedStats {
             stats.openUpgraded -= 1
+            stats.bytesToClients -= output.backlog   // counted when queued; dropped unsent now
             upgradedStats = nil
         }
         releaseExchange()?.connectionClosing()

@@ -8,6 +8,7 @@ Switchyard-only: lighttpd's mod_status reports no WebSockets per route and has n
 import os
 import re
 import signal
+import struct
 from pathlib import Path
 
 import pytest
@@ -289,3 +290,51 @@ def test_config_errors_name_file_and_line(tmp_path):
     r = __import__("subprocess").run([str(switchyard_bin()), "-t", "-f", str(conf)], capture_output=True, text=True, timeout=30)
     assert r.returncode != 0
     assert "bad.conf:3" in r.stderr + r.stdout and "status.metrics-url" in r.stderr + r.stdout, r.stderr
+
+
+def test_wstunnel_route_counts_frames_both_ways(switchyard, tmp_path):
+    """mod_wstunnel (the seed wstunnel.conf in place, the seed echo.pl): Switchyard is the WebSocket
+    server here, so the counters see the client's frames and the frames Switchyard made. echo.pl
+    serves one connection at a time (max-procs 1): all three are open (101) at once, each echoes
+    once the one before it has closed."""
+    from wstunnel_util import handshake, seed_config
+    server = switchyard(seed_config(tmp_path, 'server.modules += ("mod_status")\nstatus.metrics-url = "/metrics"\n'))
+    conns = []
+    for _ in range(3):
+        c, r = handshake(server.port, "/ws/")
+        assert r.status == 101, r
+        conns.append(c)
+    m = metrics(server.port)
+    assert route_value(m, "route_websockets_open", "wstunnel", "/ws/") == 3
+    assert route_value(m, "route_upgrades_total", "wstunnel", "/ws/") == 3
+    sent = received = 0
+    for k, c in enumerate(conns):
+        for line in (b"hello\n", b"x" * 200 + b"\n"):
+            frame = wsframes.build_frame(1, line)
+            c.send(frame)
+            sent += len(frame)
+            got = bytearray()
+            while not got.endswith(b"\n"):
+                parsed = wsframes.parse_frame(c.buf)
+                if not parsed:
+                    c._fill()
+                    continue
+                f, used = parsed
+                got += f.payload
+                received += used
+                del c.buf[:used]
+            assert bytes(got) == line
+        close = wsframes.build_frame(8, struct.pack("!H", 1000))
+        c.send(close)
+        sent += len(close)
+        assert c.wait_closed(10), "no EOF after the CLOSE handshake"
+        parsed = wsframes.parse_frame(c.buf)
+        assert parsed and parsed[0].opcode == 8, bytes(c.buf)
+        received += len(c.buf)   # the CLOSE reply, counted as sent to the client too
+        c.close()
+        assert wait_until(lambda: route_value(metrics(server.port), "route_websockets_open", "wstunnel", "/ws/") == 2 - k, 10)
+    m = metrics(server.port)
+    # masked client frames: 2 + 4 + 6 bytes, 2 + 2 (126-byte form) + 4 + 201 bytes, CLOSE 2 + 4 + 2
+    assert route_value(m, "route_upgraded_received_bytes_total", "wstunnel", "/ws/") == sent == 3 * ((2 + 4 + 6) + (2 + 2 + 4 + 201) + 8)
+    assert route_value(m, "route_upgraded_sent_bytes_total", "wstunnel", "/ws/") == received
+    assert received >= 3 * ((2 + 6) + (2 + 2 + 201))   # unmasked replies, maybe in more frames than one
