@@ -23,6 +23,7 @@ struct StatusTextTests {
         let names = [RouteName(module: "fastcgi", match: "/ws/"), RouteName(module: "cgi", match: "a\"b\\c\nd")]
         var s = StatusSnapshot(workers: [w1, w2], names: { $0 < names.count ? names[$0] : nil })
         s.uptimeSeconds = 42
+        s.now = 1_796_430_000   // 2026-12-05 00:20:00 UTC
         s.processes = [BackendProcessInfo(host: "/tmp/a.sock", program: "/bin/app", slot: 0, pid: 123, restarts: 2, state: "running")]
         return s
     }
@@ -100,7 +101,7 @@ struct StatusTextTests {
         let html = StatusText.html(snapshot(), hostname: "<h>")
         #expect(html.contains("&lt;h&gt;"))
         #expect(html.contains("a&quot;b\\c\nd"))
-        #expect(html.contains("disabled for 2 s"))
+        #expect(html.contains("disabled until 2026-12-05 00:20:02 UTC (2 s)"), "\(html)")
     }
 
     @Test func urlsParseInsideModuleOnly() throws {

@@ -338,3 +338,25 @@ def test_wstunnel_route_counts_frames_both_ways(switchyard, tmp_path):
     assert route_value(m, "route_upgraded_received_bytes_total", "wstunnel", "/ws/") == sent == 3 * ((2 + 4 + 6) + (2 + 2 + 4 + 201) + 8)
     assert route_value(m, "route_upgraded_sent_bytes_total", "wstunnel", "/ws/") == received
     assert received >= 3 * ((2 + 6) + (2 + 2 + 201))   # unmasked replies, maybe in more frames than one
+
+
+def test_disabled_backend_host_shows_until_when(switchyard, tmp_path):
+    """A host that refused a connection is disabled for its disable-time: the status page says
+    until when, the metrics how many seconds are left, and the route counts the 503."""
+    server = switchyard(f"""
+server.document-root = {q(tmp_path)}
+server.event-loops = 1
+server.modules += ("mod_scgi", "mod_status")
+scgi.server = ("/app/" => (( "socket" => {q(tmp_path / "nobody-listens.sock")}, "check-local" => "disable",
+                            "disable-time" => 30 )))
+status.status-url = "/server-status"
+status.metrics-url = "/metrics"
+""")
+    assert get(server.port, "/app/x").status == 503
+    m = metrics(server.port)
+    host = frozenset({("module", "scgi"), ("route", "/app/"), ("host", str(tmp_path / "nobody-listens.sock"))})
+    assert 25 <= m[("switchyard_backend_disabled_seconds", host)] <= 30, m
+    assert route_value(m, "route_responses_5xx_total", "scgi", "/app/") == 1
+    assert route_value(m, "route_requests_total", "scgi", "/app/") == 1
+    page = get(server.port, "/server-status").text
+    assert re.search(r"disabled until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \((2[5-9]|30) s\)", page), page

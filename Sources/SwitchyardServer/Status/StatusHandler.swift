@@ -51,7 +51,8 @@ final class StatusHandler: RequestHandler {
         guard let connection else { return }
         let server = worker.serverInstance
         var snapshot = StatusSnapshot(workers: shares, names: StatusRouteRegistry.name)
-        snapshot.uptimeSeconds = max(0, time(nil) - server.startedAt)
+        snapshot.now = time(nil)
+        snapshot.uptimeSeconds = max(0, snapshot.now - server.startedAt)
         snapshot.processes = server.backendAvailability.processList
         snapshot.modules = server.settings.modules
         let body: String, type: String

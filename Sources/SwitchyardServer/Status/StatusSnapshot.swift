@@ -59,7 +59,7 @@ struct BackendProcessInfo: Sendable, Equatable {
     var slot: Int
     var pid: Int32?             // nil: not running (restart pending)
     var restarts: Int
-    /// "running", "restarting" (with `restartInSeconds`) or "stopped".
+    /// "running", "restarting (exited: ...; next start in N s)" or "stopped".
     var state: String
 }
 
@@ -76,6 +76,8 @@ struct WorkerSnapshot: Sendable {
 /// The whole report: every worker's share added up.
 struct StatusSnapshot: Sendable {
     var uptimeSeconds = 0
+    /// Wall-clock seconds when gathered (for "disabled until" times).
+    var now = 0
     var eventLoops = 0
     var requests = 0
     var acceptedConnections = 0

@@ -1,3 +1,5 @@
+import Glibc
+
 /// The texts mod_status pages are made of, from a `StatusSnapshot`: lighttpd's `?auto` lines, the
 /// statistics page's `key: value` lines, Prometheus' text exposition, and the HTML pages.
 /// Pure functions, so they are tested without sockets.
@@ -108,6 +110,15 @@ enum StatusText {
 
     // MARK: HTML
 
+    /// "2026-12-05 00:40:12 UTC".
+    static func utc(_ seconds: Int) -> String {
+        var t = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) UTC"
+    }
+
     static func escapeHTML(_ v: String) -> String {
         var out = ""
         for ch in v {
@@ -139,7 +150,8 @@ enum StatusText {
         }
         out += "</table>\n<h2>Backends</h2>\n<table>\n<tr><th>module</th><th>route</th><th>host</th><th>active</th><th>state</th></tr>\n"
         for h in s.hosts {
-            let state = h.disabledForSeconds > 0 ? "disabled for \(number(h.disabledForSeconds.rounded(.up))) s" : "enabled"
+            let left = h.disabledForSeconds.rounded(.up)
+            let state = left > 0 ? "disabled until \(utc(s.now + Int(left))) (\(number(left)) s)" : "enabled"
             out += "<tr><td>\(h.module)</td><td>\(escapeHTML(h.route))</td><td>\(escapeHTML(h.host))</td><td>\(h.active)</td><td>\(state)</td></tr>\n"
         }
         out += "</table>\n<h2>Backend processes</h2>\n<table>\n<tr><th>host</th><th>program</th><th>slot</th><th>pid</th><th>state</th><th>restarts</th></tr>\n"
