@@ -21,6 +21,30 @@ final class BackendAvailability: Sendable {
         down.withLock { _ = $0.removeValue(forKey: address) }
     }
 
+    /// The supervisor's `bin-path` process slots for status pages ("address#slot" -> info).
+    private let processes = Mutex<[String: BackendProcessInfo]>([:])
+
+    func processStarted(address: String, program: String, slot: Int, pid: Int32) {
+        processes.withLock { all in
+            let key = "\(address)#\(slot)"
+            let restarts = all[key].map { $0.restarts + 1 } ?? 0
+            all[key] = BackendProcessInfo(host: address, program: program, slot: slot, pid: pid, restarts: restarts, state: "running")
+        }
+    }
+
+    /// `state`: "restarting in N s" while the backoff runs, "stopped" at shutdown.
+    func processExited(address: String, slot: Int, state: String) {
+        processes.withLock { all in
+            let key = "\(address)#\(slot)"
+            all[key]?.pid = nil
+            all[key]?.state = state
+        }
+    }
+
+    var processList: [BackendProcessInfo] {
+        processes.withLock { Array($0.values) }.sorted { ($0.host, $0.slot) < ($1.host, $1.slot) }
+    }
+
     /// Why the backend at `address` cannot take a request now, or nil when it can.
     func unavailableReason(_ address: String) -> String? {
         down.withLock { $0[address] }

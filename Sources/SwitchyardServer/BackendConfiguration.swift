@@ -71,6 +71,8 @@ public final class GatewayRouteTable: Sendable {
     public let key: String                   // "fastcgi.server@file:line" identity for pools
     /// `proxy.header` / `proxy.forwarded` / `proxy.replace-http-host` for a `.proxy` table.
     public let proxyHeader: ProxyHeaderOptions?
+    /// `StatusRouteRegistry` ids of `routes`, in order (the status counters' keys).
+    let statsIDs: [Int]
 
     init(wireProtocol: BackendWireProtocol, routes: [Route], balance: BalancePolicy, debug: Int, mapExtensions: [(String, String)], key: String,
          proxyHeader: ProxyHeaderOptions? = nil) {
@@ -81,6 +83,8 @@ public final class GatewayRouteTable: Sendable {
         self.debug = debug
         self.mapExtensions = mapExtensions
         self.key = key
+        let module = StatusRouteRegistry.module(wireProtocol)
+        self.statsIDs = routes.map { StatusRouteRegistry.id(module: module, match: $0.match) }
     }
 
     /// A route chosen for a request path.

@@ -29,9 +29,12 @@ extension BackendRuntime {
     func routeTunnel(_ settings: WStunnelSettings, context: RequestContext, connection: any ClientExchange) -> RoutedRequest? {
         let head = context.head
         guard let match = settings.table.route(forPath: context.path), head.upgradeOffers("websocket") else { return nil }
+        let stats = worker.stats.route(settings.table.statsIDs[match.index])
         func fixed(_ status: Int, _ headers: [(String, String)] = []) -> RoutedRequest {
-            RoutedRequest(handler: FixedResponseHandler(status: status, connection: connection, extraHeaders: headers),
-                          wantsBody: false, bodyLimit: 0)
+            var r = RoutedRequest(handler: FixedResponseHandler(status: status, connection: connection, extraHeaders: headers),
+                                  wantsBody: false, bodyLimit: 0)
+            r.stats = stats
+            return r
         }
         let label = "wstunnel \(match.route.match)"
         let origin = WebSocketOriginPolicy(allowed: settings.origins).evaluate(origin: head.headers.first("Origin"))
@@ -68,7 +71,9 @@ extension BackendRuntime {
             worker.errorLog.error(label, "no backend host could be reached: 503")
             return fixed(503)
         }
-        return RoutedRequest(handler: exchange, wantsBody: false, bodyLimit: 0)
+        var routed = RoutedRequest(handler: exchange, wantsBody: false, bodyLimit: 0)
+        routed.stats = stats
+        return routed
     }
 
     /// Connects to the next untried host; false when none is left. A host whose connect fails at

@@ -18,6 +18,9 @@ final class BackendRuntime {
         /// Idle HTTP/1.1 connections to this proxied host, in this worker.
         let proxy: BackendConnectionPool<FDBackendStream>
         var multiplexes: Bool? = nil
+        /// Module and route match the status page reports this host under.
+        var statusModule = ""
+        var statusRoute = ""
         init(config: BackendHostConfig, loop: EventLoop) {
             self.config = config
             fastcgi = BackendConnectionPool(loop: loop, maxConnections: config.maxConnections,
@@ -49,16 +52,29 @@ final class BackendRuntime {
         let key = "\(table.key)#\(routeIndex)#\(hostIndex)"
         if let s = hosts[key] { return s }
         let s = HostState(config: host, loop: worker.loop)
+        s.statusModule = StatusRouteRegistry.module(table.wireProtocol)
+        s.statusRoute = table.routes[routeIndex].match
         hosts[key] = s
         return s
+    }
+
+    /// The hosts this worker has used, for the status page: load and how long each stays disabled.
+    func statusHosts(now: UInt64) -> [BackendHostCounts] {
+        hosts.values.map { h in
+            BackendHostCounts(module: h.statusModule, route: h.statusRoute, host: h.config.addressDescription, active: h.active,
+                              disabledForSeconds: h.disabledUntil > now ? Double(h.disabledUntil - now) / 1e9 : 0)
+        }
     }
 
     func route(table: GatewayRouteTable, context: RequestContext, connection: any ClientExchange) -> RoutedRequest? {
         guard let match = table.route(forPath: context.path) else { return nil }
         let route = match.route, routeIndex = match.index
         let label = "\(table.wireProtocol.rawValue) \(route.match)"
+        let stats = worker.stats.route(table.statsIDs[routeIndex])
         func fixed(_ status: Int) -> RoutedRequest {
-            RoutedRequest(handler: FixedResponseHandler(status: status, connection: connection), wantsBody: false, bodyLimit: 0)
+            var r = RoutedRequest(handler: FixedResponseHandler(status: status, connection: connection), wantsBody: false, bodyLimit: 0)
+            r.stats = stats
+            return r
         }
         if context.head.isChunked && (table.wireProtocol == .scgi || table.wireProtocol == .uwsgi) {
             // SCGI/uwsgi announce CONTENT_LENGTH up front; a chunked body of unknown length cannot be sent.
@@ -78,7 +94,9 @@ final class BackendRuntime {
             if case .notFound = failure {} else { worker.errorLog.error(label, failure.description) }
             return fixed(failure.status)
         }
-        return RoutedRequest(handler: exchange, wantsBody: true, bodyLimit: context.settings.maxRequestSize)
+        var routed = RoutedRequest(handler: exchange, wantsBody: true, bodyLimit: context.settings.maxRequestSize)
+        routed.stats = stats
+        return routed
     }
 
     /// The request as one host of the route sees it (its docroot, check-local, script-name rules,

@@ -128,18 +128,24 @@ final class BackendSupervisor {
         m.children[slot] = child
         m.startedAt[slot] = EventLoop.monotonicNanoseconds()
         availability.markUp(m.config.addressDescription)
+        availability.processStarted(address: m.config.addressDescription, program: m.argv[0], slot: slot, pid: child.pid)
         errorLog.info(label, "started pid \(child.pid) on \(m.config.addressDescription)")
     }
 
     private func childExited(_ m: Managed, slot: Int, status: ExitStatus) {
         m.children[slot] = nil
         let label = "backend \(m.argv[0])"
-        if stopping { return }
+        if stopping {
+            availability.processExited(address: m.config.addressDescription, slot: slot, state: "stopped")
+            return
+        }
         let uptime = Double(EventLoop.monotonicNanoseconds() - m.startedAt[slot]) / 1e9
         if uptime > 30 { m.backoff = 0.5 }
         let delay = m.backoff
         m.backoff = min(m.backoff * 2, 30)
         let allDown = m.children.allSatisfy { $0 == nil }
+        availability.processExited(address: m.config.addressDescription, slot: slot,
+                                   state: "restarting (exited: \(status); next start in \(delay) s)")
         if allDown {
             // Nobody accepts on the socket until the restart: requests get 503 at once meanwhile
             // (marked before the log line, so whoever reads the log sees the mark in effect).

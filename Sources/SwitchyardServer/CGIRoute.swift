@@ -10,11 +10,14 @@ enum CGIRoute {
         let root = context.root
         guard let (scriptBelowRoot, scriptFile, pathInfo) = locateScript(root: root, path: context.physicalPath) else { return nil }
         let scriptURL = context.urlPrefix + scriptBelowRoot
-        guard let interpreter = cgi.interpreter(for: scriptFile) else { return nil }
+        guard let (interpreter, statsID) = cgi.assignment(for: scriptFile) else { return nil }
         let worker = connection.worker
+        let stats = statsID >= 0 ? worker.stats.route(statsID) : nil
         func fixed(_ status: Int, _ log: String) -> RoutedRequest {
             worker.errorLog.error("cgi \(scriptFile)", log)
-            return RoutedRequest(handler: FixedResponseHandler(status: status, connection: connection), wantsBody: false, bodyLimit: 0)
+            var r = RoutedRequest(handler: FixedResponseHandler(status: status, connection: connection), wantsBody: false, bodyLimit: 0)
+            r.stats = stats
+            return r
         }
         if let reason = CGIScriptGuard.denial(scriptFile: scriptFile, root: root, settings: context.settings, cgi: cgi) {
             return fixed(403, reason)
@@ -62,7 +65,9 @@ enum CGIRoute {
         } catch {
             return fixed(500, "spawn failed: \(error)")
         }
-        return RoutedRequest(handler: exchange, wantsBody: true, bodyLimit: context.settings.maxRequestSize)
+        var routed = RoutedRequest(handler: exchange, wantsBody: true, bodyLimit: context.settings.maxRequestSize)
+        routed.stats = stats
+        return routed
     }
 
     struct CGIProgram {

@@ -54,6 +54,8 @@ protocol ClientExchange: AnyObject {
     var outputBacklog: Int { get }
     /// The client side could be handed to a kernel relay (plain socket, nothing else queued).
     var canDetachForRelay: Bool { get }
+    /// The counters of the route answering (a splice relay taking the stream over keeps counting there).
+    var routeStats: RouteStats? { get }
     func detachForRelay() -> (fd: Int32, pendingInput: ByteBuffer, pendingOutput: ByteBuffer)?
 }
 

@@ -49,6 +49,8 @@ final class HTTP1Connection {
     // Timeout bookkeeping (monotonic ns).
     private var headStarted: UInt64
     var lastRead: UInt64
+    /// The route whose open-upgraded gauge this connection holds (and whose bytes it counts).
+    private(set) var upgradedStats: RouteStats?
     /// When the client's FIN arrived on an upgraded connection (0: not yet).
     var upgradedEOFAt: UInt64 = 0
 
@@ -133,6 +135,8 @@ final class HTTP1Connection {
 
     private func beginExchange(_ head: HTTPRequestHead, hasBody: Bool) {
         requestCount += 1
+        worker.stats.requests += 1
+        worker.stats.bytesSent += output.bytesWritten   // what the previous request wrote
         output.resetCounter()
         let keepAlive = head.keepAlive && requestCount < worker.server.maxKeepAliveRequests && !worker.isStopping
         let ex = makeExchange(head, hasBody: hasBody, keepAlive: keepAlive)
@@ -204,8 +208,9 @@ final class HTTP1Connection {
 
     /// The 101 head is queued: the connection becomes a raw relay for the exchange. Bytes the
     /// client sent after the request head (already buffered) go to the handler right away.
-    func exchangeUpgraded() {
+    func exchangeUpgraded(stats: RouteStats?) {
         state = .upgraded
+        upgradedStats = stats
         // Reads into 4 KiB until one fills the buffer (see `streamHasInput`).
         stream.options.readSize = HTTP1Connection.upgradedQuietRead
         flushOutput()
@@ -214,6 +219,7 @@ final class HTTP1Connection {
 
     func deliverUpgraded() {
         guard state == .upgraded, let ex = exchange, !input.isEmpty else { return }
+        upgradedStats?.bytesFromClients += input.readableBytes
         let more = ex.upgradedData(input.readable)
         input.consume(input.readableBytes)
         if !more { pauseReading() }
@@ -241,6 +247,9 @@ final class HTTP1Connection {
     func detachForRelay() -> (fd: Int32, pendingInput: ByteBuffer, pendingOutput: ByteBuffer)? {
         guard canDetachForRelay, let fds = stream.detach() else { return nil }
         state = .closed
+        upgradedStats = nil   // the relay holds the gauge now (`SpliceRelay.stats`)
+        worker.stats.bytesSent += output.bytesWritten
+        output.resetCounter()
         stream.owner = nil
         releaseExchange()?.detach()
         worker.connectionDetached(self)
@@ -269,7 +278,14 @@ final class HTTP1Connection {
     func close() {
         guard state != .closed else { return }
         state = .closed
+        if let stats = upgradedStats {
+            stats.openUpgraded -= 1
+            stats.bytesToClients -= output.backlog   // counted when queued; dropped unsent now
+            upgradedStats = nil
+        }
         releaseExchange()?.connectionClosing()
+        worker.stats.bytesSent += output.bytesWritten
+        output.resetCounter()
         stream.owner = nil
         stream.close()
         output.discard()   // also what a handler queued after the stream closed itself

@@ -55,6 +55,8 @@ final class HTTP1Exchange: ClientExchange {
     var extraResponseHeaders: [(String, String)] = []
     /// Scratch for status lines without a ready-made form (rare: custom reasons).
     var headScratch: [UInt8] = []
+    /// The counters of the route answering this request (`RoutedRequest.stats`).
+    private(set) var routeStats: RouteStats?
 
     init(connection: HTTP1Connection, head: HTTPRequestHead?, hasBody: Bool, keepAlive: Bool) {
         self.connection = connection
@@ -89,6 +91,7 @@ final class HTTP1Exchange: ClientExchange {
         startedAt = worker.loop.now
         redirectHops = 0
         extraResponseHeaders = []
+        routeStats = nil
     }
 
     // MARK: ClientExchange: who and what
@@ -113,6 +116,7 @@ final class HTTP1Exchange: ClientExchange {
         let route = routing.handler(for: head, connection: self)
         extraResponseHeaders = route.responseHeaders
         bodyLimit = route.bodyLimit
+        if let stats = route.stats { stats.requests += 1; routeStats = stats }
         if hasBody && !route.wantsBody {
             // The answer does not depend on the body; it is not read, so the connection cannot be reused.
             keepAlive = false
@@ -271,6 +275,7 @@ final class HTTP1Exchange: ClientExchange {
         self.head = head
         let route = routing.handler(for: head, connection: self)
         extraResponseHeaders = route.responseHeaders
+        if let stats = route.stats { stats.requests += 1; routeStats = stats }
         if let h = begin(route.responder), handler === h && !responseFinished {
             h.requestBodyEnd()
         }
@@ -294,7 +299,11 @@ final class HTTP1Exchange: ClientExchange {
         sendHead(head, framing: .none)
         logAccess()
         phase = .upgraded
-        connection?.exchangeUpgraded()
+        if let stats = routeStats {
+            stats.upgrades += 1
+            stats.openUpgraded += 1
+        }
+        connection?.exchangeUpgraded(stats: routeStats)
     }
 
     /// Raw bytes to the client after the upgrade. Returns false above the high watermark.
@@ -302,6 +311,7 @@ final class HTTP1Exchange: ClientExchange {
     func sendRaw(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let connection, connection.isOpen else { return false }
         output.bytes.append(bytes)
+        routeStats?.bytesToClients += bytes.count
         connection.flushOutput()
         return output.backlog < HTTP1Connection.highWatermark
     }
@@ -330,5 +340,8 @@ final class HTTP1Exchange: ClientExchange {
     }
 
     /// Records the status for the access log (`beginHead`).
-    func noteResponseStatus(_ status: Int) { responseStatus = status }
+    func noteResponseStatus(_ status: Int) {
+        responseStatus = status
+        if status >= 500, let stats = routeStats { stats.responses5xx += 1 }
+    }
 }

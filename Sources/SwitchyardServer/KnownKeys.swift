@@ -26,6 +26,7 @@ enum KnownKeys {
         "ssl.engine", "ssl.pemfile", "ssl.privkey", "ssl.ca-file", "ssl.cipher-list", "ssl.openssl.ssl-conf-cmd",
         "ssl.honor-cipher-order",
         "websocket.origins", "websocket.ping-interval",
+        "status.status-url", "status.statistics-url", "status.config-url", "status.metrics-url",
     ]
 
     /// lighttpd keys Switchyard accepts but that change nothing here, with why: a config that sets
@@ -43,6 +44,6 @@ enum KnownKeys {
     static let modules: Set<String> = [
         "mod_cgi", "mod_scgi", "mod_fastcgi", "mod_proxy", "mod_wstunnel", "mod_accesslog", "mod_access", "mod_redirect",
         "mod_rewrite", "mod_setenv", "mod_alias", "mod_auth", "mod_authn_file", "mod_extforward", "mod_staticfile",
-        "mod_indexfile", "mod_dirlisting", "mod_openssl",
+        "mod_indexfile", "mod_dirlisting", "mod_openssl", "mod_status",
     ]
 }

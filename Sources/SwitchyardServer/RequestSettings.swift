@@ -13,10 +13,19 @@ public struct CGISettings: Sendable {
     /// `cgi.script-directories`: directories outside the document root whose scripts may be run
     /// through a symlink in the document root (`CGIScriptGuard`).
     public var scriptDirectories: [String] = []
+    /// `StatusRouteRegistry` ids of the `assign` entries, in order.
+    var statsIDs: [Int] = []
 
     /// lighttpd's cgi.assign rule: the first suffix that ends the physical path ("" matches all).
     func interpreter(for path: String) -> String? {
-        for (suffix, interp) in assign where suffix.isEmpty || path.hasSuffix(suffix) { return interp }
+        assignment(for: path)?.interpreter
+    }
+
+    /// The interpreter and the status route id of the first matching `assign` entry.
+    func assignment(for path: String) -> (interpreter: String, statsID: Int)? {
+        for (i, (suffix, interp)) in assign.enumerated() where suffix.isEmpty || path.hasSuffix(suffix) {
+            return (interp, i < statsIDs.count ? statsIDs[i] : -1)
+        }
         return nil
     }
 }
@@ -53,6 +62,8 @@ public final class RequestSettings: Sendable {
         var auth: AuthSettings?
         /// mod_extforward (used from the global scope).
         var extforward: ExtForwardSettings?
+        /// mod_status (and `status.metrics-url`).
+        var status = StatusURLs()
         public init() {}
     }
 
@@ -76,6 +87,8 @@ public final class RequestSettings: Sendable {
     let aliases: AliasMap
     let auth: AuthSettings?
     let extforward: ExtForwardSettings?
+    let status: StatusURLs
+    let hasStatusURLs: Bool
     /// Flags the router tests on every request, so it does not copy the rule values (and retain
     /// their arrays) just to find them empty.
     let hasURLRules: Bool
@@ -107,6 +120,8 @@ public final class RequestSettings: Sendable {
         aliases = v.aliases
         auth = v.auth
         extforward = v.extforward
+        status = v.status
+        hasStatusURLs = !v.status.isEmpty
         hasURLRules = !v.urlRules.isEmpty
         hasRequestHeaderRules = !v.setenv.addRequestHeaders.isEmpty || !v.setenv.setRequestHeaders.isEmpty
         hasAliases = !v.aliases.isEmpty
@@ -187,6 +202,7 @@ public final class SettingsResolver: Sendable {
             for el in elements {
                 guard let k = el.key, let v = el.value.stringValue else { throw ConfigError(location: e.location, message: "cgi.assign entries are \".ext\" => \"/path/to/interpreter\"") }
                 cgi.assign.append((k, v))
+                cgi.statsIDs.append(StatusRouteRegistry.id(module: "cgi", match: k))
             }
             if let x = entry("cgi.script-directories") {
                 guard let dirs = x.value.stringList, dirs.allSatisfy({ $0.hasPrefix("/") }) else {
@@ -236,6 +252,7 @@ public final class SettingsResolver: Sendable {
         s.aliases = try AliasMap.parse(modules: modules, entry: entry)
         s.auth = try AuthSettings.parse(modules: modules, entry: entry)
         s.extforward = try ExtForwardSettings.parse(modules: modules, entry: entry)
+        s.status = try StatusURLs.parse(modules: modules, entry: entry)
         if modules.contains("mod_proxy"), let e = entry("proxy.server") {
             s.proxy = try ProxySettings.parse(server: e, entry: entry)
         }

@@ -9,6 +9,8 @@ struct RoutedRequest {
     var bodyLimit: Int
     /// `setenv.add-response-header` / `set-response-header` of the request's scope.
     var responseHeaders: [(String, String)] = []
+    /// The counters of the route that answers (nil for static files and routing errors).
+    var stats: RouteStats?
 
     init(handler: RequestHandler, wantsBody: Bool, bodyLimit: Int) {
         self.responder = .handler(handler)
@@ -143,6 +145,11 @@ final class Router: ExchangeRouting {
             case .unavailable(let why):
                 return fixed(500, connection: connection, log: "auth: \(why)")
             }
+        }
+        if settings.hasStatusURLs, let page = settings.status.page(for: path) {
+            // After mod_redirect/mod_rewrite/mod_access and mod_auth, like any route.
+            return RoutedRequest(handler: StatusHandler(page: page, auto: head.query == "auto", connection: connection),
+                                 wantsBody: false, bodyLimit: 0)
         }
         let ctx = RequestContext(head: settings.hasRequestHeaderRules ? settings.setenv.apply(to: head) : head, settings: settings, path: path, query: head.query ?? "",
                                  host: host, scheme: scheme, remoteIP: remoteIP, remoteUser: remoteUser)

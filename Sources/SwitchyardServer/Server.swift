@@ -21,6 +21,10 @@ public final class Server {
     /// PATH handed to CGI programs (see README: CGI environment rule).
     let childPath: String
     private var workers: [Worker] = []
+    /// Every worker with its loop, for status pages to visit; set before the worker threads start.
+    private(set) var statusTargets: [(loop: EventLoop, worker: LoopBound<Worker>)] = []
+    /// When `run` began (wall clock), for the status pages' uptime.
+    private(set) var startedAt = time(nil)
     private var threads: [LoopThread] = []
     private var mainLoop: EventLoop?
     private var supervisor: BackendSupervisor?
@@ -125,6 +129,8 @@ public final class Server {
         _ = try SignalSource(signals: ProcessSetup.handledSignals, loop: mainLoop) { [weak self] sig in
             self?.handleSignal(sig)
         }
+        statusTargets = workers.map { ($0.loop, LoopBound($0, on: $0.loop)) }
+        startedAt = time(nil)
         for (i, worker) in workers.enumerated() {
             let bound = LoopBound(worker, on: worker.loop)   // the loop is not running yet: handed to its thread
             threads.append(try LoopThread(name: "worker-\(i)") { bound.value.run() })

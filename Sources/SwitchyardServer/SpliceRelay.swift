@@ -67,17 +67,22 @@ final class SpliceRelay: EventHandler {
     private var tickTimer: TimerID?
     private static let chunk = 1 << 20
 
+    /// The route's counters: this relay holds one of its open-upgraded gauge and adds what splice moved.
+    private var stats: RouteStats?
+
     static func start(worker: Worker, clientFD: Int32, clientInput: ByteBuffer, backendRead: Int32, backendWrite: Int32,
-                      label: String, errorLog: ErrorLog, writeIdle: Int, readTimeout: Int,
+                      label: String, errorLog: ErrorLog, writeIdle: Int, readTimeout: Int, stats: RouteStats? = nil,
                       onClose: ((_ clean: Bool) -> Void)?) {
         do {
             let relay = try SpliceRelay(loop: worker.loop, clientFD: clientFD, backendRead: backendRead, backendWrite: backendWrite,
                                         label: label, errorLog: errorLog, writeIdle: writeIdle, readTimeout: readTimeout)
             relay.worker = worker
+            relay.stats = stats
             relay.onClose = onClose
             worker.relayStarted(relay)
             relay.begin(clientInput: clientInput)
         } catch {
+            stats?.openUpgraded -= 1
             onClose?(false)
             errorLog.error(label, "splice relay: \(error)")
             close(clientFD)
@@ -184,7 +189,7 @@ final class SpliceRelay: EventHandler {
                 }
                 if d.pending > 0 {
                     switch Pipe.splice(from: d.midRead, to: d.dst, count: d.pending) {
-                    case .bytes(let n): d.pending -= n; d.lastProgress = loop.now; continue
+                    case .bytes(let n): d.pending -= n; d.lastProgress = loop.now; moved(n, d); continue
                     case .wouldBlock, .eof:
                         d.wantDst = true
                         d.wantSrc = !d.srcEOF && d.pending < SpliceRelay.chunk
@@ -200,8 +205,9 @@ final class SpliceRelay: EventHandler {
                 if sy_fionread(d.src, &avail) != 0 || avail == 0 { return }
             } else {
                 switch Pipe.splice(from: d.src, to: d.dst, count: SpliceRelay.chunk) {
-                case .bytes:
+                case .bytes(let n):
                     d.lastProgress = loop.now
+                    moved(n, d)
                     // Back to epoll rather than a second splice that would mostly say EAGAIN:
                     // readiness is level-triggered, so bytes still waiting (or an EOF) come
                     // straight back, and a full destination shows up as EAGAIN there.
@@ -224,13 +230,21 @@ final class SpliceRelay: EventHandler {
         }
     }
 
+    /// Counts bytes that reached their destination (what splice moved, per direction).
+    private func moved(_ n: Int, _ d: Direction) {
+        if d === down { worker?.stats.bytesSent += n }
+        guard let stats else { return }
+        if d === up { stats.bytesFromClients += n } else { stats.bytesToClients += n }
+    }
+
     /// Writes what the client sent behind its handshake; true once it is all out.
     private func writeClientLeftover() -> Bool {
         guard let buffer = clientLeftover else { return true }
         while !buffer.isEmpty {
             switch buffer.write(to: backendWrite) {
-            case .bytes:
+            case .bytes(let n):
                 up.lastProgress = loop.now
+                moved(n, up)
             case .wouldBlock:
                 up.wantDst = true
                 up.wantSrc = false
@@ -323,6 +337,8 @@ final class SpliceRelay: EventHandler {
     private func shutdown(_ reason: String?) {
         guard !closed else { return }
         closed = true
+        stats?.openUpgraded -= 1
+        stats = nil
         let clean = down.srcEOF
         defer {
             let cb = onClose

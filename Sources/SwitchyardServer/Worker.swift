@@ -18,13 +18,15 @@ final class Worker {
     let serverTagLine: [UInt8]
     let errorLog: ErrorLog
     var dateCache = HTTPDateCache()
+    /// Requests, connections and per-route counters; read by status pages on this loop.
+    let stats = WorkerStats()
     let fileCache = StaticFileCache()
     /// Where static requests assemble the file-system path (one request at a time per worker).
     let staticPath = PathBuffer()
     private(set) var listeners: [Listener] = []
-    private var connections: [Int32: HTTP1Connection] = [:]
+    private(set) var connections: [Int32: HTTP1Connection] = [:]
     /// Upgraded streams handed to the kernel (splice); they count as connections.
-    private var relays: [ObjectIdentifier: SpliceRelay] = [:]
+    private(set) var relays: [ObjectIdentifier: SpliceRelay] = [:]
     private var settingsCache: [[Int]: RequestSettings] = [:]
     /// The settings of every request when the configuration has no conditional blocks: then
     /// there is nothing to evaluate per request (see `Router`).
@@ -146,6 +148,7 @@ final class Worker {
             return
         }
         connections[fd] = c
+        stats.acceptedConnections += 1
         if connections.count > connectionPeak { connectionPeak = connections.count }
         serverInstance.connectionCount.add(1)
     }
