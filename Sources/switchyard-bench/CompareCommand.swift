@@ -113,7 +113,7 @@ final class CompareCommand {
         ok = ok && CompareFiles.write(outputDirectory + "/results.md", MarkdownReportWriter.render(report))
         ok = ok && CompareFiles.write(outputDirectory + "/chart.svg", SVGChartWriter.render(wsTable, subtitle: "\(report.machine.date), \(report.machine.hostname), \(report.machine.cores) cores: \(report.sharingNote)"))
         if ok {
-            pointLatest()
+            if options.paths.isEmpty { pointLatest() }   // a partial run is not "the latest comparison"
             print("wrote \(outputDirectory)/results.md and chart.svg (raw JSON in raw/) in \(Int(EventLoopClock.now() - started)) s")
         } else {
             BenchErrorLog.printErr("switchyard-bench compare: cannot write \(outputDirectory)")
@@ -323,7 +323,7 @@ final class CompareCommand {
         ]
         return CompareReport(machine: setup.machine(scratch: temporary + "/scratch", cores: options.pinCPU == nil ? CPUUsage.cores : 1), runs: options.runs,
                              command: "switchyard-bench compare" + commandSuffix, timing: timing.prefix(1).uppercased() + timing.dropFirst(),
-                             tables: [wsTable, plainTable], notes: allNotes)
+                             tables: plainTable.rows.isEmpty ? [wsTable] : [wsTable, plainTable], notes: allNotes)
     }
 
     var commandSuffix: String {
