@@ -14,6 +14,38 @@ def pattern(n: int) -> bytes:
     return (block * (n // len(block) + 1))[:n]
 
 
+class ThreadedPeer:
+    """A listening socket (TCP on 127.0.0.1, or `unix_path`) with a thread that accepts and serves
+    each connection on a thread of its own (`_serve(conn)`, written by the subclass). `_accepted`
+    sees each connection first (counting, keeping it)."""
+
+    def __init__(self, backlog=16, unix_path=None):
+        if unix_path is None:
+            self.sock = socket.socket()
+            self.sock.bind(("127.0.0.1", 0))
+        else:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.bind(str(unix_path))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1] if unix_path is None else None
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accepted(self, conn):
+        pass
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self._accepted(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        raise NotImplementedError
+
+
 class Backend:
     """GET/HEAD /big?n=N (Content-Length), /chunked?n=N, /close?n=N (body until close), /204,
     /headers (the request headers as JSON), /die (closes in the middle of a Content-Length body),
@@ -155,27 +187,17 @@ class WSEcho:
         self.server.shutdown()
 
 
-class DropReused:
+class DropReused(ThreadedPeer):
     """A raw HTTP/1.1 server that answers the first request on each connection (keep-alive) and
     closes the connection, unanswered, when a second one arrives: the keep-alive race, every time."""
 
     def __init__(self):
         self.accepted = 0
         self.dropped = 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(backlog=64)
 
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    def _accepted(self, conn):
+        self.accepted += 1
 
     def _serve(self, conn):
         with conn:

@@ -13,11 +13,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from e2e_util import q, request, wait_until
+from proxy_peers import ThreadedPeer
 
 BEGIN, END, PARAMS, STDIN, STDOUT = 1, 3, 4, 5, 6
 
 
-class MiniFastCGI:
+class MiniFastCGI(ThreadedPeer):
     """A threaded FastCGI responder on a unix socket. Answers each request with 200 "ok" after
     `delay` seconds and keeps the connection (KEEP_CONN). With `drop_reused`, a connection that
     already served a request is closed, unanswered, when the next request arrives on it."""
@@ -27,21 +28,12 @@ class MiniFastCGI:
         self.drop_reused = drop_reused
         self.accepted = 0
         self.dropped = 0
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(str(path))
-        self.sock.listen(64)
         self.open = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(backlog=64, unix_path=path)
 
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            self.open.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    def _accepted(self, conn):
+        self.accepted += 1
+        self.open.append(conn)
 
     @staticmethod
     def _read(conn, n):

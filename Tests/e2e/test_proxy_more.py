@@ -8,10 +8,10 @@ import threading
 import pytest
 
 from e2e_util import HTTPConnection, request, wait_until
-from proxy_peers import Backend, WSEcho
+from proxy_peers import Backend, ThreadedPeer, WSEcho
 
 
-class ScriptedBackend:
+class ScriptedBackend(ThreadedPeer):
     """Accepts connections; for each request head (and its Content-Length body) runs
     `script(conn, head, body)`, which writes the answer (False: close the connection after it).
     Records every request head."""
@@ -19,19 +19,7 @@ class ScriptedBackend:
     def __init__(self, script):
         self.script = script
         self.heads = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        super().__init__()
 
     def _serve(self, conn):
         with conn:
@@ -168,26 +156,14 @@ def test_backend_100_continue_is_not_sent_twice(switchyard):
 BANNER = b"SSH-2.0-RawPeer\r\n"
 
 
-class RawPeer:
+class RawPeer(ThreadedPeer):
     """A TCP server that speaks no HTTP (like sshd): a banner first, then every byte echoed; at the
     client's EOF (a half-close) "bye <n>" with the count of bytes it got, then close. Records what
     each connection received."""
 
     def __init__(self):
         self.received = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        super().__init__()
 
     def _serve(self, conn):
         got = bytearray()
