@@ -8,7 +8,7 @@
 #   make e2e       only the end-to-end suite (against .build/debug/switchyard)
 #   make check-fixtures   drive the WebSocket echo fixtures without the server
 #   make fuzz      build the libFuzzer targets, run each for FUZZ_SECONDS (default 60; FUZZ_TARGETS picks some)
-#   make fuzz-smoke       each fuzz target for 20 s (part of `make test`)
+#   make fuzz-smoke       each fuzz target for 10 s (part of `make test`)
 #   make bench     static-file GETs vs lighttpd, then `switchyard-bench compare --quick`
 #   make compare   the full backend-protocol comparison vs lighttpd (results.md + chart.svg)
 #   make soak      30-minute churn soak of every backend path with 5 000 held WebSockets (not in `make test`)
@@ -86,7 +86,7 @@ test: deps
 
 # Fuzzing (README "Fuzzing"): separate scratch path .build-fuzz, corpora in .build-fuzz/corpus/.
 FUZZ_SECONDS ?= 60
-FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_TARGETS ?=
 
 fuzz:

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -127,8 +128,9 @@ def test_httpd_seed_proxypass_ws_prefix(switchyard, tmp_path):
         s = switchyard('server.modules = ( "mod_proxy" )\n'
                        f'proxy.server = ( "/ws/" => (( "host" => "127.0.0.1", "port" => {backend.port} )) )\n'
                        'proxy.header = ( "upgrade" => "enable", "map-urlpath" => ( "/ws/" => "/" ) )\n')
+        # Its own process group: killing it must reach curl, not only the shell around it.
         curl = subprocess.Popen(["sh", "-c", seed_curl_command(seeds, s.port)], stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
+                                stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             head = b""
             deadline = time.monotonic() + 10
@@ -138,7 +140,7 @@ def test_httpd_seed_proxypass_ws_prefix(switchyard, tmp_path):
                     break
                 head += chunk
         finally:
-            curl.kill()
+            os.killpg(curl.pid, signal.SIGKILL)
             curl.wait()
             curl.stdout.close()
         assert head.startswith(b"HTTP/1.1 101"), head
