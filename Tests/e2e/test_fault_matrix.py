@@ -72,6 +72,9 @@ def case(rigs, request):
     rig.failed = True
     yield rig
     if rig.failed:
+        if not rig.server.alive():
+            # Shown under the failed test: why the gateway died (a crash's message and stack).
+            print(f"gateway died (exit {rig.server.proc.returncode}):\n{rig.server.output()[-6000:]}")
         rig.restart_gateway()
 
 
@@ -423,11 +426,16 @@ REPEATED = ["refused", "accepts-then-closes", "garbage", "dies-mid-body", "dies-
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("proto", PROTOCOLS)
 def test_repeated_faults_return_to_baseline(case, proto):
-    """Each quick fault many times over: RSS must not grow (a leaked exchange holds 16-80 KiB of
-    buffers), descriptors and children come back."""
+    """Each quick fault many times over: RSS must not grow (a leaked exchange holds buffers),
+    descriptors and children come back.
+
+    RSS is read after every round and compared as the lowest of the first three against the lowest
+    of the last three: the allocator alone swings a debug gateway's RSS by about 2 MiB between
+    rounds (a large response buffer taken and given back), which a single before/after pair
+    mistook for a leak; a real leak only ever raises the floor."""
     faults = [BACKEND_FAULTS[f][0] for f in REPEATED if proto in BACKEND_FAULTS[f][1]]
     faults += [client_closes_after_body, client_closes_mid_response]
-    reps = 8 if proto == "cgi" else 15
+    reps = 9 if proto == "cgi" else 15
 
     def one_round():
         for fault in faults:
@@ -437,9 +445,11 @@ def test_repeated_faults_return_to_baseline(case, proto):
     for _ in range(2):
         one_round()                      # warm-up: allocator arenas, caches
     case.case_fds = case.stable_fds()
-    rss = case.server.rss_kib()
+    floors = []
     for _ in range(reps):
         one_round()
-    grown = case.server.rss_kib() - rss
-    assert grown < 2048, f"RSS grew by {grown} KiB over {reps * len(faults)} faulted exchanges"
+        floors.append(case.server.rss_kib())
+    grown = min(floors[-3:]) - min(floors[:3])
+    leak_window = (reps - 3) * len(faults)
+    assert grown < 1536, f"RSS floor rose by {grown} KiB over {leak_window} faulted exchanges (per round: {floors})"
     finish(case)
