@@ -39,6 +39,11 @@ static inline uint64_t sy_ssl_op_cipher_server_preference(void) { return SSL_OP_
 static inline uint64_t sy_ssl_op_ignore_unexpected_eof(void) { return SSL_OP_IGNORE_UNEXPECTED_EOF; }
 static inline uint64_t sy_ssl_op_no_compression(void) { return SSL_OP_NO_COMPRESSION; }
 static inline uint64_t sy_ssl_op_no_ticket(void) { return SSL_OP_NO_TICKET; }
+static inline uint64_t sy_ssl_op_enable_ktls(void) { return SSL_OP_ENABLE_KTLS; }
+
+/* Kernel TLS: whether OpenSSL handed the session's keys to the kernel for sending / receiving. */
+static inline int sy_ssl_ktls_send(SSL *ssl) { BIO *b = SSL_get_wbio(ssl); return b != NULL && BIO_get_ktls_send(b); }
+static inline int sy_ssl_ktls_recv(SSL *ssl) { BIO *b = SSL_get_rbio(ssl); return b != NULL && BIO_get_ktls_recv(b); }
 static inline long sy_ssl_mode_partial_moving(void) {
     return SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS;
 }

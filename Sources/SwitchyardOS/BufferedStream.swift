@@ -383,7 +383,7 @@ public final class BufferedStream: EventHandler {
         if let pair = transport as? SplitDescriptorTransport {
             releaseKeepingBuffers()
             fds = pair.detachDescriptors()
-        } else if let kernel = transport.kernelPath {
+        } else if let kernel = transport.kernelPath, kernel.canDetachDescriptor {
             releaseKeepingBuffers()
             let fd = kernel.detachDescriptor()
             fds = (fd, fd)

@@ -31,12 +31,15 @@ extension ByteTransport {
     public var wantsWritability: Bool { false }
 }
 
-/// Zero-copy capabilities only a plain socket has.
+/// Zero-copy capabilities: a plain socket has both, a TLS session whose keys the kernel holds
+/// (kTLS) can send files but not give its descriptor up.
 public protocol KernelPathTransport: AnyObject {
     /// sendfile(2) from `file` at `offset` (advanced by what was sent).
     func sendFile(_ file: Int32, offset: inout Int, count: Int) -> IOResult
+    /// The descriptor can be handed to a splice relay, which then reads and writes it raw.
+    var canDetachDescriptor: Bool { get }
     /// Gives up the descriptor to a splice relay: the transport does no more I/O, and does not
-    /// close it.
+    /// close it. Only when `canDetachDescriptor`.
     func detachDescriptor() -> Int32
 }
 
@@ -48,6 +51,7 @@ public final class SocketTransport: ByteTransport, KernelPathTransport {
     public init(fd: Int32) { descriptor = fd }
 
     public var kernelPath: KernelPathTransport? { self }
+    public var canDetachDescriptor: Bool { true }
 
     @inline(__always)
     public func receive(into buffer: ByteBuffer, minimumSpace: Int) -> IOResult {

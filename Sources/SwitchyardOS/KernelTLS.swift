@@ -1,7 +1,7 @@
 import Glibc
 
 /// Whether this kernel offers kernel TLS: `tls` among the TCP upper-layer protocols it has
-/// loaded (`/proc/sys/net/ipv4/tcp_available_ulp`). Only reported: Switchyard does not use kTLS.
+/// loaded (`/proc/sys/net/ipv4/tcp_available_ulp`). TLS contexts then ask OpenSSL for it.
 public enum KernelTLS {
     public static var isAvailable: Bool {
         let fd = open("/proc/sys/net/ipv4/tcp_available_ulp", O_RDONLY | O_CLOEXEC)

@@ -8,7 +8,7 @@ import COpenSSL
 /// `setServerNames`, which runs before the first connection.
 ///
 /// Defaults: TLS 1.2 and 1.3 only (a `MinProtocol` conf command can change that), no
-/// renegotiation, no compression, stateless session tickets (the key is per context, so a ticket
+/// renegotiation, no compression, kernel TLS when the kernel offers it, stateless session tickets (the key is per context, so a ticket
 /// issued by one loop resumes on another), ALPN `http/1.1`.
 public final class TLSContext: @unchecked Sendable {
     /// The `SSL_CTX *`.
@@ -51,6 +51,9 @@ public final class TLSContext: @unchecked Sendable {
         _ = sy_ssl_ctx_set_min_proto(handle, sy_tls1_2_version())
         var op = sy_ssl_op_no_renegotiation() | sy_ssl_op_no_compression() | sy_ssl_op_ignore_unexpected_eof()
         if options.honorCipherOrder { op |= sy_ssl_op_cipher_server_preference() }
+        // Kernel TLS where the kernel has it (lighttpd does the same); `Options => "-KTLS"` turns
+        // it off, `"KTLS"` asks for it regardless (OpenSSL then falls back quietly).
+        if KernelTLS.isAvailable { op |= sy_ssl_op_enable_ktls() }
         _ = SSL_CTX_set_options(handle, op)
         // Partial writes: a record at a time, from a queue that may move between retries.
         _ = sy_ssl_ctx_set_mode(handle, sy_ssl_mode_partial_moving())
@@ -104,6 +107,9 @@ public final class TLSContext: @unchecked Sendable {
         }
         guard SSL_CONF_CTX_finish(cctx) == 1 else { throw TLSError.openSSL("ssl.openssl.ssl-conf-cmd") }
     }
+
+    /// OpenSSL will try to hand a finished handshake's keys to the kernel (SSL_OP_ENABLE_KTLS).
+    public var requestsKernelTLS: Bool { SSL_CTX_get_options(handle) & sy_ssl_op_enable_ktls() != 0 }
 
     /// The lowest protocol version accepted (OpenSSL's constant: 0x0303 is TLS 1.2, 0x0304 TLS 1.3).
     public var minimumProtocolVersion: Int32 { sy_ssl_ctx_get_min_proto(handle) }

@@ -13,9 +13,13 @@ import COpenSSL
 /// again, so level-triggered epoll stays the whole truth about pending input. The price is two
 /// reads per record (header, body) instead of one.
 ///
-/// No kernel path: every byte has to be encrypted here, so file regions go through user space
-/// (`OutputQueue`'s copies) and upgraded streams are never handed to a splice relay.
-public final class TLSTransport: ByteTransport {
+/// Kernel TLS: when the context asks for it and the kernel has the `tls` module, OpenSSL hands
+/// the keys to the kernel after the handshake. Sending then needs no copy of ours: file regions
+/// leave through `SSL_sendfile` (the kernel path). Without it every byte is encrypted here, so
+/// file regions go through user space (`OutputQueue`'s copies). Either way an upgraded stream is
+/// never handed to a splice relay: a relay reading the socket raw would meet TLS's own records
+/// (alerts, key updates), which only OpenSSL may consume.
+public final class TLSTransport: ByteTransport, KernelPathTransport {
     public private(set) var descriptor: Int32
     private var ssl: OpaquePointer?
     /// The last receive or send stopped on OpenSSL's WANT_WRITE (a handshake or post-handshake
@@ -45,7 +49,36 @@ public final class TLSTransport: ByteTransport {
 
     deinit { if let ssl { SSL_free(ssl) } }
 
-    public var kernelPath: KernelPathTransport? { nil }
+    /// Itself once the kernel encrypts what this session sends (kTLS), else nil.
+    public var kernelPath: KernelPathTransport? { isKernelTLSSending ? self : nil }
+    public var canDetachDescriptor: Bool { false }
+
+    /// The kernel encrypts what this session sends (kTLS transmit is on).
+    public var isKernelTLSSending: Bool {
+        if let cached = kernelSendKnown { return cached }
+        guard let ssl, isHandshakeComplete else { return false }
+        let on = sy_ssl_ktls_send(ssl) != 0
+        kernelSendKnown = on
+        return on
+    }
+    private var kernelSendKnown: Bool?
+    /// The kernel decrypts what this session receives (kTLS receive; OpenSSL 3.0: TLS 1.2 only).
+    public var isKernelTLSReceiving: Bool { ssl.map { isHandshakeComplete && sy_ssl_ktls_recv($0) != 0 } ?? false }
+
+    /// `SSL_sendfile`: the kernel reads the file and encrypts it (kTLS only).
+    public func sendFile(_ file: Int32, offset: inout Int, count: Int) -> IOResult {
+        guard let ssl else { return .error(EBADF) }
+        ERR_clear_error()
+        let n = SSL_sendfile(ssl, file, off_t(offset), count, 0)
+        if n > 0 {
+            offset += n
+            return .bytes(n)
+        }
+        if n == 0 { return .eof }
+        return outcome(Int32(clamping: n), operation: "write")
+    }
+
+    public func detachDescriptor() -> Int32 { preconditionFailure("a TLS session cannot give its descriptor to a relay") }
 
     public var isHandshakeComplete: Bool { ssl.map { SSL_is_init_finished($0) == 1 } ?? false }
     /// "TLSv1.3" (SSL_PROTOCOL), once the handshake is complete.

@@ -240,7 +240,7 @@ final class HTTP1Connection {
     /// A splice relay could take the client over: the transport has a kernel path and nothing
     /// but plain bytes is queued for the client.
     var canDetachForRelay: Bool {
-        state == .upgraded && !output.hasFile && !stream.isClosed && transport.kernelPath != nil
+        state == .upgraded && !output.hasFile && !stream.isClosed && transport.kernelPath?.canDetachDescriptor == true
     }
 
     /// Lets a splice relay take the socket over (the stream's `detach`): no more reads or writes here.

@@ -33,13 +33,21 @@ extension Server {
         errorLog.info("tls", "SIGHUP: certificates reloaded for \(replaced) TLS listener(s); open connections keep theirs")
     }
 
-    /// One line at start when TLS listeners exist: whether the kernel could do TLS (`tls` among
-    /// the TCP upper-layer protocols) and that Switchyard encrypts in user space either way, so
-    /// static files and upgraded streams are copied instead of `sendfile`/`splice`d (see README).
+    /// One line at start when TLS listeners exist: whether the kernel can do TLS (`tls` among the
+    /// TCP upper-layer protocols) and whether the listeners ask OpenSSL for it, so whoever reads
+    /// the log knows if static files over TLS leave by `sendfile` or by user-space copies.
     func logKernelTLSStatus() {
         guard !tlsSlots.isEmpty else { return }
         let available = KernelTLS.isAvailable
-        errorLog.info("tls", "kernel TLS \(available ? "is available (the tls module is loaded)" : "is not available (no tls in /proc/sys/net/ipv4/tcp_available_ulp)"); "
-                      + "Switchyard encrypts in user space (kTLS is not implemented): TLS responses use copies, not sendfile/splice")
+        let requested = tlsSlots.values.filter { $0.context.requestsKernelTLS }.count
+        let kernel = available ? "kernel TLS is available (the tls module is loaded)"
+                               : "kernel TLS is not available (no tls in /proc/sys/net/ipv4/tcp_available_ulp)"
+        let use: String
+        switch (available, requested) {
+        case (_, 0): use = "kTLS is off (ssl.openssl.ssl-conf-cmd Options -KTLS): TLS responses use copies, not sendfile"
+        case (true, _): use = "kTLS is on for \(requested) of \(tlsSlots.count) TLS listener(s): files leave by SSL_sendfile where the cipher allows"
+        case (false, _): use = "kTLS was asked for, OpenSSL falls back to user space: TLS responses use copies, not sendfile"
+        }
+        errorLog.info("tls", "\(kernel); \(use)")
     }
 }

@@ -129,12 +129,23 @@ def test_sighup_reloads_certificates_and_keeps_open_connections(switchyard, live
     assert s.srv.alive()
 
 
-def test_kernel_tls_status_and_user_space_fallback_serves_files(switchyard, live, tmp_path):
-    s = start(switchyard, live, tmp_path)
+@pytest.mark.parametrize("ktls", ["default", "forced", "off"])
+def test_kernel_tls_status_and_user_space_fallback_serves_files(switchyard, live, tmp_path, ktls):
+    """kTLS as the kernel allows: asked for by default where the kernel has the tls ULP, forced
+    with Options KTLS (OpenSSL must fall back quietly when the kernel cannot), off with -KTLS; in
+    every case large files and ranges come back intact over https."""
+    option = {"default": "", "forced": "KTLS", "off": "-KTLS"}[ktls]
+    extra = f'ssl.openssl.ssl-conf-cmd = ("Options" => "{option}")' if option else ""
+    doc = tmp_path / "doc"
+    doc.mkdir()
+    s = TLSServer(switchyard(tls_config(doc, live, extra)), live, doc)
     ulps = Path("/proc/sys/net/ipv4/tcp_available_ulp").read_text().split()
-    expected = "kernel TLS is available" if "tls" in ulps else "kernel TLS is not available"
-    assert s.srv.wait_for_log("kTLS is not implemented"), s.srv.output()
-    assert expected in s.srv.output() and "kTLS is not implemented" in s.srv.output(), s.srv.output()
+    available = "tls" in ulps
+    expected = "kernel TLS is available" if available else "kernel TLS is not available"
+    assert s.srv.wait_for_log("tls: kernel TLS"), s.srv.output()
+    requested = ktls == "forced" or (ktls == "default" and available)
+    use = ("kTLS is on for" if available else "kTLS was asked for, OpenSSL falls back") if requested else "kTLS is off"
+    assert expected in s.srv.output() and use in s.srv.output(), s.srv.output()
     # Files that plain sockets send with sendfile(2): copied through user space over TLS, intact.
     body = os.urandom(9 * 1024 * 1024 + 123)
     (s.doc / "large.bin").write_bytes(body)
