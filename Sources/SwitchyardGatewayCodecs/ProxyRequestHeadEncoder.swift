@@ -35,9 +35,15 @@ public struct ProxyRequestError: Error, Sendable, Equatable, CustomStringConvert
 /// `Upgrade` is re-added only as `websocket`, only when the route enables upgrades and the client
 /// asked for it properly, so no other protocol (h2c) can be smuggled through.
 public enum ProxyRequestHeadEncoder {
-    static let hopByHop: Set<String> = ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
-                                        "http2-settings", "content-length", "host", "forwarded",
-                                        "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]
+    /// Fields the proxy never forwards as they came: hop-by-hop (RFC 9110 7.6.1) or its own to set.
+    static let hopByHop: [StaticString] = ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
+                                           "http2-settings", "content-length", "host", "forwarded",
+                                           "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]
+
+    static func isHopByHop(_ name: String) -> Bool {
+        for h in hopByHop where HTTPFieldTokens.name(name, is: h) { return true }
+        return HTTPFieldTokens.name(name, hasPrefix: "proxy-")
+    }
 
     public static func encode(_ info: CGIRequestInfo, body: ProxyBodyFraming, backendAuthority: String,
                               remoteUser: String? = nil, keepAlive: Bool = true,
@@ -48,14 +54,18 @@ public enum ProxyRequestHeadEncoder {
         }
         let clientHost = info.headers.first { ProxyMapping.equalsIgnoringCase($0.name, "Host") }?.value
         let isHTTPS = info.scheme == "https"
-        var connectionTokens: Set<String> = []
-        var upgradeTokens: [String] = []
+        // The Connection values, kept as they are: the fields they name are dropped below.
+        var connectionValues: [String] = []
+        var connectionUpgrade = false, offersWebSocket = false
         for (name, value) in info.headers {
-            if ProxyMapping.equalsIgnoringCase(name, "Connection") { connectionTokens.formUnion(tokens(value)) }
-            if ProxyMapping.equalsIgnoringCase(name, "Upgrade") { upgradeTokens += tokens(value) }
+            if HTTPFieldTokens.name(name, is: "connection") {
+                connectionValues.append(value)
+                connectionUpgrade = connectionUpgrade || HTTPFieldTokens.list(value, contains: "upgrade")
+            } else if HTTPFieldTokens.name(name, is: "upgrade") {
+                offersWebSocket = offersWebSocket || HTTPFieldTokens.list(value, contains: "websocket")
+            }
         }
-        let isUpgrade = options.upgrade && info.method == "GET" && connectionTokens.contains("upgrade")
-            && upgradeTokens.contains("websocket")
+        let isUpgrade = options.upgrade && info.method == "GET" && connectionUpgrade && offersWebSocket
 
         // Host: replace-http-host, then map-host-request.
         var host = options.replaceHTTPHost ? backendAuthority : (clientHost ?? backendAuthority)
@@ -73,10 +83,9 @@ public enum ProxyRequestHeadEncoder {
         out.appendUTF8(" HTTP/1.1\r\n")
         appendField(&out, "Host", host)
         for (name, value) in info.headers {
-            let lower = lowercased(name)
-            if hopByHop.contains(lower) || connectionTokens.contains(lower) || lower.hasPrefix("proxy-") { continue }
+            if isHopByHop(name) || HTTPFieldTokens.lists(connectionValues, name: name) { continue }
             var v = value
-            if lower == "destination", let mapped = mapURI(value, options: options, isHTTPS: isHTTPS, clientHost: clientHost) { v = mapped }
+            if HTTPFieldTokens.name(name, is: "destination"), let mapped = mapURI(value, options: options, isHTTPS: isHTTPS, clientHost: clientHost) { v = mapped }
             appendField(&out, name, v)
         }
         ProxyForwarded.append(to: &out, info: info, headers: info.headers, clientHost: clientHost,
@@ -100,7 +109,7 @@ public enum ProxyRequestHeadEncoder {
     /// Origin-form target with map-urlpath applied; an absolute-form target loses scheme and authority.
     static func target(_ info: CGIRequestInfo, options: ProxyHeaderOptions, isHTTPS: Bool, hostMapped: Bool) -> String {
         var t = info.requestURI
-        if let absolute = ProxyMapping.splitAbsolute(t) { t = absolute.rest.isEmpty ? "/" : absolute.rest }
+        if t.utf8.first != UInt8(ascii: "/"), let absolute = ProxyMapping.splitAbsolute(t) { t = absolute.rest.isEmpty ? "/" : absolute.rest }
         return ProxyMapping.urlPath(t, in: options.mapURLPath, reversed: false) ?? t
     }
 
@@ -116,15 +125,6 @@ public enum ProxyRequestHeadEncoder {
             return "\(newScheme)://\(mappedHost)\(path)"
         }
         return ProxyMapping.urlPath(uri, in: options.mapURLPath, reversed: false)
-    }
-
-    static func tokens(_ value: String) -> [String] {
-        value.split(separator: ",").map { lowercased(String($0).trimmingOWS()) }.filter { !$0.isEmpty }
-    }
-
-    static func lowercased(_ s: String) -> String {
-        if !s.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) { return s }
-        return String(decoding: s.utf8.map(ASCII.lower), as: UTF8.self)
     }
 
     /// "Name: value\r\n" with CR, LF and NUL replaced by a space (nothing can split the head).

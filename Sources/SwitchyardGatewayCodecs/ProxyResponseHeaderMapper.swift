@@ -19,24 +19,25 @@ public struct ProxyResponseHeaderMapper: Sendable {
         self.clientIsHTTPS = clientIsHTTPS
     }
 
-    static let hopByHop: Set<String> = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]
+    static let hopByHop: [StaticString] = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]
 
     /// The fields to relay, in order. `status` 101 keeps `Upgrade` (the client needs it).
     public func map(_ fields: [(name: String, value: String)], status: Int) -> [(name: String, value: String)] {
-        var named: Set<String> = []
-        for (name, value) in fields where ProxyMapping.equalsIgnoringCase(name, "Connection") {
-            named.formUnion(ProxyRequestHeadEncoder.tokens(value))
-        }
+        var connectionValues: [String] = []
+        for (name, value) in fields where HTTPFieldTokens.name(name, is: "connection") { connectionValues.append(value) }
         var out: [(name: String, value: String)] = []
         out.reserveCapacity(fields.count)
         for (name, value) in fields {
-            let lower = ProxyRequestHeadEncoder.lowercased(name)
-            if status == 101 && lower == "upgrade" { out.append((name, value)); continue }
-            if Self.hopByHop.contains(lower) || named.contains(lower) { continue }
-            switch lower {
-            case "location", "content-location": out.append((name, mapURI(value)))
-            case "set-cookie": out.append((name, mapCookie(value)))
-            default: out.append((name, value))
+            if status == 101 && HTTPFieldTokens.name(name, is: "upgrade") { out.append((name, value)); continue }
+            if Self.hopByHop.contains(where: { HTTPFieldTokens.name(name, is: $0) }) || HTTPFieldTokens.lists(connectionValues, name: name) {
+                continue
+            }
+            if HTTPFieldTokens.name(name, is: "location") || HTTPFieldTokens.name(name, is: "content-location") {
+                out.append((name, mapURI(value)))
+            } else if HTTPFieldTokens.name(name, is: "set-cookie") {
+                out.append((name, mapCookie(value)))
+            } else {
+                out.append((name, value))
             }
         }
         if status == 101 { out.append(("Connection", "Upgrade")) }
@@ -51,9 +52,8 @@ public struct ProxyResponseHeaderMapper: Sendable {
         guard requestIsUpgrade else { return false }
         var upgrade = false, connection = false
         for (name, value) in fields {
-            let tokens = ProxyRequestHeadEncoder.tokens(value)
-            if ProxyMapping.equalsIgnoringCase(name, "Upgrade") { upgrade = upgrade || tokens == ["websocket"] }
-            if ProxyMapping.equalsIgnoringCase(name, "Connection") { connection = connection || tokens.contains("upgrade") }
+            if HTTPFieldTokens.name(name, is: "upgrade") { upgrade = upgrade || HTTPFieldTokens.list(value, isOnly: "websocket") }
+            if HTTPFieldTokens.name(name, is: "connection") { connection = connection || HTTPFieldTokens.list(value, contains: "upgrade") }
         }
         return upgrade && connection
     }

@@ -168,12 +168,15 @@ class Backend:
 class WSEcho:
     """`websockets` echo server (sync API): every message back as it came, text or binary."""
 
-    def __init__(self, max_size=16 << 20):
+    def __init__(self, max_size=16 << 20, greeting=None):
+        """`greeting`: a message sent as soon as a client connects (before any echo)."""
         from websockets.sync.server import serve
 
         def echo(ws):
             self.paths.append(ws.request.path)
             self.headers.append(dict(ws.request.headers.raw_items()))
+            if greeting is not None:
+                ws.send(greeting)
             for message in ws:
                 ws.send(message)
 

@@ -123,7 +123,9 @@ def test_httpd_seed_proxypass_ws_prefix(switchyard, tmp_path):
     seeds = require_seeds()
     conf = (seeds / "httpd" / "proxy_wstunnel.conf").read_text()
     assert re.search(r"^ProxyPass /ws/\s+ws://127\.0\.0\.1:8088/$", conf, re.M), conf
-    backend = WSEcho()
+    # curl treats the 101 as an interim response and prints it only when more bytes come: the
+    # backend greets at once (a text frame "hi"), which also shows bytes flow after the switch.
+    backend = WSEcho(greeting="hi")
     try:
         s = switchyard('server.modules = ( "mod_proxy" )\n'
                        f'proxy.server = ( "/ws/" => (( "host" => "127.0.0.1", "port" => {backend.port} )) )\n'
@@ -134,7 +136,7 @@ def test_httpd_seed_proxypass_ws_prefix(switchyard, tmp_path):
         try:
             head = b""
             deadline = time.monotonic() + 10
-            while b"\r\n\r\n" not in head and time.monotonic() < deadline:
+            while b"\x81\x02hi" not in head and time.monotonic() < deadline:
                 chunk = os.read(curl.stdout.fileno(), 4096)
                 if not chunk:
                     break
@@ -145,6 +147,7 @@ def test_httpd_seed_proxypass_ws_prefix(switchyard, tmp_path):
             curl.stdout.close()
         assert head.startswith(b"HTTP/1.1 101"), head
         assert b"Sec-WebSocket-Accept: 2T9o4TGeL7V6QJ/PnOsqmx4nEBk=\r\n" in head, head
+        assert head.endswith(b"\r\n\r\n\x81\x02hi"), head   # the greeting, unmasked, after the head
         assert wait_until(lambda: backend.paths == ["/"], timeout=5), backend.paths
     finally:
         backend.close()
