@@ -129,12 +129,29 @@ public enum ProxyRequestHeadEncoder {
 
     /// "Name: value\r\n" with CR, LF and NUL replaced by a space (nothing can split the head).
     static func appendField(_ out: inout [UInt8], _ name: String, _ value: String) {
-        for b in name.utf8 { out.append(b == ASCII.cr || b == ASCII.lf || b == 0 || b == ASCII.colon ? ASCII.space : b) }
+        appendSanitized(&out, name, colonToo: true)
         out.append(ASCII.colon)
         out.append(ASCII.space)
-        for b in value.utf8 { out.append(b == ASCII.cr || b == ASCII.lf || b == 0 ? ASCII.space : b) }
+        appendSanitized(&out, value, colonToo: false)
         out.append(ASCII.cr)
         out.append(ASCII.lf)
+    }
+
+    /// `text`'s bytes with CR, LF, NUL (and in a name ':') as spaces: one copy when there is none
+    /// to replace, which is every field a well-behaved client sends.
+    static func appendSanitized(_ out: inout [UInt8], _ text: String, colonToo: Bool) {
+        @inline(__always) func unsafe(_ b: UInt8) -> Bool {
+            b == ASCII.cr || b == ASCII.lf || b == 0 || (colonToo && b == ASCII.colon)
+        }
+        let copied: Bool? = text.utf8.withContiguousStorageIfAvailable { bytes in
+            guard bytes.contains(where: unsafe) else {
+                out.append(contentsOf: bytes)
+                return true
+            }
+            return false
+        }
+        if copied == true { return }
+        for b in text.utf8 { out.append(unsafe(b) ? ASCII.space : b) }
     }
 }
 

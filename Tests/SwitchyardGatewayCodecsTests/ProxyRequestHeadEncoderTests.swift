@@ -45,6 +45,15 @@ import Testing
         #expect(!post.isUpgrade)
     }
 
+    @Test func noFieldCanSplitTheHead() throws {
+        let h: [(name: String, value: String)] = [("Host", "a"), ("X-A", "1\r\nX-Injected: 2"), ("X-B\n:C", "v\u{0}w"),
+                                                  ("X-Ok", "plain: value")]
+        let head = try ProxyRequestHeadEncoder.encode(info(headers: h), body: .none, backendAuthority: "b", options: .init())
+        let l = lines(head)
+        #expect(l.contains("X-A: 1  X-Injected: 2") && l.contains("X-B  C: v w") && l.contains("X-Ok: plain: value"))
+        #expect(!l.contains { $0.hasPrefix("X-Injected") })
+    }
+
     @Test func hopByHopFieldsAndConnectionNamedFieldsAreDropped() throws {
         let h: [(name: String, value: String)] = [("Host", "a"), ("Connection", "close, X-Secret"), ("X-Secret", "1"), ("TE", "trailers"),
                                                   ("Trailer", "X"), ("Transfer-Encoding", "chunked"), ("Proxy-Authorization", "Basic x"),
