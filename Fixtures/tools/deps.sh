@@ -12,6 +12,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 # The Autobahn|Testsuite venv (test_autobahn.py): built from PyPI, needs no root.
 autobahn() {
+    [ -n "${DEPS_ONLY:-}" ] && return 0   # `make run`: the demo needs no test tools
     PYTHON=$PYTHON "$HERE/autobahn_install.sh" || {
         echo "deps: the Autobahn|Testsuite venv could not be built (Fixtures/tools/autobahn_install.sh, above)" >&2
         exit 1

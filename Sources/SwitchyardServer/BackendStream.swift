@@ -60,6 +60,9 @@ protocol BackendStream: AnyObject {
     /// The client went away: tell the backend if the protocol can, release everything, no callbacks.
     func abort()
     func fail(_ failure: BackendFailure)
+    /// Returns burst-sized buffers of a quiet stream to the allocator (the exchange's tick calls it
+    /// after two quiet seconds); the bytes given back.
+    func shrinkIdleBuffers() -> Int
 }
 
 /// A byte-stream transport to one backend exchange: CGI pipes (separate read and write fds) or a

@@ -63,7 +63,7 @@ final class FastCGIConnection: BufferedStreamDelegate {
         options.highWatermark = FastCGIConnection.writeHighWatermark
         options.lowWatermark = 0
         options.readSize = FastCGIRecordDecoder.maxRecordLength
-        options.inputCapacity = 80 * 1024
+        options.inputCapacity = 512   // grows with what arrives (see BufferedStream.readInput)
         io = BufferedStream(transport: SocketTransport(fd: fd), loop: loop, connecting: connecting, options: options)
         io.delegate = self
         try io.start()   // on failure the caller closes fd
@@ -127,6 +127,10 @@ final class FastCGIConnection: BufferedStreamDelegate {
     }
 
     var pendingWriteBytes: Int { io.pendingOutputBytes }
+
+    /// A quiet connection's read and write buffers back to the allocator: a pooled connection
+    /// carrying one idle WebSocket would otherwise keep the record-sized buffer its last burst grew.
+    func shrinkIdleBuffers() -> Int { closed ? 0 : io.shrinkIdleBuffers(to: 64) }
 
     private func flush() { io.flush() }
 
@@ -377,6 +381,10 @@ final class FastCGIMuxStream: BackendStream {
     private func dropParked() {
         parked.clear()
         parked.shrinkIfIdle(to: 64)
+    }
+
+    func shrinkIdleBuffers() -> Int {
+        parked.shrinkIfIdle(to: 64) + (connection?.shrinkIdleBuffers() ?? 0)
     }
 
     func fail(_ failure: BackendFailure) {

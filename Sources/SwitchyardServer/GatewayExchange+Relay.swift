@@ -184,14 +184,14 @@ extension GatewayExchange {
             abortAfterTimeout(failure)
             return
         }
-        if idle >= 2, let fdStream = stream as? FDBackendStream {
+        if idle >= 2 {
             // A quiet socket-to-socket WebSocket moves into the kernel relay, which keeps far less
             // per connection than the exchange, its client connection and two buffered streams.
-            if spliceWhenBusy && phase == .upgraded {
+            if spliceWhenBusy && phase == .upgraded && stream is FDBackendStream {
                 trySplice()
                 if self.stream == nil { return }
             }
-            worker.idleBytesReleased += fdStream.shrinkIdleBuffers()
+            worker.idleBytesReleased += stream.shrinkIdleBuffers()
         }
         if writeTimeout > 0 && stream.pendingWriteBytes > 0 && idle >= UInt64(clamping: writeTimeout) {
             let failure = BackendFailure.timeout("\(label): backend did not read for \(writeTimeout) s (write-timeout)")
