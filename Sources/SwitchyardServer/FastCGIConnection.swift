@@ -130,7 +130,13 @@ final class FastCGIConnection: BufferedStreamDelegate {
 
     /// A quiet connection's read and write buffers back to the allocator: a pooled connection
     /// carrying one idle WebSocket would otherwise keep the record-sized buffer its last burst grew.
-    func shrinkIdleBuffers() -> Int { closed ? 0 : io.shrinkIdleBuffers(to: 64) }
+    /// The encoding scratch goes too: it kept the size of the last request's PARAMS.
+    func shrinkIdleBuffers() -> Int {
+        guard !closed else { return 0 }
+        let scratchBytes = scratch.capacity
+        scratch = []
+        return io.shrinkIdleBuffers(to: 64) + scratchBytes
+    }
 
     private func flush() { io.flush() }
 
