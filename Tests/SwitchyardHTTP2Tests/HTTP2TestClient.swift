@@ -62,9 +62,11 @@ struct HTTP2TestClient {
         let decoder = HTTP2FrameDecoder(maxFrameSize: HTTP2Protocol.maxAllowedFrameSize)
         var frames: [HTTP2Frame] = []
         var offset = 0
-        while offset < bytes.count, let (frame, used) = try? decoder.decode(Array(bytes[offset...])) {
-            frames.append(frame)
-            offset += used
+        bytes.withUnsafeBytes { raw in
+            while offset < raw.count, let (frame, used) = try? decoder.decode(UnsafeRawBufferPointer(rebasing: raw[offset...])) {
+                frames.append(frame)
+                offset += used
+            }
         }
         precondition(offset == bytes.count, "server output does not decode as frames")
         return frames
