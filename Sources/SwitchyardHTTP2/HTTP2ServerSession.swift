@@ -94,6 +94,9 @@ public struct HTTP2ServerSession: Sendable {
 
     // MARK: State
 
+    /// Received bytes held until their frame is complete (at most one frame).
+    public var bufferedInputCount: Int { inbound.count }
+
     /// Streams open or half-closed.
     public var activeStreamCount: Int { streams.count }
 

@@ -240,3 +240,15 @@ struct HTTP2ServerSessionTests {
         #expect(client.send(client.headers(3, HTTP2TestClient.get())).requests.map(\.0) == [3])
     }
 }
+
+/// Response header lists built from HTTP/1.1-style heads (RFC 9113 §8.2.2, §8.3.2).
+struct HTTP2ResponseFieldsTests {
+    @Test func connectionSpecificFieldsAreDroppedAndNamesLowercased() {
+        let fields = HTTP2ResponseFields.make(status: 200, headers: [
+            ("Content-Type", "text/html"), ("Connection", "close, X-Hop"), ("X-Hop", "1"), ("Keep-Alive", "timeout=5"),
+            ("Transfer-Encoding", "chunked"), ("Upgrade", "h2c"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"),
+            ("X-Bad", "a\r\nInjected: 1"),
+        ])
+        #expect(fields.map(\.description) == [":status: 200", "content-type: text/html", "set-cookie: a=1", "set-cookie: b=2"])
+    }
+}
