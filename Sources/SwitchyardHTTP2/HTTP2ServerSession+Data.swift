@@ -16,7 +16,7 @@ extension HTTP2ServerSession {
         guard var stream = streams[streamID], stream.canReceive else {
             // Nobody will consume these bytes: the connection gets its credit back at once.
             creditConnection(length)
-            if streams[streamID] == nil && recentlyReset.contains(streamID) { return }
+            if streams[streamID] == nil && (recentlyReset.contains(streamID) || isIgnoredAfterGoAway(streamID)) { return }
             throw .stream(streamID, .streamClosed, "DATA on a closed stream")
         }
         guard stream.receiveWindow.receive(length) else {
@@ -73,6 +73,12 @@ extension HTTP2ServerSession {
         } else {
             closedUnconsumed[streamID] = outstanding
         }
+    }
+
+    /// Streams the peer opened after our final GOAWAY: never processed, their frames ignored (§6.8).
+    func isIgnoredAfterGoAway(_ streamID: UInt32) -> Bool {
+        if case .goAwaySent(let last) = shutdown { return streamID > last }
+        return false
     }
 
     /// Drops the stream once both sides have ended it (§5.1 closed).

@@ -53,7 +53,8 @@ extension HTTP2ServerSession {
             return
         }
         if streamID <= highestPeerStreamID {
-            if recentlyReset.contains(streamID) { return }   // sent before the peer saw our RST_STREAM
+            // Sent before the peer saw our RST_STREAM or GOAWAY.
+            if recentlyReset.contains(streamID) || isIgnoredAfterGoAway(streamID) { return }
             throw .connection(.streamClosed, stream: streamID, "HEADERS on closed stream \(streamID)")
         }
         highestPeerStreamID = streamID

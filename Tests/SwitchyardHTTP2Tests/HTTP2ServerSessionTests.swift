@@ -138,7 +138,10 @@ struct HTTP2ServerSessionTests {
         #expect(client.send(client.headers(3, HTTP2TestClient.get())).requests.map(\.0) == [3])
         _ = client.send(HTTP2TestClient.frame(.ping(ack: true, opaque: opaque), stream: 0))
         #expect(client.received().map(\.payload) == [.goAway(lastStreamID: 3, code: .noError, debugData: [])])
-        #expect(client.send(client.headers(5, HTTP2TestClient.get())).requests.isEmpty, "streams after the final GOAWAY are ignored")
+        var late = client.headers(5, HTTP2TestClient.get(), endStream: false)
+        late += HTTP2TestClient.data(5, [1, 2, 3]) + client.headers(5, [("x-t", "1")], endStream: true)
+        #expect(client.send(late).isEmpty, "streams after the final GOAWAY are ignored, frames and all")
+        #expect(client.received().isEmpty)
         #expect(!client.session.canClose)
         for id: UInt32 in [1, 3] {
             try client.session.sendHeaders(streamID: id, fields: [HPACKHeaderField(name: ":status", value: "204")], endStream: true)
