@@ -38,6 +38,26 @@ public struct HTTP2Limits: Sendable, Equatable {
 
     public init() {}
 
+    /// The limits brought into the ranges the protocol allows (RFC 9113 §6.5.2) and that keep the
+    /// session working: a configuration value out of range is clamped, never trusted.
+    public var normalized: HTTP2Limits {
+        var limits = self
+        limits.maxConcurrentStreams = min(max(limits.maxConcurrentStreams, 1), 1 << 20)
+        limits.initialStreamWindow = min(max(limits.initialStreamWindow, 1024), HTTP2Protocol.maxWindowSize)
+        limits.maxFrameSize = min(max(limits.maxFrameSize, HTTP2Protocol.defaultMaxFrameSize), HTTP2Protocol.maxAllowedFrameSize)
+        limits.headerTableSize = min(max(limits.headerTableSize, 0), 1 << 20)
+        limits.maxHeaderListSize = min(max(limits.maxHeaderListSize, 1024), 1 << 24)
+        limits.maxHeaderBlockSize = min(max(limits.maxHeaderBlockSize, 1024), 1 << 24)
+        limits.maxContinuationFrames = max(limits.maxContinuationFrames, 0)
+        limits.maxResetsPerWindow = max(limits.maxResetsPerWindow, 1)
+        limits.resetWindowMilliseconds = max(limits.resetWindowMilliseconds, 1)
+        limits.maxQueuedControlFrames = max(limits.maxQueuedControlFrames, 16)
+        limits.maxEmptyDataFramesPerWindow = max(limits.maxEmptyDataFramesPerWindow, 1)
+        limits.emptyDataWindowMilliseconds = max(limits.emptyDataWindowMilliseconds, 1)
+        limits.maxStreamsPerConnection = max(limits.maxStreamsPerConnection, 0)
+        return limits
+    }
+
     /// The connection window actually advertised.
     public var effectiveConnectionWindow: Int {
         let wanted = connectionWindow ?? maxConcurrentStreams.multipliedReportingOverflow(by: initialStreamWindow).partialValue

@@ -124,7 +124,10 @@ extension HTTP2ServerSession {
         }
     }
 
-    private mutating func applySettings(_ settings: [HTTP2Setting], _ events: inout [HTTP2Event]) throws(HTTP2Error) {
+    /// Applies the peer's SETTINGS and acknowledges them (`acknowledge` false: the HTTP2-Settings
+    /// of an h2c upgrade, which the 101 acknowledges).
+    mutating func applySettings(_ settings: [HTTP2Setting], _ events: inout [HTTP2Event],
+                                acknowledge: Bool = true) throws(HTTP2Error) {
         receivedPeerSettings = true
         for setting in settings {
             let value = Int(setting.value)
@@ -154,7 +157,7 @@ extension HTTP2ServerSession {
                 continue   // ENABLE_PUSH (we never push) and unknown settings
             }
         }
-        try writeControlAnswer(.settings(ack: true, []), stream: 0)
+        if acknowledge { try writeControlAnswer(.settings(ack: true, []), stream: 0) }
         events.append(.settings(settings))
     }
 

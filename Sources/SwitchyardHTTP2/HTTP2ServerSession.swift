@@ -49,7 +49,8 @@ public struct HTTP2ServerSession: Sendable {
     var streamsOpened = 0
     var now: UInt64 = 0
 
-    public init(limits: HTTP2Limits = HTTP2Limits()) {
+    public init(limits wanted: HTTP2Limits = HTTP2Limits()) {
+        let limits = wanted.normalized
         self.limits = limits
         frameDecoder = HTTP2FrameDecoder(maxFrameSize: limits.maxFrameSize)
         hpackDecoder = HPACKDecoder(maxTableSize: limits.headerTableSize, maxHeaderListSize: limits.maxHeaderListSize)

@@ -65,7 +65,7 @@ struct HTTP2FlowControlTests {
 
     @Test func paddingIsCreditedWithoutTheConsumer() {
         var limits = HTTP2Limits()
-        limits.initialStreamWindow = 1000
+        limits.initialStreamWindow = 1024
         var client = HTTP2TestClient.connected(limits: limits)
         _ = client.send(client.headers(1, HTTP2TestClient.get(), endStream: false))
         let events = client.send(HTTP2TestClient.data(1, [1, 2, 3], padding: 255) + HTTP2TestClient.data(1, [4], padding: 255))

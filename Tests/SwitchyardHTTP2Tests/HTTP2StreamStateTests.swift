@@ -97,3 +97,33 @@ struct HTTP2StreamStateTests {
         #expect(client.decodeBlock(block).last! == ("x-big", big))
     }
 }
+
+/// `Upgrade: h2c` (RFC 7540 §3.2): HTTP2-Settings applied, the upgraded request is stream 1.
+struct HTTP2UpgradeTests {
+    @Test func upgradedSessionServesStreamOne() throws {
+        // SETTINGS_INITIAL_WINDOW_SIZE = 1000, SETTINGS_MAX_CONCURRENT_STREAMS = 100, base64url without padding.
+        var session = try HTTP2ServerSession(upgradeSettings: "AAQAAAPoAAMAAABk")
+        #expect(session.peerSettings.initialWindowSize == 1000)
+        guard case .settings(false, _)? = HTTP2TestClient.frames(session.takeOutput()).first?.payload else {
+            Issue.record("the server preface must follow the 101")
+            return
+        }
+        #expect(session.sendWindow(streamID: 1) == 1000)
+        try session.sendHeaders(streamID: 1, fields: [HPACKHeaderField(name: ":status", value: "200")], endStream: false)
+        #expect(try session.sendData(streamID: 1, [UInt8](repeating: 1, count: 5000), endStream: true) == 1000)
+        // The client's preface comes next; new streams start at 3.
+        var client = HTTP2TestClient()
+        let events = session.receive(client.preface() + client.headers(3, HTTP2TestClient.get()))
+        #expect(events.requests.map(\.0) == [3])
+        let frames = HTTP2TestClient.frames(session.takeOutput())
+        #expect(frames.contains { $0.payload == .settings(ack: true, []) })
+        #expect(!frames.contains { $0.payload == .settings(ack: true, []) && $0.streamID != 0 })
+    }
+
+    @Test func invalidHTTP2SettingsIsRefused() {
+        #expect(throws: HTTP2Error.self) { try HTTP2ServerSession(upgradeSettings: "AAQAAAPo!") }
+        #expect(throws: HTTP2Error.self) { try HTTP2ServerSession(upgradeSettings: "AAQAAA") }   // 4 bytes
+        #expect(throws: HTTP2Error.self) { try HTTP2ServerSession(upgradeSettings: "AAIAAAAC") }   // ENABLE_PUSH 2
+        #expect((try? HTTP2ServerSession(upgradeSettings: "")) != nil, "an empty payload is valid")
+    }
+}
