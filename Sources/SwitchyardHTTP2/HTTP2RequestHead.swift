@@ -62,7 +62,9 @@ public enum HTTP2HeaderValidator {
             }
             try checkRegular(field, streamID: streamID)
             if field.name == Array("content-length".utf8) {
-                guard let value = Int(field.valueString), value >= 0, contentLength == nil || contentLength == value else {
+                // 1*DIGIT (RFC 9110 §8.6): no sign, no spaces, and short enough for an Int.
+                let digits = !field.value.isEmpty && field.value.count <= 18 && field.value.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+                guard digits, let value = Int(field.valueString), contentLength == nil || contentLength == value else {
                     throw malformed(streamID, "content-length \(field.valueString)")
                 }
                 contentLength = value

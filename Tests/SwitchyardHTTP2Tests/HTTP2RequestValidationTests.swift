@@ -71,6 +71,8 @@ struct HTTP2RequestValidationTests {
             ("leading space in value", get + [("x-a", " b")]),
             ("space in name", get + [("x a", "b")]),
             ("bad content-length", get + [("content-length", "12a")]),
+            ("signed content-length", get + [("content-length", "+5")]),
+            ("huge content-length", get + [("content-length", "99999999999999999999")]),
             ("conflicting content-length", get + [("content-length", "1"), ("content-length", "2")]),
         ]
         for (name, pairs) in cases {
