@@ -27,6 +27,26 @@ public struct HTTP2RequestHead: Equatable, Sendable {
         self.contentLength = contentLength
     }
 
+    /// The fields as an HTTP/1.1 gateway wants them: `host` from `:authority` when the request has
+    /// no Host field (RFC 9113 §8.3.1), cookie crumbs joined with "; " into one field at the place of
+    /// the first (§8.2.3), everything else in order. Values are bytes (any octet but NUL/CR/LF).
+    public func http1Fields() -> [(name: [UInt8], value: [UInt8])] {
+        let host = Array("host".utf8), cookie = Array("cookie".utf8)
+        var out: [(name: [UInt8], value: [UInt8])] = []
+        out.reserveCapacity(fields.count + 1)
+        if let authority, !fields.contains(where: { $0.name == host }) { out.append((host, Array(authority.utf8))) }
+        var cookieIndex: Int?
+        for field in fields {
+            if field.name == cookie, let index = cookieIndex {
+                out[index].value += Array("; ".utf8) + field.value
+                continue
+            }
+            if field.name == cookie { cookieIndex = out.count }
+            out.append((field.name, field.value))
+        }
+        return out
+    }
+
     /// Value of the first regular field named `name` (lowercase).
     public func first(_ name: String) -> String? {
         let bytes = Array(name.utf8)

@@ -85,6 +85,10 @@ struct HTTP2RequestValidationTests {
         #expect(try accepted(get + [("te", "trailers")]).first("te") == "trailers")
         #expect(try accepted([(":method", "OPTIONS"), (":scheme", "https"), (":authority", "a"), (":path", "*")]).path == "*")
         let cookies = try accepted(get + [("cookie", "a=1"), ("cookie", "b=2")])
-        #expect(cookies.fields.filter { $0.nameString == "cookie" }.count == 2, "cookie crumbs kept for the consumer to join")
+        #expect(cookies.fields.filter { $0.nameString == "cookie" }.count == 2, "cookie crumbs kept as received")
+        let http1 = cookies.http1Fields().map { (String(decoding: $0.name, as: UTF8.self), String(decoding: $0.value, as: UTF8.self)) }
+        #expect(http1.map(\.0) == ["host", "cookie"] && http1[0].1 == "example.com" && http1[1].1 == "a=1; b=2")
+        let withHost = try accepted(get + [("host", "other.example")]).http1Fields()
+        #expect(withHost.count == 1 && withHost[0].value == Array("other.example".utf8), "an explicit Host is kept, not doubled")
     }
 }
