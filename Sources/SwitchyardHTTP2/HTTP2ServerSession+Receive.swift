@@ -107,7 +107,7 @@ extension HTTP2ServerSession {
         case .rstStream(let code):
             try receiveReset(streamID: frame.streamID, code: code, &events)
         case .settings(let ack, let settings):
-            if !ack { try applySettings(settings, &events) }
+            if ack { isAwaitingSettingsAck = false } else { try applySettings(settings, &events) }
         case .pushPromise:
             throw .connection(.protocolError, stream: frame.streamID, "PUSH_PROMISE from a client")
         case .ping(let ack, let opaque):

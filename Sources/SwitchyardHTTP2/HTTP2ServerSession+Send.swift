@@ -45,6 +45,8 @@ extension HTTP2ServerSession {
         } while offset < count
         connectionSendWindow.spend(count)
         stream.sendWindow.spend(count)
+        // A stall starts when bytes are left behind and lasts until everything offered went out.
+        stream.blockedSince = count < bytes.count ? (stream.blockedSince ?? now) : nil
         if ends { stream.phase = stream.phase.endingLocal }
         streams[streamID] = stream
         closeIfFinished(streamID)
@@ -59,6 +61,17 @@ extension HTTP2ServerSession {
             }
         }
         return try result.get()
+    }
+
+    /// Streams whose response has waited for flow-control window since before `now - milliseconds`
+    /// (zero-window stalls: a client that opens many streams and never grants window pins their
+    /// buffers). The I/O layer resets them, or sends GOAWAY when there are many. `now` is the same
+    /// clock `receive(_:now:)` gets.
+    public func flowControlStalledStreams(longerThan milliseconds: UInt64, now: UInt64) -> [UInt32] {
+        streams.compactMap { id, stream in
+            guard let since = stream.blockedSince, now >= since, now - since >= milliseconds else { return nil }
+            return id
+        }.sorted()
     }
 
     /// Resets a stream from our side (the exchange failed or was abandoned). No event follows;

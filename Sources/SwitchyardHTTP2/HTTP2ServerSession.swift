@@ -95,6 +95,10 @@ public struct HTTP2ServerSession: Sendable {
 
     // MARK: State
 
+    /// Our SETTINGS have not been acknowledged yet: the I/O layer may end the connection with
+    /// SETTINGS_TIMEOUT (`goAway(code: .settingsTimeout)`) when that lasts too long (RFC 9113 §6.5.3).
+    public internal(set) var isAwaitingSettingsAck = true
+
     /// Received bytes held until their frame is complete (at most one frame).
     public var bufferedInputCount: Int { inbound.count }
 

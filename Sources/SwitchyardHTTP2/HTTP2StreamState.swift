@@ -23,6 +23,8 @@ struct HTTP2StreamState: Sendable {
     /// content-length the request declared (§8.1.1: DATA must add up to it).
     var declaredLength: Int?
     var receivedLength = 0
+    /// When `sendData` last had to leave bytes behind for lack of window (nil: not blocked).
+    var blockedSince: UInt64?
 
     var canReceive: Bool { phase == .open || phase == .halfClosedLocal }
     var canSend: Bool { phase == .open || phase == .halfClosedRemote }

@@ -130,6 +130,24 @@ struct HTTP2AttackLimitTests {
         #expect(client.session.terminalError == nil)
     }
 
+    /// Zero-window stall: the client grants no window, so responses wait; the session names the
+    /// streams stalled too long, and forgets a stall once the window opened and the bytes went out.
+    @Test func zeroWindowStallsAreReported() throws {
+        var client = HTTP2TestClient.connected(settings: [HTTP2Setting(HTTP2Setting.initialWindowSize, 0)])
+        client.now = 1_000
+        for id: UInt32 in [1, 3, 5] {
+            _ = client.send(client.headers(id, HTTP2TestClient.get()))
+            try client.session.sendHeaders(streamID: id, fields: [HPACKHeaderField(name: ":status", value: "200")], endStream: false)
+            #expect(try client.session.sendData(streamID: id, [1, 2, 3], endStream: true) == 0)
+        }
+        #expect(client.session.flowControlStalledStreams(longerThan: 5_000, now: 3_000).isEmpty)
+        #expect(client.session.flowControlStalledStreams(longerThan: 5_000, now: 7_000) == [1, 3, 5])
+        client.now = 7_000
+        _ = client.send(HTTP2TestClient.frame(.windowUpdate(increment: 3), stream: 3))
+        #expect(try client.session.sendData(streamID: 3, [1, 2, 3], endStream: true) == 3)
+        #expect(client.session.flowControlStalledStreams(longerThan: 5_000, now: 7_000) == [1, 5])
+    }
+
     /// Stream-id exhaustion the polite way: after maxStreamsPerConnection streams the session starts
     /// a graceful GOAWAY, so the client moves to a new connection long before 2^31.
     @Test func streamBudgetStartsGracefulShutdown() {

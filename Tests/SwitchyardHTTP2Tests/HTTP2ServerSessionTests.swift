@@ -24,6 +24,9 @@ struct HTTP2ServerSessionTests {
         #expect(events == [.settings([HTTP2Setting(HTTP2Setting.maxFrameSize, 32_768)])])
         #expect(client.received().map(\.payload) == [.settings(ack: true, [])])
         #expect(client.session.peerSettings.maxFrameSize == 32_768)
+        #expect(client.session.isAwaitingSettingsAck)
+        _ = client.send(HTTP2TestClient.frame(.settings(ack: true, []), stream: 0))
+        #expect(!client.session.isAwaitingSettingsAck)
     }
 
     @Test func invalidPrefaceIsAConnectionError() {
