@@ -93,7 +93,7 @@ fuzz:
 	Fixtures/tools/fuzz.sh run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 fuzz-smoke:
-	Fixtures/tools/fuzz.sh run $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+	FUZZ_SET=smoke Fixtures/tools/fuzz.sh run $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 check-fixtures: c-progs
 	$(PYTHON) Fixtures/tools/check_fixtures.py

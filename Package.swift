@@ -30,6 +30,8 @@ let package = Package(
         // zlib for permessage-deflate (RFC 7692): a system library, not a package dependency.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "SwitchyardWebSocket", dependencies: ["CZlib"], swiftSettings: hotPathSettings),
+        // Sans-I/O HTTP/2 (RFC 9113) with HPACK (RFC 7541) and extended CONNECT (RFC 8441): bytes in, events out.
+        .target(name: "SwitchyardHTTP2", swiftSettings: hotPathSettings),
         // Debian's OpenSSL 3 for TLS (libssl-dev): a system library, not a package dependency.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // Depends on SwitchyardHTTP for one rule: header value bytes kept by the parser (FieldValueBytes).
@@ -58,6 +60,7 @@ let package = Package(
         .testTarget(name: "SwitchyardHTTPTests", dependencies: ["SwitchyardHTTP"]),
         .testTarget(name: "SwitchyardConfigTests", dependencies: ["SwitchyardConfig"]),
         .testTarget(name: "SwitchyardWebSocketTests", dependencies: ["SwitchyardWebSocket"]),
+        .testTarget(name: "SwitchyardHTTP2Tests", dependencies: ["SwitchyardHTTP2"]),
         .testTarget(name: "SwitchyardGatewayCodecsTests", dependencies: ["SwitchyardGatewayCodecs"]),
         .testTarget(name: "SwitchyardOSTests", dependencies: ["SwitchyardOS"]),
         .testTarget(name: "SwitchyardServerTests", dependencies: ["SwitchyardServer", "SwitchyardOS", "SwitchyardWebSocket"]),
@@ -83,6 +86,7 @@ if Context.environment["SWITCHYARD_FUZZ"] != nil {
         ("fuzz-config", "Config", ["SwitchyardConfig"]),
         ("fuzz-http-response", "HTTPResponse", ["SwitchyardHTTP", "SwitchyardGatewayCodecs"]),
         ("fuzz-websocket-server", "WebSocketServer", ["SwitchyardWebSocket"]),
+        ("fuzz-http2-session", "HTTP2Session", ["SwitchyardHTTP2"]),
     ]
     package.targets += [Target]([
         .target(name: "CFuzzDriver", path: "Tests/Fuzz/CFuzzDriver"),

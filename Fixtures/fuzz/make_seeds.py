@@ -151,6 +151,27 @@ def websocket_seeds():
     write("websocket-frame", "lenient-close", bytes([0x42]) + ws_frame(8, b"1000", mask=key))
 
 
+def h2_frame(ftype, flags, stream, payload):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + struct.pack(">I", stream) + payload
+
+
+def http2_seeds():
+    # Options byte (bit 0 small limits, bit 1 preface + SETTINGS prepended, bit 2 respond), split seed.
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0, b"")
+    get = bytes.fromhex("828684418cf1e3c2e5f23a6ba0ab90f4ff")          # RFC 7541 C.4.1
+    connect = (bytes([0x02, 0x07]) + b"CONNECT" + bytes([0x00, 0x09]) + b":protocol" + bytes([0x09]) + b"websocket"
+               + bytes([0x87, 0x04, 0x05]) + b"/chat" + bytes([0x01, 0x01]) + b"a")
+    write("http2-session", "get", bytes([0x06, 0]) + h2_frame(1, 5, 1, get))
+    write("http2-session", "post-split", bytes([0x06, 7]) + h2_frame(1, 4, 1, get) + h2_frame(0, 0, 1, b"hello")
+          + h2_frame(0, 9, 1, bytes([3]) + b"end" + b"\0\0\0") + h2_frame(8, 0, 1, struct.pack(">I", 100)))
+    write("http2-session", "continuation", bytes([0x03, 1]) + h2_frame(1, 0, 1, get[:5]) + h2_frame(9, 4, 1, get[5:]))
+    write("http2-session", "websocket", bytes([0x06, 3]) + h2_frame(1, 4, 1, connect) + h2_frame(0, 0, 1, b"\x81\x05hello")
+          + h2_frame(3, 0, 1, struct.pack(">I", 8)))
+    write("http2-session", "control", bytes([0x00, 2]) + preface + h2_frame(4, 0, 0, struct.pack(">HI", 4, 1000))
+          + h2_frame(6, 0, 0, b"12345678") + h2_frame(4, 1, 0, b"") + h2_frame(2, 0, 3, struct.pack(">IB", 1, 16))
+          + h2_frame(7, 0, 0, struct.pack(">II", 0, 0)))
+
+
 def config_seeds():
     write("config", "basic", b'''server.document-root = "/srv/www"
 server.port = 8080
@@ -235,3 +256,4 @@ websocket_seeds()
 config_seeds()
 response_seeds()
 websocket_server_seeds()
+http2_seeds()

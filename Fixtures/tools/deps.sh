@@ -52,8 +52,9 @@ declare -A PROBE=(
 APT_ORDER=(python3 python3-pip python3-venv perl gcc make curl lighttpd nginx-light wrk chromium chromium-driver libnss3-tools libfcgi-dev zlib1g-dev libssl-dev openssl procps
            uwsgi-core uwsgi-plugin-python3 php-fpm systemd apache2-utils novnc tigervnc-standalone-server
            nodejs node-ws)
-# pip name == import name for all of these; scgi: the real SCGI server behind Fixtures/scgi/scgi_echo_app.py
-PIP_PKGS=(websockets selenium flup scgi pytest)
+# pip name == import name for all of these; scgi: the real SCGI server behind Fixtures/scgi/scgi_echo_app.py;
+# h2: the HTTP/2 client that drives HTTP2ServerSession in SwitchyardHTTP2Tests (Fixtures/h2/h2_client_peer.py)
+PIP_PKGS=(websockets selenium flup scgi pytest h2)
 
 # DEPS_ONLY="pkg ...": only these Debian packages and no Python modules (`make run` needs just the
 # headers the Swift build links against, not the test suite's peers).

@@ -1,0 +1,107 @@
+/// Why a header block cannot be decoded (RFC 7541 §3.3, §6). Any of these is a connection error
+/// of type COMPRESSION_ERROR (RFC 9113 §4.3): the shared dynamic table can no longer be trusted.
+public enum HPACKDecodingError: Error, Equatable, Sendable {
+    case primitive(HPACKPrimitives.DecodingError)
+    case invalidIndex(Int)
+    case tableSizeUpdateNotAtStart
+    case tableSizeTooLarge(Int)
+}
+
+/// A decoded header block. `exceedsListSize` says the block was larger than the decoder's
+/// `maxHeaderListSize`: it was decoded to the end (the dynamic table stays in sync with the
+/// peer), but `fields` stops before the field that crossed the limit.
+public struct HPACKDecodedBlock: Equatable, Sendable {
+    public var fields: [HPACKHeaderField]
+    public var exceedsListSize: Bool
+    /// RFC 9113 §6.5.2 header list size of everything the block held, as far as it was counted.
+    public var listSize: Int
+}
+
+/// HPACK decoder (RFC 7541 §3, §6) for one connection direction.
+///
+/// Bounded against hostile blocks: the list size counts every field, including each repeat of a
+/// dynamic-table reference (an "HPACK bomb" of 1-byte references to a 4 KiB entry stops growing the
+/// list at `maxHeaderListSize`), strings are refused before they are materialised when they could
+/// not fit, integers are capped, and the table never exceeds the size we advertised.
+public struct HPACKDecoder: Sendable {
+    public private(set) var table: HPACKDynamicTable
+    /// The SETTINGS_HEADER_TABLE_SIZE we advertised: the bound on size updates.
+    public private(set) var maxTableSize: Int
+    /// SETTINGS_MAX_HEADER_LIST_SIZE we advertised (RFC 7541 §4.1 units).
+    public var maxHeaderListSize: Int
+
+    public init(maxTableSize: Int = 4096, maxHeaderListSize: Int = 64 << 10) {
+        self.table = HPACKDynamicTable(maxSize: maxTableSize)
+        self.maxTableSize = maxTableSize
+        self.maxHeaderListSize = maxHeaderListSize
+    }
+
+    /// Decodes one complete header block.
+    public mutating func decode(_ block: UnsafeRawBufferPointer) throws(HPACKDecodingError) -> HPACKDecodedBlock {
+        var fields: [HPACKHeaderField] = []
+        var listSize = 0
+        var exceeded = false
+        var offset = 0
+        var fieldSeen = false
+        // The largest string worth materialising: anything longer would exceed the list anyway.
+        let maxString = max(maxHeaderListSize, maxTableSize)
+        while offset < block.count {
+            let byte = block[offset]
+            let field: HPACKHeaderField
+            if byte & 0x80 != 0 {                       // §6.1 indexed
+                field = try entry(integer(block, &offset, prefixBits: 7))
+            } else if byte & 0xc0 == 0x40 {             // §6.2.1 literal with incremental indexing
+                field = try literal(block, &offset, prefixBits: 6, maxString: maxString)
+                table.insert(field)
+            } else if byte & 0xe0 == 0x20 {             // §6.3 dynamic table size update
+                guard !fieldSeen else { throw .tableSizeUpdateNotAtStart }
+                let size = try integer(block, &offset, prefixBits: 5)
+                guard size <= maxTableSize else { throw .tableSizeTooLarge(size) }
+                table.setMaxSize(size)
+                continue
+            } else {                                    // §6.2.2 without indexing, §6.2.3 never indexed
+                var plain = try literal(block, &offset, prefixBits: 4, maxString: maxString)
+                plain.neverIndexed = byte & 0x10 != 0
+                field = plain
+            }
+            fieldSeen = true
+            listSize += field.hpackSize
+            if listSize > maxHeaderListSize { exceeded = true }
+            if !exceeded { fields.append(field) }
+        }
+        return HPACKDecodedBlock(fields: fields, exceedsListSize: exceeded, listSize: listSize)
+    }
+
+    /// Decodes a byte array (tests and tools).
+    public mutating func decode(_ bytes: [UInt8]) throws(HPACKDecodingError) -> HPACKDecodedBlock {
+        var copy = self
+        let result: Result<HPACKDecodedBlock, HPACKDecodingError> = bytes.withUnsafeBytes { raw in
+            do throws(HPACKDecodingError) { return .success(try copy.decode(raw)) } catch { return .failure(error) }
+        }
+        self = copy
+        return try result.get()
+    }
+
+    /// Static (1...61) or dynamic (62...) entry.
+    private func entry(_ index: Int) throws(HPACKDecodingError) -> HPACKHeaderField {
+        let staticCount = HPACKStaticTable.fields.count
+        if index >= 1 && index <= staticCount { return HPACKStaticTable.fields[index - 1] }
+        guard index > staticCount && index - staticCount <= table.count else { throw .invalidIndex(index) }
+        return table[index - staticCount]
+    }
+
+    private func literal(_ block: UnsafeRawBufferPointer, _ offset: inout Int, prefixBits: Int,
+                         maxString: Int) throws(HPACKDecodingError) -> HPACKHeaderField {
+        let nameIndex = try integer(block, &offset, prefixBits: prefixBits)
+        let name = nameIndex == 0 ? try string(block, &offset, maxString) : try entry(nameIndex).name
+        return HPACKHeaderField(name: name, value: try string(block, &offset, maxString))
+    }
+
+    private func integer(_ block: UnsafeRawBufferPointer, _ offset: inout Int, prefixBits: Int) throws(HPACKDecodingError) -> Int {
+        do { return try HPACKPrimitives.decodeInteger(block, offset: &offset, prefixBits: prefixBits) } catch { throw .primitive(error) }
+    }
+
+    private func string(_ block: UnsafeRawBufferPointer, _ offset: inout Int, _ maxLength: Int) throws(HPACKDecodingError) -> [UInt8] {
+        do { return try HPACKPrimitives.decodeString(block, offset: &offset, maxLength: maxLength) } catch { throw .primitive(error) }
+    }
+}

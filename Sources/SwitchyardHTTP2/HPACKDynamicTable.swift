@@ -1,0 +1,77 @@
+/// The HPACK dynamic table (RFC 7541 §2.3.2, §4): newest entry first, bounded by a size in
+/// RFC 7541 §4.1 units (name + value + 32), oldest entries evicted to make room.
+///
+/// Entries are stored oldest-first behind a moving start index, so evicting is O(1) and the
+/// array is compacted only when the dead prefix outgrows the live part.
+public struct HPACKDynamicTable: Sendable {
+    private var storage: [HPACKHeaderField] = []
+    private var start = 0
+    /// Sum of the entries' sizes.
+    public private(set) var size = 0
+    /// Current maximum size (changed by dynamic table size updates, §6.3).
+    public private(set) var maxSize: Int
+
+    public init(maxSize: Int) {
+        self.maxSize = maxSize
+    }
+
+    public var count: Int { storage.count - start }
+
+    /// Entry `index` (1 = newest).
+    public subscript(index: Int) -> HPACKHeaderField {
+        storage[storage.count - index]
+    }
+
+    /// Changes the maximum size, evicting what no longer fits.
+    public mutating func setMaxSize(_ newValue: Int) {
+        maxSize = newValue
+        evict(toFit: 0)
+    }
+
+    /// Adds `field` as the newest entry (§4.4): an entry larger than the table empties it and is not added.
+    public mutating func insert(_ field: HPACKHeaderField) {
+        let entrySize = field.hpackSize
+        guard entrySize <= maxSize else {
+            storage.removeAll(keepingCapacity: true)
+            start = 0
+            size = 0
+            return
+        }
+        evict(toFit: entrySize)
+        var stored = field
+        stored.neverIndexed = false
+        storage.append(stored)
+        size += entrySize
+    }
+
+    /// The newest index holding exactly `field` (name and value), or nil.
+    public func index(of field: HPACKHeaderField) -> Int? {
+        var i = storage.count - 1
+        while i >= start {
+            if storage[i].name == field.name && storage[i].value == field.value { return storage.count - i }
+            i -= 1
+        }
+        return nil
+    }
+
+    /// The newest index with that name, or nil.
+    public func index(ofName name: [UInt8]) -> Int? {
+        var i = storage.count - 1
+        while i >= start {
+            if storage[i].name == name { return storage.count - i }
+            i -= 1
+        }
+        return nil
+    }
+
+    private mutating func evict(toFit incoming: Int) {
+        while size + incoming > maxSize && start < storage.count {
+            size -= storage[start].hpackSize
+            start += 1
+        }
+        if start > 32 && start * 2 > storage.count {
+            storage.removeFirst(start)
+            start = 0
+        }
+    }
+}

@@ -1,0 +1,101 @@
+/// HPACK Huffman coding (RFC 7541 §5.2, Appendix B).
+///
+/// Decoding uses the code's canonical form: codes of one length are consecutive numbers, so a
+/// symbol is found by comparing the bits read so far with the first code of that length, without
+/// a tree. Errors (§5.2): the EOS symbol inside a string, padding longer than 7 bits, or padding
+/// that is not the most significant bits of EOS (all ones).
+public enum HPACKHuffman {
+    /// The canonical-code tables derived once from `HPACKHuffmanTable`.
+    struct Canonical: Sendable {
+        /// For each length 0...30: first code, number of codes, index of the first symbol in `symbols`.
+        var firstCode = [UInt32](repeating: 0, count: 32)
+        var count = [UInt32](repeating: 0, count: 32)
+        var offset = [Int](repeating: 0, count: 32)
+        /// Symbols ordered by (length, symbol), which is code order.
+        var symbols: [UInt16] = []
+
+        init() {
+            let table = HPACKHuffmanTable.codes
+            symbols = (0..<UInt16(table.count)).sorted { (table[Int($0)].length, $0) < (table[Int($1)].length, $1) }
+            var index = 0
+            for length in 1...30 {
+                offset[length] = index
+                var first = true
+                while index < symbols.count && Int(table[Int(symbols[index])].length) == length {
+                    if first { firstCode[length] = table[Int(symbols[index])].code; first = false }
+                    count[length] += 1
+                    index += 1
+                }
+            }
+        }
+    }
+
+    static let canonical = Canonical()
+
+    /// Why a Huffman string is invalid.
+    public enum DecodingError: Error, Equatable, Sendable {
+        case endOfStringSymbol
+        case invalidPadding
+    }
+
+    /// Decodes `input`, appending the symbols to `out`.
+    public static func decode(_ input: UnsafeRawBufferPointer, into out: inout [UInt8]) throws(DecodingError) {
+        let tables = canonical
+        var code: UInt32 = 0
+        var length = 0
+        for byte in input {
+            var bit = 7
+            while bit >= 0 {
+                code = code << 1 | UInt32((byte >> UInt8(bit)) & 1)
+                length += 1
+                bit -= 1
+                let index = code &- tables.firstCode[length]
+                if code >= tables.firstCode[length] && index < tables.count[length] {
+                    let symbol = tables.symbols[tables.offset[length] + Int(index)]
+                    if symbol == 256 { throw .endOfStringSymbol }
+                    out.append(UInt8(symbol))
+                    code = 0
+                    length = 0
+                } else if length >= 30 {
+                    throw .endOfStringSymbol   // 30 bits without a symbol: only EOS is that long
+                }
+            }
+        }
+        if length > 7 || code != (UInt32(1) << length) - 1 { throw .invalidPadding }
+    }
+
+    /// Decodes a byte array (tests and tools).
+    public static func decode(_ bytes: [UInt8]) throws(DecodingError) -> [UInt8] {
+        var out: [UInt8] = []
+        let result: Result<Void, DecodingError> = bytes.withUnsafeBytes { raw in
+            do throws(DecodingError) { try decode(raw, into: &out); return .success(()) } catch { return .failure(error) }
+        }
+        try result.get()
+        return out
+    }
+
+    /// Length in bytes of the Huffman encoding of `input`.
+    public static func encodedLength<C: Collection>(_ input: C) -> Int where C.Element == UInt8 {
+        var bits = 0
+        for byte in input { bits += Int(HPACKHuffmanTable.codes[Int(byte)].length) }
+        return (bits + 7) / 8
+    }
+
+    /// Appends the Huffman encoding of `input`, padded with the EOS prefix (ones).
+    public static func encode<C: Collection>(_ input: C, into out: inout [UInt8]) where C.Element == UInt8 {
+        var buffer: UInt64 = 0
+        var pending = 0
+        for byte in input {
+            let entry = HPACKHuffmanTable.codes[Int(byte)]
+            buffer = buffer << UInt64(entry.length) | UInt64(entry.code)
+            pending += Int(entry.length)
+            while pending >= 8 {
+                pending -= 8
+                out.append(UInt8(truncatingIfNeeded: buffer >> UInt64(pending)))
+            }
+        }
+        if pending > 0 {
+            out.append(UInt8(truncatingIfNeeded: buffer << UInt64(8 - pending)) | UInt8(0xff >> pending))
+        }
+    }
+}

@@ -1,0 +1,142 @@
+/// The server side of one HTTP/2 connection (RFC 9113), sans-I/O.
+///
+/// The I/O layer feeds received bytes to `receive(_:now:)` and gets events back (requests, body
+/// data, resets, settings, GOAWAY); it tells the session what to send (`sendHeaders`, `sendData`
+/// within the flow-control windows, `resetStream`, `startGracefulShutdown`) and writes whatever
+/// `takeOutput()` returns. The session answers SETTINGS and PING itself, returns flow-control credit
+/// only for what the consumer reports with `consumed(streamID:count:)`, and enforces `HTTP2Limits`.
+/// On a connection error it writes GOAWAY, reports `.connectionError` and ignores further input;
+/// `canClose` then says the I/O layer may close once the output is flushed.
+public struct HTTP2ServerSession: Sendable {
+    public let limits: HTTP2Limits
+    /// Bytes waiting to be written to the peer.
+    public internal(set) var output: [UInt8] = []
+    /// The peer's settings as last received.
+    public internal(set) var peerSettings = HTTP2PeerSettings()
+    /// Highest stream id the peer opened (the GOAWAY last-stream-id).
+    public internal(set) var highestPeerStreamID: UInt32 = 0
+    /// Set once a connection error or an error GOAWAY ended the connection.
+    public internal(set) var terminalError: HTTP2Error?
+    /// The peer sent GOAWAY.
+    public internal(set) var peerWentAway = false
+
+    enum ShutdownState: Sendable, Equatable {
+        case running
+        /// First GOAWAY (last id 2^31-1) and a PING sent; the final GOAWAY follows the PING's ACK.
+        case draining(pingOpaque: UInt64)
+        /// Final GOAWAY sent: streams above `lastStreamID` are ignored.
+        case goAwaySent(lastStreamID: UInt32)
+    }
+
+    var shutdown = ShutdownState.running
+    var prefaceMatched = 0
+    var receivedPeerSettings = false
+    var inbound: [UInt8] = []
+    var frameDecoder: HTTP2FrameDecoder
+    var hpackDecoder: HPACKDecoder
+    var hpackEncoder: HPACKEncoder
+    var streams: [UInt32: HTTP2StreamState] = [:]
+    /// Closed streams whose received bytes the consumer has not all consumed yet (connection credit).
+    var closedUnconsumed: [UInt32: Int] = [:]
+    var recentlyReset = HTTP2RecentlyReset()
+    var pendingHeaders: HTTP2PendingHeaderBlock?
+    var connectionSendWindow = HTTP2SendWindow(HTTP2Protocol.defaultWindowSize)
+    var connectionReceiveWindow: HTTP2ReceiveWindow
+    var resetCounter: HTTP2RateCounter
+    var emptyDataCounter: HTTP2RateCounter
+    /// ACKs and RST_STREAMs written in answer to the peer since the output was last taken.
+    var queuedControlFrames = 0
+    var streamsOpened = 0
+    var now: UInt64 = 0
+
+    public init(limits wanted: HTTP2Limits = HTTP2Limits()) {
+        let limits = wanted.normalized
+        self.limits = limits
+        frameDecoder = HTTP2FrameDecoder(maxFrameSize: limits.maxFrameSize)
+        hpackDecoder = HPACKDecoder(maxTableSize: limits.headerTableSize, maxHeaderListSize: limits.maxHeaderListSize)
+        hpackEncoder = HPACKEncoder(maxTableSize: min(limits.headerTableSize, 4096))
+        // The preface's WINDOW_UPDATE raises the peer's view from 65 535 to the target at once.
+        connectionReceiveWindow = HTTP2ReceiveWindow(target: limits.effectiveConnectionWindow)
+        resetCounter = HTTP2RateCounter(limit: limits.maxResetsPerWindow, windowMilliseconds: limits.resetWindowMilliseconds)
+        emptyDataCounter = HTTP2RateCounter(limit: limits.maxEmptyDataFramesPerWindow,
+                                            windowMilliseconds: limits.emptyDataWindowMilliseconds)
+        writeServerPreface()
+    }
+
+    /// The server connection preface (§3.4): our SETTINGS, then the connection window raised.
+    private mutating func writeServerPreface() {
+        var settings = [HTTP2Setting(HTTP2Setting.maxConcurrentStreams, UInt32(limits.maxConcurrentStreams)),
+                        HTTP2Setting(HTTP2Setting.initialWindowSize, UInt32(limits.initialStreamWindow)),
+                        HTTP2Setting(HTTP2Setting.maxHeaderListSize, UInt32(limits.maxHeaderListSize)),
+                        HTTP2Setting(HTTP2Setting.enablePush, 0)]
+        if limits.maxFrameSize != HTTP2Protocol.defaultMaxFrameSize {
+            settings.append(HTTP2Setting(HTTP2Setting.maxFrameSize, UInt32(limits.maxFrameSize)))
+        }
+        if limits.headerTableSize != 4096 {
+            settings.append(HTTP2Setting(HTTP2Setting.headerTableSize, UInt32(limits.headerTableSize)))
+        }
+        if limits.enableConnectProtocol { settings.append(HTTP2Setting(HTTP2Setting.enableConnectProtocol, 1)) }
+        write(.settings(ack: false, settings), stream: 0)
+        let raise = limits.effectiveConnectionWindow - HTTP2Protocol.defaultWindowSize
+        if raise > 0 { write(.windowUpdate(increment: UInt32(raise)), stream: 0) }
+    }
+
+    // MARK: Output
+
+    /// Takes everything written so far (the I/O layer writes it, in order).
+    public mutating func takeOutput() -> [UInt8] {
+        queuedControlFrames = 0
+        var taken: [UInt8] = []
+        swap(&taken, &output)
+        return taken
+    }
+
+    public var hasOutput: Bool { !output.isEmpty }
+
+    // MARK: State
+
+    /// Our SETTINGS have not been acknowledged yet: the I/O layer may end the connection with
+    /// SETTINGS_TIMEOUT (`goAway(code: .settingsTimeout)`) when that lasts too long (RFC 9113 §6.5.3).
+    public internal(set) var isAwaitingSettingsAck = true
+
+    /// Received bytes held until their frame is complete (at most one frame).
+    public var bufferedInputCount: Int { inbound.count }
+
+    /// Streams open or half-closed.
+    public var activeStreamCount: Int { streams.count }
+
+    /// True when the I/O layer may close after flushing: a connection error, or a GOAWAY (either
+    /// way) with every stream finished.
+    public var canClose: Bool {
+        if terminalError != nil { return true }
+        let goingAway: Bool
+        if case .goAwaySent = shutdown { goingAway = true } else { goingAway = peerWentAway }
+        return goingAway && streams.isEmpty
+    }
+
+    /// Whether `streamID` is open for sending (a response may still be written).
+    public func isWritable(streamID: UInt32) -> Bool {
+        terminalError == nil && streams[streamID]?.canSend == true
+    }
+
+    /// How many DATA bytes `sendData` would accept on `streamID` now.
+    public func sendWindow(streamID: UInt32) -> Int {
+        guard let stream = streams[streamID], stream.canSend, terminalError == nil else { return 0 }
+        return max(0, min(connectionSendWindow.value, stream.sendWindow.value))
+    }
+
+    // MARK: Writing frames
+
+    mutating func write(_ payload: HTTP2Frame.Payload, stream: UInt32) {
+        HTTP2FrameEncoder.encode(HTTP2Frame(streamID: stream, payload: payload), into: &output)
+    }
+
+    /// Writes a frame that answers the peer (ACK, RST_STREAM); too many unread ones is a flood.
+    mutating func writeControlAnswer(_ payload: HTTP2Frame.Payload, stream: UInt32) throws(HTTP2Error) {
+        queuedControlFrames += 1
+        guard queuedControlFrames <= limits.maxQueuedControlFrames else {
+            throw .connection(.enhanceYourCalm, "\(queuedControlFrames) control frames queued for a peer that does not read")
+        }
+        write(payload, stream: stream)
+    }
+}

@@ -1,0 +1,102 @@
+import Testing
+@testable import SwitchyardHTTP2
+
+/// HPACK error handling and the decoder's bounds (RFC 7541 §4.2, §5, §6.3; RFC 9113 §10.5.1).
+struct HPACKDecoderLimitTests {
+    @Test func huffmanTableIsTheCanonicalCodeOfAppendixB() {
+        let table = HPACKHuffmanTable.codes
+        #expect(table.count == 257)
+        let order = (0..<257).sorted { (table[$0].length, $0) < (table[$1].length, $1) }
+        var code: UInt32 = 0
+        for (i, symbol) in order.enumerated() {
+            if i > 0 { code = (code + 1) << UInt32(table[symbol].length - table[order[i - 1]].length) }
+            #expect(table[symbol].code == code, "symbol \(symbol)")
+        }
+        #expect(table[256] == (0x3fff_ffff, 30))   // EOS
+    }
+
+    @Test func huffmanRoundTripsEveryByte() throws {
+        let all = (0...255).map { UInt8($0) } + Array("Mon, 21 Oct 2013".utf8)
+        var out: [UInt8] = []
+        HPACKHuffman.encode(all, into: &out)
+        #expect(out.count == HPACKHuffman.encodedLength(all))
+        #expect(try HPACKHuffman.decode(out) == all)
+    }
+
+    @Test func huffmanRejectsEOSAndBadPadding() {
+        // EOS (30 ones) inside a string.
+        #expect(throws: HPACKHuffman.DecodingError.endOfStringSymbol) { try HPACKHuffman.decode([0xff, 0xff, 0xff, 0xff]) }
+        // Padding of 8+ bits: "a" (00011) then 11 ones.
+        #expect(throws: HPACKHuffman.DecodingError.invalidPadding) { try HPACKHuffman.decode([0x1f, 0xff]) }
+        // Padding that is not ones: "a" then 000.
+        #expect(throws: HPACKHuffman.DecodingError.invalidPadding) { try HPACKHuffman.decode([0x18]) }
+        #expect((try? HPACKHuffman.decode([0x1f])) == Array("a".utf8))
+    }
+
+    @Test func integersAreBounded() {
+        var offset = 0
+        let huge: [UInt8] = [0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]
+        let result = huge.withUnsafeBytes { raw in
+            Result { () throws(HPACKPrimitives.DecodingError) in try HPACKPrimitives.decodeInteger(raw, offset: &offset, prefixBits: 7) }
+        }
+        #expect(throws: HPACKPrimitives.DecodingError.integerOverflow) { try result.get() }
+        // RFC 7541 C.1.2: 1337 with a 5-bit prefix.
+        var out: [UInt8] = []
+        HPACKPrimitives.appendInteger(1337, prefixBits: 5, flags: 0, into: &out)
+        #expect(out == [31, 154, 10])
+    }
+
+    @Test func invalidIndexAndTruncationAreCompressionErrors() {
+        var decoder = HPACKDecoder()
+        #expect(throws: HPACKDecodingError.invalidIndex(0)) { try decoder.decode([0x80]) }
+        #expect(throws: HPACKDecodingError.invalidIndex(62)) { try decoder.decode([0xbe]) }
+        #expect(throws: HPACKDecodingError.primitive(.truncated)) { try decoder.decode([0x40, 0x05, 0x61]) }
+    }
+
+    @Test func tableSizeUpdatesOnlyAtTheStartAndWithinTheSetting() throws {
+        var decoder = HPACKDecoder(maxTableSize: 4096)
+        #expect(throws: HPACKDecodingError.tableSizeUpdateNotAtStart) { try decoder.decode([0x82, 0x20]) }
+        #expect(throws: HPACKDecodingError.tableSizeTooLarge(4097)) { try decoder.decode([0x3f, 0xe2, 0x1f]) }
+        _ = try decoder.decode(hex("400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572"))
+        #expect(decoder.table.count == 1)
+        _ = try decoder.decode([0x20])   // size 0 empties the table
+        #expect(decoder.table.count == 0 && decoder.table.maxSize == 0)
+    }
+
+    @Test func encoderAnnouncesTheSmallestThenTheFinalTableSize() {
+        var encoder = HPACKEncoder(maxTableSize: 4096)
+        encoder.setPeerMaxTableSize(0)
+        encoder.setPeerMaxTableSize(1000)
+        var out: [UInt8] = []
+        encoder.encode([], into: &out)
+        var expected: [UInt8] = []
+        HPACKPrimitives.appendInteger(0, prefixBits: 5, flags: 0x20, into: &expected)
+        HPACKPrimitives.appendInteger(1000, prefixBits: 5, flags: 0x20, into: &expected)
+        #expect(out == expected)
+        var decoder = HPACKDecoder(maxTableSize: 4096)
+        #expect((try? decoder.decode(out))?.fields == [])
+        #expect(decoder.table.maxSize == 1000)
+    }
+
+    /// An HPACK bomb: one 4 KiB entry in the table, then 16 000 one-byte references to it. Without
+    /// a bound that is 64 MB of headers from 16 KB; the list stops at maxHeaderListSize.
+    @Test func hpackBombIsBoundedByTheHeaderListSize() throws {
+        var decoder = HPACKDecoder(maxTableSize: 4096, maxHeaderListSize: 16 << 10)
+        var block: [UInt8] = [0x40, 0x01, 0x78]
+        HPACKPrimitives.appendInteger(4000, prefixBits: 7, flags: 0, into: &block)
+        block += [UInt8](repeating: 0x61, count: 4000)
+        block += [UInt8](repeating: 0xbe, count: 16_000)   // index 62: the entry just added
+        let decoded = try decoder.decode(block)
+        #expect(decoded.exceedsListSize)
+        #expect(decoded.fields.count <= 4)
+        #expect(decoded.fields.reduce(0) { $0 + $1.hpackSize } <= 16 << 10)
+    }
+
+    @Test func oversizedLiteralIsRefusedBeforeItIsCopied() {
+        var decoder = HPACKDecoder(maxTableSize: 4096, maxHeaderListSize: 8192)
+        var block: [UInt8] = [0x00, 0x01, 0x78]
+        HPACKPrimitives.appendInteger(100_000, prefixBits: 7, flags: 0, into: &block)
+        block += [UInt8](repeating: 0x61, count: 100_000)
+        #expect(throws: HPACKDecodingError.primitive(.stringTooLong(100_000))) { try decoder.decode(block) }
+    }
+}

@@ -1,0 +1,116 @@
+import Testing
+@testable import SwitchyardHTTP2
+
+/// Frame layout and per-frame checks (RFC 9113 §4.1, §4.2, §6).
+struct HTTP2FrameCodecTests {
+    func decode(_ bytes: [UInt8], maxFrameSize: Int = 16_384) throws(HTTP2Error) -> HTTP2Frame? {
+        try HTTP2FrameDecoder(maxFrameSize: maxFrameSize).decode(bytes)?.frame
+    }
+
+    func decodeError(_ bytes: [UInt8]) -> HTTP2Error? {
+        do { _ = try decode(bytes); return nil } catch { return error }
+    }
+
+    static let samples: [HTTP2Frame] = [
+        HTTP2Frame(streamID: 1, payload: .data(HTTP2DataPayload(bytes: [1, 2, 3], endStream: true))),
+        HTTP2Frame(streamID: 3, payload: .headers(HTTP2HeadersPayload(fragment: [0x82, 0x84], endStream: false, endHeaders: true,
+                                                                      priority: HTTP2Priority(exclusive: true, dependency: 1, weight: 200)))),
+        HTTP2Frame(streamID: 5, payload: .priority(HTTP2Priority(exclusive: false, dependency: 3, weight: 15))),
+        HTTP2Frame(streamID: 7, payload: .rstStream(.cancel)),
+        HTTP2Frame(streamID: 0, payload: .settings(ack: false, [HTTP2Setting(HTTP2Setting.enableConnectProtocol, 1),
+                                                                HTTP2Setting(0x99, 12345)])),
+        HTTP2Frame(streamID: 0, payload: .settings(ack: true, [])),
+        HTTP2Frame(streamID: 9, payload: .pushPromise(promisedStreamID: 2, fragment: [0x82], endHeaders: true)),
+        HTTP2Frame(streamID: 0, payload: .ping(ack: true, opaque: 0xdead_beef_0102_0304)),
+        HTTP2Frame(streamID: 0, payload: .goAway(lastStreamID: 11, code: .enhanceYourCalm, debugData: Array("calm".utf8))),
+        HTTP2Frame(streamID: 0, payload: .windowUpdate(increment: 65_535)),
+        HTTP2Frame(streamID: 13, payload: .continuation(fragment: [0x86], endHeaders: false)),
+        HTTP2Frame(streamID: 15, payload: .unknown(type: 0xfa, flags: 0x3, payload: [9, 9])),
+    ]
+
+    @Test func everyFrameTypeRoundTrips() throws {
+        for frame in Self.samples {
+            var bytes: [UInt8] = []
+            HTTP2FrameEncoder.encode(frame, into: &bytes)
+            let result = try HTTP2FrameDecoder().decode(bytes)
+            #expect(result?.frame == frame)
+            #expect(result?.consumed == bytes.count)
+            // Every proper prefix asks for more bytes.
+            for cut in 0..<bytes.count { #expect(try HTTP2FrameDecoder().decode(Array(bytes[0..<cut])) == nil) }
+        }
+    }
+
+    @Test func goldenBytes() {
+        var bytes: [UInt8] = []
+        HTTP2FrameEncoder.encode(HTTP2Frame(streamID: 0, payload: .ping(ack: true, opaque: 1)), into: &bytes)
+        #expect(bytes == [0, 0, 8, 6, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])
+        bytes = []
+        HTTP2FrameEncoder.encode(HTTP2Frame(streamID: 3, payload: .rstStream(.refusedStream)), into: &bytes)
+        #expect(bytes == [0, 0, 4, 3, 0, 0, 0, 0, 3, 0, 0, 0, 7])
+    }
+
+    @Test func paddingIsStrippedAndCounted() throws {
+        var bytes: [UInt8] = []
+        HTTP2FrameEncoder.encode(HTTP2Frame(streamID: 1, payload: .data(HTTP2DataPayload(bytes: [7, 7], endStream: false))),
+                                 padding: 5, into: &bytes)
+        #expect(bytes[4] == HTTP2Flags.padded && bytes.count == 9 + 1 + 2 + 5)
+        guard case .data(let data)? = try decode(bytes)?.payload else { Issue.record("not DATA"); return }
+        #expect(data.bytes == [7, 7] && data.flowControlledLength == 8)
+        bytes = []
+        HTTP2FrameEncoder.encode(HTTP2Frame(streamID: 1, payload: .headers(HTTP2HeadersPayload(fragment: [0x82], endStream: true,
+                                 endHeaders: true, priority: HTTP2Priority(exclusive: false, dependency: 0, weight: 1)))),
+                                 padding: 3, into: &bytes)
+        guard case .headers(let headers)? = try decode(bytes)?.payload else { Issue.record("not HEADERS"); return }
+        #expect(headers.fragment == [0x82] && headers.priority?.weight == 1)
+    }
+
+    @Test func malformedFrames() {
+        func raw(_ type: UInt8, flags: UInt8 = 0, stream: UInt32, _ payload: [UInt8]) -> [UInt8] {
+            var out: [UInt8] = []
+            HTTP2FrameEncoder.appendHeader(length: payload.count, type: type, flags: flags, streamID: stream, into: &out)
+            return out + payload
+        }
+        let cases: [(String, [UInt8], HTTP2ErrorCode, HTTP2Error.Scope)] = [
+            ("DATA on stream 0", raw(0, stream: 0, [1]), .protocolError, .connection),
+            ("padding >= payload", raw(0, flags: HTTP2Flags.padded, stream: 1, [3, 0, 0]), .protocolError, .connection),
+            ("padded without pad length", raw(0, flags: HTTP2Flags.padded, stream: 1, []), .frameSizeError, .connection),
+            ("HEADERS on stream 0", raw(1, flags: 4, stream: 0, [0x82]), .protocolError, .connection),
+            ("HEADERS short priority", raw(1, flags: HTTP2Flags.priority, stream: 1, [0, 0]), .frameSizeError, .connection),
+            ("PRIORITY of 4 bytes", raw(2, stream: 1, [0, 0, 0, 0]), .frameSizeError, .stream),
+            ("RST_STREAM of 3 bytes", raw(3, stream: 1, [0, 0, 0]), .frameSizeError, .connection),
+            ("RST_STREAM on stream 0", raw(3, stream: 0, [0, 0, 0, 0]), .protocolError, .connection),
+            ("SETTINGS on stream 1", raw(4, stream: 1, []), .protocolError, .connection),
+            ("SETTINGS ACK with payload", raw(4, flags: 1, stream: 0, [0, 1, 0, 0, 0, 0]), .frameSizeError, .connection),
+            ("SETTINGS of 5 bytes", raw(4, stream: 0, [0, 1, 0, 0, 0]), .frameSizeError, .connection),
+            ("ENABLE_PUSH 2", raw(4, stream: 0, [0, 2, 0, 0, 0, 2]), .protocolError, .connection),
+            ("INITIAL_WINDOW_SIZE 2^31", raw(4, stream: 0, [0, 4, 0x80, 0, 0, 0]), .flowControlError, .connection),
+            ("MAX_FRAME_SIZE 100", raw(4, stream: 0, [0, 5, 0, 0, 0, 100]), .protocolError, .connection),
+            ("ENABLE_CONNECT_PROTOCOL 2", raw(4, stream: 0, [0, 8, 0, 0, 0, 2]), .protocolError, .connection),
+            ("PING of 7 bytes", raw(6, stream: 0, [0, 0, 0, 0, 0, 0, 0]), .frameSizeError, .connection),
+            ("PING on stream 1", raw(6, stream: 1, [0, 0, 0, 0, 0, 0, 0, 0]), .protocolError, .connection),
+            ("GOAWAY of 7 bytes", raw(7, stream: 0, [0, 0, 0, 0, 0, 0, 0]), .frameSizeError, .connection),
+            ("WINDOW_UPDATE of 3 bytes", raw(8, stream: 0, [0, 0, 1]), .frameSizeError, .connection),
+            ("WINDOW_UPDATE 0 on the connection", raw(8, stream: 0, [0, 0, 0, 0]), .protocolError, .connection),
+            ("WINDOW_UPDATE 0 on a stream", raw(8, stream: 1, [0, 0, 0, 0]), .protocolError, .stream),
+            ("CONTINUATION on stream 0", raw(9, stream: 0, []), .protocolError, .connection),
+        ]
+        for (name, bytes, code, scope) in cases {
+            let error = decodeError(bytes)
+            #expect(error?.code == code && error?.scope == scope, "\(name): \(String(describing: error))")
+        }
+    }
+
+    /// §4.2: the length is checked from the header alone, before the payload is buffered.
+    @Test func oversizedFrameIsRefusedFromItsHeader() {
+        var header: [UInt8] = []
+        HTTP2FrameEncoder.appendHeader(length: 16_385, type: 0, flags: 0, streamID: 1, into: &header)
+        #expect(decodeError(header)?.code == .frameSizeError)
+        #expect((try? decode(header, maxFrameSize: 20_000)) == .some(nil), "within a larger limit: just incomplete")
+    }
+
+    @Test func reservedBitsAreIgnored() throws {
+        // Stream id with the reserved bit set, WINDOW_UPDATE increment with the reserved bit set.
+        let bytes: [UInt8] = [0, 0, 4, 8, 0, 0x80, 0, 0, 1, 0x80, 0, 0, 10]
+        #expect(try decode(bytes) == HTTP2Frame(streamID: 1, payload: .windowUpdate(increment: 10)))
+    }
+}

@@ -1,0 +1,94 @@
+import Testing
+@testable import SwitchyardHTTP2
+
+/// Request header rules (RFC 9113 §8.2, §8.3, §8.5) and extended CONNECT (RFC 8441 §4).
+struct HTTP2RequestValidationTests {
+    static let websocket: [(String, String)] = [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "https"),
+                                                (":path", "/chat"), (":authority", "example.com"),
+                                                ("sec-websocket-version", "13")]
+
+    /// Sends `pairs` as a request on a fresh connection; returns the request head or the RST code.
+    func outcome(_ pairs: [(String, String)], limits: HTTP2Limits = HTTP2Limits()) -> (head: HTTP2RequestHead?, reset: HTTP2ErrorCode?) {
+        var client = HTTP2TestClient.connected(limits: limits)
+        let events = client.send(client.headers(1, pairs, endStream: false))
+        return (events.requests.first?.1, client.received().resetCode(1))
+    }
+
+    func rejection(_ pairs: [(String, String)], limits: HTTP2Limits = HTTP2Limits()) -> HTTP2ErrorCode? {
+        let result = outcome(pairs, limits: limits)
+        return result.head == nil ? result.reset : nil
+    }
+
+    func accepted(_ pairs: [(String, String)]) throws -> HTTP2RequestHead {
+        try #require(outcome(pairs).head)
+    }
+
+    @Test func extendedConnectForWebSocket() throws {
+        let head = try accepted(Self.websocket)
+        #expect(head.isExtendedConnect && head.connectProtocol == "websocket" && head.method == "CONNECT")
+        #expect(head.path == "/chat" && head.scheme == "https" && head.authority == "example.com")
+        #expect(head.first("sec-websocket-version") == "13")
+    }
+
+    @Test func extendedConnectNeedsEveryPseudoHeader() {
+        for missing in [":scheme", ":path", ":authority"] {
+            #expect(rejection(Self.websocket.filter { $0.0 != missing }) == .protocolError, "without \(missing)")
+        }
+    }
+
+    @Test func extendedConnectNeedsTheSetting() {
+        var limits = HTTP2Limits()
+        limits.enableConnectProtocol = false
+        let client = HTTP2TestClient(limits: limits)
+        var copy = client
+        guard case .settings(_, let settings)? = copy.received().first?.payload else { return }
+        #expect(!settings.contains { $0.identifier == HTTP2Setting.enableConnectProtocol })
+        #expect(rejection(Self.websocket, limits: limits) == .protocolError)
+    }
+
+    @Test func protocolOnlyWithConnectAndPlainConnectHasNoPath() throws {
+        #expect(rejection(HTTP2TestClient.get() + [(":protocol", "websocket")]) == .protocolError)
+        let plain = try accepted([(":method", "CONNECT"), (":authority", "example.com:443")])
+        #expect(plain.path == nil && plain.scheme == nil && !plain.isExtendedConnect)
+        #expect(rejection([(":method", "CONNECT"), (":authority", "example.com:443"), (":path", "/")]) == .protocolError)
+    }
+
+    @Test func malformedRequestsAreStreamErrors() {
+        let get = HTTP2TestClient.get()
+        let cases: [(String, [(String, String)])] = [
+            ("uppercase name", get + [("Accept", "*/*")]),
+            ("connection header", get + [("connection", "keep-alive")]),
+            ("upgrade header", get + [("upgrade", "websocket")]),
+            ("transfer-encoding", get + [("transfer-encoding", "chunked")]),
+            ("te other than trailers", get + [("te", "gzip")]),
+            ("pseudo after regular", [("accept", "*/*")] + get),
+            ("unknown pseudo", get + [(":status", "200")]),
+            ("duplicate pseudo", get + [(":path", "/again")]),
+            ("missing :scheme", get.filter { $0.0 != ":scheme" }),
+            ("missing :method", get.filter { $0.0 != ":method" }),
+            ("empty :path", get.filter { $0.0 != ":path" } + [(":path", "")]),
+            ("CR in value", get + [("x-a", "b\rc")]),
+            ("leading space in value", get + [("x-a", " b")]),
+            ("space in name", get + [("x a", "b")]),
+            ("bad content-length", get + [("content-length", "12a")]),
+            ("signed content-length", get + [("content-length", "+5")]),
+            ("huge content-length", get + [("content-length", "99999999999999999999")]),
+            ("conflicting content-length", get + [("content-length", "1"), ("content-length", "2")]),
+        ]
+        for (name, pairs) in cases {
+            #expect(rejection(pairs) == .protocolError, "\(name)")
+        }
+    }
+
+    @Test func acceptedRequestForms() throws {
+        let get = HTTP2TestClient.get()
+        #expect(try accepted(get + [("te", "trailers")]).first("te") == "trailers")
+        #expect(try accepted([(":method", "OPTIONS"), (":scheme", "https"), (":authority", "a"), (":path", "*")]).path == "*")
+        let cookies = try accepted(get + [("cookie", "a=1"), ("cookie", "b=2")])
+        #expect(cookies.fields.filter { $0.nameString == "cookie" }.count == 2, "cookie crumbs kept as received")
+        let http1 = cookies.http1Fields().map { (String(decoding: $0.name, as: UTF8.self), String(decoding: $0.value, as: UTF8.self)) }
+        #expect(http1.map(\.0) == ["host", "cookie"] && http1[0].1 == "example.com" && http1[1].1 == "a=1; b=2")
+        let withHost = try accepted(get + [("host", "other.example")]).http1Fields()
+        #expect(withHost.count == 1 && withHost[0].value == Array("other.example".utf8), "an explicit Host is kept, not doubled")
+    }
+}
