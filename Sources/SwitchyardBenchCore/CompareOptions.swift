@@ -11,12 +11,12 @@ public struct CompareOptions: Equatable, Sendable {
     /// Leave the generated configs and logs in the temporary directory (printed at the end).
     public var keepTemporary = false
     /// `--paths`: only these gateways (by name: lighttpd, cgi, cgicopy, scgi, fcgi, fcgip, nscgi,
-    /// nfcgi, proxy, wstunnel, direct); empty = all.
+    /// nfcgi, proxy, wstunnel, direct, tls); empty = all.
     public var paths: [String] = []
     /// `--pin CPU`: this program and everything it starts (gateways, backends, load client) run
     /// on that one CPU, so each figure is the whole system's CPU cost, not scheduling luck.
     public var pinCPU: Int? = nil
-    public static let pathNames = ["lighttpd", "cgi", "cgicopy", "scgi", "fcgi", "fcgip", "nscgi", "nfcgi", "proxy", "wstunnel", "direct"]
+    public static let pathNames = ["lighttpd", "cgi", "cgicopy", "scgi", "fcgi", "fcgip", "nscgi", "nfcgi", "proxy", "wstunnel", "direct", "tls"]
 
     public init() {}
 
@@ -46,7 +46,8 @@ public struct CompareOptions: Equatable, Sendable {
                       not how well the processes happened to spread over the cores
       --paths LIST    only these gateways, comma-separated: lighttpd, cgi, cgicopy, scgi, fcgi,
                       fcgip, nscgi, nfcgi (native echo app), proxy (mod_proxy to the HTTP echo
-                      app), wstunnel (mod_wstunnel to the raw echo app), direct (no gateway)
+                      app), wstunnel (mod_wstunnel to the raw echo app), direct (no gateway),
+                      tls (https:// and wss:// through CGI; lighttpd with mod_openssl beside it)
 
     Binaries: switchyard, scgi-cgi, fcgi-cgi, switchyard-echo-app next to this program (or
     SWITCHYARD_BIN_DIR); the repository from SWITCHYARD_ROOT or found upwards from this program;

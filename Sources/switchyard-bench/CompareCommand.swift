@@ -38,6 +38,9 @@ final class CompareCommand {
     var plainPaths: [PlainPath] = []
     var ws = CompareCollector(columns: CompareMatrix.webSocketColumns)
     var plain = CompareCollector(columns: CompareMatrix.plainColumns)
+    /// The TLS rows (CompareCommand+TLS.swift): https:// and wss:// paths, their figures.
+    var tlsPaths: [WebSocketPath] = []
+    var tlsResults = CompareCollector(columns: CompareTLSWorkload.columns)
     var notes: [String] = []
     let started = EventLoopClock.now()
 
@@ -189,7 +192,7 @@ final class CompareCommand {
                 measurePlain(p, gateway: g, wrk: wrk, run: run)
             }
         }
-        return true
+        return runTLS(run: run, failedGateways: failedGateways)
     }
 
     func rotate<T>(_ a: [T], by n: Int) -> [T] {
@@ -201,32 +204,11 @@ final class CompareCommand {
     /// One load-generator run; false when it was interrupted (exit 130).
     func measure(_ workload: CompareWorkload, path: WebSocketPath, gateway: CompareGateway, run: Int) -> Bool {
         let url = "ws://127.0.0.1:\(gateway.port)\(path.urlPath)"
-        let arguments = [setup.benchBinary] + workload.benchArguments(duration: options.duration, warmup: options.warmup)
-            + ["--json", "--no-progress", "--server-pid", "\(gateway.pid)", url]
-        let limit = options.duration + options.warmup + 60
-        let result: Result<[Int: Double], CompareFailure>
-        var output: Subprocess.Output? = nil
-        do {
-            let out = try Subprocess.run(arguments, timeout: limit, scratch: temporary + "/scratch")
-            output = out
-            if out.status == 130 { return false }
-            let line = out.stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") }).map(String.init)
-            if out.timedOut {
-                result = .failure(CompareFailure("no result within \(Int(limit)) s"))
-            } else {
-                result = CompareMatrix.figures(for: workload, json: line.flatMap(FlatJSON.parse), exitCode: out.status, stderr: out.stderr)
-            }
-            var raw = JSONObjectWriter()
-            raw.add("run", run)
-            raw.add("path", path.name)
-            raw.add("workload", workload.rawValue)
-            raw.add("exit", Int(out.status))
-            raw.add("stderr", String(out.stderr.prefix(2000)))
-            let record = String(raw.text.dropLast()) + ", \"bench\": " + (line ?? "null") + "}\n"
-            CompareFiles.append(outputDirectory + "/raw/runs.jsonl", record)
-        } catch {
-            result = .failure(CompareFailure("cannot run the load generator: \(error)"))
+        let arguments = workload.benchArguments(duration: options.duration, warmup: options.warmup)
+        guard let outcome = runLoadGenerator(arguments, url: url, gateway: gateway, pathName: path.name, workload: workload.rawValue, run: run) else {
+            return false
         }
+        let result = outcome.flatMap { CompareMatrix.figures(for: workload, json: $0.json, exitCode: $0.output.status, stderr: $0.output.stderr) }
         switch result {
         case .success(let figures):
             for (c, v) in figures { ws.add(row: path.name, column: c, value: v) }
@@ -235,10 +217,44 @@ final class CompareCommand {
             log("  \(workload.label.padded(12)) \(path.name.padded(38)) \(col.format.format(figures[main] ?? 0)) \(col.unit)")
         case .failure(let f):
             for c in workload.columns { ws.fail(row: path.name, column: c, reason: f.description) }
-            log("  \(workload.label.padded(12)) \(path.name.padded(38)) FAILED: \(f)"
-                + (output.map { $0.stderr.isEmpty ? "" : "\n    " + $0.stderr.split(separator: "\n").prefix(3).joined(separator: "\n    ") } ?? ""))
+            logFailure(workload.label, path.name, f, outcome)
         }
         return true
+    }
+
+    typealias LoadOutcome = Result<(json: [String: String]?, output: Subprocess.Output), CompareFailure>
+
+    /// Runs the load generator once against `url` and records its JSON in raw/runs.jsonl; nil
+    /// when it was interrupted (exit 130).
+    func runLoadGenerator(_ workloadArguments: [String], url: String, gateway: CompareGateway, pathName: String,
+                          workload: String, run: Int) -> LoadOutcome? {
+        let arguments = [setup.benchBinary] + workloadArguments + ["--json", "--no-progress", "--server-pid", "\(gateway.pid)", url]
+        let limit = options.duration + options.warmup + 60
+        do {
+            let out = try Subprocess.run(arguments, timeout: limit, scratch: temporary + "/scratch")
+            if out.status == 130 { return nil }
+            let line = out.stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") }).map(String.init)
+            var raw = JSONObjectWriter()
+            raw.add("run", run)
+            raw.add("path", pathName)
+            raw.add("workload", workload)
+            raw.add("exit", Int(out.status))
+            raw.add("stderr", String(out.stderr.prefix(2000)))
+            let record = String(raw.text.dropLast()) + ", \"bench\": " + (line ?? "null") + "}\n"
+            CompareFiles.append(outputDirectory + "/raw/runs.jsonl", record)
+            if out.timedOut { return .failure(CompareFailure("no result within \(Int(limit)) s")) }
+            return .success((line.flatMap(FlatJSON.parse), out))
+        } catch {
+            return .failure(CompareFailure("cannot run the load generator: \(error)"))
+        }
+    }
+
+    func logFailure(_ label: String, _ pathName: String, _ f: CompareFailure, _ outcome: LoadOutcome) {
+        var detail = ""
+        if case .success(let o) = outcome, !o.output.stderr.isEmpty {
+            detail = "\n    " + o.output.stderr.split(separator: "\n").prefix(3).joined(separator: "\n    ")
+        }
+        log("  \(label.padded(12)) \(pathName.padded(38)) FAILED: \(f)" + detail)
     }
 
     /// wrk against a plain CGI (warm-up, then measured), with the gateway's CPU time around it.
@@ -323,7 +339,7 @@ final class CompareCommand {
         ]
         return CompareReport(machine: setup.machine(scratch: temporary + "/scratch", cores: options.pinCPU == nil ? CPUUsage.cores : 1), runs: options.runs,
                              command: "switchyard-bench compare" + commandSuffix, timing: timing.prefix(1).uppercased() + timing.dropFirst(),
-                             tables: plainTable.rows.isEmpty ? [wsTable] : [wsTable, plainTable], notes: allNotes)
+                             tables: reportTables(wsTable, plainTable), notes: allNotes + tlsNotes)
     }
 
     var commandSuffix: String {
