@@ -58,18 +58,32 @@ extension BenchConnection {
         }
     }
 
-    /// handshakes mode: checks the status line once, then discards whatever follows (the body is
-    /// read only so that the server's close comes after it).
-    func processResponse() {
+    /// handshakes mode: checks the head (status 200) once, then counts the body off; the cycle
+    /// ends when the Content-Length is in, as a browser's would, without waiting for the server's
+    /// close (whose timing after a close_notify differs between servers). Without a
+    /// Content-Length it ends at the server's close (`handleEOF`).
+    func processResponse(now: UInt64) {
         if !responseChecked {
-            guard input.readableBytes >= 12 else { return }
-            let head = Array(input.readable.prefix(12))
-            let ok = head.starts(with: Array("HTTP/1.".utf8)) && Array(head[8..<12]) == Array(" 200".utf8)
-            guard ok else {
+            let bytes = input.readable
+            guard let end = HTTPResponseHead.end(of: bytes) else {
+                if input.readableBytes > 16 << 10 { fail("response head from \(target) longer than 16 KiB") }
+                return
+            }
+            guard let head = HTTPResponseHead(bytes.prefix(end)), head.status == 200 else {
                 fail("GET \(context.url.path) from \(target) did not answer 200:\n" + BenchConnection.quoted(input.readable))
                 return
             }
+            input.consume(end)
+            bodyRemaining = head.contentLength ?? -1
             responseChecked = true
+        }
+        if bodyRemaining >= 0 {
+            let n = min(input.readableBytes, bodyRemaining)
+            bodyRemaining -= n
+            if bodyRemaining == 0 {
+                cycleDone(now: now)
+                return
+            }
         }
         input.clear()
     }
@@ -79,5 +93,30 @@ extension BenchConnection {
     func saveSession() {
         guard context.options.resume, let tls, let session = tls.session else { return }
         savedSession = session
+    }
+}
+
+/// The two things handshakes mode needs of a response head: where it ends and what it says.
+struct HTTPResponseHead {
+    let status: Int
+    let contentLength: Int?
+
+    /// Offset just past the blank line ending the head, nil while incomplete.
+    static func end(of bytes: UnsafeRawBufferPointer) -> Int? {
+        guard bytes.count >= 4 else { return nil }
+        for i in 3..<bytes.count where bytes[i] == 0x0A && bytes[i - 1] == 0x0D && bytes[i - 2] == 0x0A && bytes[i - 3] == 0x0D {
+            return i + 1
+        }
+        return nil
+    }
+
+    init?(_ bytes: Slice<UnsafeRawBufferPointer>) {
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\r\n")
+        guard let first = lines.first, first.hasPrefix("HTTP/1."), let code = first.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
+            return nil
+        }
+        status = code
+        contentLength = lines.dropFirst().first(where: { $0.lowercased().hasPrefix("content-length:") })
+            .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: " \t")) }
     }
 }

@@ -37,6 +37,8 @@ final class BenchConnection: EventHandler {
     var savedSession: TLSSession?
     /// handshakes mode: the response's status line has been checked.
     var responseChecked = false
+    /// handshakes mode: body bytes still to come (-1: until the server closes).
+    var bodyRemaining = -1
 
     let input: ByteBuffer
     let output: ByteBuffer
@@ -107,6 +109,7 @@ final class BenchConnection: EventHandler {
         inMessage = false
         handshake = nil
         responseChecked = false
+        bodyRemaining = -1
         cycleStart = BenchConnection.clock()
         deadline = cycleStart &+ context.timeoutNanoseconds
         worker.connectionStarted()
@@ -289,11 +292,11 @@ final class BenchConnection: EventHandler {
                 return
             }
             // Buffer full: process what is there before reading more.
-            if state == .handshaking { processHandshake(now: now) } else if state == .requesting { processResponse() } else { processInput(now: now) }
+            if state == .handshaking { processHandshake(now: now) } else if state == .requesting { processResponse(now: now) } else { processInput(now: now) }
             if state == .idle { return }
         }
         if state == .handshaking { processHandshake(now: now) }
-        if state == .requesting { processResponse() }
+        if state == .requesting { processResponse(now: now) }
         if state == .open || state == .closing { processInput(now: now) }
         if state == .idle { return }
         if eof {
