@@ -447,3 +447,31 @@ def test_wss_through_scgi_fastcgi_and_wstunnel(switchyard, tmp_path, certs):
     with wss_connect(tunnel, "/ws/") as ws:
         ws.send("hello over wss\n")
         assert ws.recv(timeout=10) == "hello over wss\n"
+
+
+def test_compare_fills_the_tls_rows(tmp_path):
+    """`switchyard-bench compare --paths tls,lighttpd`: switchyard and lighttpd's mod_openssl with
+    the same certificate and suite; every TLS cell is measured (the resumed column only when the
+    servers really resumed), with the ratio line."""
+    from e2e_util import REPO, require_executable
+    bin_dir = Path(os.environ.get("SWITCHYARD_BIN_DIR") or REPO / ".build" / "debug")
+    bench = bin_dir / "switchyard-bench"
+    require_executable(bench, "swift build --product switchyard-bench, or set SWITCHYARD_BIN_DIR")
+    if not Path("/usr/lib/lighttpd/mod_openssl.so").exists():
+        pytest.fail("lighttpd's mod_openssl is not installed (make deps: lighttpd-mod-openssl)")
+    env = dict(os.environ, SWITCHYARD_ROOT=str(REPO), SWITCHYARD_BIN_DIR=str(bin_dir))
+    env.pop("SWITCHYARD_BIN", None)
+    out = tmp_path / "out"
+    r = subprocess.run([str(bench), "compare", "--quick", "--duration", "0.5", "--warmup", "0.2",
+                        "--paths", "tls,lighttpd", "--out", str(out)], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    md = (out / "results.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in md.splitlines() if line.startswith("|")}
+    for name in ["lighttpd mod_openssl + mod_cgi", "switchyard TLS + CGI"]:
+        assert name in rows, md
+        cells = [c.strip() for c in rows[name].split("|")[2:-1]]
+        assert len(cells) == 6 and all(c and c[0].isdigit() for c in cells), rows[name]
+    assert "switchyard TLS ÷ lighttpd mod_openssl" in md
+    assert "lighttpd mod_cgi" not in rows and "switchyard CGI (splice)" not in rows   # --paths leaves the rest out
+    runs = [line for line in (out / "raw" / "runs.jsonl").read_text().splitlines() if '"tls-resumed"' in line]
+    assert runs and all('"resumed": 0,' not in line for line in runs), runs
