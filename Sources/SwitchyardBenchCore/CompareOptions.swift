@@ -32,8 +32,9 @@ public struct CompareOptions: Equatable, Sendable {
     Starts switchyard (release build; one instance per backend path, one event loop each) and
     lighttpd on generated configs with the same C echo (cgi-bin/ws-echo-fast) behind every path,
     runs the same workloads on each (64 B round trips at 1/16/64 connections, 1 MiB messages,
-    upgrades/s at 8 at a time, 1000 idle connections) plus plain requests with wrk, and writes
-    results.md and chart.svg (raw JSON in raw/).
+    upgrades/s at 8 at a time, 1000 idle connections) plus plain requests with wrk, and TLS rows
+    beside lighttpd's mod_openssl (full and resumed handshakes/s, 64 B and 1 MiB over wss://
+    through CGI; Debian's lighttpd-mod-openssl), and writes results.md and chart.svg (raw JSON in raw/).
 
       --quick         1 run, 0.5 s warm-up + 1.5 s per measurement (about 2-3 minutes in all)
       --runs N        runs of the whole matrix; the median is reported with min/max (default 3)
