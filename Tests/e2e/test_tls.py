@@ -248,11 +248,11 @@ def rss_kib(pid):
 
 @pytest.fixture
 def fd_room():
-    """The stalled connections need ~1100 descriptors here and in the gateway (which inherits
-    the limit): raise the soft limit towards the hard one for the test, restore it after."""
+    """The stalled and garbage connections need ~1250 descriptors here and ~1100 in the gateway
+    (which inherits the limit): raise the soft limit for the test, restore it after."""
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    need = HOSTILE_STALLED + 1000
+    need = HOSTILE_STALLED + GARBAGE + 200
     require(hard == resource.RLIM_INFINITY or hard >= need, f"RLIMIT_NOFILE hard limit {hard} < {need} (ulimit -Hn)")
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, need) if hard == resource.RLIM_INFINITY else min(max(soft, need), hard), hard))
     yield
