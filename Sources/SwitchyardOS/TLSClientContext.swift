@@ -4,8 +4,9 @@ import COpenSSL
 /// and wss:// connections), the counterpart of the server's `TLSContext`. Same protocol floor
 /// (TLS 1.2) and write mode, so `TLSTransport` drives both sides with the same code.
 ///
-/// The peer's certificate is checked only when `caFile` is given: a load generator measuring
-/// its own test server has nothing to gain from verification but its cost.
+/// The peer's certificate chain is checked only when `caFile` is given (its host name is not
+/// matched): a load generator measuring its own test server has nothing to gain from
+/// verification but its cost.
 public final class TLSClientContext: @unchecked Sendable {
     /// The `SSL_CTX *` (shared by every connection made with it; OpenSSL locks what it shares).
     public let handle: OpaquePointer
