@@ -58,6 +58,8 @@ static inline unsigned int sy_ssl_conf_flag_server(void) { return SSL_CONF_FLAG_
 static inline unsigned int sy_ssl_conf_flag_certificate(void) { return SSL_CONF_FLAG_CERTIFICATE; }
 static inline unsigned int sy_ssl_conf_flag_show_errors(void) { return SSL_CONF_FLAG_SHOW_ERRORS; }
 static inline int sy_ssl_sess_cache_server(void) { return SSL_SESS_CACHE_SERVER; }
+static inline int sy_ssl_sess_cache_client(void) { return SSL_SESS_CACHE_CLIENT; }
+static inline int sy_ssl_set_tlsext_host_name(SSL *ssl, const char *name) { return (int)SSL_set_tlsext_host_name(ssl, name); }
 
 /* ALPN: the server's list (wire form) stays owned by the Swift TLSContext that installs it. */
 typedef struct { const unsigned char *wire; unsigned int length; } sy_alpn_list;

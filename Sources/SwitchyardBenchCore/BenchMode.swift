@@ -8,4 +8,10 @@ public enum BenchMode: String, CaseIterable {
     case upgrades
     /// N connections held open, one small message every I seconds each: capacity and idle cost.
     case hold
+    /// connect, TLS handshake (https://), one GET with `Connection: close`, read to EOF, again:
+    /// connection (and handshake) cost; `--resume` resumes each connection's previous session.
+    case handshakes
+
+    /// Modes whose connections close and open again all the time (counted in cycles).
+    public var cycles: Bool { self == .upgrades || self == .handshakes }
 }

@@ -20,6 +20,8 @@ public struct BenchOptions {
     /// `--server-pid`: a process (the gateway) whose CPU time over the measured interval and whose
     /// resident memory before the run and at its end are reported (Linux /proc).
     public var serverPID: Int32? = nil
+    /// `--resume` (handshakes): each connection offers the TLS session its previous one saved.
+    public var resume = false
 
     /// Largest accepted message size (the frame decoder's limit is twice this, for echoes that grow).
     public static let maxSize = 256 << 20
@@ -37,7 +39,8 @@ public struct BenchOptions {
     }
 
     public static let usage = """
-    usage: switchyard-bench MODE [options] ws://HOST:PORT/PATH
+    usage: switchyard-bench MODE [options] ws://HOST:PORT/PATH   (wss:// over TLS)
+           switchyard-bench handshakes [options] https://HOST:PORT/PATH   (or http://)
            switchyard-bench compare [--quick] [--runs N] [--duration S] [--out DIR]
 
     WebSocket load generator: masked client frames, every echoed byte verified.
@@ -47,6 +50,8 @@ public struct BenchOptions {
       pipeline   -p messages in flight per connection (throughput)
       upgrades   connect, handshake, one echo, CLOSE, wait for CLOSE or EOF; -c at a time
       hold       open -c connections, keep them -d seconds, one message every -i seconds each
+      handshakes connect, TLS handshake (https://), GET PATH with Connection: close, read the
+                 response to EOF, close; -c at a time (the server's certificate is not verified)
 
     options:
       -c, --connections N  connections (pingpong, pipeline, hold) or concurrent upgrades (default 1)
@@ -61,6 +66,7 @@ public struct BenchOptions {
           --timeout SECS   limit for connect+handshake, for an echo and for a close reply (default 10)
           --server-pid PID also report that process's CPU time over the measured interval (per
                            message) and its resident memory before the run and at its end (/proc)
+          --resume         handshakes: resume each connection's previous TLS session (ticket)
           --lenient        accept masked server frames (the seed ws_echo.py masks its echoes)
           --json           print one JSON object on stdout instead of the table
           --progress       force the one-line progress display on stderr
@@ -133,6 +139,7 @@ public struct BenchOptions {
                 guard let pid = Int32(text), pid > 0 else { throw UsageError("\(name): expected a process id, got \"\(text)\"") }
                 options.serverPID = pid
             case "--lenient": options.lenient = true
+            case "--resume": options.resume = true
             case "--json": options.json = true
             case "--progress": options.progress = true
             case "--no-progress": options.progress = false
@@ -143,20 +150,23 @@ public struct BenchOptions {
             i += 1
         }
 
-        guard let modeName = positional.first else { throw UsageError("missing MODE (pingpong, pipeline, upgrades or hold)") }
+        guard let modeName = positional.first else { throw UsageError("missing MODE (pingpong, pipeline, upgrades, hold or handshakes)") }
         guard let mode = BenchMode(rawValue: modeName) else {
-            throw UsageError("unknown mode \"\(modeName)\" (expected pingpong, pipeline, upgrades or hold)")
+            throw UsageError("unknown mode \"\(modeName)\" (expected pingpong, pipeline, upgrades, hold or handshakes)")
         }
         options.mode = mode
-        guard positional.count >= 2 else { throw UsageError("missing URL (ws://HOST:PORT/PATH)") }
+        guard positional.count >= 2 else {
+            throw UsageError(mode == .handshakes ? "missing URL (https://HOST:PORT/PATH)" : "missing URL (ws://HOST:PORT/PATH)")
+        }
         guard positional.count == 2 else { throw UsageError("unexpected argument \"\(positional[2])\"") }
         options.url = positional[1]
         switch mode {
         case .pipeline: if !pipelineGiven { options.inFlight = 16 }
-        case .pingpong, .upgrades, .hold:
+        case .pingpong, .upgrades, .hold, .handshakes:
             if pipelineGiven && options.inFlight != 1 { throw UsageError("-p applies to pipeline mode only") }
             options.inFlight = 1
         }
+        if options.resume && mode != .handshakes { throw UsageError("--resume applies to handshakes mode only") }
         if options.threads > options.connections { options.threads = options.connections }
         return .run(options)
     }

@@ -77,18 +77,9 @@ public enum CompareMatrix {
     /// JSON is missing, or shows errors or mismatches, or (hold) not every connection opened.
     public static func figures(for workload: CompareWorkload, json: [String: String]?, exitCode: Int32,
                                stderr: String) -> Result<[Int: Double], CompareFailure> {
-        let firstLine = stderr.split(separator: "\n").first.map(String.init) ?? ""
-        guard let json else {
-            return .failure(CompareFailure(firstLine.isEmpty ? "exit status \(exitCode), no output" : trimmed(firstLine)))
-        }
+        if let failure = runFailure(json: json, exitCode: exitCode, stderr: stderr) { return .failure(failure) }
+        guard let json else { return .failure(CompareFailure("no output")) }
         func number(_ key: String) -> Double? { json[key].flatMap(Double.init) }
-        let mismatches = Int(number("mismatches") ?? 0)
-        let errors = Int(number("errors") ?? 0)
-        if mismatches > 0 { return .failure(CompareFailure("\(mismatches) mismatches")) }
-        if errors > 0 {
-            return .failure(CompareFailure("\(errors) errors" + (firstLine.isEmpty ? "" : " (\(trimmed(firstLine)))")))
-        }
-        if exitCode != 0 { return .failure(CompareFailure("exit status \(exitCode)" + (firstLine.isEmpty ? "" : " (\(trimmed(firstLine)))"))) }
         var out: [Int: Double] = [:]
         switch workload {
         case .small1:
@@ -119,6 +110,21 @@ public enum CompareMatrix {
             return .failure(CompareFailure("no messages"))
         }
         return .success(out)
+    }
+
+    /// Why a run counts as failed whatever it measured: no JSON, errors, mismatches, a non-zero exit.
+    public static func runFailure(json: [String: String]?, exitCode: Int32, stderr: String) -> CompareFailure? {
+        let firstLine = stderr.split(separator: "\n").first.map(String.init) ?? ""
+        guard let json else {
+            return CompareFailure(firstLine.isEmpty ? "exit status \(exitCode), no output" : trimmed(firstLine))
+        }
+        func number(_ key: String) -> Double? { json[key].flatMap(Double.init) }
+        let mismatches = Int(number("mismatches") ?? 0)
+        let errors = Int(number("errors") ?? 0)
+        if mismatches > 0 { return CompareFailure("\(mismatches) mismatches") }
+        if errors > 0 { return CompareFailure("\(errors) errors" + (firstLine.isEmpty ? "" : " (\(trimmed(firstLine)))")) }
+        if exitCode != 0 { return CompareFailure("exit status \(exitCode)" + (firstLine.isEmpty ? "" : " (\(trimmed(firstLine)))")) }
+        return nil
     }
 
     /// One line, at most 80 characters, for a table cell.

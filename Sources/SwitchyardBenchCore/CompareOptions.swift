@@ -11,12 +11,12 @@ public struct CompareOptions: Equatable, Sendable {
     /// Leave the generated configs and logs in the temporary directory (printed at the end).
     public var keepTemporary = false
     /// `--paths`: only these gateways (by name: lighttpd, cgi, cgicopy, scgi, fcgi, fcgip, nscgi,
-    /// nfcgi, proxy, wstunnel, direct); empty = all.
+    /// nfcgi, proxy, wstunnel, direct, tls); empty = all.
     public var paths: [String] = []
     /// `--pin CPU`: this program and everything it starts (gateways, backends, load client) run
     /// on that one CPU, so each figure is the whole system's CPU cost, not scheduling luck.
     public var pinCPU: Int? = nil
-    public static let pathNames = ["lighttpd", "cgi", "cgicopy", "scgi", "fcgi", "fcgip", "nscgi", "nfcgi", "proxy", "wstunnel", "direct"]
+    public static let pathNames = ["lighttpd", "cgi", "cgicopy", "scgi", "fcgi", "fcgip", "nscgi", "nfcgi", "proxy", "wstunnel", "direct", "tls"]
 
     public init() {}
 
@@ -32,8 +32,9 @@ public struct CompareOptions: Equatable, Sendable {
     Starts switchyard (release build; one instance per backend path, one event loop each) and
     lighttpd on generated configs with the same C echo (cgi-bin/ws-echo-fast) behind every path,
     runs the same workloads on each (64 B round trips at 1/16/64 connections, 1 MiB messages,
-    upgrades/s at 8 at a time, 1000 idle connections) plus plain requests with wrk, and writes
-    results.md and chart.svg (raw JSON in raw/).
+    upgrades/s at 8 at a time, 1000 idle connections) plus plain requests with wrk, and TLS rows
+    beside lighttpd's mod_openssl (full and resumed handshakes/s, 64 B and 1 MiB over wss://
+    through CGI; Debian's lighttpd-mod-openssl), and writes results.md and chart.svg (raw JSON in raw/).
 
       --quick         1 run, 0.5 s warm-up + 1.5 s per measurement (about 2-3 minutes in all)
       --runs N        runs of the whole matrix; the median is reported with min/max (default 3)
@@ -46,7 +47,8 @@ public struct CompareOptions: Equatable, Sendable {
                       not how well the processes happened to spread over the cores
       --paths LIST    only these gateways, comma-separated: lighttpd, cgi, cgicopy, scgi, fcgi,
                       fcgip, nscgi, nfcgi (native echo app), proxy (mod_proxy to the HTTP echo
-                      app), wstunnel (mod_wstunnel to the raw echo app), direct (no gateway)
+                      app), wstunnel (mod_wstunnel to the raw echo app), direct (no gateway),
+                      tls (https:// and wss:// through CGI; lighttpd with mod_openssl beside it)
 
     Binaries: switchyard, scgi-cgi, fcgi-cgi, switchyard-echo-app next to this program (or
     SWITCHYARD_BIN_DIR); the repository from SWITCHYARD_ROOT or found upwards from this program;

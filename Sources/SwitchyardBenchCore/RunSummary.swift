@@ -32,6 +32,8 @@ public struct RunSummary {
     /// Echoed payload, one direction, in 10^6 bytes per second.
     public var megabytesPerSecond: Double { wallSeconds > 0 ? Double(stats.bytes) / wallSeconds / 1e6 : 0 }
     public var upgradesPerSecond: Double { wallSeconds > 0 ? Double(stats.upgrades) / wallSeconds : 0 }
+    /// What the gateway's CPU time is divided by: cycles in the cycling modes, else echoes.
+    var cpuUnits: UInt64 { options.mode.cycles ? stats.upgrades : stats.messages }
     /// Client CPU seconds / wall seconds / cores: 0.5 on a 2-core box = one core busy.
     public var cpuShare: Double { wallSeconds > 0 ? cpuSeconds / wallSeconds / Double(cores) : 0 }
 
@@ -75,6 +77,11 @@ public struct RunSummary {
             j.add("upgrades", stats.upgrades)
             j.add("upgrades_per_sec", upgradesPerSecond, decimals: 1)
         }
+        if options.mode == .handshakes {
+            j.add("handshakes", stats.upgrades)
+            j.add("handshakes_per_sec", upgradesPerSecond, decimals: 1)
+            j.add("resumed", stats.resumed)
+        }
         j.add("connections_ok", stats.connectionsOK)
         j.add("connections_failed", stats.connectionsFailed)
         j.add("max_open", maxOpen)
@@ -86,7 +93,7 @@ public struct RunSummary {
         if let s = server {
             j.add("server_pid", Int(s.pid))
             j.add("server_cpu_seconds", s.cpuSeconds)
-            let units = options.mode == .upgrades ? stats.upgrades : stats.messages
+            let units = cpuUnits
             j.add("server_cpu_us_per_message", units > 0 ? s.cpuSeconds * 1e6 / Double(units) : 0, decimals: 2)
             j.add("server_rss_kib_before", s.rssKiBBefore)
             j.add("server_rss_kib_end", s.rssKiBEnd)
@@ -101,12 +108,12 @@ public struct RunSummary {
         let o = options
         var lines: [String] = []
         let kind = o.binary ? "binary" : "text"
-        var setup = "\(NumberFormat.grouped(o.connections)) \(o.mode == .upgrades ? "at a time" : (o.connections == 1 ? "connection" : "connections"))"
+        var setup = "\(NumberFormat.grouped(o.connections)) \(o.mode.cycles ? "at a time" : (o.connections == 1 ? "connection" : "connections"))"
         setup += ", \(o.threads) \(o.threads == 1 ? "thread" : "threads"), \(ByteSize.format(o.size)) \(kind) messages"
         switch o.mode {
         case .pipeline: setup += ", \(o.inFlight) in flight per connection"
         case .hold: setup += ", one every \(NumberFormat.fixed(o.interval, decimals: 2)) s per connection"
-        case .pingpong, .upgrades: break
+        case .pingpong, .upgrades, .handshakes: break
         }
         lines.append("switchyard-bench \(o.mode.rawValue) \(o.url)")
         lines.append("  " + setup)
@@ -114,13 +121,17 @@ public struct RunSummary {
                      + (interrupted ? " (interrupted)" : ""))
         lines.append("")
         func row(_ label: String, _ value: String) { lines.append("  " + label.padding(16) + value) }
+        if o.mode == .handshakes {
+            row("handshakes", "\(NumberFormat.grouped(Int(stats.upgrades))) = \(NumberFormat.fixed(upgradesPerSecond, decimals: 1))/s, "
+                + "\(NumberFormat.grouped(Int(stats.resumed))) resumed")
+        }
         if o.mode == .upgrades {
             row("upgrades", "\(NumberFormat.grouped(Int(stats.upgrades))) = \(NumberFormat.fixed(upgradesPerSecond, decimals: 1))/s")
         }
         row("messages", "\(NumberFormat.grouped(Int(stats.messages))) = \(NumberFormat.compact(messagesPerSecond))/s, "
             + "\(NumberFormat.fixed(megabytesPerSecond, decimals: megabytesPerSecond >= 100 ? 0 : 2)) MB/s echoed")
         let h = stats.latency
-        let label = o.mode == .upgrades ? "cycle (µs)" : "latency (µs)"
+        let label = o.mode.cycles ? "cycle (µs)" : "latency (µs)"
         if h.isEmpty {
             row(label, "no samples")
         } else {
@@ -136,9 +147,9 @@ public struct RunSummary {
         row("connections", conn)
         row("client CPU", "\(NumberFormat.fixed(cpuSeconds, decimals: 2)) s = \(NumberFormat.fixed(cpuShare * 100, decimals: 1)) % of \(cores) \(cores == 1 ? "core" : "cores")")
         if let s = server {
-            let units = o.mode == .upgrades ? stats.upgrades : stats.messages
+            let units = cpuUnits
             var text = "pid \(s.pid): CPU \(NumberFormat.fixed(s.cpuSeconds, decimals: 2)) s"
-            if units > 0 { text += " = \(NumberFormat.fixed(s.cpuSeconds * 1e6 / Double(units), decimals: 2)) µs per \(o.mode == .upgrades ? "upgrade" : "message")" }
+            if units > 0 { text += " = \(NumberFormat.fixed(s.cpuSeconds * 1e6 / Double(units), decimals: 2)) µs per \(o.mode == .upgrades ? "upgrade" : o.mode == .handshakes ? "connection" : "message")" }
             text += "; RSS \(NumberFormat.grouped(s.rssKiBBefore)) KiB before, \(NumberFormat.grouped(s.rssKiBEnd)) KiB at the end"
             if o.mode == .hold && openAtEnd > 0 {
                 text += " = \(NumberFormat.fixed(serverKiBPerConnection, decimals: 1)) KiB per open connection"

@@ -6,8 +6,10 @@ public struct WorkerStats {
     public var messages: UInt64 = 0
     /// Echoed payload bytes received while measuring.
     public var bytes: UInt64 = 0
-    /// Completed upgrade cycles while measuring (upgrades mode).
+    /// Completed cycles while measuring (upgrades and handshakes modes).
     public var upgrades: UInt64 = 0
+    /// Cycles whose TLS handshake resumed a saved session, while measuring (handshakes mode).
+    public var resumed: UInt64 = 0
     /// Failures over the whole run: connect, handshake, protocol, unexpected close, timeouts.
     public var errors: UInt64 = 0
     /// Echoes that differed from what was sent (content, length or opcode), over the whole run.
@@ -27,6 +29,7 @@ public struct WorkerStats {
         messages = 0
         bytes = 0
         upgrades = 0
+        resumed = 0
     }
 
     public mutating func add(_ other: WorkerStats) {
@@ -34,6 +37,7 @@ public struct WorkerStats {
         messages &+= other.messages
         bytes &+= other.bytes
         upgrades &+= other.upgrades
+        resumed &+= other.resumed
         errors &+= other.errors
         mismatches &+= other.mismatches
         connectionsOK &+= other.connectionsOK

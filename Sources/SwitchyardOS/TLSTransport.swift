@@ -24,28 +24,42 @@ public final class TLSTransport: ByteTransport, KernelPathTransport {
     private var ssl: OpaquePointer?
     /// The last receive or send stopped on OpenSSL's WANT_WRITE (a handshake or post-handshake
     /// message that did not fit the socket): call `receive` again once the socket is writable.
-    public private(set) var wantsWritability = false
+    public internal(set) var wantsWritability = false
     /// Why the session failed (OpenSSL's reasons), for the error log; nil while all is well.
     public private(set) var failureReason: String?
     /// A fatal error happened: OpenSSL forbids a close_notify afterwards.
     private var fatal = false
     /// Held for the session's life: OpenSSL keeps the `SSL_CTX` alive itself, but its SNI and
-    /// ALPN callbacks point into this object, which a SIGHUP reload would otherwise free.
-    private let context: TLSContext
+    /// ALPN callbacks point into this object (a `TLSContext`, or a `TLSClientContext`), which a
+    /// SIGHUP reload would otherwise free.
+    private let context: AnyObject
 
-    /// Takes ownership of `fd` once it returns (closed by `close`); when it throws, the caller closes `fd`.
-    public init(fd: Int32, context: TLSContext) throws(TLSError) {
+    /// A server session. Takes ownership of `fd` once it returns (closed by `close`); when it
+    /// throws, the caller closes `fd`.
+    public convenience init(fd: Int32, context: TLSContext) throws(TLSError) {
+        let s = try TLSTransport.newSession(context.handle, fd: fd)
+        SSL_set_accept_state(s)
+        self.init(ssl: s, fd: fd, context: context)
+    }
+
+    init(ssl: OpaquePointer, fd: Int32, context: AnyObject) {
+        self.ssl = ssl
+        descriptor = fd
+        self.context = context
+    }
+
+    static func newSession(_ ctx: OpaquePointer, fd: Int32) throws(TLSError) -> OpaquePointer {
         ERR_clear_error()
-        guard let s = SSL_new(context.handle) else { throw TLSError.openSSL("SSL_new") }
+        guard let s = SSL_new(ctx) else { throw TLSError.openSSL("SSL_new") }
         guard SSL_set_fd(s, fd) == 1 else {
             SSL_free(s)
             throw TLSError.openSSL("SSL_set_fd")
         }
-        SSL_set_accept_state(s)
-        ssl = s
-        descriptor = fd
-        self.context = context
+        return s
     }
+
+    /// The `SSL *` (nil once closed), for the client extension.
+    var sessionHandle: OpaquePointer? { ssl }
 
     deinit { if let ssl { SSL_free(ssl) } }
 
@@ -164,15 +178,15 @@ public final class TLSTransport: ByteTransport, KernelPathTransport {
         return outcome(n, operation: "write")
     }
 
-    /// Maps a failed SSL_read/SSL_write to the stream's results; keeps the reason for the log.
-    private func outcome(_ n: Int32, operation: String) -> IOResult {
+    /// Maps a failed SSL_read/SSL_write/SSL_do_handshake to the stream's results; keeps the reason for the log.
+    func outcome(_ n: Int32, operation: String) -> IOResult {
         let savedErrno = errno
         switch SSL_get_error(ssl, n) {
         case SSL_ERROR_WANT_READ:
             return .wouldBlock
         case SSL_ERROR_WANT_WRITE:
             // A send's own WANT_WRITE needs no flag: its queued bytes already ask for writability.
-            if operation == "read" { wantsWritability = true }
+            if operation != "write" { wantsWritability = true }
             return .wouldBlock
         case SSL_ERROR_ZERO_RETURN:
             return .eof   // close_notify

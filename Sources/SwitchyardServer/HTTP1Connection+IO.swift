@@ -96,7 +96,7 @@ extension HTTP1Connection: BufferedStreamDelegate {
 
     func streamDidClose(_ s: BufferedStream, error: BufferedStreamError?) {
         if let reason = peer.tls?.failureReason {
-            worker.errorLog.info(peer.description, reason)
+            worker.logTLSFailure(peer.description, reason)
         }
         if error == .writeTimeout {
             worker.errorLog.info(peer.description, "client did not read for \(worker.server.maxWriteIdle) s (server.max-write-idle): closing")

@@ -332,7 +332,7 @@ final class HTTP1Connection {
         guard let tls = peer.tls, !tls.isHandshakeComplete else { return false }
         let limit = min(HTTP1Connection.handshakeSeconds, worker.server.maxReadIdle)
         guard now &- headStarted > Seconds.nanoseconds(limit) else { return false }
-        worker.errorLog.info(peer.description, "TLS handshake not complete after \(limit) s: closing")
+        worker.logTLSFailure(peer.description, "TLS handshake not complete after \(limit) s: closing")
         close()
         return true
     }

@@ -88,12 +88,26 @@ final class Worker {
         let now = loop.now
         for c in Array(connections.values) { c.tick(now: now) }
         trimAfterBurst()
+        if let (count, last) = tlsFailureLog.summary(now: now) {
+            errorLog.info("tls", "\(count) more failed TLS handshakes in the last second, not logged one by one (the last: \(last))")
+        }
         backends.tick(now: now)
         flushAccessLog()
         if isStopping {
             for c in Array(connections.values) where c.isIdleForShutdown { c.close() }
             if (connections.isEmpty && relays.isEmpty) || now >= stopDeadline { finishStop() }
         }
+    }
+
+    /// Failed and timed-out TLS handshakes: a few lines a second, the rest counted (see `logTLSFailure`).
+    private var tlsFailureLog = LogRateLimiter(burst: Worker.tlsFailureLinesPerSecond)
+    static let tlsFailureLinesPerSecond = 5
+
+    /// A TLS handshake failed or timed out: logged unless a flood of them is under way, whose
+    /// count then goes out as one line a second (a port scan or a thousand stalled ClientHellos
+    /// must not write a thousand lines).
+    func logTLSFailure(_ context: String, _ message: String) {
+        if tlsFailureLog.admit("\(context): \(message)", now: loop.now) { errorLog.info(context, message) }
     }
 
     /// Most connections seen since the heap was last trimmed.

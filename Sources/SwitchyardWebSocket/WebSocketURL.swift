@@ -1,18 +1,22 @@
-/// The parts of a `ws://` URL a client needs to connect and to build its handshake.
+/// The parts of a `ws://` or `wss://` URL a client needs to connect and to build its handshake.
 ///
-/// Only plain `ws://` is supported (no TLS in this package); the `Host` header always carries the
-/// port so gateways that route on it see exactly what the client dialled.
+/// `wss://` only sets `secure` (this package has no TLS: the client's transport does it); the
+/// `Host` header always carries the port so gateways that route on it see exactly what the client dialled.
 public struct WebSocketURL: Sendable, Equatable {
     /// Name or address for getaddrinfo (IPv6 literal without brackets).
     public var host: String
     public var port: UInt16
     /// Request target, at least "/", including any query.
     public var path: String
+    /// `wss://`: the connection runs over TLS (default port 443).
+    public var secure = false
 
-    /// Parses "ws://host[:port][/path][?query]"; host may be a bracketed IPv6 literal. nil if malformed.
+    /// Parses "ws://host[:port][/path][?query]" (or wss://); host may be a bracketed IPv6 literal. nil if malformed.
     public init?(string: String) {
-        guard string.lowercased().hasPrefix("ws://") else { return nil }
-        let rest = string.dropFirst(5)
+        let lower = string.lowercased()
+        guard lower.hasPrefix("ws://") || lower.hasPrefix("wss://") else { return nil }
+        secure = lower.hasPrefix("wss://")
+        let rest = string.dropFirst(secure ? 6 : 5)
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
         let authority = rest[..<authorityEnd]
         var target = String(rest[authorityEnd...])
@@ -39,7 +43,7 @@ public struct WebSocketURL: Sendable, Equatable {
             if hostPart.contains(":") { return nil }
         }
         guard !hostPart.isEmpty else { return nil }
-        var port: UInt16 = 80
+        var port: UInt16 = secure ? 443 : 80
         if let p = portPart {
             guard let value = UInt16(p), value > 0 else { return nil }
             port = value

@@ -103,7 +103,7 @@ extension BenchConnection {
         switch worker.mode {
         case .pingpong, .pipeline:
             if worker.running { queueMessage(now: now) }
-        case .hold:
+        case .hold, .handshakes:
             break
         case .upgrades:
             sendClose()

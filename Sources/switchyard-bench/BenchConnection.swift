@@ -14,7 +14,12 @@ final class BenchConnection: EventHandler {
     enum State {
         case idle
         case connecting
+        /// wss:// and https://: the TLS handshake is under way.
+        case tlsHandshaking
+        /// WebSocket upgrade request sent, waiting for the response.
         case handshaking
+        /// handshakes mode: request sent, reading the response up to the server's close.
+        case requesting
         case open
         /// upgrades mode: CLOSE sent, waiting for the server's CLOSE or EOF.
         case closing
@@ -26,6 +31,14 @@ final class BenchConnection: EventHandler {
     let context: BenchContext
     var state: State = .idle
     var fd: Int32 = -1
+    /// The TLS session of a wss:// or https:// connection (it owns `fd` then).
+    var tls: TLSTransport?
+    /// handshakes --resume: the session the previous connection saved, offered to the next.
+    var savedSession: TLSSession?
+    /// handshakes mode: the response's status line has been checked.
+    var responseChecked = false
+    /// handshakes mode: body bytes still to come (-1: until the server closes).
+    var bodyRemaining = -1
 
     let input: ByteBuffer
     let output: ByteBuffer
@@ -79,7 +92,7 @@ final class BenchConnection: EventHandler {
     // MARK: opening
 
     /// "127.0.0.1:8080", or "localhost:8080 (127.0.0.1:8080)" when the URL names the host.
-    private var target: String {
+    var target: String {
         let a = "\(context.address)"
         return a == context.url.hostHeader ? a : "\(context.url.hostHeader) (\(a))"
     }
@@ -95,6 +108,8 @@ final class BenchConnection: EventHandler {
         inFrame = false
         inMessage = false
         handshake = nil
+        responseChecked = false
+        bodyRemaining = -1
         cycleStart = BenchConnection.clock()
         deadline = cycleStart &+ context.timeoutNanoseconds
         worker.connectionStarted()
@@ -130,6 +145,23 @@ final class BenchConnection: EventHandler {
             return
         }
         Socket.setNoDelay(fd)
+        if context.tls != nil {
+            startTLS()
+            return
+        }
+        startRequest()
+    }
+
+    /// Sends the WebSocket upgrade request (or, in handshakes mode, the plain GET).
+    func startRequest() {
+        if worker.mode == .handshakes {
+            worker.connectionOpened()
+            output.append(context.httpRequest)
+            state = .requesting
+            worker.loop.setInterest(fd: fd, .input)
+            flush()
+            return
+        }
         let key = WebSocketHandshake.generateKey(using: &worker.random)
         let h = WebSocketClientHandshake(host: context.url.hostHeader, path: context.url.path,
                                          origin: context.origin, key: key)
@@ -160,6 +192,8 @@ final class BenchConnection: EventHandler {
             switch worker.mode {
             case .pingpong, .upgrades:
                 queueMessage(now: now)
+            case .handshakes:
+                break
             case .pipeline:
                 for _ in 0..<context.options.inFlight { queueMessage(now: now) }
             case .hold:
@@ -206,7 +240,7 @@ final class BenchConnection: EventHandler {
     /// Writes what is queued; asks for writability only while something is left.
     func flush() {
         while output.readableBytes > 0 {
-            switch output.write(to: fd) {
+            switch sendSome() {
             case .bytes, .eof:
                 continue
             case .wouldBlock:
@@ -227,6 +261,10 @@ final class BenchConnection: EventHandler {
             connectCompleted()
             return
         }
+        if state == .tlsHandshaking {
+            continueTLSHandshake()
+            return
+        }
         if events.contains(.output) {
             flush()
             if state == .idle { return }
@@ -240,7 +278,7 @@ final class BenchConnection: EventHandler {
         let now = BenchConnection.clock()
         var eof = false
         reading: while true {
-            switch input.read(from: fd, minimumSpace: context.readChunk) {
+            switch receiveSome() {
             case .bytes:
                 if input.writableBytes > 0 { break reading }   // drained the socket
             case .wouldBlock:
@@ -249,15 +287,16 @@ final class BenchConnection: EventHandler {
                 eof = true
                 break reading
             case .error(let e):
-                if state == .closing && e == ECONNRESET { cycleDone(now: now); return }
+                if (state == .closing || (state == .requesting && responseChecked)) && e == ECONNRESET { cycleDone(now: now); return }
                 fail("receive from \(context.address) failed: \(String(cString: strerror(e)))")
                 return
             }
             // Buffer full: process what is there before reading more.
-            if state == .handshaking { processHandshake(now: now) } else { processInput(now: now) }
+            if state == .handshaking { processHandshake(now: now) } else if state == .requesting { processResponse(now: now) } else { processInput(now: now) }
             if state == .idle { return }
         }
         if state == .handshaking { processHandshake(now: now) }
+        if state == .requesting { processResponse(now: now) }
         if state == .open || state == .closing { processInput(now: now) }
         if state == .idle { return }
         if eof {
@@ -271,6 +310,14 @@ final class BenchConnection: EventHandler {
         switch state {
         case .closing:
             cycleDone(now: now)
+        case .requesting:
+            if responseChecked {
+                cycleDone(now: now)
+            } else {
+                fail("\(target) closed the connection before a complete status line for \(context.url.path); received \(input.readableBytes) bytes:\n" + BenchConnection.quoted(input.readable))
+            }
+        case .tlsHandshaking:
+            fail("\(target) closed the connection during the TLS handshake")
         case .handshaking, .connecting:
             let got = input.readableBytes == 0 ? "nothing" : "\(input.readableBytes) bytes:\n" + BenchConnection.quoted(input.readable)
             fail("\(context.address) closed the connection before completing the upgrade of \(context.url.path); received \(got)")
@@ -287,16 +334,18 @@ final class BenchConnection: EventHandler {
     func cycleDone(now: UInt64) {
         if worker.measuring {
             worker.stats.upgrades &+= 1
+            if tls?.isResumed == true { worker.stats.resumed &+= 1 }
             worker.stats.latency.record(nanoseconds: now &- cycleStart)
         }
+        saveSession()
         closeSocket()
         worker.connectionClosed(self, failed: false)
     }
 
     /// Counts an error, closes the socket and lets the worker decide what comes next.
     func fail(_ message: String) {
-        let wasOpen = state == .open || state == .closing
-        let wasOpening = state == .connecting || state == .handshaking
+        let wasOpen = state == .open || state == .closing || state == .requesting
+        let wasOpening = state == .connecting || state == .tlsHandshaking || state == .handshaking
         closeSocket()
         worker.connectionFailed(self, message: message, wasOpen: wasOpen, wasOpening: wasOpening)
     }
@@ -304,11 +353,13 @@ final class BenchConnection: EventHandler {
     /// Checks the deadlines (called by the worker's sweep timer).
     func checkTimeout(now: UInt64) {
         switch state {
-        case .connecting, .handshaking, .closing:
+        case .connecting, .tlsHandshaking, .handshaking, .requesting, .closing:
             if now > deadline {
                 let t = NumberFormat.fixed(context.options.timeout, decimals: 1)
                 let what = state == .connecting ? "connecting to \(context.address)"
+                    : state == .tlsHandshaking ? "in the TLS handshake with \(context.address)"
                     : state == .handshaking ? "waiting for the upgrade response from \(context.address)"
+                    : state == .requesting ? "waiting for the response and close from \(context.address)"
                     : "waiting for the CLOSE reply from \(context.address)"
                 fail("connection \(id): timed out after \(t) s \(what)")
             }
@@ -327,10 +378,10 @@ final class BenchConnection: EventHandler {
     /// Closes without counting anything (end of run); an open connection gets a best-effort
     /// CLOSE frame first (one non-blocking write, no wait for the reply).
     func shutdown() {
-        if state == .open || state == .closing { context.gauge.closed() }
+        if state == .open || state == .closing || state == .requesting { context.gauge.closed() }
         if state == .open && fd >= 0 {
             sendClose()
-            _ = output.write(to: fd)
+            _ = sendSome()
         }
         closeSocket()
     }
@@ -338,9 +389,10 @@ final class BenchConnection: EventHandler {
     func closeSocket() {
         if fd >= 0 {
             worker.loop.unregister(fd: fd)
-            Syscall.close(fd)
+            if let tls { tls.close() } else { Syscall.close(fd) }
             fd = -1
         }
+        tls = nil
         generation &+= 1
         state = .idle
     }

@@ -18,8 +18,12 @@ final class BenchContext: @unchecked Sendable {
     let readChunk: Int
     /// Slots of the per-connection ring of send times (messages in flight at most).
     let ringSize: Int
+    /// wss:// and https://: the client TLS context every connection's session is made from.
+    let tls: TLSClientContext?
+    /// handshakes mode: the request each connection sends once it is (TLS-)connected.
+    let httpRequest: String
 
-    init(options: BenchOptions, url: WebSocketURL, address: SocketAddress, errorLog: BenchErrorLog) {
+    init(options: BenchOptions, url: WebSocketURL, address: SocketAddress, errorLog: BenchErrorLog, tls: TLSClientContext?) {
         self.options = options
         self.url = url
         self.address = address
@@ -32,6 +36,8 @@ final class BenchContext: @unchecked Sendable {
         self.readChunk = min(max(64 << 10, options.size + 14), 1 << 20)
         // hold sends on a timer whether or not the previous echo came back; allow a backlog.
         self.ringSize = options.mode == .hold ? 64 : max(options.inFlight, 1)
+        self.tls = tls
+        self.httpRequest = "GET \(url.path) HTTP/1.1\r\nHost: \(url.hostHeader)\r\nUser-Agent: switchyard-bench\r\nConnection: close\r\n\r\n"
     }
 
     var mode: BenchMode { options.mode }

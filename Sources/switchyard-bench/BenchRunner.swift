@@ -46,7 +46,11 @@ final class BenchRunner {
         }
 
         let errorLog = BenchErrorLog()
-        let context = BenchContext(options: options, url: url, address: address, errorLog: errorLog)
+        var tls: TLSClientContext? = nil
+        if url.secure {
+            do { tls = try TLSClientContext() } catch { throw .setup("TLS: \(error)") }
+        }
+        let context = BenchContext(options: options, url: url, address: address, errorLog: errorLog, tls: tls)
         try preflight(context: context)
         let workers = try makeWorkers(context: context)
         let threads = try startThreads(workers)
@@ -88,8 +92,18 @@ final class BenchRunner {
     }
 
     private func resolveTarget() throws(Failure) -> (WebSocketURL, SocketAddress) {
-        guard let url = WebSocketURL(string: options.url) else {
-            throw .usage("not a ws:// URL: \(options.url) (expected ws://HOST:PORT/PATH)")
+        // handshakes mode speaks plain HTTP: its http(s):// URL has the same parts as a ws(s):// one.
+        var text = options.url
+        if options.mode == .handshakes {
+            let lower = text.lowercased()
+            guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
+                throw .usage("not an http:// or https:// URL: \(options.url) (expected https://HOST:PORT/PATH)")
+            }
+            text = "ws" + text.dropFirst(4)
+        }
+        guard let url = WebSocketURL(string: text) else {
+            throw .usage(options.mode == .handshakes ? "not a valid URL: \(options.url) (expected https://HOST:PORT/PATH)"
+                                                     : "not a ws:// or wss:// URL: \(options.url) (expected ws://HOST:PORT/PATH)")
         }
         do {
             return (url, try SocketAddress.resolve(host: url.host, port: Int(url.port)))
@@ -131,7 +145,7 @@ final class BenchRunner {
     /// Measures a steady state: waits until every connection is open (or has failed). Upgrade
     /// runs open and close connections all the time, so there is nothing to wait for.
     private func waitUntilOpen(_ workers: [BenchWorker]) {
-        guard options.mode != .upgrades else { return }
+        guard !options.mode.cycles else { return }
         let started = EventLoop.monotonicNanoseconds()
         let limit = options.timeout + 1 + Double(options.connections) / 500
         while !interrupted {
@@ -176,9 +190,9 @@ final class BenchRunner {
                 func sum(_ f: (WorkerProgress) -> Int) -> Int { workers.reduce(0) { $0 + f($1.progress) } }
                 let messages = sum { $0.messages.load(ordering: .relaxed) }
                 if measured {
-                    if options.mode == .upgrades {
+                    if options.mode.cycles {
                         let n = sum { $0.upgrades.load(ordering: .relaxed) }
-                        text += "  \(NumberFormat.grouped(n)) upgrades (\(NumberFormat.compact(Double(n) / max(elapsed, 0.001)))/s)"
+                        text += "  \(NumberFormat.grouped(n)) \(options.mode == .upgrades ? "upgrades" : "handshakes") (\(NumberFormat.compact(Double(n) / max(elapsed, 0.001)))/s)"
                     } else {
                         text += "  \(NumberFormat.grouped(messages)) msgs (\(NumberFormat.compact(Double(messages) / max(elapsed, 0.001)))/s)"
                     }

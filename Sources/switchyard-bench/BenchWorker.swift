@@ -38,7 +38,7 @@ final class BenchWorker {
         self.context = context
         self.connectionIDs = connectionIDs
         self.probe = probe
-        self.mode = probe ? .upgrades : context.mode
+        self.mode = probe ? (context.mode == .handshakes ? .handshakes : .upgrades) : context.mode
         progress.pending.store(connectionIDs.count, ordering: .relaxed)
     }
 
@@ -47,7 +47,7 @@ final class BenchWorker {
     func start() {
         running = true
         connections = connectionIDs.map { BenchConnection(id: $0, worker: self, context: context) }
-        if mode == .upgrades {
+        if mode.cycles {
             for c in connections { c.open() }
             nextToStart = connections.count
         } else {
@@ -84,7 +84,7 @@ final class BenchWorker {
         stats.openNow += 1
         if stats.openNow > stats.maxOpen { stats.maxOpen = stats.openNow }
         context.gauge.opened()
-        if mode != .upgrades {
+        if !mode.cycles {
             scheduleStartMore()
             publishIfAllOpened()
         }
@@ -99,7 +99,7 @@ final class BenchWorker {
             loop.stop()
             return
         }
-        if running && mode == .upgrades {
+        if running && mode.cycles {
             // Deferred: the connection is still inside its event handler.
             loop.defer_ { [weak connection] in
                 if let connection, self.running && connection.state == .idle { connection.open() }
@@ -126,7 +126,7 @@ final class BenchWorker {
         }
         context.errorLog.report(message)
         switch mode {
-        case .upgrades:
+        case .upgrades, .handshakes:
             // Try again shortly, so a refusing server is not hammered in a tight loop.
             loop.schedule(afterSeconds: 0.01) { [weak connection] in
                 if let connection, self.running && connection.state == .idle { connection.open() }

@@ -9,6 +9,7 @@ extension CompareCommand {
         try addGateways(www: www)
         declareWebSocketPaths()
         declarePlainPaths()
+        try prepareTLS(www: www)
     }
 
     /// The document root (the CGIs symlinked under every route prefix), scratch and output directories.
@@ -165,8 +166,9 @@ extension CompareCommand {
         case "echohttp": return paths.contains("proxy") || (lighttpd && paths.count == 1)
         case "lighttpd-proxy": return lighttpd && (paths.contains("proxy") || paths.count == 1)
         case "lighttpd-wstunnel": return lighttpd && (paths.contains("wstunnel") || paths.count == 1)
+        case "lighttpd-tls": return lighttpd && (paths.contains("tls") || paths.count == 1)
         case "lighttpd":
-            let ownInstances = ["lighttpd", "proxy", "wstunnel", "direct"]
+            let ownInstances = ["lighttpd", "proxy", "wstunnel", "direct", "tls"]
             return lighttpd && (!paths.allSatisfy { ownInstances.contains($0) } || paths == ["lighttpd"])
         default: return false
         }

@@ -38,6 +38,9 @@ final class CompareCommand {
     var plainPaths: [PlainPath] = []
     var ws = CompareCollector(columns: CompareMatrix.webSocketColumns)
     var plain = CompareCollector(columns: CompareMatrix.plainColumns)
+    /// The TLS rows (CompareCommand+TLS.swift): https:// and wss:// paths, their figures.
+    var tlsPaths: [WebSocketPath] = []
+    var tlsResults = CompareCollector(columns: CompareTLSWorkload.columns)
     var notes: [String] = []
     let started = EventLoopClock.now()
 
@@ -189,7 +192,7 @@ final class CompareCommand {
                 measurePlain(p, gateway: g, wrk: wrk, run: run)
             }
         }
-        return true
+        return runTLS(run: run, failedGateways: failedGateways)
     }
 
     func rotate<T>(_ a: [T], by n: Int) -> [T] {
@@ -201,32 +204,11 @@ final class CompareCommand {
     /// One load-generator run; false when it was interrupted (exit 130).
     func measure(_ workload: CompareWorkload, path: WebSocketPath, gateway: CompareGateway, run: Int) -> Bool {
         let url = "ws://127.0.0.1:\(gateway.port)\(path.urlPath)"
-        let arguments = [setup.benchBinary] + workload.benchArguments(duration: options.duration, warmup: options.warmup)
-            + ["--json", "--no-progress", "--server-pid", "\(gateway.pid)", url]
-        let limit = options.duration + options.warmup + 60
-        let result: Result<[Int: Double], CompareFailure>
-        var output: Subprocess.Output? = nil
-        do {
-            let out = try Subprocess.run(arguments, timeout: limit, scratch: temporary + "/scratch")
-            output = out
-            if out.status == 130 { return false }
-            let line = out.stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") }).map(String.init)
-            if out.timedOut {
-                result = .failure(CompareFailure("no result within \(Int(limit)) s"))
-            } else {
-                result = CompareMatrix.figures(for: workload, json: line.flatMap(FlatJSON.parse), exitCode: out.status, stderr: out.stderr)
-            }
-            var raw = JSONObjectWriter()
-            raw.add("run", run)
-            raw.add("path", path.name)
-            raw.add("workload", workload.rawValue)
-            raw.add("exit", Int(out.status))
-            raw.add("stderr", String(out.stderr.prefix(2000)))
-            let record = String(raw.text.dropLast()) + ", \"bench\": " + (line ?? "null") + "}\n"
-            CompareFiles.append(outputDirectory + "/raw/runs.jsonl", record)
-        } catch {
-            result = .failure(CompareFailure("cannot run the load generator: \(error)"))
+        let arguments = workload.benchArguments(duration: options.duration, warmup: options.warmup)
+        guard let outcome = runLoadGenerator(arguments, url: url, gateway: gateway, pathName: path.name, workload: workload.rawValue, run: run) else {
+            return false
         }
+        let result = outcome.flatMap { CompareMatrix.figures(for: workload, json: $0.json, exitCode: $0.output.status, stderr: $0.output.stderr) }
         switch result {
         case .success(let figures):
             for (c, v) in figures { ws.add(row: path.name, column: c, value: v) }
@@ -235,10 +217,44 @@ final class CompareCommand {
             log("  \(workload.label.padded(12)) \(path.name.padded(38)) \(col.format.format(figures[main] ?? 0)) \(col.unit)")
         case .failure(let f):
             for c in workload.columns { ws.fail(row: path.name, column: c, reason: f.description) }
-            log("  \(workload.label.padded(12)) \(path.name.padded(38)) FAILED: \(f)"
-                + (output.map { $0.stderr.isEmpty ? "" : "\n    " + $0.stderr.split(separator: "\n").prefix(3).joined(separator: "\n    ") } ?? ""))
+            logFailure(workload.label, path.name, f, outcome)
         }
         return true
+    }
+
+    typealias LoadOutcome = Result<(json: [String: String]?, output: Subprocess.Output), CompareFailure>
+
+    /// Runs the load generator once against `url` and records its JSON in raw/runs.jsonl; nil
+    /// when it was interrupted (exit 130).
+    func runLoadGenerator(_ workloadArguments: [String], url: String, gateway: CompareGateway, pathName: String,
+                          workload: String, run: Int) -> LoadOutcome? {
+        let arguments = [setup.benchBinary] + workloadArguments + ["--json", "--no-progress", "--server-pid", "\(gateway.pid)", url]
+        let limit = options.duration + options.warmup + 60
+        do {
+            let out = try Subprocess.run(arguments, timeout: limit, scratch: temporary + "/scratch")
+            if out.status == 130 { return nil }
+            let line = out.stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") }).map(String.init)
+            var raw = JSONObjectWriter()
+            raw.add("run", run)
+            raw.add("path", pathName)
+            raw.add("workload", workload)
+            raw.add("exit", Int(out.status))
+            raw.add("stderr", String(out.stderr.prefix(2000)))
+            let record = String(raw.text.dropLast()) + ", \"bench\": " + (line ?? "null") + "}\n"
+            CompareFiles.append(outputDirectory + "/raw/runs.jsonl", record)
+            if out.timedOut { return .failure(CompareFailure("no result within \(Int(limit)) s")) }
+            return .success((line.flatMap(FlatJSON.parse), out))
+        } catch {
+            return .failure(CompareFailure("cannot run the load generator: \(error)"))
+        }
+    }
+
+    func logFailure(_ label: String, _ pathName: String, _ f: CompareFailure, _ outcome: LoadOutcome) {
+        var detail = ""
+        if case .success(let o) = outcome, !o.output.stderr.isEmpty {
+            detail = "\n    " + o.output.stderr.split(separator: "\n").prefix(3).joined(separator: "\n    ")
+        }
+        log("  \(label.padded(12)) \(pathName.padded(38)) FAILED: \(f)" + detail)
     }
 
     /// wrk against a plain CGI (warm-up, then measured), with the gateway's CPU time around it.
@@ -310,7 +326,8 @@ final class CompareCommand {
         }
         let plainTable = plain.table(title: "Plain requests (wrk -t1 -c8, a tiny C CGI, no upgrade)", ratios: plainRatios)
         var allNotes = notes
-        allNotes += [
+        // The notes on the WebSocket and plain tables, unless a --paths run left both empty.
+        if !wsTable.rows.isEmpty || !plainTable.rows.isEmpty { allNotes += [
             "Every CGI, SCGI-bridge and FastCGI-bridge row runs the same C echo (cgi-bin/ws-echo-fast, one process per connection) behind a different path. The native rows run switchyard-echo-app, one long-running process for all connections, speaking SCGI or FastCGI; the proxy rows reach one switchyard-echo-app speaking HTTP/1.1 itself (the same process for both gateways); the tunnel rows one switchyard-echo-app per gateway that echoes raw bytes (the gateway is the WebSocket server); the direct row is the load client talking to an HTTP echo app with no gateway at all: the ceiling for the proxy rows.",
             "The tunnel rows frame every read from the backend as one message, as lighttpd does, so 1 MiB messages are not measured there. On the direct row, \"gateway\" CPU and idle memory are the echo app's own.",
             options.pinCPU.map { "Switchyard runs one instance per path with `server.event-loops = 1`; lighttpd is one process. Everything is pinned to CPU \($0) (`--pin`): load generator, gateway and echo processes share that one core, so messages/s and upgrades/s measure the whole path's CPU cost per operation." }
@@ -319,11 +336,11 @@ final class CompareCommand {
             "idle memory = growth of the gateway's VmRSS from before 1000 connections were opened (on a freshly started gateway) to the end of the hold, divided by the connections open; the CGI rows also run 1000 echo processes, not counted.",
             "lighttpd 1.4.69 cannot upgrade over SCGI or FastCGI, so its WebSocket row is mod_cgi only; its SCGI/FastCGI figures are plain requests through the same bridges (second table).",
             "The copy row (`server.upgrade-relay = \"copy\"`) differs from splice only after the upgrade, so upgrades/s and idle memory are not measured again there.",
-            "Every run must have 0 mismatches and 0 errors (every echoed byte is verified); a failed cell says why.",
-        ]
+        ] }
+        allNotes.append("Every run must have 0 mismatches and 0 errors (every echoed byte is verified); a failed cell says why.")
         return CompareReport(machine: setup.machine(scratch: temporary + "/scratch", cores: options.pinCPU == nil ? CPUUsage.cores : 1), runs: options.runs,
                              command: "switchyard-bench compare" + commandSuffix, timing: timing.prefix(1).uppercased() + timing.dropFirst(),
-                             tables: plainTable.rows.isEmpty ? [wsTable] : [wsTable, plainTable], notes: allNotes)
+                             tables: reportTables(wsTable, plainTable), notes: allNotes + tlsNotes)
     }
 
     var commandSuffix: String {

@@ -1,5 +1,6 @@
 import Glibc
 import SwitchyardBenchCore
+import SwitchyardOS
 
 /// One process under test: a switchyard instance (one backend path each, one event loop),
 /// lighttpd, or a backend program the load client or both gateways reach over TCP (the HTTP echo
@@ -18,6 +19,8 @@ final class CompareGateway {
     let readyPath: String
     let configPath: String
     let logPath: String
+    /// The gateway listens with TLS: readiness is probed over https.
+    var tls: TLSClientContext? = nil
     private(set) var pid: pid_t = 0
 
     init(name: String, kind: Kind, port: Int, readyPath: String, config: String, directory: String) throws(CompareFailure) {
@@ -56,7 +59,7 @@ final class CompareGateway {
                 pid = 0
                 throw CompareFailure("\(name) exited at start (see \(logPath))")
             }
-            switch HTTPProbe.status(port: port, path: readyPath) {
+            switch HTTPProbe.status(port: port, path: readyPath, tls: tls) {
             case .some(200): return
             case .some(let code): last = "status \(code)"
             case .none: last = "no answer"
@@ -95,14 +98,15 @@ enum EventLoopClock {
     }
 }
 
-/// A blocking HTTP/1.0 GET that returns the status code (readiness checks only).
+/// A blocking HTTP/1.0 GET that returns the status code (readiness checks only), over TLS
+/// when `tls` is given.
 enum HTTPProbe {
-    static func status(port: Int, path: String) -> Int? {
+    static func status(port: Int, path: String, tls: TLSClientContext? = nil) -> Int? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return nil }
-        defer { close(fd) }
         var tv = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -110,7 +114,12 @@ enum HTTPProbe {
         let ok = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard ok == 0 else { return nil }
+        guard ok == 0 else {
+            close(fd)
+            return nil
+        }
+        if let tls { return tlsStatus(fd: fd, port: port, path: path, client: tls) }
+        defer { close(fd) }
         let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1:\(port)\r\n\r\n".utf8)
         guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else { return nil }
         var buf = [UInt8](repeating: 0, count: 512)
@@ -125,6 +134,24 @@ enum HTTPProbe {
         let parts = line.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2 else { return nil }
         return Int(parts[1])
+    }
+
+    /// The same GET over TLS on a blocking socket (the transport owns and closes `fd`).
+    private static func tlsStatus(fd: Int32, port: Int, path: String, client: TLSClientContext) -> Int? {
+        guard let session = try? TLSTransport(fd: fd, client: client, serverName: nil) else {
+            close(fd)
+            return nil
+        }
+        defer { session.close() }
+        guard case .bytes = session.handshake() else { return nil }
+        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1:\(port)\r\n\r\n".utf8)
+        let sent = request.withUnsafeBytes { session.send($0, UnsafeRawBufferPointer(start: nil, count: 0), more: false) }
+        guard case .bytes(request.count) = sent else { return nil }
+        let buffer = ByteBuffer(capacity: 512)
+        while buffer.readableBytes < 12, case .bytes(let n) = session.receive(into: buffer, minimumSpace: 512), n > 0 {}
+        guard buffer.readableBytes >= 12 else { return nil }
+        let parts = String(decoding: buffer.readable, as: UTF8.self).split(separator: " ", maxSplits: 2)
+        return parts.count >= 2 ? Int(parts[1]) : nil
     }
 
     /// A port that was free a moment ago (bound to port 0 and released).

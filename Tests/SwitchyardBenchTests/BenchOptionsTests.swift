@@ -40,13 +40,23 @@ import Testing
         #expect(try parse(["pingpong", "-t", "4", "-c", "2", "ws://h:1/"]).threads == 2)
     }
 
+    @Test func handshakesMode() throws {
+        let o = try parse(["handshakes", "-c", "8", "--resume", "https://127.0.0.1:8443/ready.txt"])
+        #expect(o.mode == .handshakes && o.mode.cycles && o.resume && o.connections == 8 && o.inFlight == 1)
+        #expect(o.url == "https://127.0.0.1:8443/ready.txt")
+        #expect(try !parse(["handshakes", "http://h:1/"]).resume)
+        #expect(BenchMode.upgrades.cycles && !BenchMode.pingpong.cycles && !BenchMode.hold.cycles)
+    }
+
     @Test func help() throws {
         #expect(try BenchOptions.parse(["--help"]) == .help)
         #expect(try BenchOptions.parse(["pingpong", "-h"]) == .help)
     }
 
     @Test func errors() {
-        #expect(error([]) == "missing MODE (pingpong, pipeline, upgrades or hold)")
+        #expect(error([]) == "missing MODE (pingpong, pipeline, upgrades, hold or handshakes)")
+        #expect(error(["handshakes"]) == "missing URL (https://HOST:PORT/PATH)")
+        #expect(error(["pingpong", "--resume", "wss://h:1/"]) == "--resume applies to handshakes mode only")
         #expect(error(["pingpong"]) == "missing URL (ws://HOST:PORT/PATH)")
         #expect(error(["bogus", "ws://h:1/"])?.contains("unknown mode \"bogus\"") == true)
         #expect(error(["pingpong", "ws://h:1/", "extra"]) == "unexpected argument \"extra\"")
@@ -88,6 +98,8 @@ import Testing
             Issue.record("help"); return
         }
         #expect(o.paths == ["lighttpd", "proxy", "wstunnel", "direct"])
+        guard case .run(let t) = try CompareOptions.parse(["--paths", "tls,lighttpd"]) else { Issue.record("help"); return }
+        #expect(t.paths == ["tls", "lighttpd"])
         #expect(throws: BenchOptions.UsageError.self) { try CompareOptions.parse(["--paths", "proxy,nginx"]) }
         #expect(throws: BenchOptions.UsageError.self) { try CompareOptions.parse(["--paths="]) }
         #expect(throws: BenchOptions.UsageError.self) { try CompareOptions.parse(["--paths", ",,"]) }

@@ -132,6 +132,42 @@ import Testing
                 == .failure(CompareFailure("only 10 of 1000 connections open")))
     }
 
+    @Test func tlsFiguresFromBenchJSON() {
+        typealias W = CompareTLSWorkload
+        let full = "{\"mode\": \"handshakes\", \"handshakes\": 900, \"handshakes_per_sec\": 300, \"resumed\": 0, \"errors\": 0, \"mismatches\": 0, \"server_cpu_us_per_message\": 812.5}"
+        #expect(W.full.figures(json: FlatJSON.parse(full), exitCode: 0, stderr: "") == .success([W.Column.full: 300, W.Column.cpuPerFull: 812.5]))
+        // A "resumed" run whose server did not resume measured full handshakes: it fails.
+        #expect(W.resumed.figures(json: FlatJSON.parse(full), exitCode: 0, stderr: "")
+                == .failure(CompareFailure("only 0 of 900 handshakes resumed")))
+        let resumed = "{\"handshakes\": 900, \"handshakes_per_sec\": 300, \"resumed\": 899, \"errors\": 0, \"mismatches\": 0, \"server_cpu_us_per_message\": 812.5}"
+        #expect(W.resumed.figures(json: FlatJSON.parse(resumed), exitCode: 0, stderr: "") == .success([W.Column.resumed: 300, W.Column.cpuPerResumed: 812.5]))
+        let failed = "{\"handshakes\": 3, \"handshakes_per_sec\": 1, \"resumed\": 0, \"errors\": 2, \"mismatches\": 0, \"server_cpu_us_per_message\": 1}"
+        #expect(W.full.figures(json: FlatJSON.parse(failed), exitCode: 1, stderr: "switchyard-bench: TLS handshake failed")
+                == .failure(CompareFailure("2 errors (TLS handshake failed)")))
+        let none = "{\"handshakes\": 0, \"handshakes_per_sec\": 0, \"resumed\": 0, \"errors\": 0, \"mismatches\": 0, \"server_cpu_us_per_message\": 0}"
+        #expect(W.full.figures(json: FlatJSON.parse(none), exitCode: 0, stderr: "") == .failure(CompareFailure("no handshakes")))
+        let echo = "{\"messages_per_sec\": 5000, \"mb_per_sec\": 0.3, \"errors\": 0, \"mismatches\": 0}"
+        #expect(W.small16.figures(json: FlatJSON.parse(echo), exitCode: 0, stderr: "") == .success([W.Column.small16: 5000]))
+        #expect(W.large.benchArguments(duration: 3, warmup: 1).starts(with: ["pingpong", "-c", "1", "-s", "1m", "-b"]))
+        #expect(W.resumed.benchArguments(duration: 3, warmup: 1).contains("--resume"))
+    }
+
+    @Test func handshakesSummaryJSON() {
+        var o = BenchOptions()
+        o.mode = .handshakes
+        o.resume = true
+        var stats = WorkerStats()
+        stats.upgrades = 500
+        stats.resumed = 498
+        let s = RunSummary(options: o, stats: stats, wallSeconds: 2, cpuSeconds: 1, cores: 2, maxOpen: 8, openAtEnd: 0,
+                           server: ServerUsage(pid: 1, cpuSeconds: 0.5, rssKiBBefore: 1000, rssKiBEnd: 1000))
+        let j = FlatJSON.parse(s.json) ?? [:]
+        func number(_ key: String) -> Double? { j[key].flatMap(Double.init) }
+        #expect(number("handshakes") == 500 && number("handshakes_per_sec") == 250 && number("resumed") == 498)
+        #expect(number("server_cpu_us_per_message") == 1000, "the gateway's CPU per connection cycle, not per message")
+        #expect(s.table.contains("500 = 250.0/s, 498 resumed"))
+    }
+
     @Test func valueFormats() {
         #expect(ValueFormat.rate.format(14_612) == "14.6k")
         #expect(ValueFormat.megabytes.format(987.4) == "987")

@@ -105,10 +105,15 @@ import Testing
         #expect(b.host == "::1" && b.port == 9000 && b.path == "/" && b.hostHeader == "[::1]:9000")
         let c = try #require(WebSocketURL(string: "WS://localhost?q=1#frag"))
         #expect(c.host == "localhost" && c.port == 80 && c.path == "/?q=1" && c.hostHeader == "localhost:80")
+        #expect(!a.secure && !c.secure)
+        let d = try #require(WebSocketURL(string: "WSS://localhost/echo"))
+        #expect(d.secure && d.port == 443 && d.path == "/echo" && d.hostHeader == "localhost:443")
+        let e = try #require(WebSocketURL(string: "wss://127.0.0.1:8443"))
+        #expect(e.secure && e.port == 8443 && e.path == "/")
     }
 
     @Test func rejects() {
-        for s in ["http://x/", "wss://x/", "ws://", "ws://:80/", "ws://h:0/", "ws://h:99999/", "ws://h:x/",
+        for s in ["http://x/", "https://x/", "wss://", "wss://:443/", "ws://", "ws://:80/", "ws://h:0/", "ws://h:99999/", "ws://h:x/",
                   "ws://[::1/", "ws://::1/", "ws://u@h/"] {
             #expect(WebSocketURL(string: s) == nil, "\(s)")
         }

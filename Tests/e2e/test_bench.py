@@ -139,7 +139,9 @@ def test_refused_upgrade_prints_the_status_line(srv):
 def test_not_a_websocket_url():
     p = bench("pingpong", "http://127.0.0.1:1/", timeout=30)
     assert p.returncode == 2
-    assert "not a ws:// URL" in p.stderr, p.stderr
+    assert "not a ws:// or wss:// URL" in p.stderr, p.stderr
+    p = bench("handshakes", "ws://127.0.0.1:1/", timeout=30)
+    assert p.returncode == 2 and "not an http:// or https:// URL" in p.stderr, p.stderr
 
 
 def test_usage_error_exit_code():
