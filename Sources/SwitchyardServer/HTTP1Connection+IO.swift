@@ -82,6 +82,11 @@ extension HTTP1Connection: BufferedStreamDelegate {
         let now = worker.loop.now
         switch state {
         case .awaitingHead:
+            // A stalled TLS handshake is the handshake deadline's (logged), not a silent idle close.
+            if requestCount == 0, let tls = peer.tls, !tls.isHandshakeComplete {
+                _ = handshakeTimedOut(now: now)
+                return
+            }
             _ = headTimedOut(idleFor: now - s.lastActivity)
         case .exchange:
             let limit = worker.server.maxReadIdle

@@ -328,7 +328,7 @@ final class HTTP1Connection {
 
     /// A TLS handshake gets `handshakeSeconds` (at most server.max-read-idle) from the accept: a
     /// client that sends half a ClientHello, or nothing, and stalls is closed then. True when closed.
-    private func handshakeTimedOut(now: UInt64) -> Bool {
+    func handshakeTimedOut(now: UInt64) -> Bool {
         guard let tls = peer.tls, !tls.isHandshakeComplete else { return false }
         let limit = min(HTTP1Connection.handshakeSeconds, worker.server.maxReadIdle)
         guard now &- headStarted > Seconds.nanoseconds(limit) else { return false }

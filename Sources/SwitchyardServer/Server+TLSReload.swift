@@ -44,7 +44,8 @@ extension Server {
                                : "kernel TLS is not available (no tls in /proc/sys/net/ipv4/tcp_available_ulp)"
         let use: String
         switch (available, requested) {
-        case (_, 0): use = "kTLS is off (ssl.openssl.ssl-conf-cmd Options -KTLS): TLS responses use copies, not sendfile"
+        case (false, 0): use = "Switchyard encrypts in user space: TLS responses use copies, not sendfile"
+        case (true, 0): use = "kTLS is off (ssl.openssl.ssl-conf-cmd Options -KTLS): TLS responses use copies, not sendfile"
         case (true, _): use = "kTLS is on for \(requested) of \(tlsSlots.count) TLS listener(s): files leave by SSL_sendfile where the cipher allows"
         case (false, _): use = "kTLS was asked for, OpenSSL falls back to user space: TLS responses use copies, not sendfile"
         }

@@ -272,7 +272,10 @@ def test_hostile_handshakes_do_not_block_others_and_are_closed(fd_room, tls_serv
             c.sendall(HALF_CLIENT_HELLO if i % 4 else b"")   # every fourth sends nothing at all
             stalled.append(c)
         for i in range(GARBAGE):   # each fails at once, with a log line (a few a second, then counted)
-            payload = (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", b"\x00" + os.urandom(4095), b"\x16\x03\x03\x00\x05\xff\xff\xff\xff\xff",
+            # Never a valid record header by chance: the random bytes follow a 0x00 type and a
+            # 0x00 version major (random version and length bytes made one in ~7 runs a record
+            # header OpenSSL waited on, which the idle timer then closed without a log line).
+            payload = (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", b"\x00\x00" + os.urandom(4094), b"\x16\x03\x03\x00\x05\xff\xff\xff\xff\xff",
                        b"\x16\x03\x01\xff\xff" + os.urandom(300))[i % 4]
             g = socket.create_connection(("127.0.0.1", s.port), timeout=10)
             g.sendall(payload)
@@ -313,16 +316,18 @@ def test_hostile_handshakes_do_not_block_others_and_are_closed(fd_room, tls_serv
     # the connection's own) is given back: the worker trims the heap on its next 1 s tick once a
     # burst of connections is gone. 2 MiB of slack for the allocator, against ~40 MiB held.
     assert rss_held - rss0 >= 4096, (rss0, rss_held)   # the half-open sessions did cost memory
-    # The log: a few lines a second about failed handshakes, the rest summed up in one line.
+    # The log: a few lines a second about failed handshakes (garbage) and stalled ones (closed by
+    # the handshake deadline or the read-idle limit, whichever came first), the rest summed up.
     summary = re.compile(r"(\d+) more failed TLS handshakes in the last second")
-    single = re.compile(r"\(info\) 127\.0\.0\.1:\d+: TLS handshake failed")
+    single = re.compile(r"\(info\) 127\.0\.0\.1:\d+: TLS handshake (?:failed|not complete)")
+    expected = GARBAGE + HOSTILE_STALLED
 
     def logged():   # failures written one by one + those summed up
         out = s.srv.output()
         return len(single.findall(out)) + sum(int(n) for n in summary.findall(out))
-    assert wait_until(lambda: logged() >= GARBAGE, timeout=4), (logged(), s.srv.output()[-3000:])
+    assert wait_until(lambda: logged() >= expected, timeout=4), (logged(), s.srv.output()[-3000:])
     lines = len(single.findall(s.srv.output()))
-    assert lines <= 30 and logged() == GARBAGE, f"{lines} lines one by one, {logged()} failures in all"
+    assert lines <= 40 and logged() == expected, f"{lines} lines one by one, {logged()} failures in all"
     assert wait_until(lambda: rss_kib(s.srv.pid) <= rss0 + 2048, timeout=4), (
         f"RSS {rss0} KiB before, {rss_held} KiB with {HOSTILE_STALLED} stalled handshakes, "
         f"{rss_kib(s.srv.pid)} KiB 4 s after they were closed")
