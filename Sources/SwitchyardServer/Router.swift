@@ -91,9 +91,12 @@ final class Router: ExchangeRouting {
     /// mod_auth's htpasswd files and remembered logins, per worker.
     private let authenticator = BasicAuthenticator()
     /// mod_extforward, read once: it is global (the client address picks the conditionals).
-    private lazy var extforward: ExtForwardSettings? = worker.serverInstance.globalSettings.extforward
+    private lazy var extforward: ExtForwardSettings? = worker.config.globalSettings.extforward
 
     init(worker: Worker) { self.worker = worker }
+
+    /// A reload reached the worker: the global mod_extforward settings are read again.
+    func configurationChanged() { extforward = worker.config.globalSettings.extforward }
 
     func handler(for head: HTTPRequestHead, connection: any ClientExchange) -> RoutedRequest {
         var routed = route(head, connection: connection, rewrites: 0, onceApplied: false)

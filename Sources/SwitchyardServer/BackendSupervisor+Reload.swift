@@ -1,0 +1,124 @@
+import Glibc
+import SwitchyardOS
+
+/// A live reload's part for spawned backends (`bin-path`): a backend configured the same way at
+/// the same address keeps running; a new one is started before the reload is committed (a
+/// failure refuses the reload and stops what this reload started); one that left the
+/// configuration is retired - it keeps its processes and socket until no exchange routed before
+/// the reload uses it (the server counts them in every worker), then gets its `kill-signal`.
+extension BackendSupervisor {
+    /// What `prepareReload` decided; `commit` or `rollBack` it.
+    struct ReloadPlan {
+        var keep: [Managed] = []
+        var started: [Managed] = []
+        var retire: [Managed] = []
+        /// Retired by an earlier reload, still draining, and configured again the same way.
+        var revive: [Managed] = []
+    }
+
+    /// Starts the backends the new tables add and finds those they drop. Throws (after stopping
+    /// what it started) when a new backend cannot start, or when a backend changed its options at
+    /// an address its running processes still hold: both are refusals of the whole reload.
+    func prepareReload(tables: [GatewayRouteTable]) throws -> ReloadPlan {
+        var plan = ReloadPlan()
+        let wanted = Self.spawnedHosts(tables)
+        var byAddress: [String: BackendHostConfig] = [:]
+        for host in wanted { byAddress[host.addressDescription] = host }
+        for m in managed {
+            guard let host = byAddress[m.config.addressDescription] else { plan.retire.append(m); continue }
+            guard host.isSameBackend(as: m.config) else {
+                throw ServerError.backend("\(host.location): the spawned backend on \(host.addressDescription) changed (bin-path or its options); "
+                                          + "its running processes hold that address, so a reload cannot replace it: give it a new socket or port, or restart switchyard")
+            }
+            plan.keep.append(m)
+        }
+        let running = Set(managed.map(\.config.addressDescription))
+        do {
+            for host in wanted where !running.contains(host.addressDescription) {
+                // Still draining (its socket open): the same backend comes back into service.
+                if let m = retiredManaged.first(where: { $0.listenFD >= 0 && $0.config.addressDescription == host.addressDescription }) {
+                    guard host.isSameBackend(as: m.config) else {
+                        throw ServerError.backend("\(host.location): the spawned backend on \(host.addressDescription) was removed by an earlier reload "
+                                                  + "and still serves open exchanges with other options: its address is not free yet")
+                    }
+                    plan.revive.append(m)
+                    continue
+                }
+                plan.started.append(try launch(host))
+            }
+            try checkStarted(plan.started)
+        } catch {
+            rollBack(plan)
+            throw error
+        }
+        return plan
+    }
+
+    /// The reload was refused elsewhere: what `prepareReload` started is stopped again.
+    func rollBack(_ plan: ReloadPlan) {
+        for m in plan.started { discard(m) }
+    }
+
+    func commit(_ plan: ReloadPlan) {
+        managed = plan.keep + plan.started + plan.revive
+        for m in plan.revive {
+            m.retired = false
+            retiredManaged.removeAll { $0 === m }
+            errorLog.info("backend \(m.argv[0])", "configured again: \(m.config.addressDescription) stays in service")
+            for slot in m.children.indices where m.children[slot] == nil {
+                do { try spawn(m, slot: slot) } catch { errorLog.error("backend \(m.argv[0])", "restart failed: \(error)") }
+            }
+        }
+        for m in plan.retire {
+            m.retired = true
+            retiredManaged.append(m)
+            errorLog.info("backend \(m.argv[0])", "removed from the configuration: stops once no exchange uses \(m.config.addressDescription)")
+        }
+    }
+
+    /// Addresses of retired backends still running.
+    var retiredAddresses: Set<String> { Set(retiredManaged.filter { $0.listenFD >= 0 }.map(\.config.addressDescription)) }
+
+    /// No exchange uses the retired backend at `address` any more: it is stopped.
+    func stopRetired(address: String) {
+        for m in retiredManaged where m.config.addressDescription == address && m.listenFD >= 0 {
+            errorLog.info("backend \(m.argv[0])", "no exchange uses \(address) any more: stopping it")
+            terminate(m)
+        }
+    }
+
+    /// Kill-signal to the processes (SIGKILL if still there after `retiredKillGrace`), the
+    /// socket closed and removed. The managed entry stays in `retiredManaged` until the last
+    /// process exited, so each is reaped (`finishRetired`).
+    private func terminate(_ m: Managed) {
+        if m.listenFD >= 0 { close(m.listenFD); m.listenFD = -1 }
+        if let socket = m.config.socket { unlink(socket) }
+        for case let child? in m.children { child.signal(m.config.killSignal) }
+        if m.children.allSatisfy({ $0 == nil }) { finishRetired(m); return }
+        loop.schedule(afterSeconds: BackendSupervisor.retiredKillGrace) { [weak m] in
+            guard let m else { return }
+            for case let child? in m.children { child.signal(SIGKILL) }
+        }
+    }
+    static let retiredKillGrace = 5.0
+
+    /// The last process of a retired backend exited: it is forgotten (status pages included).
+    func finishRetired(_ m: Managed) {
+        guard let i = retiredManaged.firstIndex(where: { $0 === m }) else { return }
+        retiredManaged.remove(at: i)
+        if m.listenFD >= 0 { close(m.listenFD); m.listenFD = -1 }
+        let address = m.config.addressDescription
+        if !managed.contains(where: { $0.config.addressDescription == address }) {
+            availability.forget(address)
+        }
+        errorLog.info("backend \(m.argv[0])", "stopped (removed from the configuration)")
+    }
+
+    /// Stops a backend this process started but will not keep (a failed start or a refused reload).
+    func discard(_ m: Managed) {
+        m.retired = true
+        if !retiredManaged.contains(where: { $0 === m }) { retiredManaged.append(m) }
+        terminate(m)
+        availability.forget(m.config.addressDescription)
+    }
+}
