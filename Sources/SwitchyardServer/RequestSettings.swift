@@ -257,7 +257,7 @@ public final class SettingsResolver: Sendable {
                                debugKey: "scgi.debug", mapKey: "scgi.map-extensions", matching: matching)
         }
         s.websocket = try WebSocketPolicySettings.parse(entry: entry)
-        s.urlRules = try URLRules.parse(modules: modules, entry: entry)
+        s.urlRules = try URLRules.parse(modules: modules, entry: entry, regexContext: { regexContext(of: $0, matching: matching) })
         s.setenv = try SetenvRules.parse(modules: modules, entry: entry)
         s.aliases = try AliasMap.parse(modules: modules, entry: entry)
         s.auth = try AuthSettings.parse(modules: modules, entry: entry)
@@ -278,6 +278,18 @@ public final class SettingsResolver: Sendable {
     private func boolValue(_ e: ConfigEntry, _ key: String) throws -> Bool {
         guard let b = e.value.boolValue else { throw ConfigError(location: e.location, message: "\(key) must be \"enable\" or \"disable\"") }
         return b
+    }
+
+    /// The `=~` conditional whose captures `%N` in `key`'s value name: the last matching block
+    /// that sets `key`, or its nearest enclosing regex block (a plain `else` has no captures).
+    func regexContext(of key: String, matching: [Int]) -> Int? {
+        var block = matching.last { document.contexts[$0].settings[key] != nil }
+        while let i = block {
+            let context = document.contexts[i]
+            if !context.isElse && context.condition.op == .regex { return i }
+            block = context.parent
+        }
+        return nil
     }
 
     private func table(_ e: ConfigEntry, key: String, proto: BackendWireProtocol, balanceKey: String, debugKey: String,
