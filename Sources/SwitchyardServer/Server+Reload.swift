@@ -17,6 +17,9 @@ extension Server {
             errorLog.info("config", "SIGUSR1: started without -f: the built-in configuration has nothing to reload")
             return
         }
+        // systemd (Type=notify or notify-reload) shows the unit reloading until READY=1 again.
+        _ = notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(EventLoop.monotonicNanoseconds() / 1000)")
+        defer { _ = notifier.notify("READY=1") }
         let snapshot: ConfigSnapshot
         do {
             snapshot = try ConfigSnapshot.load(configPath: configPath, generation: config.generation + 1)
