@@ -6,6 +6,10 @@ import SwitchyardOS
 /// failure refuses the reload and stops what this reload started); one that left the
 /// configuration is retired - it keeps its processes and socket until no exchange routed before
 /// the reload uses it (the server counts them in every worker), then gets its `kill-signal`.
+/// One whose options changed at the same unix socket is replaced: the new processes listen on a
+/// socket renamed over the old path at the commit (new connections reach them; the old ones
+/// keep what they accepted and are retired). At a TCP address the old processes hold the port,
+/// so such a change is refused.
 extension BackendSupervisor {
     /// What `prepareReload` decided; `commit` or `rollBack` it.
     struct ReloadPlan {
@@ -14,6 +18,8 @@ extension BackendSupervisor {
         var retire: [Managed] = []
         /// Retired by an earlier reload, still draining, and configured again the same way.
         var revive: [Managed] = []
+        /// Changed at the same unix socket: the new one listens at `temporary` until the commit.
+        var replace: [(fresh: Managed, temporary: String, path: String)] = []
     }
 
     /// Starts the backends the new tables add and finds those they drop. Throws (after stopping
@@ -24,16 +30,26 @@ extension BackendSupervisor {
         let wanted = Self.spawnedHosts(tables)
         var byAddress: [String: BackendHostConfig] = [:]
         for host in wanted { byAddress[host.addressDescription] = host }
+        var changed: [(old: Managed, host: BackendHostConfig)] = []
         for m in managed {
             guard let host = byAddress[m.config.addressDescription] else { plan.retire.append(m); continue }
-            guard host.isSameBackend(as: m.config) else {
+            if host.isSameBackend(as: m.config) { plan.keep.append(m); continue }
+            guard host.socket != nil else {
                 throw ServerError.backend("\(host.location): the spawned backend on \(host.addressDescription) changed (bin-path or its options); "
-                                          + "its running processes hold that address, so a reload cannot replace it: give it a new socket or port, or restart switchyard")
+                                          + "its running processes hold that TCP port, so a reload cannot replace it: give it another port or a unix socket, or restart switchyard")
             }
-            plan.keep.append(m)
+            changed.append((m, host))
         }
         let running = Set(managed.map(\.config.addressDescription))
         do {
+            for (old, host) in changed {
+                let path = host.socket!
+                let temporary = path + ".new"
+                let fresh = try launch(host, listenPath: temporary)
+                plan.started.append(fresh)
+                plan.replace.append((fresh, temporary, path))
+                plan.retire.append(old)
+            }
             for host in wanted where !running.contains(host.addressDescription) {
                 // Still draining (its socket open): the same backend comes back into service.
                 if let m = retiredManaged.first(where: { $0.listenFD >= 0 && $0.config.addressDescription == host.addressDescription }) {
@@ -61,6 +77,15 @@ extension BackendSupervisor {
 
     func commit(_ plan: ReloadPlan) {
         managed = plan.keep + plan.started + plan.revive
+        for r in plan.replace {
+            // Atomic: a connect finds the old socket or the new one, never no socket.
+            if rename(r.temporary, r.path) != 0 {
+                errorLog.error("backend \(r.fresh.argv[0])", "rename \(r.temporary) -> \(r.path): \(String(cString: strerror(errno)))")
+            }
+            r.fresh.socketFile = r.path
+            for old in plan.retire where old.config.addressDescription == r.path { old.socketFile = nil }
+            errorLog.info("backend \(r.fresh.argv[0])", "replaced on \(r.path) (changed options): new connections reach the new processes")
+        }
         for m in plan.revive {
             m.retired = false
             retiredManaged.removeAll { $0 === m }
@@ -92,7 +117,7 @@ extension BackendSupervisor {
     /// process exited, so each is reaped (`finishRetired`).
     private func terminate(_ m: Managed) {
         if m.listenFD >= 0 { close(m.listenFD); m.listenFD = -1 }
-        if let socket = m.config.socket { unlink(socket) }
+        if let socket = m.socketFile { unlink(socket) }
         for case let child? in m.children { child.signal(m.config.killSignal) }
         if m.children.allSatisfy({ $0 == nil }) { finishRetired(m); return }
         loop.schedule(afterSeconds: BackendSupervisor.retiredKillGrace) { [weak m] in
@@ -119,6 +144,7 @@ extension BackendSupervisor {
         m.retired = true
         if !retiredManaged.contains(where: { $0 === m }) { retiredManaged.append(m) }
         terminate(m)
-        availability.forget(m.config.addressDescription)
+        let address = m.config.addressDescription
+        if !managed.contains(where: { $0 !== m && $0.config.addressDescription == address }) { availability.forget(address) }
     }
 }

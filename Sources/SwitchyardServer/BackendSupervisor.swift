@@ -16,6 +16,9 @@ final class BackendSupervisor {
         var startedAt: [UInt64]
         /// Left the configuration (live reload): drained, then stopped, never restarted.
         var retired = false
+        /// The unix socket file this backend removes when it stops (nil: none, or a replacement
+        /// took the path over).
+        var socketFile: String?
         init(config: BackendHostConfig, argv: [String]) {
             self.config = config
             self.argv = argv
@@ -59,7 +62,9 @@ final class BackendSupervisor {
     }
 
     /// The listening socket and the processes of one spawned backend.
-    func launch(_ host: BackendHostConfig) throws -> Managed {
+    /// `listenPath`: bind the unix socket there instead of at `socket` (a replacement that is
+    /// renamed into place once the reload is committed).
+    func launch(_ host: BackendHostConfig, listenPath: String? = nil) throws -> Managed {
         let binPath = host.binPath ?? ""
         let argv = binPath.split(separator: " ").map(String.init)
         guard let program = argv.first, access(program, X_OK) == 0 else {
@@ -67,7 +72,10 @@ final class BackendSupervisor {
         }
         let m = Managed(config: host, argv: argv)
         let address: SocketAddress
-        if let socket = host.socket { address = .unix(socket) }
+        if let socket = host.socket {
+            address = .unix(listenPath ?? socket)
+            m.socketFile = listenPath ?? socket
+        }
         else { address = try SocketAddress.resolve(host: host.host ?? "127.0.0.1", port: host.port ?? 0) }
         do {
             m.listenFD = try Socket.listen(address, options: .init(backlog: host.listenBacklog))
@@ -218,7 +226,7 @@ final class BackendSupervisor {
                 child.signal(m.config.killSignal)
             }
             if m.listenFD >= 0 { close(m.listenFD) }
-            if let socket = m.config.socket { unlink(socket) }
+            if let socket = m.socketFile { unlink(socket) }
         }
     }
 

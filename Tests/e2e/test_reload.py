@@ -44,9 +44,9 @@ alias.url = ("/seed/" => {q(str(seeds) + "/")})
 """
 
 
-def scgi_block(tmp_path):
+def scgi_block(tmp_path, procs=1):
     return f"""scgi.server = ("/scgi/" => (( "socket" => {q(tmp_path / "echo-scgi.sock")},
-    "bin-path" => {q(f"{ECHO_APP} --protocol scgi")}, "check-local" => "disable", "upgrade" => 1 )))
+    "bin-path" => {q(f"{ECHO_APP} --protocol scgi")}, "check-local" => "disable", "upgrade" => 1, "max-procs" => {procs} )))
 """
 
 
@@ -135,6 +135,32 @@ def test_removed_spawned_backend_stops_after_its_last_exchange(tmp_path):
     assert s.wait_for_log("stopped (removed from the configuration)")
     assert not (tmp_path / "echo-scgi.sock").exists()
     assert echo_pids(s) == []
+    s.stop()
+
+
+def test_changed_spawned_backend_is_replaced_on_its_socket(tmp_path):
+    seeds = require_seeds()
+    require_executable(ECHO_APP, "swift build --product switchyard-echo-app, or set SWITCHYARD_BIN_DIR")
+    site(tmp_path)
+    s = Switchyard(cgi_config(tmp_path, seeds, extra=scgi_block(tmp_path)), tmp_path)
+    [old] = echo_pids(s)
+    ws = RawWS(s.port, "/scgi/ws")
+    ws.echo(b"on the old process", masked_reply=False)
+
+    reload(s, cgi_config(tmp_path, seeds, extra=scgi_block(tmp_path, procs=2)))
+    assert s.wait_for_log("replaced on"), s.output()[-2000:]
+    assert wait_until(lambda: len(echo_pids(s)) == 3), echo_pids(s)   # two new beside the old one
+    fresh = RawWS(s.port, "/scgi/ws")
+    fresh.echo(b"on a new process", masked_reply=False)
+    ws.echo(b"still on the old one", masked_reply=False)
+    time.sleep(0.5)
+    assert proc_state(old) not in (None, "Z"), "the old process serves its WebSocket until it closes"
+    ws.close()
+    assert wait_until(lambda: proc_state(old) in (None, "Z"), 10), s.output()[-2000:]
+    assert len(echo_pids(s)) == 2 and (tmp_path / "echo-scgi.sock").exists()
+    fresh.echo(b"the new processes keep the socket", masked_reply=False)
+    fresh.close()
+    assert not (tmp_path / "echo-scgi.sock.new").exists()
     s.stop()
 
 
