@@ -29,12 +29,13 @@ extension BackendRuntime {
         pruneRetired()
     }
 
-    /// Exchanges still running on retired host states, per spawned backend's address (only
-    /// `bin-path` hosts are counted: the supervisor stops those once the count is 0).
-    func retiredSpawnedUsers() -> [String: Int] {
-        var users: [String: Int] = [:]
-        for hs in retired where hs.config.binPath != nil {
-            users[hs.config.addressDescription, default: 0] += hs.active
+    /// Exchanges still running on retired host states, per spawned backend's address and the
+    /// generation each state served last (only `bin-path` hosts are counted: the supervisor
+    /// stops such a backend once nothing from the generations it served uses it).
+    func retiredSpawnedUsers() -> [SpawnedUse: Int] {
+        var users: [SpawnedUse: Int] = [:]
+        for hs in retired where hs.config.binPath != nil && hs.active > 0 {
+            users[SpawnedUse(address: hs.config.addressDescription, generation: hs.generation), default: 0] += hs.active
         }
         return users
     }
@@ -44,6 +45,12 @@ extension BackendRuntime {
         guard !retired.isEmpty else { return }
         retired.removeAll { $0.active <= 0 && $0.fastcgi.count == 0 && $0.proxy.count == 0 }
     }
+}
+
+/// Where retired exchanges are: a spawned backend's address and a configuration generation.
+struct SpawnedUse: Hashable, Sendable {
+    let address: String
+    let generation: Int
 }
 
 extension BackendRuntime.HostState {

@@ -18,6 +18,8 @@ extension BackendSupervisor {
         var retire: [Managed] = []
         /// Retired by an earlier reload, still draining, and configured again the same way.
         var revive: [Managed] = []
+        /// The configuration generation the reload installs.
+        var generation = 0
         /// Changed at the same unix socket: the new one listens at `temporary` until the commit.
         var replace: [(fresh: Managed, temporary: String, path: String)] = []
     }
@@ -25,8 +27,9 @@ extension BackendSupervisor {
     /// Starts the backends the new tables add and finds those they drop. Throws (after stopping
     /// what it started) when a new backend cannot start, or when a backend changed its options at
     /// an address its running processes still hold: both are refusals of the whole reload.
-    func prepareReload(tables: [GatewayRouteTable]) throws -> ReloadPlan {
+    func prepareReload(tables: [GatewayRouteTable], generation: Int) throws -> ReloadPlan {
         var plan = ReloadPlan()
+        plan.generation = generation
         let wanted = Self.spawnedHosts(tables)
         var byAddress: [String: BackendHostConfig] = [:]
         for host in wanted { byAddress[host.addressDescription] = host }
@@ -45,7 +48,7 @@ extension BackendSupervisor {
             for (old, host) in changed {
                 let path = host.socket!
                 let temporary = path + ".new"
-                let fresh = try launch(host, listenPath: temporary)
+                let fresh = try launch(host, listenPath: temporary, generation: generation)
                 plan.started.append(fresh)
                 plan.replace.append((fresh, temporary, path))
                 plan.retire.append(old)
@@ -60,7 +63,7 @@ extension BackendSupervisor {
                     plan.revive.append(m)
                     continue
                 }
-                plan.started.append(try launch(host))
+                plan.started.append(try launch(host, generation: generation))
             }
             try checkStarted(plan.started)
         } catch {
@@ -88,6 +91,7 @@ extension BackendSupervisor {
         }
         for m in plan.revive {
             m.retired = false
+            m.retiredGeneration = Int.max
             retiredManaged.removeAll { $0 === m }
             errorLog.info("backend \(m.argv[0])", "configured again: \(m.config.addressDescription) stays in service")
             for slot in m.children.indices where m.children[slot] == nil {
@@ -96,20 +100,36 @@ extension BackendSupervisor {
         }
         for m in plan.retire {
             m.retired = true
+            m.retiredGeneration = plan.generation
             retiredManaged.append(m)
             errorLog.info("backend \(m.argv[0])", "removed from the configuration: stops once no exchange uses \(m.config.addressDescription)")
         }
     }
 
-    /// Addresses of retired backends still running.
-    var retiredAddresses: Set<String> { Set(retiredManaged.filter { $0.listenFD >= 0 }.map(\.config.addressDescription)) }
+    /// Whether retired backends still run (their socket not yet closed).
+    var hasDrainingBackends: Bool { retiredManaged.contains { $0.listenFD >= 0 } }
 
-    /// No exchange uses the retired backend at `address` any more: it is stopped.
-    func stopRetired(address: String) {
-        for m in retiredManaged where m.config.addressDescription == address && m.listenFD >= 0 {
+    /// Stops each retired backend no exchange uses any more. `uses`: the workers' exchanges on
+    /// retired host states, by address and the generation each state served last, counted once
+    /// every worker had taken configuration `counted` (a backend retired by a later reload was
+    /// not retired in those counts: it waits for the next). True while some are still in use.
+    func stopUnused(_ uses: [SpawnedUse: Int], counted: Int) -> Bool {
+        var waiting = false
+        for m in retiredManaged where m.listenFD >= 0 {
+            if m.retiredGeneration > counted { waiting = true; continue }
+            let address = m.config.addressDescription
+            // One generation before its start counts too: a worker routes with the old
+            // configuration until it takes the new one, and such a request may already connect
+            // to this backend's socket, renamed into place at the commit.
+            let users = uses.reduce(0) { sum, use in
+                use.key.address == address && use.key.generation + 1 >= m.startedGeneration
+                    && use.key.generation < m.retiredGeneration ? sum + use.value : sum
+            }
+            if users > 0 { waiting = true; continue }
             errorLog.info("backend \(m.argv[0])", "no exchange uses \(address) any more: stopping it")
             terminate(m)
         }
+        return waiting
     }
 
     /// Kill-signal to the processes (SIGKILL if still there after `retiredKillGrace`), the

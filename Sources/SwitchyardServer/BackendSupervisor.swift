@@ -16,6 +16,12 @@ final class BackendSupervisor {
         var startedAt: [UInt64]
         /// Left the configuration (live reload): drained, then stopped, never restarted.
         var retired = false
+        /// The configuration generations this backend served: from `startedGeneration` up to
+        /// (not including) `retiredGeneration`. Retired host states in the workers say which
+        /// generation they served last, so their exchanges are counted against this backend only,
+        /// not against a later one at the same address.
+        var startedGeneration = 0
+        var retiredGeneration = Int.max
         /// The unix socket file this backend removes when it stops (nil: none, or a replacement
         /// took the path over).
         var socketFile: String?
@@ -64,13 +70,14 @@ final class BackendSupervisor {
     /// The listening socket and the processes of one spawned backend.
     /// `listenPath`: bind the unix socket there instead of at `socket` (a replacement that is
     /// renamed into place once the reload is committed).
-    func launch(_ host: BackendHostConfig, listenPath: String? = nil) throws -> Managed {
+    func launch(_ host: BackendHostConfig, listenPath: String? = nil, generation: Int = 0) throws -> Managed {
         let binPath = host.binPath ?? ""
         let argv = binPath.split(separator: " ").map(String.init)
         guard let program = argv.first, access(program, X_OK) == 0 else {
             throw ServerError.backend("\(host.location): bin-path \"\(binPath)\" is not an executable file (\(String(cString: strerror(errno))))")
         }
         let m = Managed(config: host, argv: argv)
+        m.startedGeneration = generation
         let address: SocketAddress
         if let socket = host.socket {
             address = .unix(listenPath ?? socket)

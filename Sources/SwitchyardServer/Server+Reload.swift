@@ -42,7 +42,7 @@ extension Server {
         }
         var plan = BackendSupervisor.ReloadPlan()
         if let supervisor {
-            do { plan = try supervisor.prepareReload(tables: snapshot.gatewayTables) } catch {
+            do { plan = try supervisor.prepareReload(tables: snapshot.gatewayTables, generation: snapshot.generation) } catch {
                 refuseReload(configPath, "\(error)")
                 return
             }
@@ -128,8 +128,9 @@ extension Server {
     static let drainCheckSeconds = 0.25
 
     private func countRetiredUsers() {
-        guard let mainLoop, let supervisor, !stopRequested, !supervisor.retiredAddresses.isEmpty else { return }
-        let tally = LoopBound(DrainTally(expected: workers.count), on: mainLoop)
+        guard let mainLoop, let supervisor, !stopRequested, supervisor.hasDrainingBackends else { return }
+        // Each worker answers after every configuration handed to it before (its queue is FIFO).
+        let tally = LoopBound(DrainTally(expected: workers.count, generation: config.generation), on: mainLoop)
         let me = LoopBound(self, on: mainLoop)
         for w in workers {
             let bound = LoopBound(w, on: w.loop)
@@ -137,29 +138,30 @@ extension Server {
                 let users = bound.value.backends.retiredSpawnedUsers()
                 mainLoop.execute {
                     guard tally.value.add(users) else { return }
-                    me.value.retiredUsersCounted(tally.value.users)
+                    me.value.retiredUsersCounted(tally.value.users, generation: tally.value.generation)
                 }
             }
         }
     }
 
-    private func retiredUsersCounted(_ users: [String: Int]) {
+    private func retiredUsersCounted(_ users: [SpawnedUse: Int], generation: Int) {
         guard let supervisor, !stopRequested else { return }
-        var waiting = false
-        for address in supervisor.retiredAddresses {
-            if users[address, default: 0] > 0 { waiting = true } else { supervisor.stopRetired(address: address) }
-        }
-        if waiting { scheduleDrainCheck() }
+        if supervisor.stopUnused(users, counted: generation) { scheduleDrainCheck() }
     }
 }
 
 /// The workers' answers to one drain count; touched only on the main loop's thread.
 final class DrainTally {
     private var remaining: Int
-    private(set) var users: [String: Int] = [:]
-    init(expected: Int) { remaining = expected }
+    private(set) var users: [SpawnedUse: Int] = [:]
+    /// The configuration every worker had taken when it counted.
+    let generation: Int
+    init(expected: Int, generation: Int) {
+        remaining = expected
+        self.generation = generation
+    }
     /// True when the last worker answered.
-    func add(_ share: [String: Int]) -> Bool {
+    func add(_ share: [SpawnedUse: Int]) -> Bool {
         users.merge(share, uniquingKeysWith: +)
         remaining -= 1
         return remaining == 0
