@@ -118,18 +118,22 @@ extension BackendSupervisor {
         for m in retiredManaged where m.listenFD >= 0 {
             if m.retiredGeneration > counted { waiting = true; continue }
             let address = m.config.addressDescription
-            // One generation before its start counts too: a worker routes with the old
-            // configuration until it takes the new one, and such a request may already connect
-            // to this backend's socket, renamed into place at the commit.
-            let users = uses.reduce(0) { sum, use in
-                use.key.address == address && use.key.generation + 1 >= m.startedGeneration
-                    && use.key.generation < m.retiredGeneration ? sum + use.value : sum
-            }
-            if users > 0 { waiting = true; continue }
+            if Self.users(of: address, served: m.startedGeneration..<m.retiredGeneration, in: uses) > 0 { waiting = true; continue }
             errorLog.info("backend \(m.argv[0])", "no exchange uses \(address) any more: stopping it")
             terminate(m)
         }
         return waiting
+    }
+
+    /// The exchanges of `uses` that may be on the backend at `address` that served the
+    /// generations `served`. One generation before its start counts too: a worker routes with
+    /// the old configuration until it takes the new one, and such a request may already connect
+    /// to this backend's socket, renamed into place at the commit.
+    static func users(of address: String, served: Range<Int>, in uses: [SpawnedUse: Int]) -> Int {
+        uses.reduce(0) { sum, use in
+            use.key.address == address && use.key.generation + 1 >= served.lowerBound
+                && use.key.generation < served.upperBound ? sum + use.value : sum
+        }
     }
 
     /// Kill-signal to the processes (SIGKILL if still there after `retiredKillGrace`), the

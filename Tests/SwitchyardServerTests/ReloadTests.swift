@@ -68,6 +68,18 @@ struct ReloadTests {
         #expect(hosts.map(\.addressDescription) == ["/tmp/s.sock"])
     }
 
+    @Test func exchangesCountAgainstTheBackendInstanceThatServedTheirGeneration() {
+        // /s.sock: instance A served generations 0..<3, B 3..<5, C from 5 on.
+        let uses: [SpawnedUse: Int] = [SpawnedUse(address: "/s.sock", generation: 1): 2,
+                                       SpawnedUse(address: "/other.sock", generation: 3): 7]
+        #expect(BackendSupervisor.users(of: "/s.sock", served: 0..<3, in: uses) == 2)
+        #expect(BackendSupervisor.users(of: "/s.sock", served: 3..<5, in: uses) == 0,
+                "a WebSocket on an old instance does not keep a later one alive")
+        #expect(BackendSupervisor.users(of: "/s.sock", served: 2..<5, in: [SpawnedUse(address: "/s.sock", generation: 1): 1]) == 1,
+                "the generation before its start may have connected to its renamed socket")
+        #expect(BackendSupervisor.users(of: "/other.sock", served: 0..<Int.max, in: uses) == 7)
+    }
+
     @Test func aRetiredPoolClosesIdleConnectionsNowAndBusyOnesAtCheckin() throws {
         let f = try BackendConnectionPoolTests.Fixture()
         let (idle, _) = try #require(try f.lease())
