@@ -70,10 +70,14 @@ def test_new_requests_get_new_settings_open_websocket_keeps_old_route(tmp_path):
     r = keep.read_response()
     assert r.body == b"docroot a\n" and r.header("Server") == "one"
 
-    # New document root and tag; the CGI route (and its WebSocket upgrade) removed.
-    reload(s, cgi_config(tmp_path, seeds, docroot="b", cgi=False, tag="two"))
+    assert get(s.port, "/server-status").status == 404
+    # New document root and tag, a module added (mod_status); the CGI route (and its WebSocket
+    # upgrade) removed.
+    status = 'server.modules += ("mod_status")\nstatus.status-url = "/server-status"\n'
+    reload(s, cgi_config(tmp_path, seeds, docroot="b", cgi=False, tag="two", extra=status))
     r = get(s.port, "/index.html")
     assert r.body == b"docroot b\n" and r.header("Server") == "two", r
+    assert get(s.port, "/server-status").status == 200
     # A keep-alive connection's next request is routed with the new settings too.
     keep.send(b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n")
     assert keep.read_response().body == b"docroot b\n"
