@@ -54,13 +54,22 @@ extension BackendSupervisor {
                 plan.retire.append(old)
             }
             for host in wanted where !running.contains(host.addressDescription) {
-                // Still draining (its socket open): the same backend comes back into service.
-                if let m = retiredManaged.first(where: { $0.listenFD >= 0 && $0.config.addressDescription == host.addressDescription }) {
-                    guard host.isSameBackend(as: m.config) else {
-                        throw ServerError.backend("\(host.location): the spawned backend on \(host.addressDescription) was removed by an earlier reload "
-                                                  + "and still serves open exchanges with other options: its address is not free yet")
+                // Still draining (its socket open, and still the one at its path: not one a
+                // replacement took the path from): the same backend comes back into service.
+                if let m = retiredManaged.last(where: { $0.listenFD >= 0 && $0.config.addressDescription == host.addressDescription
+                                                        && ($0.socketFile != nil || $0.config.socket == nil) }) {
+                    if host.isSameBackend(as: m.config) {
+                        plan.revive.append(m)
+                        continue
                     }
-                    plan.revive.append(m)
+                    // Other options: a replacement takes the path over, the old one keeps draining.
+                    guard let path = host.socket else {
+                        throw ServerError.backend("\(host.location): the spawned backend on \(host.addressDescription) was removed by an earlier reload "
+                                                  + "and its processes still hold that TCP port for open exchanges: the port is not free yet")
+                    }
+                    let fresh = try launch(host, listenPath: path + ".new", generation: generation)
+                    plan.started.append(fresh)
+                    plan.replace.append((fresh, path + ".new", path))
                     continue
                 }
                 plan.started.append(try launch(host, generation: generation))
@@ -86,7 +95,7 @@ extension BackendSupervisor {
                 errorLog.error("backend \(r.fresh.argv[0])", "rename \(r.temporary) -> \(r.path): \(String(cString: strerror(errno)))")
             }
             r.fresh.socketFile = r.path
-            for old in plan.retire where old.config.addressDescription == r.path { old.socketFile = nil }
+            for old in plan.retire + retiredManaged where old.config.addressDescription == r.path { old.socketFile = nil }
             errorLog.info("backend \(r.fresh.argv[0])", "replaced on \(r.path) (changed options): new connections reach the new processes")
         }
         for m in plan.revive {
