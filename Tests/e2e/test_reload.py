@@ -142,6 +142,27 @@ def test_removed_spawned_backend_stops_after_its_last_exchange(tmp_path):
     s.stop()
 
 
+def test_backend_added_back_while_draining_returns_to_service(tmp_path):
+    seeds = require_seeds()
+    require_executable(ECHO_APP, "swift build --product switchyard-echo-app, or set SWITCHYARD_BIN_DIR")
+    site(tmp_path)
+    with_scgi = cgi_config(tmp_path, seeds, extra=scgi_block(tmp_path))
+    s = Switchyard(with_scgi, tmp_path)
+    [app] = echo_pids(s)
+    ws = RawWS(s.port, "/scgi/ws")
+    reload(s, cgi_config(tmp_path, seeds))          # removed: draining while the WebSocket is open
+    reload(s, with_scgi)                             # back, the same: the same process serves again
+    assert s.wait_for_log("configured again"), s.output()[-2000:]
+    fresh = RawWS(s.port, "/scgi/ws")
+    fresh.echo(b"new", masked_reply=False)
+    ws.echo(b"old", masked_reply=False)
+    ws.close()
+    fresh.close()
+    time.sleep(0.6)                                  # a drain check would have stopped it by now
+    assert echo_pids(s) == [app] and "stopping it" not in s.output()
+    s.stop()
+
+
 def test_changed_spawned_backend_is_replaced_on_its_socket(tmp_path):
     seeds = require_seeds()
     require_executable(ECHO_APP, "swift build --product switchyard-echo-app, or set SWITCHYARD_BIN_DIR")
