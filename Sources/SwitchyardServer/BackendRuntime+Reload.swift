@@ -65,10 +65,12 @@ extension BackendHostConfig {
     /// The same backend with the same options, wherever in the file it is written: a reload keeps
     /// such a host's state (and a spawned backend's processes). Compared through the value's
     /// reflected description, which lists every stored option, so an option added later takes
-    /// part without this needing an update; only `location` is left out.
+    /// part without this needing an update; only `location` and `name` (a label for messages,
+    /// the route's match when the host has none) are left out.
     func isSameBackend(as other: BackendHostConfig) -> Bool {
         var a = self
         a.location = other.location
+        a.name = other.name
         return String(describing: a) == String(describing: other)
     }
 }

@@ -189,6 +189,31 @@ def test_changed_spawned_backend_is_replaced_on_its_socket(tmp_path):
     s.stop()
 
 
+def test_pooled_connection_to_a_retired_host_closes_when_idle(tmp_path):
+    require_executable(ECHO_APP, "swift build --product switchyard-echo-app, or set SWITCHYARD_BIN_DIR")
+    site(tmp_path)
+
+    def fcgi(prefix):
+        return f"""server.document-root = {q(tmp_path / "a")}
+server.modules += ("mod_fastcgi")
+server.event-loops = 1
+fastcgi.server = ("{prefix}" => (( "socket" => {q(tmp_path / "echo-fcgi.sock")},
+    "bin-path" => {q(f"{ECHO_APP} --protocol fastcgi")}, "check-local" => "disable", "connection-pool" => "enable" )))
+"""
+    s = Switchyard(fcgi("/fcgi/"), tmp_path)
+    [app] = echo_pids(s)
+    baseline = s.fd_count()
+    assert get(s.port, "/fcgi/x").status == 200
+    assert wait_until(lambda: s.fd_count() == baseline + 1), s.fd_count()   # the pooled idle connection
+    # The same program on another route: the process is kept, the old route's host state is
+    # retired and its idle pooled connection closed at once (not after the 30 s idle time).
+    reload(s, fcgi("/app/"))
+    assert wait_until(lambda: s.fd_count() == baseline, 5), s.fd_count()
+    assert get(s.port, "/app/x").status == 200 and get(s.port, "/fcgi/x").status == 404
+    assert echo_pids(s) == [app]
+    s.stop()
+
+
 def test_repeated_reloads_leave_nothing_behind(tmp_path):
     seeds = require_seeds()
     require_executable(ECHO_APP, "swift build --product switchyard-echo-app, or set SWITCHYARD_BIN_DIR")
