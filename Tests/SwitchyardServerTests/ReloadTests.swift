@@ -40,9 +40,9 @@ struct ReloadTests {
     }
 
     @Test func aHostIsTheSameBackendWhereverItIsWritten() throws {
-        func host(_ text: String, line: Int) throws -> BackendHostConfig {
+        func host(_ text: String, line: Int, route: String = "/a/") throws -> BackendHostConfig {
             let padding = String(repeating: "\n", count: line)
-            let doc = try ConfigParser.parse(text: "server.modules = (\"mod_scgi\")\n" + padding + "scgi.server = (\"/a/\" => ((" + text + ")))\n",
+            let doc = try ConfigParser.parse(text: "server.modules = (\"mod_scgi\")\n" + padding + "scgi.server = (\"\(route)\" => ((" + text + ")))\n",
                                              fileName: "t.conf", baseDirectory: "/tmp", environment: [:])
             let resolver = SettingsResolver(document: doc, server: try ServerSettings(document: doc))
             return try #require(try resolver.resolve(matching: []).scgi?.routes.first?.hosts.first)
@@ -51,6 +51,8 @@ struct ReloadTests {
         let moved = try host(#""socket" => "/tmp/a.sock", "max-procs" => 2"#, line: 5)
         #expect(a.location != moved.location)
         #expect(a.isSameBackend(as: moved), "only the place in the file differs")
+        #expect(a.isSameBackend(as: try host(#""socket" => "/tmp/a.sock", "max-procs" => 2"#, line: 0, route: "/b/")),
+                "nor does the route it serves (the host's default name)")
         #expect(!a.isSameBackend(as: try host(#""socket" => "/tmp/a.sock", "max-procs" => 3"#, line: 0)))
         #expect(!a.isSameBackend(as: try host(#""socket" => "/tmp/b.sock", "max-procs" => 2"#, line: 0)))
         let spawned = try host(#""socket" => "/tmp/a.sock", "bin-path" => "/bin/true", "bin-environment" => ("A" => "1")"#, line: 0)
