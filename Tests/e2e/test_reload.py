@@ -129,9 +129,11 @@ def test_removed_spawned_backend_stops_after_its_last_exchange(tmp_path):
 
     reload(s, cgi_config(tmp_path, seeds))
     assert get(s.port, "/scgi/ws").status == 404   # the route is gone for new requests
-    # Quiet for more than 2 s: the relay hands the stream to splice (the kernel moves the bytes),
-    # which must still count as the backend being in use - and stop counting when it closes.
-    time.sleep(3.2)
+    # Bulk messages: the relay hands the stream to splice (the kernel moves the bytes), which must
+    # still count as the backend being in use - and stop counting when it closes.
+    for _ in range(4):
+        ws.echo(os.urandom(256 * 1024), masked_reply=False)
+    time.sleep(0.6)                                  # a few drain checks
     assert proc_state(app) not in (None, "Z")
     ws.echo(b"still there", masked_reply=False)
     ws.close()
