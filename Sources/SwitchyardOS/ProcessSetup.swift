@@ -4,7 +4,7 @@ import CSwitchyardShims
 /// Process-wide start-up steps that must happen before any thread exists.
 public enum ProcessSetup {
     /// Signals the server handles through signalfd (must be blocked in every thread).
-    public static let handledSignals: [Int32] = [SIGTERM, SIGINT, SIGHUP]
+    public static let handledSignals: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGUSR1]
 
     /// Blocks the handled signals (inherited by threads created later), ignores SIGPIPE and
     /// raises RLIMIT_NOFILE to the hard limit. Returns the new descriptor limit.

@@ -45,6 +45,12 @@ final class BackendAvailability: Sendable {
         processes.withLock { Array($0.values) }.sorted { ($0.host, $0.slot) < ($1.host, $1.slot) }
     }
 
+    /// The backend at `address` left the configuration and stopped: no mark, no process rows.
+    func forget(_ address: String) {
+        markUp(address)
+        processes.withLock { all in all = all.filter { $0.value.host != address } }
+    }
+
     /// Why the backend at `address` cannot take a request now, or nil when it can.
     func unavailableReason(_ address: String) -> String? {
         down.withLock { $0[address] }

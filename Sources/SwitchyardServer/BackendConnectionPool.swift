@@ -50,6 +50,8 @@ final class BackendConnectionPool<Connection: PooledBackendConnection> {
     let idleNanoseconds: UInt64
     private var entries: [Entry] = []
     private var timer: TimerID?
+    /// Its host left the configuration (live reload): nothing is checked in any more.
+    private(set) var isRetired = false
 
     init(loop: EventLoop, maxConnections: Int, idleSeconds: Double) {
         self.loop = loop
@@ -90,6 +92,11 @@ final class BackendConnectionPool<Connection: PooledBackendConnection> {
     /// one, at most `idleNanoseconds`.
     func checkin(_ connection: Connection) {
         guard let i = index(of: connection), !connection.isClosed, connection.activeCount == 0 else { return }
+        if isRetired {
+            entries.remove(at: i)
+            connection.closeFromPool()
+            return
+        }
         entries[i].idleSince = loop.now
         entries[i].served += 1
         if timer == nil { armTimer(afterNanoseconds: idleNanoseconds) }
@@ -103,6 +110,19 @@ final class BackendConnectionPool<Connection: PooledBackendConnection> {
             loop.cancel(t)
             timer = nil
         }
+    }
+
+    /// The host left the configuration: idle connections close now, busy ones at their checkin.
+    func retire() {
+        isRetired = true
+        var idle: [Connection] = []
+        entries.removeAll { e in
+            guard e.idleSince != nil else { return false }
+            idle.append(e.connection)
+            return true
+        }
+        if let t = timer { loop.cancel(t); timer = nil }
+        for c in idle where !c.isClosed { c.closeFromPool() }
     }
 
     /// Closes every connection (worker shutdown).

@@ -61,7 +61,8 @@ final class BackendDispatch {
     private func connect(hostIndex: Int, fresh: Bool) -> BackendFailure? {
         guard let exchange, let connection else { return .connectFailed("\(label): client gone") }
         let hostConfig = route.hosts[hostIndex]
-        let hs = runtime.hostState(hostConfig, table: table, routeIndex: routeIndex, hostIndex: hostIndex)
+        let hs = runtime.hostState(hostConfig, table: table, routeIndex: routeIndex, hostIndex: hostIndex,
+                                   generation: context.settings.generation)
         guard let address = hs.address else {
             return .connectFailed("\(label): cannot resolve \(hostConfig.addressDescription)")
         }

@@ -85,7 +85,7 @@ extension BackendRuntime {
         while let i = pick(table: table, route: route, routeIndex: routeIndex, context: context, exclude: tried) {
             tried.insert(i)
             let config = route.hosts[i]
-            let hs = hostState(config, table: table, routeIndex: routeIndex, hostIndex: i)
+            let hs = hostState(config, table: table, routeIndex: routeIndex, hostIndex: i, generation: context.settings.generation)
             let hostLabel = "\(exchange.label) \(config.addressDescription)"
             if config.binPath != nil, let why = worker.serverInstance.backendAvailability.unavailableReason(config.addressDescription) {
                 worker.errorLog.error(hostLabel, why)

@@ -10,6 +10,11 @@ import SwitchyardGatewayCodecs
 final class BackendRuntime {
     final class HostState {
         let config: BackendHostConfig
+        /// `hosts` key: table key, route and host index.
+        let key: String
+        /// The configuration generation whose requests use this state (`reload` moves an
+        /// unchanged host's state to the new generation; a changed or vanished one is retired).
+        var generation: Int
         var disabledUntil: UInt64 = 0
         var active = 0
         var address: SocketAddress?
@@ -21,8 +26,10 @@ final class BackendRuntime {
         /// Module and route match the status page reports this host under.
         var statusModule = ""
         var statusRoute = ""
-        init(config: BackendHostConfig, loop: EventLoop) {
+        init(config: BackendHostConfig, key: String, generation: Int, loop: EventLoop) {
             self.config = config
+            self.key = key
+            self.generation = generation
             fastcgi = BackendConnectionPool(loop: loop, maxConnections: config.maxConnections,
                                             idleSeconds: Double(BackendRuntime.pooledIdleSeconds))
             proxy = BackendConnectionPool(loop: loop, maxConnections: config.maxConnections,
@@ -42,19 +49,33 @@ final class BackendRuntime {
     unowned let worker: Worker
     /// How long an idle pooled connection is kept (`BackendConnectionPool`).
     static let pooledIdleSeconds = 30
-    private var hosts: [String: HostState] = [:]
-    private var roundRobin: [String: Int] = [:]
+    /// The current configuration's host states.
+    var hosts: [String: HostState] = [:]
+    /// Host states of earlier configurations that exchanges still use: their pools close each
+    /// connection once idle; dropped once nothing uses them (`pruneRetired`).
+    var retired: [HostState] = []
+    var roundRobin: [String: Int] = [:]
     private var requestIds: UInt16 = 0
 
     init(worker: Worker) { self.worker = worker }
 
-    private func state(_ host: BackendHostConfig, table: GatewayRouteTable, routeIndex: Int, hostIndex: Int) -> HostState {
+    /// The state of one host of one route, for requests of configuration `generation`. A request
+    /// routed before a reload (a retry, a tunnel's next host) finds its own generation's state,
+    /// never the new configuration's host that happens to sit at the same place.
+    private func state(_ host: BackendHostConfig, table: GatewayRouteTable, routeIndex: Int, hostIndex: Int, generation: Int) -> HostState {
         let key = "\(table.key)#\(routeIndex)#\(hostIndex)"
-        if let s = hosts[key] { return s }
-        let s = HostState(config: host, loop: worker.loop)
+        if let s = hosts[key], s.generation == generation { return s }
+        let current = generation == worker.config.generation
+        if !current, let s = retired.first(where: { $0.key == key && $0.generation == generation }) { return s }
+        let s = HostState(config: host, key: key, generation: generation, loop: worker.loop)
         s.statusModule = StatusRouteRegistry.module(table.wireProtocol)
         s.statusRoute = table.routes[routeIndex].match
-        hosts[key] = s
+        if current {
+            hosts[key] = s
+        } else {
+            s.retire()
+            retired.append(s)
+        }
         return s
     }
 
@@ -171,8 +192,8 @@ final class BackendRuntime {
         .hostBusy("\(label): all \(hs.config.maxConnections) connections this worker may open to the host are busy (max-connections)")
     }
 
-    func hostState(_ host: BackendHostConfig, table: GatewayRouteTable, routeIndex: Int, hostIndex: Int) -> HostState {
-        state(host, table: table, routeIndex: routeIndex, hostIndex: hostIndex)
+    func hostState(_ host: BackendHostConfig, table: GatewayRouteTable, routeIndex: Int, hostIndex: Int, generation: Int) -> HostState {
+        state(host, table: table, routeIndex: routeIndex, hostIndex: hostIndex, generation: generation)
     }
 
     /// One connection per request (SCGI, uwsgi, FastCGI without pooling), like lighttpd.
@@ -253,17 +274,18 @@ final class BackendRuntime {
     /// Chooses a host by the table's balance policy, skipping disabled hosts (unless all are).
     func pick(table: GatewayRouteTable, route: GatewayRouteTable.Route, routeIndex: Int, context: RequestContext, exclude: Set<Int>) -> Int? {
         let now = worker.loop.now
+        let generation = context.settings.generation
         var candidates: [Int] = []
         for i in route.hosts.indices where !exclude.contains(i) {
-            let hs = state(route.hosts[i], table: table, routeIndex: routeIndex, hostIndex: i)
+            let hs = state(route.hosts[i], table: table, routeIndex: routeIndex, hostIndex: i, generation: generation)
             if hs.disabledUntil <= now { candidates.append(i) }
         }
         if candidates.isEmpty { return nil }
         switch table.balance {
         case .fair, .leastConnection:
             return candidates.min { a, b in
-                state(route.hosts[a], table: table, routeIndex: routeIndex, hostIndex: a).active <
-                state(route.hosts[b], table: table, routeIndex: routeIndex, hostIndex: b).active
+                state(route.hosts[a], table: table, routeIndex: routeIndex, hostIndex: a, generation: generation).active <
+                state(route.hosts[b], table: table, routeIndex: routeIndex, hostIndex: b, generation: generation).active
             }
         case .roundRobin:
             let key = "\(table.key)#\(routeIndex)"
@@ -280,10 +302,10 @@ final class BackendRuntime {
         }
     }
 
-    func tick(now: UInt64) {}
+    func tick(now: UInt64) { pruneRetired() }
 
     func shutdown() {
-        for hs in hosts.values {
+        for hs in Array(hosts.values) + retired {
             hs.fastcgi.closeAll()
             hs.proxy.closeAll()
         }

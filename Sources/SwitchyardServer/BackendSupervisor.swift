@@ -14,6 +14,17 @@ final class BackendSupervisor {
         var children: [ChildProcess?]
         var backoff: Double = 0.5
         var startedAt: [UInt64]
+        /// Left the configuration (live reload): drained, then stopped, never restarted.
+        var retired = false
+        /// The configuration generations this backend served: from `startedGeneration` up to
+        /// (not including) `retiredGeneration`. Retired host states in the workers say which
+        /// generation they served last, so their exchanges are counted against this backend only,
+        /// not against a later one at the same address.
+        var startedGeneration = 0
+        var retiredGeneration = Int.max
+        /// The unix socket file this backend removes when it stops (nil: none, or a replacement
+        /// took the path over).
+        var socketFile: String?
         init(config: BackendHostConfig, argv: [String]) {
             self.config = config
             self.argv = argv
@@ -22,10 +33,12 @@ final class BackendSupervisor {
         }
     }
 
-    private let loop: EventLoop
-    private let errorLog: ErrorLog
-    private let availability: BackendAvailability
-    private var managed: [Managed] = []
+    let loop: EventLoop
+    let errorLog: ErrorLog
+    let availability: BackendAvailability
+    var managed: [Managed] = []
+    /// Spawned backends a reload removed, running until no exchange uses them (`Server+Reload`).
+    var retiredManaged: [Managed] = []
     private var stopping = false
 
     init(loop: EventLoop, errorLog: ErrorLog, availability: BackendAvailability) {
@@ -36,47 +49,66 @@ final class BackendSupervisor {
 
     /// Creates sockets and starts every spawned backend. Throws a start-up error naming bin-path.
     func start(tables: [GatewayRouteTable]) throws {
+        for host in Self.spawnedHosts(tables) { managed.append(try launch(host)) }
+        try checkStarted(managed)
+    }
+
+    /// Every `bin-path` host of `tables`, once per address (the first one written wins).
+    static func spawnedHosts(_ tables: [GatewayRouteTable]) -> [BackendHostConfig] {
         var seen = Set<String>()
+        var hosts: [BackendHostConfig] = []
         for table in tables {
             for route in table.routes {
-                for host in route.hosts {
-                    guard let binPath = host.binPath else { continue }
-                    let identity = host.addressDescription
-                    if seen.contains(identity) { continue }
-                    seen.insert(identity)
-                    let argv = binPath.split(separator: " ").map(String.init)
-                    guard let program = argv.first, access(program, X_OK) == 0 else {
-                        throw ServerError.backend("\(host.location): bin-path \"\(binPath)\" is not an executable file (\(String(cString: strerror(errno))))")
-                    }
-                    let m = Managed(config: host, argv: argv)
-                    let address: SocketAddress
-                    if let socket = host.socket { address = .unix(socket) }
-                    else { address = try SocketAddress.resolve(host: host.host ?? "127.0.0.1", port: host.port ?? 0) }
-                    do {
-                        m.listenFD = try Socket.listen(address, options: .init(backlog: host.listenBacklog))
-                    } catch {
-                        throw ServerError.backend("\(host.location): bin-path \"\(binPath)\": cannot listen on \(host.addressDescription): \(error)")
-                    }
-                    // The child accepts on fd 0 with blocking calls.
-                    Socket.setNonBlocking(m.listenFD, false)
-                    managed.append(m)
-                    // lighttpd 1.4 starts max-procs processes; they all accept on the one listening socket.
-                    for i in 0..<max(host.maxProcs, host.minProcs, 1) {
-                        do { try spawn(m, slot: i) } catch {
-                            throw ServerError.backend("\(host.location): bin-path \"\(binPath)\" could not be started: \(error)")
-                        }
-                    }
+                for host in route.hosts where host.binPath != nil {
+                    if seen.insert(host.addressDescription).inserted { hosts.append(host) }
                 }
             }
         }
-        // A backend that dies at once (missing interpreter, bad arguments) is a start-up error.
-        if !managed.isEmpty {
-            usleep(150_000)
-            for m in managed {
-                for case let child? in m.children {
-                    if kill(child.pid, 0) != 0 || isZombie(child.pid) {
-                        throw ServerError.backend("\(m.config.location): bin-path \"\(m.argv.joined(separator: " "))\" exited right after start")
-                    }
+        return hosts
+    }
+
+    /// The listening socket and the processes of one spawned backend.
+    /// `listenPath`: bind the unix socket there instead of at `socket` (a replacement that is
+    /// renamed into place once the reload is committed).
+    func launch(_ host: BackendHostConfig, listenPath: String? = nil, generation: Int = 0) throws -> Managed {
+        let binPath = host.binPath ?? ""
+        let argv = binPath.split(separator: " ").map(String.init)
+        guard let program = argv.first, access(program, X_OK) == 0 else {
+            throw ServerError.backend("\(host.location): bin-path \"\(binPath)\" is not an executable file (\(String(cString: strerror(errno))))")
+        }
+        let m = Managed(config: host, argv: argv)
+        m.startedGeneration = generation
+        let address: SocketAddress
+        if let socket = host.socket {
+            address = .unix(listenPath ?? socket)
+            m.socketFile = listenPath ?? socket
+        }
+        else { address = try SocketAddress.resolve(host: host.host ?? "127.0.0.1", port: host.port ?? 0) }
+        do {
+            m.listenFD = try Socket.listen(address, options: .init(backlog: host.listenBacklog))
+        } catch {
+            throw ServerError.backend("\(host.location): bin-path \"\(binPath)\": cannot listen on \(host.addressDescription): \(error)")
+        }
+        // The child accepts on fd 0 with blocking calls.
+        Socket.setNonBlocking(m.listenFD, false)
+        // lighttpd 1.4 starts max-procs processes; they all accept on the one listening socket.
+        for i in 0..<max(host.maxProcs, host.minProcs, 1) {
+            do { try spawn(m, slot: i) } catch {
+                discard(m)
+                throw ServerError.backend("\(host.location): bin-path \"\(binPath)\" could not be started: \(error)")
+            }
+        }
+        return m
+    }
+
+    /// A backend that dies at once (missing interpreter, bad arguments) is a start-up error.
+    func checkStarted(_ list: [Managed]) throws {
+        guard !list.isEmpty else { return }
+        usleep(150_000)
+        for m in list {
+            for case let child? in m.children {
+                if kill(child.pid, 0) != 0 || isZombie(child.pid) {
+                    throw ServerError.backend("\(m.config.location): bin-path \"\(m.argv.joined(separator: " "))\" exited right after start")
                 }
             }
         }
@@ -93,7 +125,7 @@ final class BackendSupervisor {
         return rest.hasPrefix("Z")
     }
 
-    private func spawn(_ m: Managed, slot: Int) throws {
+    func spawn(_ m: Managed, slot: Int) throws {
         var env: [String] = []
         for name in m.config.binCopyEnvironment {
             if let v = getenv(name) { env.append("\(name)=\(String(cString: v))") }
@@ -135,6 +167,10 @@ final class BackendSupervisor {
     private func childExited(_ m: Managed, slot: Int, status: ExitStatus) {
         m.children[slot] = nil
         let label = "backend \(m.argv[0])"
+        if m.retired {
+            if m.children.allSatisfy({ $0 == nil }) { finishRetired(m) }
+            return
+        }
         if stopping {
             availability.processExited(address: m.config.addressDescription, slot: slot, state: "stopped")
             return
@@ -163,7 +199,7 @@ final class BackendSupervisor {
             }
         }
         loop.schedule(afterSeconds: delay) { [weak self, weak m] in
-            guard let self, let m, !self.stopping, m.children[slot] == nil else { return }
+            guard let self, let m, !self.stopping, !m.retired, m.children[slot] == nil else { return }
             do { try self.spawn(m, slot: slot) } catch {
                 self.errorLog.error(label, "restart failed: \(error)")
                 self.childExited(m, slot: slot, status: .exited(127))
@@ -192,19 +228,19 @@ final class BackendSupervisor {
     /// Sends kill-signal to every child and removes unix socket files.
     func stop() {
         stopping = true
-        for m in managed {
+        for m in managed + retiredManaged {
             for case let child? in m.children {
                 child.signal(m.config.killSignal)
             }
             if m.listenFD >= 0 { close(m.listenFD) }
-            if let socket = m.config.socket { unlink(socket) }
+            if let socket = m.socketFile { unlink(socket) }
         }
     }
 
     /// Waits up to `seconds` for the children to exit, then SIGKILLs what is left.
     func waitForChildren(seconds: Double) {
         let deadline = EventLoop.monotonicNanoseconds() + UInt64(seconds * 1e9)
-        for m in managed {
+        for m in managed + retiredManaged {
             for case let child? in m.children {
                 while EventLoop.monotonicNanoseconds() < deadline {
                     let r = waitpid(child.pid, nil, WNOHANG)

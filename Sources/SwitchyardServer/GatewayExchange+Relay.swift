@@ -120,11 +120,15 @@ extension GatewayExchange {
         guard phase == .upgraded, let connection, let stream = stream as? FDBackendStream,
               connection.outputBacklog == 0, stream.pendingWriteBytes == 0, connection.canDetachForRelay else { return }
         guard let backend = stream.detachForRelay() else { return }
+        // The stream's close hook (its host's load count) runs when the relay closes the fds.
+        let streamClosed = stream.onClose
+        stream.onClose = nil
         let stats = connection.routeStats   // read before the detach ends the exchange
         spliceWhenBusy = false
         guard let client = connection.detachForRelay() else {
             Glibc.close(backend.readFD)
             if backend.writeFD != backend.readFD { Glibc.close(backend.writeFD) }
+            streamClosed?(false)
             return
         }
         self.stream = nil
@@ -136,7 +140,7 @@ extension GatewayExchange {
         SpliceRelay.start(worker: worker, clientFD: client.fd, clientInput: client.pendingInput,
                           backendRead: backend.readFD, backendWrite: backend.writeFD, label: label,
                           errorLog: errorLog, writeIdle: worker.server.maxWriteIdle, readTimeout: readTimeout,
-                          stats: stats, onClose: { clean in finish?(clean) })
+                          stats: stats, onClose: { clean in finish?(clean); streamClosed?(clean) })
     }
 
     /// How long a backend connection may stay open once its response is complete, when the route

@@ -64,6 +64,8 @@ public final class RequestSettings: Sendable {
         var extforward: ExtForwardSettings?
         /// mod_status (and `status.metrics-url`).
         var status = StatusURLs()
+        /// The configuration generation these settings belong to (`ConfigSnapshot.generation`).
+        var generation = 0
         public init() {}
     }
 
@@ -88,6 +90,9 @@ public final class RequestSettings: Sendable {
     let auth: AuthSettings?
     let extforward: ExtForwardSettings?
     let status: StatusURLs
+    /// The configuration generation: an exchange routed before a reload keeps its backend host
+    /// states apart from the new configuration's (`BackendRuntime.state`).
+    let generation: Int
     let hasStatusURLs: Bool
     /// Flags the router tests on every request, so it does not copy the rule values (and retain
     /// their arrays) just to find them empty.
@@ -121,6 +126,7 @@ public final class RequestSettings: Sendable {
         auth = v.auth
         extforward = v.extforward
         status = v.status
+        generation = v.generation
         hasStatusURLs = !v.status.isEmpty
         hasURLRules = !v.urlRules.isEmpty
         hasRequestHeaderRules = !v.setenv.addRequestHeaders.isEmpty || !v.setenv.setRequestHeaders.isEmpty
@@ -150,12 +156,15 @@ enum GatewayModule: Sendable {
 public final class SettingsResolver: Sendable {
     public let document: ConfigDocument
     public let server: ServerSettings
+    /// Stamped on every `RequestSettings` this resolver makes.
+    let generation: Int
     /// Route tables by identity, so every conditional combination shares one table (and its pools' keys).
     private let tables = Mutex<[String: GatewayRouteTable]>([:])
 
-    init(document: ConfigDocument, server: ServerSettings) {
+    init(document: ConfigDocument, server: ServerSettings, generation: Int = 0) {
         self.document = document
         self.server = server
+        self.generation = generation
     }
 
     /// Validates every conditional scope at start-up so a bad value is reported by `-t`, not by the first request.
@@ -173,6 +182,7 @@ public final class SettingsResolver: Sendable {
     func resolve(matching: [Int]) throws -> RequestSettings {
         func entry(_ key: String) -> ConfigEntry? { document.value(key, matching: matching) }
         var s = RequestSettings.Values()
+        s.generation = generation
         let modules = entry("server.modules")?.value.stringList ?? []
         s.moduleOrder = modules
         if let e = entry("server.document-root") {
@@ -247,7 +257,7 @@ public final class SettingsResolver: Sendable {
                                debugKey: "scgi.debug", mapKey: "scgi.map-extensions", matching: matching)
         }
         s.websocket = try WebSocketPolicySettings.parse(entry: entry)
-        s.urlRules = try URLRules.parse(modules: modules, entry: entry)
+        s.urlRules = try URLRules.parse(modules: modules, entry: entry, regexContext: { regexContext(of: $0, matching: matching) })
         s.setenv = try SetenvRules.parse(modules: modules, entry: entry)
         s.aliases = try AliasMap.parse(modules: modules, entry: entry)
         s.auth = try AuthSettings.parse(modules: modules, entry: entry)
@@ -268,6 +278,18 @@ public final class SettingsResolver: Sendable {
     private func boolValue(_ e: ConfigEntry, _ key: String) throws -> Bool {
         guard let b = e.value.boolValue else { throw ConfigError(location: e.location, message: "\(key) must be \"enable\" or \"disable\"") }
         return b
+    }
+
+    /// The `=~` conditional whose captures `%N` in `key`'s value name: the last matching block
+    /// that sets `key`, or its nearest enclosing regex block (a plain `else` has no captures).
+    func regexContext(of key: String, matching: [Int]) -> Int? {
+        var block = matching.last { document.contexts[$0].settings[key] != nil }
+        while let i = block {
+            let context = document.contexts[i]
+            if !context.isElse && context.condition.op == .regex { return i }
+            block = context.parent
+        }
+        return nil
     }
 
     private func table(_ e: ConfigEntry, key: String, proto: BackendWireProtocol, balanceKey: String, debugKey: String,

@@ -91,9 +91,12 @@ final class Router: ExchangeRouting {
     /// mod_auth's htpasswd files and remembered logins, per worker.
     private let authenticator = BasicAuthenticator()
     /// mod_extforward, read once: it is global (the client address picks the conditionals).
-    private lazy var extforward: ExtForwardSettings? = worker.serverInstance.globalSettings.extforward
+    private lazy var extforward: ExtForwardSettings? = worker.config.globalSettings.extforward
 
     init(worker: Worker) { self.worker = worker }
+
+    /// A reload reached the worker: the global mod_extforward settings are read again.
+    func configurationChanged() { extforward = worker.config.globalSettings.extforward }
 
     func handler(for head: HTTPRequestHead, connection: any ClientExchange) -> RoutedRequest {
         var routed = route(head, connection: connection, rewrites: 0, onceApplied: false)
@@ -128,8 +131,17 @@ final class Router: ExchangeRouting {
         }
         lastResponseHeaders = settings.responseHeaders.isEmpty ? nil : settings.responseHeaders
         if settings.hasURLRules && !isConnect {
+            // %N: a conditional block's regex run again on this request's subject (only for rules that use it).
+            let document = worker.config.document
+            let captures: (Int) -> [String] = { [unowned self] index in
+                guard index < document.contexts.count else { return [] }
+                let condition = document.contexts[index].condition
+                let input = self.conditionInput(head, path: path, host: host, scheme: scheme, remoteIP: remoteIP, connection: connection)
+                guard let subject = input.subject(for: condition.field) else { return [] }
+                return condition.regex?.captures(subject) ?? []
+            }
             if let r = applyURLRules(settings, head: head, path: path, connection: connection, rewrites: rewrites,
-                                     onceApplied: onceApplied) { return r }
+                                     onceApplied: onceApplied, conditionCaptures: captures) { return r }
         }
         var remoteUser: String? = nil
         if let auth = settings.auth, let requirement = auth.requirement(for: path) {
@@ -190,10 +202,10 @@ final class Router: ExchangeRouting {
     /// mod_redirect, then mod_rewrite (the request routed again with the new path and query; the
     /// client's target stays REQUEST_URI, as in lighttpd), then mod_access. Nil: none applied.
     private func applyURLRules(_ settings: RequestSettings, head: HTTPRequestHead, path: String, connection: any ClientExchange,
-                               rewrites: Int, onceApplied: Bool) -> RoutedRequest? {
+                               rewrites: Int, onceApplied: Bool, conditionCaptures: (Int) -> [String]) -> RoutedRequest? {
         let rules = settings.urlRules
         let uri = head.path + (head.query.map { "?" + $0 } ?? "")
-        if let location = rules.redirect(uri) {
+        if let location = rules.redirect(uri, conditionCaptures: conditionCaptures) {
             return RoutedRequest(handler: FixedResponseHandler(status: rules.redirectCode, connection: connection,
                                                                extraHeaders: [("Location", location)]),
                                  wantsBody: false, bodyLimit: 0)
@@ -203,7 +215,7 @@ final class Router: ExchangeRouting {
             var st = stat()
             return stat(StaticFileHandler.join(root, below), &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
         }
-        if let (rewritten, kind) = rules.rewrite(uri, onceApplied: onceApplied, isFile: isFile) {
+        if let (rewritten, kind) = rules.rewrite(uri, onceApplied: onceApplied, isFile: isFile, conditionCaptures: conditionCaptures) {
             guard rewrites < Router.maxRewrites else {
                 return fixed(500, connection: connection, log: "url.rewrite: more than \(Router.maxRewrites) rewrites of \(head.target)")
             }

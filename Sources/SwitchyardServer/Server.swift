@@ -5,11 +5,16 @@ import SwitchyardConfig
 /// The whole gateway: configuration, listeners, one worker per core, the main loop that handles
 /// signals and supervises spawned backends.
 public final class Server {
-    public let document: ConfigDocument
-    public let settings: ServerSettings
-    let resolver: SettingsResolver
-    let globalSettings: RequestSettings
-    let gatewayTables: [GatewayRouteTable]
+    /// The configuration in effect: set at load and by each applied reload (SIGUSR1), read and
+    /// replaced only on the main thread once `run` started. Workers keep their own copy
+    /// (`Worker.config`), handed over through their loops.
+    private(set) var config: ConfigSnapshot
+    public var document: ConfigDocument { config.document }
+    public var settings: ServerSettings { config.settings }
+    var globalSettings: RequestSettings { config.globalSettings }
+    var gatewayTables: [GatewayRouteTable] { config.gatewayTables }
+    /// The file a reload reads again (nil: the built-in defaults, which never change).
+    let configPath: String?
     /// Which listeners speak TLS, with which certificates (`ssl.*`), as loaded at start.
     let tls: TLSSettings
     /// Each TLS listener's current context, keyed by its socket block's pattern (nil: the main
@@ -20,77 +25,47 @@ public final class Server {
     let connectionCount = AtomicCounter()
     /// PATH handed to CGI programs (see README: CGI environment rule).
     let childPath: String
-    private var workers: [Worker] = []
+    private(set) var workers: [Worker] = []
     /// Every worker with its loop, for status pages to visit; set before the worker threads start.
     private(set) var statusTargets: [(loop: EventLoop, worker: LoopBound<Worker>)] = []
     /// When `run` began (wall clock), for the status pages' uptime.
     private(set) var startedAt = time(nil)
     private var threads: [LoopThread] = []
-    private var mainLoop: EventLoop?
-    private var supervisor: BackendSupervisor?
+    private(set) var mainLoop: EventLoop?
+    private(set) var supervisor: BackendSupervisor?
     /// Spawned backends between a crash and their restart (set by the supervisor, read by workers).
     let backendAvailability = BackendAvailability()
-    private var stopRequested = false
+    private(set) var stopRequested = false
     public private(set) var boundAddresses: [String] = []
     /// systemd readiness (`Type=notify`); reads `$NOTIFY_SOCKET` before any thread starts.
     let notifier = ServiceNotifier()
+    /// Whether the retired spawned backends' drain check is scheduled (`Server+Reload`).
+    var drainCheckScheduled = false
 
     /// Loads and validates a configuration. `path` nil: serve the current directory on 127.0.0.1:8080.
     public static func load(configPath: String?, overrides: [String] = []) throws -> (Server, [ConfigDiagnostic]) {
-        var doc: ConfigDocument
-        do {
-            if let configPath {
-                doc = try ConfigParser.parse(file: configPath)
-            } else {
-                doc = try ConfigParser.parse(text: "server.document-root = \".\"\nserver.bind = \"127.0.0.1\"\nserver.port = 8080\n",
-                                             fileName: "(defaults)", baseDirectory: ".", environment: [:])
-            }
-        } catch {
-            throw ServerError.config("\(error)")
-        }
-        doc.warnUnknownKeys(known: KnownKeys.all.union(KnownKeys.withoutEffect.keys))
-        var warnings = doc.warnings
-        for (key, location) in doc.allKeys() {
-            if let why = KnownKeys.withoutEffect[key] {
-                warnings.append(ConfigDiagnostic(location: location, message: "\(key) has no effect in Switchyard: \(why)"))
-            }
-        }
-        if let modules = doc.global["server.modules"] {
-            for m in modules.value.stringList ?? [] where !KnownKeys.modules.contains(m) {
-                if KnownKeys.parsedOnly.contains(m) {
-                    warnings.append(ConfigDiagnostic(location: modules.location, message: "module \"\(m)\": settings are checked, requests are not served by it yet"))
-                    continue
-                }
-                warnings.append(ConfigDiagnostic(location: modules.location, message: "module \"\(m)\" is not available in Switchyard yet; its settings are ignored"))
-            }
-        }
-        let settings = try ServerSettings(document: doc)
-        let tls = try TLSSettings(document: doc)
-        warnings += tls.warnings
-        let log = try ErrorLog(path: settings.errorLogPath)
-        let server = try Server(document: doc, settings: settings, errorLog: log, tls: tls)
-        return (server, warnings)
+        let snapshot = try ConfigSnapshot.load(configPath: configPath)
+        let tls = try TLSSettings(document: snapshot.document)
+        let log = try ErrorLog(path: snapshot.settings.errorLogPath)
+        let server = try Server(snapshot: snapshot, configPath: configPath, errorLog: log, tls: tls)
+        return (server, snapshot.warnings + tls.warnings)
     }
 
-    init(document: ConfigDocument, settings: ServerSettings, errorLog: ErrorLog, tls: TLSSettings = TLSSettings()) throws {
-        self.document = document
+    init(snapshot: ConfigSnapshot, configPath: String?, errorLog: ErrorLog, tls: TLSSettings = TLSSettings()) throws {
+        self.config = snapshot
+        self.configPath = configPath
         self.tls = tls
         var slots: [String?: TLSContextSlot] = [:]
         if let main = tls.main { slots[nil] = TLSContextSlot(main) }
         for (socket, context) in tls.sockets { slots[socket] = TLSContextSlot(context) }
         self.tlsSlots = slots
-        self.settings = settings
         self.errorLog = errorLog
-        self.resolver = SettingsResolver(document: document, server: settings)
-        self.gatewayTables = try resolver.validateAll()
-        try BackendPreflight.check(gatewayTables)
-        self.globalSettings = try resolver.resolve(matching: [])
         self.childPath = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
-        var root = stat()
-        if stat(globalSettings.documentRoot, &root) != 0 || (root.st_mode & S_IFMT) != S_IFDIR {
-            errorLog.warning("config", "server.document-root \"\(globalSettings.documentRoot)\" is not a directory")
-        }
+        if let warning = snapshot.documentRootWarning { errorLog.warning("config", warning) }
     }
+
+    /// Only the reload replaces the configuration (`Server+Reload`).
+    func install(_ snapshot: ConfigSnapshot) { config = snapshot }
 
     /// Binds, starts workers and backends, and blocks until SIGTERM/SIGINT and a graceful stop.
     public func run(announce: (String) -> Void) throws {
@@ -156,6 +131,8 @@ public final class Server {
             accessLog?.reopen()
             errorLog.info("server", "SIGHUP: log files reopened")
             reloadCertificates()
+        case SIGUSR1:
+            reloadConfiguration()
         case SIGTERM, SIGINT:
             if stopRequested {
                 errorLog.info("server", "second stop signal: stopping now")

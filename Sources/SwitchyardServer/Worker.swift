@@ -11,11 +11,14 @@ final class Worker {
     let index: Int
     let loop: EventLoop
     unowned let serverInstance: Server
+    /// This worker's configuration: replaced (`apply`) on this loop when a reload is handed over,
+    /// so the requests routed after it use the new one and those routed before keep theirs.
+    private(set) var config: ConfigSnapshot
     /// A copy of the server-wide settings: read on every request, and a stored copy costs no
     /// trip through the unowned `serverInstance` reference.
-    let server: ServerSettings
+    private(set) var server: ServerSettings
     /// `Server: <tag>` with its CRLF, sanitised once; empty when `server.tag` is "".
-    let serverTagLine: [UInt8]
+    private(set) var serverTagLine: [UInt8]
     let errorLog: ErrorLog
     var dateCache = HTTPDateCache()
     /// Requests, connections and per-route counters; read by status pages on this loop.
@@ -30,7 +33,7 @@ final class Worker {
     private var settingsCache: [[Int]: RequestSettings] = [:]
     /// The settings of every request when the configuration has no conditional blocks: then
     /// there is nothing to evaluate per request (see `Router`).
-    let unconditionalSettings: RequestSettings?
+    private(set) var unconditionalSettings: RequestSettings?
     /// The server's access log (nil when none is configured), checked after every response.
     let accessLogFile: AccessLog?
     private var accessBuffer: [UInt8] = []
@@ -38,7 +41,7 @@ final class Worker {
     private var stopDeadline: UInt64 = 0
     var parserLimits: HTTPParserLimits
     /// The buffered-stream tuning every client connection starts with (built once).
-    let clientStreamOptions: BufferedStreamOptions
+    private(set) var clientStreamOptions: BufferedStreamOptions
     lazy var router = Router(worker: self)
     lazy var backends = BackendRuntime(worker: self)
     lazy var cgiChildren = CGIChildren(loop: loop, errorLog: errorLog)
@@ -51,16 +54,47 @@ final class Worker {
         self.serverInstance = server
         self.loop = try EventLoop(name: "worker-\(index)")
         self.errorLog = server.errorLog
-        self.server = server.settings
-        self.serverTagLine = HeaderName.fieldLine("Server", server.settings.tag, omitIfEmpty: true)
-        self.unconditionalSettings = server.document.contexts.isEmpty ? server.globalSettings : nil
+        let config = server.config
+        self.config = config
+        self.server = config.settings
+        self.serverTagLine = Worker.tagLine(config)
+        self.unconditionalSettings = Worker.unconditional(config)
         self.accessLogFile = server.accessLog
+        parserLimits = Worker.limits(config)
+        clientStreamOptions = HTTP1Connection.streamOptions(config.settings)
+    }
+
+    /// A reload reached this loop: connections accepted and requests routed from now on use
+    /// `snapshot`; running exchanges keep the settings they captured; backend hosts that left the
+    /// configuration are retired (`BackendRuntime.reload`).
+    func apply(_ snapshot: ConfigSnapshot) {
+        guard snapshot.generation > config.generation else { return }
+        config = snapshot
+        server = snapshot.settings
+        serverTagLine = Worker.tagLine(snapshot)
+        dateLinesSecond = Int.min   // the cached Date/Server block carries the old tag
+        unconditionalSettings = Worker.unconditional(snapshot)
+        parserLimits = Worker.limits(snapshot)
+        clientStreamOptions = HTTP1Connection.streamOptions(snapshot.settings)
+        settingsCache.removeAll()
+        router.configurationChanged()
+        backends.reload(tables: snapshot.gatewayTables)
+    }
+
+    private static func tagLine(_ c: ConfigSnapshot) -> [UInt8] {
+        HeaderName.fieldLine("Server", c.settings.tag, omitIfEmpty: true)
+    }
+
+    private static func unconditional(_ c: ConfigSnapshot) -> RequestSettings? {
+        c.document.contexts.isEmpty ? c.globalSettings : nil
+    }
+
+    private static func limits(_ c: ConfigSnapshot) -> HTTPParserLimits {
         var limits = HTTPParserLimits()
-        limits.maxHeaderBlockSize = server.settings.maxRequestFieldSize
-        limits.maxRequestLineLength = max(server.settings.maxRequestFieldSize, 8192)
-        limits.maxBodySize = server.globalSettings.maxRequestSize
-        parserLimits = limits
-        clientStreamOptions = HTTP1Connection.streamOptions(server.settings)
+        limits.maxHeaderBlockSize = c.settings.maxRequestFieldSize
+        limits.maxRequestLineLength = max(c.settings.maxRequestFieldSize, 8192)
+        limits.maxBodySize = c.globalSettings.maxRequestSize
+        return limits
     }
 
     func addListener(fd: Int32, info: ListenerInfo) throws {
@@ -226,10 +260,10 @@ final class Worker {
     /// then gets a 500; falling back to the global settings would silently drop what the
     /// conditionals meant to restrict.
     func settings(for input: ConditionInput) -> RequestSettings? {
-        let matching = serverInstance.document.matchingContexts(input)
+        let matching = config.document.matchingContexts(input)
         if let s = settingsCache[matching] { return s }
         do {
-            let s = try serverInstance.resolver.resolve(matching: matching)
+            let s = try config.resolver.resolve(matching: matching)
             settingsCache[matching] = s
             return s
         } catch {

@@ -19,7 +19,8 @@ with WebSocket upgrade, configured in lighttpd's language.
 
 Switchyard always runs in the foreground and never daemonises: run it under
 systemd, a container runtime or a supervisor. SIGTERM/SIGINT stop it gracefully,
-SIGHUP reopens the log files and reloads TLS certificates and keys.
+SIGHUP reopens the log files and reloads TLS certificates and keys, SIGUSR1
+reloads the configuration file in place (see README: live reload).
 """
 
 func fail(_ message: String) -> Never {

@@ -75,7 +75,7 @@ struct ProxySeedConfigTests {
     @Test func novncSeedInsideAConditional() throws {
         guard let (server, _) = try ServerSeeds.load("novnc-wstunnel.conf") else { return }
         #expect(server.globalSettings.wstunnel == nil)
-        let scoped = try server.resolver.resolve(matching: [0])
+        let scoped = try server.config.resolver.resolve(matching: [0])
         let tunnel = try #require(scoped.wstunnel)
         #expect(tunnel.frameType == .binary)
         #expect(tunnel.routes.map(\.match) == [""])

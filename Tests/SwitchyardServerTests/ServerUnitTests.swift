@@ -175,6 +175,40 @@ struct URLRulesTests {
         #expect(URLRules.substitute("héllo $1", ["x", "wörld"]) == "héllo wörld")
     }
 
+    @Test func percentGroupsAreTheConditionalsCaptures() {
+        #expect(URLRules.substitute("https://%2/$1", ["/a", "a"], conditionGroups: ["www.x.org", "www.", "x.org"]) == "https://x.org/a")
+        #expect(URLRules.substitute("/%9/%1", ["/"], conditionGroups: ["h", "g"]) == "//g", "a group the conditional does not have is empty")
+        #expect(URLRules.substitute("/100\\%1%", ["/"], conditionGroups: ["h", "g"]) == "/100%1%")
+        #expect(URLRules.hasPercentGroup("/%1") && !URLRules.hasPercentGroup("/100%") && !URLRules.hasPercentGroup("/\\%1"))
+    }
+
+    @Test func percentGroupsNameTheEnclosingRegexBlock() throws {
+        let text = """
+            server.modules = ("mod_redirect", "mod_rewrite")
+            $HTTP["host"] =~ "^(www\\.)?(.*)$" {
+                url.redirect = ("^/old/(.*)" => "https://%2/new/$1")
+                $HTTP["url"] == "/inner" {
+                    url.rewrite-once = ("^/(.*)" => "/%2/$1")
+                }
+            }
+            else $HTTP["host"] == "plain" {
+                url.redirect = ("^/(.*)" => "/%1")
+            }
+            """
+        let doc = try ConfigParser.parse(text: text, fileName: "t.conf", baseDirectory: "/tmp", environment: [:])
+        let resolver = SettingsResolver(document: doc, server: try ServerSettings(document: doc))
+        #expect(resolver.regexContext(of: "url.redirect", matching: [0]) == 0)
+        #expect(resolver.regexContext(of: "url.rewrite-once", matching: [0, 1]) == 0, "a plain block inside: its regex ancestor")
+        #expect(resolver.regexContext(of: "url.redirect", matching: [2]) == nil, "an == block has no captures")
+        #expect(resolver.regexContext(of: "url.redirect", matching: []) == nil)
+        let rules = try resolver.resolve(matching: [0]).urlRules
+        let captures = { (i: Int) -> [String] in doc.contexts[i].condition.regex?.captures("www.example.org") ?? [] }
+        #expect(rules.redirect("/old/a?b=1", conditionCaptures: captures) == "https://example.org/new/a?b=1")
+        var asked = 0
+        _ = rules.redirect("/nomatch") { _ in asked += 1; return [] }
+        #expect(asked == 0, "captures are computed only for a rule that matched and uses them")
+    }
+
     @Test func onceRulesStopAndIfNotFileAsksOnce() throws {
         var rules = URLRules()
         rules.rewrites = [

@@ -159,3 +159,25 @@ def test_kernel_tls_status_and_user_space_fallback_serves_files(switchyard, live
     head, _, part = s.curl("/large.bin", "a.test", "-r", "100-199", "-i").partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 206") and b"Content-Range: bytes 100-199/%d" % len(body) in head, head
     assert part == body[100:200]
+
+
+def test_sigusr1_reload_takes_new_certificate_files_and_refuses_a_tls_listener_change(switchyard, live, tmp_path):
+    """A live reload (SIGUSR1) reads the configuration again: certificate files it now names
+    are used for new handshakes (an open wss keeps its session); turning TLS off on a listener is
+    refused (listeners change only at a restart) and the running TLS keeps serving."""
+    s = start(switchyard, live, tmp_path)
+    issue(live, "live", "renamed", "a.test")
+    conf = Path(s.srv.conf_path)
+    with wss_connect(s, "/ws/ws_echo.py") as ws:
+        ws.send("before")
+        assert ws.recv(timeout=10) == "before"
+        conf.write_text(s.srv.config_text.replace("a.test.crt", "renamed.crt").replace("a.test.key", "renamed.key"))
+        s.srv.send_signal(signal.SIGUSR1)
+        assert wait_until(lambda: "reloaded (generation 1)" in s.srv.output(), timeout=5), s.srv.output()
+        assert served_serial(s) == file_serial(live / "renamed.crt")
+        ws.send("after")
+        assert ws.recv(timeout=10) == "after"
+    conf.write_text(s.srv.config_text.replace('ssl.engine = "enable"', 'ssl.engine = "disable"'))
+    s.srv.send_signal(signal.SIGUSR1)
+    assert wait_until(lambda: "ssl.engine changed" in s.srv.output(), timeout=5), s.srv.output()
+    assert served_serial(s) == file_serial(live / "renamed.crt")

@@ -55,6 +55,33 @@ $HTTP["url"] =^ "/cgi-bin/" {{
     assert get(server.port, "/people/ADA").status == 404      # no rule matched: a static 404
 
 
+def test_percent_captures_of_the_enclosing_conditional(switchyard, tmp_path):
+    """lighttpd's %1..%9: the groups of the `$HTTP[...] =~` block the rule is written in (here the
+    host's name without www. for a redirect, the tenant part for a rewrite to a CGI)."""
+    (tmp_path / "cgi-bin").symlink_to(CGI_BIN)
+    server = switchyard(f"""
+server.document-root = {q(tmp_path)}
+server.modules += ("mod_redirect", "mod_rewrite", "mod_cgi")
+cgi.script-directories = ({q(CGI_BIN)})
+$HTTP["host"] =~ "^www\\.(.*)$" {{
+    url.redirect = ( "^/(.*)$" => "https://%1/$1" )
+}}
+$HTTP["host"] =~ "^([a-z]+)\\.tenants\\.test$" {{
+    $HTTP["url"] =^ "/app/" {{
+        url.rewrite-once = ( "^/app/(.*)$" => "/cgi-bin/env.py?tenant=%1&page=$1&literal=\\%1" )
+    }}
+}}
+$HTTP["url"] =^ "/cgi-bin/" {{
+    cgi.assign = (".py" => "/usr/bin/python3")
+}}
+""")
+    r = get(server.port, "/a/b?c=1", headers=[("Host", "www.example.org")])
+    assert r.status == 301 and r.header("Location") == "https://example.org/a/b?c=1", r
+    r = get(server.port, "/app/home", headers=[("Host", "acme.tenants.test")])
+    assert r.status == 200, f"{r}\n{server.log_text()[-1500:]}"
+    assert env_of(r)["QUERY_STRING"] == "tenant=acme&page=home&literal=%1", env_of(r)
+
+
 def test_php_front_controller_rewrite_if_not_file(switchyard, fpm, tmp_path):
     root = tmp_path / "www"
     root.mkdir()

@@ -54,7 +54,7 @@ final class StatusHandler: RequestHandler {
         snapshot.now = time(nil)
         snapshot.uptimeSeconds = max(0, snapshot.now - server.startedAt)
         snapshot.processes = server.backendAvailability.processList
-        snapshot.modules = server.settings.modules
+        snapshot.modules = worker.server.modules
         let body: String, type: String
         switch page {
         case .status where auto:
@@ -67,7 +67,7 @@ final class StatusHandler: RequestHandler {
         case .metrics:
             (body, type) = (StatusText.prometheus(snapshot), "text/plain; version=0.0.4; charset=utf-8")
         case .config:
-            (body, type) = (StatusText.config(snapshot, settings: server.settings), "text/html; charset=utf-8")
+            (body, type) = (StatusText.config(snapshot, settings: worker.server), "text/html; charset=utf-8")
         }
         let bytes = Array(body.utf8)
         var head = HTTPResponseHead(status: 200)
