@@ -16,7 +16,7 @@ enum KnownKeys {
         "url.redirect", "url.redirect-code", "url.rewrite", "url.rewrite-once", "url.rewrite-repeat",
         "url.rewrite-if-not-file", "url.rewrite-repeat-if-not-file", "url.access-deny", "url.access-allow",
         "setenv.add-request-header", "setenv.set-request-header", "setenv.add-environment", "setenv.set-environment",
-        "setenv.add-response-header", "setenv.set-response-header", "alias.url",
+        "setenv.add-response-header", "setenv.set-response-header", "alias.url", "expire.url", "expire.mimetypes",
         "auth.backend", "auth.backend.htpasswd.userfile", "auth.require", "extforward.forwarder", "extforward.headers",
         "proxy.server", "proxy.balance", "proxy.debug", "proxy.map-extensions", "proxy.header", "proxy.forwarded",
         "proxy.replace-http-host",
@@ -44,6 +44,6 @@ enum KnownKeys {
     static let modules: Set<String> = [
         "mod_cgi", "mod_scgi", "mod_fastcgi", "mod_proxy", "mod_wstunnel", "mod_accesslog", "mod_access", "mod_redirect",
         "mod_rewrite", "mod_setenv", "mod_alias", "mod_auth", "mod_authn_file", "mod_extforward", "mod_staticfile",
-        "mod_indexfile", "mod_dirlisting", "mod_openssl", "mod_status",
+        "mod_indexfile", "mod_dirlisting", "mod_openssl", "mod_status", "mod_expire",
     ]
 }

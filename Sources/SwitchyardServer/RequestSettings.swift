@@ -56,6 +56,8 @@ public final class RequestSettings: Sendable {
         var urlRules = URLRules()
         /// mod_setenv.
         var setenv = SetenvRules()
+        /// mod_expire.
+        var expire = ExpireRules()
         /// mod_alias.
         var aliases = AliasMap()
         /// mod_auth (htpasswd backend).
@@ -86,6 +88,7 @@ public final class RequestSettings: Sendable {
     public let moduleOrder: [String]
     let urlRules: URLRules
     let setenv: SetenvRules
+    let expire: ExpireRules
     let aliases: AliasMap
     let auth: AuthSettings?
     let extforward: ExtForwardSettings?
@@ -122,6 +125,7 @@ public final class RequestSettings: Sendable {
         moduleOrder = v.moduleOrder
         urlRules = v.urlRules
         setenv = v.setenv
+        expire = v.expire
         aliases = v.aliases
         auth = v.auth
         extforward = v.extforward
@@ -259,6 +263,7 @@ public final class SettingsResolver: Sendable {
         s.websocket = try WebSocketPolicySettings.parse(entry: entry)
         s.urlRules = try URLRules.parse(modules: modules, entry: entry, regexContext: { regexContext(of: $0, matching: matching) })
         s.setenv = try SetenvRules.parse(modules: modules, entry: entry)
+        s.expire = try ExpireRules.parse(modules: modules, entry: entry)
         s.aliases = try AliasMap.parse(modules: modules, entry: entry)
         s.auth = try AuthSettings.parse(modules: modules, entry: entry)
         s.extforward = try ExtForwardSettings.parse(modules: modules, entry: entry)

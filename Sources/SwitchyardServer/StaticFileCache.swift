@@ -7,6 +7,8 @@ import SwitchyardHTTP
 final class StaticFileFields {
     let etag: String
     let lastModified: String
+    /// For `expire.mimetypes`.
+    let contentType: String
     /// Content-Type, ETag, Last-Modified and Accept-Ranges lines (200 and 206 responses).
     let full: [UInt8]
     /// ETag and Last-Modified lines (304 responses).
@@ -15,6 +17,7 @@ final class StaticFileFields {
     init(etag: String, lastModified: String, contentType: String) {
         self.etag = etag
         self.lastModified = lastModified
+        self.contentType = contentType
         let validators = HeaderName.fieldLine("ETag", etag) + HeaderName.fieldLine("Last-Modified", lastModified)
         self.validators = validators
         self.full = HeaderName.fieldLine("Content-Type", contentType) + validators

@@ -160,9 +160,16 @@ struct StaticFileHandler {
         let fields = entry.fields
         let headers = context.head.headers
 
+        let expire = context.settings.expire.isEmpty ? nil
+            : context.settings.expire.rule(path: context.path, contentType: fields.contentType)
+        let now = expire == nil ? 0 : Int(time(nil))
+
         if isNotModified(headers, fields: fields, mtime: mtime) {
             if fd >= 0 { close(fd) }
-            connection.sendHead(status: 304, framing: .none) { $0.append(fields.validators) }
+            connection.sendHead(status: 304, framing: .none) { out in
+                out.append(fields.validators)
+                expire?.appendFields(now: now, mtime: mtime, to: out)
+            }
             connection.finishResponse()
             return
         }
@@ -187,6 +194,7 @@ struct StaticFileHandler {
         connection.sendHead(status: contentRange == nil ? 200 : 206, framing: .length(length)) { out in
             out.append(fields.full)
             if let contentRange { HeaderName.appendField("Content-Range", contentRange, to: out) }
+            expire?.appendFields(now: now, mtime: mtime, to: out)
         }
         if isHead {
             if fd >= 0 { close(fd) }

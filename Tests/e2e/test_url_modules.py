@@ -252,3 +252,57 @@ def test_extforward_ignores_untrusted_peers(switchyard, tmp_path):
     server = extforward_server(switchyard, tmp_path, ["192.0.2.1"])
     env = env_of(get(server.port, "/cgi-bin/env.py", headers=[("X-Forwarded-For", "203.0.113.7")]))
     assert env["REMOTE_ADDR"] == "127.0.0.1" and "CLIENT_NET" not in env, "a spoofed header from an untrusted peer"
+
+
+def test_expire_url_and_mimetypes_on_static_files(switchyard, tmp_path):
+    """mod_expire: expire.url (first matching prefix) before expire.mimetypes (type prefix), from
+    the access time or the file's modification; 200, 206 and 304 carry Expires and max-age; a CGI's
+    response keeps its own caching; a bad rule is a config error with file and line."""
+    import email.utils
+    import os
+    import time
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "a.png").write_bytes(b"\x89PNG" + b"x" * 100)
+    (tmp_path / "site.css").write_text("body {}\n")
+    (tmp_path / "page.html").write_text("<p>no rule</p>\n")
+    mtime = int(time.time()) - 86400
+    os.utime(tmp_path / "site.css", (mtime, mtime))
+    (tmp_path / "cgi-bin").symlink_to(CGI_BIN)
+    server = switchyard(f"""
+server.document-root = {q(tmp_path)}
+server.modules += ("mod_expire", "mod_cgi")
+cgi.script-directories = ({q(CGI_BIN)})
+mimetype.assign = (".png" => "image/png", ".css" => "text/css", ".html" => "text/html", ".py" => "text/plain")
+expire.url = ( "/img/" => "access plus 1 hours 30 minutes" )
+expire.mimetypes = ( "text/css" => "modification plus 2 days", "image/" => "access plus 1 years" )
+$HTTP["url"] =~ "^/cgi-bin/" {{
+    cgi.assign = ( ".py" => "/usr/bin/python3" )
+}}
+""")
+
+    def expires_of(r):
+        return int(email.utils.parsedate_to_datetime(r.header("Expires")).timestamp())
+
+    t0 = int(time.time())
+    r = get(server.port, "/img/a.png")
+    assert r.status == 200 and r.header("Cache-Control") == "max-age=5400", r
+    assert t0 + 5400 - 2 <= expires_of(r) <= int(time.time()) + 5400 + 1, r
+    r = get(server.port, "/site.css")
+    assert r.status == 200 and expires_of(r) == mtime + 2 * 86400, r
+    age = int(r.header("Cache-Control").removeprefix("max-age="))
+    assert 86400 - 5 <= age <= 86400 + 1, r
+    # A range and a revalidation carry them too.
+    r = get(server.port, "/img/a.png", headers=[("Range", "bytes=0-3")])
+    assert r.status == 206 and r.body == b"\x89PNG" and r.header("Cache-Control") == "max-age=5400", r
+    r = get(server.port, "/site.css", headers=[("If-Modified-Since", email.utils.formatdate(mtime, usegmt=True))])
+    assert r.status == 304 and expires_of(r) == mtime + 2 * 86400, r
+    r = get(server.port, "/page.html")
+    assert r.status == 200 and r.header("Expires") is None and r.header("Cache-Control") is None, r
+    r = get(server.port, "/cgi-bin/env.py")
+    assert r.status == 200 and r.header("Expires") is None, r
+
+    conf = tmp_path / "bad.conf"
+    conf.write_text(f'server.document-root = {q(tmp_path)}\nserver.modules += ("mod_expire")\n'
+                    'expire.url = ( "/a/" => "access plus 3 fortnights" )\n')
+    p = subprocess.run([str(switchyard_bin()), "-t", "-f", str(conf)], capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0 and "bad.conf:3" in p.stderr and "unit" in p.stderr, p.stderr
