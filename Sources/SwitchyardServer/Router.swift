@@ -133,7 +133,7 @@ final class Router: ExchangeRouting {
         if settings.hasURLRules && !isConnect {
             // %N: a conditional block's regex run again on this request's subject (only for rules that use it).
             let document = worker.config.document
-            let captures: (Int) -> [String] = { [unowned self] index in
+            let captures: (Int) -> [String] = { index in   // called only during this routing
                 guard index < document.contexts.count else { return [] }
                 let condition = document.contexts[index].condition
                 let input = self.conditionInput(head, path: path, host: host, scheme: scheme, remoteIP: remoteIP, connection: connection)
