@@ -307,6 +307,8 @@ final class FastCGIMuxStream: BackendStream {
     private let parked = ByteBuffer(capacity: 64)   // grows only for a client that reads slowly
     private var endedStatus: UInt8?
     private var finished = false
+    /// `resumeReading` is handing a slice of `parked` to the delegate.
+    private var delivering = false
 
     init(id: UInt16, connection: FastCGIConnection, label: String) {
         self.id = id
@@ -348,7 +350,15 @@ final class FastCGIMuxStream: BackendStream {
         while !parked.isEmpty && !paused {
             let chunk = min(parked.readableBytes, 64 * 1024)
             let slice = UnsafeRawBufferPointer(start: parked.readPointer, count: chunk)
+            delivering = true
             delegate?.streamStdout(slice)
+            delivering = false
+            // The delivery can end the stream (the client's write failed, it went away): its abort
+            // or finish already dropped what was parked, and the stream has let go of everything.
+            if finished {
+                parked.shrinkIfIdle(to: 64)
+                return
+            }
             parked.consume(chunk)
         }
         if parked.isEmpty { parked.shrinkIfIdle(to: 64) }
@@ -386,7 +396,8 @@ final class FastCGIMuxStream: BackendStream {
 
     private func dropParked() {
         parked.clear()
-        parked.shrinkIfIdle(to: 64)
+        // Not while `resumeReading` hands out a slice of it: the storage must outlive the call.
+        if !delivering { parked.shrinkIfIdle(to: 64) }
     }
 
     func shrinkIdleBuffers() -> Int {
