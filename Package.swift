@@ -39,7 +39,7 @@ let package = Package(
         // Connections, routing, static files, the shared backend layer (CGI, SCGI, FastCGI).
         .target(name: "SwitchyardServer",
                 dependencies: ["SwitchyardOS", "SwitchyardHTTP", "SwitchyardConfig", "SwitchyardGatewayCodecs", "SwitchyardWebSocket",
-                               "CSwitchyardShims", "COpenSSL"],
+                               "SwitchyardHTTP2", "CSwitchyardShims", "COpenSSL"],
                 swiftSettings: hotPathSettings),
         .executableTarget(name: "switchyard", dependencies: ["SwitchyardServer"]),
         // Shared machinery of the scgi-cgi / fcgi-cgi bridges: accept, run a CGI per request, relay.
