@@ -68,7 +68,12 @@ final class HTTP2Connection: BufferedStreamDelegate {
         guard !isClosed else { s.input.clear(); return }
         let events = session.receive(s.input.readable, now: worker.loop.now / 1_000_000)
         s.input.consume(s.input.readableBytes)
+        // A stream opened and reset in the same read (rapid reset, CVE-2023-44487) never starts
+        // its handler: no CGI is spawned, no backend connected for it.
+        var resetAtOnce: Set<UInt32> = []
+        for case .streamReset(let id, _, true) in events { resetAtOnce.insert(id) }
         for event in events {
+            if case .request(let id, _, _) = event, resetAtOnce.contains(id) { continue }
             handle(event)
             if isClosed { return }
         }
