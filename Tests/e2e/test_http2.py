@@ -349,3 +349,34 @@ def test_h2c_disabled_keeps_http1(tmp_path):
         assert reply.startswith(b"HTTP/1.1 "), reply   # answered as an (unsupported) HTTP/1 request
     finally:
         srv.kill()
+
+
+# ---------------------------------------------------------------- tunnel and proxy over streams
+
+def test_wstunnel_seed_and_proxy_over_rfc8441(h2srv, switchyard, tmp_path):
+    """mod_wstunnel terminates RFC 8441 itself (the seed wstunnel.conf with echo.pl); mod_proxy
+    sends an HTTP/1.1 upgrade to its backend (here the module's server and its CGI ws_echo.py)."""
+    from wstunnel_util import seed_config
+    extra = ('server.modules += ("mod_proxy")\n'
+             f'proxy.server = ("/ws-proxied/" => (("host" => "127.0.0.1", "port" => {h2srv.port})))\n'
+             'proxy.header = ("upgrade" => "enable", "map-urlpath" => ("/ws-proxied/" => "/ws/"))\n')
+    srv = switchyard(seed_config(tmp_path, extra))
+    wait_until(lambda: "echo.pl" in srv.output() or srv.children(), 5)
+    c = H2Client(srv.port)
+    try:
+        sid = c.websocket("/ws/")
+        assert c.headers[sid][":status"] == "200", c.headers[sid]
+        c.ws_send(sid, 1, b"hello\n")
+        assert c.ws_recv(sid).payload == b"hello\n"     # echo.pl's line, as a text frame
+        c.ws_send(sid, 8, b"\x03\xe8")
+        assert c.ws_recv(sid).opcode == 8
+        c.wait(lambda: sid in c.ended, timeout=10)
+        sid = c.websocket("/ws-proxied/ws_echo.py")
+        assert c.headers[sid][":status"] == "200" and "sec-websocket-accept" not in c.headers[sid], c.headers[sid]
+        c.ws_send(sid, 1, b"through the proxy")
+        assert c.ws_recv(sid).payload == b"through the proxy"
+        c.send(sid, b"", end_stream=True)
+        c.wait(lambda: sid in c.ended, timeout=10)
+        assert sid not in c.resets
+    finally:
+        c.close()
