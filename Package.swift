@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "SwitchyardHTTP2Tests", dependencies: ["SwitchyardHTTP2"]),
         .testTarget(name: "SwitchyardGatewayCodecsTests", dependencies: ["SwitchyardGatewayCodecs"]),
         .testTarget(name: "SwitchyardOSTests", dependencies: ["SwitchyardOS"]),
-        .testTarget(name: "SwitchyardServerTests", dependencies: ["SwitchyardServer", "SwitchyardOS", "SwitchyardWebSocket"]),
+        .testTarget(name: "SwitchyardServerTests", dependencies: ["SwitchyardServer", "SwitchyardOS", "SwitchyardWebSocket", "SwitchyardHTTP2"]),
         .testTarget(name: "SwitchyardBridgeTests", dependencies: ["SwitchyardBridge"]),
         .testTarget(name: "SwitchyardBenchTests", dependencies: ["SwitchyardBenchCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SwitchyardWebSocket"]),
