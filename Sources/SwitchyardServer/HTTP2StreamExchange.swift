@@ -101,6 +101,9 @@ final class HTTP2StreamExchange: ClientExchange {
         bodyLimit = route.bodyLimit
         if let stats = route.stats { stats.requests += 1; routeStats = stats }
         if hasBody && !route.wantsBody { discardBody = true }
+        if head.expectsContinue && hasBody && route.wantsBody {
+            connection?.sendHeaders(streamID, HTTP2ResponseFields.make(status: 100, headers: []), endStream: false)
+        }
         if let h = begin(route.responder), !hasBody && handler === h && phase == .responding {
             h.requestBodyEnd()
         }
@@ -240,7 +243,12 @@ final class HTTP2StreamExchange: ClientExchange {
         handler = nil
         if phase == .readingBody { discardBody = true }
         ending = true
-        connection?.pump()
+        endWhenFlushed()
+    }
+
+    /// END_STREAM after what is queued; at once when the HEADERS already ended the stream.
+    private func endWhenFlushed() {
+        if sendClosed { sendSideFinished() } else { connection?.pump() }
     }
 
     func abortResponse(_ reason: String) {
@@ -355,7 +363,7 @@ final class HTTP2StreamExchange: ClientExchange {
         handler = nil
         releaseUpgradeGauge()
         ending = true
-        connection?.pump()
+        endWhenFlushed()
     }
 
     private func releaseUpgradeGauge() {

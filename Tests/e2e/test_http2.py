@@ -380,3 +380,40 @@ def test_wstunnel_seed_and_proxy_over_rfc8441(h2srv, switchyard, tmp_path):
         assert sid not in c.resets
     finally:
         c.close()
+
+
+def test_idle_connection_gets_goaway_once_every_stream_ended(switchyard, tmp_path):
+    """Every kind of ending (a HEAD answer ended by its HEADERS, a 304, a body, an error, a
+    WebSocket half-closed both ways) lets go of its stream: only then does the idle connection get
+    GOAWAY after server.max-keep-alive-idle."""
+    doc = tmp_path / "doc"
+    (doc / "ws").mkdir(parents=True)
+    (doc / "index.html").write_text("idle\n")
+    shutil.copy(require_seeds() / "ws_echo.py", doc / "ws" / "ws_echo.py")
+    (doc / "ws" / "ws_echo.py").chmod(0o755)
+    srv = switchyard(f"""
+server.document-root = {q(doc)}
+server.modules += ("mod_cgi")
+server.max-keep-alive-idle = 1
+$HTTP["url"] =~ "^/ws/" {{
+    cgi.assign = ("" => "")
+    cgi.upgrade = "enable"
+}}
+""")
+    c = H2Client(srv.port)
+    try:
+        h, _ = c.request("HEAD", "/index.html")
+        assert h[":status"] == "200" and h["content-length"] == "5"
+        etag = c.request("GET", "/index.html")[0]["etag"]
+        assert c.request("GET", "/index.html", [("if-none-match", etag)])[0][":status"] == "304"
+        assert c.request("GET", "/missing")[0][":status"] == "404"
+        sid = c.websocket("/ws/ws_echo.py")
+        c.ws_send(sid, 1, b"x")
+        assert c.ws_recv(sid).payload == b"x"
+        c.send(sid, b"", end_stream=True)
+        c.wait(lambda: sid in c.ended)
+        started = time.monotonic()
+        c.wait(lambda: c.terminated is not None, timeout=8)
+        assert c.terminated == 0 and time.monotonic() - started < 6
+    finally:
+        c.close()
