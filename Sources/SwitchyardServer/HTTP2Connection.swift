@@ -148,7 +148,10 @@ final class HTTP2Connection: BufferedStreamDelegate {
     /// The stream's exchange is over: forgotten here, its link back cut.
     func forget(_ ex: HTTP2StreamExchange) {
         if exchanges[ex.streamID] === ex { exchanges[ex.streamID] = nil }
-        ready.removeAll { $0 === ex }
+        if ex.isReady {
+            ex.isReady = false
+            ready.removeAll { $0 === ex }
+        }
         ex.connection = nil
         lastStreamActivity = worker.loop.now
     }
@@ -161,7 +164,10 @@ final class HTTP2Connection: BufferedStreamDelegate {
         defer { inPump = false }
         repeat {
             pumpAgain = false
-            for ex in exchanges.values where ex.hasOutput && !ready.contains(where: { $0 === ex }) { ready.append(ex) }
+            for ex in exchanges.values where ex.hasOutput && !ex.isReady {
+                ex.isReady = true
+                ready.append(ex)
+            }
             var progress = true
             while progress && !ready.isEmpty && !isBehind {
                 progress = false
@@ -172,7 +178,11 @@ final class HTTP2Connection: BufferedStreamDelegate {
                     writeSessionOutput()
                     if isBehind { break }
                 }
-                ready.removeAll { !$0.hasOutput || $0.connection == nil }
+                ready.removeAll { ex in
+                    guard !ex.hasOutput || ex.connection == nil else { return false }
+                    ex.isReady = false
+                    return true
+                }
             }
         } while pumpAgain && !isClosed
         notifyDrained()

@@ -62,6 +62,8 @@ final class HTTP2StreamExchange: ClientExchange {
     /// A producer was told to stop (`sendBody`/`sendRaw` returned false): it hears `outputDrained`.
     var wantsDrain = false
     var bytesSent = 0
+    /// In the connection's round-robin list of streams with output (`HTTP2Connection.pump`).
+    var isReady = false
     /// This stream counts in its route's open-upgraded gauge.
     private var holdsUpgradeGauge = false
 
