@@ -39,6 +39,7 @@ final class HTTP2Connection: BufferedStreamDelegate {
     static let lowWatermark = 64 * 1024
     /// Bytes one stream moves per round of the pump before the next stream's turn.
     static let quantum = 16 * 1024
+    static let writeBatch = 64 * 1024
 
     init(stream: BufferedStream, worker: Worker, peer: ClientPeer, routing: any ExchangeRouting) {
         self.fd = stream.transport.descriptor
@@ -175,7 +176,9 @@ final class HTTP2Connection: BufferedStreamDelegate {
                     if ex.pumpOutput(budget: HTTP2Connection.quantum, scratch: &scratch) > 0 { progress = true }
                     if ex.sendClosed && ex.ending { ex.sendSideFinished() }
                     if isClosed { return }
-                    writeSessionOutput()
+                    // Frames gather in the stream's queue and leave in writes of 64 KiB or more.
+                    writeSessionOutput(flush: stream.output.backlog >= HTTP2Connection.writeBatch)
+                    if isClosed { return }
                     if isBehind { break }
                 }
                 ready.removeAll { ex in
@@ -185,6 +188,8 @@ final class HTTP2Connection: BufferedStreamDelegate {
                 }
             }
         } while pumpAgain && !isClosed
+        writeSessionOutput()
+        if isClosed { return }
         notifyDrained()
     }
 
@@ -198,10 +203,13 @@ final class HTTP2Connection: BufferedStreamDelegate {
     }
 
     /// Writes what the session produced (frames, acknowledgements, window updates).
-    func writeSessionOutput() {
-        guard !isClosed, session.hasOutput else { return }
-        let bytes = session.takeOutput()
-        bytes.withUnsafeBytes { stream.output.bytes.append($0) }
+    func writeSessionOutput(flush: Bool = true) {
+        guard !isClosed else { return }
+        if session.hasOutput {
+            let bytes = session.takeOutput()
+            bytes.withUnsafeBytes { stream.output.bytes.append($0) }
+        }
+        guard flush, !stream.output.isEmpty else { return }
         if !stream.flush() { stream.requestDrainNotice() }
         if stream.isClosed { close() }
     }
