@@ -187,6 +187,18 @@ final class HTTP2StreamExchange: ClientExchange {
         connection?.writeSessionOutput()
     }
 
+    /// Input nobody will take any more (held, or taken while paused) goes back to the client as
+    /// window: the connection window must not shrink by what ended streams left behind.
+    private func releaseInput() {
+        let count = owedCredit + heldBytes
+        owedCredit = 0
+        held.removeAll()
+        heldBytes = 0
+        readPaused = false
+        discardBody = true
+        connection?.credit(streamID, count)
+    }
+
     /// The client reset the stream (or the session did after a stream error): the handler stops.
     func streamReset() {
         sendClosed = true
@@ -200,6 +212,7 @@ final class HTTP2StreamExchange: ClientExchange {
 
     private func stop() {
         guard phase != .done else { return }
+        releaseInput()
         phase = .done
         let h = handler
         handler = nil
@@ -281,6 +294,7 @@ final class HTTP2StreamExchange: ClientExchange {
         sendClosed = true
         guard phase != .done else { return }
         let wasUpgraded = phase == .upgraded
+        releaseInput()
         phase = .done
         handler = nil
         let c = connection
