@@ -68,23 +68,32 @@ class H2Client:
         return sid
 
     def send(self, sid, data, end_stream=False):
-        """Queues bytes for the stream; they go out as its windows allow (`pump`)."""
-        entry = self.to_send.setdefault(sid, [b"", False])
-        entry[0] += data
-        entry[1] = entry[1] or end_stream
+        """Queues bytes for the stream; they go out as its windows allow (`pump_out`)."""
+        entry = self.to_send.setdefault(sid, [[], 0, False])   # pieces, offset in the first, end
+        if data:
+            entry[0].append(memoryview(bytes(data)))
+        entry[2] = entry[2] or end_stream
         self.pump_out()
+
+    def unsent(self, sid):
+        entry = self.to_send.get(sid)
+        return sum(len(p) for p in entry[0]) - entry[1] if entry else 0
 
     def pump_out(self):
         for sid, entry in list(self.to_send.items()):
-            data, end = entry
-            while data:
-                room = min(self.conn.local_flow_control_window(sid), self.conn.max_outbound_frame_size, len(data))
+            pieces, offset, end = entry
+            while pieces:
+                room = min(self.conn.local_flow_control_window(sid), self.conn.max_outbound_frame_size,
+                           len(pieces[0]) - offset)
                 if room <= 0:
                     break
-                self.conn.send_data(sid, data[:room])
-                data = data[room:]
-            entry[0] = data
-            if not data:
+                self.conn.send_data(sid, bytes(pieces[0][offset:offset + room]))
+                offset += room
+                if offset == len(pieces[0]):
+                    pieces.pop(0)
+                    offset = 0
+            entry[1] = offset
+            if not pieces:
                 if end:
                     self.conn.end_stream(sid)
                 del self.to_send[sid]

@@ -29,6 +29,11 @@ BIN_DIR = Path(os.environ.get("SWITCHYARD_BIN_DIR") or REPO / ".build" / "debug"
 ECHO_APP = BIN_DIR / "switchyard-echo-app"
 MIB = 1 << 20
 
+SLEEPY_CGI = b"""import time
+time.sleep(30)   # never reads its stdin
+print("Content-Type: text/plain\\r\\n\\r\\nlate")
+"""
+
 CAT_CGI = b"""import sys
 data = sys.stdin.buffer.read()
 sys.stdout.buffer.write(b"Content-Type: application/octet-stream\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(data) + data)
@@ -126,6 +131,7 @@ def h2srv(tmp_path_factory):
     (doc / "big.bin").write_bytes(os.urandom(3 * MIB + 17))
     (doc / "cgi" / "env.py").write_bytes((CGI_BIN / "env.py").read_bytes())
     (doc / "cgi" / "cat.py").write_bytes(CAT_CGI)
+    (doc / "cgi" / "sleepy.py").write_bytes(SLEEPY_CGI)
     seeds = require_seeds()
     shutil.copy(seeds / "ws_echo.py", doc / "ws" / "ws_echo.py")   # the seed, unchanged
     (doc / "ws" / "ws_echo.py").chmod(0o755)
@@ -278,6 +284,36 @@ def test_large_upload_beside_other_streams(h2srv):
         assert body == b"hello over h2\n"
         c.wait(lambda: sid in c.ended, timeout=30)
         assert c.bodies[sid].startswith(b"echo-app ok POST /fcgi/upload\n") and len(c.bodies[sid]) > 8 * MIB
+    finally:
+        c.close()
+
+
+def test_request_body_window_closes_when_the_backend_does_not_read(h2srv):
+    """Credit goes back only for bytes the handler took: a CGI that never reads its stdin stops its
+    stream's window after a bounded amount (pipe + the backend stream's queue + one window), the
+    rest of the connection keeps working, and the gateway holds no more than that."""
+    s = h2srv
+    c = s.client()
+    try:
+        rss0 = s.rss_kib()
+        sid = c.open("POST", "/cgi/sleepy.py", [("content-length", str(64 * MIB))])
+        c.send(sid, bytes(64 * MIB))
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            try:
+                c.step(0.2)
+            except TimeoutError:
+                pass
+            except OSError:
+                pass
+        sent = 64 * MIB - c.unsent(sid)
+        assert 0 < sent < 2 * MIB, sent
+        h, body = c.request("GET", "/index.html")
+        assert body == b"hello over h2\n"
+        assert s.rss_kib() < rss0 + 8 * 1024
+        c.conn.reset_stream(sid)
+        c.to_send.pop(sid, None)
+        c.flush()
     finally:
         c.close()
 
