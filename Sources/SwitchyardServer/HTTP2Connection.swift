@@ -34,6 +34,8 @@ final class HTTP2Connection: BufferedStreamDelegate {
     private var random = FastRandom()
     private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
     private var lastStreamActivity: UInt64
+    private let startedAt: UInt64
+    static let settingsAckSeconds = 10
 
     static let highWatermark = 256 * 1024
     static let lowWatermark = 64 * 1024
@@ -49,6 +51,7 @@ final class HTTP2Connection: BufferedStreamDelegate {
         self.routing = routing
         self.session = HTTP2ServerSession(limits: HTTP2Limits())
         self.lastStreamActivity = worker.loop.now
+        self.startedAt = worker.loop.now
         stream.options.highWatermark = HTTP2Connection.highWatermark
         stream.options.lowWatermark = HTTP2Connection.lowWatermark
         stream.options.readSize = 16 * 1024
@@ -288,6 +291,15 @@ final class HTTP2Connection: BufferedStreamDelegate {
     /// Once a second: the streams' handlers, and streams stalled on a zero window for
     /// `server.max-write-idle` (a client that opens streams and never grants window) are reset.
     func tick(now: UInt64) {
+        if session.isAwaitingSettingsAck && now &- startedAt > Seconds.nanoseconds(HTTP2Connection.settingsAckSeconds) {
+            // RFC 9113 §6.5.3: a peer that never acknowledges our SETTINGS is not speaking HTTP/2.
+            worker.errorLog.info(peer.description, "HTTP/2 SETTINGS not acknowledged within \(HTTP2Connection.settingsAckSeconds) s: closing")
+            session.goAway(code: .settingsTimeout)
+            writeSessionOutput()
+            stream.closeAfterFlush(linger: 0)
+            if stream.isClosed { close() }
+            return
+        }
         for ex in Array(exchanges.values) { ex.tick(now: now) }
         let limit = UInt64(max(1, worker.server.maxWriteIdle)) * 1000
         for id in session.flowControlStalledStreams(longerThan: limit, now: now / 1_000_000) {
