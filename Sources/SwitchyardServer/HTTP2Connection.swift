@@ -134,7 +134,9 @@ final class HTTP2Connection: BufferedStreamDelegate {
             exchanges[id]?.streamReset()
             return
         }
-        writeSessionOutput()
+        // The body usually follows in this pass of the loop: HEADERS and DATA leave in one write.
+        writeSessionOutput(flush: false)
+        stream.flushSoon()
     }
 
     func sendWindow(_ id: UInt32) -> Int { session.sendWindow(streamID: id) }
