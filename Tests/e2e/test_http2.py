@@ -272,6 +272,33 @@ def test_slow_stream_does_not_stall_its_neighbours(h2srv):
         c.close()
 
 
+def test_many_websockets_on_one_connection_with_a_slow_reader(h2srv):
+    """16 MiB of messages over 16 RFC 8441 WebSockets multiplexed on one connection (FastCGI and
+    SCGI echo app), while a 17th WebSocket's reader does not read: its echo waits, the others flow."""
+    c = h2srv.client(tls=True)
+    try:
+        slow = c.websocket("/fcgi/ws")
+        c.slow.add(slow)
+        slow_msg = os.urandom(2 * MIB)
+        c.ws_send(slow, 2, slow_msg)
+        sids = [c.websocket("/fcgi/ws" if i % 2 else "/scgi/ws") for i in range(16)]
+        sent = {sid: [] for sid in sids}
+        for round_ in range(4):
+            for sid in sids:
+                msg = os.urandom(256 * 1024)
+                sent[sid].append(msg)
+                c.ws_send(sid, 2, msg)
+            for sid in sids:
+                assert c.ws_recv(sid).payload == sent[sid][round_]
+        assert sum(len(m) for v in sent.values() for m in v) == 16 * MIB
+        assert len(c.bodies[slow]) < len(slow_msg)     # the slow reader's echo is still held back
+        c.slow.discard(slow)
+        c.ack(slow)
+        assert c.ws_recv(slow, timeout=20).payload == slow_msg
+    finally:
+        c.close()
+
+
 def test_large_upload_beside_other_streams(h2srv):
     """8 MiB up (far over every window: credit comes back only as the backend takes the bytes)
     while another stream on the connection completes."""
