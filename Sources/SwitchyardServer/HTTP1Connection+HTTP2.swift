@@ -14,7 +14,8 @@ extension HTTP1Connection {
         if let tls = peer.tls {
             return worker.server.h2proto && tls.negotiatedALPN == "h2" ? .http2 : .http1
         }
-        guard worker.server.h2c else { return .http1 }
+        // As in lighttpd, server.h2proto is the switch for HTTP/2 as a whole; server.h2c adds cleartext.
+        guard worker.server.h2proto && worker.server.h2c else { return .http1 }
         let readable = input.readable
         let n = min(readable.count, HTTP1Connection.http2Preface.count)
         for i in 0..<n where readable[i] != HTTP1Connection.http2Preface[i] { return .http1 }

@@ -30,7 +30,7 @@ public struct ServerSettings: Sendable {
     /// HTTP/2 over TLS, chosen by ALPN `h2` (lighttpd's `server.h2proto`, enabled by default as in 1.4.x).
     public var h2proto = true
     /// HTTP/2 over plain TCP with prior knowledge: a connection that opens with the client preface
-    /// (lighttpd's `server.h2c`, enabled by default).
+    /// (lighttpd's `server.h2c`, enabled by default; only with `h2proto`, as in lighttpd).
     public var h2c = true
 
     public init() {}

@@ -179,6 +179,11 @@ def test_tls_connection_carries_several_requests(h2srv):
     # HEAD, 404 and a request with a query keep their HTTP/1.1 meaning.
     head = s.curl("-I", s.url("/big.bin")).decode()
     assert head.startswith("HTTP/2 200") and f"content-length: {3 * MIB + 17}" in head, head
+    big = (s.doc / "big.bin").read_bytes()
+    assert s.curl("-r", "1000-2099999", s.url("/big.bin")) == big[1000:2100000]
+    head, _, part = s.curl("-r", "100-199", "-i", s.url("/big.bin")).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/2 206") and b"content-range: bytes 100-199/%d" % len(big) in head, head
+    assert part == big[100:200]
     assert s.curl("-o", "/dev/null", "-w", "%{http_code}", s.url("/missing")) == b"404"
 
 
@@ -400,11 +405,11 @@ def test_hostile_clients_leave_nothing_behind(h2srv):
     assert rss1 < rss0 + 64 * 1024, (rss0, rss1)
 
 
-def test_h2c_disabled_keeps_http1(tmp_path):
-    require_executable(ECHO_APP, "swift build --product switchyard-echo-app, or set SWITCHYARD_BIN_DIR")
+@pytest.mark.parametrize("key", ["server.h2c", "server.h2proto"])
+def test_h2c_disabled_keeps_http1(tmp_path, key):
     (tmp_path / "doc").mkdir()
     (tmp_path / "doc" / "index.html").write_text("x\n")
-    srv = Switchyard(f'server.document-root = {q(tmp_path / "doc")}\nserver.h2c = "disable"\n', tmp_path)
+    srv = Switchyard(f'server.document-root = {q(tmp_path / "doc")}\n{key} = "disable"\n', tmp_path)
     try:
         with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
             sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
