@@ -55,8 +55,18 @@ extension HTTP2StreamExchange {
 
     /// HEADERS with Date, Server, the scope's response headers and content-length; END_STREAM
     /// at once when no body can follow (HEAD, 204, 304, an empty body).
-    private func writeHead(status: Int, framing: BodyFraming, fields: inout [(name: String, value: String)]) {
+    private func writeHead(status wanted: Int, framing: BodyFraming, fields: inout [(name: String, value: String)]) {
         guard phase != .done, !responseStarted, let connection else { return }
+        var status = wanted
+        var framing = framing
+        if isTunnel && phase != .upgraded && status >= 200 && status < 300 {
+            // Any 2xx to a CONNECT opens the tunnel (RFC 9110 §9.3.6, RFC 8441 §5); over HTTP/1.1
+            // a non-101 answer to an upgrade is a refusal. The route did not upgrade: 501, no body.
+            worker.errorLog.info(peer.description, "HTTP/2 stream \(streamID): extended CONNECT answered \(wanted) without an upgrade: 501")
+            status = 501
+            framing = .none
+            fields = fields.filter { HeaderName.classify($0.name) == .server }
+        }
         responseStarted = true
         responseStatus = status
         if status >= 500, let stats = routeStats { stats.responses5xx += 1 }

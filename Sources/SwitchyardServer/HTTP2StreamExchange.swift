@@ -354,9 +354,9 @@ final class HTTP2StreamExchange: ClientExchange {
             if lower == "sec-websocket-accept" || lower == "upgrade" || lower == "connection" { continue }
             ok.headers.add(name: name, value: value)
         }
+        phase = .upgraded   // first: the 200 is the tunnel's, not a refusal (`writeHead`)
         sendHead(ok, framing: .untilClose)
         logAccess()
-        phase = .upgraded
         if let stats = routeStats {
             stats.upgrades += 1
             stats.openUpgraded += 1

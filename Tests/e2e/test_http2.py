@@ -241,11 +241,16 @@ def test_rfc8441_websocket_echo(h2srv, path):
 
 
 def test_websocket_refused_without_upgrade_route(h2srv):
+    """A route that does not upgrade answers the HTTP/1.1 view normally (a CGI's 200 here): that
+    must not reach the client as a 2xx, which would open the tunnel (RFC 8441 §5)."""
     c = h2srv.client()
     try:
         sid = c.websocket("/cgi/env.py")
         c.wait(lambda: sid in c.ended)
-        assert c.headers[sid][":status"] != "200" or b"HTTP_UPGRADE" not in c.bodies[sid]
+        assert c.headers[sid][":status"] == "501" and c.bodies[sid] == b"", (c.headers[sid], c.bodies[sid][:200])
+        sid = c.websocket("/missing/ws")
+        c.wait(lambda: sid in c.ended)
+        assert c.headers[sid][":status"] == "404"
     finally:
         c.close()
 
