@@ -41,9 +41,11 @@ final class HTTP2StreamExchange: ClientExchange {
     /// Request body wanted by nobody (answered already, or a route that ignores it): dropped.
     private var discardBody = false
 
-    // Input held back: the handler paused, or a tunnel's bytes before its 200.
-    private var held: [[UInt8]] = []
-    private var heldBytes = 0
+    // Input held back: the handler paused, or a tunnel's bytes before its 200. One contiguous
+    // buffer, at most a stream window: a client splitting its DATA into 1-byte frames must not
+    // make the gateway hold an allocation per frame.
+    private var held: [UInt8] = []
+    private var heldBytes: Int { held.count }
     /// Bytes the handler took while asking to pause: credited to the client on `resumeReading`.
     private var owedCredit = 0
     private var readPaused = false
@@ -135,13 +137,17 @@ final class HTTP2StreamExchange: ClientExchange {
         if phase == .readingBody {
             bodyBytesReceived += bytes.count
             if bodyLimit > 0 && bodyBytesReceived > bodyLimit {
+                connection?.credit(streamID, bytes.count)
                 fail(HTTPParseError(status: 413, reason: "request body larger than server.max-request-size"))
                 return
             }
         }
         if !bytes.isEmpty {
-            held.append(bytes)
-            heldBytes += bytes.count
+            if held.isEmpty && !readPaused && (phase == .readingBody || phase == .upgraded) {
+                deliver(bytes)   // the usual case: straight to the handler, no copy
+            } else {
+                held.append(contentsOf: bytes)
+            }
         }
         deliverHeld()
     }
@@ -154,20 +160,26 @@ final class HTTP2StreamExchange: ClientExchange {
 
     /// Hands held bytes to the handler while it takes them; a tunnel's only once it is upgraded.
     private func deliverHeld() {
-        while !readPaused, phase == .readingBody || phase == .upgraded, !held.isEmpty {
-            let chunk = held.removeFirst()
-            heldBytes -= chunk.count
-            let more = chunk.withUnsafeBytes { raw in
-                phase == .upgraded ? (handler?.upgradedData(raw) ?? true) : (handler?.requestBody(raw) ?? true)
-            }
-            if more { connection?.credit(streamID, chunk.count) } else {
-                owedCredit += chunk.count
-                readPaused = true
-            }
+        if !readPaused, phase == .readingBody || phase == .upgraded, !held.isEmpty {
+            var chunk: [UInt8] = []
+            swap(&chunk, &held)
+            deliver(chunk)
         }
         guard held.isEmpty, clientEnded, !clientEndDelivered else { return }
         if phase == .readingBody { bodyEnded() }
         else if phase == .upgraded { clientEndDelivered = true; handler?.upgradedClientEOF() }
+    }
+
+    /// Bytes to the handler; credited at once when it takes more, owed until `resumeReading` when it pauses.
+    private func deliver(_ bytes: [UInt8]) {
+        let c = connection   // the handler may end the stream inside its call (then `connection` is cut)
+        let more = bytes.withUnsafeBytes { raw in
+            phase == .upgraded ? (handler?.upgradedData(raw) ?? true) : (handler?.requestBody(raw) ?? true)
+        }
+        if more || phase == .done { c?.credit(streamID, bytes.count) } else {
+            owedCredit += bytes.count
+            readPaused = true
+        }
     }
 
     private func bodyEnded() {
@@ -192,8 +204,7 @@ final class HTTP2StreamExchange: ClientExchange {
     private func releaseInput() {
         let count = owedCredit + heldBytes
         owedCredit = 0
-        held.removeAll()
-        heldBytes = 0
+        held = []
         readPaused = false
         discardBody = true
         connection?.credit(streamID, count)
@@ -242,8 +253,7 @@ final class HTTP2StreamExchange: ClientExchange {
         worker.errorLog.info(peer.description, "HTTP/2 stream \(streamID): bad request (\(error.status)): \(error.reason)")
         handler = dropHandler()
         discardBody = true
-        held.removeAll()
-        heldBytes = 0
+        held = []
         if responseStarted { abortResponse(error.reason); return }
         phase = .responding
         sendError(error.status)
