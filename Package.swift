@@ -39,7 +39,7 @@ let package = Package(
         // Connections, routing, static files, the shared backend layer (CGI, SCGI, FastCGI).
         .target(name: "SwitchyardServer",
                 dependencies: ["SwitchyardOS", "SwitchyardHTTP", "SwitchyardConfig", "SwitchyardGatewayCodecs", "SwitchyardWebSocket",
-                               "CSwitchyardShims", "COpenSSL"],
+                               "SwitchyardHTTP2", "CSwitchyardShims", "COpenSSL"],
                 swiftSettings: hotPathSettings),
         .executableTarget(name: "switchyard", dependencies: ["SwitchyardServer"]),
         // Shared machinery of the scgi-cgi / fcgi-cgi bridges: accept, run a CGI per request, relay.
@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "SwitchyardHTTP2Tests", dependencies: ["SwitchyardHTTP2"]),
         .testTarget(name: "SwitchyardGatewayCodecsTests", dependencies: ["SwitchyardGatewayCodecs"]),
         .testTarget(name: "SwitchyardOSTests", dependencies: ["SwitchyardOS"]),
-        .testTarget(name: "SwitchyardServerTests", dependencies: ["SwitchyardServer", "SwitchyardOS", "SwitchyardWebSocket"]),
+        .testTarget(name: "SwitchyardServerTests", dependencies: ["SwitchyardServer", "SwitchyardOS", "SwitchyardWebSocket", "SwitchyardHTTP2"]),
         .testTarget(name: "SwitchyardBridgeTests", dependencies: ["SwitchyardBridge"]),
         .testTarget(name: "SwitchyardBenchTests", dependencies: ["SwitchyardBenchCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SwitchyardWebSocket"]),

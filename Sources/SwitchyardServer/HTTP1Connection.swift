@@ -94,6 +94,13 @@ final class HTTP1Connection {
             switch state {
             case .awaitingHead:
                 if input.isEmpty { return }
+                if requestCount == 0 {
+                    switch http2Choice() {
+                    case .http1: break
+                    case .wait: return
+                    case .http2: switchToHTTP2(); return
+                    }
+                }
                 if output.hasFile || output.backlog > HTTP1Connection.highWatermark {
                     // The client is behind: the next head waits until the answers are out.
                     stream.requestDrainNotice()

@@ -27,6 +27,11 @@ public struct ServerSettings: Sendable {
     public var socketActivation = true
     public var upgradeRelay = "splice"               // "splice" or "copy" for transparent upgraded streams
     public var listenBacklog: Int32 = 1024
+    /// HTTP/2 over TLS, chosen by ALPN `h2` (lighttpd's `server.h2proto`, enabled by default as in 1.4.x).
+    public var h2proto = true
+    /// HTTP/2 over plain TCP with prior knowledge: a connection that opens with the client preface
+    /// (lighttpd's `server.h2c`, enabled by default; only with `h2proto`, as in lighttpd).
+    public var h2c = true
 
     public init() {}
 
@@ -68,6 +73,8 @@ public struct ServerSettings: Sendable {
             upgradeRelay = v
         }
         if let v = try int("server.listen-backlog") { listenBacklog = Int32(v) }
+        if let e = entry("server.h2proto") { h2proto = try GatewayRoutes.bool(e, "server.h2proto") }
+        if let e = entry("server.h2c") { h2c = try GatewayRoutes.bool(e, "server.h2c") }
         if let v = try string("server.systemd-socket-activation") {
             guard v == "enable" || v == "disable" else {
                 throw ConfigError(location: entry("server.systemd-socket-activation")!.location,

@@ -137,6 +137,10 @@ struct TLSSettings {
             o.cipherList = v
         }
         if let e = s["ssl.honor-cipher-order"] { o.honorCipherOrder = try GatewayRoutes.bool(e, "ssl.honor-cipher-order") }
+        // `server.h2proto` (default enable): `h2` first, so a client offering both gets HTTP/2.
+        if try s["server.h2proto"].map({ try GatewayRoutes.bool($0, "server.h2proto") }) ?? true {
+            o.alpnProtocols = ["h2", "http/1.1"]
+        }
         if let e = s["ssl.openssl.ssl-conf-cmd"] {
             guard let elements = e.value.arrayElements else {
                 throw ConfigError(location: e.location, message: "ssl.openssl.ssl-conf-cmd must be an array (\"MinProtocol\" => \"TLSv1.2\", ...)")

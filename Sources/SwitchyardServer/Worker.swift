@@ -28,6 +28,8 @@ final class Worker {
     let staticPath = PathBuffer()
     private(set) var listeners: [Listener] = []
     private(set) var connections: [Int32: HTTP1Connection] = [:]
+    /// Connections that switched to HTTP/2 (ALPN `h2`, or the h2c preface); they count as connections.
+    private(set) var http2Connections: [Int32: HTTP2Connection] = [:]
     /// Upgraded streams handed to the kernel (splice); they count as connections.
     private(set) var relays: [ObjectIdentifier: SpliceRelay] = [:]
     private var settingsCache: [[Int]: RequestSettings] = [:]
@@ -121,6 +123,7 @@ final class Worker {
     private func tick() {
         let now = loop.now
         for c in Array(connections.values) { c.tick(now: now) }
+        for c in Array(http2Connections.values) { c.tick(now: now) }
         trimAfterBurst()
         if let (count, last) = tlsFailureLog.summary(now: now) {
             errorLog.info("tls", "\(count) more failed TLS handshakes in the last second, not logged one by one (the last: \(last))")
@@ -129,7 +132,8 @@ final class Worker {
         flushAccessLog()
         if isStopping {
             for c in Array(connections.values) where c.isIdleForShutdown { c.close() }
-            if (connections.isEmpty && relays.isEmpty) || now >= stopDeadline { finishStop() }
+            for c in Array(http2Connections.values) where c.isIdleForShutdown { c.close() }
+            if (connections.isEmpty && http2Connections.isEmpty && relays.isEmpty) || now >= stopDeadline { finishStop() }
         }
     }
 
@@ -156,7 +160,7 @@ final class Worker {
             _ = sy_malloc_trim()
             return
         }
-        let open = connections.count + relays.count
+        let open = connections.count + http2Connections.count + relays.count
         connectionPeak = max(connectionPeak, open)
         guard connectionPeak >= Worker.trimBurstSize, open <= connectionPeak / 2 else { return }
         connectionPeak = open
@@ -210,6 +214,19 @@ final class Worker {
         if connections[c.fd] === c { connections[c.fd] = nil }
     }
 
+    /// The HTTP/1.1 connection handed its stream to HTTP/2: the count moves with it.
+    func connectionSwitchedToHTTP2(_ old: HTTP1Connection, _ new: HTTP2Connection) {
+        if connections[old.fd] === old { connections[old.fd] = nil }
+        http2Connections[new.fd] = new
+    }
+
+    func http2ConnectionClosed(_ c: HTTP2Connection) {
+        if http2Connections[c.fd] === c {
+            http2Connections[c.fd] = nil
+            released()
+        }
+    }
+
     func relayStarted(_ r: SpliceRelay) { relays[ObjectIdentifier(r)] = r }
 
     func relayClosed(_ r: SpliceRelay) {
@@ -226,7 +243,7 @@ final class Worker {
     private func released() {
         serverInstance.connectionCount.add(-1)
         for l in listeners where l.paused && canAccept { l.resume() }
-        if isStopping && connections.isEmpty && relays.isEmpty { loop.defer_ { [unowned self] in self.finishStop() } }
+        if isStopping && connections.isEmpty && http2Connections.isEmpty && relays.isEmpty { loop.defer_ { [unowned self] in self.finishStop() } }
     }
 
     // MARK: response heads
@@ -305,13 +322,17 @@ final class Worker {
         for l in listeners { l.closeListener() }
         listeners.removeAll()
         for c in Array(connections.values) where c.isIdleForShutdown { c.close() }
-        if connections.isEmpty && relays.isEmpty { finishStop(); return }
+        for c in Array(http2Connections.values) {
+            if c.isIdleForShutdown { c.close() } else { c.beginStop() }
+        }
+        if connections.isEmpty && http2Connections.isEmpty && relays.isEmpty { finishStop(); return }
         // Upgraded streams never end by themselves: shortly before the deadline their backends see
         // the end of their input, so each program can send its own close before the client is cut.
         let backendFirst = max(0, Double(grace) - Worker.upgradedCloseLead)
         loop.schedule(afterSeconds: backendFirst) { [unowned self] in
             guard !self.stopped else { return }
             for c in Array(self.connections.values) { c.endUpgradedInput() }
+            for c in Array(self.http2Connections.values) { c.endUpgradedInput() }
             for r in Array(self.relays.values) { r.closeBackendInput() }
         }
     }
@@ -324,6 +345,7 @@ final class Worker {
         guard !stopped else { return }
         stopped = true
         for c in Array(connections.values) { c.clientVanished() }
+        for c in Array(http2Connections.values) { c.clientVanished() }
         for r in Array(relays.values) { r.forceClose() }
         cgisAtStop = cgiChildren.stopAll()
         backends.shutdown()

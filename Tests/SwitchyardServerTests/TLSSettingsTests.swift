@@ -69,8 +69,21 @@ struct TLSSettingsTests {
         #expect(s.main == nil)
         let context = try #require(s.sockets[":8443"])
         #expect(context.minimumProtocolVersion == 0x0303)   // TLS 1.2 and up by default
-        #expect(context.options.alpnProtocols == ["http/1.1"] && context.options.honorCipherOrder)
+        // server.h2proto is enabled by default: h2 is offered first.
+        #expect(context.options.alpnProtocols == ["h2", "http/1.1"] && context.options.honorCipherOrder)
         #expect(s.warnings.isEmpty)
+    }
+
+    @Test func h2protoDisabledOffersOnlyHTTP11() throws {
+        let s = try tlsSettings("""
+            server.h2proto = "disable"
+            $SERVER["socket"] == ":8443" {
+              ssl.engine = "enable"
+              ssl.pemfile = "\(files.path("a.test.crt"))"
+              ssl.privkey = "\(files.path("a.test.key"))"
+            }
+            """)
+        #expect(try #require(s.sockets[":8443"]).options.alpnProtocols == ["http/1.1"])
     }
 
     @Test func globalEngineMakesMainListenerTLSAndBlocksInherit() throws {

@@ -3,7 +3,8 @@ TLS listener on an ephemeral port instead of 8443) with the certificate `make ru
 (`Fixtures/tools/demo-cert.sh`: a local CA and a localhost certificate). The CA is trusted the way a
 user would: added to an NSS database (`certutil`, Debian libnss3-tools) under the browser's $HOME —
 never --ignore-certificate-errors. The page loads as a secure context and its panels echo over wss
-through CGI (Python and C), SCGI and FastCGI (the echo app and the bridges) and mod_wstunnel.
+through CGI (Python and C), SCGI and FastCGI (the echo app and the bridges) and mod_wstunnel. The page
+comes over HTTP/2 (ALPN h2) and Chromium opens its WebSockets as RFC 8441 streams on that connection.
 
 The control: the same browser without the CA in its database gets the certificate error page.
 """
@@ -43,6 +44,21 @@ def nss_home(home, ca=None):
     return dict(os.environ, HOME=str(home))
 
 
+def established_connections(port):
+    """Server-side ESTABLISHED TCP sockets on a local port (/proc/net/tcp, state 01)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                count += 1
+    return count
+
+
 @pytest.mark.needs_cgi
 @pytest.mark.timeout(150)
 def test_demo_over_https_and_wss_with_an_nss_trusted_ca(switchyard, browser, tmp_path):
@@ -72,6 +88,10 @@ def test_demo_over_https_and_wss_with_an_nss_trusted_ca(switchyard, browser, tmp
         box.send_keys(message)
         panel.find_element(By.CSS_SELECTOR, "button.send").click()
         wait_for(driver, lambda d: message in texts(d, f"#log-{name} li.echo"), f"panel {name}: echo over wss", srv)
+    # HTTP/2 (issue 13): the page came over h2 (ALPN), and every WebSocket is an RFC 8441 stream on
+    # that one connection: the TLS port has a single established connection with all panels open.
+    assert driver.execute_script("return performance.getEntriesByType('navigation')[0].nextHopProtocol") == "h2"
+    assert established_connections(port) == 1
     # Every socket the page opened is wss:// to the TLS port.
     assert driver.execute_script("return location.host") == f"localhost:{port}"
     for name in PANELS:

@@ -151,14 +151,26 @@ def test_protocol_versions(tls_server, flag, accepted):
 
 def test_alpn_and_sni(tls_server):
     s = tls_server()
+    # server.h2proto is enabled by default (as in lighttpd 1.4.x): h2 first, then http/1.1.
     _, out = s.s_client("-servername", "a.test", "-alpn", "h2,http/1.1")
+    assert "ALPN protocol: h2" in out, out
+    _, out = s.s_client("-servername", "a.test", "-alpn", "http/1.1")
     assert "ALPN protocol: http/1.1" in out, out
-    _, out = s.s_client("-servername", "a.test", "-alpn", "h2")
+    _, out = s.s_client("-servername", "a.test", "-alpn", "spdy/3")
     assert "No ALPN negotiated" in out, out
     for name, expected in (("a.test", "a.test"), ("b.test", "b.test"), ("B.TEST", "b.test"), ("other.test", "a.test")):
         code, out = s.s_client("-servername", name)
         assert code == 0 and re.search(rf"subject=\s*CN\s*=\s*{re.escape(expected)}\b", out), (name, out)
     assert s.curl("/index.html", "b.test") == b"hello over tls\n"
+
+
+def test_alpn_without_h2proto(tls_server):
+    s = tls_server('server.h2proto = "disable"')
+    _, out = s.s_client("-servername", "a.test", "-alpn", "h2,http/1.1")
+    assert "ALPN protocol: http/1.1" in out, out
+    _, out = s.s_client("-servername", "a.test", "-alpn", "h2")
+    assert "No ALPN negotiated" in out, out
+    assert s.curl("/index.html", "a.test", "-w", "%{http_version}") == b"hello over tls\n1.1"
 
 
 @pytest.mark.parametrize("version", ["-tls1_2", "-tls1_3"])

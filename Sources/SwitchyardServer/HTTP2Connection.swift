@@ -1,0 +1,325 @@
+import Glibc
+import SwitchyardOS
+import SwitchyardHTTP
+import SwitchyardHTTP2
+import SwitchyardWebSocket
+
+/// One HTTP/2 client connection (RFC 9113): the client's `BufferedStream` (plain or TLS), the
+/// sans-I/O `HTTP2ServerSession`, and one `HTTP2StreamExchange` per request stream.
+///
+/// It starts life as an `HTTP1Connection` (every accepted connection does): that one hands its
+/// stream over when TLS negotiated ALPN `h2`, or when a plain connection opens with the client
+/// preface (h2c with prior knowledge), so HTTP/1.1 stays exactly as it was.
+///
+/// Output is bounded twice: a stream's producer stops at `HTTP2StreamExchange.streamHighWatermark`
+/// queued bytes, and no stream moves bytes into frames while the socket holds `highWatermark`
+/// (a client that grants huge windows and never reads cannot grow the queue). Input is bounded by
+/// the session's windows, credited only as handlers take bytes, and reading pauses while the
+/// socket is behind (so control-frame answers cannot pile up either).
+final class HTTP2Connection: BufferedStreamDelegate {
+    let fd: Int32
+    let stream: BufferedStream
+    let worker: Worker
+    let peer: ClientPeer
+    let routing: any ExchangeRouting
+    var session: HTTP2ServerSession
+    private(set) var exchanges: [UInt32: HTTP2StreamExchange] = [:]
+    /// Streams with output waiting, in the order they queued it (round-robin by the pump).
+    private var ready: [HTTP2StreamExchange] = []
+    private(set) var isClosed = false
+    private var inPump = false
+    private var pumpAgain = false
+    /// Reading stopped because the socket is behind (not because of a stream).
+    private var readPausedForOutput = false
+    private var random = FastRandom()
+    private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
+    private var lastStreamActivity: UInt64
+    private let startedAt: UInt64
+    static let settingsAckSeconds = 10
+
+    static let highWatermark = 256 * 1024
+    static let lowWatermark = 64 * 1024
+    /// Bytes one stream moves per round of the pump before the next stream's turn.
+    static let quantum = 16 * 1024
+    static let writeBatch = 64 * 1024
+
+    init(stream: BufferedStream, worker: Worker, peer: ClientPeer, routing: any ExchangeRouting) {
+        self.fd = stream.transport.descriptor
+        self.stream = stream
+        self.worker = worker
+        self.peer = peer
+        self.routing = routing
+        self.session = HTTP2ServerSession(limits: HTTP2Limits())
+        self.lastStreamActivity = worker.loop.now
+        self.startedAt = worker.loop.now
+        stream.options.highWatermark = HTTP2Connection.highWatermark
+        stream.options.lowWatermark = HTTP2Connection.lowWatermark
+        stream.options.readSize = 16 * 1024
+        stream.owner = self
+    }
+
+    /// Starts on the bytes the HTTP/1.1 side already read (the preface, maybe more).
+    func begin() {
+        writeSessionOutput()
+        if !stream.input.isEmpty { streamHasInput(stream) }
+    }
+
+    var isBehind: Bool { stream.output.backlog >= HTTP2Connection.highWatermark }
+
+    // MARK: input
+
+    func streamHasInput(_ s: BufferedStream) {
+        guard !isClosed else { s.input.clear(); return }
+        let events = session.receive(s.input.readable, now: worker.loop.now / 1_000_000)
+        s.input.consume(s.input.readableBytes)
+        // A stream opened and reset in the same read (rapid reset, CVE-2023-44487) never starts
+        // its handler: no CGI is spawned, no backend connected for it.
+        var resetAtOnce: Set<UInt32> = []
+        for case .streamReset(let id, _, true) in events { resetAtOnce.insert(id) }
+        for event in events {
+            if case .request(let id, _, _) = event, resetAtOnce.contains(id) { continue }
+            handle(event)
+            if isClosed { return }
+        }
+        pump()
+        afterIO()
+    }
+
+    private func handle(_ event: HTTP2Event) {
+        switch event {
+        case .request(let id, let head, let endStream):
+            openStream(id, head: head, endStream: endStream)
+        case .data(let id, let bytes, let endStream):
+            if let ex = exchanges[id] { ex.receiveData(bytes, endStream: endStream) } else { credit(id, bytes.count) }
+        case .trailers(let id, _):
+            exchanges[id]?.receiveTrailers()
+        case .streamReset(let id, _, _):
+            exchanges[id]?.streamReset()
+        case .windowOpened:
+            break   // the pump after the events moves what waited
+        case .connectionError(let error):
+            worker.errorLog.info(peer.description, "HTTP/2 connection error: \(error)")
+        case .goAway, .settings, .pingAcknowledged:
+            break
+        }
+    }
+
+    private func openStream(_ id: UInt32, head h2: HTTP2RequestHead, endStream: Bool) {
+        worker.stats.requests += 1
+        lastStreamActivity = worker.loop.now
+        switch HTTP2RequestMapping.http1Head(h2, endStream: endStream, limits: worker.parserLimits, random: &random) {
+        case .success(let mapped):
+            let ex = HTTP2StreamExchange(connection: self, streamID: id, head: mapped.head, isTunnel: mapped.isTunnel,
+                                         hasBody: mapped.hasBody)
+            exchanges[id] = ex
+            ex.start(hasBody: mapped.hasBody)
+        case .failure(let error):
+            let ex = HTTP2StreamExchange(connection: self, streamID: id, head: nil, isTunnel: false, hasBody: !endStream)
+            exchanges[id] = ex
+            ex.fail(error)
+        }
+    }
+
+    /// Body bytes a handler took (or nobody wanted): window goes back to the client.
+    func credit(_ id: UInt32, _ count: Int) {
+        guard count > 0, !isClosed else { return }
+        session.consumed(streamID: id, count: count)
+    }
+
+    // MARK: output
+
+    func sendHeaders(_ id: UInt32, _ fields: [HPACKHeaderField], endStream: Bool) {
+        guard !isClosed else { return }
+        do { try session.sendHeaders(streamID: id, fields: fields, endStream: endStream) } catch {
+            exchanges[id]?.streamReset()
+            return
+        }
+        // The body usually follows in this pass of the loop: HEADERS and DATA leave in one write.
+        writeSessionOutput(flush: false)
+        stream.flushSoon()
+    }
+
+    func sendWindow(_ id: UInt32) -> Int { session.sendWindow(streamID: id) }
+
+    func sendData(_ id: UInt32, _ bytes: UnsafeRawBufferPointer, endStream: Bool) -> Int {
+        (try? session.sendData(streamID: id, bytes, endStream: endStream)) ?? 0
+    }
+
+    func resetStream(_ id: UInt32, code: HTTP2ErrorCode) {
+        guard !isClosed else { return }
+        session.resetStream(streamID: id, code: code)
+        writeSessionOutput()
+    }
+
+    /// The stream's exchange is over: forgotten here, its link back cut.
+    func forget(_ ex: HTTP2StreamExchange) {
+        if exchanges[ex.streamID] === ex { exchanges[ex.streamID] = nil }
+        if ex.isReady {
+            ex.isReady = false
+            ready.removeAll { $0 === ex }
+        }
+        ex.connection = nil
+        lastStreamActivity = worker.loop.now
+    }
+
+    /// Moves queued response bytes into DATA frames, stream by stream, while the socket keeps up.
+    func pump() {
+        guard !isClosed else { return }
+        if inPump { pumpAgain = true; return }
+        inPump = true
+        defer { inPump = false }
+        repeat {
+            pumpAgain = false
+            for ex in exchanges.values where ex.hasOutput && !ex.isReady {
+                ex.isReady = true
+                ready.append(ex)
+            }
+            var progress = true
+            while progress && !ready.isEmpty && !isBehind {
+                progress = false
+                for ex in ready {
+                    if ex.pumpOutput(budget: HTTP2Connection.quantum, scratch: &scratch) > 0 { progress = true }
+                    if ex.sendClosed && ex.ending { ex.sendSideFinished() }
+                    if isClosed { return }
+                    // Frames gather in the stream's queue and leave in writes of 64 KiB or more.
+                    writeSessionOutput(flush: stream.output.backlog >= HTTP2Connection.writeBatch)
+                    if isClosed { return }
+                    if isBehind { break }
+                }
+                ready.removeAll { ex in
+                    guard !ex.hasOutput || ex.connection == nil else { return false }
+                    ex.isReady = false
+                    return true
+                }
+            }
+        } while pumpAgain && !isClosed
+        writeSessionOutput()
+        if isClosed { return }
+        notifyDrained()
+    }
+
+    /// Producers that were told to stop hear they may go on (deferred: never inside their own call).
+    private func notifyDrained() {
+        guard !isBehind || stream.output.backlog <= HTTP2Connection.lowWatermark else { return }
+        for ex in exchanges.values where ex.wantsDrain && ex.pendingCount <= HTTP2StreamExchange.streamLowWatermark {
+            ex.wantsDrain = false
+            worker.loop.defer_ { [weak ex] in ex?.handler?.outputDrained() }
+        }
+    }
+
+    /// Writes what the session produced (frames, acknowledgements, window updates).
+    func writeSessionOutput(flush: Bool = true) {
+        guard !isClosed else { return }
+        if session.hasOutput {
+            let bytes = session.takeOutput()
+            bytes.withUnsafeBytes { stream.output.bytes.append($0) }
+        }
+        guard flush, !stream.output.isEmpty else { return }
+        if !stream.flush() { stream.requestDrainNotice() }
+        if stream.isClosed { close() }
+    }
+
+    /// After input or output: pause reading while the socket is behind, close when the session is done.
+    private func afterIO() {
+        guard !isClosed else { return }
+        writeSessionOutput()
+        if isClosed { return }
+        if isBehind && !readPausedForOutput {
+            readPausedForOutput = true
+            stream.pauseReading()
+            stream.requestDrainNotice()
+        }
+        if session.canClose {
+            failAll()
+            stream.closeAfterFlush(linger: 0)
+            if stream.isClosed { close() }
+        }
+    }
+
+    func streamDidDrain(_ s: BufferedStream) {
+        guard !isClosed else { return }
+        if readPausedForOutput && !isBehind {
+            readPausedForOutput = false
+            stream.resumeReading()
+        }
+        pump()
+        afterIO()
+    }
+
+    func streamInputDidEnd(_ s: BufferedStream) {
+        // The client is gone (a FIN mid-connection): its streams cannot complete.
+        close()
+    }
+
+    func streamDidClose(_ s: BufferedStream, error: BufferedStreamError?) {
+        if let reason = peer.tls?.failureReason { worker.errorLog.info(peer.description, reason) }
+        if error == .writeTimeout {
+            worker.errorLog.info(peer.description, "HTTP/2 client did not read for \(worker.server.maxWriteIdle) s (server.max-write-idle): closing")
+        }
+        close()
+    }
+
+    /// No stream for `server.max-keep-alive-idle`: GOAWAY, then close.
+    func streamIsIdle(_ s: BufferedStream) {
+        let now = worker.loop.now
+        guard exchanges.isEmpty, now &- lastStreamActivity > Seconds.nanoseconds(worker.server.maxKeepAliveIdle) else { return }
+        session.goAway(code: .noError)
+        writeSessionOutput()
+        stream.closeAfterFlush(linger: 0)
+        if stream.isClosed { close() }
+    }
+
+    // MARK: teardown and timers
+
+    private func failAll() {
+        for ex in Array(exchanges.values) { ex.connectionClosing() }
+        exchanges.removeAll()
+        ready.removeAll()
+    }
+
+    func clientVanished() { close() }
+
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        failAll()
+        stream.owner = nil
+        stream.close()
+        worker.stats.bytesSent += stream.output.bytesWritten
+        stream.output.discard()
+        worker.http2ConnectionClosed(self)
+    }
+
+    /// Once a second: the streams' handlers, and streams stalled on a zero window for
+    /// `server.max-write-idle` (a client that opens streams and never grants window) are reset.
+    func tick(now: UInt64) {
+        if session.isAwaitingSettingsAck && now &- startedAt > Seconds.nanoseconds(HTTP2Connection.settingsAckSeconds) {
+            // RFC 9113 §6.5.3: a peer that never acknowledges our SETTINGS is not speaking HTTP/2.
+            worker.errorLog.info(peer.description, "HTTP/2 SETTINGS not acknowledged within \(HTTP2Connection.settingsAckSeconds) s: closing")
+            session.goAway(code: .settingsTimeout)
+            writeSessionOutput()
+            stream.closeAfterFlush(linger: 0)
+            if stream.isClosed { close() }
+            return
+        }
+        for ex in Array(exchanges.values) { ex.tick(now: now) }
+        let limit = UInt64(max(1, worker.server.maxWriteIdle)) * 1000
+        for id in session.flowControlStalledStreams(longerThan: limit, now: now / 1_000_000) {
+            worker.errorLog.info(peer.description, "HTTP/2 stream \(id): no flow-control window for \(worker.server.maxWriteIdle) s: reset")
+            exchanges[id]?.clientVanished()
+        }
+        writeSessionOutput()
+    }
+
+    var isIdleForShutdown: Bool { exchanges.isEmpty }
+
+    /// Graceful stop: GOAWAY (open streams finish), upgraded streams see their end shortly before the deadline.
+    func beginStop() {
+        session.startGracefulShutdown()
+        writeSessionOutput()
+    }
+
+    func endUpgradedInput() {
+        for ex in Array(exchanges.values) where ex.phase == .upgraded { ex.receiveTrailers() }
+    }
+}

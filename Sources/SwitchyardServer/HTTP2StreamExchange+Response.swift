@@ -1,0 +1,205 @@
+import Glibc
+import SwitchyardOS
+import SwitchyardHTTP
+import SwitchyardHTTP2
+
+/// A body region queued after a stream's bytes: a file (read in pieces with pread(2): HTTP/2
+/// frames every byte, so there is no sendfile here) or bytes shared with the static-file cache.
+enum HTTP2BodySource {
+    case file(fd: Int32, offset: Int, remaining: Int)
+    case shared([UInt8], offset: Int, remaining: Int)
+}
+
+/// The response of a stream: the head as HEADERS (`HTTP2ResponseFields`), the body queued here
+/// and moved into DATA frames by the connection's pump as the flow-control windows and the
+/// socket allow. A producer is told to stop when its stream holds `streamHighWatermark` bytes
+/// or the connection's socket is behind, and hears `outputDrained` when both are low again.
+extension HTTP2StreamExchange {
+    static let streamHighWatermark = 64 * 1024
+    static let streamLowWatermark = 16 * 1024
+
+    func sendInterim(_ head: HTTPResponseHead) {
+        // 100 Continue means nothing to an HTTP/2 client that did not wait for it; 103 does.
+        guard phase != .done, phase != .upgraded, !responseStarted, head.status > 100, head.status < 200 else { return }
+        var fields: [(name: String, value: String)] = []
+        for (name, value) in head.headers { fields.append((name, value)) }
+        connection?.sendHeaders(streamID, HTTP2ResponseFields.make(status: head.status, headers: fields), endStream: false)
+    }
+
+    func sendHead(_ head: HTTPResponseHead, framing requested: BodyFraming) {
+        var fields: [(name: String, value: String)] = []
+        fields.reserveCapacity(head.headers.count + 4)
+        for (name, value) in head.headers {
+            switch HeaderName.classify(name) {
+            case .date, .contentLength, .transferEncoding, .connection: continue
+            case .server, .other: fields.append((name, value))
+            }
+        }
+        writeHead(status: head.status, framing: requested, fields: &fields)
+    }
+
+    /// Ready-made "Name: value\r\n" lines (static files) taken apart into fields.
+    func sendHead(status: Int, framing requested: BodyFraming, fields lines: (ByteBuffer) -> Void) {
+        let buffer = ByteBuffer(capacity: 512)
+        lines(buffer)
+        var fields: [(name: String, value: String)] = []
+        for line in buffer.readable.split(separator: 10) {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            var value = line[line.index(after: colon)...]
+            while value.first == 32 || value.first == 9 { value = value.dropFirst() }
+            while value.last == 13 || value.last == 32 || value.last == 9 { value = value.dropLast() }
+            fields.append((String(decoding: line[..<colon], as: UTF8.self), String(decoding: value, as: UTF8.self)))
+        }
+        writeHead(status: status, framing: requested, fields: &fields)
+    }
+
+    /// HEADERS with Date, Server, the scope's response headers and content-length; END_STREAM
+    /// at once when no body can follow (HEAD, 204, 304, an empty body).
+    private func writeHead(status wanted: Int, framing: BodyFraming, fields: inout [(name: String, value: String)]) {
+        guard phase != .done, !responseStarted, let connection else { return }
+        var status = wanted
+        var framing = framing
+        if isTunnel && phase != .upgraded && status >= 200 && status < 300 {
+            // Any 2xx to a CONNECT opens the tunnel (RFC 9110 §9.3.6, RFC 8441 §5); over HTTP/1.1
+            // a non-101 answer to an upgrade is a refusal. The route did not upgrade: 501, no body.
+            worker.errorLog.info(peer.description, "HTTP/2 stream \(streamID): extended CONNECT answered \(wanted) without an upgrade: 501")
+            status = 501
+            framing = .none
+            fields = fields.filter { HeaderName.classify($0.name) == .server }
+        }
+        responseStarted = true
+        responseStatus = status
+        if status >= 500, let stats = routeStats { stats.responses5xx += 1 }
+        worker.dateCache.bytes(at: worker.loop.wallSeconds).withUnsafeBufferPointer {
+            fields.append(("date", String(decoding: $0, as: UTF8.self)))
+        }
+        if !worker.server.tag.isEmpty && !fields.contains(where: { HeaderName.classify($0.name) == .server }) {
+            fields.append(("server", worker.server.tag))
+        }
+        for (name, value) in extraResponseHeaders { fields.append((name, value)) }
+        var bodyless = isHeadRequest || status == 204 || status == 304
+        if case .length(let n) = framing {
+            if status != 204 && status != 304 { fields.append(("content-length", String(n))) }
+            if n == 0 { bodyless = true }
+        }
+        if case .none = framing { bodyless = true }
+        connection.sendHeaders(streamID, HTTP2ResponseFields.make(status: status, headers: fields), endStream: bodyless)
+        if bodyless { sendClosed = true }
+    }
+
+    @discardableResult
+    func sendBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard phase != .done, phase != .upgraded, responseStarted else { return false }
+        return queueBody(bytes)
+    }
+
+    /// Queues body bytes and pumps; false when the producer should wait for `outputDrained`.
+    func queueBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        // After END_STREAM (a HEAD answer, a finished response) bytes are dropped, as HTTP/1.1
+        // drops a HEAD response's body: the producer goes on to its end.
+        guard !sendClosed, !ending, let connection else { return true }
+        if bytes.count > 0 {
+            if pendingStart > 0 && pendingStart >= pending.count / 2 {
+                pending.removeFirst(pendingStart)
+                pendingStart = 0
+            }
+            pending.append(contentsOf: bytes)
+            connection.pump()
+        }
+        let more = pendingCount < Self.streamHighWatermark && !connection.isBehind
+        if !more { wantsDrain = true }
+        return more
+    }
+
+    func sendFile(fd fileFD: Int32, offset: Int, count: Int) {
+        guard phase != .done, !sendClosed, !ending, source == nil, count > 0 else { Glibc.close(fileFD); return }
+        source = .file(fd: fileFD, offset: offset, remaining: count)
+        connection?.pump()
+    }
+
+    func sendCachedFile(_ storage: [UInt8], offset: Int, count: Int) {
+        guard phase != .done, !sendClosed, !ending, source == nil, count > 0 else { return }
+        source = .shared(storage, offset: offset, remaining: count)
+        connection?.pump()
+    }
+
+    var pendingCount: Int { pending.count - pendingStart }
+    var outputBacklog: Int { pendingCount }
+    /// Something waits for window or socket room (or the END_STREAM that follows it).
+    var hasOutput: Bool { !sendClosed && (pendingCount > 0 || source != nil || ending) }
+
+    /// Moves up to `budget` bytes into DATA frames (within the send windows); returns how many
+    /// moved. Writes END_STREAM once everything queued is out and the response was finished.
+    func pumpOutput(budget: Int, scratch: inout [UInt8]) -> Int {
+        guard !sendClosed, let connection else { return 0 }
+        var moved = 0
+        while moved < budget {
+            let window = min(budget - moved, connection.sendWindow(streamID))
+            if pendingCount > 0 {
+                guard window > 0 else { break }
+                let n = min(window, pendingCount)
+                let last = ending && source == nil && n == pendingCount
+                let taken = pending.withUnsafeBytes { raw in
+                    connection.sendData(streamID, UnsafeRawBufferPointer(rebasing: raw[pendingStart..<pendingStart + n]), endStream: last)
+                }
+                guard taken > 0 else { break }
+                pendingStart += taken
+                moved += taken
+                if pendingStart == pending.count { pending.removeAll(keepingCapacity: pending.capacity <= 64 * 1024); pendingStart = 0 }
+                if last && taken == n { sendClosed = true; break }
+            } else if let region = source {
+                guard window > 0 else { break }
+                guard let taken = pumpSource(region, window: window, scratch: &scratch) else { return moved }
+                moved += taken
+                if sendClosed || taken == 0 { break }
+            } else {
+                if ending { _ = connection.sendData(streamID, UnsafeRawBufferPointer(start: nil, count: 0), endStream: true); sendClosed = true }
+                break
+            }
+        }
+        bytesSent += moved
+        return moved
+    }
+
+    /// One piece of the file or shared region; nil when the file could not be read (the stream is reset).
+    private func pumpSource(_ region: HTTP2BodySource, window: Int, scratch: inout [UInt8]) -> Int? {
+        guard let connection else { return nil }
+        switch region {
+        case .shared(let storage, let offset, let remaining):
+            let n = min(window, remaining)
+            let last = ending && n == remaining
+            let taken = storage.withUnsafeBytes { raw in
+                connection.sendData(streamID, UnsafeRawBufferPointer(rebasing: raw[offset..<offset + n]), endStream: last)
+            }
+            source = taken == remaining ? nil : .shared(storage, offset: offset + taken, remaining: remaining - taken)
+            if last && taken == n { sendClosed = true }
+            return taken
+        case .file(let fd, let offset, let remaining):
+            let want = min(window, remaining, scratch.count)
+            let got = scratch.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(offset)) }
+            guard got > 0 else {
+                worker.errorLog.error(peer.description, "HTTP/2 stream \(streamID): file read failed or the file shrank: resetting the stream")
+                abortResponse("file read failed")
+                return nil
+            }
+            let last = ending && got == remaining
+            let taken = scratch.withUnsafeBytes { raw in
+                connection.sendData(streamID, UnsafeRawBufferPointer(rebasing: raw[0..<got]), endStream: last)
+            }
+            if taken == remaining { Glibc.close(fd); source = nil } else {
+                source = .file(fd: fd, offset: offset + taken, remaining: remaining - taken)
+            }
+            if last && taken == got { sendClosed = true }
+            return taken
+        }
+    }
+
+    /// Drops what is queued (a reset or a closing connection) and closes a file region's descriptor.
+    func dropOutput() {
+        pending = []
+        pendingStart = 0
+        if case .file(let fd, _, _) = source { Glibc.close(fd) }
+        source = nil
+        ending = false
+    }
+}
