@@ -252,7 +252,7 @@ final class HTTP2Connection: BufferedStreamDelegate {
     }
 
     func streamDidClose(_ s: BufferedStream, error: BufferedStreamError?) {
-        if let reason = peer.tls?.failureReason { worker.errorLog.info(peer.description, reason) }
+        if let reason = peer.tls?.failureReason { worker.logTLSFailure(peer.description, reason) }
         if error == .writeTimeout {
             worker.errorLog.info(peer.description, "HTTP/2 client did not read for \(worker.server.maxWriteIdle) s (server.max-write-idle): closing")
         }

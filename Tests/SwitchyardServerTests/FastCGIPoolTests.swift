@@ -74,6 +74,36 @@ struct FastCGIPoolTests {
         _ = (s1, s2)
     }
 
+    /// A client that goes away while its parked output is being handed over (its write fails and
+    /// the exchange aborts the stream inside the delivery) must not make the stream consume from
+    /// the buffer the abort emptied: CI crashed there (ByteBuffer.consume precondition).
+    @Test func abortDuringDeliveryOfParkedOutputEndsCleanly() throws {
+        final class AbortsOnFirstBytes: BackendStreamDelegate {
+            var stream: FastCGIMuxStream?
+            var delivered = 0
+            func streamConnected() {}
+            func streamStdout(_ bytes: UnsafeRawBufferPointer) {
+                delivered += bytes.count
+                stream?.abort()
+                stream = nil
+            }
+            func streamStderr(_ bytes: UnsafeRawBufferPointer) {}
+            func streamWritable() {}
+            func streamEnded(_ error: BackendFailure?, protocolStatus: UInt8?) {}
+        }
+        let f = try Fixture()
+        let (c, _) = try f.checkout()
+        let r = StreamRecorder()
+        let s = f.send(on: c, to: r)
+        s.pauseReading()
+        #expect(spin(f.loop, seconds: 5) { s.parkedBytes > 0 && c.activeCount == 0 }, "the response parks while paused")
+        let aborting = AbortsOnFirstBytes()
+        aborting.stream = s
+        s.delegate = aborting
+        s.resumeReading()
+        #expect(aborting.delivered > 0 && s.isFinished && s.parkedBytes == 0 && r.output.isEmpty)
+    }
+
     @Test func anIdleConnectionTheAppClosesLeavesThePool() throws {
         let f = try Fixture()
         let (c, _) = try f.checkout()
