@@ -406,6 +406,6 @@ final class HTTP2StreamExchange: ClientExchange {
     func logAccess() {
         guard worker.accessLogFile != nil, let head else { return }
         worker.accessLog(remote: peer.remote, request: head, status: responseStatus, bytes: bytesSent,
-                         durationNs: worker.loop.now - startedAt)
+                         durationNs: worker.loop.now - startedAt, protocolName: "HTTP/2.0")
     }
 }

@@ -291,13 +291,16 @@ final class Worker {
 
     // MARK: logs
 
-    func accessLog(remote: SocketAddress?, request: HTTPRequestHead, status: Int, bytes: Int, durationNs: UInt64) {
+    /// One line in lighttpd's default format. `protocolName`: what the client spoke when it was not
+    /// the request head's own HTTP/1.x ("HTTP/2.0" for a stream, as lighttpd logs it).
+    func accessLog(remote: SocketAddress?, request: HTTPRequestHead, status: Int, bytes: Int, durationNs: UInt64,
+                   protocolName: String? = nil) {
         guard accessLogFile != nil else { return }
         func q(_ s: String?) -> String {
             guard let s, !s.isEmpty else { return "-" }
             return s.replacingAll("\"", with: "\\\"")
         }
-        let line = "\(remote?.host ?? "-") \(request.host ?? "-") - \(AccessLog.clfTime(loop.wallSeconds)) \"\(request.method) \(request.target) \(request.version == .http1_0 ? "HTTP/1.0" : "HTTP/1.1")\" \(status) \(bytes) \"\(q(request.headers.first("Referer")))\" \"\(q(request.headers.first("User-Agent")))\" \(durationNs / 1000)\n"
+        let line = "\(remote?.host ?? "-") \(request.host ?? "-") - \(AccessLog.clfTime(loop.wallSeconds)) \"\(request.method) \(request.target) \(protocolName ?? (request.version == .http1_0 ? "HTTP/1.0" : "HTTP/1.1"))\" \(status) \(bytes) \"\(q(request.headers.first("Referer")))\" \"\(q(request.headers.first("User-Agent")))\" \(durationNs / 1000)\n"
         accessBuffer.append(contentsOf: line.utf8)
         if accessBuffer.count > 8192 { flushAccessLog() }
     }

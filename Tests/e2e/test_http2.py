@@ -135,7 +135,7 @@ def h2srv(tmp_path_factory):
     seeds = require_seeds()
     shutil.copy(seeds / "ws_echo.py", doc / "ws" / "ws_echo.py")   # the seed, unchanged
     (doc / "ws" / "ws_echo.py").chmod(0o755)
-    s = Switchyard(config(root), root)
+    s = Switchyard(config(root, extra=f"accesslog.filename = {q(root / 'access.log')}"), root)
     server = H2Server(s, root)
     yield server
     children = [pid for pid, state in s.children() if state != "Z"]
@@ -185,6 +185,10 @@ def test_tls_connection_carries_several_requests(h2srv):
     assert head.startswith(b"HTTP/2 206") and b"content-range: bytes 100-199/%d" % len(big) in head, head
     assert part == big[100:200]
     assert s.curl("-o", "/dev/null", "-w", "%{http_code}", s.url("/missing")) == b"404"
+    # The access log says what the client spoke (lighttpd's "HTTP/2.0").
+    log = s.root / "access.log"
+    assert wait_until(lambda: log.exists() and '"GET /missing HTTP/2.0" 404' in log.read_text(), timeout=5), \
+        log.read_text() if log.exists() else "no access log"
 
 
 def test_http11_unchanged_on_both_listeners(h2srv):
@@ -192,6 +196,8 @@ def test_http11_unchanged_on_both_listeners(h2srv):
     assert s.curl("--http1.1", "-w", " %{http_version}", s.url("/index.html")) == b"hello over h2\n 1.1"
     r = subprocess.run([CURL, "-sS", "-w", " %{http_version}", f"http://127.0.0.1:{s.port}/index.html"], capture_output=True, timeout=20)
     assert r.stdout == b"hello over h2\n 1.1"
+    log = s.root / "access.log"
+    assert wait_until(lambda: log.exists() and '"GET /index.html HTTP/1.1" 200' in log.read_text(), timeout=5)
 
 
 # ---------------------------------------------------------------- RFC 8441 WebSockets
