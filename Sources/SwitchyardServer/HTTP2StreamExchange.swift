@@ -317,11 +317,7 @@ final class HTTP2StreamExchange: ClientExchange {
     func sendError(_ status: Int, close: Bool = false, extraHeaders: [(String, String)] = []) {
         guard phase != .done else { return }
         guard !responseStarted else { abortResponse("error \(status) after response start"); return }
-        var head = HTTPResponseHead(status: status)
-        let reason = HTTPStatus.reasonPhrase(status)
-        let body = Array("<!DOCTYPE html>\n<html><head><title>\(status) \(reason)</title></head><body><h1>\(status) \(reason)</h1></body></html>\n".utf8)
-        head.headers.add(name: "Content-Type", value: "text/html; charset=utf-8")
-        for (n, v) in extraHeaders { head.headers.add(name: n, value: v) }
+        let (head, body) = ExchangeAnswers.errorPage(status, extraHeaders: extraHeaders)
         sendHead(head, framing: .length(body.count))
         if !isHeadRequest { body.withUnsafeBytes { _ = sendBody($0) } }
         finishResponse()
@@ -330,18 +326,9 @@ final class HTTP2StreamExchange: ClientExchange {
     /// cgi.local-redir, as `HTTP1Exchange.localRedirect`.
     func localRedirect(to location: String) {
         guard phase != .done else { return }
-        guard var head, redirectHops < 10 else { sendError(500); return }
+        guard let request = head, redirectHops < 10 else { sendError(500); return }
         redirectHops += 1
-        let q = location.firstIndex(of: "?")
-        head.method = "GET"
-        head.target = location
-        head.path = q.map { String(location[..<$0]) } ?? location
-        head.query = q.map { String(location[location.index(after: $0)...]) }
-        head.contentLength = nil
-        head.isChunked = false
-        head.headers.remove(name: "Content-Length")
-        head.headers.remove(name: "Content-Type")
-        head.headers.remove(name: "Transfer-Encoding")
+        let head = ExchangeAnswers.locallyRedirected(request, to: location)
         self.head = head
         isHeadRequest = false
         let route = routing.handler(for: head, connection: self)
