@@ -34,6 +34,33 @@ static inline int sy_ssl_ctx_add_extra_chain_cert(SSL_CTX *ctx, X509 *x509) {
 static inline int sy_ssl_ctx_set_num_tickets(SSL_CTX *ctx, size_t n) { return SSL_CTX_set_num_tickets(ctx, n); }
 
 /* Option and mode bits: macros of uint64 / long width that Swift imports unevenly. */
+/* TLS 1.3 session tickets: a resumption with a ticket in the first half of its lifetime issues no
+ * new ticket (lighttpd never renews a ticket made with its current key; OpenSSL by default sends a
+ * fresh one on every resumption, an ASN.1 encoding plus AES and HMAC each time). A ticket past half
+ * its lifetime is replaced, so a client that keeps resuming never falls off the end into a full
+ * handshake. */
+static inline SSL_TICKET_RETURN sy_ticket_decrypted(SSL *s, SSL_SESSION *ss, const unsigned char *name,
+                                                    size_t nameLength, SSL_TICKET_STATUS status, void *arg) {
+    (void)name; (void)nameLength; (void)arg;
+    switch (status) {
+    case SSL_TICKET_SUCCESS:
+    case SSL_TICKET_SUCCESS_RENEW: {
+        time_t issued = SSL_SESSION_get_time(ss);
+        long lifetime = SSL_SESSION_get_timeout(ss);
+        if (time(NULL) - issued < lifetime / 2) {
+            SSL_set_num_tickets(s, 0);
+            return SSL_TICKET_RETURN_USE;
+        }
+        return SSL_TICKET_RETURN_USE_RENEW;
+    }
+    case SSL_TICKET_EMPTY:
+    case SSL_TICKET_NO_DECRYPT: return SSL_TICKET_RETURN_IGNORE_RENEW;
+    default: return SSL_TICKET_RETURN_ABORT;
+    }
+}
+static inline int sy_ssl_ctx_reuse_fresh_tickets(SSL_CTX *ctx) {
+    return SSL_CTX_set_session_ticket_cb(ctx, NULL, sy_ticket_decrypted, NULL);
+}
 static inline uint64_t sy_ssl_op_no_renegotiation(void) { return SSL_OP_NO_RENEGOTIATION; }
 static inline uint64_t sy_ssl_op_cipher_server_preference(void) { return SSL_OP_CIPHER_SERVER_PREFERENCE; }
 static inline uint64_t sy_ssl_op_ignore_unexpected_eof(void) { return SSL_OP_IGNORE_UNEXPECTED_EOF; }

@@ -60,6 +60,10 @@ public final class TLSContext: @unchecked Sendable {
         _ = sy_ssl_ctx_set_session_cache_mode(handle, Int(sy_ssl_sess_cache_server()))
         let sessionContext: [UInt8] = Array("switchyard".utf8)
         _ = SSL_CTX_set_session_id_context(handle, sessionContext, UInt32(sessionContext.count))
+        // A resumption with a ticket younger than half its lifetime gets no replacement ticket, as
+        // in lighttpd: re-issuing one costs as much CPU as the rest of a resumed handshake's server
+        // side over ours (callgrind: 2.49M -> 2.29M instructions per resumed handshake; lighttpd 2.28M).
+        _ = sy_ssl_ctx_reuse_fresh_tickets(handle)
         sy_ssl_ctx_set_alpn(handle, alpn)
         try loadCertificate()
         if let ca = options.caFile, SSL_CTX_load_verify_locations(handle, ca, nil) != 1 {

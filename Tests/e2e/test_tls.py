@@ -185,6 +185,28 @@ def test_session_resumption(tls_server, tmp_path, version):
     assert code == 0 and "Reused, TLSv1." in out and "hello over tls" in out, out
 
 
+def test_resumption_reuses_a_fresh_ticket(tls_server):
+    """A TLS 1.3 resumption with a ticket in the first half of its lifetime gets no new ticket
+    (lighttpd's policy, and half the server's CPU of a resumed handshake): the client resumes with
+    the same session again and again. OpenSSL's default would send a fresh ticket every time."""
+    s = tls_server()
+    ctx = s.client_context()
+    session = None
+    for attempt in range(4):
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="a.test", session=session) as tls:
+                tls.sendall(b"GET /index.html HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+                body = b""
+                while chunk := tls.recv(65536):
+                    body += chunk
+                assert body.endswith(b"hello over tls\n"), body
+                assert tls.version() == "TLSv1.3"
+                assert tls.session_reused == (attempt > 0), attempt
+                if attempt > 0:
+                    assert tls.session == session, "the server issued a new ticket on resumption"
+                session = tls.session
+
+
 def test_wss_through_cgi_with_websockets(tls_server):
     require_module("websockets", "python websockets client")
     from websockets.sync import client as sync_client
