@@ -26,6 +26,10 @@ extension GatewayExchange {
             if !head.headers.contains("Upgrade") { head.headers.add(name: "Upgrade", value: "websocket") }
         }
         phase = .upgraded
+        // No retry can follow a switched stream: let go of the dispatch (route, host choice,
+        // request description) that the retry closures hold, for the WebSocket's whole life.
+        onConnectFailure = nil
+        onStaleConnection = nil
         let interval = context.settings.websocket.pingInterval
         if interval > 0 && Self.isWebSocket(head) {
             // The PINGs need the frame boundaries of both directions: no kernel splice here.
