@@ -30,7 +30,7 @@ extension GatewayExchange {
         // request description) that the retry closures hold, for the WebSocket's whole life.
         onConnectFailure = nil
         onStaleConnection = nil
-        let interval = context.settings.websocket.pingInterval
+        let interval = settings.websocket.pingInterval
         if interval > 0 && Self.isWebSocket(head) {
             // The PINGs need the frame boundaries of both directions: no kernel splice here.
             var random = FastRandom()
@@ -113,7 +113,7 @@ extension GatewayExchange {
             errorLog.info(label, "the backend's stream is not WebSocket frames: no more pings (websocket.ping-interval)")
             return false
         case .peerUnresponsive:
-            errorLog.info(label, "no PONG within \(context.settings.websocket.pingInterval) s of a PING (websocket.ping-interval): closing")
+            errorLog.info(label, "no PONG within \(settings.websocket.pingInterval) s of a PING (websocket.ping-interval): closing")
             abort()
             connection.clientVanished()
             return true

@@ -21,7 +21,9 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     /// the exchange as its handler; each side lets go when the exchange ends, so no cycle outlives it.
     private(set) var connection: (any ClientExchange)?
     let worker: Worker
-    let context: RequestContext
+    /// The request's settings (its scope's `websocket.*` keys); not the whole request context,
+    /// which holds the parsed head that an upgraded exchange no longer needs.
+    let settings: RequestSettings
     let label: String
     private(set) var upgradeCandidate: Bool
     let localRedirect: Bool
@@ -73,7 +75,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
          headDecoder: (any ResponseHeadDecoder)? = nil) {
         self.connection = connection
         self.worker = connection.worker
-        self.context = context
+        self.settings = context.settings
         self.label = label
         self.upgradeCandidate = upgradeCandidate
         self.localRedirect = localRedirect

@@ -287,6 +287,9 @@ final class HTTP1Exchange: ClientExchange {
         sendHead(head, framing: .none)
         logAccess()
         phase = .upgraded
+        // The access log line is written; a WebSocket can stay open for days and needs no more
+        // of its request than the line itself (the header fields are most of an idle one's heap).
+        self.head = self.head.map { HTTPRequestHead(method: $0.method, target: $0.target, version: $0.version, host: $0.host) }
         if let stats = routeStats {
             stats.upgrades += 1
             stats.openUpgraded += 1

@@ -354,6 +354,8 @@ final class HTTP2StreamExchange: ClientExchange {
         phase = .upgraded   // first: the 200 is the tunnel's, not a refusal (`writeHead`)
         sendHead(ok, framing: .untilClose)
         logAccess()
+        // As in HTTP1Exchange: the logged WebSocket keeps its request line, not its fields.
+        self.head = self.head.map { HTTPRequestHead(method: $0.method, target: $0.target, version: $0.version, host: $0.host) }
         if let stats = routeStats {
             stats.upgrades += 1
             stats.openUpgraded += 1

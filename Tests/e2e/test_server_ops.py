@@ -52,6 +52,43 @@ accesslog.filename = {q(access)}
     assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(info\) server: started", text, re.M), text
 
 
+def test_upgraded_websocket_logged_once_with_its_fields(switchyard, tmp_path):
+    """An upgraded exchange writes its access-log line at the switch, with the Referer and
+    User-Agent of its request, and once only: after the line the exchange keeps just its request
+    line (the fields are most of an idle WebSocket's heap), so a second line at the close would
+    lose them. Through the native FastCGI echo app, where the exchange stays in user space."""
+    from test_echo_app import ECHO_APP, need_echo_app
+    from wsframes import build_frame, new_key
+    need_echo_app()
+    root = _docroot(tmp_path)
+    access = tmp_path / "access.log"
+    server = switchyard(f"""
+server.document-root = {q(root)}
+server.modules += ("mod_fastcgi")
+accesslog.filename = {q(access)}
+fastcgi.server = ("/f/" => (( "socket" => {q(tmp_path / "echo.sock")}, "bin-path" => {q(f"{ECHO_APP} --protocol fastcgi")},
+                             "check-local" => "disable", "upgrade" => 1 )))
+""")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(f"GET /f/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {new_key()}\r\nSec-WebSocket-Version: 13\r\n"
+                  f"Referer: http://ref.example/ws\r\nUser-Agent: ws-agent/2\r\n\r\n".encode())
+        got = b""
+        while b"\r\n\r\n" not in got:
+            got += s.recv(4096)
+        assert got.startswith(b"HTTP/1.1 101"), got
+        s.sendall(build_frame(1, b"ping me"))
+        time.sleep(0.2)
+        s.sendall(build_frame(8, b"\x03\xe8"))
+        while s.recv(4096):
+            pass
+    assert wait_until(lambda: access.exists() and "/f/ws" in access.read_text(), timeout=5)
+    time.sleep(0.5)
+    lines = [l for l in access.read_text().splitlines() if "/f/ws" in l]
+    assert len(lines) == 1, lines
+    assert ' "GET /f/ws HTTP/1.1" 101 ' in lines[0] and '"http://ref.example/ws" "ws-agent/2"' in lines[0], lines
+
+
 def test_sighup_reopens_logs(switchyard, tmp_path):
     root = _docroot(tmp_path)
     access = tmp_path / "access.log"
