@@ -131,6 +131,9 @@ final class HTTP1Connection {
             case .body(let range, let consumed):
                 guard let ex = exchange else { input.consume(consumed); continue }
                 let more = ex.receiveBody(UnsafeRawBufferPointer(rebasing: readable[range]))
+                // The body may have ended the connection (413 past a scope's max-request-size):
+                // its input was discarded then, and there is nothing left to consume.
+                if state == .closing || state == .closed { return }
                 input.consume(consumed)
                 if !more && exchange === ex { pauseReading() }
             case .end(let consumed):
