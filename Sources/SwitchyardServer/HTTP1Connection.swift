@@ -127,6 +127,7 @@ final class HTTP1Connection {
                     // parser is ready for the next pipelined request.
                     if case .end(let used) = parser.parseStep(input.readable) { input.consume(used) }
                 }
+                if head.upgrade != nil && upgradeToH2C(head, hasBody: hasBody) { return }
                 beginExchange(head, hasBody: hasBody)
             case .body(let range, let consumed):
                 guard let ex = exchange else { input.consume(consumed); continue }
