@@ -61,7 +61,7 @@ extension HTTP1Connection {
     func upgradeToH2C(_ head: HTTPRequestHead, hasBody: Bool) -> Bool {
         guard peer.tls == nil, worker.server.h2proto && worker.server.h2c,
               let settings = Self.h2cUpgradeSettings(head, hasBody: hasBody),
-              let session = try? HTTP2ServerSession(limits: HTTP2Limits(), upgradeSettings: settings) else { return false }
+              let session = try? HTTP2ServerSession(limits: HTTP2Connection.limits(worker), upgradeSettings: settings) else { return false }
         output.bytes.append("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
         state = .closed
         let h2 = HTTP2Connection(stream: stream, worker: worker, peer: peer, routing: routing, session: session)

@@ -50,7 +50,7 @@ final class HTTP2Connection: BufferedStreamDelegate {
         self.worker = worker
         self.peer = peer
         self.routing = routing
-        self.session = session ?? HTTP2ServerSession(limits: HTTP2Limits())
+        self.session = session ?? HTTP2ServerSession(limits: HTTP2Connection.limits(worker))
         self.lastStreamActivity = worker.loop.now
         self.startedAt = worker.loop.now
         stream.options.highWatermark = HTTP2Connection.highWatermark
@@ -64,6 +64,9 @@ final class HTTP2Connection: BufferedStreamDelegate {
         writeSessionOutput()
         if !stream.input.isEmpty { streamHasInput(stream) }
     }
+
+    /// The session limits of this worker's connections (one place for new and upgraded sessions).
+    static func limits(_ worker: Worker) -> HTTP2Limits { HTTP2Limits() }
 
     /// Starts after `101 Switching Protocols` (queued by the HTTP/1.1 side): our SETTINGS, then the
     /// request that asked for the upgrade answered as stream 1 (half-closed: it had no body).

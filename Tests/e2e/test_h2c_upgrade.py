@@ -1,7 +1,8 @@
 """HTTP/1.1 `Upgrade: h2c` (RFC 7540 §3.2) under lighttpd's keys (`server.h2proto` + `server.h2c`):
 curl `--http2` on an http:// URL gets `101` and its answer over HTTP/2 as stream 1, and the
 connection goes on as HTTP/2 (a second stream, with the Python `h2` client's own upgrade). A request
-with a body, one that also asks for a WebSocket, or a server with h2c disabled stays HTTP/1.1.
+with a body, one that also asks for a WebSocket, one whose HTTP2-Settings does not decode, or a
+server with h2c disabled stays HTTP/1.1.
 """
 import shutil
 import socket
@@ -103,6 +104,12 @@ def test_websocket_or_disabled_h2c_stays_http1(switchyard, tmp_path):
         s.sendall(b"GET /index.html HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
                   b"Upgrade: h2c, websocket\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n"
                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        reply = s.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 200 ") and reply.endswith(b"hello h2c\n"), reply
+    # An HTTP2-Settings that is not base64url SETTINGS: the upgrade is ignored (as lighttpd does).
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(b"GET /index.html HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                  b"Upgrade: h2c\r\nHTTP2-Settings: AAMAA!\r\n\r\n")
         reply = s.recv(4096)
     assert reply.startswith(b"HTTP/1.1 200 ") and reply.endswith(b"hello h2c\n"), reply
     off = switchyard(conf(tmp_path / "off", 'server.h2c = "disable"'), name="off")
