@@ -200,3 +200,34 @@ def test_slow_backend_gets_the_body_with_bounded_memory(rig):
     print(f"spooled 3 x 8 MiB to a slow backend: peak RSS +{grown} KiB")
     assert grown < 6 * 1024, grown   # in memory, the bodies alone would be 24 MiB
     assert wait_until(lambda: not rig.spool_fds(), 5) and not os.listdir(rig.uploads)
+
+
+def test_unusable_upload_dir_is_500_not_a_crash(rig):
+    """No directory takes the temporary file: 500 once the body outgrows memory; a small body
+    still goes through from memory."""
+    srv = Switchyard(f"""
+server.document-root = {q(rig.root / "doc")}
+server.modules += ("mod_scgi")
+server.upload-dirs = ({q(rig.root / "no-such-dir")})
+scgi.server = ("/sc/" => (( "socket" => {q(rig.root / "scgi.sock")}, "check-local" => "disable" )))
+""", rig.root, name="nodir")
+    try:
+        r = subprocess.run([CURL, "-sS", "--max-time", "20", "--http1.1", "-T", "-", "-o", "/dev/null", "-w", "%{http_code}",
+                            f"http://127.0.0.1:{srv.port}/sc/big"], input=os.urandom(MIB), capture_output=True, timeout=30)
+        assert r.stdout == b"500", (r.stdout, r.stderr)
+        # Over HTTP/2 the 500 ends the stream with RST_STREAM(NO_ERROR) before the upload is
+        # complete (RFC 9113 8.1), which curl 7.88 reports as an error: the h2 client reads it.
+        c = H2Client(srv.port)
+        try:
+            sid = c.open("PUT", "/sc/big")
+            c.send(sid, os.urandom(MIB), end_stream=True)
+            c.wait(lambda: sid in c.ended)
+            assert c.headers[sid][":status"] == "500" and c.resets.get(sid, 0) == 0, (c.headers, c.resets)
+        finally:
+            c.close()
+        r = subprocess.run([CURL, "-sS", "--max-time", "20", "--http2-prior-knowledge", "-T", "-",
+                            f"http://127.0.0.1:{srv.port}/sc/small"], input=b"y" * 1000, capture_output=True, timeout=30)
+        assert b"bytes=1000\n" in r.stdout, r
+        assert srv.alive()
+    finally:
+        srv.kill()
