@@ -63,6 +63,19 @@ int sy_dup_cloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 3); }
 int sy_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
 int sy_fionread(int fd, int *count) { return ioctl(fd, FIONREAD, count); }
 int sy_open(const char *path, int flags, int mode) { return open(path, flags | O_CLOEXEC, mode); }
+int sy_open_unnamed_tmpfile(const char *dir) {
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) return fd;
+    size_t n = strlen(dir);
+    char *path = malloc(n + sizeof "/switchyard-upload-XXXXXX");
+    if (path == NULL) { errno = ENOMEM; return -1; }
+    memcpy(path, dir, n);
+    memcpy(path + n, "/switchyard-upload-XXXXXX", sizeof "/switchyard-upload-XXXXXX");
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd >= 0) unlink(path);
+    free(path);
+    return fd;
+}
 
 ssize_t sy_splice(int fd_in, int fd_out, size_t len, unsigned int flags) {
     return splice(fd_in, NULL, fd_out, NULL, len, flags);

@@ -97,8 +97,20 @@ final class BackendRuntime {
             r.stats = stats
             return r
         }
+        if SpooledBodyExchange.needsSpool(context.head, wire: table.wireProtocol) {
+            // SCGI/uwsgi announce CONTENT_LENGTH up front: a body of unknown length is collected
+            // first (memory, then an unnamed temporary file) and sent once its length is known.
+            let spooled = SpooledBodyExchange(connection: connection, context: context, directories: worker.server.uploadDirs) {
+                [weak self, weak connection] known in
+                guard let self, let connection else { return .failure(RefusedStatus(status: 503)) }
+                return self.startExchange(table: table, match: match, label: label, context: known, connection: connection)
+            }
+            var routed = RoutedRequest(handler: spooled, wantsBody: true, bodyLimit: SpooledBodyExchange.bodyLimit(context.settings))
+            routed.stats = stats
+            return routed
+        }
         if context.head.isChunked && (table.wireProtocol == .scgi || table.wireProtocol == .uwsgi) {
-            // SCGI/uwsgi announce CONTENT_LENGTH up front; a chunked body of unknown length cannot be sent.
+            // A chunked WebSocket upgrade request: nothing sensible to collect.
             return fixed(411)
         }
         if context.settings.websocket.checksOrigins, CGIRequestInfo.wantsWebSocket(context.head), route.hosts.contains(where: { $0.upgrade }),
@@ -106,18 +118,33 @@ final class BackendRuntime {
             // websocket.origins: refused before any host is picked or connected.
             return fixed(status)
         }
+        switch startExchange(table: table, match: match, label: label, context: context, connection: connection) {
+        case .failure(let refused):
+            return fixed(refused.status)
+        case .success(let exchange):
+            var routed = RoutedRequest(handler: exchange, wantsBody: true, bodyLimit: context.settings.maxRequestSize)
+            routed.stats = stats
+            return routed
+        }
+    }
+
+    /// Status of a request that could not be put on a backend host.
+    struct RefusedStatus: Error { let status: Int }
+
+    /// A gateway exchange for the request on one of the route's hosts, connected (or connecting),
+    /// or the status to answer with when no host can take it.
+    func startExchange(table: GatewayRouteTable, match: GatewayRouteTable.Match, label: String,
+                       context: RequestContext, connection: any ClientExchange) -> Result<GatewayExchange, RefusedStatus> {
         let exchange = GatewayExchange(connection: connection, context: context, label: label,
                                        upgradeCandidate: false, localRedirect: false, nph: false,
                                        readTimeout: 0, writeTimeout: 0)
-        let dispatch = BackendDispatch(runtime: self, table: table, route: route, routeIndex: routeIndex, scriptEnd: match.scriptEnd,
+        let dispatch = BackendDispatch(runtime: self, table: table, route: match.route, routeIndex: match.index, scriptEnd: match.scriptEnd,
                                        context: context, connection: connection, exchange: exchange, label: label)
         if let failure = dispatch.attempt() {
             if case .notFound = failure {} else { worker.errorLog.error(label, failure.description) }
-            return fixed(failure.status)
+            return .failure(RefusedStatus(status: failure.status))
         }
-        var routed = RoutedRequest(handler: exchange, wantsBody: true, bodyLimit: context.settings.maxRequestSize)
-        routed.stats = stats
-        return routed
+        return .success(exchange)
     }
 
     /// The request as one host of the route sees it (its docroot, check-local, script-name rules,

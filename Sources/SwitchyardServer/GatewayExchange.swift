@@ -45,6 +45,9 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     /// Called once when the exchange is over; `clean` = the response was delivered completely
     /// (false: the client went away or the backend failed).
     var onFinish: ((_ clean: Bool) -> Void)?
+    /// Called when the backend took the queued request body, instead of resuming the client's
+    /// reading: set when the body comes from a spool (`SpooledBodyExchange`), not the client.
+    var onRequestBodyWritable: (() -> Void)?
 
     var phase: Phase = .starting
     private var headParser: any ResponseHeadDecoder
@@ -144,8 +147,11 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     }
 
     func streamWritable() {
-        connection?.resumeReading()
+        if let feed = onRequestBodyWritable { feed() } else { connection?.resumeReading() }
     }
+
+    /// Request body bytes still go to the backend (it has not ended, nor upgraded).
+    var acceptsRequestBody: Bool { stream != nil && (phase == .awaitingHead || phase == .body) }
 
     func streamConnected() {
         if connectTunnel { openConnectTunnel() }
@@ -367,6 +373,7 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         // A response complete before the stream's end stops its records here: log the last line now.
         stderrLines.finish { errorLog.stderrLine(label, $0) }
         connection = nil
+        onRequestBodyWritable = nil
         onConnectFailure = nil
         onStaleConnection = nil
     }

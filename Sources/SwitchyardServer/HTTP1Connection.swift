@@ -127,10 +127,14 @@ final class HTTP1Connection {
                     // parser is ready for the next pipelined request.
                     if case .end(let used) = parser.parseStep(input.readable) { input.consume(used) }
                 }
+                if head.upgrade != nil && upgradeToH2C(head, hasBody: hasBody) { return }
                 beginExchange(head, hasBody: hasBody)
             case .body(let range, let consumed):
                 guard let ex = exchange else { input.consume(consumed); continue }
                 let more = ex.receiveBody(UnsafeRawBufferPointer(rebasing: readable[range]))
+                // The body may have ended the connection (413 past a scope's max-request-size):
+                // its input was discarded then, and there is nothing left to consume.
+                if state == .closing || state == .closed { return }
                 input.consume(consumed)
                 if !more && exchange === ex { pauseReading() }
             case .end(let consumed):

@@ -126,21 +126,8 @@ final class HTTP1Exchange: ClientExchange {
             continueSent = true
             connection?.flushOutput()
         }
-        if let h = begin(route.responder), !hasBody && handler === h && phase == .responding {
+        if let h = route.responder.begin(on: self, install: { handler = $0 }), !hasBody && handler === h && phase == .responding {
             h.requestBodyEnd()
-        }
-    }
-
-    /// Hands the request to its responder; returns the handler object if one now owns the exchange.
-    private func begin(_ responder: Responder) -> RequestHandler? {
-        switch responder {
-        case .staticFile(let context):
-            StaticFileHandler(context: context, connection: self).respond()
-            return nil
-        case .handler(let h):
-            handler = h
-            h.start()
-            return h
         }
     }
 
@@ -264,7 +251,7 @@ final class HTTP1Exchange: ClientExchange {
         let route = routing.handler(for: head, connection: self)
         extraResponseHeaders = route.responseHeaders
         if let stats = route.stats { stats.requests += 1; routeStats = stats }
-        if let h = begin(route.responder), handler === h && !responseFinished {
+        if let h = route.responder.begin(on: self, install: { handler = $0 }), handler === h && !responseFinished {
             h.requestBodyEnd()
         }
     }

@@ -43,13 +43,14 @@ final class HTTP2Connection: BufferedStreamDelegate {
     static let quantum = 16 * 1024
     static let writeBatch = 64 * 1024
 
-    init(stream: BufferedStream, worker: Worker, peer: ClientPeer, routing: any ExchangeRouting) {
+    /// `session`: an upgraded one (`Upgrade: h2c`, see `HTTP1Connection.upgradeToH2C`); else a new one.
+    init(stream: BufferedStream, worker: Worker, peer: ClientPeer, routing: any ExchangeRouting, session: HTTP2ServerSession? = nil) {
         self.fd = stream.transport.descriptor
         self.stream = stream
         self.worker = worker
         self.peer = peer
         self.routing = routing
-        self.session = HTTP2ServerSession(limits: HTTP2Limits())
+        self.session = session ?? HTTP2ServerSession(limits: HTTP2Connection.limits(worker))
         self.lastStreamActivity = worker.loop.now
         self.startedAt = worker.loop.now
         stream.options.highWatermark = HTTP2Connection.highWatermark
@@ -62,6 +63,22 @@ final class HTTP2Connection: BufferedStreamDelegate {
     func begin() {
         writeSessionOutput()
         if !stream.input.isEmpty { streamHasInput(stream) }
+    }
+
+    /// The session limits of this worker's connections (one place for new and upgraded sessions).
+    static func limits(_ worker: Worker) -> HTTP2Limits { HTTP2Limits() }
+
+    /// Starts after `101 Switching Protocols` (queued by the HTTP/1.1 side): our SETTINGS, then the
+    /// request that asked for the upgrade answered as stream 1 (half-closed: it had no body).
+    func beginUpgraded(_ head: HTTPRequestHead) {
+        writeSessionOutput()
+        worker.stats.requests += 1
+        lastStreamActivity = worker.loop.now
+        let ex = HTTP2StreamExchange(connection: self, streamID: 1, head: head, isTunnel: false, hasBody: false)
+        exchanges[1] = ex
+        ex.start(hasBody: false)
+        if isClosed { return }
+        if !stream.input.isEmpty { streamHasInput(stream) } else { pump() }
     }
 
     var isBehind: Bool { stream.output.backlog >= HTTP2Connection.highWatermark }

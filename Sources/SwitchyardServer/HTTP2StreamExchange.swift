@@ -108,20 +108,8 @@ final class HTTP2StreamExchange: ClientExchange {
         if head.expectsContinue && hasBody && route.wantsBody {
             connection?.sendHeaders(streamID, HTTP2ResponseFields.make(status: 100, headers: []), endStream: false)
         }
-        if let h = begin(route.responder), !hasBody && handler === h && phase == .responding {
+        if let h = route.responder.begin(on: self, install: { handler = $0 }), !hasBody && handler === h && phase == .responding {
             h.requestBodyEnd()
-        }
-    }
-
-    private func begin(_ responder: Responder) -> RequestHandler? {
-        switch responder {
-        case .staticFile(let context):
-            StaticFileHandler(context: context, connection: self).respond()
-            return nil
-        case .handler(let h):
-            handler = h
-            h.start()
-            return h
         }
     }
 
@@ -334,7 +322,7 @@ final class HTTP2StreamExchange: ClientExchange {
         let route = routing.handler(for: head, connection: self)
         extraResponseHeaders = route.responseHeaders
         if let stats = route.stats { stats.requests += 1; routeStats = stats }
-        if let h = begin(route.responder), handler === h && !responseFinished {
+        if let h = route.responder.begin(on: self, install: { handler = $0 }), handler === h && !responseFinished {
             h.requestBodyEnd()
         }
     }

@@ -8,7 +8,7 @@ enum KnownKeys {
         "server.max-request-field-size",
         "server.pid-file", "server.username", "server.groupname", "server.indexfiles",
         "server.event-loops", "server.follow-symlink", "server.graceful-shutdown-timeout", "server.upgrade-relay", "server.listen-backlog",
-        "server.systemd-socket-activation", "server.h2proto", "server.h2c",
+        "server.systemd-socket-activation", "server.h2proto", "server.h2c", "server.upload-dirs",
         "accesslog.filename", "mimetype.assign", "index-file.names", "static-file.exclude-extensions",
         "cgi.assign", "cgi.script-directories", "cgi.execute-x-only", "cgi.upgrade", "cgi.limits", "cgi.local-redir",
         "scgi.server", "scgi.balance", "scgi.debug", "scgi.map-extensions", "scgi.protocol",

@@ -33,6 +33,22 @@ enum Responder {
     /// A static file: the whole response is produced synchronously, so no handler object is
     /// allocated and kept (see `StaticFileHandler`).
     case staticFile(RequestContext)
+
+    /// Hands the request to this responder, for an HTTP/1.1 exchange and an HTTP/2 stream alike.
+    /// A static file is answered before this returns (nil). A handler is installed on the exchange
+    /// (`install`) before it starts, because `start()` may call back into the exchange (an answer,
+    /// a resumed read), which must already find it there; it is returned.
+    func begin(on exchange: any ClientExchange, install: (RequestHandler) -> Void) -> RequestHandler? {
+        switch self {
+        case .staticFile(let context):
+            StaticFileHandler(context: context, connection: exchange).respond()
+            return nil
+        case .handler(let h):
+            install(h)
+            h.start()
+            return h
+        }
+    }
 }
 
 /// Everything known about a request once routed: its settings and its place on disk.

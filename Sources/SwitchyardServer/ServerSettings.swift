@@ -32,6 +32,10 @@ public struct ServerSettings: Sendable {
     /// HTTP/2 over plain TCP with prior knowledge: a connection that opens with the client preface
     /// (lighttpd's `server.h2c`, enabled by default; only with `h2proto`, as in lighttpd).
     public var h2c = true
+    /// Where request bodies that must be collected before they are sent on go once they outgrow
+    /// memory (SCGI/uwsgi with a body of unknown length, `RequestBodySpool`); the first directory
+    /// that takes a temporary file is used (lighttpd's `server.upload-dirs`, default `/var/tmp`).
+    public var uploadDirs = ["/var/tmp"]
 
     public init() {}
 
@@ -75,6 +79,12 @@ public struct ServerSettings: Sendable {
         if let v = try int("server.listen-backlog") { listenBacklog = Int32(v) }
         if let e = entry("server.h2proto") { h2proto = try GatewayRoutes.bool(e, "server.h2proto") }
         if let e = entry("server.h2c") { h2c = try GatewayRoutes.bool(e, "server.h2c") }
+        if let e = entry("server.upload-dirs") {
+            guard let dirs = e.value.stringList, !dirs.isEmpty, !dirs.contains(where: { !$0.hasPrefix("/") }) else {
+                throw ConfigError(location: e.location, message: "server.upload-dirs must be a list of absolute directory paths")
+            }
+            uploadDirs = dirs
+        }
         if let v = try string("server.systemd-socket-activation") {
             guard v == "enable" || v == "disable" else {
                 throw ConfigError(location: entry("server.systemd-socket-activation")!.location,

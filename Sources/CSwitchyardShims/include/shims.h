@@ -36,6 +36,9 @@ int sy_dup_cloexec(int fd);
 int sy_set_pipe_size(int fd, int size);
 int sy_fionread(int fd, int *count);
 int sy_open(const char *path, int flags, int mode);
+/* A read-write temporary file in `dir` that has no name (O_TMPFILE; where the file system lacks
+ * it, mkostemp then unlink at once): it vanishes with its last descriptor. -1 and errno on failure. */
+int sy_open_unnamed_tmpfile(const char *dir);
 
 ssize_t sy_splice(int fd_in, int fd_out, size_t len, unsigned int flags);
 unsigned int sy_splice_f_move(void);
