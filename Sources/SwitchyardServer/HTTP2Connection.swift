@@ -49,7 +49,7 @@ final class HTTP2Connection: BufferedStreamDelegate {
         self.worker = worker
         self.peer = peer
         self.routing = routing
-        self.session = HTTP2ServerSession(limits: HTTP2Limits())
+        self.session = HTTP2ServerSession(limits: worker.server.http2Limits)
         self.lastStreamActivity = worker.loop.now
         self.startedAt = worker.loop.now
         stream.options.highWatermark = HTTP2Connection.highWatermark

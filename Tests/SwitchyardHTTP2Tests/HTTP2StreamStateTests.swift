@@ -20,6 +20,17 @@ struct HTTP2StreamStateTests {
         #expect(client.send(client.headers(1, HTTP2TestClient.get())).connectionError?.code == .streamClosed)
     }
 
+    /// §5.1.1 (h2spec 5.1.1-2): an id below one already used, never opened itself, is not a closed
+    /// stream but a misnumbered new one: PROTOCOL_ERROR (it was STREAM_CLOSED before the fix).
+    @Test func decreasingStreamIDIsAProtocolError() throws {
+        var client = HTTP2TestClient.connected()
+        _ = client.send(client.headers(5, HTTP2TestClient.get()))
+        try client.session.sendHeaders(streamID: 5, fields: [HPACKHeaderField(name: ":status", value: "204")], endStream: true)
+        let events = client.send(client.headers(3, HTTP2TestClient.get()))
+        #expect(events.connectionError?.code == .protocolError)
+        #expect(client.received().goAwayCode == .protocolError)
+    }
+
     @Test func framesOnIdleStreams() {
         for frame in [HTTP2TestClient.data(5, [1]), HTTP2TestClient.frame(.windowUpdate(increment: 1), stream: 5),
                       HTTP2TestClient.frame(.rstStream(.cancel), stream: 5)] {
