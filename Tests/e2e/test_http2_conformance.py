@@ -10,7 +10,8 @@ Sections covered:
             6.1 DATA (padding) · 6.2 HEADERS (priority, padding) · 6.3 PRIORITY · 6.4 RST_STREAM ·
             6.5/6.5.2/6.5.3 SETTINGS · 6.7 PING · 6.8 GOAWAY · 6.9/6.9.1/6.9.2 flow control ·
             6.10 CONTINUATION · 8.1 content-length, trailers · 8.2 field validity (uppercase,
-            connection-specific, TE) · 8.3.1 pseudo-header fields · 8.5 CONNECT
+            connection-specific, TE) · 8.3.1 pseudo-header fields · 8.5 CONNECT · 10.5.1 header
+            list size (431)
   RFC 8441  3 SETTINGS_ENABLE_CONNECT_PROTOCOL · 4 extended CONNECT pseudo-headers
   RFC 7541  2.3/6.1 index 0 and out of range · 4.2/6.3 dynamic table size updates · 5.1 integer
             overflow · 5.2 Huffman EOS/padding
@@ -26,7 +27,7 @@ import pytest
 
 from e2e_util import CGI_BIN, Switchyard, q
 from h2_raw import (ACK, CONTINUATION, DATA, END_HEADERS, END_STREAM, ENABLE_CONNECT_PROTOCOL, ENABLE_PUSH, GOAWAY,
-                    HEADERS, INITIAL_WINDOW_SIZE, MAX_CONCURRENT_STREAMS, MAX_FRAME_SIZE, PADDED, PING, PREFACE,
+                    HEADERS, INITIAL_WINDOW_SIZE, MAX_CONCURRENT_STREAMS, MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE, PADDED, PING, PREFACE,
                     PRIORITY, PRIORITY_FLAG, RST_STREAM, SETTINGS, WINDOW_UPDATE, COMPRESSION_ERROR, FLOW_CONTROL_ERROR,
                     FRAME_SIZE_ERROR, PROTOCOL_ERROR, REFUSED_STREAM, STREAM_CLOSED, Peer, frame, hpack_int, ping,
                     priority, rst, settings, window_update)
@@ -539,6 +540,23 @@ def test_8_malformed_request_is_stream_protocol_error(peer, name):
     peer.send(frame(HEADERS, END_STREAM | END_HEADERS, 1, peer.block(MALFORMED[name])))
     peer.expect_rst(1, PROTOCOL_ERROR)
     peer.request(3)                                    # the connection (and its HPACK state) still works
+    assert peer.response(3)[1] == b"conformance\n"
+
+
+@pytest.mark.parametrize("size", [12_000, 40_000], ids=["under-the-list-size", "over-every-string-bound"])
+def test_10_5_1_header_list_over_the_limit_is_431_not_a_connection_error(peer, size):
+    """SETTINGS_MAX_HEADER_LIST_SIZE follows server.max-request-field-size (8 KiB here): a larger
+    request is answered 431 and the connection (and its HPACK table) lives on. The 40 000-byte value
+    used to end the connection with COMPRESSION_ERROR (the decoder refused the string)."""
+    assert peer.server_settings[MAX_HEADER_LIST_SIZE] == 8192 + 32 * 256
+    big = peer.enc.encode(BASE + [("x-big", "v" * size)], huffman=False)
+    pieces = [big[i:i + 16000] for i in range(0, len(big), 16000)]
+    flags = [END_HEADERS if i == len(pieces) - 1 else 0 for i in range(len(pieces))]
+    peer.send(frame(HEADERS, END_STREAM | flags[0], 1, pieces[0]),
+              *[frame(CONTINUATION, f, 1, piece) for f, piece in zip(flags[1:], pieces[1:])])
+    h, _ = peer.response(1)
+    assert h[":status"] == "431"
+    peer.request(3)
     assert peer.response(3)[1] == b"conformance\n"
 
 
