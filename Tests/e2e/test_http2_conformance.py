@@ -23,6 +23,7 @@ in test_http2.py and the SwitchyardHTTP2Tests unit tests.
 import socket
 import struct
 
+import hpack
 import pytest
 
 from e2e_util import CGI_BIN, Switchyard, q
@@ -152,6 +153,26 @@ def test_4_3_and_rfc7541_6_1_bad_header_block_is_compression_error(peer, block):
     peer.expect_goaway(COMPRESSION_ERROR)
 
 
+def test_rfc7541_6_every_representation_and_the_dynamic_table(peer):
+    """Indexed (6.1), literal with incremental indexing (6.2.1), without indexing (6.2.2), never
+    indexed (6.2.3), plain and Huffman strings; the second request reuses the table's entries."""
+    def lit(prefix, name_index, value, name=b""):
+        out = hpack_int(name_index, 6 if prefix == 0x40 else 4, prefix)
+        if not name_index:
+            out += hpack_int(len(name), 7, 0) + name
+        return out + hpack_int(len(value), 7, 0) + value
+    first = (b"\x82\x86" + lit(0x40, 1, b"a.test") + lit(0x00, 4, b"/index.html")
+             + lit(0x10, 0, b"v", name=b"x-secret") + lit(0x40, 0, b"1", name=b"x-seen"))
+    peer.send(frame(HEADERS, END_STREAM | END_HEADERS, 1, first))
+    assert peer.response(1)[1] == b"conformance\n"
+    # 62 = x-seen: 1 (newest), 63 = :authority a.test; :path /index.html as a Huffman literal.
+    path = hpack.Encoder().encode([(":path", "/index.html?h")], huffman=True)
+    assert path[0] == 0x44 and path[1] & 0x80                     # name index 4, Huffman value
+    second = b"\x82\x86\xbf\x04" + path[1:] + b"\xbe"              # :path as a literal without indexing
+    peer.send(frame(HEADERS, END_STREAM | END_HEADERS, 3, second))
+    assert peer.response(3)[1] == b"conformance\n"
+
+
 def test_rfc7541_4_2_table_size_update_above_the_setting(peer):
     peer.send(frame(HEADERS, END_STREAM | END_HEADERS, 1, hpack_int(4097, 5, 0x20) + peer.block(peer.request_fields())))
     peer.expect_goaway(COMPRESSION_ERROR)
@@ -240,6 +261,7 @@ def test_5_1_closed_after_end_stream_then_headers_is_stream_closed(peer):
     peer.response(1)
     peer.request(1)
     peer.expect_goaway(STREAM_CLOSED)
+    assert peer.goaway[0] == 1                          # 5.4.1/6.8: the last stream processed
 
 
 def test_5_1_1_even_stream_id_is_protocol_error(peer):
@@ -488,12 +510,14 @@ def test_6_10_headers_split_over_continuation(peer):
     assert peer.response(1)[1] == b"conformance\n"
 
 
-@pytest.mark.parametrize("second", ["data", "ping", "priority", "other-stream", "continuation-stream-0"])
+@pytest.mark.parametrize("second", ["data", "ping", "priority", "other-stream", "continuation-stream-0",
+                                    "continuation-then-data"])
 def test_6_10_only_continuation_of_the_same_stream_may_follow(peer, second):
     block = peer.block(peer.request_fields())
     follow = {"data": frame(DATA, 0, 1, b"x"), "ping": ping(), "priority": priority(1, 0),
               "other-stream": frame(CONTINUATION, END_HEADERS, 3, block[5:]),
-              "continuation-stream-0": frame(CONTINUATION, END_HEADERS, 0, block[5:])}[second]
+              "continuation-stream-0": frame(CONTINUATION, END_HEADERS, 0, block[5:]),
+              "continuation-then-data": frame(CONTINUATION, 0, 1, block[5:8]) + frame(DATA, 0, 1, b"x")}[second]
     peer.send(frame(HEADERS, END_STREAM, 1, block[:5]), follow)
     peer.expect_goaway(PROTOCOL_ERROR)
 
