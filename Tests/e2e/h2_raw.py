@@ -14,6 +14,8 @@ import time
 
 import hpack
 
+from e2e_util import Switchyard, q
+
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
 END_STREAM = ACK = 0x1
@@ -209,3 +211,35 @@ class Peer:
             self.sock.close()
         except OSError:
             pass
+
+
+# ---- the conformance gateway (test_http2_conformance*.py): static files, a CGI that echoes its
+# body, and a low stream limit so server.h2-max-concurrent-streams is checked too.
+
+STREAM_LIMIT = 4
+CAT_CGI = b"""import sys
+data = sys.stdin.buffer.read()
+sys.stdout.buffer.write(b"Content-Type: application/octet-stream\\r\\n\\r\\n" + data)
+"""
+
+
+def start_conformance_gateway(root):
+    (root / "doc" / "cgi").mkdir(parents=True)
+    (root / "doc" / "index.html").write_text("conformance\n")
+    (root / "doc" / "cgi" / "cat.py").write_bytes(CAT_CGI)
+    return Switchyard(f"""
+server.document-root = {q(root / "doc")}
+server.modules += ("mod_cgi")
+server.event-loops = 1
+server.h2-max-concurrent-streams = {STREAM_LIMIT}
+mimetype.assign = (".html" => "text/html")
+$HTTP["url"] =~ "^/cgi/" {{
+    cgi.assign = (".py" => "/usr/bin/python3")
+}}
+""", root)
+
+
+def held_peer(port):
+    """A client with a zero stream window: responses get HEADERS but no DATA, so streams stay
+    half-closed (remote) on the server for as long as a test needs."""
+    return Peer(port, client_settings=((INITIAL_WINDOW_SIZE, 0),))
