@@ -86,6 +86,9 @@ class Peer:
         self.pings = []
         self.closed = False
         self.settings_acks = 0
+        self.raw_blocks = {}   # sid -> the first header block as received (HPACK bytes)
+        # What we accept (our SETTINGS_MAX_FRAME_SIZE; RFC 9113 §4.2): the server must stay within it.
+        self.max_frame_size = dict(client_settings).get(MAX_FRAME_SIZE, 16384)
         self.sock.sendall(PREFACE + settings(*client_settings))
         self.wait(lambda: self.server_settings_seen, what="server SETTINGS")
 
@@ -126,6 +129,7 @@ class Peer:
             length = int.from_bytes(self.buf[:3], "big")
             if len(self.buf) < 9 + length:
                 break
+            assert length <= self.max_frame_size, f"the server sent a {length}-byte frame (we allow {self.max_frame_size})"
             ftype, flags = self.buf[3], self.buf[4]
             sid = int.from_bytes(self.buf[5:9], "big") & 0x7FFFFFFF
             payload, self.buf = self.buf[9:9 + length], self.buf[9 + length:]
@@ -146,6 +150,7 @@ class Peer:
                 block = block[1:len(block) - block[0]]
             if flags & PRIORITY_FLAG:
                 block = block[5:]
+            self.raw_blocks.setdefault(sid, block)
             fields = self.dec.decode(block)
             self.headers.setdefault(sid, fields)
             if flags & END_STREAM:

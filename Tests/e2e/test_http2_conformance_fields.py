@@ -6,16 +6,18 @@ Sections covered here:
   RFC 9113  4.3 header compression errors (COMPRESSION_ERROR) · 8.1 content-length, trailers ·
             8.2.1 field names and values (uppercase, invalid bytes) · 8.2.2 connection-specific
             fields, TE · 8.3/8.3.1 pseudo-header fields (missing, duplicate, unknown, after
-            regular ones) · 8.5 CONNECT · 10.5.1 header list size (431, the connection lives on)
+            regular ones) · 8.4 PUSH_PROMISE from a client · 8.5 CONNECT · 10.5.1 header list
+            size (431, the connection lives on)
   RFC 8441  4 extended CONNECT (:protocol on another method, missing :path)
   RFC 7541  2.3/6.1 index 0 and out of range · 4.2/6.3 dynamic table size updates (above the
-            setting, after a field, at the start) · 5.1 integer overflow · 5.2 Huffman EOS and
+            setting, after a field, at the start; the server's own after SETTINGS_HEADER_TABLE_SIZE 0) · 5.1 integer overflow · 5.2 Huffman EOS and
             padding · 6.1–6.2.3 every representation against the dynamic table
 """
 import hpack
 import pytest
 
-from h2_raw import (CONTINUATION, DATA, END_HEADERS, END_STREAM, HEADERS, MAX_HEADER_LIST_SIZE, COMPRESSION_ERROR,
+from h2_raw import (CONTINUATION, DATA, END_HEADERS, END_STREAM, HEADERS, HEADER_TABLE_SIZE, INITIAL_WINDOW_SIZE,
+                    MAX_HEADER_LIST_SIZE, PUSH_PROMISE, COMPRESSION_ERROR,
                     PROTOCOL_ERROR, Peer, frame, hpack_int, start_conformance_gateway)
 
 pytestmark = pytest.mark.switchyard_only
@@ -63,6 +65,21 @@ def test_rfc7541_6_every_representation_and_the_dynamic_table(peer):
     second = b"\x82\x86\xbf\x04" + path[1:] + b"\xbe"              # :path as a literal without indexing
     peer.send(frame(HEADERS, END_STREAM | END_HEADERS, 3, second))
     assert peer.response(3)[1] == b"conformance\n"
+
+
+def test_rfc7541_4_2_server_signals_a_smaller_table_and_stays_within_it(port):
+    """SETTINGS_HEADER_TABLE_SIZE 0 from the client: the server's next header block starts with a
+    size update to 0 and never references its dynamic table (a decoder allowed 0 bytes reads all)."""
+    p = Peer(port, client_settings=((HEADER_TABLE_SIZE, 0), (INITIAL_WINDOW_SIZE, 1 << 20)))
+    try:
+        p.dec.max_allowed_table_size = 0
+        p.dec.header_table_size = 0
+        for sid in (1, 3, 5):
+            p.request(sid)
+            assert p.response(sid)[1] == b"conformance\n"
+        assert p.raw_blocks[1][0] == 0x20, p.raw_blocks[1][:4].hex()
+    finally:
+        p.close()
 
 
 def test_rfc7541_4_2_table_size_update_above_the_setting(peer):
@@ -148,6 +165,11 @@ def test_10_5_1_header_list_over_the_limit_is_431_not_a_connection_error(peer, s
     assert h[":status"] == "431"
     peer.request(3)
     assert peer.response(3)[1] == b"conformance\n"
+
+
+def test_8_4_push_promise_from_a_client_is_protocol_error(peer):
+    peer.send(frame(PUSH_PROMISE, END_HEADERS, 1, b"\x00\x00\x00\x02" + peer.block(BASE)))
+    peer.expect_goaway(PROTOCOL_ERROR)
 
 
 def test_8_2_2_te_trailers_is_accepted(peer):
