@@ -6,7 +6,7 @@ Sections covered here:
   RFC 9113  4.3 header compression errors (COMPRESSION_ERROR) · 8.1 content-length, trailers ·
             8.2.1 field names and values (uppercase, invalid bytes) · 8.2.2 connection-specific
             fields, TE · 8.3/8.3.1 pseudo-header fields (missing, duplicate, unknown, after
-            regular ones) · 8.4 PUSH_PROMISE from a client · 8.5 CONNECT · 10.5.1 header list
+            regular ones, Host differing from :authority) · 8.4 PUSH_PROMISE from a client · 8.5 CONNECT · 10.5.1 header list
             size (431, the connection lives on)
   RFC 8441  4 extended CONNECT (:protocol on another method, missing :path)
   RFC 7541  2.3/6.1 index 0 and out of range · 4.2/6.3 dynamic table size updates (above the
@@ -131,6 +131,7 @@ MALFORMED = {
     "8.3.1-empty-path": BASE[:3] + [(":path", "")],
     "8.3.1-duplicate-path": BASE + [(":path", "/x")],
     "8.3.1-duplicate-method": BASE + [(":method", "HEAD")],
+    "8.3.1-host-differs-from-authority": BASE + [("host", "b.test")],
     "8.5-connect-with-path": [(":method", "CONNECT"), (":authority", "a.test:443"), (":path", "/")],
     "8.5-connect-with-scheme": [(":method", "CONNECT"), (":authority", "a.test:443"), (":scheme", "http")],
     "8.5-connect-without-authority": [(":method", "CONNECT")],
@@ -172,8 +173,8 @@ def test_8_4_push_promise_from_a_client_is_protocol_error(peer):
     peer.expect_goaway(PROTOCOL_ERROR)
 
 
-def test_8_2_2_te_trailers_is_accepted(peer):
-    peer.request(1, BASE + [("te", "trailers")])
+def test_8_2_2_te_trailers_and_8_3_1_host_equal_to_authority_are_accepted(peer):
+    peer.request(1, BASE + [("te", "trailers"), ("host", "A.test:80")])
     assert peer.response(1)[0][":status"] == "200"
 
 
