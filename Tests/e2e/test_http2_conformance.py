@@ -249,14 +249,17 @@ def test_6_1_data_on_stream_0_is_protocol_error(peer):
     peer.expect_goaway(PROTOCOL_ERROR)
 
 
-@pytest.mark.parametrize("ftype", [DATA, HEADERS])
-def test_6_1_and_6_2_pad_length_too_big_is_protocol_error(peer, ftype):
-    if ftype == DATA:
+@pytest.mark.parametrize("case", ["DATA", "HEADERS", "HEADERS-over-its-priority"])
+def test_6_1_and_6_2_pad_length_too_big_is_protocol_error(peer, case):
+    block = b"" if case == "DATA" else peer.block(peer.request_fields())   # (an unsent block would desync HPACK)
+    if case == "DATA":
         peer.send(peer.headers_frame(1, peer.request_fields("POST", "/index.html"), end_stream=False),
                   frame(DATA, PADDED, 1, bytes([4]) + b"abc"))
-    else:
-        block = peer.block(peer.request_fields())
+    elif case == "HEADERS":
         peer.send(frame(HEADERS, PADDED | END_HEADERS | END_STREAM, 1, bytes([len(block) + 1]) + block))
+    else:                                               # padding reaches into the 5 priority bytes
+        peer.send(frame(HEADERS, PADDED | PRIORITY_FLAG | END_HEADERS | END_STREAM, 1,
+                        bytes([len(block) + 2]) + struct.pack(">IB", 0, 16) + block))
     peer.expect_goaway(PROTOCOL_ERROR)
 
 
