@@ -231,6 +231,7 @@ sys.stdout.buffer.write(b"Content-Type: application/octet-stream\\r\\n\\r\\n" + 
 def start_conformance_gateway(root):
     (root / "doc" / "cgi").mkdir(parents=True)
     (root / "doc" / "index.html").write_text("conformance\n")
+    (root / "doc" / "hundred.bin").write_bytes(bytes(range(100)))
     (root / "doc" / "cgi" / "cat.py").write_bytes(CAT_CGI)
     return Switchyard(f"""
 server.document-root = {q(root / "doc")}

@@ -397,6 +397,21 @@ def test_6_9_stream_window_governs_data(port):
     p.close()
 
 
+def test_6_9_2_settings_can_make_a_stream_window_negative(port):
+    """10 bytes sent on a 10-byte window, then INITIAL_WINDOW_SIZE 0 makes it -10: a WINDOW_UPDATE
+    of 15 allows exactly 5 more bytes."""
+    p = Peer(port, client_settings=((INITIAL_WINDOW_SIZE, 10),))
+    p.request(1, p.request_fields(path="/hundred.bin"))
+    p.wait(lambda: len(p.bodies.get(1, b"")) == 10, what="10 bytes")
+    p.send(settings((INITIAL_WINDOW_SIZE, 0)), window_update(1, 15))
+    p.wait(lambda: len(p.bodies[1]) >= 15, what="5 more bytes")
+    p.alive()
+    assert len(p.bodies[1]) == 15
+    p.send(window_update(1, 100))
+    assert p.response(1)[1] == bytes(range(100))
+    p.close()
+
+
 def test_6_9_1_connection_window_overflow_is_flow_control_error(peer):
     peer.send(window_update(0, 0x7FFFFFFF))
     peer.expect_goaway(FLOW_CONTROL_ERROR)
