@@ -69,7 +69,7 @@ def hpack_int(value, prefix_bits, first_byte_flags):
 
 
 class Peer:
-    def __init__(self, port, client_settings=((INITIAL_WINDOW_SIZE, 1 << 20),), timeout=3.0):
+    def __init__(self, port, client_settings=((INITIAL_WINDOW_SIZE, 1 << 20),), timeout=10.0):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         # Small frames in separate writes: without this, Nagle waits for the server's delayed ACK.
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -51,7 +51,7 @@ def peer(port):
 # ---------------------------------------------------------------- 3.4, 4.1, 4.2
 
 def test_3_4_first_frame_must_be_settings(port):
-    s = socket.create_connection(("127.0.0.1", port), timeout=3)
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
     s.sendall(PREFACE + ping())
     data = b""
     while True:
@@ -71,7 +71,7 @@ def test_3_4_first_frame_must_be_settings(port):
 
 
 def test_3_4_invalid_preface_is_not_http2(port):
-    s = socket.create_connection(("127.0.0.1", port), timeout=3)
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
     s.sendall(b"PRI * HTTP/2.0\r\n\r\nXM\r\n\r\n" + settings())
     data = s.recv(4096)
     s.close()
