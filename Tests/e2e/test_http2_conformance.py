@@ -12,7 +12,7 @@ Sections covered here:
             stream errors (RST_STREAM, the connection lives on) · 5.5 extensions · 6.1 DATA
             (padding) · 6.2 HEADERS (priority, padding) · 6.3 PRIORITY · 6.4 RST_STREAM ·
             6.5/6.5.2/6.5.3 SETTINGS · 6.7 PING · 6.8 GOAWAY · 6.9/6.9.1/6.9.2 flow control ·
-            6.10 CONTINUATION
+            6.10 CONTINUATION · 7 unknown error codes
   RFC 8441  3 SETTINGS_ENABLE_CONNECT_PROTOCOL (advertised; a value of 2 refused)
   Config    server.h2-max-concurrent-streams advertised and enforced (issue 13 point 4)
 
@@ -169,6 +169,14 @@ def test_5_1_closed_by_rst_then_headers_is_stream_closed(port):
     p.send(rst(1))
     p.request(1)
     p.expect_goaway(STREAM_CLOSED)
+    p.close()
+
+
+def test_5_1_closed_by_rst_then_continuation_is_protocol_error(port):
+    p = held_peer(port)
+    p.request(1, end_stream=False)
+    p.send(rst(1), frame(CONTINUATION, END_HEADERS, 1, b""))
+    p.expect_goaway(PROTOCOL_ERROR)
     p.close()
 
 
@@ -346,6 +354,17 @@ def test_6_7_bad_ping(peer, raw, code):
     peer.expect_goaway(code)
 
 
+def test_7_unknown_error_code_in_rst_stream_has_no_special_meaning(port):
+    p = held_peer(port)
+    p.request(1)
+    p.wait(lambda: 1 in p.headers, what="response HEADERS")
+    p.send(rst(1, 0xABCDEF))
+    p.alive()
+    p.request(3)                                       # the connection takes new streams
+    p.wait(lambda: 3 in p.headers, what="HEADERS on stream 3")
+    p.close()
+
+
 def test_6_8_goaway_on_a_stream_is_protocol_error(peer):
     peer.send(frame(GOAWAY, 0, 1, struct.pack(">II", 0, 0)))
     peer.expect_goaway(PROTOCOL_ERROR)
@@ -445,13 +464,14 @@ def test_6_10_headers_split_over_continuation(peer):
 
 
 @pytest.mark.parametrize("second", ["data", "ping", "priority", "other-stream", "continuation-stream-0",
-                                    "continuation-then-data"])
+                                    "continuation-then-data", "headers-other-stream"])
 def test_6_10_only_continuation_of_the_same_stream_may_follow(peer, second):
     block = peer.block(peer.request_fields())
     follow = {"data": frame(DATA, 0, 1, b"x"), "ping": ping(), "priority": priority(1, 0),
               "other-stream": frame(CONTINUATION, END_HEADERS, 3, block[5:]),
               "continuation-stream-0": frame(CONTINUATION, END_HEADERS, 0, block[5:]),
-              "continuation-then-data": frame(CONTINUATION, 0, 1, block[5:8]) + frame(DATA, 0, 1, b"x")}[second]
+              "continuation-then-data": frame(CONTINUATION, 0, 1, block[5:8]) + frame(DATA, 0, 1, b"x"),
+              "headers-other-stream": frame(HEADERS, END_HEADERS | END_STREAM, 3, block)}[second]
     peer.send(frame(HEADERS, END_STREAM, 1, block[:5]), follow)
     peer.expect_goaway(PROTOCOL_ERROR)
 

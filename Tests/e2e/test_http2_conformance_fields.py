@@ -40,8 +40,9 @@ def peer(port):
 
 # ---------------------------------------------------------------- 4.3, RFC 7541
 
-@pytest.mark.parametrize("block", [b"\x80", b"\xc0", b"\x41\x8f", b"\x00\x03ab"],
-                         ids=["index-0", "index-out-of-range", "truncated-string", "string-past-end"])
+@pytest.mark.parametrize("block", [b"\x80", b"\xc0", b"\x7f\x07\x01a", b"\x41\x8f", b"\x00\x03ab"],
+                         ids=["index-0", "index-out-of-range", "name-index-out-of-range", "truncated-string",
+                              "string-past-end"])
 def test_4_3_and_rfc7541_6_1_bad_header_block_is_compression_error(peer, block):
     peer.send(frame(HEADERS, END_STREAM | END_HEADERS, 1, block))
     peer.expect_goaway(COMPRESSION_ERROR)
