@@ -87,6 +87,8 @@ class Peer:
         self.closed = False
         self.settings_acks = 0
         self.raw_blocks = {}   # sid -> the first header block as received (HPACK bytes)
+        self.header_frames = {}   # sid -> frames (HEADERS + CONTINUATION) of its last header block
+        self.pending = None    # (sid, block so far, END_STREAM) while CONTINUATION frames are due
         # What we accept (our SETTINGS_MAX_FRAME_SIZE; RFC 9113 §4.2): the server must stay within it.
         self.max_frame_size = dict(client_settings).get(MAX_FRAME_SIZE, 16384)
         self.sock.sendall(PREFACE + settings(*client_settings))
@@ -144,17 +146,27 @@ class Peer:
             self.send(settings(ack=True))
         elif ftype == SETTINGS:
             self.settings_acks += 1
-        elif ftype == HEADERS:
+        elif ftype in (HEADERS, CONTINUATION):
             block = payload
-            if flags & PADDED:
-                block = block[1:len(block) - block[0]]
-            if flags & PRIORITY_FLAG:
-                block = block[5:]
-            self.raw_blocks.setdefault(sid, block)
-            fields = self.dec.decode(block)
-            self.headers.setdefault(sid, fields)
-            if flags & END_STREAM:
-                self.ended.add(sid)
+            if ftype == HEADERS:
+                assert self.pending is None, f"HEADERS on {sid} inside the header block of {self.pending[0]}"
+                if flags & PADDED:
+                    block = block[1:len(block) - block[0]]
+                if flags & PRIORITY_FLAG:
+                    block = block[5:]
+                self.pending = (sid, b"", bool(flags & END_STREAM))
+                self.header_frames[sid] = 0
+            assert self.pending and self.pending[0] == sid, f"CONTINUATION on {sid} without its HEADERS"
+            self.pending = (sid, self.pending[1] + block, self.pending[2])
+            self.header_frames[sid] += 1
+            if flags & END_HEADERS:
+                _, block, end = self.pending
+                self.pending = None
+                self.raw_blocks.setdefault(sid, block)
+                fields = self.dec.decode(block)
+                self.headers.setdefault(sid, fields)
+                if end:
+                    self.ended.add(sid)
         elif ftype == DATA:
             body = payload[1:len(payload) - payload[0]] if flags & PADDED else payload
             self.bodies[sid] = self.bodies.get(sid, b"") + body
@@ -227,12 +239,17 @@ data = sys.stdin.buffer.read()
 sys.stdout.buffer.write(b"Content-Type: application/octet-stream\\r\\n\\r\\n" + data)
 """
 
+BIG_HEAD_CGI = b"""import sys
+sys.stdout.write("Content-Type: text/plain\\r\\nX-Big: " + "h" * 40000 + "\\r\\n\\r\\nsmall body")
+"""
+
 
 def start_conformance_gateway(root):
     (root / "doc" / "cgi").mkdir(parents=True)
     (root / "doc" / "index.html").write_text("conformance\n")
     (root / "doc" / "hundred.bin").write_bytes(bytes(range(100)))
     (root / "doc" / "cgi" / "cat.py").write_bytes(CAT_CGI)
+    (root / "doc" / "cgi" / "bighead.py").write_bytes(BIG_HEAD_CGI)
     return Switchyard(f"""
 server.document-root = {q(root / "doc")}
 server.modules += ("mod_cgi")

@@ -476,6 +476,15 @@ def test_6_10_only_continuation_of_the_same_stream_may_follow(peer, second):
     peer.expect_goaway(PROTOCOL_ERROR)
 
 
+def test_4_3_and_6_10_server_splits_a_large_header_block_into_continuation(peer):
+    """A CGI's 40 KB response field: HEADERS + CONTINUATION frames within our 16 KiB frame size,
+    nothing else in between (h2_raw checks both), decoding to the whole field."""
+    peer.request(1, peer.request_fields(path="/cgi/bighead.py"))
+    h, body = peer.response(1)
+    assert h["x-big"] == "h" * 40000 and body == b"small body"
+    assert peer.header_frames[1] >= 2                  # (Huffman: 40 000 "h" are 30 000 bytes)
+
+
 def test_6_10_continuation_after_end_headers_is_protocol_error(peer):
     peer.request(1)
     peer.send(frame(CONTINUATION, END_HEADERS, 1, b""))
