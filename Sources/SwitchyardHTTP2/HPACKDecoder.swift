@@ -47,12 +47,13 @@ public struct HPACKDecoder: Sendable {
         let maxString = max(maxHeaderListSize, maxTableSize)
         while offset < block.count {
             let byte = block[offset]
-            let field: HPACKHeaderField
+            let field: HPACKHeaderField?
             if byte & 0x80 != 0 {                       // §6.1 indexed
                 field = try entry(integer(block, &offset, prefixBits: 7))
             } else if byte & 0xc0 == 0x40 {             // §6.2.1 literal with incremental indexing
                 field = try literal(block, &offset, prefixBits: 6, maxString: maxString)
-                table.insert(field)
+                // A string too long to keep is larger than the table too: §4.4 empties it.
+                if let field { table.insert(field) } else { table.removeAll() }
             } else if byte & 0xe0 == 0x20 {             // §6.3 dynamic table size update
                 guard !fieldSeen else { throw .tableSizeUpdateNotAtStart }
                 let size = try integer(block, &offset, prefixBits: 5)
@@ -61,10 +62,16 @@ public struct HPACKDecoder: Sendable {
                 continue
             } else {                                    // §6.2.2 without indexing, §6.2.3 never indexed
                 var plain = try literal(block, &offset, prefixBits: 4, maxString: maxString)
-                plain.neverIndexed = byte & 0x10 != 0
+                plain?.neverIndexed = byte & 0x10 != 0
                 field = plain
             }
             fieldSeen = true
+            guard let field else {
+                // Skipped, not an error: the request is too large (431), the connection is fine.
+                listSize += maxString + 32
+                exceeded = true
+                continue
+            }
             listSize += field.hpackSize
             if listSize > maxHeaderListSize { exceeded = true }
             if !exceeded { fields.append(field) }
@@ -90,18 +97,26 @@ public struct HPACKDecoder: Sendable {
         return table[index - staticCount]
     }
 
+    /// A literal field; nil when its name or value is longer than `maxString` (skipped, not kept).
     private func literal(_ block: UnsafeRawBufferPointer, _ offset: inout Int, prefixBits: Int,
-                         maxString: Int) throws(HPACKDecodingError) -> HPACKHeaderField {
+                         maxString: Int) throws(HPACKDecodingError) -> HPACKHeaderField? {
         let nameIndex = try integer(block, &offset, prefixBits: prefixBits)
         let name = nameIndex == 0 ? try string(block, &offset, maxString) : try entry(nameIndex).name
-        return HPACKHeaderField(name: name, value: try string(block, &offset, maxString))
+        let value = try string(block, &offset, maxString)
+        guard let name, let value else { return nil }
+        return HPACKHeaderField(name: name, value: value)
     }
 
     private func integer(_ block: UnsafeRawBufferPointer, _ offset: inout Int, prefixBits: Int) throws(HPACKDecodingError) -> Int {
         do { return try HPACKPrimitives.decodeInteger(block, offset: &offset, prefixBits: prefixBits) } catch { throw .primitive(error) }
     }
 
-    private func string(_ block: UnsafeRawBufferPointer, _ offset: inout Int, _ maxLength: Int) throws(HPACKDecodingError) -> [UInt8] {
-        do { return try HPACKPrimitives.decodeString(block, offset: &offset, maxLength: maxLength) } catch { throw .primitive(error) }
+    /// nil for a string longer than `maxLength`: `offset` is past it (the primitive advances before
+    /// it refuses), so the rest of the block still decodes and the dynamic table stays in sync.
+    private func string(_ block: UnsafeRawBufferPointer, _ offset: inout Int, _ maxLength: Int) throws(HPACKDecodingError) -> [UInt8]? {
+        do { return try HPACKPrimitives.decodeString(block, offset: &offset, maxLength: maxLength) } catch {
+            if case .stringTooLong = error { return nil }
+            throw .primitive(error)
+        }
     }
 }

@@ -28,13 +28,18 @@ public struct HPACKDynamicTable: Sendable {
         evict(toFit: 0)
     }
 
+    /// Empties the table (an entry larger than the table was added, §4.4).
+    public mutating func removeAll() {
+        storage.removeAll(keepingCapacity: true)
+        start = 0
+        size = 0
+    }
+
     /// Adds `field` as the newest entry (§4.4): an entry larger than the table empties it and is not added.
     public mutating func insert(_ field: HPACKHeaderField) {
         let entrySize = field.hpackSize
         guard entrySize <= maxSize else {
-            storage.removeAll(keepingCapacity: true)
-            start = 0
-            size = 0
+            removeAll()
             return
         }
         evict(toFit: entrySize)

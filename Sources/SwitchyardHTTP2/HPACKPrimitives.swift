@@ -62,7 +62,7 @@ public enum HPACKPrimitives {
     }
 
     /// Decodes a string literal at `offset`, advancing it; strings longer than `maxLength` (after
-    /// decoding) are refused before they are materialised.
+    /// decoding) are refused before they are materialised, with `offset` already past them.
     public static func decodeString(_ input: UnsafeRawBufferPointer, offset: inout Int,
                                     maxLength: Int) throws(DecodingError) -> [UInt8] {
         guard offset < input.count else { throw .truncated }

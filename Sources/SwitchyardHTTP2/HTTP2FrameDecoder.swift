@@ -47,9 +47,10 @@ public struct HTTP2FrameDecoder: Sendable {
                                           flowControlledLength: body.count))
         case HTTP2FrameType.headers:
             try requireStream(streamID, "HEADERS")
-            var content = try unpad(body, flags: flags, streamID: streamID)
+            let hasPriority = flags & HTTP2Flags.priority != 0
+            var content = try unpad(body, flags: flags, streamID: streamID, fixedFields: hasPriority ? 5 : 0)
             var priority: HTTP2Priority?
-            if flags & HTTP2Flags.priority != 0 {
+            if hasPriority {
                 guard content.count >= 5 else { throw .connection(.frameSizeError, stream: streamID, "HEADERS too short for its priority") }
                 priority = Self.priority(content)
                 content = UnsafeRawBufferPointer(rebasing: content[5...])
@@ -68,7 +69,7 @@ public struct HTTP2FrameDecoder: Sendable {
             return try decodeSettings(flags: flags, streamID: streamID, body)
         case HTTP2FrameType.pushPromise:
             try requireStream(streamID, "PUSH_PROMISE")
-            let content = try unpad(body, flags: flags, streamID: streamID)
+            let content = try unpad(body, flags: flags, streamID: streamID, fixedFields: 4)
             guard content.count >= 4 else { throw .connection(.frameSizeError, stream: streamID, "PUSH_PROMISE too short") }
             return .pushPromise(promisedStreamID: readUInt32(content, 0) & HTTP2Protocol.maxStreamID,
                                 fragment: Array(content[4...]), endHeaders: flags & HTTP2Flags.endHeaders != 0)
@@ -139,12 +140,15 @@ public struct HTTP2FrameDecoder: Sendable {
         if streamID != 0 { throw .connection(.protocolError, stream: streamID, "\(name) on stream \(streamID)") }
     }
 
-    /// Strips §6.1 padding: a Pad Length byte, then that many bytes at the end.
-    private func unpad(_ body: UnsafeRawBufferPointer, flags: UInt8, streamID: UInt32) throws(HTTP2Error) -> UnsafeRawBufferPointer {
+    /// Strips §6.1 padding: a Pad Length byte, then that many bytes at the end. Padding may not eat
+    /// into the fields before the fragment (`fixedFields`: HEADERS' priority, §6.2; the promised
+    /// id, §6.6): "padding that exceeds the size remaining for the fragment" is PROTOCOL_ERROR too.
+    private func unpad(_ body: UnsafeRawBufferPointer, flags: UInt8, streamID: UInt32,
+                       fixedFields: Int = 0) throws(HTTP2Error) -> UnsafeRawBufferPointer {
         guard flags & HTTP2Flags.padded != 0 else { return body }
-        guard body.count >= 1 else { throw .connection(.frameSizeError, stream: streamID, "padded frame without a Pad Length") }
+        guard body.count >= 1 + fixedFields else { throw .connection(.frameSizeError, stream: streamID, "padded frame too short") }
         let padLength = Int(body[0])
-        guard padLength < body.count else {
+        guard padLength < body.count - fixedFields else {
             throw .connection(.protocolError, stream: streamID, "padding of \(padLength) bytes in a \(body.count)-byte payload")
         }
         return UnsafeRawBufferPointer(rebasing: body[1..<(body.count - padLength)])

@@ -1,9 +1,11 @@
-/// Every bound the server session enforces, with safe defaults (to become config keys).
+/// Every bound the server session enforces, with safe defaults. The server sets the first few from
+/// its configuration (`server.h2-*` keys, `ServerSettings.http2Limits`); the attack budgets stay fixed.
 ///
 /// The attack each one answers is named beside it; each has a unit test in HTTP2AttackLimitTests.
 public struct HTTP2Limits: Sendable, Equatable {
-    /// SETTINGS_MAX_CONCURRENT_STREAMS: streams past it are refused (REFUSED_STREAM).
-    public var maxConcurrentStreams = 100
+    /// SETTINGS_MAX_CONCURRENT_STREAMS: streams past it are refused (REFUSED_STREAM). Every stream
+    /// may hold a file descriptor or a backend, so this bounds what one connection costs.
+    public var maxConcurrentStreams = 32
     /// SETTINGS_INITIAL_WINDOW_SIZE: what one stream may send before its consumer reads.
     public var initialStreamWindow = 65_535
     /// The connection receive window, raised by a WINDOW_UPDATE right after our SETTINGS. nil =

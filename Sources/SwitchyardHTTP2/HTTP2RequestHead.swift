@@ -92,11 +92,30 @@ public enum HTTP2HeaderValidator {
             regular.append(field)
         }
         guard let method = pseudo[":method"] else { throw malformed(streamID, "no :method") }
+        if let authority = pseudo[":authority"], let host = regular.first(where: { $0.name == hostName })?.valueString,
+           !sameAuthority(authority, host, scheme: pseudo[":scheme"]) {
+            // §8.3.1 (a SHOULD): the gateway routes on Host, a cache or a log may key on :authority;
+            // two different names for one request is how requests get smuggled past vhost rules.
+            throw malformed(streamID, "host \(host) differs from :authority \(authority)")
+        }
         let head = HTTP2RequestHead(method: method, scheme: pseudo[":scheme"], authority: pseudo[":authority"],
                                     path: pseudo[":path"], connectProtocol: pseudo[":protocol"], fields: regular,
                                     contentLength: contentLength)
         try checkPseudo(head, streamID: streamID, connectProtocolEnabled: connectProtocolEnabled)
         return head
+    }
+
+    static let hostName = Array("host".utf8)
+
+    /// RFC 3986 §6.2.2/6.2.3 comparison: case-insensitive, a scheme's default port ignored.
+    static func sameAuthority(_ a: String, _ b: String, scheme: String?) -> Bool {
+        func normalized(_ s: String) -> String {
+            let lower = s.lowercased()
+            let defaultPort = scheme == "https" ? ":443" : scheme == "http" ? ":80" : nil
+            if let port = defaultPort, lower.hasSuffix(port) { return String(lower.dropLast(port.count)) }
+            return lower
+        }
+        return normalized(a) == normalized(b)
     }
 
     /// Trailers: regular fields only (§8.1).

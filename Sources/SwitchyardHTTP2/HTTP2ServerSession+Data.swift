@@ -65,6 +65,7 @@ extension HTTP2ServerSession {
     /// unconsumed bytes are credited to the connection now; otherwise once they are consumed.
     mutating func removeStream(_ streamID: UInt32, consumerDone: Bool) {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
+        recentlyClosed.insert(streamID)
         let outstanding = stream.unconsumed
         guard outstanding > 0 else { return }
         // Bounded bookkeeping: past a few streams' worth, credit at once rather than remember.

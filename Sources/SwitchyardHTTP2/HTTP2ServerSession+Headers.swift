@@ -55,6 +55,11 @@ extension HTTP2ServerSession {
         if streamID <= highestPeerStreamID {
             // Sent before the peer saw our RST_STREAM or GOAWAY.
             if recentlyReset.contains(streamID) || isIgnoredAfterGoAway(streamID) { return }
+            // §5.1.1: a new stream's id must be above every id used before; an id that was open
+            // once is a closed stream (§5.1). Forgotten old ones get PROTOCOL_ERROR: an error either way.
+            guard recentlyClosed.contains(streamID) else {
+                throw .connection(.protocolError, stream: streamID, "stream id \(streamID) is not above \(highestPeerStreamID)")
+            }
             throw .connection(.streamClosed, stream: streamID, "HEADERS on closed stream \(streamID)")
         }
         highestPeerStreamID = streamID

@@ -38,7 +38,8 @@ public struct HTTP2ServerSession: Sendable {
     var streams: [UInt32: HTTP2StreamState] = [:]
     /// Closed streams whose received bytes the consumer has not all consumed yet (connection credit).
     var closedUnconsumed: [UInt32: Int] = [:]
-    var recentlyReset = HTTP2RecentlyReset()
+    var recentlyReset = HTTP2RecentStreamIDs()
+    var recentlyClosed = HTTP2RecentStreamIDs()
     var pendingHeaders: HTTP2PendingHeaderBlock?
     var connectionSendWindow = HTTP2SendWindow(HTTP2Protocol.defaultWindowSize)
     var connectionReceiveWindow: HTTP2ReceiveWindow

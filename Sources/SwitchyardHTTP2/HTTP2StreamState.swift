@@ -33,9 +33,11 @@ struct HTTP2StreamState: Sendable {
     var unconsumed: Int { receiveWindow.target - receiveWindow.available - receiveWindow.pendingCredit }
 }
 
-/// The last few stream ids the session reset: frames the peer sent before it saw our RST_STREAM
-/// are ignored rather than answered (RFC 9113 §5.4.2, §6.4). A fixed ring: bounded memory.
-struct HTTP2RecentlyReset: Sendable {
+/// The last few stream ids of one kind, in a fixed ring (bounded memory): the streams the session
+/// reset, whose late frames are ignored rather than answered (RFC 9113 §5.4.2, §6.4), and the
+/// streams that were open and closed, which tell a closed stream (STREAM_CLOSED, §5.1) from an id
+/// the client skipped and now reuses out of order (PROTOCOL_ERROR, §5.1.1).
+struct HTTP2RecentStreamIDs: Sendable {
     private var ids = [UInt32](repeating: 0, count: 64)
     private var next = 0
 

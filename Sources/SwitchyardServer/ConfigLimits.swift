@@ -30,6 +30,11 @@ enum ConfigLimits {
         "server.event-loops": 0...1_024,                 // 0: one per core
         "server.graceful-shutdown-timeout": seconds,
         "server.listen-backlog": 1...65_535,
+        // HTTP/2 (RFC 9113 §6.5.2): at least one stream; windows and frames within the protocol's
+        // bounds, windows capped at 16 MiB (each stream may hold up to its window in memory).
+        "server.h2-max-concurrent-streams": 1...1_024,
+        "server.h2-initial-window-size": 1_024...16_777_216,
+        "server.h2-max-frame-size": 16_384...16_777_215,
     ]
 
     /// `server.max-request-size`, in KiB (lighttpd: unsigned 32 bits; 0 = unlimited).

@@ -66,7 +66,7 @@ final class HTTP2Connection: BufferedStreamDelegate {
     }
 
     /// The session limits of this worker's connections (one place for new and upgraded sessions).
-    static func limits(_ worker: Worker) -> HTTP2Limits { HTTP2Limits() }
+    static func limits(_ worker: Worker) -> HTTP2Limits { worker.server.http2Limits }
 
     /// Starts after `101 Switching Protocols` (queued by the HTTP/1.1 side): our SETTINGS, then the
     /// request that asked for the upgrade answered as stream 1 (half-closed: it had no body).

@@ -1,5 +1,7 @@
 import Glibc
 import SwitchyardConfig
+import SwitchyardHTTP
+import SwitchyardHTTP2
 
 /// Server-wide settings, read once from the global scope of the configuration. Everything a request
 /// may override through a conditional lives in `RequestSettings` instead.
@@ -36,6 +38,17 @@ public struct ServerSettings: Sendable {
     /// memory (SCGI/uwsgi with a body of unknown length, `RequestBodySpool`); the first directory
     /// that takes a temporary file is used (lighttpd's `server.upload-dirs`, default `/var/tmp`).
     public var uploadDirs = ["/var/tmp"]
+    /// HTTP/2 bounds (`server.h2-*` keys; lighttpd has no keys for them). The header list size
+    /// follows `server.max-request-field-size` (see `ServerSettings.http2Limits`).
+    public var h2MaxConcurrentStreams = ServerSettings.defaultH2MaxConcurrentStreams
+    public var h2InitialWindowSize = 65_535
+    public var h2MaxFrameSize = 16_384
+
+    /// Streams one HTTP/2 connection may have open at once. Each can hold a file descriptor (a
+    /// file being sent) or run a CGI, so this multiplies what one client connection costs: 100
+    /// (nginx/Apache) is a lot for a gateway that spawns programs; lighttpd allows 8. 32 keeps a
+    /// page with its WebSockets (the demo opens 7 beside the page) and its assets on one connection.
+    public static let defaultH2MaxConcurrentStreams = 32
 
     public init() {}
 
@@ -85,6 +98,9 @@ public struct ServerSettings: Sendable {
             }
             uploadDirs = dirs
         }
+        if let v = try int("server.h2-max-concurrent-streams") { h2MaxConcurrentStreams = v }
+        if let v = try int("server.h2-initial-window-size") { h2InitialWindowSize = v }
+        if let v = try int("server.h2-max-frame-size") { h2MaxFrameSize = v }
         if let v = try string("server.systemd-socket-activation") {
             guard v == "enable" || v == "disable" else {
                 throw ConfigError(location: entry("server.systemd-socket-activation")!.location,
@@ -101,6 +117,20 @@ public struct ServerSettings: Sendable {
 }
 
 extension ServerSettings {
+    /// The limits every HTTP/2 session of this configuration enforces (and advertises in its SETTINGS).
+    /// SETTINGS_MAX_HEADER_LIST_SIZE is not a key of its own: a request head must fit
+    /// `server.max-request-field-size` as HTTP/1.1 text anyway (HTTP/2 requests are mapped to it),
+    /// and HPACK counts 32 bytes per field where that text counts 4, so the list may be larger by
+    /// 32 bytes for each field the HTTP/1.1 parser allows; anything bigger could never pass.
+    public var http2Limits: HTTP2Limits {
+        var limits = HTTP2Limits()
+        limits.maxConcurrentStreams = h2MaxConcurrentStreams
+        limits.initialStreamWindow = h2InitialWindowSize
+        limits.maxFrameSize = h2MaxFrameSize
+        limits.maxHeaderListSize = maxRequestFieldSize + 32 * HTTPParserLimits().maxHeaderCount
+        return limits
+    }
+
     /// `$SERVER["socket"] == "host:port"`: the port must fit 16 bits (else the listener could
     /// not be created; checked here so -t reports it at the block's location).
     static func checkSocketPort(_ text: String, at location: ConfigSourceLocation) throws {

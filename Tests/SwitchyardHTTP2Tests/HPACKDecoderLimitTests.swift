@@ -92,11 +92,35 @@ struct HPACKDecoderLimitTests {
         #expect(decoded.fields.reduce(0) { $0 + $1.hpackSize } <= 16 << 10)
     }
 
-    @Test func oversizedLiteralIsRefusedBeforeItIsCopied() {
+    /// A literal longer than anything the list could hold is skipped, not copied, and the block
+    /// decodes to its end as "too large" (the request gets 431). Before, the whole connection ended
+    /// with COMPRESSION_ERROR, though the block is valid HPACK (RFC 9113 §10.5.1 asks for 431).
+    @Test func oversizedLiteralIsSkippedAndTheBlockStillDecodes() throws {
         var decoder = HPACKDecoder(maxTableSize: 4096, maxHeaderListSize: 8192)
-        var block: [UInt8] = [0x00, 0x01, 0x78]
+        var block: [UInt8] = [0x82, 0x00, 0x01, 0x78]                  // :method GET, then x: <100 000 bytes>
         HPACKPrimitives.appendInteger(100_000, prefixBits: 7, flags: 0, into: &block)
         block += [UInt8](repeating: 0x61, count: 100_000)
-        #expect(throws: HPACKDecodingError.primitive(.stringTooLong(100_000))) { try decoder.decode(block) }
+        block += [0x84]                                                 // :path /
+        let decoded = try decoder.decode(block)
+        #expect(decoded.exceedsListSize)
+        #expect(decoded.fields.map(\.nameString) == [":method"])
+        #expect(decoded.listSize == 42 + (8192 + 32) + 38, "the skipped string's bytes were not read as fields")
+        #expect(decoder.table.count == 0)
+    }
+
+    /// With incremental indexing the skipped entry is larger than the table: §4.4 empties it, as
+    /// the peer's encoder does, so the next block still decodes against the same table.
+    @Test func oversizedIndexedLiteralEmptiesTheTable() throws {
+        var decoder = HPACKDecoder(maxTableSize: 4096, maxHeaderListSize: 8192)
+        _ = try decoder.decode([0x40, 0x01, 0x61, 0x01, 0x62])          // a: b into the table
+        #expect(decoder.table.count == 1)
+        var block: [UInt8] = [0x40, 0x01, 0x78]
+        HPACKPrimitives.appendInteger(20_000, prefixBits: 7, flags: 0, into: &block)
+        block += [UInt8](repeating: 0x61, count: 20_000)
+        #expect(try decoder.decode(block).exceedsListSize)
+        #expect(decoder.table.count == 0)
+        #expect(throws: HPACKDecodingError.invalidIndex(62)) { try decoder.decode([0xbe]) }
+        let next = try decoder.decode([0x40, 0x01, 0x63, 0x01, 0x64, 0xbe])
+        #expect(next.fields.map(\.valueString) == ["d", "d"] && !next.exceedsListSize)
     }
 }

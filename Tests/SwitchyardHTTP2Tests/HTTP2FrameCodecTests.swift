@@ -76,6 +76,11 @@ struct HTTP2FrameCodecTests {
             ("padded without pad length", raw(0, flags: HTTP2Flags.padded, stream: 1, []), .frameSizeError, .connection),
             ("HEADERS on stream 0", raw(1, flags: 4, stream: 0, [0x82]), .protocolError, .connection),
             ("HEADERS short priority", raw(1, flags: HTTP2Flags.priority, stream: 1, [0, 0]), .frameSizeError, .connection),
+            // §6.2: padding that reaches into the priority fields (PROTOCOL_ERROR; FRAME_SIZE_ERROR before the fix).
+            ("HEADERS padding over its priority", raw(1, flags: HTTP2Flags.padded | HTTP2Flags.priority | 4, stream: 1,
+                                                      [3, 0, 0, 0, 0, 16, 0x82]), .protocolError, .connection),
+            ("PUSH_PROMISE padding over its promised id", raw(5, flags: HTTP2Flags.padded | 4, stream: 1, [2, 0, 0, 0, 2]),
+             .protocolError, .connection),
             ("PRIORITY of 4 bytes", raw(2, stream: 1, [0, 0, 0, 0]), .frameSizeError, .stream),
             ("RST_STREAM of 3 bytes", raw(3, stream: 1, [0, 0, 0]), .frameSizeError, .connection),
             ("RST_STREAM on stream 0", raw(3, stream: 0, [0, 0, 0, 0]), .protocolError, .connection),

@@ -53,6 +53,18 @@ struct HTTP2RequestValidationTests {
         #expect(rejection([(":method", "CONNECT"), (":authority", "example.com:443"), (":path", "/")]) == .protocolError)
     }
 
+    /// §8.3.1: a Host field naming another authority than `:authority` is malformed (the gateway
+    /// routes on Host); the same one, spelled in another case or with the default port, is not.
+    @Test func hostDifferingFromAuthorityIsMalformed() throws {
+        let get = HTTP2TestClient.get()                                   // https, example.com
+        #expect(rejection(get + [("host", "other.example")]) == .protocolError)
+        #expect(rejection(get + [("host", "example.com:8443")]) == .protocolError)
+        for same in ["example.com", "EXAMPLE.com", "example.com:443"] {
+            #expect(try accepted(get + [("host", same)]).first("host") == same)
+        }
+        #expect(try accepted(get.filter { $0.0 != ":authority" } + [("host", "only.example")]).authority == nil)
+    }
+
     @Test func malformedRequestsAreStreamErrors() {
         let get = HTTP2TestClient.get()
         let cases: [(String, [(String, String)])] = [
@@ -88,7 +100,7 @@ struct HTTP2RequestValidationTests {
         #expect(cookies.fields.filter { $0.nameString == "cookie" }.count == 2, "cookie crumbs kept as received")
         let http1 = cookies.http1Fields().map { (String(decoding: $0.name, as: UTF8.self), String(decoding: $0.value, as: UTF8.self)) }
         #expect(http1.map(\.0) == ["host", "cookie"] && http1[0].1 == "example.com" && http1[1].1 == "a=1; b=2")
-        let withHost = try accepted(get + [("host", "other.example")]).http1Fields()
-        #expect(withHost.count == 1 && withHost[0].value == Array("other.example".utf8), "an explicit Host is kept, not doubled")
+        let withHost = try accepted(get + [("host", "Example.com:443")]).http1Fields()
+        #expect(withHost.count == 1 && withHost[0].value == Array("Example.com:443".utf8), "an explicit Host is kept, not doubled")
     }
 }

@@ -20,6 +20,31 @@ struct HTTP2StreamStateTests {
         #expect(client.send(client.headers(1, HTTP2TestClient.get())).connectionError?.code == .streamClosed)
     }
 
+    /// §5.1.1 (h2spec 5.1.1-2): an id below one already used, never opened itself, is not a closed
+    /// stream but a misnumbered new one: PROTOCOL_ERROR (it was STREAM_CLOSED before the fix).
+    @Test func decreasingStreamIDIsAProtocolError() throws {
+        var client = HTTP2TestClient.connected()
+        _ = client.send(client.headers(5, HTTP2TestClient.get()))
+        try client.session.sendHeaders(streamID: 5, fields: [HPACKHeaderField(name: ":status", value: "204")], endStream: true)
+        let events = client.send(client.headers(3, HTTP2TestClient.get()))
+        #expect(events.connectionError?.code == .protocolError)
+        #expect(client.received().goAwayCode == .protocolError)
+    }
+
+    /// §3.4: over TLS with ALPN h2 the preface is mandatory; a wrong one (here split over two
+    /// reads) ends the connection with PROTOCOL_ERROR, and so does a first frame that is not SETTINGS.
+    @Test func invalidPrefaceOrFirstFrameIsAProtocolError() {
+        var client = HTTP2TestClient()
+        _ = client.received()
+        _ = client.send(Array("PRI * HTTP/2.0\r\n".utf8))
+        #expect(client.send(Array("\r\nXM\r\n\r\n".utf8)).connectionError?.code == .protocolError)
+        #expect(client.received().goAwayCode == .protocolError)
+        var second = HTTP2TestClient()
+        _ = second.received()
+        let ping = HTTP2TestClient.frame(.ping(ack: false, opaque: 1), stream: 0)
+        #expect(second.send(HTTP2Protocol.clientPreface + ping).connectionError?.code == .protocolError)
+    }
+
     @Test func framesOnIdleStreams() {
         for frame in [HTTP2TestClient.data(5, [1]), HTTP2TestClient.frame(.windowUpdate(increment: 1), stream: 5),
                       HTTP2TestClient.frame(.rstStream(.cancel), stream: 5)] {

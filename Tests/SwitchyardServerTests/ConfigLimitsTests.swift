@@ -1,6 +1,7 @@
 import Testing
 @testable import SwitchyardServer
 import SwitchyardConfig
+import SwitchyardHTTP2
 
 @Suite("configuration number ranges")
 struct ConfigLimitsTests {
@@ -25,6 +26,30 @@ struct ConfigLimitsTests {
                     #expect(e.message.contains("allowed \(range.lowerBound)...\(range.upperBound)"), "\(e)")
                 }
             }
+        }
+    }
+
+    /// The `server.h2-*` keys reach the HTTP/2 session, which advertises them in its SETTINGS; the
+    /// header list size follows `server.max-request-field-size`.
+    @Test func http2KeysBecomeTheSessionsSettings() throws {
+        let defaults = try settings("server.tag = \"t\"\n").http2Limits
+        #expect(defaults.maxConcurrentStreams == 32 && defaults.initialStreamWindow == 65_535 && defaults.maxFrameSize == 16_384)
+        #expect(defaults.maxHeaderListSize == 8192 + 32 * 256)
+        let limits = try settings("""
+            server.h2-max-concurrent-streams = 3
+            server.h2-initial-window-size = 1048576
+            server.h2-max-frame-size = 65536
+            server.max-request-field-size = 16384
+
+            """).http2Limits
+        let session = HTTP2ServerSession(limits: limits)
+        guard case .settings(false, let advertised)? = try HTTP2FrameDecoder().decode(session.output)?.frame.payload else {
+            Issue.record("no SETTINGS first")
+            return
+        }
+        for (id, value) in [(HTTP2Setting.maxConcurrentStreams, 3), (HTTP2Setting.initialWindowSize, 1 << 20),
+                            (HTTP2Setting.maxFrameSize, 65_536), (HTTP2Setting.maxHeaderListSize, 16_384 + 32 * 256)] {
+            #expect(advertised.contains(HTTP2Setting(id, UInt32(value))), "setting \(id)")
         }
     }
 

@@ -45,6 +45,9 @@ GLOBAL_CASES = [
     ("server.listen-backlog", 3000000000, "1...65535"),
     ("server.max-keep-alive-requests", -5, "0...1000000"),
     ("server.event-loops", 100000, "0...1024"),
+    ("server.h2-max-concurrent-streams", 0, "1...1024"),
+    ("server.h2-initial-window-size", 2147483647, "1024...16777216"),
+    ("server.h2-max-frame-size", 16383, "16384...16777215"),
 ]
 
 
@@ -103,6 +106,9 @@ server.graceful-shutdown-timeout = 86400
 server.max-request-size = 4294967295
 server.max-request-field-size = 1048576
 server.listen-backlog = 65535
+server.h2-max-concurrent-streams = 1024
+server.h2-initial-window-size = 16777216
+server.h2-max-frame-size = 16777215
 """)
     idle = socket.create_connection(("127.0.0.1", server.port))   # never sends: the read-idle check runs
     c = HTTPConnection(server.port)
