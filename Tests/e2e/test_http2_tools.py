@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_util import Switchyard, proc_state, q, require, require_executable, require_seeds, wait_until
+from e2e_util import Switchyard, proc_state, require, require_executable, wait_until
 from proxy_peers import Backend, pattern
 from test_http2 import CAT_CGI, ECHO_APP, H2Server, config, make_certs
 
@@ -36,7 +36,6 @@ SHELL_CGI = b"#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nshell cgi\\
 def tools_srv(tmp_path_factory):
     require(NGHTTP is not None and H2LOAD is not None, "nghttp/h2load not installed (Debian nghttp2-client; make deps)")
     require_executable(ECHO_APP, "swift build --product switchyard-echo-app, or set SWITCHYARD_BIN_DIR")
-    require_seeds()
     root = tmp_path_factory.mktemp("http2tools")
     make_certs(root)
     doc = root / "doc"
