@@ -47,10 +47,10 @@ let package = Package(
         .executableTarget(name: "scgi-cgi", dependencies: ["SwitchyardBridge"]),
         .executableTarget(name: "fcgi-cgi", dependencies: ["SwitchyardBridge"]),
         // The load generator's pure parts (options, histogram, payloads, summaries, reports), unit-tested.
-        .target(name: "SwitchyardBenchCore", dependencies: ["SwitchyardOS", "SwitchyardWebSocket", "CSwitchyardShims"],
+        .target(name: "SwitchyardBenchCore", dependencies: ["SwitchyardOS", "SwitchyardWebSocket", "SwitchyardHTTP2", "CSwitchyardShims"],
                 swiftSettings: hotPathSettings),
         .executableTarget(name: "switchyard-bench",
-                          dependencies: ["SwitchyardBenchCore", "SwitchyardOS", "SwitchyardWebSocket", "CSwitchyardShims"],
+                          dependencies: ["SwitchyardBenchCore", "SwitchyardOS", "SwitchyardWebSocket", "SwitchyardHTTP2", "CSwitchyardShims"],
                           swiftSettings: hotPathSettings),
         // A long-running SCGI/FastCGI WebSocket echo application (no process per connection), the
         // "native" rows of the benchmark.
@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "SwitchyardOSTests", dependencies: ["SwitchyardOS"]),
         .testTarget(name: "SwitchyardServerTests", dependencies: ["SwitchyardServer", "SwitchyardOS", "SwitchyardWebSocket", "SwitchyardHTTP2"]),
         .testTarget(name: "SwitchyardBridgeTests", dependencies: ["SwitchyardBridge"]),
-        .testTarget(name: "SwitchyardBenchTests", dependencies: ["SwitchyardBenchCore"]),
+        .testTarget(name: "SwitchyardBenchTests", dependencies: ["SwitchyardBenchCore", "SwitchyardHTTP2"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SwitchyardWebSocket"]),
     ],
     swiftLanguageModes: [.v6]

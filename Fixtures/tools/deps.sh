@@ -32,6 +32,7 @@ declare -A PROBE=(
     [lighttpd-mod-openssl]="test -f /usr/lib/lighttpd/mod_openssl.so"
     [nginx-light]="command -v nginx || test -x /usr/sbin/nginx"
     [wrk]="command -v wrk"
+    [nghttp2-client]="command -v nghttp && command -v h2load"
     [chromium]="command -v chromium"
     [chromium-driver]="command -v chromedriver"
     [libnss3-tools]="command -v certutil"
@@ -50,7 +51,7 @@ declare -A PROBE=(
     [nodejs]="command -v node"
     [node-ws]="test -f /usr/share/nodejs/ws/package.json"
 )
-APT_ORDER=(python3 python3-pip python3-venv perl gcc make curl lighttpd lighttpd-mod-openssl nginx-light wrk chromium chromium-driver libnss3-tools libfcgi-dev zlib1g-dev libssl-dev openssl procps
+APT_ORDER=(python3 python3-pip python3-venv perl gcc make curl lighttpd lighttpd-mod-openssl nginx-light wrk nghttp2-client chromium chromium-driver libnss3-tools libfcgi-dev zlib1g-dev libssl-dev openssl procps
            uwsgi-core uwsgi-plugin-python3 php-fpm systemd apache2-utils novnc tigervnc-standalone-server
            nodejs node-ws)
 # pip name == import name for all of these; scgi: the real SCGI server behind Fixtures/scgi/scgi_echo_app.py;

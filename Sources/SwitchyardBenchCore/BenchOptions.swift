@@ -42,6 +42,8 @@ public struct BenchOptions {
     usage: switchyard-bench MODE [options] ws://HOST:PORT/PATH   (wss:// over TLS)
            switchyard-bench handshakes [options] https://HOST:PORT/PATH   (or http://)
            switchyard-bench compare [--quick] [--runs N] [--duration S] [--out DIR]
+           switchyard-bench h2ws [--connections N] [--streams S] [--size B] [-d S] [-w S] [--hold N]
+                                 [--server-pid PID] https://HOST:PORT/PATH   (or http:// for h2c)
 
     WebSocket load generator: masked client frames, every echoed byte verified.
 
@@ -76,6 +78,11 @@ public struct BenchOptions {
     compare: start switchyard (one instance per backend path) and lighttpd on generated configs,
     run the same workload matrix on every path and write results.md and chart.svg
     (switchyard-bench compare --help).
+
+    h2ws: WebSockets over HTTP/2 (RFC 8441 extended CONNECT): N connections with S streams each,
+    one B-byte binary message in flight per stream, every echo checked (compare's h2 rows); with
+    --hold N: N streams held open, S per connection, and the server's VmRSS growth per stream.
+    One JSON line out.
 
     Exit status: 0 when every connection and message succeeded, 1 when there were errors or
     mismatches, 2 for a usage error or when the first connection cannot be made.

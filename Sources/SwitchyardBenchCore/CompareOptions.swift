@@ -11,12 +11,12 @@ public struct CompareOptions: Equatable, Sendable {
     /// Leave the generated configs and logs in the temporary directory (printed at the end).
     public var keepTemporary = false
     /// `--paths`: only these gateways (by name: lighttpd, cgi, cgicopy, scgi, fcgi, fcgip, nscgi,
-    /// nfcgi, proxy, wstunnel, direct, tls); empty = all.
+    /// nfcgi, proxy, wstunnel, direct, tls, h2); empty = all.
     public var paths: [String] = []
     /// `--pin CPU`: this program and everything it starts (gateways, backends, load client) run
     /// on that one CPU, so each figure is the whole system's CPU cost, not scheduling luck.
     public var pinCPU: Int? = nil
-    public static let pathNames = ["lighttpd", "cgi", "cgicopy", "scgi", "fcgi", "fcgip", "nscgi", "nfcgi", "proxy", "wstunnel", "direct", "tls"]
+    public static let pathNames = ["lighttpd", "cgi", "cgicopy", "scgi", "fcgi", "fcgip", "nscgi", "nfcgi", "proxy", "wstunnel", "direct", "tls", "h2"]
 
     public init() {}
 
@@ -34,7 +34,8 @@ public struct CompareOptions: Equatable, Sendable {
     runs the same workloads on each (64 B round trips at 1/16/64 connections, 1 MiB messages,
     upgrades/s at 8 at a time, 1000 idle connections) plus plain requests with wrk, and TLS rows
     beside lighttpd's mod_openssl (full and resumed handshakes/s, 64 B and 1 MiB over wss://
-    through CGI; Debian's lighttpd-mod-openssl), and writes results.md and chart.svg (raw JSON in raw/).
+    through CGI; Debian's lighttpd-mod-openssl), HTTP/2 rows beside lighttpd's HTTP/2 (h2load
+    static requests/s, RFC 8441 WebSocket round trips through CGI, memory per idle stream), and writes results.md and chart.svg (raw JSON in raw/).
 
       --quick         1 run, 0.5 s warm-up + 1.5 s per measurement (about 2-3 minutes in all)
       --runs N        runs of the whole matrix; the median is reported with min/max (default 3)
@@ -48,11 +49,12 @@ public struct CompareOptions: Equatable, Sendable {
       --paths LIST    only these gateways, comma-separated: lighttpd, cgi, cgicopy, scgi, fcgi,
                       fcgip, nscgi, nfcgi (native echo app), proxy (mod_proxy to the HTTP echo
                       app), wstunnel (mod_wstunnel to the raw echo app), direct (no gateway),
-                      tls (https:// and wss:// through CGI; lighttpd with mod_openssl beside it)
+                      tls (https:// and wss:// through CGI; lighttpd with mod_openssl beside it),
+                      h2 (HTTP/2 over TLS: h2load static, RFC 8441 through CGI; lighttpd's h2 beside it)
 
     Binaries: switchyard, scgi-cgi, fcgi-cgi, switchyard-echo-app next to this program (or
     SWITCHYARD_BIN_DIR); the repository from SWITCHYARD_ROOT or found upwards from this program;
-    wrk and lighttpd from /usr/bin, /usr/sbin or PATH.
+    wrk, h2load and lighttpd from /usr/bin, /usr/sbin or PATH.
     """
 
     public static func parse(_ arguments: [String]) throws(BenchOptions.UsageError) -> ParseOutcome {

@@ -29,6 +29,7 @@ final class HTTP2Connection: BufferedStreamDelegate {
     private(set) var isClosed = false
     private var inPump = false
     private var pumpAgain = false
+    private var flushScheduled = false
     /// Reading stopped because the socket is behind (not because of a stream).
     private var readPausedForOutput = false
     private var random = FastRandom()
@@ -210,9 +211,22 @@ final class HTTP2Connection: BufferedStreamDelegate {
                 }
             }
         } while pumpAgain && !isClosed
-        writeSessionOutput()
-        if isClosed { return }
+        // Not written yet: every stream answered in this pass of the loop (a read of 8 requests,
+        // a response and its END_STREAM) leaves in one write and one TLS record, not one each.
+        writeSessionOutput(flush: false)
+        flushSoon()
         notifyDrained()
+    }
+
+    /// Writes the queued frames once the loop is done with this pass (before it waits again).
+    private func flushSoon() {
+        guard !flushScheduled, !isClosed else { return }
+        flushScheduled = true
+        worker.loop.defer_ { [weak self] in
+            guard let self else { return }
+            self.flushScheduled = false
+            self.writeSessionOutput()
+        }
     }
 
     /// Producers that were told to stop hear they may go on (deferred: never inside their own call).

@@ -10,6 +10,7 @@ extension CompareCommand {
         declareWebSocketPaths()
         declarePlainPaths()
         try prepareTLS(www: www)
+        try prepareH2(www: www)
     }
 
     /// The document root (the CGIs symlinked under every route prefix), scratch and output directories.
@@ -167,8 +168,9 @@ extension CompareCommand {
         case "lighttpd-proxy": return lighttpd && (paths.contains("proxy") || paths.count == 1)
         case "lighttpd-wstunnel": return lighttpd && (paths.contains("wstunnel") || paths.count == 1)
         case "lighttpd-tls": return lighttpd && (paths.contains("tls") || paths.count == 1)
+        case "lighttpd-h2": return paths.contains("h2") || (lighttpd && paths.count == 1)   // the h2 rows are a pair
         case "lighttpd":
-            let ownInstances = ["lighttpd", "proxy", "wstunnel", "direct", "tls"]
+            let ownInstances = ["lighttpd", "proxy", "wstunnel", "direct", "tls", "h2"]
             return lighttpd && (!paths.allSatisfy { ownInstances.contains($0) } || paths == ["lighttpd"])
         default: return false
         }

@@ -98,7 +98,7 @@ extension CompareCommand {
         }
         let tlsTable = tlsResults.table(title: "TLS: handshakes (one small static GET each) and WebSocket echo over wss:// through CGI",
                                         ratios: ratios)
-        let tables = [wsTable, plainTable, tlsTable].filter { !$0.rows.isEmpty }
+        let tables = [wsTable, plainTable, tlsTable, h2Table].filter { !$0.rows.isEmpty }
         return tables.isEmpty ? [wsTable] : tables
     }
 

@@ -41,6 +41,9 @@ final class CompareCommand {
     /// The TLS rows (CompareCommand+TLS.swift): https:// and wss:// paths, their figures.
     var tlsPaths: [WebSocketPath] = []
     var tlsResults = CompareCollector(columns: CompareTLSWorkload.columns)
+    /// The HTTP/2 rows (CompareCommand+H2.swift).
+    var h2Paths: [WebSocketPath] = []
+    var h2Results = CompareCollector(columns: CompareH2Workload.columns)
     var notes: [String] = []
     let started = EventLoopClock.now()
 
@@ -192,7 +195,7 @@ final class CompareCommand {
                 measurePlain(p, gateway: g, wrk: wrk, run: run)
             }
         }
-        return runTLS(run: run, failedGateways: failedGateways)
+        return runTLS(run: run, failedGateways: failedGateways) && runH2(run: run, failedGateways: failedGateways)
     }
 
     func rotate<T>(_ a: [T], by n: Int) -> [T] {
@@ -340,7 +343,7 @@ final class CompareCommand {
         allNotes.append("Every run must have 0 mismatches and 0 errors (every echoed byte is verified); a failed cell says why.")
         return CompareReport(machine: setup.machine(scratch: temporary + "/scratch", cores: options.pinCPU == nil ? CPUUsage.cores : 1), runs: options.runs,
                              command: "switchyard-bench compare" + commandSuffix, timing: timing.prefix(1).uppercased() + timing.dropFirst(),
-                             tables: reportTables(wsTable, plainTable), notes: allNotes + tlsNotes)
+                             tables: reportTables(wsTable, plainTable), notes: allNotes + tlsNotes + h2Notes)
     }
 
     var commandSuffix: String {

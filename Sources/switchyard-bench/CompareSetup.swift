@@ -14,6 +14,8 @@ struct CompareSetup {
     let helloCGI: String
     let lighttpd: String?
     let wrk: String?
+    /// nghttp2's h2load (Debian nghttp2-client): the h2 rows' static-file load.
+    var h2load: String? = nil
 
     static func locate() throws(CompareFailure) -> CompareSetup {
         let exe = realPath("/proc/self/exe") ?? CommandLine.arguments[0]
@@ -29,7 +31,7 @@ struct CompareSetup {
             }
         }
         guard let root else { throw CompareFailure("cannot find the repository (set SWITCHYARD_ROOT)") }
-        let setup = CompareSetup(root: root, binDir: binDir, benchBinary: exe,
+        var setup = CompareSetup(root: root, binDir: binDir, benchBinary: exe,
                                  switchyard: env("SWITCHYARD_BIN") ?? binDir + "/switchyard",
                                  scgiCGI: binDir + "/scgi-cgi", fcgiCGI: binDir + "/fcgi-cgi",
                                  echoApp: binDir + "/switchyard-echo-app",
@@ -40,6 +42,7 @@ struct CompareSetup {
                              (setup.echoCGI, "make c-progs"), (setup.helloCGI, "make c-progs")] where !isExecutable(path) {
             throw CompareFailure("\(path) is missing (\(hint))")
         }
+        setup.h2load = findProgram("h2load", ["/usr/bin", "/usr/local/bin"])
         return setup
     }
 

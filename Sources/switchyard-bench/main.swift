@@ -8,6 +8,9 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "compare" {
     exit(CompareCommand.main(Array(arguments.dropFirst())))
 }
+if arguments.first == "h2ws" {   // RFC 8441 WebSockets over HTTP/2 (compare's h2 rows)
+    exit(H2WebSocketLoad.main(Array(arguments.dropFirst())))
+}
 let options: BenchOptions
 do {
     switch try BenchOptions.parse(arguments) {
