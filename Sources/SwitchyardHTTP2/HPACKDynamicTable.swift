@@ -51,9 +51,16 @@ public struct HPACKDynamicTable: Sendable {
 
     /// The newest index holding exactly `field` (name and value), or nil.
     public func index(of field: HPACKHeaderField) -> Int? {
+        field.name.withUnsafeBufferPointer { name in field.value.withUnsafeBufferPointer { value in index(name: name, value: value) } }
+    }
+
+    /// The newest index holding exactly that name and value, or nil (compared in place).
+    public func index(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Int? {
         var i = storage.count - 1
         while i >= start {
-            if storage[i].name == field.name && storage[i].value == field.value { return storage.count - i }
+            if HPACKStaticTable.equalBytes(storage[i].value, value) && HPACKStaticTable.equalBytes(storage[i].name, name) {
+                return storage.count - i
+            }
             i -= 1
         }
         return nil
@@ -61,9 +68,13 @@ public struct HPACKDynamicTable: Sendable {
 
     /// The newest index with that name, or nil.
     public func index(ofName name: [UInt8]) -> Int? {
+        name.withUnsafeBufferPointer { index(ofName: $0) }
+    }
+
+    public func index(ofName name: UnsafeBufferPointer<UInt8>) -> Int? {
         var i = storage.count - 1
         while i >= start {
-            if storage[i].name == name { return storage.count - i }
+            if HPACKStaticTable.equalBytes(storage[i].name, name) { return storage.count - i }
             i -= 1
         }
         return nil

@@ -34,33 +34,66 @@ public struct HPACKEncoder: Sendable {
 
     /// Appends the header block for `fields`.
     public mutating func encode(_ fields: [HPACKHeaderField], into out: inout [UInt8]) {
-        for size in pendingSizeUpdates { HPACKPrimitives.appendInteger(size, prefixBits: 5, flags: 0x20, into: &out) }
-        pendingSizeUpdates.removeAll()
-        for field in fields { encode(field, into: &out) }
+        appendSizeUpdates(into: &out)
+        for field in fields {
+            field.name.withUnsafeBufferPointer { name in
+                field.value.withUnsafeBufferPointer { value in
+                    encodeField(name: name, value: value, neverIndexed: field.neverIndexed, into: &out)
+                }
+            }
+        }
     }
 
-    private mutating func encode(_ field: HPACKHeaderField, into out: inout [UInt8]) {
-        let name = field.nameString
+    /// Appends the header block of a response's field list: `:status`, then the fields, compared
+    /// with the tables in place (nothing is allocated for a field the tables already hold).
+    public mutating func encode(_ list: HTTP2FieldList, into out: inout [UInt8]) {
+        appendSizeUpdates(into: &out)
+        if let index = HPACKStaticTable.statusIndex(list.status) {
+            HPACKPrimitives.appendInteger(index, prefixBits: 7, flags: 0x80, into: &out)
+        } else {
+            HTTP2ResponseFields.statusName.withUnsafeBufferPointer { name in
+                Array(String(list.status).utf8).withUnsafeBufferPointer { value in
+                    encodeField(name: name, value: value, neverIndexed: false, into: &out)
+                }
+            }
+        }
+        list.bytes.withUnsafeBufferPointer { all in
+            for span in list.spans {
+                encodeField(name: UnsafeBufferPointer(rebasing: all[span.nameStart..<span.nameStart + span.nameCount]),
+                            value: UnsafeBufferPointer(rebasing: all[span.valueStart..<span.valueStart + span.valueCount]),
+                            neverIndexed: false, into: &out)
+            }
+        }
+    }
+
+    private mutating func appendSizeUpdates(into out: inout [UInt8]) {
+        for size in pendingSizeUpdates { HPACKPrimitives.appendInteger(size, prefixBits: 5, flags: 0x20, into: &out) }
+        pendingSizeUpdates.removeAll()
+    }
+
+    private mutating func encodeField(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>,
+                                      neverIndexed: Bool, into out: inout [UInt8]) {
         let staticCount = HPACKStaticTable.fields.count
-        if !field.neverIndexed {
-            if let index = HPACKStaticTable.pairIndex[name + "\u{0}" + field.valueString], HPACKStaticTable.fields[index - 1] == field {
+        let staticName = HPACKStaticTable.nameIndex(of: name)
+        if !neverIndexed {
+            if let s = staticName, let index = HPACKStaticTable.pairIndex(nameIndex: s, value: value) {
                 HPACKPrimitives.appendInteger(index, prefixBits: 7, flags: 0x80, into: &out)
                 return
             }
-            if let index = table.index(of: field) {
+            if let index = table.index(name: name, value: value) {
                 HPACKPrimitives.appendInteger(staticCount + index, prefixBits: 7, flags: 0x80, into: &out)
                 return
             }
         }
-        let nameIndex = HPACKStaticTable.nameIndex[name] ?? table.index(ofName: field.name).map { staticCount + $0 } ?? 0
-        let indexing = !field.neverIndexed && field.hpackSize <= table.maxSize / 2 + 32 + 1
+        let nameIndex = staticName ?? table.index(ofName: name).map { staticCount + $0 } ?? 0
+        let indexing = !neverIndexed && name.count + value.count + 32 <= table.maxSize / 2 + 32 + 1
         if indexing {
             HPACKPrimitives.appendInteger(nameIndex, prefixBits: 6, flags: 0x40, into: &out)
         } else {
-            HPACKPrimitives.appendInteger(nameIndex, prefixBits: 4, flags: field.neverIndexed ? 0x10 : 0, into: &out)
+            HPACKPrimitives.appendInteger(nameIndex, prefixBits: 4, flags: neverIndexed ? 0x10 : 0, into: &out)
         }
-        if nameIndex == 0 { HPACKPrimitives.appendString(field.name, huffman: useHuffman, into: &out) }
-        HPACKPrimitives.appendString(field.value, huffman: useHuffman, into: &out)
-        if indexing { table.insert(field) }
+        if nameIndex == 0 { HPACKPrimitives.appendString(name, huffman: useHuffman, into: &out) }
+        HPACKPrimitives.appendString(value, huffman: useHuffman, into: &out)
+        if indexing { table.insert(HPACKHeaderField(name: Array(name), value: Array(value))) }
     }
 }

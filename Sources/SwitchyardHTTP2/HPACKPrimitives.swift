@@ -50,14 +50,14 @@ public enum HPACKPrimitives {
     }
 
     /// Appends a string literal, Huffman-coded unless that is longer (RFC 7541 C.6 codes equal lengths too).
-    public static func appendString(_ bytes: [UInt8], huffman: Bool = true, into out: inout [UInt8]) {
+    public static func appendString<C: Collection>(_ bytes: C, huffman: Bool = true, into out: inout [UInt8]) where C.Element == UInt8 {
         let huffmanLength = huffman ? HPACKHuffman.encodedLength(bytes) : Int.max
         if huffmanLength <= bytes.count {
             appendInteger(huffmanLength, prefixBits: 7, flags: 0x80, into: &out)
             HPACKHuffman.encode(bytes, into: &out)
         } else {
             appendInteger(bytes.count, prefixBits: 7, flags: 0, into: &out)
-            out += bytes
+            out.append(contentsOf: bytes)
         }
     }
 

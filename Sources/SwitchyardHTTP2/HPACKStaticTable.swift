@@ -19,18 +19,56 @@ enum HPACKStaticTable {
     /// The same entries as byte arrays (what the decoder hands out).
     static let fields: [HPACKHeaderField] = entries.map { HPACKHeaderField(name: $0.name, value: $0.value) }
 
-    /// For the encoder: first index of each name, and index of each exact (name, value) pair.
-    static let nameIndex: [String: Int] = {
-        var map: [String: Int] = [:]
-        for (i, entry) in entries.enumerated() where map[entry.name] == nil { map[entry.name] = i + 1 }
-        return map
+    /// For the encoder: each name's first index, grouped by the name's length, so a lookup
+    /// compares a few byte arrays instead of hashing (and allocating) a String per field.
+    static let namesByLength: [[(index: Int, name: [UInt8])]] = {
+        var groups: [[(index: Int, name: [UInt8])]] = Array(repeating: [], count: 28)
+        for (i, field) in fields.enumerated() where !groups[field.name.count].contains(where: { $0.name == field.name }) {
+            groups[field.name.count].append((i + 1, field.name))
+        }
+        return groups
     }()
 
-    static let pairIndex: [String: Int] = {
-        var map: [String: Int] = [:]
-        for (i, entry) in entries.enumerated() where !entry.value.isEmpty { map[entry.name + "\u{0}" + entry.value] = i + 1 }
-        return map
-    }()
+    /// The first index of `name`, or nil.
+    static func nameIndex(of name: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard name.count < namesByLength.count else { return nil }
+        for candidate in namesByLength[name.count] where equalBytes(candidate.name, name) { return candidate.index }
+        return nil
+    }
+
+    /// The index of the exact pair, among the entries with a value (`:status 200`, `:method GET`,
+    /// ...), which follow their name's first index.
+    static func pairIndex(nameIndex: Int, value: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard !value.isEmpty else { return nil }
+        let name = fields[nameIndex - 1].name
+        var i = nameIndex - 1
+        while i < fields.count && fields[i].name == name {
+            if equalBytes(fields[i].value, value) { return i + 1 }
+            i += 1
+        }
+        return nil
+    }
+
+    /// `:status` values with an entry of their own (8...14).
+    static func statusIndex(_ status: Int) -> Int? {
+        switch status {
+        case 200: return 8
+        case 204: return 9
+        case 206: return 10
+        case 304: return 11
+        case 400: return 12
+        case 404: return 13
+        case 500: return 14
+        default: return nil
+        }
+    }
+
+    @inline(__always)
+    static func equalBytes(_ a: [UInt8], _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        for i in 0..<a.count where a[i] != b[i] { return false }
+        return true
+    }
 }
 
 /// One header field as bytes: HTTP/2 field values may hold any octet but NUL, CR and LF, which a

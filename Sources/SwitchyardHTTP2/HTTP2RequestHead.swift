@@ -58,30 +58,34 @@ public struct HTTP2RequestHead: Equatable, Sendable {
 /// a stream error of type PROTOCOL_ERROR (§8.1.1).
 public enum HTTP2HeaderValidator {
     /// Connection-specific fields, forbidden in HTTP/2 (§8.2.2).
-    static let connectionSpecific: Set<[UInt8]> = Set(["connection", "proxy-connection", "keep-alive",
-                                                        "transfer-encoding", "upgrade"].map { Array($0.utf8) })
+    static let connectionSpecific: [[UInt8]] = ["connection", "proxy-connection", "keep-alive",
+                                                "transfer-encoding", "upgrade"].map { Array($0.utf8) }
+
+    /// Whether `name` (lowercase) is one of `connectionSpecific`: a few length-first comparisons.
+    static func isConnectionSpecific(_ name: [UInt8]) -> Bool {
+        connectionSpecific.contains { $0 == name }
+    }
 
     /// Validates a request header block and takes its pseudo-header fields apart.
     public static func request(_ list: [HPACKHeaderField], streamID: UInt32,
                                connectProtocolEnabled: Bool) throws(HTTP2Error) -> HTTP2RequestHead {
-        var pseudo: [String: String] = [:]
+        var pseudo = PseudoFields()
         var regular: [HPACKHeaderField] = []
         regular.reserveCapacity(list.count)
         var contentLength: Int?
         for field in list {
             try checkField(field, streamID: streamID)
             if field.name.first == UInt8(ascii: ":") {
-                let name = field.nameString
-                guard regular.isEmpty else { throw malformed(streamID, "pseudo-header \(name) after a regular field") }
-                guard [":method", ":scheme", ":authority", ":path", ":protocol"].contains(name) else {
-                    throw malformed(streamID, "pseudo-header \(name) in a request")
+                guard regular.isEmpty else { throw malformed(streamID, "pseudo-header \(field.nameString) after a regular field") }
+                guard let slot = PseudoFields.slot(field.name) else {
+                    throw malformed(streamID, "pseudo-header \(field.nameString) in a request")
                 }
-                guard pseudo[name] == nil else { throw malformed(streamID, "duplicate \(name)") }
-                pseudo[name] = field.valueString
+                guard pseudo[slot] == nil else { throw malformed(streamID, "duplicate \(field.nameString)") }
+                pseudo[slot] = field.valueString
                 continue
             }
             try checkRegular(field, streamID: streamID)
-            if field.name == Array("content-length".utf8) {
+            if field.name == contentLengthName {
                 // 1*DIGIT (RFC 9110 §8.6): no sign, no spaces, and short enough for an Int.
                 let digits = !field.value.isEmpty && field.value.count <= 18 && field.value.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
                 guard digits, let value = Int(field.valueString), contentLength == nil || contentLength == value else {
@@ -91,21 +95,54 @@ public enum HTTP2HeaderValidator {
             }
             regular.append(field)
         }
-        guard let method = pseudo[":method"] else { throw malformed(streamID, "no :method") }
-        if let authority = pseudo[":authority"], let host = regular.first(where: { $0.name == hostName })?.valueString,
-           !sameAuthority(authority, host, scheme: pseudo[":scheme"]) {
+        guard let method = pseudo[0] else { throw malformed(streamID, "no :method") }
+        if let authority = pseudo[2], let host = regular.first(where: { $0.name == hostName })?.valueString,
+           !sameAuthority(authority, host, scheme: pseudo[1]) {
             // §8.3.1 (a SHOULD): the gateway routes on Host, a cache or a log may key on :authority;
             // two different names for one request is how requests get smuggled past vhost rules.
             throw malformed(streamID, "host \(host) differs from :authority \(authority)")
         }
-        let head = HTTP2RequestHead(method: method, scheme: pseudo[":scheme"], authority: pseudo[":authority"],
-                                    path: pseudo[":path"], connectProtocol: pseudo[":protocol"], fields: regular,
+        let head = HTTP2RequestHead(method: method, scheme: pseudo[1], authority: pseudo[2],
+                                    path: pseudo[3], connectProtocol: pseudo[4], fields: regular,
                                     contentLength: contentLength)
         try checkPseudo(head, streamID: streamID, connectProtocolEnabled: connectProtocolEnabled)
         return head
     }
 
     static let hostName = Array("host".utf8)
+
+    /// A request's pseudo-header values by slot (0 :method, 1 :scheme, 2 :authority, 3 :path,
+    /// 4 :protocol): five optionals instead of a dictionary keyed by String.
+    struct PseudoFields {
+        private var values: (String?, String?, String?, String?, String?) = (nil, nil, nil, nil, nil)
+        static let names: [[UInt8]] = [":method", ":scheme", ":authority", ":path", ":protocol"].map { Array($0.utf8) }
+
+        static func slot(_ name: [UInt8]) -> Int? { names.firstIndex { $0 == name } }
+
+        subscript(slot: Int) -> String? {
+            get {
+                switch slot {
+                case 0: return values.0
+                case 1: return values.1
+                case 2: return values.2
+                case 3: return values.3
+                default: return values.4
+                }
+            }
+            set {
+                switch slot {
+                case 0: values.0 = newValue
+                case 1: values.1 = newValue
+                case 2: values.2 = newValue
+                case 3: values.3 = newValue
+                default: values.4 = newValue
+                }
+            }
+        }
+    }
+    static let teName = Array("te".utf8)
+    static let trailersValue = Array("trailers".utf8)
+    static let contentLengthName = Array("content-length".utf8)
 
     /// RFC 3986 §6.2.2/6.2.3 comparison: case-insensitive, a scheme's default port ignored.
     static func sameAuthority(_ a: String, _ b: String, scheme: String?) -> Bool {
@@ -167,8 +204,8 @@ public enum HTTP2HeaderValidator {
     }
 
     private static func checkRegular(_ field: HPACKHeaderField, streamID: UInt32) throws(HTTP2Error) {
-        if connectionSpecific.contains(field.name) { throw malformed(streamID, "connection-specific field \(field.nameString)") }
-        if field.name == Array("te".utf8) && field.value != Array("trailers".utf8) {
+        if isConnectionSpecific(field.name) { throw malformed(streamID, "connection-specific field \(field.nameString)") }
+        if field.name == teName && field.value != trailersValue {
             throw malformed(streamID, "te: \(field.valueString)")
         }
     }

@@ -5,9 +5,25 @@ extension HTTP2ServerSession {
     /// and CONTINUATION frames by the peer's SETTINGS_MAX_FRAME_SIZE.
     public mutating func sendHeaders(streamID: UInt32, fields: [HPACKHeaderField], endStream: Bool) throws(HTTP2SendError) {
         guard terminalError == nil else { throw .connectionClosed }
-        guard var stream = streams[streamID], stream.canSend else { throw .streamNotWritable(streamID) }
+        guard streams[streamID]?.canSend == true else { throw .streamNotWritable(streamID) }
         var block: [UInt8] = []
         hpackEncoder.encode(fields, into: &block)
+        try sendHeaderBlock(streamID: streamID, block, endStream: endStream)
+    }
+
+    /// A response head from a field list (`HTTP2FieldList`): the gateway's way, see there.
+    public mutating func sendHeaders(streamID: UInt32, list: HTTP2FieldList, endStream: Bool) throws(HTTP2SendError) {
+        guard terminalError == nil else { throw .connectionClosed }
+        guard streams[streamID]?.canSend == true else { throw .streamNotWritable(streamID) }
+        var block: [UInt8] = []
+        block.reserveCapacity(64 + list.bytes.count)
+        hpackEncoder.encode(list, into: &block)
+        try sendHeaderBlock(streamID: streamID, block, endStream: endStream)
+    }
+
+    /// HEADERS, then CONTINUATIONs while the block is longer than the peer's frame size.
+    private mutating func sendHeaderBlock(streamID: UInt32, _ block: [UInt8], endStream: Bool) throws(HTTP2SendError) {
+        guard var stream = streams[streamID] else { throw .streamNotWritable(streamID) }
         let maxFrame = peerSettings.maxFrameSize
         var offset = min(block.count, maxFrame)
         write(.headers(HTTP2HeadersPayload(fragment: Array(block[0..<offset]), endStream: endStream,

@@ -152,6 +152,17 @@ final class HTTP2Connection: BufferedStreamDelegate {
             exchanges[id]?.streamReset()
             return
         }
+        writeSessionOutput(flush: false)
+        stream.flushSoon()
+    }
+
+    /// A response head (see `HTTP2FieldList`).
+    func sendHeaders(_ id: UInt32, _ list: HTTP2FieldList, endStream: Bool) {
+        guard !isClosed else { return }
+        do { try session.sendHeaders(streamID: id, list: list, endStream: endStream) } catch {
+            exchanges[id]?.streamReset()
+            return
+        }
         // The body usually follows in this pass of the loop: HEADERS and DATA leave in one write.
         writeSessionOutput(flush: false)
         stream.flushSoon()

@@ -35,57 +35,55 @@ extension HTTP2StreamExchange {
             case .server, .other: fields.append((name, value))
             }
         }
-        writeHead(status: head.status, framing: requested, fields: &fields)
+        var list = HTTP2ResponseFields.list(status: head.status, headers: fields)
+        writeHead(framing: requested, list: &list)
     }
 
-    /// Ready-made "Name: value\r\n" lines (static files) taken apart into fields.
+    /// Ready-made "Name: value\r\n" lines (static files) copied into the field list as bytes.
     func sendHead(status: Int, framing requested: BodyFraming, fields lines: (ByteBuffer) -> Void) {
         let buffer = ByteBuffer(capacity: 512)
         lines(buffer)
-        var fields: [(name: String, value: String)] = []
-        for line in buffer.readable.split(separator: 10) {
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
-            var value = line[line.index(after: colon)...]
-            while value.first == 32 || value.first == 9 { value = value.dropFirst() }
-            while value.last == 13 || value.last == 32 || value.last == 9 { value = value.dropLast() }
-            fields.append((String(decoding: line[..<colon], as: UTF8.self), String(decoding: value, as: UTF8.self)))
-        }
-        writeHead(status: status, framing: requested, fields: &fields)
+        var list = HTTP2FieldList(status: status, capacity: buffer.readable.count + 96)
+        HTTP2ResponseFields.appendLines(buffer.readable, to: &list)
+        writeHead(framing: requested, list: &list)
     }
 
     /// HEADERS with Date, Server, the scope's response headers and content-length; END_STREAM
     /// at once when no body can follow (HEAD, 204, 304, an empty body).
-    private func writeHead(status wanted: Int, framing: BodyFraming, fields: inout [(name: String, value: String)]) {
+    private func writeHead(framing: BodyFraming, list: inout HTTP2FieldList) {
         guard phase != .done, !responseStarted, let connection else { return }
-        var status = wanted
         var framing = framing
-        if isTunnel && phase != .upgraded && status >= 200 && status < 300 {
+        if isTunnel && phase != .upgraded && list.status >= 200 && list.status < 300 {
             // Any 2xx to a CONNECT opens the tunnel (RFC 9110 §9.3.6, RFC 8441 §5); over HTTP/1.1
             // a non-101 answer to an upgrade is a refusal. The route did not upgrade: 501, no body.
-            worker.errorLog.info(peer.description, "HTTP/2 stream \(streamID): extended CONNECT answered \(wanted) without an upgrade: 501")
-            status = 501
+            worker.errorLog.info(peer.description, "HTTP/2 stream \(streamID): extended CONNECT answered \(list.status) without an upgrade: 501")
+            list.status = 501
             framing = .none
-            fields = fields.filter { HeaderName.classify($0.name) == .server }
+            list.keepOnly(name: Self.serverName)
         }
+        let status = list.status
         responseStarted = true
         responseStatus = status
         if status >= 500, let stats = routeStats { stats.responses5xx += 1 }
         worker.dateCache.bytes(at: worker.loop.wallSeconds).withUnsafeBufferPointer {
-            fields.append(("date", String(decoding: $0, as: UTF8.self)))
+            list.append(name: Self.dateName, value: $0)
         }
-        if !worker.server.tag.isEmpty && !fields.contains(where: { HeaderName.classify($0.name) == .server }) {
-            fields.append(("server", worker.server.tag))
+        if !worker.server.tag.isEmpty && !list.contains(name: Self.serverName) {
+            list.append(name: "server", value: worker.server.tag)
         }
-        for (name, value) in extraResponseHeaders { fields.append((name, value)) }
+        for (name, value) in extraResponseHeaders { list.append(name: name, value: value) }
         var bodyless = isHeadRequest || status == 204 || status == 304
         if case .length(let n) = framing {
-            if status != 204 && status != 304 { fields.append(("content-length", String(n))) }
+            if status != 204 && status != 304 { list.append(name: "content-length", value: String(n)) }
             if n == 0 { bodyless = true }
         }
         if case .none = framing { bodyless = true }
-        connection.sendHeaders(streamID, HTTP2ResponseFields.make(status: status, headers: fields), endStream: bodyless)
+        connection.sendHeaders(streamID, list, endStream: bodyless)
         if bodyless { sendClosed = true }
     }
+
+    static let serverName = Array("server".utf8)
+    static let dateName = Array("date".utf8)
 
     @discardableResult
     func sendBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
