@@ -22,6 +22,9 @@ public struct BenchOptions {
     public var serverPID: Int32? = nil
     /// `--resume` (handshakes): each connection offers the TLS session its previous one saved.
     public var resume = false
+    /// `--source-addresses`: local addresses bound before connect, round-robin per connection
+    /// (empty: the kernel picks, one source address). See SourceAddressList.
+    public var sourceAddresses: [String] = []
 
     /// Largest accepted message size (the frame decoder's limit is twice this, for echoes that grow).
     public static let maxSize = 256 << 20
@@ -42,6 +45,7 @@ public struct BenchOptions {
     usage: switchyard-bench MODE [options] ws://HOST:PORT/PATH   (wss:// over TLS)
            switchyard-bench handshakes [options] https://HOST:PORT/PATH   (or http://)
            switchyard-bench compare [--quick] [--runs N] [--duration S] [--out DIR]
+           switchyard-bench scale [--connections max,1000] [--paths nfcgi,nscgi] [--interval S]
 
     WebSocket load generator: masked client frames, every echoed byte verified.
 
@@ -66,6 +70,10 @@ public struct BenchOptions {
           --timeout SECS   limit for connect+handshake, for an echo and for a close reply (default 10)
           --server-pid PID also report that process's CPU time over the measured interval (per
                            message) and its resident memory before the run and at its end (/proc)
+          --source-addresses LIST
+                           bind each connection to one of these local addresses first, round-robin
+                           (comma list and ranges: 127.0.0.2-127.0.0.9 or 127.0.0.2-9), so a run can
+                           open more than the ~28 000 ephemeral ports of one source address
           --resume         handshakes: resume each connection's previous TLS session (ticket)
           --lenient        accept masked server frames (the seed ws_echo.py masks its echoes)
           --json           print one JSON object on stdout instead of the table
@@ -138,6 +146,13 @@ public struct BenchOptions {
                 let text = try value(name, inline: inline)
                 guard let pid = Int32(text), pid > 0 else { throw UsageError("\(name): expected a process id, got \"\(text)\"") }
                 options.serverPID = pid
+            case "--source-addresses":
+                let text = try value(name, inline: inline)
+                do {
+                    options.sourceAddresses = try SourceAddressList.parse(text)
+                } catch {
+                    throw UsageError("\(name): \(error)")
+                }
             case "--lenient": options.lenient = true
             case "--resume": options.resume = true
             case "--json": options.json = true

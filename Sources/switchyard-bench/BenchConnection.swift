@@ -116,9 +116,15 @@ final class BenchConnection: EventHandler {
         state = .connecting
         let result: Socket.ConnectResult
         do {
-            result = try Socket.connect(context.address)
+            if context.sources.isEmpty {
+                result = try Socket.connect(context.address)
+            } else {
+                result = try SourceBoundConnect.connect(context.address, from: context.sources[id % context.sources.count])
+            }
         } catch {
-            fail("cannot connect to \(target): \((error as? SystemError)?.message ?? "\(error)")")
+            // With a source address the failing call (bind or connect) and the address matter.
+            let why = (error as? SystemError).map { context.sources.isEmpty ? $0.message : "\($0)" } ?? "\(error)"
+            fail("cannot connect to \(target): \(why)")
             return
         }
         switch result {
@@ -197,8 +203,11 @@ final class BenchConnection: EventHandler {
             case .pipeline:
                 for _ in 0..<context.options.inFlight { queueMessage(now: now) }
             case .hold:
-                // A random first delay spreads the connections evenly over the interval.
-                scheduleHoldMessage(afterNanoseconds: worker.random.next() % max(context.intervalNanoseconds, 1))
+                // Connection `id` sends at phase id/N of every interval (on the monotonic clock,
+                // whenever it opened), so the N connections' messages are spread evenly in time.
+                let interval = max(context.intervalNanoseconds, 1)
+                let phase = UInt64((Double(id) / Double(max(context.options.connections, 1)) * Double(interval)))
+                scheduleHoldMessage(afterNanoseconds: (phase &+ interval &- now % interval) % interval)
             }
             processInput(now: now)
         }

@@ -8,6 +8,9 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "compare" {
     exit(CompareCommand.main(Array(arguments.dropFirst())))
 }
+if arguments.first == "scale" {
+    exit(ScaleCommand.main(Array(arguments.dropFirst())))
+}
 let options: BenchOptions
 do {
     switch try BenchOptions.parse(arguments) {
