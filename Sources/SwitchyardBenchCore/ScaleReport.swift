@@ -17,6 +17,9 @@ public struct ScaleResult: Equatable, Sendable {
     public var appKiBBefore = 0, appKiBPeak = 0
     /// Most descriptors open in the gateway / the app during the run (sampled every 0.5 s).
     public var gatewayDescriptors = 0, appDescriptors = 0
+    /// The machine's kernel slab (KiB) before the run and at its highest: both ends of every
+    /// loopback connection (client and gateway sockets, the app's), machine-wide, so approximate.
+    public var slabKiBBefore = 0, slabKiBPeak = 0
     /// Why there are no figures (the load generator failed to run or printed no JSON).
     public var failure: String? = nil
 
@@ -48,14 +51,18 @@ public struct ScaleResult: Equatable, Sendable {
         held > 0 && appKiBPeak > 0 ? Double(appKiBPeak - appKiBBefore) / Double(held) : 0
     }
 
+    public var kernelKiBPerConnection: Double {
+        held > 0 && slabKiBPeak > 0 ? Double(slabKiBPeak - slabKiBBefore) / Double(held) : 0
+    }
+
     public static let pathLabels = ["nfcgi": "native FastCGI (multiplexed)", "nscgi": "native SCGI"]
 
     static let headings = ["path", "connections held", "messages/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms",
-                           "errors", "gateway fds", "gateway RSS MiB", "gateway KiB/conn", "gateway CPU µs/msg", "app KiB/conn"]
+                           "errors", "gateway fds", "gateway RSS MiB", "gateway KiB/conn", "gateway CPU µs/msg", "app KiB/conn", "kernel KiB/conn"]
 
     var cells: [String] {
         let label = self.label ?? ScaleResult.pathLabels[path] ?? path
-        if let failure { return [label, "\(NumberFormat.grouped(requested)) asked: \(failure)"] + Array(repeating: "", count: 11) }
+        if let failure { return [label, "\(NumberFormat.grouped(requested)) asked: \(failure)"] + Array(repeating: "", count: 12) }
         func ms(_ us: Int) -> String { NumberFormat.fixed(Double(us) / 1000, decimals: us < 10_000 ? 2 : 1) }
         let held = self.held == requested ? NumberFormat.grouped(self.held)
                                           : "\(NumberFormat.grouped(self.held)) of \(NumberFormat.grouped(requested))"
@@ -64,7 +71,8 @@ public struct ScaleResult: Equatable, Sendable {
                 NumberFormat.fixed(Double(gatewayKiBEnd) / 1024, decimals: 1),
                 NumberFormat.fixed(gatewayKiBPerConnection, decimals: 1),
                 NumberFormat.fixed(gatewayCPUMicrosecondsPerMessage, decimals: 1),
-                appKiBPeak > 0 ? NumberFormat.fixed(appKiBPerConnection, decimals: 1) : "–"]
+                appKiBPeak > 0 ? NumberFormat.fixed(appKiBPerConnection, decimals: 1) : "–",
+                slabKiBPeak > 0 ? "≈" + NumberFormat.fixed(kernelKiBPerConnection, decimals: 1) : "–"]
     }
 
     /// Aligned plain text for the terminal.

@@ -99,6 +99,7 @@ final class ScaleCommand {
         defer { gateway.stop() }
         let app = Subprocess.descendants(of: gateway.pid).first.map { ServerProbe(pid: $0) }
         result.appKiBBefore = app?.residentKiB() ?? 0
+        let slabBefore = SampledRun.slabKiB() ?? 0
         var arguments = [setup.benchBinary, "hold", "-c", "\(n)", "-s", "\(options.size)", "-b",
                          "-i", "\(options.interval)", "-d", "\(options.duration)", "-w", "\(options.effectiveWarmup)",
                          "-t", "\(options.threads)", "--timeout", "\(options.timeout)",
@@ -125,6 +126,7 @@ final class ScaleCommand {
         (result.appKiBBefore, result.appKiBPeak) = apk
         (result.gatewayDescriptors, result.appDescriptors) = (run.gatewayDescriptors, run.appDescriptors)
         result.label = label
+        if slabBefore > 0 && run.slabKiB > 0 { (result.slabKiBBefore, result.slabKiBPeak) = (slabBefore, run.slabKiB) }
         let messages = run.output.split(separator: "\n").filter { !$0.hasPrefix("{") }
         if !messages.isEmpty {
             log("    load generator: " + messages.prefix(3).joined(separator: "\n    "))
@@ -178,6 +180,9 @@ struct SampledRun {
     var output = ""
     var gatewayDescriptors = 0
     var appDescriptors = 0
+    /// The machine's kernel slab memory (KiB, /proc/meminfo) at its highest during the run:
+    /// socket structures of both ends of every connection, plus whatever else ran meanwhile.
+    var slabKiB = 0
 
     static func run(_ arguments: [String], timeout: Double, output path: String, gateway: pid_t, app: pid_t?) throws -> SampledRun {
         unlink(path)
@@ -198,12 +203,21 @@ struct SampledRun {
                 lastSample = now
                 r.gatewayDescriptors = max(r.gatewayDescriptors, openDescriptors(gateway))
                 if let app { r.appDescriptors = max(r.appDescriptors, openDescriptors(app)) }
+                r.slabKiB = max(r.slabKiB, slabKiB() ?? 0)
             }
             usleep(20_000)
         }
         r.status = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         r.output = ServerProbe.read(path) ?? ""
         return r
+    }
+
+    static func slabKiB() -> Int? {
+        guard let text = ServerProbe.read("/proc/meminfo") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("Slab:") {
+            return line.dropFirst(5).split(separator: " ").first.flatMap { Int($0) }
+        }
+        return nil
     }
 
     static func openDescriptors(_ pid: pid_t) -> Int {

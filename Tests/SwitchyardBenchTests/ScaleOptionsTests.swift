@@ -87,6 +87,9 @@ import Testing
         r.gatewayDescriptors = 1812
         #expect(r.held == 900 && r.p999 == 12000 && r.errors == 1 && r.gatewayKiBPerConnection == 10 && r.appKiBPerConnection == 5)
         let md = ScaleResult.markdown([r])
-        #expect(md.contains("| native SCGI | 900 of 1,000 | 181 | 0.15 | 2.50 | 12.0 | 15.0 | 1 | 1,812 | 12.7 | 10.0 | 20.3 | 5.0 |"))
+        #expect(md.contains("| native SCGI | 900 of 1,000 | 181 | 0.15 | 2.50 | 12.0 | 15.0 | 1 | 1,812 | 12.7 | 10.0 | 20.3 | 5.0 | – |"))
+        r.slabKiBBefore = 100_000
+        r.slabKiBPeak = 109_000
+        #expect(r.kernelKiBPerConnection == 10 && ScaleResult.markdown([r]).hasSuffix("| 5.0 | ≈10.0 |"))
     }
 }
