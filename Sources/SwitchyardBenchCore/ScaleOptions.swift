@@ -50,8 +50,9 @@ public struct ScaleOptions: Equatable, Sendable {
       --connections LIST  comma list of counts or "max" (default max,1000); max = as many as the
                           hard descriptor limit (ulimit -Hn) leaves room for in the gateway, which
                           needs 2 per connection on SCGI with the copy relay (client + app
-                          socket), 6 with splice (two pipes more) and 1 on multiplexed FastCGI
-                          (the app connection is shared); the load client and the app need 1 each
+                          socket), 6 with splice (two pipes more) and 1 + 1/64 on multiplexed
+                          FastCGI (64 requests per app connection); the load client and the app
+                          need 1 each
       --paths LIST        nfcgi (native FastCGI, multiplexed), nscgi (native SCGI); default both
       --interval S        seconds between two messages of one connection (default 5)
       --duration S        measured seconds (default 30)
@@ -151,19 +152,30 @@ public enum ScalePlan {
     /// the gateway's connections to the app, the load generator's preflight) with room to spare.
     public static let reserve = 100
 
-    /// Descriptors the gateway needs per client WebSocket on `path`: the client socket; on SCGI
-    /// the app socket too (one request per connection) and, with the splice relay, a pipe per
-    /// direction (socket to socket cannot splice directly); multiplexed FastCGI shares a few
-    /// app connections among all.
-    public static func gatewayDescriptorsPerConnection(path: String, relay: String) -> Int {
-        path == "nscgi" ? (relay == "splice" ? 6 : 2) : 1
+    /// Requests the gateway puts on one multiplexed FastCGI connection once the app has said it
+    /// multiplexes (FastCGIConnection.markMultiplexing): N WebSockets open N/64 app connections.
+    public static let fastCGIRequestsPerConnection = 64
+
+    /// Descriptors the gateway holds for `n` WebSockets on `path`: the client sockets; on SCGI
+    /// the app socket of each too (one request per connection) and, with the splice relay, a
+    /// pipe per direction (socket to socket cannot splice directly); on multiplexed FastCGI one
+    /// app connection per 64 WebSockets.
+    public static func gatewayDescriptors(path: String, relay: String, connections n: Int) -> Int {
+        if path == "nscgi" { return n * (relay == "splice" ? 6 : 2) }
+        let perConnection = fastCGIRequestsPerConnection
+        return n + (n + perConnection - 1) / perConnection
     }
 
     /// The most connections every process fits with `limit` descriptors each (the hard limit:
     /// all of them raise their soft limit to it). The app needs one per connection on SCGI, the
     /// load generator one per connection: neither is tighter than the gateway.
     public static func maxConnections(path: String, relay: String, descriptorLimit limit: Int) -> Int {
-        max((limit - reserve) / gatewayDescriptorsPerConnection(path: path, relay: relay), 0)
+        let room = limit - reserve
+        guard room > 0 else { return 0 }
+        var n = room
+        while n > 0 && gatewayDescriptors(path: path, relay: relay, connections: n) > room { n -= max(1, n / 1000) }
+        while gatewayDescriptors(path: path, relay: relay, connections: n + 1) <= room { n += 1 }
+        return n
     }
 
     public static func resolve(_ count: ScaleOptions.Count, path: String, relay: String, descriptorLimit: Int) -> Int {

@@ -74,8 +74,11 @@ import Testing
         // SCGI: the gateway holds the client socket and the app socket of every connection.
         #expect(ScalePlan.maxConnections(path: "nscgi", relay: "copy", descriptorLimit: 20_000) == 9_950)
         #expect(ScalePlan.maxConnections(path: "nscgi", relay: "splice", descriptorLimit: 20_000) == 3_316)
-        #expect(ScalePlan.maxConnections(path: "nfcgi", relay: "splice", descriptorLimit: 20_000) == 19_900)
+        // FastCGI: one client socket each, one app connection per 64 (19 593 + 307 = 19 900).
+        #expect(ScalePlan.maxConnections(path: "nfcgi", relay: "splice", descriptorLimit: 20_000) == 19_593)
+        #expect(ScalePlan.gatewayDescriptors(path: "nfcgi", relay: "copy", connections: 65) == 67)
         #expect(ScalePlan.maxConnections(path: "nscgi", relay: "copy", descriptorLimit: 50) == 0)
+        #expect(ScalePlan.maxConnections(path: "nfcgi", relay: "copy", descriptorLimit: 102) == 1)
         #expect(ScalePlan.resolve(.fixed(1000), path: "nscgi", relay: "copy", descriptorLimit: 20_000) == 1000)
     }
 
