@@ -124,7 +124,14 @@ final class BenchConnection: EventHandler {
         } catch {
             // With a source address the failing call (bind or connect) and the address matter.
             let why = (error as? SystemError).map { context.sources.isEmpty ? $0.message : "\($0)" } ?? "\(error)"
-            fail("cannot connect to \(target): \(why)")
+            // Reported from the loop, not from here: open() runs in start() before the loop
+            // does, and a failure there stops a preflight loop that has not started yet (the
+            // stop would be lost and the run would hang, e.g. on a source address not local).
+            let g = generation
+            worker.loop.defer_ { [weak self] in
+                guard let self, self.generation == g, self.state == .connecting else { return }
+                self.fail("cannot connect to \(self.target): \(why)")
+            }
             return
         }
         switch result {
