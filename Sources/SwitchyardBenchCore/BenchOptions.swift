@@ -85,6 +85,9 @@ public struct BenchOptions {
     run the same workload matrix on every path and write results.md and chart.svg
     (switchyard-bench compare --help).
 
+    scale: hold as many WebSockets as the descriptor limit allows on one native FastCGI and one
+    native SCGI app, with latency percentiles and memory per connection (switchyard-bench scale --help).
+
     Exit status: 0 when every connection and message succeeded, 1 when there were errors or
     mismatches, 2 for a usage error or when the first connection cannot be made.
     """
