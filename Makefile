@@ -11,6 +11,7 @@
 #   make fuzz-smoke       each fuzz target for 10 s (part of `make test`)
 #   make bench     static-file GETs vs lighttpd, then `switchyard-bench compare --quick`
 #   make compare   the full backend-protocol comparison vs lighttpd (results.md + chart.svg)
+#   make scale     WebSockets held at the descriptor limit on one native FastCGI / SCGI app (~3 minutes)
 #   make soak      30-minute churn soak of every backend path with 5 000 held WebSockets (not in `make test`)
 #   make install   static release build, then binaries, man page, example config and systemd units
 #                  under DESTDIR/PREFIX (PREFIX=/usr/local; SYSCONFDIR, SYSTEMDUNITDIR can be set)
@@ -28,7 +29,7 @@ export SWITCHYARD_ROOT := $(CURDIR)
 
 C_PROGS := cgi-bin/ws-echo-fast Fixtures/bin/fcgi-ws-echo Fixtures/bin/corrupt-echo Fixtures/bin/hello-cgi
 
-.PHONY: all deps build release c-progs run test swift-test e2e fuzz fuzz-smoke check-fixtures bench compare soak install install-build clean
+.PHONY: all deps build release c-progs run test swift-test e2e fuzz fuzz-smoke check-fixtures bench compare scale soak install install-build clean
 
 all: build
 
@@ -109,6 +110,12 @@ bench: release
 
 compare: release
 	.build/release/switchyard-bench compare $(COMPARE_ARGS)
+
+# scale: as many WebSockets as the descriptor limit allows on one native FastCGI and one native
+# SCGI app, then 1 000 of each (README "Scale"); options via SCALE_ARGS.
+SCALE_ARGS ?= --connections max,1000 --source-addresses 127.0.0.2-127.0.0.5
+scale: release
+	.build/release/switchyard-bench scale $(SCALE_ARGS)
 
 # soak: SOAK_SECONDS of fixed-rate connect/echo/close + GET on every backend path while SOAK_HELD
 # WebSockets stay open; samples, soak.svg and one verdict per path in bench-results/soak-<date>/.

@@ -22,6 +22,9 @@ public struct BenchOptions {
     public var serverPID: Int32? = nil
     /// `--resume` (handshakes): each connection offers the TLS session its previous one saved.
     public var resume = false
+    /// `--source-addresses`: local addresses bound before connect, round-robin per connection
+    /// (empty: the kernel picks, one source address). See SourceAddressList.
+    public var sourceAddresses: [String] = []
 
     /// Largest accepted message size (the frame decoder's limit is twice this, for echoes that grow).
     public static let maxSize = 256 << 20
@@ -44,6 +47,7 @@ public struct BenchOptions {
            switchyard-bench compare [--quick] [--runs N] [--duration S] [--out DIR]
            switchyard-bench h2ws [--connections N] [--streams S] [--size B] [-d S] [-w S] [--hold N]
                                  [--server-pid PID] https://HOST:PORT/PATH   (or http:// for h2c)
+           switchyard-bench scale [--connections max,1000] [--paths nfcgi,nscgi] [--interval S]
 
     WebSocket load generator: masked client frames, every echoed byte verified.
 
@@ -68,6 +72,10 @@ public struct BenchOptions {
           --timeout SECS   limit for connect+handshake, for an echo and for a close reply (default 10)
           --server-pid PID also report that process's CPU time over the measured interval (per
                            message) and its resident memory before the run and at its end (/proc)
+          --source-addresses LIST
+                           bind each connection to one of these local addresses first, round-robin
+                           (comma list and ranges: 127.0.0.2-127.0.0.9 or 127.0.0.2-9), so a run can
+                           open more than the ~28 000 ephemeral ports of one source address
           --resume         handshakes: resume each connection's previous TLS session (ticket)
           --lenient        accept masked server frames (the seed ws_echo.py masks its echoes)
           --json           print one JSON object on stdout instead of the table
@@ -83,6 +91,9 @@ public struct BenchOptions {
     one B-byte binary message in flight per stream, every echo checked (compare's h2 rows); with
     --hold N: N streams held open, S per connection, and the server's VmRSS growth per stream.
     One JSON line out.
+
+    scale: hold as many WebSockets as the descriptor limit allows on one native FastCGI and one
+    native SCGI app, with latency percentiles and memory per connection (switchyard-bench scale --help).
 
     Exit status: 0 when every connection and message succeeded, 1 when there were errors or
     mismatches, 2 for a usage error or when the first connection cannot be made.
@@ -145,6 +156,13 @@ public struct BenchOptions {
                 let text = try value(name, inline: inline)
                 guard let pid = Int32(text), pid > 0 else { throw UsageError("\(name): expected a process id, got \"\(text)\"") }
                 options.serverPID = pid
+            case "--source-addresses":
+                let text = try value(name, inline: inline)
+                do {
+                    options.sourceAddresses = try SourceAddressList.parse(text)
+                } catch {
+                    throw UsageError("\(name): \(error)")
+                }
             case "--lenient": options.lenient = true
             case "--resume": options.resume = true
             case "--json": options.json = true

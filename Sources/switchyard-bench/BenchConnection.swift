@@ -91,67 +91,6 @@ final class BenchConnection: EventHandler {
 
     // MARK: opening
 
-    /// "127.0.0.1:8080", or "localhost:8080 (127.0.0.1:8080)" when the URL names the host.
-    var target: String {
-        let a = "\(context.address)"
-        return a == context.url.hostHeader ? a : "\(context.url.hostHeader) (\(a))"
-    }
-
-    /// Starts a connection (or the next upgrade cycle).
-    func open() {
-        precondition(state == .idle)
-        generation &+= 1
-        input.clear()
-        output.clear()
-        sendSeq = 0
-        recvSeq = 0
-        inFrame = false
-        inMessage = false
-        handshake = nil
-        responseChecked = false
-        bodyRemaining = -1
-        cycleStart = BenchConnection.clock()
-        deadline = cycleStart &+ context.timeoutNanoseconds
-        worker.connectionStarted()
-        state = .connecting
-        let result: Socket.ConnectResult
-        do {
-            result = try Socket.connect(context.address)
-        } catch {
-            fail("cannot connect to \(target): \((error as? SystemError)?.message ?? "\(error)")")
-            return
-        }
-        switch result {
-        case .connected(let s):
-            fd = s
-        case .inProgress(let s):
-            fd = s
-        }
-        do {
-            try worker.loop.register(fd: fd, events: .output, handler: self)
-        } catch {
-            Syscall.close(fd)
-            fd = -1
-            fail("\(error)")
-            return
-        }
-        if case .connected = result { connectCompleted() }
-    }
-
-    func connectCompleted() {
-        let err = Socket.pendingError(fd)
-        if err != 0 {
-            fail("cannot connect to \(target): \(String(cString: strerror(err)))")
-            return
-        }
-        Socket.setNoDelay(fd)
-        if context.tls != nil {
-            startTLS()
-            return
-        }
-        startRequest()
-    }
-
     /// Sends the WebSocket upgrade request (or, in handshakes mode, the plain GET).
     func startRequest() {
         if worker.mode == .handshakes {
@@ -197,8 +136,11 @@ final class BenchConnection: EventHandler {
             case .pipeline:
                 for _ in 0..<context.options.inFlight { queueMessage(now: now) }
             case .hold:
-                // A random first delay spreads the connections evenly over the interval.
-                scheduleHoldMessage(afterNanoseconds: worker.random.next() % max(context.intervalNanoseconds, 1))
+                // Connection `id` sends at phase id/N of every interval (on the monotonic clock,
+                // whenever it opened), so the N connections' messages are spread evenly in time.
+                let interval = max(context.intervalNanoseconds, 1)
+                let phase = UInt64((Double(id) / Double(max(context.options.connections, 1)) * Double(interval)))
+                scheduleHoldMessage(afterNanoseconds: (phase &+ interval &- now % interval) % interval)
             }
             processInput(now: now)
         }

@@ -22,11 +22,15 @@ final class BenchContext: @unchecked Sendable {
     let tls: TLSClientContext?
     /// handshakes mode: the request each connection sends once it is (TLS-)connected.
     let httpRequest: String
+    /// `--source-addresses`, resolved (port 0): connection `id` binds `sources[id % count]`.
+    let sources: [SocketAddress]
 
-    init(options: BenchOptions, url: WebSocketURL, address: SocketAddress, errorLog: BenchErrorLog, tls: TLSClientContext?) {
+    init(options: BenchOptions, url: WebSocketURL, address: SocketAddress, errorLog: BenchErrorLog, tls: TLSClientContext?,
+         sources: [SocketAddress] = []) {
         self.options = options
         self.url = url
         self.address = address
+        self.sources = sources
         self.origin = options.origin ?? "http://\(url.hostHeader)"
         self.pattern = PayloadPattern(size: options.size, binary: options.binary)
         self.opcode = options.binary ? .binary : .text

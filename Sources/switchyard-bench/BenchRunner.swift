@@ -38,6 +38,10 @@ final class BenchRunner {
             BenchErrorLog.printErr("switchyard-bench: warning: \(options.connections) connections but the descriptor limit is \(fdLimit)")
         }
 
+        if options.sourceAddresses.count <= 1 && !options.mode.cycles, let ports = Self.ephemeralPorts(), options.connections > ports {
+            BenchErrorLog.printErr("switchyard-bench: warning: \(options.connections) connections from one source address but only \(ports) ephemeral ports (net.ipv4.ip_local_port_range): use --source-addresses")
+        }
+
         let probe = options.serverPID.map { ServerProbe(pid: $0) }
         var rssBefore = 0
         if let probe {
@@ -50,7 +54,13 @@ final class BenchRunner {
         if url.secure {
             do { tls = try TLSClientContext() } catch { throw .setup("TLS: \(error)") }
         }
-        let context = BenchContext(options: options, url: url, address: address, errorLog: errorLog, tls: tls)
+        let sources: [SocketAddress]
+        do {
+            sources = try SourceBoundConnect.resolve(options.sourceAddresses, for: address)
+        } catch {
+            throw .usage("--source-addresses: \((error as? SystemError)?.context ?? "\(error)")")
+        }
+        let context = BenchContext(options: options, url: url, address: address, errorLog: errorLog, tls: tls, sources: sources)
         try preflight(context: context)
         let workers = try makeWorkers(context: context)
         let threads = try startThreads(workers)
@@ -160,6 +170,13 @@ final class BenchRunner {
     }
 
     var wasInterrupted: Bool { interrupted }
+
+    /// Size of net.ipv4.ip_local_port_range (ports one source address can connect from).
+    static func ephemeralPorts() -> Int? {
+        guard let text = ServerProbe.read("/proc/sys/net/ipv4/ip_local_port_range") else { return nil }
+        let parts = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) }
+        return parts.count == 2 && parts[1] >= parts[0] ? parts[1] - parts[0] + 1 : nil
+    }
 
     /// One full upgrade cycle on the main thread before anything else, so an unreachable target
     /// or a refused upgrade is reported once, clearly, instead of once per connection.

@@ -11,6 +11,9 @@ if arguments.first == "compare" {
 if arguments.first == "h2ws" {   // RFC 8441 WebSockets over HTTP/2 (compare's h2 rows)
     exit(H2WebSocketLoad.main(Array(arguments.dropFirst())))
 }
+if arguments.first == "scale" {
+    exit(ScaleCommand.main(Array(arguments.dropFirst())))
+}
 let options: BenchOptions
 do {
     switch try BenchOptions.parse(arguments) {

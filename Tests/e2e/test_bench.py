@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,8 @@ def srv(tmp_path_factory):
             mp.setenv("SWITCHYARD_BIN", str(BIN_DIR / "switchyard"))
         s = Switchyard(f"""
 server.document-root = {q(doc)}
-server.modules += ("mod_cgi")
+server.modules += ("mod_cgi", "mod_accesslog")
+accesslog.filename = {q(root / "access.log")}
 $HTTP["url"] =^ "/ws/" {{
     cgi.assign = ("" => "")
     cgi.upgrade = "enable"
@@ -54,6 +56,7 @@ $HTTP["url"] =^ "/noupgrade/" {{
     cgi.assign = ("" => "")
 }}
 """, root)
+    s.access_log = root / "access.log"
     yield s
     s.stop(expect_code=None)
     s.kill()
@@ -148,3 +151,38 @@ def test_usage_error_exit_code():
     p = bench("pingpong", "--connections", "0", "ws://127.0.0.1:1/", timeout=30)
     assert p.returncode == 2
     assert "expected a positive integer" in p.stderr, p.stderr
+
+
+def test_source_addresses_round_robin(srv):
+    """--source-addresses: connection i binds address i % n before connecting (the preflight is
+    connection 0); the gateway's access log shows which address each upgrade came from."""
+    start = srv.access_log.stat().st_size if srv.access_log.exists() else 0
+    url = f"ws://127.0.0.1:{srv.port}/ws/echo"
+    p, r = bench_json("hold", "-c", "6", "-i", "0.2", "-d", "0.5", "-w", "0",
+                      "--source-addresses", "127.0.0.2-4", url)
+    detail = f"{r}\nstderr:\n{p.stderr}"
+    assert p.returncode == 0 and r["errors"] == 0 and r["open_at_end"] == 6, detail
+    counts = {}
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(srv.access_log, "rb") as f:
+            f.seek(start)
+            lines = f.read().decode(errors="replace").splitlines()
+        counts = {}
+        for line in lines:
+            host = line.split(" ", 1)[0]
+            if "/ws/echo" in line and host.startswith("127.0.0."):
+                counts[host] = counts.get(host, 0) + 1
+        if sum(counts.values()) >= 7:
+            break
+        time.sleep(0.1)
+    assert counts == {"127.0.0.2": 3, "127.0.0.3": 2, "127.0.0.4": 2}, f"{counts}\n{detail}"
+
+
+def test_source_address_that_is_not_local_fails_clearly(srv):
+    url = f"ws://127.0.0.1:{srv.port}/ws/echo"
+    p = bench("hold", "-c", "1", "-d", "0.2", "--source-addresses", "192.0.2.1", url, timeout=30)
+    assert p.returncode == 2, p.stderr
+    assert "bind" in p.stderr and "192.0.2.1" in p.stderr, p.stderr
+    p = bench("hold", "-c", "1", "--source-addresses", "::1", url, timeout=30)
+    assert p.returncode == 2 and "address family" in p.stderr, p.stderr
