@@ -152,8 +152,9 @@ public enum ScalePlan {
     /// the gateway's connections to the app, the load generator's preflight) with room to spare.
     public static let reserve = 100
 
-    /// Requests the gateway puts on one multiplexed FastCGI connection once the app has said it
-    /// multiplexes (FastCGIConnection.markMultiplexing): N WebSockets open N/64 app connections.
+    /// Requests per multiplexed FastCGI connection the plan assumes: 64, what the gateway gives a
+    /// connection when the app announced no FCGI_MAX_REQS. The echo app announces 1000, so the
+    /// gateway opens fewer app connections than planned (the plan errs on the safe side).
     public static let fastCGIRequestsPerConnection = 64
 
     /// Descriptors the gateway holds for `n` WebSockets on `path`: the client sockets; on SCGI

@@ -23,6 +23,8 @@ final class BackendRuntime {
         /// Idle HTTP/1.1 connections to this proxied host, in this worker.
         let proxy: BackendConnectionPool<FDBackendStream>
         var multiplexes: Bool? = nil
+        /// The app's FCGI_MAX_REQS (capped at 1000), once a connection has asked; 64 until then.
+        var maxRequestsPerConnection = 64
         /// Module and route match the status page reports this host under.
         var statusModule = ""
         var statusRoute = ""
@@ -274,7 +276,10 @@ final class BackendRuntime {
             close(fd)
             throw error
         }
-        c.onCapabilities = { [weak hs] mux, _ in hs?.multiplexes = mux }
+        c.onCapabilities = { [weak hs] mux, maxRequests in
+            hs?.multiplexes = mux
+            hs?.maxRequestsPerConnection = maxRequests
+        }
         let pool = hs.fastcgi
         c.onClose = { [weak pool] conn in pool?.remove(conn) }
         c.onIdle = { [weak pool] conn in
@@ -283,7 +288,7 @@ final class BackendRuntime {
             if !config.connectionPool && conn.multiplexes != true { conn.teardown(nil); return }
             pool?.checkin(conn)
         }
-        if hs.multiplexes == true && config.multiplex { c.markMultiplexing() }
+        if hs.multiplexes == true && config.multiplex { c.markMultiplexing(maxRequests: hs.maxRequestsPerConnection) }
         if debug > 0 {
             worker.errorLog.info(label, "fastcgi: new connection fd \(fd) (\(hs.fastcgi.count + 1) open to this host in this worker)")
         }

@@ -77,9 +77,10 @@ final class FastCGIConnection: BufferedStreamDelegate {
 
     var activeCount: Int { streams.count }
 
-    /// The host already told an earlier connection that it multiplexes.
-    func markMultiplexing() {
-        if multiplexes == nil { multiplexes = true; maxRequests = max(maxRequests, 64) }
+    /// The host already told an earlier connection that it multiplexes, and how many requests a
+    /// connection may carry (its FCGI_MAX_REQS): every later connection gets the same, not a guess.
+    func markMultiplexing(maxRequests announced: Int = 64) {
+        if multiplexes == nil { multiplexes = true; maxRequests = max(maxRequests, announced) }
     }
     /// An unanswered abort makes the connection suspect (its app may be stuck or gone): no new
     /// request is sent on it until the app ends the aborted one.
@@ -183,11 +184,14 @@ final class FastCGIConnection: BufferedStreamDelegate {
         if header.requestId == 0 {
             if header.type == FastCGIRecordType.getValuesResult.rawValue {
                 if let pairs = try? FastCGINameValuePairs.decode(payload) {
+                    var announced = false
                     for (name, value) in pairs {
                         if name == "FCGI_MPXS_CONNS" { multiplexes = value == "1" }
-                        if name == "FCGI_MAX_REQS", let n = Int(value), n > 0 { maxRequests = min(n, 1000) }
+                        if name == "FCGI_MAX_REQS", let n = Int(value), n > 0 { maxRequests = min(n, 1000); announced = true }
                     }
                     if multiplexes == nil { multiplexes = false }
+                    // Multiplexing without a stated limit: the same 64 a later connection assumes.
+                    if multiplexes == true && !announced { maxRequests = 64 }
                     onCapabilities?(multiplexes ?? false, maxRequests)
                 }
             }
