@@ -60,60 +60,41 @@ public struct CompareOptions: Equatable, Sendable {
     public static func parse(_ arguments: [String]) throws(BenchOptions.UsageError) -> ParseOutcome {
         var o = CompareOptions()
         var runsGiven = false, durationGiven = false, warmupGiven = false
-        var i = 0
-        func value(_ name: String, _ inline: String?) throws(BenchOptions.UsageError) -> String {
-            if let inline { return inline }
-            i += 1
-            guard i < arguments.count else { throw BenchOptions.UsageError("option \(name) needs a value") }
-            return arguments[i]
-        }
-        func seconds(_ name: String, _ text: String, allowZero: Bool) throws(BenchOptions.UsageError) -> Double {
-            guard let s = BenchOptions.parseSeconds(text), s.isFinite, allowZero ? s >= 0 : s > 0 else {
-                throw BenchOptions.UsageError("\(name): expected \(allowZero ? "a non-negative" : "a positive") number of seconds, got \"\(text)\"")
-            }
-            return s
-        }
-        while i < arguments.count {
-            var name = arguments[i]
-            var inline: String? = nil
-            if name.hasPrefix("--"), let eq = name.firstIndex(of: "=") {
-                inline = String(name[name.index(after: eq)...])
-                name = String(name[..<eq])
-            }
+        var scan = OptionScanner(arguments)
+        while let name = scan.next() {
             switch name {
             case "-h", "--help": return .help
             case "--quick": o.quick = true
             case "--keep": o.keepTemporary = true
             case "--pin":
-                let text = try value(name, inline)
+                let text = try scan.value(name)
                 guard let n = Int(text), n >= 0, n < 1024 else { throw BenchOptions.UsageError("\(name): expected a CPU number, got \"\(text)\"") }
                 o.pinCPU = n
             case "--paths":
-                let text = try value(name, inline)
+                let text = try scan.value(name)
                 let names = text.split(separator: ",").map { String($0) }
                 guard !names.isEmpty, let bad = Optional(names.filter { !pathNames.contains($0) }), bad.isEmpty else {
                     throw BenchOptions.UsageError("\(name): expected names from \(pathNames.joined(separator: ",")), got \"\(text)\"")
                 }
                 o.paths = names
             case "--runs", "-n":
-                let text = try value(name, inline)
+                let text = try scan.value(name)
                 guard let n = Int(text), n > 0, n <= 100 else { throw BenchOptions.UsageError("\(name): expected 1...100, got \"\(text)\"") }
                 o.runs = n
                 runsGiven = true
             case "--duration", "-d":
-                o.duration = try seconds(name, value(name, inline), allowZero: false)
+                o.duration = try scan.seconds(name, allowZero: false)
                 durationGiven = true
             case "--warmup", "-w":
-                o.warmup = try seconds(name, value(name, inline), allowZero: true)
+                o.warmup = try scan.seconds(name, allowZero: true)
                 warmupGiven = true
             case "--out", "-o":
-                let text = try value(name, inline)
+                let text = try scan.value(name)
                 guard !text.isEmpty else { throw BenchOptions.UsageError("\(name): empty directory name") }
                 o.outputDirectory = text
             default:
-                throw BenchOptions.UsageError("unexpected argument \"\(arguments[i])\"")
+                throw scan.unexpected
             }
-            i += 1
         }
         if o.quick {
             if !runsGiven { o.runs = 1 }

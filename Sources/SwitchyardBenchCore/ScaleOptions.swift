@@ -70,63 +70,44 @@ public struct ScaleOptions: Equatable, Sendable {
 
     public static func parse(_ arguments: [String]) throws(BenchOptions.UsageError) -> ParseOutcome {
         var o = ScaleOptions()
-        var i = 0
-        func value(_ name: String, _ inline: String?) throws(BenchOptions.UsageError) -> String {
-            if let inline { return inline }
-            i += 1
-            guard i < arguments.count else { throw BenchOptions.UsageError("option \(name) needs a value") }
-            return arguments[i]
-        }
-        func seconds(_ name: String, _ text: String, allowZero: Bool) throws(BenchOptions.UsageError) -> Double {
-            guard let s = BenchOptions.parseSeconds(text), s.isFinite, allowZero ? s >= 0 : s > 0 else {
-                throw BenchOptions.UsageError("\(name): expected \(allowZero ? "a non-negative" : "a positive") number of seconds, got \"\(text)\"")
-            }
-            return s
-        }
-        while i < arguments.count {
-            var name = arguments[i]
-            var inline: String? = nil
-            if name.hasPrefix("--"), let eq = name.firstIndex(of: "=") {
-                inline = String(name[name.index(after: eq)...])
-                name = String(name[..<eq])
-            }
+        var scan = OptionScanner(arguments)
+        while let name = scan.next() {
             switch name {
             case "-h", "--help": return .help
             case "--keep": o.keepTemporary = true
-            case "-c", "--connections": o.counts = try parseCounts(value(name, inline))
+            case "-c", "--connections": o.counts = try parseCounts(scan.value(name))
             case "--paths":
-                let text = try value(name, inline)
+                let text = try scan.value(name)
                 let names = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
                 guard !names.isEmpty, names.allSatisfy(pathNames.contains) else {
                     throw BenchOptions.UsageError("\(name): expected nfcgi and/or nscgi, got \"\(text)\"")
                 }
                 o.paths = names
-            case "-i", "--interval": o.interval = try seconds(name, value(name, inline), allowZero: false)
-            case "-d", "--duration": o.duration = try seconds(name, value(name, inline), allowZero: false)
-            case "-w", "--warmup": o.warmup = try seconds(name, value(name, inline), allowZero: true)
-            case "--timeout": o.timeout = try seconds(name, value(name, inline), allowZero: false)
+            case "-i", "--interval": o.interval = try scan.seconds(name, allowZero: false)
+            case "-d", "--duration": o.duration = try scan.seconds(name, allowZero: false)
+            case "-w", "--warmup": o.warmup = try scan.seconds(name, allowZero: true)
+            case "--timeout": o.timeout = try scan.seconds(name, allowZero: false)
             case "--relay":
-                let text = try value(name, inline)
+                let text = try scan.value(name)
                 guard text == "copy" || text == "splice" else { throw BenchOptions.UsageError("\(name): expected copy or splice, got \"\(text)\"") }
                 o.relay = text
             case "-s", "--size":
-                let text = try value(name, inline)
+                let text = try scan.value(name)
                 guard let n = ByteSize.parse(text), n <= 1 << 20 else {
                     throw BenchOptions.UsageError("\(name): expected a size up to 1m, got \"\(text)\"")
                 }
                 o.size = n
             case "-t", "--threads":
-                let text = try value(name, inline)
+                let text = try scan.value(name)
                 guard let n = Int(text), (1...64).contains(n) else { throw BenchOptions.UsageError("\(name): expected 1...64, got \"\(text)\"") }
                 o.threads = n
             case "--source-addresses":
-                let text = try value(name, inline)
+                let text = try scan.value(name)
                 do { _ = try SourceAddressList.parse(text) } catch { throw BenchOptions.UsageError("\(name): \(error)") }
                 o.sourceAddresses = text
             default:
-                throw BenchOptions.UsageError("unexpected argument \"\(arguments[i])\"")
+                throw scan.unexpected
             }
-            i += 1
         }
         return .run(o)
     }

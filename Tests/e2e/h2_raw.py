@@ -13,6 +13,7 @@ import struct
 import time
 
 import hpack
+import pytest
 
 from e2e_util import Switchyard, q
 
@@ -266,3 +267,19 @@ def held_peer(port):
     """A client with a zero stream window: responses get HEADERS but no DATA, so streams stay
     half-closed (remote) on the server for as long as a test needs."""
     return Peer(port, client_settings=((INITIAL_WINDOW_SIZE, 0),))
+
+
+@pytest.fixture(scope="module")
+def port(tmp_path_factory):
+    """One conformance gateway per test module that imports this fixture."""
+    srv = start_conformance_gateway(tmp_path_factory.mktemp("h2conf"))
+    yield srv.port
+    srv.stop(expect_code=None)
+    srv.kill()
+
+
+@pytest.fixture
+def peer(port):
+    p = Peer(port)
+    yield p
+    p.close()

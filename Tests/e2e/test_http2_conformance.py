@@ -24,6 +24,7 @@ import struct
 
 import pytest
 
+from h2_raw import peer, port  # noqa: F401  (pytest fixtures: one gateway per module)
 from h2_raw import (ACK, CONTINUATION, DATA, END_HEADERS, END_STREAM, ENABLE_CONNECT_PROTOCOL, ENABLE_PUSH, GOAWAY,
                     HEADERS, INITIAL_WINDOW_SIZE, MAX_CONCURRENT_STREAMS, MAX_FRAME_SIZE, PADDED, PING, PREFACE,
                     PRIORITY, PRIORITY_FLAG, RST_STREAM, SETTINGS, WINDOW_UPDATE, FLOW_CONTROL_ERROR,
@@ -32,20 +33,6 @@ from h2_raw import (ACK, CONTINUATION, DATA, END_HEADERS, END_STREAM, ENABLE_CON
 
 pytestmark = pytest.mark.switchyard_only
 
-
-@pytest.fixture(scope="module")
-def port(tmp_path_factory):
-    srv = start_conformance_gateway(tmp_path_factory.mktemp("h2conf"))
-    yield srv.port
-    srv.stop(expect_code=None)
-    srv.kill()
-
-
-@pytest.fixture
-def peer(port):
-    p = Peer(port)
-    yield p
-    p.close()
 
 
 # ---------------------------------------------------------------- 3.4, 4.1, 4.2

@@ -16,26 +16,13 @@ Sections covered here:
 import hpack
 import pytest
 
+from h2_raw import peer, port  # noqa: F401  (pytest fixtures: one gateway per module)
 from h2_raw import (CONTINUATION, DATA, END_HEADERS, END_STREAM, HEADERS, HEADER_TABLE_SIZE, INITIAL_WINDOW_SIZE,
                     MAX_HEADER_LIST_SIZE, PUSH_PROMISE, COMPRESSION_ERROR,
                     PROTOCOL_ERROR, Peer, frame, hpack_int, start_conformance_gateway)
 
 pytestmark = pytest.mark.switchyard_only
 
-
-@pytest.fixture(scope="module")
-def port(tmp_path_factory):
-    srv = start_conformance_gateway(tmp_path_factory.mktemp("h2conf"))
-    yield srv.port
-    srv.stop(expect_code=None)
-    srv.kill()
-
-
-@pytest.fixture
-def peer(port):
-    p = Peer(port)
-    yield p
-    p.close()
 
 
 # ---------------------------------------------------------------- 4.3, RFC 7541
