@@ -85,11 +85,11 @@ struct HTTP2FlowControlTests {
         let frames = client.received()
         let sizes = frames.compactMap { frame -> Int? in if case .data(let d) = frame.payload { return d.bytes.count } else { return nil } }
         #expect(sizes == [16_384, 16_384, 16_384, 16_383], "split at SETTINGS_MAX_FRAME_SIZE")
-        #expect(client.session.sendWindow(streamID: 1) == 0)
+        #expect(client.sendWindow(1) == 0)
         #expect(try client.session.sendData(streamID: 1, Array(body[sent...]), endStream: true) == 0)
         // Stream credit alone is not enough: the connection window is empty too.
         #expect(client.send(HTTP2TestClient.frame(.windowUpdate(increment: 50_000), stream: 1)) == [.windowOpened(streamID: 1)])
-        #expect(client.session.sendWindow(streamID: 1) == 0)
+        #expect(client.sendWindow(1) == 0)
         #expect(client.send(HTTP2TestClient.frame(.windowUpdate(increment: 50_000), stream: 0)) == [.windowOpened(streamID: 0)])
         #expect(try client.session.sendData(streamID: 1, Array(body[sent...]), endStream: true) == 34_465)
         guard case .data(let last)? = client.received().last?.payload else { Issue.record("no DATA"); return }
@@ -101,13 +101,13 @@ struct HTTP2FlowControlTests {
         var client = HTTP2TestClient.connected()
         _ = client.send(client.headers(1, HTTP2TestClient.get()))
         _ = client.send(HTTP2TestClient.frame(.settings(ack: false, [HTTP2Setting(HTTP2Setting.initialWindowSize, 100)]), stream: 0))
-        #expect(client.session.sendWindow(streamID: 1) == 100)
+        #expect(client.sendWindow(1) == 100)
         #expect(try client.session.sendData(streamID: 1, [UInt8](repeating: 0, count: 500), endStream: false) == 100)
         // Lowering it below what was already sent makes the window negative (§6.9.2).
         _ = client.send(HTTP2TestClient.frame(.settings(ack: false, [HTTP2Setting(HTTP2Setting.initialWindowSize, 50)]), stream: 0))
-        #expect(client.session.sendWindow(streamID: 1) == 0)
+        #expect(client.sendWindow(1) == 0)
         _ = client.send(HTTP2TestClient.frame(.windowUpdate(increment: 60), stream: 1))
-        #expect(client.session.sendWindow(streamID: 1) == 10)
+        #expect(client.sendWindow(1) == 10)
     }
 
     @Test func windowOverflowIsAFlowControlError() {

@@ -35,7 +35,7 @@ struct HTTP2ServerSessionTests {
         let events = client.send(Array("GET / HTTP/1.1\r\n\r\n".utf8))
         #expect(events.connectionError?.code == .protocolError)
         #expect(client.received().goAwayCode == .protocolError)
-        #expect(client.session.canClose)
+        #expect(client.canClose)
         #expect(client.send(client.preface()).isEmpty, "input after a connection error is ignored")
     }
 
@@ -145,11 +145,11 @@ struct HTTP2ServerSessionTests {
         late += HTTP2TestClient.data(5, [1, 2, 3]) + client.headers(5, [("x-t", "1")], endStream: true)
         #expect(client.send(late).isEmpty, "streams after the final GOAWAY are ignored, frames and all")
         #expect(client.received().isEmpty)
-        #expect(!client.session.canClose)
+        #expect(!client.canClose)
         for id: UInt32 in [1, 3] {
             try client.session.sendHeaders(streamID: id, fields: [HPACKHeaderField(name: ":status", value: "204")], endStream: true)
         }
-        #expect(client.session.canClose)
+        #expect(client.canClose)
     }
 
     @Test func priorityIsIgnoredButSelfDependencyIsAStreamError() {

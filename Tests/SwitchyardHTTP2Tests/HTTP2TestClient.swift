@@ -6,6 +6,11 @@ struct HTTP2TestClient {
     var encoder = HPACKEncoder()
     var decoder = HPACKDecoder()
     var session: HTTP2ServerSession
+
+    /// The session's queries the I/O layer asks in place are `mutating` (see
+    /// `HTTP2ServerSession.hasOutput`); a test's `#expect` reads them from a copy.
+    var canClose: Bool { var copy = session; return copy.canClose }
+    func sendWindow(_ streamID: UInt32) -> Int { var copy = session; return copy.sendWindow(streamID: streamID) }
     var now: UInt64 = 0
 
     init(limits: HTTP2Limits = HTTP2Limits()) {
