@@ -318,7 +318,6 @@ final class HTTP2StreamExchange: ClientExchange {
         redirectHops += 1
         let head = ExchangeAnswers.locallyRedirected(request, to: location)
         self.head = head
-        isHeadRequest = false
         let route = routing.handler(for: head, connection: self)
         extraResponseHeaders = route.responseHeaders
         if let stats = route.stats { stats.requests += 1; routeStats = stats }

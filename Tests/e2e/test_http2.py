@@ -496,3 +496,30 @@ $HTTP["url"] =~ "^/ws/" {{
         assert c.terminated == 0 and time.monotonic() - started < 6
     finally:
         c.close()
+
+
+def test_head_through_a_local_redirect_stays_bodyless(switchyard, tmp_path):
+    """cgi.local-redir serves the new path as a GET inside the same exchange; the client still
+    asked HEAD, so the answer must end with its HEADERS (END_STREAM) and carry no DATA, as the
+    HTTP/1.1 answer carries no body (the stream used to promise a body and the client reset it)."""
+    doc = tmp_path / "doc"
+    (doc / "cgi").mkdir(parents=True)
+    (doc / "f.txt").write_text("hello file\n")
+    script = doc / "cgi" / "r.sh"
+    script.write_text('#!/bin/sh\nprintf "Location: /f.txt\\r\\n\\r\\n"\n')
+    script.chmod(0o755)
+    srv = switchyard(f"""
+server.document-root = {q(doc)}
+server.modules += ("mod_cgi")
+cgi.local-redir = "enable"
+$HTTP["url"] =^ "/cgi/" {{ cgi.assign = ("" => "") }}
+""")
+    c = H2Client(srv.port)
+    try:
+        headers, body = c.request("HEAD", "/cgi/r.sh")
+        assert headers[":status"] == "200" and headers.get("content-length") == "11" and body == b"", (headers, body)
+        headers, body = c.request("GET", "/cgi/r.sh")
+        assert headers[":status"] == "200" and body == b"hello file\n"
+        assert not c.resets, c.resets
+    finally:
+        c.close()
