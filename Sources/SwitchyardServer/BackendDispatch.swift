@@ -6,8 +6,10 @@ import SwitchyardGatewayCodecs
 /// request as that host sees it, connects, and on a connection that fails before any request body
 /// was handed over tries the next host (lighttpd's gw_backend retry).
 ///
-/// The exchange keeps this object (its retry closure) until it ends; this object holds the
-/// exchange weakly, so the pair is never a cycle.
+/// The exchange keeps this object (its retry closures) until it ends and hands itself to them, so
+/// this object holds neither the exchange nor the client: no cycle, and no weak reference (a weak
+/// reference would give both a side table, and every reference-count operation on them while they
+/// relay a WebSocket would take the runtime's slow path).
 final class BackendDispatch {
     private let runtime: BackendRuntime
     private let table: GatewayRouteTable
@@ -16,22 +18,18 @@ final class BackendDispatch {
     /// Where SCRIPT_NAME ends inside the path (an extension route with PATH_INFO), if it does.
     private let scriptEnd: Int?
     private let context: RequestContext
-    private weak var connection: (any ClientExchange)?
-    private weak var exchange: GatewayExchange?
     private let label: String
     private var tried = Set<Int>()
     private var stale = StaleConnectionRetry()
 
     init(runtime: BackendRuntime, table: GatewayRouteTable, route: GatewayRouteTable.Route, routeIndex: Int, scriptEnd: Int?,
-         context: RequestContext, connection: any ClientExchange, exchange: GatewayExchange, label: String) {
+         context: RequestContext, label: String) {
         self.runtime = runtime
         self.table = table
         self.route = route
         self.routeIndex = routeIndex
         self.scriptEnd = scriptEnd
         self.context = context
-        self.connection = connection
-        self.exchange = exchange
         self.label = label
     }
 
@@ -40,8 +38,8 @@ final class BackendDispatch {
 
     /// Connects to one host and attaches the stream; on failure returns why. A connection that
     /// fails later (asynchronously) comes back through the exchange's `onConnectFailure`.
-    func attempt() -> BackendFailure? {
-        guard exchange != nil, connection != nil else { return .connectFailed("\(label): client gone") }
+    func attempt(_ exchange: GatewayExchange) -> BackendFailure? {
+        guard exchange.connection != nil else { return .connectFailed("\(label): client gone") }
         guard let hostIndex = runtime.pick(table: table, route: route, routeIndex: routeIndex, context: context, exclude: tried) else {
             return .connectFailed("\(label): no backend host available (all disabled or failed)")
         }
@@ -51,15 +49,15 @@ final class BackendDispatch {
            let why = runtime.worker.serverInstance.backendAvailability.unavailableReason(hostConfig.addressDescription) {
             // Spawned backend in its restart backoff: 503 now (or another host), not a wait in its backlog.
             let failure = BackendFailure.connectFailed("\(label) \(hostConfig.addressDescription): \(why)")
-            return tried.count < route.hosts.count ? attempt() : failure
+            return tried.count < route.hosts.count ? attempt(exchange) : failure
         }
-        return connect(hostIndex: hostIndex, fresh: false)
+        return connect(exchange, hostIndex: hostIndex, fresh: false)
     }
 
     /// Puts the request on host `hostIndex` (`fresh`: on a new connection, never a pooled one)
     /// with that host's own options.
-    private func connect(hostIndex: Int, fresh: Bool) -> BackendFailure? {
-        guard let exchange, let connection else { return .connectFailed("\(label): client gone") }
+    private func connect(_ exchange: GatewayExchange, hostIndex: Int, fresh: Bool) -> BackendFailure? {
+        guard let connection = exchange.connection else { return .connectFailed("\(label): client gone") }
         let hostConfig = route.hosts[hostIndex]
         let hs = runtime.hostState(hostConfig, table: table, routeIndex: routeIndex, hostIndex: hostIndex,
                                    generation: context.settings.generation)
@@ -83,7 +81,7 @@ final class BackendDispatch {
             case .success(let s): opened = s
             case .failure(let failure):
                 // At its max-connections: another host may have room (not a fault: no disable-time).
-                if case .hostBusy = failure, tried.count < route.hosts.count { return attempt() }
+                if case .hostBusy = failure, tried.count < route.hosts.count { return attempt(exchange) }
                 return failure
             }
         } catch {
@@ -96,34 +94,34 @@ final class BackendDispatch {
         }
         hs.active += 1
         exchange.attach(opened.stream)
-        exchange.onConnectFailure = { [weak runtime, weak hs, self] failure in
+        exchange.onConnectFailure = { [weak runtime, weak hs, self] exchange, failure in
             guard let runtime else { return false }
             if let hs { runtime.disable(hs, reason: failure.description) }
             guard self.retryable else { return false }
-            self.releaseHost()
-            if let next = self.attempt() { self.exchange?.fail(next) }
+            self.releaseHost(exchange)
+            if let next = self.attempt(exchange) { exchange.fail(next) }
             return true
         }
-        exchange.onStaleConnection = opened.reused ? { [self] failure in
-            self.retryStale(failure, hostIndex: hostIndex, hostLabel: hostLabel)
+        exchange.onStaleConnection = opened.reused ? { [self] exchange, failure in
+            self.retryStale(exchange, failure, hostIndex: hostIndex, hostLabel: hostLabel)
         } : nil
         return nil
     }
 
     /// The keep-alive race: the reused connection failed before the backend said anything.
-    private func retryStale(_ failure: BackendFailure, hostIndex: Int, hostLabel: String) -> Bool {
+    private func retryStale(_ exchange: GatewayExchange, _ failure: BackendFailure, hostIndex: Int, hostLabel: String) -> Bool {
         guard stale.shouldRetry(after: failure, reused: true, responseStarted: false, replayable: retryable) else { return false }
         runtime.worker.errorLog.info(hostLabel, "reused connection closed before any response (\(failure)): sending the request once more on a fresh connection")
-        releaseHost()
-        if let next = connect(hostIndex: hostIndex, fresh: true) { exchange?.fail(next) }
+        releaseHost(exchange)
+        if let next = connect(exchange, hostIndex: hostIndex, fresh: true) { exchange.fail(next) }
         return true
     }
 
     /// Gives back the failed attempt's place in its host's load count (a pooled stream counts
     /// until the exchange finishes; a dedicated one until its connection closes).
-    private func releaseHost() {
-        let release = exchange?.onFinish
-        exchange?.onFinish = nil
+    private func releaseHost(_ exchange: GatewayExchange) {
+        let release = exchange.onFinish
+        exchange.onFinish = nil
         release?(false)
     }
 }

@@ -141,8 +141,8 @@ final class BackendRuntime {
                                        upgradeCandidate: false, localRedirect: false, nph: false,
                                        readTimeout: 0, writeTimeout: 0)
         let dispatch = BackendDispatch(runtime: self, table: table, route: match.route, routeIndex: match.index, scriptEnd: match.scriptEnd,
-                                       context: context, connection: connection, exchange: exchange, label: label)
-        if let failure = dispatch.attempt() {
+                                       context: context, label: label)
+        if let failure = dispatch.attempt(exchange) {
             if case .notFound = failure {} else { worker.errorLog.error(label, failure.description) }
             return .failure(RefusedStatus(status: failure.status))
         }

@@ -76,12 +76,16 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     private(set) var codec: BackendCodec
     let io: BufferedStream
     let isSocket: Bool
-    weak var delegate: BackendStreamDelegate?
+    /// Strong, and let go of on every way out (`finish`, `abort`, `closeUnregistered`,
+    /// `detachForRelay`; an exchange that lets go of the stream early sets it to nil first): a
+    /// weak reference would give the exchange a side table, and every retain and release of it
+    /// while it relays would take the runtime's slow path.
+    var delegate: BackendStreamDelegate?
     let label: String
     private var ended = false
     /// Itself while its descriptors are open: an exchange that completed early lets go of the
-    /// stream, which must still read to EOF, close, and run `onClose` (the loop held the stream
-    /// when it was the event handler; now the loop holds only `io`, which holds us weakly).
+    /// stream, which must still read to EOF, close, and run `onClose` (the loop holds `io`, which
+    /// holds this stream as its owner until `closeFDs` or `detachForRelay`).
     private var keepAlive: FDBackendStream?
     /// The codec's end of body asked for a half-close (queued behind the request bytes).
     private var bodyEnded = false
@@ -121,7 +125,6 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
         options.writeErrorEndsOutputOnly = true
         let transport: ByteTransport = isSocket ? SocketTransport(fd: readFD) : PipeTransport(input: readFD, output: writeFD)
         io = BufferedStream(transport: transport, loop: loop, connecting: connecting, options: options)
-        io.delegate = self
     }
 
     var lastActivity: UInt64 { io.lastActivity }
@@ -129,7 +132,14 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     var isFinished: Bool { ended }
 
     func register() throws {
-        try io.start()
+        // A strong owner, not `io.delegate`: a weak reference would give this object a side table,
+        // and every retain/release of it on the relay's path would take the runtime's slow path.
+        // `closeFDs` and `detachForRelay` let go of it.
+        io.owner = self
+        do { try io.start() } catch {
+            io.owner = nil
+            throw error
+        }
         keepAlive = self
     }
 
@@ -281,7 +291,7 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
         guard !ended else { return }
         ended = true
         delegate = nil
-        io.delegate = nil
+        io.owner = nil
         if !io.isConnecting && !io.isOutputClosed && codec.encodeAbort(out: io.output.bytes) { io.flush() }
         closeFDs(clean: false)
     }
@@ -289,6 +299,7 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     private func closeFDs(clean: Bool) {
         keepAlive = nil
         io.close()
+        io.owner = nil
         onClose?(clean)
         onClose = nil
     }
@@ -306,7 +317,7 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
         keepAlive = nil
         ended = true
         delegate = nil
-        io.delegate = nil
+        io.owner = nil
         return (fds.input, fds.output, io.output.bytes)
     }
 }

@@ -46,8 +46,10 @@ extension GatewayExchange {
             if fdStream.isSocket {
                 spliceWhenBusy = true
             } else {
-                // Defer so bytes already buffered on either side are delivered first.
-                worker.loop.defer_ { [weak self] in self?.trySplice() }
+                // Defer so bytes already buffered on either side are delivered first. Strong: it runs
+                // at the end of this pass and checks the phase (a weak capture would give the
+                // exchange a side table, slowing every retain and release of it while it relays).
+                worker.loop.defer_ { self.trySplice() }
             }
         }
     }
@@ -67,8 +69,8 @@ extension GatewayExchange {
     /// (retried at the next bulk read when a side still has a backlog).
     func spliceSoon() {
         spliceRequested = true
-        worker.loop.defer_ { [weak self] in
-            guard let self, self.spliceWhenBusy else { return }
+        worker.loop.defer_ {
+            guard self.spliceWhenBusy else { return }
             self.trySplice()
         }
     }

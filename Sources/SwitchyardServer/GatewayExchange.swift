@@ -37,11 +37,11 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     /// the exchange answers 200 itself once the connection is up (`openConnectTunnel`).
     var connectTunnel = false
     var stream: BackendStream?
-    /// Called when the stream could not even start, to try another host (SCGI/FastCGI pools).
-    var onConnectFailure: ((BackendFailure) -> Bool)?
+    /// Called (with this exchange) when the stream could not even start, to try another host.
+    var onConnectFailure: ((GatewayExchange, BackendFailure) -> Bool)?
     /// Called when the stream failed before the backend sent a byte, to send the request again on
     /// a fresh connection when a reused one was closed under it (`StaleConnectionRetry`).
-    var onStaleConnection: ((BackendFailure) -> Bool)?
+    var onStaleConnection: ((GatewayExchange, BackendFailure) -> Bool)?
     /// Called once when the exchange is over; `clean` = the response was delivered completely
     /// (false: the client went away or the backend failed).
     var onFinish: ((_ clean: Bool) -> Void)?
@@ -113,7 +113,9 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         backendSpoke = false
         if connectTunnel && !stream.isConnecting {
             // Connected at once: answer after the route has installed this exchange as the handler.
-            worker.loop.defer_ { [weak self] in self?.openConnectTunnel() }
+            // Strong: it runs at the end of this pass and checks the phase (a weak capture would give
+            // the exchange a side table for its whole life).
+            worker.loop.defer_ { self.openConnectTunnel() }
         }
         if bodyEndSent {
             // A retry (only ever without a request body): the new stream needs its end too.
@@ -295,10 +297,10 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
         stream = nil
         switch phase {
         case .starting, .awaitingHead:
-            if let error, case .connectFailed = error, let retry = onConnectFailure, retry(error) { return }
+            if let error, case .connectFailed = error, let retry = onConnectFailure, retry(self, error) { return }
             if let error, !backendSpoke, let retry = onStaleConnection {
                 onStaleConnection = nil
-                if retry(error) { return }
+                if retry(self, error) { return }
             }
             if let ps = protocolStatus, ps != 0 {
                 // FCGI_CANT_MPX_CONN / FCGI_OVERLOADED -> 503, FCGI_UNKNOWN_ROLE -> 500
