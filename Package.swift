@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "SwitchyardWebSocketTests", dependencies: ["SwitchyardWebSocket"]),
         .testTarget(name: "SwitchyardHTTP2Tests", dependencies: ["SwitchyardHTTP2"]),
         .testTarget(name: "SwitchyardGatewayCodecsTests", dependencies: ["SwitchyardGatewayCodecs"]),
-        .testTarget(name: "SwitchyardOSTests", dependencies: ["SwitchyardOS"]),
+        .testTarget(name: "SwitchyardOSTests", dependencies: ["SwitchyardOS", "CSwitchyardShims"]),
         .testTarget(name: "SwitchyardServerTests", dependencies: ["SwitchyardServer", "SwitchyardOS", "SwitchyardWebSocket", "SwitchyardHTTP2"]),
         .testTarget(name: "SwitchyardBridgeTests", dependencies: ["SwitchyardBridge"]),
         .testTarget(name: "SwitchyardBenchTests", dependencies: ["SwitchyardBenchCore", "SwitchyardHTTP2"]),

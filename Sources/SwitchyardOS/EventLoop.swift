@@ -7,11 +7,14 @@ import Synchronization
 public struct IOEvents: OptionSet, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
-    public static let input = IOEvents(rawValue: sy_epollin())
-    public static let output = IOEvents(rawValue: sy_epollout())
-    public static let readHangup = IOEvents(rawValue: sy_epollrdhup())
-    public static let hangup = IOEvents(rawValue: sy_epollhup())
-    public static let error = IOEvents(rawValue: sy_epollerr())
+    // Linux's epoll bits as literals (kernel ABI; `IOEventsTests` checks them against the C
+    // headers): a value computed by a C call would make each a lazily initialised global, and every
+    // use on the relay's path would pay a `swift_once` check.
+    public static let input = IOEvents(rawValue: 0x001)         // EPOLLIN
+    public static let output = IOEvents(rawValue: 0x004)        // EPOLLOUT
+    public static let readHangup = IOEvents(rawValue: 0x2000)   // EPOLLRDHUP
+    public static let hangup = IOEvents(rawValue: 0x010)        // EPOLLHUP
+    public static let error = IOEvents(rawValue: 0x008)         // EPOLLERR
 }
 
 /// Something the loop calls back when its descriptor is ready.

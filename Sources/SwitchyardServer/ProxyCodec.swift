@@ -61,6 +61,11 @@ final class ProxyHTTPCodec: BackendCodec {
     func encodeAbort(out: ByteBuffer) -> Bool { false }
 
     func decode(_ bytes: UnsafeRawBufferPointer, _ sink: (BackendEvent) -> Void) throws -> Int {
+        if framer.switched {
+            // Upgraded: every byte is the new protocol's, as it came (the relay's per-message path).
+            if !bytes.isEmpty { sink(.stdout(bytes)) }
+            return bytes.count
+        }
         // The framer is updated before any event is delivered: the exchange reacts to a 101 by
         // asking `isTransparent` (splice), which must see the switch (and not overlap the mutation).
         events.removeAll(keepingCapacity: true)
