@@ -62,11 +62,13 @@ extension BackendRuntime {
         let exchange = WebSocketTunnelExchange(connection: connection, settings: settings, acceptance: acceptance, label: label,
                                                deflate: codec)
         var tried = Set<Int>()
-        exchange.connectNext = { [weak self, weak exchange] in
-            guard let self, let exchange else { return false }
+        // The exchange hands itself to the closure: a weak capture of it would give it a side
+        // table, and every retain and release of it while it relays would take the slow path.
+        exchange.connectNext = { [weak self] exchange in
+            guard let self else { return false }
             return self.connectTunnel(exchange, settings: settings, routeIndex: match.index, context: context, tried: &tried)
         }
-        guard exchange.connectNext?() == true else {
+        guard exchange.connectNext?(exchange) == true else {
             exchange.connectNext = nil
             worker.errorLog.error(label, "no backend host could be reached: 503")
             return fixed(503)

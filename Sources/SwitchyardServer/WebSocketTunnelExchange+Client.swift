@@ -15,7 +15,9 @@ extension WebSocketTunnelExchange {
     func processInbound() {
         var offset = 0
         defer {
-            if offset > 0 && phase == .open { inbound.removeFirst(offset) }
+            if offset > 0 && phase == .open {
+                if offset == inbound.count { inbound.removeAll(keepingCapacity: true) } else { inbound.removeFirst(offset) }
+            }
             if inbound.isEmpty && inbound.capacity > 64 * 1024 { inbound = [] }
         }
         while phase == .open && !inboundPaused && offset < inbound.count {

@@ -30,7 +30,7 @@ final class WebSocketTunnelExchange: RequestHandler, BackendStreamDelegate {
     var phase = Phase.connecting
     var stream: FDBackendStream?
     /// Tries the route's next host; false when none is left (set by the route).
-    var connectNext: (() -> Bool)?
+    var connectNext: ((WebSocketTunnelExchange) -> Bool)?
     private var onHostFailure: ((String) -> Void)?
 
     // Client -> backend.
@@ -177,7 +177,7 @@ final class WebSocketTunnelExchange: RequestHandler, BackendStreamDelegate {
             let why = error?.description ?? "backend closed before the tunnel opened"
             worker.errorLog.error(label, why)
             onHostFailure?(why)
-            if let next = connectNext, next() { return }
+            if let next = connectNext, next(self) { return }
             let client = connection
             finish()
             client?.sendError(503)

@@ -23,18 +23,34 @@ public struct UTF8TextChunker: Sendable, Equatable {
     /// were replaced by U+FFFD.
     @discardableResult
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Int {
+        guard !carry.isEmpty else { return scan(bytes, into: &out) }
+        // Rare: a character split between two backend reads. Only then are the bytes copied.
         var input = carry
         input.append(contentsOf: bytes)
         carry.removeAll(keepingCapacity: true)
+        return input.withUnsafeBytes { scan($0, into: &out) }
+    }
+
+    /// Copies runs of valid UTF-8 to `out` whole (the tunnel's per-message path: no per-byte
+    /// appends), replacing what is invalid and keeping an incomplete tail in `carry`.
+    private mutating func scan(_ input: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Int {
         var replaced = 0
         var i = 0
+        var runStart = 0
         let n = input.count
         out.reserveCapacity(out.count + n)
+        func flushRun(to end: Int, _ out: inout [UInt8]) {
+            if end > runStart { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[runStart..<end])) }
+        }
         while i < n {
+            // ASCII eight bytes at a time.
+            while i + 8 <= n && input.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i += 8 }
+            guard i < n else { break }
             let b0 = input[i]
-            if b0 < 0x80 { out.append(b0); i += 1; continue }
+            if b0 < 0x80 { i += 1; continue }
             guard let (length, lower, upper) = Self.leadInfo(b0) else {
-                out.append(contentsOf: Self.replacement); replaced += 1; i += 1; continue
+                flushRun(to: i, &out)
+                out.append(contentsOf: Self.replacement); replaced += 1; i += 1; runStart = i; continue
             }
             // Check the continuation bytes present; the first one has the narrowed range.
             var j = 1
@@ -48,15 +64,17 @@ public struct UTF8TextChunker: Sendable, Equatable {
             }
             if !valid {
                 // Maximal subpart replaced by one U+FFFD, then resume at the offending byte.
-                out.append(contentsOf: Self.replacement); replaced += 1; i += j; continue
+                flushRun(to: i, &out)
+                out.append(contentsOf: Self.replacement); replaced += 1; i += j; runStart = i; continue
             }
             if j < length {
-                carry.append(contentsOf: input[i..<n])   // incomplete at the end: wait for more
+                flushRun(to: i, &out)
+                carry.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[i..<n]))   // incomplete: wait for more
                 return replaced
             }
-            out.append(contentsOf: input[i..<(i + length)])
             i += length
         }
+        flushRun(to: n, &out)
         return replaced
     }
 
