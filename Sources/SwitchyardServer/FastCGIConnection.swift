@@ -65,8 +65,14 @@ final class FastCGIConnection: BufferedStreamDelegate {
         options.readSize = FastCGIRecordDecoder.maxRecordLength
         options.inputCapacity = 512   // grows with what arrives (see BufferedStream.readInput)
         io = BufferedStream(transport: SocketTransport(fd: fd), loop: loop, connecting: connecting, options: options)
-        io.delegate = self
-        try io.start()   // on failure the caller closes fd
+        // Strong owner (let go of in `teardown`), and timers that capture strongly (cancelled in
+        // `teardown`): a weak reference would give the connection a side table, and every retain
+        // and release of it on the per-record path would take the runtime's slow path.
+        io.owner = self
+        do { try io.start() } catch {   // on failure the caller closes fd
+            io.owner = nil
+            throw error
+        }
         keepAlive = self
         if askCapabilities {
             scratch.removeAll(keepingCapacity: true)
@@ -224,7 +230,7 @@ final class FastCGIConnection: BufferedStreamDelegate {
             readBlocked = blocked
             if blocked { io.pauseReading() } else { io.resumeReading() }
             if blocked {
-                stallTimer = loop.schedule(afterSeconds: FastCGIConnection.stallLimit) { [weak self] in self?.stallExpired() }
+                stallTimer = loop.schedule(afterSeconds: FastCGIConnection.stallLimit) { self.stallExpired() }
             } else {
                 if let t = stallTimer { loop.cancel(t); stallTimer = nil }
                 if !inBuffer.isEmpty { decodeRecords() }
@@ -263,8 +269,7 @@ final class FastCGIConnection: BufferedStreamDelegate {
     /// its descriptor - and, multiplexed, swallow new requests - forever.
     private func armAbortTimer(after delay: Double) {
         guard abortTimer == nil, !closed else { return }
-        abortTimer = loop.schedule(afterSeconds: delay) { [weak self] in
-            guard let self else { return }
+        abortTimer = loop.schedule(afterSeconds: delay) {
             self.abortTimer = nil
             guard !self.closed, let oldest = self.abortedSince.values.min() else { return }
             let limit = UInt64(self.abortGrace * 1e9)
@@ -286,6 +291,7 @@ final class FastCGIConnection: BufferedStreamDelegate {
         if let t = abortTimer { loop.cancel(t); abortTimer = nil }
         abortedSince.removeAll()
         io.close()
+        io.owner = nil
         keepAlive = nil
         let pending = streams
         streams.removeAll()
@@ -305,7 +311,9 @@ extension FastCGIConnection: PooledBackendConnection {
 final class FastCGIMuxStream: BackendStream {
     let id: UInt16
     private var connection: FastCGIConnection?
-    weak var delegate: BackendStreamDelegate?
+    /// Strong, and let go of on every way out (`finish`, `abort`, the connection's
+    /// `streamAborted`; an exchange that lets go early sets it to nil first), like `FDBackendStream`'s.
+    var delegate: BackendStreamDelegate?
     let label: String
     private var paused = false
     private let parked = ByteBuffer(capacity: 64)   // grows only for a client that reads slowly
