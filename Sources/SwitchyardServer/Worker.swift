@@ -114,16 +114,38 @@ final class Worker {
     /// capture would give the worker a side table and slow down every reference-count operation
     /// on it, which the request path does many times.
     private func scheduleTick() {
-        loop.schedule(afterSeconds: 1) { [unowned self] in
-            self.tick()
+        loop.schedule(afterSeconds: 1 / Double(Worker.tickSlices)) { [unowned self] in
+            self.tickSlice()
             self.scheduleTick()
         }
     }
 
-    private func tick() {
+    /// Every connection is looked at once a second (its timeouts, a quiet WebSocket's buffers), in
+    /// `tickSlices` passes spread over the second, each taking the connections whose descriptor
+    /// falls in its slice: at 20 000 connections one pass of all of them held the loop ~35 ms,
+    /// which every message arriving meanwhile waited for (the p99 tail of a held-connections run).
+    static let tickSlices: Int32 = 8
+    private var tickPass: Int32 = 0
+    /// The connections of the current slice (reused: no array of every connection per pass).
+    private var tickBatch: [HTTP1Connection] = []
+    private var tickBatch2: [HTTP2Connection] = []
+
+    private func tickSlice() {
+        let slice = tickPass
+        tickPass = (tickPass + 1) % Worker.tickSlices
         let now = loop.now
-        for c in Array(connections.values) { c.tick(now: now) }
-        for c in Array(http2Connections.values) { c.tick(now: now) }
+        // Collected first: a tick may close its connection, which removes it from the table.
+        for (fd, c) in connections where fd % Worker.tickSlices == slice { tickBatch.append(c) }
+        for c in tickBatch { c.tick(now: now) }
+        tickBatch.removeAll(keepingCapacity: true)
+        for (fd, c) in http2Connections where fd % Worker.tickSlices == slice { tickBatch2.append(c) }
+        for c in tickBatch2 { c.tick(now: now) }
+        tickBatch2.removeAll(keepingCapacity: true)
+        if slice == 0 { tick(now: now) }
+    }
+
+    /// What the worker checks once a second besides its connections.
+    private func tick(now: UInt64) {
         trimAfterBurst()
         if let (count, last) = tlsFailureLog.summary(now: now) {
             errorLog.info("tls", "\(count) more failed TLS handshakes in the last second, not logged one by one (the last: \(last))")
