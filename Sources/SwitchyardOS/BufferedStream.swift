@@ -214,8 +214,10 @@ public final class BufferedStream: EventHandler {
     public func flushSoon() {
         guard !flushScheduled, !isClosed else { return }
         flushScheduled = true
-        loop.defer_ { [weak self] in
-            guard let self else { return }
+        // Strong: it runs at the end of this pass and `flush` checks for a closed stream. A weak
+        // capture would give the stream a side table, and every retain and release of it (several
+        // per message on an HTTP/2 or FastCGI connection) would take the runtime's slow path.
+        loop.defer_ {
             self.flushScheduled = false
             self.flush()
         }
