@@ -186,7 +186,38 @@ public final class BufferedStream: EventHandler {
     @discardableResult
     public func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard !isClosed, !isOutputClosed, !shutdownRequested else { return true }
+        if output.isEmpty && registered && !isConnecting && !transportMayWantWrite && !bytes.isEmpty {
+            return writeDirectly(bytes)
+        }
         output.bytes.append(bytes)
+        return flush()
+    }
+
+    /// Nothing queued (a relay's usual case): sends from the caller's bytes, and queues only what
+    /// the socket did not take, so a message that fits is neither copied nor queued.
+    private func writeDirectly(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let result = transport.send(bytes, UnsafeRawBufferPointer(start: nil, count: 0), more: false)
+        guard case .bytes(let n) = result, n > 0 else {
+            output.bytes.append(bytes)
+            if case .wouldBlock = result {
+                // Queued whole; writability sends it (no second try now), as after `flushOutput`.
+                lastWriteProgress = loop.now
+                outputWasEmpty = false
+                armTimer()
+                updateInterest()
+                if output.backlog >= options.highWatermark {
+                    behind = true
+                    return false
+                }
+                return true
+            }
+            return flush()   // the error is handled (and reported) where every write's is
+        }
+        output.countSentDirectly(n)
+        lastActivity = loop.now
+        lastWriteProgress = loop.now
+        if n == bytes.count { return true }
+        output.bytes.append(UnsafeRawBufferPointer(rebasing: bytes[n...]))
         return flush()
     }
 

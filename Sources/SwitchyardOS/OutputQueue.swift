@@ -20,6 +20,9 @@ public final class OutputQueue {
     public private(set) var bytesWritten = 0
 
     public var isEmpty: Bool { bytes.isEmpty && fileRemaining == 0 && memoryRemaining == 0 }
+
+    /// Counts bytes the stream sent from its caller's buffer while the queue was empty.
+    func countSentDirectly(_ n: Int) { bytesWritten += n }
     public var backlog: Int { bytes.readableBytes + fileRemaining + memoryRemaining }
     /// A trailing file or cached-bytes region is still queued.
     public var hasFile: Bool { fileFD >= 0 || memoryRemaining > 0 }

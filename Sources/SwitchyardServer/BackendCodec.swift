@@ -37,10 +37,14 @@ protocol BackendCodec: AnyObject {
     /// The exchange ended cleanly and the connection may carry another request (a pooled proxy
     /// connection); FastCGI pools through `FastCGIConnection` instead.
     var allowsReuse: Bool { get }
+    /// `encodeBody` appends the bytes as they are (no framing), so the stream may send them
+    /// straight from the caller's buffer instead of queueing a copy first.
+    var passesBodyThrough: Bool { get }
 }
 
 extension BackendCodec {
     var allowsReuse: Bool { false }
+    var passesBodyThrough: Bool { false }
 
     /// A record protocol (FastCGI) ends with its end record: EOF before it means the application died.
     func describeEOF(pendingBytes: Int, label: String) -> BackendFailure {
@@ -54,6 +58,7 @@ extension BackendCodec {
 /// CGI over pipes: no framing at all; end of body = close stdin.
 final class CGIPipeCodec: BackendCodec {
     var isTransparent: Bool { true }
+    var passesBodyThrough: Bool { true }
     var name: String { "cgi" }
     func encodeRequestStart(_ request: BackendRequest, keepConnection: Bool, out: ByteBuffer) {}   // the variables went to spawn
     func encodeBody(_ bytes: UnsafeRawBufferPointer, out: ByteBuffer) { out.append(bytes) }
@@ -76,6 +81,7 @@ final class HeaderThenRawCodec: BackendCodec {
         self.finPropagate = finPropagate
     }
     var isTransparent: Bool { true }
+    var passesBodyThrough: Bool { true }
     var name: String { framing == .scgi ? "scgi" : "uwsgi" }
 
     func encodeRequestStart(_ request: BackendRequest, keepConnection: Bool, out: ByteBuffer) throws {

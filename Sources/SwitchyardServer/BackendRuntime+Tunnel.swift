@@ -8,6 +8,7 @@ import SwitchyardWebSocket
 /// mod_proxy's CONNECT tunnel uses it too: the client's bytes as they are, a FIN as a half-close.
 final class RawTunnelCodec: BackendCodec {
     var isTransparent: Bool { true }
+    var passesBodyThrough: Bool { true }
     var name: String { "wstunnel" }
     func encodeRequestStart(_ request: BackendRequest, keepConnection: Bool, out: ByteBuffer) {}
     func encodeBody(_ bytes: UnsafeRawBufferPointer, out: ByteBuffer) { out.append(bytes) }

@@ -153,6 +153,7 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     /// Queues request bytes; false when the backend is behind by more than the watermark.
     func send(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard !io.isOutputClosed, !io.isClosed else { return true }
+        if codec.passesBodyThrough { return io.write(bytes) }
         codec.encodeBody(bytes, out: io.output.bytes)
         return io.flush()
     }

@@ -131,6 +131,18 @@ extension HTTP1Connection: BufferedStreamDelegate {
     func flushOutput() {
         guard state != .closed else { return }
         stream.flush()
+        afterOutput()
+    }
+
+    /// Sends `bytes` (straight from the caller's buffer when nothing is queued), then as
+    /// `flushOutput`.
+    func writeOutput(_ bytes: UnsafeRawBufferPointer) {
+        guard state != .closed else { return }
+        stream.write(bytes)
+        afterOutput()
+    }
+
+    private func afterOutput() {
         if stream.isClosed {
             close()
             return

@@ -288,9 +288,8 @@ final class HTTP1Exchange: ClientExchange {
     @discardableResult
     func sendRaw(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let connection, connection.isOpen else { return false }
-        output.bytes.append(bytes)
         routeStats?.bytesToClients += bytes.count
-        connection.flushOutput()
+        connection.writeOutput(bytes)
         return output.backlog < HTTP1Connection.highWatermark
     }
 

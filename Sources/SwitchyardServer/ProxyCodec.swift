@@ -15,7 +15,6 @@ final class ProxyHTTPCodec: BackendCodec {
     private var chunkEnded = false
     private var events: [ProxyResponseFramer.Event] = []
     /// Request body bytes handed over (a request with a body cannot be sent again).
-    private(set) var sentBodyBytes = 0
 
     init(head: ProxyRequestHead, requestIsHead: Bool) {
         self.head = head
@@ -25,6 +24,8 @@ final class ProxyHTTPCodec: BackendCodec {
     /// Transparent after a 101 (splice may take over) and for a body delimited by close (EOF ends it cleanly).
     var isTransparent: Bool { framer.endsAtClose }
     var name: String { "proxy" }
+    /// A body of known length, or any bytes after a 101, go as they are (a chunked body is re-chunked).
+    var passesBodyThrough: Bool { !head.chunkedBody || framer.switched }
 
     /// The request went out completely, its response ended completely, and the server allows
     /// another request on the connection.
@@ -37,7 +38,6 @@ final class ProxyHTTPCodec: BackendCodec {
 
     func encodeBody(_ bytes: UnsafeRawBufferPointer, out: ByteBuffer) {
         guard bytes.count > 0 else { return }
-        sentBodyBytes += bytes.count
         if head.chunkedBody && !framer.switched {
             out.append(String(bytes.count, radix: 16) + "\r\n")
             out.append(bytes)
