@@ -42,9 +42,12 @@ extension HTTP2ServerSession {
     /// most the peer's SETTINGS_MAX_FRAME_SIZE; returns how many bytes were taken. The caller keeps
     /// the rest and retries after `.windowOpened`. `endStream` applies only when everything was
     /// taken (an empty `bytes` with `endStream` just ends the stream).
+    /// `now` (the `receive` clock) dates a stall; without it, the time of the last `receive`.
     @discardableResult
-    public mutating func sendData(streamID: UInt32, _ bytes: UnsafeRawBufferPointer, endStream: Bool) throws(HTTP2SendError) -> Int {
+    public mutating func sendData(streamID: UInt32, _ bytes: UnsafeRawBufferPointer, endStream: Bool,
+                                  now: UInt64? = nil) throws(HTTP2SendError) -> Int {
         guard terminalError == nil else { throw .connectionClosed }
+        if let now { self.now = now }
         guard var stream = streams[streamID], stream.canSend else { throw .streamNotWritable(streamID) }
         let allowed = max(0, min(connectionSendWindow.value, stream.sendWindow.value))
         let count = min(bytes.count, allowed)
@@ -61,11 +64,12 @@ extension HTTP2ServerSession {
         } while offset < count
         connectionSendWindow.spend(count)
         stream.sendWindow.spend(count)
-        // A stall starts when bytes are left behind and lasts until everything offered went out.
-        stream.blockedSince = count < bytes.count ? (stream.blockedSince ?? now) : nil
+        // A stall is time without progress: it runs from the last bytes that went out while some
+        // were left behind (a slow but steady reader is never stalled), until all offered went out.
+        if count == bytes.count { stream.blockedSince = nil } else if count > 0 || stream.blockedSince == nil { stream.blockedSince = self.now }
         if ends { stream.phase = stream.phase.endingLocal }
         streams[streamID] = stream
-        closeIfFinished(streamID)
+        if ends { closeIfFinished(streamID) }
         return count
     }
 
@@ -77,6 +81,15 @@ extension HTTP2ServerSession {
             }
         }
         return try result.get()
+    }
+
+    /// The consumer holds bytes for `streamID` that no window lets out (it did not offer them):
+    /// the stall is dated as `sendData` dates one that leaves bytes behind.
+    public mutating func noteSendBlocked(streamID: UInt32, now: UInt64) {
+        guard terminalError == nil, var stream = streams[streamID], stream.canSend, stream.blockedSince == nil else { return }
+        self.now = now
+        stream.blockedSince = now
+        streams[streamID] = stream
     }
 
     /// Streams whose response has waited for flow-control window since before `now - milliseconds`

@@ -35,7 +35,7 @@ public struct HTTP2ServerSession: Sendable {
     var frameDecoder: HTTP2FrameDecoder
     var hpackDecoder: HPACKDecoder
     var hpackEncoder: HPACKEncoder
-    var streams: [UInt32: HTTP2StreamState] = [:]
+    var streams = HTTP2StreamTable()
     /// Closed streams whose received bytes the consumer has not all consumed yet (connection credit).
     var closedUnconsumed: [UInt32: Int] = [:]
     var recentlyReset = HTTP2RecentStreamIDs()
@@ -97,6 +97,17 @@ public struct HTTP2ServerSession: Sendable {
     /// session (its stream table, HPACK state and buffers: retains and releases of each) for the
     /// call; an in-place access does not (callgrind: ~2k instructions per relayed h2 WebSocket message).
     public var hasOutput: Bool { mutating get { !output.isEmpty } }
+
+    /// Hands everything written so far to `body` (which copies it out, in order) and empties the
+    /// queue but keeps its buffer: `takeOutput` leaves a new array to grow again for every write.
+    public mutating func drainOutput(_ body: (UnsafeRawBufferPointer) -> Void) {
+        queuedControlFrames = 0
+        output.withUnsafeBytes(body)
+        output.removeAll(keepingCapacity: output.capacity <= HTTP2ServerSession.keptOutputCapacity)
+    }
+
+    /// The output buffer kept between writes (a burst beyond it is given back to the allocator).
+    static let keptOutputCapacity = 64 * 1024
 
     // MARK: State
 

@@ -32,6 +32,9 @@ final class HTTP2Connection: BufferedStreamDelegate {
     private var flushScheduled = false
     /// Reading stopped because the socket is behind (not because of a stream).
     private var readPausedForOutput = false
+    /// Some stream's producer was told to stop (`HTTP2StreamExchange.wantsDrain`): only then does
+    /// `notifyDrained` look through the streams.
+    var drainWaiting = false
     private var random = FastRandom()
     private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
     private var lastStreamActivity: UInt64
@@ -171,8 +174,12 @@ final class HTTP2Connection: BufferedStreamDelegate {
     func sendWindow(_ id: UInt32) -> Int { session.sendWindow(streamID: id) }
 
     func sendData(_ id: UInt32, _ bytes: UnsafeRawBufferPointer, endStream: Bool) -> Int {
-        (try? session.sendData(streamID: id, bytes, endStream: endStream)) ?? 0
+        // The clock dates a stall (`tick`'s zero-window limit): the last read may be long ago.
+        (try? session.sendData(streamID: id, bytes, endStream: endStream, now: worker.loop.now / 1_000_000)) ?? 0
     }
+
+    /// A stream has bytes no window lets out: dated for `tick`'s zero-window limit.
+    func sendBlocked(_ id: UInt32) { session.noteSendBlocked(streamID: id, now: worker.loop.now / 1_000_000) }
 
     func resetStream(_ id: UInt32, code: HTTP2ErrorCode) {
         guard !isClosed else { return }
@@ -192,17 +199,20 @@ final class HTTP2Connection: BufferedStreamDelegate {
     }
 
     /// Moves queued response bytes into DATA frames, stream by stream, while the socket keeps up.
-    func pump() {
+    /// `ex`: a stream that has just queued output (bytes, a file, its end) joins the round; the
+    /// streams are never searched for output, so a pass costs the streams that have some, not
+    /// every stream of the connection (each a retain and release through a side table).
+    func pump(_ ex: HTTP2StreamExchange? = nil) {
         guard !isClosed else { return }
+        if let ex, !ex.isReady, ex.connection === self, ex.hasOutput {
+            ex.isReady = true
+            ready.append(ex)
+        }
         if inPump { pumpAgain = true; return }
         inPump = true
         defer { inPump = false }
         repeat {
             pumpAgain = false
-            for ex in exchanges.values where ex.hasOutput && !ex.isReady {
-                ex.isReady = true
-                ready.append(ex)
-            }
             var progress = true
             while progress && !ready.isEmpty && !isBehind {
                 progress = false
@@ -229,12 +239,21 @@ final class HTTP2Connection: BufferedStreamDelegate {
         notifyDrained()
     }
 
+    /// DATA a stream wrote itself (nothing was queued ahead of it): out with this pass's other
+    /// frames, in writes of 64 KiB or at the end of the pass, as the pump's are.
+    func wroteData() {
+        writeSessionOutput(flush: stream.output.backlog >= HTTP2Connection.writeBatch)
+        flushSoon()
+    }
+
     /// Writes the queued frames once the loop is done with this pass (before it waits again).
+    /// Strong capture, not weak: a weak reference gives the connection a side table, and then
+    /// every retain and release of it (several per relayed message) takes the slow path. The
+    /// closure runs at the end of this pass, so it holds a closed connection only that long.
     private func flushSoon() {
         guard !flushScheduled, !isClosed else { return }
         flushScheduled = true
-        worker.loop.defer_ { [weak self] in
-            guard let self else { return }
+        worker.loop.defer_ { [self] in
             self.flushScheduled = false
             self.writeSessionOutput()
         }
@@ -242,10 +261,14 @@ final class HTTP2Connection: BufferedStreamDelegate {
 
     /// Producers that were told to stop hear they may go on (deferred: never inside their own call).
     private func notifyDrained() {
-        guard !isBehind || stream.output.backlog <= HTTP2Connection.lowWatermark else { return }
-        for ex in exchanges.values where ex.wantsDrain && ex.pendingCount <= HTTP2StreamExchange.streamLowWatermark {
+        guard drainWaiting, !isBehind || stream.output.backlog <= HTTP2Connection.lowWatermark else { return }
+        drainWaiting = false
+        for ex in exchanges.values where ex.wantsDrain {
+            guard ex.pendingCount <= HTTP2StreamExchange.streamLowWatermark else { drainWaiting = true; continue }
             ex.wantsDrain = false
-            worker.loop.defer_ { [weak ex] in ex?.handler?.outputDrained() }
+            // Strong: a weak capture would give the exchange a side table (see `flushSoon`); an
+            // exchange that ended meanwhile has no handler.
+            worker.loop.defer_ { ex.handler?.outputDrained() }
         }
     }
 
@@ -253,8 +276,8 @@ final class HTTP2Connection: BufferedStreamDelegate {
     func writeSessionOutput(flush: Bool = true) {
         guard !isClosed else { return }
         if session.hasOutput {
-            let bytes = session.takeOutput()
-            bytes.withUnsafeBytes { stream.output.bytes.append($0) }
+            let queue = stream.output.bytes
+            session.drainOutput { queue.append($0) }
         }
         guard flush, !stream.output.isEmpty else { return }
         if !stream.flush() { stream.requestDrainNotice() }

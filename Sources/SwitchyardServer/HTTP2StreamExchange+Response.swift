@@ -96,29 +96,40 @@ extension HTTP2StreamExchange {
         // After END_STREAM (a HEAD answer, a finished response) bytes are dropped, as HTTP/1.1
         // drops a HEAD response's body: the producer goes on to its end.
         guard !sendClosed, !ending, let connection else { return true }
-        if bytes.count > 0 {
+        var rest = bytes
+        if !rest.isEmpty && pendingCount == 0 && source == nil && !isReady && rest.count <= HTTP2Connection.quantum
+            && !connection.isBehind {
+            // Nothing queued ahead (a relay's usual case: a message, then the next one): straight
+            // into DATA frames as far as the windows allow, without the queue and the pump's round.
+            let taken = connection.sendData(streamID, rest, endStream: false)
+            bytesSent += taken
+            connection.wroteData()
+            guard !sendClosed, self.connection != nil else { return true }
+            rest = UnsafeRawBufferPointer(rebasing: rest[taken...])
+        }
+        if !rest.isEmpty {
             if pendingStart > 0 && pendingStart >= pending.count / 2 {
                 pending.removeFirst(pendingStart)
                 pendingStart = 0
             }
-            pending.append(contentsOf: bytes)
-            connection.pump()
+            pending.append(contentsOf: rest)
+            connection.pump(self)
         }
         let more = pendingCount < Self.streamHighWatermark && !connection.isBehind
-        if !more { wantsDrain = true }
+        if !more { wantsDrain = true; connection.drainWaiting = true }
         return more
     }
 
     func sendFile(fd fileFD: Int32, offset: Int, count: Int) {
         guard phase != .done, !sendClosed, !ending, source == nil, count > 0 else { Glibc.close(fileFD); return }
         source = .file(fd: fileFD, offset: offset, remaining: count)
-        connection?.pump()
+        connection?.pump(self)
     }
 
     func sendCachedFile(_ storage: [UInt8], offset: Int, count: Int) {
         guard phase != .done, !sendClosed, !ending, source == nil, count > 0 else { return }
         source = .shared(storage, offset: offset, remaining: count)
-        connection?.pump()
+        connection?.pump(self)
     }
 
     var pendingCount: Int { pending.count - pendingStart }
@@ -132,10 +143,9 @@ extension HTTP2StreamExchange {
         guard !sendClosed, let connection else { return 0 }
         var moved = 0
         while moved < budget {
-            let window = min(budget - moved, connection.sendWindow(streamID))
             if pendingCount > 0 {
-                guard window > 0 else { break }
-                let n = min(window, pendingCount)
+                // `sendData` takes what the windows allow (and dates a stall): no window query first.
+                let n = min(budget - moved, pendingCount)
                 let last = ending && source == nil && n == pendingCount
                 let taken = pending.withUnsafeBytes { raw in
                     connection.sendData(streamID, UnsafeRawBufferPointer(rebasing: raw[pendingStart..<pendingStart + n]), endStream: last)
@@ -145,8 +155,13 @@ extension HTTP2StreamExchange {
                 moved += taken
                 if pendingStart == pending.count { pending.removeAll(keepingCapacity: pending.capacity <= 64 * 1024); pendingStart = 0 }
                 if last && taken == n { sendClosed = true; break }
+                if taken < n { break }   // the window is spent
             } else if let region = source {
-                guard window > 0 else { break }
+                let window = min(budget - moved, connection.sendWindow(streamID))
+                guard window > 0 else {
+                    if moved < budget { connection.sendBlocked(streamID) }   // the stall clock (max-write-idle)
+                    break
+                }
                 guard let taken = pumpSource(region, window: window, scratch: &scratch) else { return moved }
                 moved += taken
                 if sendClosed || taken == 0 { break }

@@ -261,7 +261,7 @@ final class HTTP2StreamExchange: ClientExchange {
 
     /// END_STREAM after what is queued; at once when the HEADERS already ended the stream.
     private func endWhenFlushed() {
-        if sendClosed { sendSideFinished() } else { connection?.pump() }
+        if sendClosed { sendSideFinished() } else { connection?.pump(self) }
     }
 
     func abortResponse(_ reason: String) {
@@ -348,8 +348,10 @@ final class HTTP2StreamExchange: ClientExchange {
             stats.openUpgraded += 1
             holdsUpgradeGauge = true
         }
-        // Bytes that came before the 200 go to the handler once it has installed itself.
-        worker.loop.defer_ { [weak self] in self?.deliverHeld() }
+        // Bytes that came before the 200 go to the handler once it has installed itself. Strong
+        // capture: a weak one gives the exchange a side table, and every retain and release of it
+        // takes the slow path for the WebSocket's whole life (an ended stream delivers nothing).
+        worker.loop.defer_ { self.deliverHeld() }
     }
 
     @discardableResult

@@ -118,4 +118,29 @@ struct HTTP2FlowControlTests {
         let events = client.send(HTTP2TestClient.frame(.windowUpdate(increment: 0x7fff_ffff), stream: 0))
         #expect(events.connectionError?.code == .flowControlError)
     }
+
+    /// A stall is time without flow-control progress, not time with bytes waiting: a reader that
+    /// keeps granting a little window is never reported, however long its response waits; one
+    /// that stops granting is, counted from its last progress. (Before, the first shortfall dated
+    /// the stall for good: a slow but steady reader was reported as if it had stopped.)
+    @Test func stallIsCountedFromTheLastProgress() throws {
+        var client = HTTP2TestClient.connected(settings: [HTTP2Setting(HTTP2Setting.initialWindowSize, 10)])
+        client.now = 1_000
+        _ = client.send(client.headers(1, HTTP2TestClient.get()))
+        try client.session.sendHeaders(streamID: 1, fields: [HPACKHeaderField(name: ":status", value: "200")], endStream: false)
+        let body = [UInt8](repeating: 7, count: 100)
+        var sent = try client.session.sendData(streamID: 1, body, endStream: false)
+        #expect(sent == 10)
+        for t: UInt64 in [4_000, 7_000, 10_000] {
+            client.now = t
+            _ = client.send(HTTP2TestClient.frame(.windowUpdate(increment: 10), stream: 1))
+            sent += try client.session.sendData(streamID: 1, Array(body[sent...]), endStream: false)
+            #expect(client.session.flowControlStalledStreams(longerThan: 5_000, now: t).isEmpty)
+        }
+        #expect(sent == 40)
+        // No window now: nothing goes out, and the stall runs from the last progress (10 000).
+        #expect(try client.session.sendData(streamID: 1, Array(body[sent...]), endStream: false) == 0)
+        #expect(client.session.flowControlStalledStreams(longerThan: 5_000, now: 14_000).isEmpty)
+        #expect(client.session.flowControlStalledStreams(longerThan: 5_000, now: 15_000) == [1])
+    }
 }

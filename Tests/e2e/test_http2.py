@@ -416,6 +416,37 @@ def test_hostile_clients_leave_nothing_behind(h2srv):
     assert rss1 < rss0 + 64 * 1024, (rss0, rss1)
 
 
+def test_streams_without_window_are_reset_after_max_write_idle(switchyard, tmp_path):
+    """Streams whose client grants no more window (a file, and a CGI's output, waiting in the
+    gateway) are reset with CANCEL once `server.max-write-idle` passed without flow-control
+    progress; the connection and its other streams go on. Before, the gateway never dated the
+    stall (it offered only what the window allowed), so such streams held their buffers, file
+    descriptors and CGIs until the client closed."""
+    doc = tmp_path / "doc"
+    (doc / "cgi").mkdir(parents=True)
+    (doc / "big.bin").write_bytes(os.urandom(2 * MIB))
+    (doc / "cgi" / "cat.py").write_bytes(CAT_CGI)
+    srv = switchyard(f"""server.document-root = {q(doc)}
+server.modules += ("mod_cgi")
+server.max-write-idle = 1
+$HTTP["url"] =~ "^/cgi/" {{
+    cgi.assign = (".py" => "/usr/bin/python3")
+}}
+""")
+    c = H2Client(srv.port)
+    try:
+        file_sid = c.open("GET", "/big.bin", end_stream=True)
+        cgi_sid = c.open("POST", "/cgi/cat.py", [("content-length", str(3 * MIB // 2))])
+        c.slow.update((file_sid, cgi_sid))       # never acknowledged: 1 MiB each, then no window
+        c.send(cgi_sid, b"x" * (3 * MIB // 2), end_stream=True)
+        c.wait(lambda: file_sid in c.resets and cgi_sid in c.resets, timeout=10)
+        assert c.resets[file_sid] == 8 and c.resets[cgi_sid] == 8, c.resets   # CANCEL
+        assert len(c.bodies[file_sid]) == MIB and len(c.bodies[cgi_sid]) == MIB
+        assert c.request("GET", "/big.bin")[1] == (doc / "big.bin").read_bytes()
+    finally:
+        c.close()
+
+
 @pytest.mark.parametrize("key", ["server.h2c", "server.h2proto"])
 def test_h2c_disabled_keeps_http1(tmp_path, key):
     (tmp_path / "doc").mkdir()
