@@ -62,13 +62,16 @@ public struct HTTPRequestHeadBuilder {
                                   value: UnsafeRawBufferPointer(v)) }
     }
 
-    /// The head, or the error the parser would have answered the text with.
-    public consuming func finish() throws(HTTPParseError) -> HTTPRequestHead {
+    /// The head, or the error the parser would have answered the text with. Call once: the line
+    /// and the fields move into the head.
+    public mutating func finish() throws(HTTPParseError) -> HTTPRequestHead {
         countLine(0)   // the final empty line
         if let scanError { throw scanError }
         if let parseError { throw parseError }
-        guard let line else { throw .badRequest("empty request") }
-        return try fieldState.makeHead(line: line, headers: headers, headBytes: blockBytes, limits: limits)
+        guard let line = line.take() else { throw .badRequest("empty request") }
+        var fields = HTTPHeaders()
+        swap(&fields, &headers)
+        return try fieldState.makeHead(line: line, headers: fields, headBytes: blockBytes, limits: limits)
     }
 
     private mutating func countLine(_ length: Int) {

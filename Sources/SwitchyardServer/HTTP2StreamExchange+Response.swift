@@ -50,7 +50,7 @@ extension HTTP2StreamExchange {
 
     /// The file's cached field list, copied (its arrays are shared until the first append).
     func sendStaticHead(status: Int, framing requested: BodyFraming, fields: StaticFileFields, extra: ((ByteBuffer) -> Void)?) {
-        var list = fields.h2Full
+        var list = HTTP2FieldList(copying: fields.h2Full)
         list.status = status
         if let extra {
             let buffer = ByteBuffer(capacity: 256)
@@ -86,7 +86,7 @@ extension HTTP2StreamExchange {
         for (name, value) in extraResponseHeaders { list.append(name: name, value: value) }
         var bodyless = isHeadRequest || status == 204 || status == 304
         if case .length(let n) = framing {
-            if status != 204 && status != 304 { list.append(name: "content-length", value: String(n)) }
+            if status != 204 && status != 304 { list.append(name: Self.contentLengthName, decimal: n) }
             if n == 0 { bodyless = true }
         }
         if case .none = framing { bodyless = true }
@@ -96,6 +96,7 @@ extension HTTP2StreamExchange {
 
     static let serverName = Array("server".utf8)
     static let dateName = Array("date".utf8)
+    static let contentLengthName = Array("content-length".utf8)
 
     @discardableResult
     func sendBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
