@@ -9,42 +9,20 @@ public enum HTTP2HeaderValidator {
     /// Validates a request header block and takes its pseudo-header fields apart.
     public static func request(_ list: [HPACKHeaderField], streamID: UInt32,
                                connectProtocolEnabled: Bool) throws(HTTP2Error) -> HTTP2RequestHead {
-        var slots: (Int32, Int32, Int32, Int32, Int32) = (-1, -1, -1, -1, -1)
-        var regularStart = -1
-        var contentLength: Int?
-        var hostIndex = -1
-        for i in list.indices {
-            let field = list[i]
-            try checkField(field, streamID: streamID)
-            if field.name.first == UInt8(ascii: ":") {
-                guard regularStart < 0 else { throw malformed(streamID, "pseudo-header \(field.nameString) after a regular field") }
-                guard let slot = pseudoSlot(field.name) else {
-                    throw malformed(streamID, "pseudo-header \(field.nameString) in a request")
-                }
-                guard HTTP2RequestHead.get(slots, slot) < 0 else { throw malformed(streamID, "duplicate \(field.nameString)") }
-                HTTP2RequestHead.set(&slots, slot, Int32(i))
-                continue
+        var scan = Scan()
+        // Through a buffer pointer: each field is read in place, not copied (two retains, two releases).
+        let failure: HTTP2Error? = list.withUnsafeBufferPointer { fields in
+            for i in fields.indices {
+                if let error = scan.note(fields[i], at: i, streamID: streamID) { return error }
             }
-            if regularStart < 0 { regularStart = i }
-            try checkRegular(field, streamID: streamID)
-            switch field.name.count {
-            case 4 where hostIndex < 0 && field.name == hostName:
-                hostIndex = i
-            case 14 where field.name == contentLengthName:
-                // 1*DIGIT (RFC 9110 §8.6): no sign, no spaces, and short enough for an Int.
-                guard let value = digits(field.value), contentLength == nil || contentLength == value else {
-                    throw malformed(streamID, "content-length \(field.valueString)")
-                }
-                contentLength = value
-            default:
-                break
-            }
+            return nil
         }
-        let head = HTTP2RequestHead(list: list, regularStart: regularStart < 0 ? list.count : regularStart,
-                                    slots: slots, contentLength: contentLength)
+        if let failure { throw failure }
+        let head = HTTP2RequestHead(list: list, regularStart: scan.regularStart < 0 ? list.count : scan.regularStart,
+                                    slots: scan.slots, contentLength: scan.contentLength)
         guard head.pseudo(.method) != nil else { throw malformed(streamID, "no :method") }
-        if hostIndex >= 0, let authority = head.authority {
-            let host = list[hostIndex].valueString
+        if scan.hostIndex >= 0, let authority = head.authority {
+            let host = list[scan.hostIndex].valueString
             if !sameAuthority(authority, host, scheme: head.scheme) {
                 // §8.3.1 (a SHOULD): the gateway routes on Host, a cache or a log may key on :authority;
                 // two different names for one request is how requests get smuggled past vhost rules.
@@ -55,17 +33,68 @@ public enum HTTP2HeaderValidator {
         return head
     }
 
+    /// What the pass over the fields found: pseudo-header positions, where the regular fields
+    /// start, the declared length, the first `host`.
+    struct Scan {
+        var slots: (Int32, Int32, Int32, Int32, Int32) = (-1, -1, -1, -1, -1)
+        var regularStart = -1
+        var contentLength: Int?
+        var hostIndex = -1
+
+        mutating func note(_ field: HPACKHeaderField, at i: Int, streamID: UInt32) -> HTTP2Error? {
+            do throws(HTTP2Error) {
+                try HTTP2HeaderValidator.checkField(field, streamID: streamID)
+                if field.name.first == UInt8(ascii: ":") {
+                    guard regularStart < 0 else {
+                        throw HTTP2HeaderValidator.malformed(streamID, "pseudo-header \(field.nameString) after a regular field")
+                    }
+                    guard let slot = HTTP2HeaderValidator.pseudoSlot(field.name) else {
+                        throw HTTP2HeaderValidator.malformed(streamID, "pseudo-header \(field.nameString) in a request")
+                    }
+                    guard HTTP2RequestHead.get(slots, slot) < 0 else {
+                        throw HTTP2HeaderValidator.malformed(streamID, "duplicate \(field.nameString)")
+                    }
+                    HTTP2RequestHead.set(&slots, slot, Int32(i))
+                    return nil
+                }
+                if regularStart < 0 { regularStart = i }
+                try HTTP2HeaderValidator.checkRegular(field, streamID: streamID)
+                if hostIndex < 0 && HTTP2HeaderValidator.equals(field.name, "host") {
+                    hostIndex = i
+                } else if HTTP2HeaderValidator.equals(field.name, "content-length") {
+                    // 1*DIGIT (RFC 9110 §8.6): no sign, no spaces, and short enough for an Int.
+                    guard let value = HTTP2HeaderValidator.digits(field.value), contentLength == nil || contentLength == value else {
+                        throw HTTP2HeaderValidator.malformed(streamID, "content-length \(field.valueString)")
+                    }
+                    contentLength = value
+                }
+                return nil
+            } catch {
+                return error
+            }
+        }
+    }
+
     /// A pseudo-header's slot (see `HTTP2RequestHead.Pseudo`), by length first.
     static func pseudoSlot(_ name: [UInt8]) -> Int? {
-        let slot: Int
         switch name.count {
-        case 5: slot = 3
-        case 7: slot = name[1] == UInt8(ascii: "m") ? 0 : 1
-        case 9: slot = 4
-        case 10: slot = 2
+        case 5: return equals(name, ":path") ? 3 : nil
+        case 7: return equals(name, ":method") ? 0 : equals(name, ":scheme") ? 1 : nil
+        case 9: return equals(name, ":protocol") ? 4 : nil
+        case 10: return equals(name, ":authority") ? 2 : nil
         default: return nil
         }
-        return name == pseudoNames[slot] ? slot : nil
+    }
+
+    /// Byte equality with a literal, without an array for the literal.
+    @inline(__always)
+    static func equals(_ bytes: [UInt8], _ literal: StaticString) -> Bool {
+        let count = literal.utf8CodeUnitCount
+        guard bytes.count == count else { return false }
+        return bytes.withUnsafeBufferPointer { buffer in
+            for i in 0..<count where buffer[i] != literal.utf8Start[i] { return false }
+            return true
+        }
     }
 
     /// The value of 1 to 18 ASCII digits; nil for anything else.
@@ -79,10 +108,6 @@ public enum HTTP2HeaderValidator {
         return n
     }
 
-    static let hostName = Array("host".utf8)
-    static let teName = Array("te".utf8)
-    static let trailersValue = Array("trailers".utf8)
-    static let contentLengthName = Array("content-length".utf8)
 
     /// RFC 3986 §6.2.2/6.2.3 comparison: case-insensitive, a scheme's default port ignored.
     static func sameAuthority(_ a: String, _ b: String, scheme: String?) -> Bool {
@@ -159,7 +184,7 @@ public enum HTTP2HeaderValidator {
 
     private static func checkRegular(_ field: HPACKHeaderField, streamID: UInt32) throws(HTTP2Error) {
         if isConnectionSpecific(field.name) { throw malformed(streamID, "connection-specific field \(field.nameString)") }
-        if field.name.count == 2 && field.name == teName && field.value != trailersValue {
+        if equals(field.name, "te") && !equals(field.value, "trailers") {
             throw malformed(streamID, "te: \(field.valueString)")
         }
     }
@@ -167,19 +192,14 @@ public enum HTTP2HeaderValidator {
     /// Connection-specific fields, forbidden in HTTP/2 (§8.2.2), found by length first.
     static func isConnectionSpecific(_ name: [UInt8]) -> Bool {
         switch name.count {
-        case 7: return name == upgradeName
-        case 10: return name == connectionName || name == keepAliveName
-        case 16: return name == proxyConnectionName
-        case 17: return name == transferEncodingName
+        case 7: return equals(name, "upgrade")
+        case 10: return equals(name, "connection") || equals(name, "keep-alive")
+        case 16: return equals(name, "proxy-connection")
+        case 17: return equals(name, "transfer-encoding")
         default: return false
         }
     }
 
-    static let upgradeName = Array("upgrade".utf8)
-    static let connectionName = Array("connection".utf8)
-    static let keepAliveName = Array("keep-alive".utf8)
-    static let proxyConnectionName = Array("proxy-connection".utf8)
-    static let transferEncodingName = Array("transfer-encoding".utf8)
 
     /// RFC 9110 token characters, uppercase letters excluded (§8.2: names are lowercase in HTTP/2).
     @inline(__always)
