@@ -36,11 +36,27 @@ struct RequestLine {
         case .success(let v): version = v
         }
 
+        return try make(method: method, target: target, version: version)
+    }
+
+    /// The line from its parts, already checked as token and visible ASCII: the target split by
+    /// its form (also the way in for a request that never was text, see `HTTPRequestHeadBuilder`).
+    static func make(method: UnsafeRawBufferPointer, target: UnsafeRawBufferPointer,
+                     version: HTTPVersion) throws(HTTPParseError) -> RequestLine {
         let methodString = CommonStrings.method(method)
         var result = RequestLine(method: methodString, target: ASCII.string(target), path: "", query: nil,
                                  version: version, authority: nil)
         if let e = result.splitTarget(target) { throw e }
         return result
+    }
+
+    /// What `parse` demands of a method (1*tchar) and of a request-target (1*VCHAR).
+    static func isValidMethod(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        !bytes.isEmpty && bytes.allSatisfy { ASCII.isTokenChar($0) }
+    }
+
+    static func isValidTarget(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        !bytes.isEmpty && bytes.allSatisfy { $0 > 0x20 && $0 < 0x7F }
     }
 
     /// "HTTP/1.0" / "HTTP/1.1"; other well-formed "HTTP/x.y" -> 505; anything else -> 400.

@@ -3,8 +3,13 @@
 ///
 /// Entries are stored oldest-first behind a moving start index, so evicting is O(1) and the
 /// array is compacted only when the dead prefix outgrows the live part.
+///
+/// Each entry also has a `Key` (lengths and the value's last eight bytes) in a parallel array: the
+/// encoder looks up every field of every response here, and comparing two words per entry rules
+/// out nearly all of them (the Date values the table collects differ only near their end).
 public struct HPACKDynamicTable: Sendable {
     private var storage: [HPACKHeaderField] = []
+    private var keys: [Key] = []
     private var start = 0
     /// Sum of the entries' sizes.
     public private(set) var size = 0
@@ -31,6 +36,7 @@ public struct HPACKDynamicTable: Sendable {
     /// Empties the table (an entry larger than the table was added, §4.4).
     public mutating func removeAll() {
         storage.removeAll(keepingCapacity: true)
+        keys.removeAll(keepingCapacity: true)
         start = 0
         size = 0
     }
@@ -46,6 +52,7 @@ public struct HPACKDynamicTable: Sendable {
         var stored = field
         stored.neverIndexed = false
         storage.append(stored)
+        keys.append(stored.name.withUnsafeBufferPointer { n in stored.value.withUnsafeBufferPointer { Key(name: n, value: $0) } })
         size += entrySize
     }
 
@@ -56,14 +63,31 @@ public struct HPACKDynamicTable: Sendable {
 
     /// The newest index holding exactly that name and value, or nil (compared in place).
     public func index(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Int? {
-        var i = storage.count - 1
-        while i >= start {
-            if HPACKStaticTable.equalBytes(storage[i].value, value) && HPACKStaticTable.equalBytes(storage[i].name, name) {
-                return storage.count - i
+        let key = Key(name: name, value: value)
+        return keys.withUnsafeBufferPointer { keys in
+            var i = keys.count - 1
+            while i >= start {
+                if keys[i] == key && HPACKStaticTable.equalBytes(storage[i].value, value)
+                    && HPACKStaticTable.equalBytes(storage[i].name, name) {
+                    return keys.count - i
+                }
+                i -= 1
             }
-            i -= 1
+            return nil
         }
-        return nil
+    }
+
+    /// Both lengths and the last (up to) eight bytes of the value: equal for equal fields.
+    struct Key: Equatable, Sendable {
+        var lengths: UInt64
+        var tail: UInt64
+
+        init(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
+            lengths = UInt64(name.count) << 32 | UInt64(value.count)
+            var tail: UInt64 = 0
+            for byte in value.suffix(8) { tail = tail << 8 | UInt64(byte) }
+            self.tail = tail
+        }
     }
 
     /// The newest index with that name, or nil.
@@ -87,6 +111,7 @@ public struct HPACKDynamicTable: Sendable {
         }
         if start > 32 && start * 2 > storage.count {
             storage.removeFirst(start)
+            keys.removeFirst(start)
             start = 0
         }
     }

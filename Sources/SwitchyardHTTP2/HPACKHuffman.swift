@@ -13,6 +13,10 @@ public enum HPACKHuffman {
         var offset = [Int](repeating: 0, count: 32)
         /// Symbols ordered by (length, symbol), which is code order.
         var symbols: [UInt16] = []
+        /// For each length: one past the last code of that length or shorter, left-aligned in 32
+        /// bits. The length of the code at the front of a 32-bit window is the first whose limit
+        /// is above the window (canonical codes grow with their length).
+        var limit = [UInt64](repeating: 0, count: 32)
 
         init() {
             let table = HPACKHuffmanTable.codes
@@ -26,6 +30,8 @@ public enum HPACKHuffman {
                     count[length] += 1
                     index += 1
                 }
+                limit[length] = count[length] == 0 ? limit[length - 1]
+                    : (UInt64(firstCode[length]) + UInt64(count[length])) << UInt64(32 - length)
             }
         }
     }
@@ -38,30 +44,36 @@ public enum HPACKHuffman {
         case invalidPadding
     }
 
-    /// Decodes `input`, appending the symbols to `out`.
+    /// Decodes `input`, appending the symbols to `out`: a symbol at a time (not a bit at a time),
+    /// its length found from the limits of a 32-bit window over the bits not yet used.
     public static func decode(_ input: UnsafeRawBufferPointer, into out: inout [UInt8]) throws(DecodingError) {
         let tables = canonical
-        var code: UInt32 = 0
-        var length = 0
-        for byte in input {
-            var bit = 7
-            while bit >= 0 {
-                code = code << 1 | UInt32((byte >> UInt8(bit)) & 1)
-                length += 1
-                bit -= 1
-                let index = code &- tables.firstCode[length]
-                if code >= tables.firstCode[length] && index < tables.count[length] {
-                    let symbol = tables.symbols[tables.offset[length] + Int(index)]
-                    if symbol == 256 { throw .endOfStringSymbol }
-                    out.append(UInt8(symbol))
-                    code = 0
-                    length = 0
-                } else if length >= 30 {
-                    throw .endOfStringSymbol   // 30 bits without a symbol: only EOS is that long
-                }
+        let limit = tables.limit
+        var bits: UInt64 = 0    // unused bits, left-aligned
+        var count = 0           // how many
+        var next = 0
+        while true {
+            while count <= 56 && next < input.count {
+                bits |= UInt64(input[next]) << UInt64(56 - count)
+                count += 8
+                next += 1
             }
+            guard count > 0 else { return }
+            let window = bits >> 32
+            var length = 5      // the shortest code
+            while length < 30 && window >= limit[length] { length += 1 }
+            guard length <= count else {
+                // Padding (§5.2): fewer than 8 bits, all ones (the start of EOS).
+                guard count <= 7, bits >> UInt64(64 - count) == (UInt64(1) << UInt64(count)) - 1 else { throw .invalidPadding }
+                return
+            }
+            let index = Int(window >> UInt64(32 - length)) - Int(tables.firstCode[length])
+            let symbol = tables.symbols[tables.offset[length] + index]
+            if symbol == 256 { throw .endOfStringSymbol }
+            out.append(UInt8(symbol))
+            bits <<= UInt64(length)
+            count -= length
         }
-        if length > 7 || code != (UInt32(1) << length) - 1 { throw .invalidPadding }
     }
 
     /// Decodes a byte array (tests and tools).

@@ -25,7 +25,32 @@ public struct HTTP2FieldList: Sendable {
         spans.reserveCapacity(12)
     }
 
+    /// A copy of `other` with room for `extraBytes` and `extraFields` more: a cached list (a static
+    /// file's) that gets Date, Server and content-length appended without growing twice.
+    public init(copying other: HTTP2FieldList, extraBytes: Int = 96, extraFields: Int = 4) {
+        status = other.status
+        bytes.reserveCapacity(other.bytes.count + extraBytes)
+        bytes.append(contentsOf: other.bytes)
+        spans.reserveCapacity(other.spans.count + extraFields)
+        spans.append(contentsOf: other.spans)
+    }
+
     public var count: Int { spans.count }
+
+    /// Appends `name` (lowercase already) with a non-negative decimal value, no String made.
+    public mutating func append(name: [UInt8], decimal value: Int) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)   // 24 bytes: room for any Int
+        withUnsafeMutableBytes(of: &digits) { raw in
+            let buffer = raw.bindMemory(to: UInt8.self)
+            var n = max(0, value), i = buffer.count
+            repeat {
+                i -= 1
+                buffer[i] = UInt8(truncatingIfNeeded: 0x30 + n % 10)
+                n /= 10
+            } while n > 0
+            name.withUnsafeBufferPointer { append(name: $0, value: UnsafeBufferPointer(rebasing: buffer[i...])) }
+        }
+    }
 
     /// Appends a field, lowercasing the name as it is copied. The caller has checked the field
     /// (see `HTTP2ResponseFields`); names the gateway writes itself are lowercase already.

@@ -12,13 +12,31 @@ extension HTTP2ServerSession {
     }
 
     /// A response head from a field list (`HTTP2FieldList`): the gateway's way, see there.
+    ///
+    /// The block is encoded straight into the output behind a frame header written once its
+    /// length is known: no block array, no copy into a frame payload. A block longer than the
+    /// peer's frame size (rare) is taken out again and split into HEADERS and CONTINUATIONs.
     public mutating func sendHeaders(streamID: UInt32, list: HTTP2FieldList, endStream: Bool) throws(HTTP2SendError) {
         guard terminalError == nil else { throw .connectionClosed }
-        guard streams[streamID]?.canSend == true else { throw .streamNotWritable(streamID) }
-        var block: [UInt8] = []
-        block.reserveCapacity(64 + list.bytes.count)
-        hpackEncoder.encode(list, into: &block)
-        try sendHeaderBlock(streamID: streamID, block, endStream: endStream)
+        guard var stream = streams[streamID], stream.canSend else { throw .streamNotWritable(streamID) }
+        let frameStart = output.count
+        HTTP2FrameEncoder.appendHeader(length: 0, type: HTTP2FrameType.headers, flags: 0, streamID: streamID, into: &output)
+        hpackEncoder.encode(list, into: &output)
+        let length = output.count - frameStart - 9
+        guard length <= peerSettings.maxFrameSize else {
+            let block = Array(output[(frameStart + 9)...])
+            output.removeSubrange(frameStart...)
+            try sendHeaderBlock(streamID: streamID, block, endStream: endStream)
+            return
+        }
+        output[frameStart] = UInt8(truncatingIfNeeded: length >> 16)
+        output[frameStart + 1] = UInt8(truncatingIfNeeded: length >> 8)
+        output[frameStart + 2] = UInt8(truncatingIfNeeded: length)
+        output[frameStart + 4] = HTTP2Flags.endHeaders | (endStream ? HTTP2Flags.endStream : 0)
+        guard endStream else { return }
+        stream.phase = stream.phase.endingLocal
+        streams[streamID] = stream
+        closeIfFinished(streamID)
     }
 
     /// HEADERS, then CONTINUATIONs while the block is longer than the peer's frame size.

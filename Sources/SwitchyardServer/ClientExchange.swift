@@ -30,6 +30,9 @@ protocol ClientExchange: AnyObject {
     func sendHead(_ head: HTTPResponseHead, framing requested: BodyFraming)
     /// `sendHead` with ready-made, sanitised header lines (static files keep theirs per file).
     func sendHead(status: Int, framing requested: BodyFraming, fields: (ByteBuffer) -> Void)
+    /// A static file's 200/206 head: its cached fields (`StaticFileFields.full`), then the lines
+    /// `extra` writes (Content-Range, expire), if any. HTTP/2 starts from the cached field list.
+    func sendStaticHead(status: Int, framing requested: BodyFraming, fields: StaticFileFields, extra: ((ByteBuffer) -> Void)?)
     /// Body bytes; false when the client is behind (stop producing until `outputDrained`).
     @discardableResult func sendBody(_ bytes: UnsafeRawBufferPointer) -> Bool
     /// A file region as the body (takes ownership of `fd`).
@@ -63,5 +66,13 @@ extension ClientExchange {
     func sendError(_ status: Int) { sendError(status, close: false, extraHeaders: []) }
     func sendError(_ status: Int, close: Bool) { sendError(status, close: close, extraHeaders: []) }
     func sendError(_ status: Int, extraHeaders: [(String, String)]) { sendError(status, close: false, extraHeaders: extraHeaders) }
+
+    /// HTTP/1.1 writes the cached lines as they are.
+    func sendStaticHead(status: Int, framing requested: BodyFraming, fields: StaticFileFields, extra: ((ByteBuffer) -> Void)?) {
+        sendHead(status: status, framing: requested) { out in
+            out.append(fields.full)
+            extra?(out)
+        }
+    }
 }
 

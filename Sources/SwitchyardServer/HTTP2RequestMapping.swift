@@ -4,11 +4,14 @@ import SwitchyardWebSocket
 
 /// The HTTP/1.1 view of an HTTP/2 request, which routes and backends already understand.
 ///
-/// The head is written out as HTTP/1.1 text and run through the same `HTTPRequestParser` every
-/// HTTP/1.1 request goes through, so Host rules, Connection tokens, Upgrade, the size limits and
-/// every check of the parser apply unchanged (a `:path` with a space becomes a 400, as its
-/// HTTP/1.1 form would). The cost is one small copy per request, far below routing's.
+/// The head is built straight from the decoded fields by `HTTPRequestHeadBuilder`, which applies
+/// every rule `HTTPRequestParser` applies to the equivalent HTTP/1.1 text (Host rules, Connection
+/// tokens, Upgrade, the size limits, a `:path` with a space is a 400 as its HTTP/1.1 form would
+/// be) without writing that text and parsing it again: the fields go from HPACK's bytes into the
+/// head's strings once.
 ///
+/// - Host comes from `:authority` when the request has no `host` field (RFC 9113 §8.3.1); cookie
+///   crumbs are joined with "; " into one field at the place of the first (§8.2.3).
 /// - A body of unknown length (no `content-length`, HEADERS without END_STREAM) is announced as
 ///   `transfer-encoding: chunked`, exactly what an HTTP/1.1 body of unknown length looks like to
 ///   the routes (CGI streams it; SCGI and uwsgi, which need the length up front, answer 411).
@@ -26,48 +29,86 @@ enum HTTP2RequestMapping {
 
     static func http1Head(_ request: HTTP2RequestHead, endStream: Bool, limits: HTTPParserLimits,
                           random: inout FastRandom) -> Result<Mapped, HTTPParseError> {
-        var text: [UInt8] = []
-        text.reserveCapacity(256)
-        let isTunnel = request.method == "CONNECT"
-        var skip: Set<[UInt8]> = []
-        if let proto = request.connectProtocol {
-            text += Array("GET \(request.path ?? "/") HTTP/1.1\r\n".utf8)
-            if proto.lowercased() == "websocket" {
-                skip = [Array("sec-websocket-key".utf8), Array("sec-websocket-version".utf8)]
-                var key: [UInt8] = []
-                for _ in 0..<2 { withUnsafeBytes(of: random.next()) { key += $0 } }
-                text += Array("upgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-key: \(Base64.encode(key))\r\nsec-websocket-version: 13\r\n".utf8)
-            } else {
-                text += Array("upgrade: \(proto)\r\nconnection: upgrade\r\n".utf8)
-            }
-        } else if isTunnel {
-            text += Array("CONNECT \(request.authority ?? "") HTTP/1.1\r\n".utf8)
-        } else {
-            text += Array("\(request.method) \(request.path ?? "/") HTTP/1.1\r\n".utf8)
-        }
+        let isTunnel = request.methodIs("CONNECT")
         let hasBody = !endStream && !isTunnel
-        // No body on the stream: a content-length a client put on it anyway says nothing.
-        skip.insert(Array("content-length".utf8))
-        if hasBody {
-            if let length = request.contentLength { text += Array("content-length: \(length)\r\n".utf8) }
-            else { text += Array("transfer-encoding: chunked\r\n".utf8) }
+        let isUpgrade = request.isExtendedConnect
+        let method = isUpgrade ? Names.get : request.pseudo(.method) ?? []
+        let target = !isUpgrade && isTunnel ? request.pseudo(.authority) ?? [] : request.pseudo(.path) ?? Names.slash
+        let built: Result<HTTPRequestHead, HTTPParseError> = method.withUnsafeBytes { m in
+            target.withUnsafeBytes { t in
+                var builder = HTTPRequestHeadBuilder(method: m, target: t, limits: limits,
+                                                     fieldCapacity: request.list.count - request.regularStart + 2)
+                let isWebSocket = addUpgradeFields(request, to: &builder, random: &random)
+                if hasBody {
+                    if let length = request.contentLength { builder.add(name: "content-length", value: String(length)) }
+                    else { builder.add(name: "transfer-encoding", value: "chunked") }
+                }
+                addFields(request, to: &builder, isWebSocket: isWebSocket)
+                do throws(HTTPParseError) { return .success(try builder.finish()) } catch { return .failure(error) }
+            }
         }
-        for field in request.http1Fields() where !skip.contains(field.name) {
-            text += field.name
-            text += [UInt8(ascii: ":"), UInt8(ascii: " ")]
-            text += field.value
-            text += [13, 10]
+        return built.map { Mapped(head: $0, isTunnel: isTunnel, hasBody: hasBody) }
+    }
+
+    /// Extended CONNECT's upgrade fields; true when it is a WebSocket (whose own key and version go).
+    private static func addUpgradeFields(_ request: HTTP2RequestHead, to builder: inout HTTPRequestHeadBuilder,
+                                         random: inout FastRandom) -> Bool {
+        guard let proto = request.connectProtocol else { return false }
+        guard proto.lowercased() == "websocket" else {
+            builder.add(name: "upgrade", value: proto)
+            builder.add(name: "connection", value: "upgrade")
+            return false
         }
-        text += [13, 10]
-        var parser = HTTPRequestParser(limits: limits)
-        let step = text.withUnsafeBytes { parser.parseStep($0) }
-        switch step {
-        case .head(let head, _):
-            return .success(Mapped(head: head, isTunnel: isTunnel, hasBody: hasBody))
-        case .failure(let error):
-            return .failure(error)
-        case .needMoreData, .body, .end:
-            return .failure(HTTPParseError(status: 400, reason: "HTTP/2 request head does not map to HTTP/1.1"))
+        var key: [UInt8] = []
+        for _ in 0..<2 { withUnsafeBytes(of: random.next()) { key += $0 } }
+        builder.add(name: "upgrade", value: "websocket")
+        builder.add(name: "connection", value: "upgrade")
+        builder.add(name: "sec-websocket-key", value: Base64.encode(key))
+        builder.add(name: "sec-websocket-version", value: "13")
+        return true
+    }
+
+    /// The client's fields: `host` from `:authority` first when there is no `host` field, cookie
+    /// crumbs joined, `content-length` left out (re-announced above only when a body follows).
+    private static func addFields(_ request: HTTP2RequestHead, to builder: inout HTTPRequestHeadBuilder, isWebSocket: Bool) {
+        var hasHost = false, cookies = 0
+        for field in request.regularFields {
+            if field.name == Names.host { hasHost = true } else if field.name == Names.cookie { cookies += 1 }
         }
+        if !hasHost, let authority = request.pseudo(.authority) {
+            authority.withUnsafeBytes { a in Names.host.withUnsafeBytes { builder.add(name: $0, value: a) } }
+        }
+        var joined: [UInt8] = []
+        if cookies > 1 {
+            var first = true
+            for field in request.regularFields where field.name == Names.cookie {
+                if !first { joined.append(contentsOf: Names.crumbSeparator) }
+                first = false
+                joined.append(contentsOf: field.value)
+            }
+        }
+        var cookieWritten = false
+        for field in request.regularFields {
+            if field.name == Names.contentLength { continue }
+            if isWebSocket && (field.name == Names.secWebSocketKey || field.name == Names.secWebSocketVersion) { continue }
+            if cookies > 1 && field.name == Names.cookie {
+                if cookieWritten { continue }   // in the joined field already
+                cookieWritten = true
+                joined.withUnsafeBytes { v in field.name.withUnsafeBytes { n in builder.add(name: n, value: v) } }
+                continue
+            }
+            field.name.withUnsafeBytes { n in field.value.withUnsafeBytes { v in builder.add(name: n, value: v) } }
+        }
+    }
+
+    private enum Names {
+        static let get = Array("GET".utf8)
+        static let slash = Array("/".utf8)
+        static let host = Array("host".utf8)
+        static let cookie = Array("cookie".utf8)
+        static let contentLength = Array("content-length".utf8)
+        static let secWebSocketKey = Array("sec-websocket-key".utf8)
+        static let secWebSocketVersion = Array("sec-websocket-version".utf8)
+        static let crumbSeparator = Array("; ".utf8)
     }
 }

@@ -48,6 +48,18 @@ extension HTTP2StreamExchange {
         writeHead(framing: requested, list: &list)
     }
 
+    /// The file's cached field list, copied (its arrays are shared until the first append).
+    func sendStaticHead(status: Int, framing requested: BodyFraming, fields: StaticFileFields, extra: ((ByteBuffer) -> Void)?) {
+        var list = HTTP2FieldList(copying: fields.h2Full)
+        list.status = status
+        if let extra {
+            let buffer = ByteBuffer(capacity: 256)
+            extra(buffer)
+            HTTP2ResponseFields.appendLines(buffer.readable, to: &list)
+        }
+        writeHead(framing: requested, list: &list)
+    }
+
     /// HEADERS with Date, Server, the scope's response headers and content-length; END_STREAM
     /// at once when no body can follow (HEAD, 204, 304, an empty body).
     private func writeHead(framing: BodyFraming, list: inout HTTP2FieldList) {
@@ -74,7 +86,7 @@ extension HTTP2StreamExchange {
         for (name, value) in extraResponseHeaders { list.append(name: name, value: value) }
         var bodyless = isHeadRequest || status == 204 || status == 304
         if case .length(let n) = framing {
-            if status != 204 && status != 304 { list.append(name: "content-length", value: String(n)) }
+            if status != 204 && status != 304 { list.append(name: Self.contentLengthName, decimal: n) }
             if n == 0 { bodyless = true }
         }
         if case .none = framing { bodyless = true }
@@ -84,6 +96,7 @@ extension HTTP2StreamExchange {
 
     static let serverName = Array("server".utf8)
     static let dateName = Array("date".utf8)
+    static let contentLengthName = Array("content-length".utf8)
 
     @discardableResult
     func sendBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
@@ -126,10 +139,49 @@ extension HTTP2StreamExchange {
         connection?.pump(self)
     }
 
+    /// A body of bytes shared with the static-file cache. A small one is not pumped here: the
+    /// handler finishes next (`finishResponse`), which sends it as one DATA frame with END_STREAM
+    /// (`sendWholeBody`); the connection's pump after the read moves it otherwise.
     func sendCachedFile(_ storage: [UInt8], offset: Int, count: Int) {
         guard phase != .done, !sendClosed, !ending, source == nil, count > 0 else { return }
         source = .shared(storage, offset: offset, remaining: count)
-        connection?.pump(self)
+        if count > HTTP2Connection.quantum || pendingCount > 0 { connection?.pump(self) }
+    }
+
+    /// The finished response's whole body (bytes queued or a cached file, at most one pump
+    /// quantum) as DATA with END_STREAM at once, when the windows take all of it and no other
+    /// stream's output waits for the socket: no round of the pump for a small static response.
+    /// False when the pump has to do it (the stream then goes on from where this left it).
+    func sendWholeBody() -> Bool {
+        guard !sendClosed, !isReady, let connection, !connection.isBehind else { return false }
+        let taken: Int, total: Int   // the window was checked: all of it goes unless the stream died
+        if pendingCount > 0 {
+            guard source == nil, pendingCount <= HTTP2Connection.quantum,
+                  connection.sendWindow(streamID) >= pendingCount else { return false }
+            total = pendingCount
+            taken = pending.withUnsafeBytes { raw in
+                connection.sendData(streamID, UnsafeRawBufferPointer(rebasing: raw[pendingStart...]), endStream: true)
+            }
+            pendingStart += taken
+            bytesSent += taken
+            guard taken == total else { return false }
+            pending.removeAll(keepingCapacity: false)
+            pendingStart = 0
+        } else if case .shared(let storage, let offset, let remaining) = source {
+            guard remaining <= HTTP2Connection.quantum, connection.sendWindow(streamID) >= remaining else { return false }
+            total = remaining
+            taken = storage.withUnsafeBytes { raw in
+                connection.sendData(streamID, UnsafeRawBufferPointer(rebasing: raw[offset..<offset + remaining]), endStream: true)
+            }
+            bytesSent += taken
+            source = taken == total ? nil : .shared(storage, offset: offset + taken, remaining: remaining - taken)
+            guard taken == total else { return false }
+        } else {
+            return false
+        }
+        sendClosed = true
+        sendSideFinished()
+        return true
     }
 
     var pendingCount: Int { pending.count - pendingStart }

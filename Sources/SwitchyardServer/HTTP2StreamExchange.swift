@@ -256,6 +256,7 @@ final class HTTP2StreamExchange: ClientExchange {
         handler = nil
         if phase == .readingBody { discardBody = true }
         ending = true
+        if sendWholeBody() { return }
         endWhenFlushed()
     }
 

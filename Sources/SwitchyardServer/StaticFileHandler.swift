@@ -1,5 +1,6 @@
 import Glibc
 import SwitchyardHTTP
+import SwitchyardOS
 
 /// Serves files from the document root, small unchanged files from the worker's `StaticFileCache`
 /// (one stat(2) per request), others with sendfile(2): index files, MIME types, ETag and
@@ -191,11 +192,11 @@ struct StaticFileHandler {
                 return
             }
         }
-        connection.sendHead(status: contentRange == nil ? 200 : 206, framing: .length(length)) { out in
-            out.append(fields.full)
+        let extra: ((ByteBuffer) -> Void)? = contentRange == nil && expire == nil ? nil : { out in
             if let contentRange { HeaderName.appendField("Content-Range", contentRange, to: out) }
             expire?.appendFields(now: now, mtime: mtime, to: out)
         }
+        connection.sendStaticHead(status: contentRange == nil ? 200 : 206, framing: .length(length), fields: fields, extra: extra)
         if isHead {
             if fd >= 0 { close(fd) }
         } else if let body = entry.body {

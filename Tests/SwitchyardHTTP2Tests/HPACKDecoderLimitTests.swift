@@ -23,6 +23,51 @@ struct HPACKDecoderLimitTests {
         #expect(try HPACKHuffman.decode(out) == all)
     }
 
+    static let symbolByCode: [UInt64: Int] = Dictionary(uniqueKeysWithValues: HPACKHuffmanTable.codes.enumerated().map {
+        (UInt64($0.element.length) << 32 | UInt64($0.element.code), $0.offset)
+    })
+
+    /// The decoder reads a symbol at a time; this reads the code a bit at a time, straight from
+    /// Appendix B. Both must give the same bytes or the same error for any input.
+    static func referenceDecode(_ input: [UInt8]) -> Result<[UInt8], HPACKHuffman.DecodingError> {
+        var out: [UInt8] = []
+        var code: UInt32 = 0, length = 0
+        for byte in input {
+            for bit in (0..<8).reversed() {
+                code = code << 1 | UInt32((byte >> UInt8(bit)) & 1)
+                length += 1
+                if let symbol = symbolByCode[UInt64(length) << 32 | UInt64(code)] {
+                    if symbol == 256 { return .failure(.endOfStringSymbol) }
+                    out.append(UInt8(symbol))
+                    code = 0
+                    length = 0
+                } else if length >= 30 {
+                    return .failure(.endOfStringSymbol)
+                }
+            }
+        }
+        if length > 7 || code != (UInt32(1) << length) - 1 { return .failure(.invalidPadding) }
+        return .success(out)
+    }
+
+    @Test func huffmanDecoderAgreesWithABitByBitReading() {
+        var random = TestRandom(seed: 0x4855_4646)
+        var inputs: [[UInt8]] = [[], [0xff], [0x00], [0xff, 0xff, 0xff], [0xff, 0xff, 0xff, 0xff], [0xfe, 0x3f]]
+        for _ in 0..<2_000 { inputs.append(random.bytes(random.below(12))) }
+        for _ in 0..<500 {   // valid strings, cut or with a byte changed now and then
+            var bytes: [UInt8] = []
+            HPACKHuffman.encode(random.bytes(random.below(20)), into: &bytes)
+            if !bytes.isEmpty && random.below(3) == 0 { bytes[random.below(bytes.count)] ^= UInt8(1 << random.below(8)) }
+            if !bytes.isEmpty && random.below(3) == 0 { bytes.removeLast() }
+            inputs.append(bytes)
+        }
+        for input in inputs {
+            let got: Result<[UInt8], HPACKHuffman.DecodingError>
+            do { got = .success(try HPACKHuffman.decode(input)) } catch { got = .failure(error) }
+            #expect(got == Self.referenceDecode(input), "\(input)")
+        }
+    }
+
     @Test func huffmanRejectsEOSAndBadPadding() {
         // EOS (30 ones) inside a string.
         #expect(throws: HPACKHuffman.DecodingError.endOfStringSymbol) { try HPACKHuffman.decode([0xff, 0xff, 0xff, 0xff]) }

@@ -67,4 +67,16 @@ struct HTTP2FieldListTests {
         #expect(first.count > 3)
         #expect(second == [0x88, 0x80 | 63, 0x80 | 62])   // :status 200, then both from the table (newest = 62)
     }
+
+    @Test func copiedListAndDecimalValues() {
+        var cached = HTTP2FieldList(status: 200)
+        cached.append(name: "Content-Type", value: "text/plain")
+        var list = HTTP2FieldList(copying: cached)
+        list.status = 206
+        for n in [0, 7, 1024, Int.max] { list.append(name: Array("content-length".utf8), decimal: n) }
+        let fields = list.headerFields.map { "\($0.nameString): \($0.valueString)" }
+        #expect(fields == [":status: 206", "content-type: text/plain", "content-length: 0", "content-length: 7",
+                           "content-length: 1024", "content-length: \(Int.max)"])
+        #expect(cached.count == 1 && cached.status == 200, "the cached list is not changed by the copy's appends")
+    }
 }

@@ -54,6 +54,23 @@ struct HTTP2RequestMappingTests {
         #expect(CGIRequestInfo.wantsWebSocket(h))
     }
 
+    @Test func cookieCrumbsJoinAsTheHTTP11TextWouldReadThem() throws {
+        func cookie(_ crumbs: [String]) throws -> [String] {
+            let head = HTTP2RequestHead(method: "GET", scheme: "https", authority: "a.test", path: "/",
+                                        fields: crumbs.map { field("cookie", $0) } + [field("accept", "*/*")])
+            return try map(head).get().head.headers.values("Cookie")
+        }
+        #expect(try cookie(["a=1"]) == ["a=1"])
+        #expect(try cookie(["a=1", "b=2", "c=3"]) == ["a=1; b=2; c=3"])
+        #expect(try cookie(["", "b=2"]) == ["; b=2"])
+        #expect(try cookie(["a=1", ""]) == ["a=1;"], "trailing whitespace trimmed, as the parser trims it")
+        let head = try map(HTTP2RequestHead(method: "GET", scheme: "https", authority: "a.test", path: "/",
+                                            fields: [field("accept", "*/*"), field("cookie", "a=1"), field("x", "y"),
+                                                     field("cookie", "b=2")])).get().head
+        #expect(head.headers.map(\.name) == ["host", "accept", "cookie", "x"], "joined at the first crumb's place")
+        #expect(head.headBytes == "GET / HTTP/1.1\r\nhost: a.test\r\naccept: */*\r\ncookie: a=1; b=2\r\nx: y\r\n\r\n".utf8.count)
+    }
+
     @Test func whatHTTP11CannotCarryIsRefusedByTheParser() {
         let spaced = map(HTTP2RequestHead(method: "GET", scheme: "http", authority: "h", path: "/a b"))
         guard case .failure(let error) = spaced else { Issue.record("a :path with a space mapped"); return }

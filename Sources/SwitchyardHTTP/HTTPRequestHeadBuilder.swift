@@ -1,0 +1,83 @@
+/// Builds an `HTTPRequestHead` from a request's parts (method, target, field name/value bytes)
+/// that never were HTTP/1.1 text: the HTTP/2 gateway's way to the head routes and handlers read.
+///
+/// The outcome is the one `HTTPRequestParser` gives for the text
+/// `method SP target SP HTTP/1.1 CRLF (name ": " value CRLF)* CRLF`: the same limits (414 for the
+/// request line, 431 for the field count and the block size, checked before anything else as
+/// the parser's scanner does), the same line and field checks (`RequestLine`, values trimmed and
+/// free of control characters), the same cross-field rules (`FieldState`: Host, Content-Length,
+/// Transfer-Encoding, Connection, Expect, Upgrade) and the same interned strings. Only the text,
+/// its line scan and its second pass are gone. Parts must not contain CR, LF or NUL (an HTTP/2
+/// field cannot, RFC 9113 §8.2.1): they would have split the text into other lines.
+public struct HTTPRequestHeadBuilder {
+    private let limits: HTTPParserLimits
+    private var line: RequestLine?
+    /// The scanner's verdict (414/431) wins over any parse error, wherever that was found.
+    private var scanError: HTTPParseError?
+    private var parseError: HTTPParseError?
+    private var fieldState = FieldState()
+    private var headers = HTTPHeaders()
+    /// Bytes the text would have had so far (request line and field lines with their CRLF).
+    private var blockBytes = 0
+    private var fieldCount = 0
+
+    public init(method: UnsafeRawBufferPointer, target: UnsafeRawBufferPointer, limits: HTTPParserLimits,
+                fieldCapacity: Int = 16) {
+        self.limits = limits
+        headers.fields.reserveCapacity(fieldCapacity)
+        let lineLength = method.count + 1 + target.count + 9   // "M T HTTP/1.1"
+        if lineLength > limits.maxRequestLineLength {
+            scanError = .init(status: 414, reason: "request line longer than \(limits.maxRequestLineLength) bytes")
+        }
+        countLine(lineLength)
+        guard RequestLine.isValidMethod(method) else { parseError = .badRequest("malformed method in request line"); return }
+        guard RequestLine.isValidTarget(target) else { parseError = .badRequest("malformed request-target"); return }
+        do { line = try RequestLine.make(method: method, target: target, version: .http1_1) } catch { parseError = error }
+    }
+
+    /// One field line, as `name: value`.
+    public mutating func add(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        fieldCount += 1
+        if scanError == nil && fieldCount > limits.maxHeaderCount {
+            scanError = .init(status: 431, reason: "more than \(limits.maxHeaderCount) header fields")
+        }
+        countLine(name.count + 2 + value.count)
+        guard scanError == nil, parseError == nil else { return }
+        guard !name.isEmpty else { parseError = .badRequest("empty header name"); return }
+        guard name.allSatisfy({ ASCII.isTokenChar($0) }) else { parseError = .badRequest("invalid character in header name"); return }
+        let value = ASCII.trimmed(value)
+        for b in value where ASCII.isForbiddenInValue(b) {
+            parseError = .badRequest(b == 0 ? "NUL in header value" : b == ASCII.cr ? "bare CR in header value" : "control character in header value")
+            return
+        }
+        let valueString = FieldValueBytes.string(value)
+        if let e = fieldState.note(name: name, value: value, valueString: valueString) { parseError = e; return }
+        headers.add(name: CommonStrings.fieldName(name), value: valueString)
+    }
+
+    /// A field the caller writes itself (e.g. `upgrade: websocket`).
+    public mutating func add(name: StaticString, value: String) {
+        var value = value
+        value.withUTF8 { v in add(name: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount),
+                                  value: UnsafeRawBufferPointer(v)) }
+    }
+
+    /// The head, or the error the parser would have answered the text with. Call once: the line
+    /// and the fields move into the head.
+    public mutating func finish() throws(HTTPParseError) -> HTTPRequestHead {
+        countLine(0)   // the final empty line
+        if let scanError { throw scanError }
+        if let parseError { throw parseError }
+        guard let line = line.take() else { throw .badRequest("empty request") }
+        var fields = HTTPHeaders()
+        swap(&fields, &headers)
+        return try fieldState.makeHead(line: line, headers: fields, headBytes: blockBytes, limits: limits)
+    }
+
+    private mutating func countLine(_ length: Int) {
+        blockBytes += length + 2
+        if scanError == nil && blockBytes > limits.maxHeaderBlockSize {
+            scanError = .init(status: 431, reason: "request header block larger than \(limits.maxHeaderBlockSize) bytes")
+        }
+    }
+}

@@ -1,0 +1,219 @@
+/// RFC 9113 §8.2 and §8.3 checks on a decoded header list. A failure is a malformed request:
+/// a stream error of type PROTOCOL_ERROR (§8.1.1).
+///
+/// Every check reads the decoded bytes in place: a request is validated without a String, a
+/// copy of a field or a second list (the head keeps the list and where its pseudo-headers are).
+public enum HTTP2HeaderValidator {
+    static let pseudoNames: [[UInt8]] = [":method", ":scheme", ":authority", ":path", ":protocol"].map { Array($0.utf8) }
+
+    /// Validates a request header block and takes its pseudo-header fields apart.
+    public static func request(_ list: [HPACKHeaderField], streamID: UInt32,
+                               connectProtocolEnabled: Bool) throws(HTTP2Error) -> HTTP2RequestHead {
+        var scan = Scan()
+        // Through a buffer pointer: each field is read in place, not copied (two retains, two releases).
+        let failure: HTTP2Error? = list.withUnsafeBufferPointer { fields in
+            for i in fields.indices {
+                if let error = scan.note(fields[i], at: i, streamID: streamID) { return error }
+            }
+            return nil
+        }
+        if let failure { throw failure }
+        let head = HTTP2RequestHead(list: list, regularStart: scan.regularStart < 0 ? list.count : scan.regularStart,
+                                    slots: scan.slots, contentLength: scan.contentLength)
+        guard head.pseudo(.method) != nil else { throw malformed(streamID, "no :method") }
+        if scan.hostIndex >= 0, let authority = head.authority {
+            let host = list[scan.hostIndex].valueString
+            if !sameAuthority(authority, host, scheme: head.scheme) {
+                // §8.3.1 (a SHOULD): the gateway routes on Host, a cache or a log may key on :authority;
+                // two different names for one request is how requests get smuggled past vhost rules.
+                throw malformed(streamID, "host \(host) differs from :authority \(authority)")
+            }
+        }
+        try checkPseudo(head, streamID: streamID, connectProtocolEnabled: connectProtocolEnabled)
+        return head
+    }
+
+    /// What the pass over the fields found: pseudo-header positions, where the regular fields
+    /// start, the declared length, the first `host`.
+    struct Scan {
+        var slots: (Int32, Int32, Int32, Int32, Int32) = (-1, -1, -1, -1, -1)
+        var regularStart = -1
+        var contentLength: Int?
+        var hostIndex = -1
+
+        mutating func note(_ field: HPACKHeaderField, at i: Int, streamID: UInt32) -> HTTP2Error? {
+            do throws(HTTP2Error) {
+                try HTTP2HeaderValidator.checkField(field, streamID: streamID)
+                if field.name.first == UInt8(ascii: ":") {
+                    guard regularStart < 0 else {
+                        throw HTTP2HeaderValidator.malformed(streamID, "pseudo-header \(field.nameString) after a regular field")
+                    }
+                    guard let slot = HTTP2HeaderValidator.pseudoSlot(field.name) else {
+                        throw HTTP2HeaderValidator.malformed(streamID, "pseudo-header \(field.nameString) in a request")
+                    }
+                    guard HTTP2RequestHead.get(slots, slot) < 0 else {
+                        throw HTTP2HeaderValidator.malformed(streamID, "duplicate \(field.nameString)")
+                    }
+                    HTTP2RequestHead.set(&slots, slot, Int32(i))
+                    return nil
+                }
+                if regularStart < 0 { regularStart = i }
+                try HTTP2HeaderValidator.checkRegular(field, streamID: streamID)
+                if hostIndex < 0 && HTTP2HeaderValidator.equals(field.name, "host") {
+                    hostIndex = i
+                } else if HTTP2HeaderValidator.equals(field.name, "content-length") {
+                    // 1*DIGIT (RFC 9110 §8.6): no sign, no spaces, and short enough for an Int.
+                    guard let value = HTTP2HeaderValidator.digits(field.value), contentLength == nil || contentLength == value else {
+                        throw HTTP2HeaderValidator.malformed(streamID, "content-length \(field.valueString)")
+                    }
+                    contentLength = value
+                }
+                return nil
+            } catch {
+                return error
+            }
+        }
+    }
+
+    /// A pseudo-header's slot (see `HTTP2RequestHead.Pseudo`), by length first.
+    static func pseudoSlot(_ name: [UInt8]) -> Int? {
+        switch name.count {
+        case 5: return equals(name, ":path") ? 3 : nil
+        case 7: return equals(name, ":method") ? 0 : equals(name, ":scheme") ? 1 : nil
+        case 9: return equals(name, ":protocol") ? 4 : nil
+        case 10: return equals(name, ":authority") ? 2 : nil
+        default: return nil
+        }
+    }
+
+    /// Byte equality with a literal, without an array for the literal.
+    @inline(__always)
+    static func equals(_ bytes: [UInt8], _ literal: StaticString) -> Bool {
+        let count = literal.utf8CodeUnitCount
+        guard bytes.count == count else { return false }
+        return bytes.withUnsafeBufferPointer { buffer in
+            for i in 0..<count where buffer[i] != literal.utf8Start[i] { return false }
+            return true
+        }
+    }
+
+    /// The value of 1 to 18 ASCII digits; nil for anything else.
+    static func digits(_ value: [UInt8]) -> Int? {
+        guard !value.isEmpty, value.count <= 18 else { return nil }
+        var n = 0
+        for byte in value {
+            guard byte >= 0x30 && byte <= 0x39 else { return nil }
+            n = n * 10 + Int(byte - 0x30)
+        }
+        return n
+    }
+
+
+    /// RFC 3986 §6.2.2/6.2.3 comparison: case-insensitive, a scheme's default port ignored.
+    static func sameAuthority(_ a: String, _ b: String, scheme: String?) -> Bool {
+        func normalized(_ s: String) -> String {
+            let lower = s.lowercased()
+            let defaultPort = scheme == "https" ? ":443" : scheme == "http" ? ":80" : nil
+            if let port = defaultPort, lower.hasSuffix(port) { return String(lower.dropLast(port.count)) }
+            return lower
+        }
+        return normalized(a) == normalized(b)
+    }
+
+    /// Trailers: regular fields only (§8.1).
+    public static func trailers(_ list: [HPACKHeaderField], streamID: UInt32) throws(HTTP2Error) {
+        for field in list {
+            try checkField(field, streamID: streamID)
+            guard field.name.first != UInt8(ascii: ":") else { throw malformed(streamID, "pseudo-header in trailers") }
+            try checkRegular(field, streamID: streamID)
+        }
+    }
+
+    private static func checkPseudo(_ head: HTTP2RequestHead, streamID: UInt32, connectProtocolEnabled: Bool) throws(HTTP2Error) {
+        let scheme = head.pseudo(.scheme), path = head.pseudo(.path), authority = head.pseudo(.authority)
+        if head.methodIs("CONNECT") {
+            if let proto = head.pseudo(.protocol) {
+                // RFC 8441 §4: extended CONNECT carries all of :scheme, :path, :authority.
+                guard connectProtocolEnabled else { throw malformed(streamID, ":protocol without SETTINGS_ENABLE_CONNECT_PROTOCOL") }
+                guard !proto.isEmpty, scheme != nil, let path, !path.isEmpty, authority != nil else {
+                    throw malformed(streamID, "extended CONNECT without :scheme, :path and :authority")
+                }
+            } else {
+                // §8.5: plain CONNECT has only :method and :authority.
+                guard scheme == nil, path == nil, let authority, !authority.isEmpty else {
+                    throw malformed(streamID, "CONNECT must carry :authority and neither :scheme nor :path")
+                }
+            }
+            return
+        }
+        guard !head.isExtendedConnect else { throw malformed(streamID, ":protocol on a \(head.method) request") }
+        guard let scheme, !scheme.isEmpty else { throw malformed(streamID, "no :scheme") }
+        guard let path, !path.isEmpty else { throw malformed(streamID, "no :path or an empty one") }
+        guard !isOriginForm(path) else { return }
+        guard (path == asterisk && head.methodIs("OPTIONS")) || (scheme != httpName && scheme != httpsName) else {
+            throw malformed(streamID, ":path \(head.path ?? "") is not origin-form")
+        }
+    }
+
+    /// Starts with "/" as a character: a combining mark after the slash makes another first
+    /// character (the String rule this replaces), so a non-ASCII second byte asks the String.
+    private static func isOriginForm(_ path: [UInt8]) -> Bool {
+        guard path[0] == UInt8(ascii: "/") else { return false }
+        if path.count == 1 || path[1] < 0x80 { return true }
+        return String(decoding: path, as: UTF8.self).first == "/"
+    }
+
+    static let asterisk = Array("*".utf8)
+    static let httpName = Array("http".utf8)
+    static let httpsName = Array("https".utf8)
+
+    /// §8.2.1: lowercase token names, values without NUL/CR/LF or surrounding whitespace.
+    private static func checkField(_ field: HPACKHeaderField, streamID: UInt32) throws(HTTP2Error) {
+        guard !field.name.isEmpty else { throw malformed(streamID, "empty field name") }
+        for (i, byte) in field.name.enumerated() where !(i == 0 && byte == UInt8(ascii: ":")) {
+            guard isLowercaseTokenByte(byte) else { throw malformed(streamID, "invalid byte 0x\(String(byte, radix: 16)) in a field name") }
+        }
+        for byte in field.value where byte == 0 || byte == 0x0a || byte == 0x0d {
+            throw malformed(streamID, "NUL, CR or LF in the value of \(field.nameString)")
+        }
+        if let first = field.value.first, let last = field.value.last,
+           first == 0x20 || first == 0x09 || last == 0x20 || last == 0x09 {
+            throw malformed(streamID, "whitespace around the value of \(field.nameString)")
+        }
+    }
+
+    private static func checkRegular(_ field: HPACKHeaderField, streamID: UInt32) throws(HTTP2Error) {
+        if isConnectionSpecific(field.name) { throw malformed(streamID, "connection-specific field \(field.nameString)") }
+        if equals(field.name, "te") && !equals(field.value, "trailers") {
+            throw malformed(streamID, "te: \(field.valueString)")
+        }
+    }
+
+    /// Connection-specific fields, forbidden in HTTP/2 (§8.2.2), found by length first.
+    static func isConnectionSpecific(_ name: [UInt8]) -> Bool {
+        switch name.count {
+        case 7: return equals(name, "upgrade")
+        case 10: return equals(name, "connection") || equals(name, "keep-alive")
+        case 16: return equals(name, "proxy-connection")
+        case 17: return equals(name, "transfer-encoding")
+        default: return false
+        }
+    }
+
+
+    /// RFC 9110 token characters, uppercase letters excluded (§8.2: names are lowercase in HTTP/2).
+    @inline(__always)
+    static func isLowercaseTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"): return true
+        default: return false
+        }
+    }
+
+    static func malformed(_ streamID: UInt32, _ reason: String) -> HTTP2Error {
+        .stream(streamID, .protocolError, "malformed request: \(reason)")
+    }
+}

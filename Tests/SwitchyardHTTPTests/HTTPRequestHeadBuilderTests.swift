@@ -1,0 +1,91 @@
+import Testing
+@testable import SwitchyardHTTP
+
+/// `HTTPRequestHeadBuilder` must give what `HTTPRequestParser` gives for the same request written
+/// as HTTP/1.1 text: the same head, or the same status. Each case is run both ways and compared.
+@Suite("HTTP request head builder")
+struct HTTPRequestHeadBuilderTests {
+    typealias Fields = [(String, String)]
+
+    func built(_ method: String, _ target: String, _ fields: Fields, limits: HTTPParserLimits) -> Result<HTTPRequestHead, HTTPParseError> {
+        var method = method, target = target
+        return method.withUTF8 { m in
+            target.withUTF8 { t in
+                var builder = HTTPRequestHeadBuilder(method: UnsafeRawBufferPointer(m), target: UnsafeRawBufferPointer(t), limits: limits)
+                for (name, value) in fields {
+                    var name = name, value = value
+                    name.withUTF8 { n in value.withUTF8 { v in builder.add(name: UnsafeRawBufferPointer(n), value: UnsafeRawBufferPointer(v)) } }
+                }
+                do throws(HTTPParseError) { return .success(try builder.finish()) } catch { return .failure(error) }
+            }
+        }
+    }
+
+    func parsed(_ method: String, _ target: String, _ fields: Fields, limits: HTTPParserLimits) -> Result<HTTPRequestHead, HTTPParseError> {
+        var text = "\(method) \(target) HTTP/1.1\r\n"
+        for (name, value) in fields { text += "\(name): \(value)\r\n" }
+        text += "\r\n"
+        var parser = HTTPRequestParser(limits: limits)
+        switch parser.parse(Array(text.utf8)) {
+        case .success((.head(let head), _)): return .success(head)
+        case .success: return .failure(HTTPParseError(status: 0, reason: "no head"))
+        case .failure(let error): return .failure(error)
+        }
+    }
+
+    func expectSame(_ method: String, _ target: String, _ fields: Fields, limits: HTTPParserLimits = HTTPParserLimits(),
+                    sourceLocation: SourceLocation = #_sourceLocation) {
+        switch (built(method, target, fields, limits: limits), parsed(method, target, fields, limits: limits)) {
+        case (.success(let a), .success(let b)):
+            #expect(a == b, "\(method) \(target) \(fields)", sourceLocation: sourceLocation)
+        case (.failure(let a), .failure(let b)):
+            #expect(a.status == b.status, "\(method) \(target) \(fields): \(a.reason) vs \(b.reason)", sourceLocation: sourceLocation)
+        case (let a, let b):
+            Issue.record("\(method) \(target) \(fields): built \(a), parsed \(b)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func acceptedHeadsAreTheParsersHeads() {
+        let host: Fields = [("host", "a.test")]
+        expectSame("GET", "/x?y=1", host + [("accept", "*/*"), ("user-agent", "h2load nghttp2/1.52.0"), ("cookie", "a=1; b=2")])
+        expectSame("POST", "/p", host + [("content-length", "12")])
+        expectSame("POST", "/p", host + [("transfer-encoding", "chunked")])
+        expectSame("GET", "/ws", host + [("upgrade", "websocket"), ("connection", "upgrade"), ("sec-websocket-version", "13")])
+        expectSame("PUT", "/e", host + [("expect", "100-continue"), ("content-length", "3")])
+        expectSame("CONNECT", "a.test:443", host)
+        expectSame("OPTIONS", "*", host)
+        expectSame("GET", "http://b.test/abs", host)
+        expectSame("GET", "/", host + [("x-empty", ""), ("x-high", "caf\u{e9}"), ("cookie", "a=1; ")])
+        expectSame("FOO", "/", host)
+    }
+
+    @Test func refusalsHaveTheParsersStatus() {
+        let host: Fields = [("host", "a.test")]
+        expectSame("GET", "/", [])                                              // no Host
+        expectSame("GET", "/", host + [("host", "b.test")])                     // two
+        expectSame("GET", "/", [("host", "a/b")])                               // invalid Host
+        expectSame("GET", "/a#f", host)                                         // fragment
+        expectSame("G:T", "/", host)                                            // not a token
+        expectSame("GET", "/caf\u{e9}", host)                                   // not visible ASCII
+        expectSame("POST", "/", host + [("content-length", "1"), ("content-length", "2")])
+        expectSame("POST", "/", host + [("content-length", "x")])
+        expectSame("POST", "/", host + [("transfer-encoding", "gzip")])         // 501
+        expectSame("POST", "/", host + [("transfer-encoding", "chunked"), ("content-length", "3")])
+        expectSame("GET", "/", host + [("x", "a\u{1}b")])                       // control character
+        expectSame("CONNECT", "/", host)
+        expectSame("GET", "*", host)
+    }
+
+    @Test func limitsHaveTheParsersStatus() {
+        let host: Fields = [("host", "a.test")]
+        let small = HTTPParserLimits(maxRequestLineLength: 40, maxHeaderBlockSize: 120, maxBodySize: 10, maxHeaderCount: 3)
+        expectSame("GET", "/" + String(repeating: "a", count: 40), host, limits: small)                     // 414
+        expectSame("GET", "/" + String(repeating: "a", count: 40) + "#", host, limits: small)               // 414 first
+        expectSame("GET", "/", host + [("a", "1"), ("b", "2"), ("c", "3")], limits: small)                 // 431 count
+        expectSame("GET", "/", host + [("x", String(repeating: "v", count: 100))], limits: small)          // 431 size
+        expectSame("G:T", "/", host + [("x", String(repeating: "v", count: 100))], limits: small)          // 431 before 400
+        expectSame("POST", "/", host + [("content-length", "11")], limits: small)                          // 413
+        expectSame("GET", "/", host + [("x", String(repeating: "v", count: 82))], limits: small)           // at the limit
+        expectSame("GET", "/", host + [("x", String(repeating: "v", count: 83))], limits: small)           // one over
+    }
+}
