@@ -22,8 +22,9 @@ public protocol EventHandler: AnyObject {
 /// Handle for a scheduled timer; cancelling an already-fired timer is harmless.
 public struct TimerID: Hashable, Sendable { let value: UInt64 }
 
-/// One epoll instance (or io_uring, `URingPoller`, by `server.event-handler`) driven by one thread. Everything registered on a loop is touched only by that
-/// loop's thread; other threads talk to it through `execute(_:)` (an eventfd wake-up).
+/// One epoll instance (or an io_uring, `URingPoller`, by `server.event-handler`) driven by one
+/// thread. Everything registered on a loop is touched only by that loop's thread; other threads
+/// talk to it through `execute(_:)` (an eventfd wake-up).
 ///
 /// Sendable, checked by hand: `execute(_:)` is the only member meant for other threads, and its
 /// queue is behind a `Mutex`; everything else is touched by the loop's own thread (once `run()`
@@ -237,6 +238,7 @@ public final class EventLoop: @unchecked Sendable {
 
     public func run() {
         ownerThread = pthread_self()
+        uring?.enable()
         defer { ownerThread = nil }   // stopped: whoever joins the thread may use the loop's objects
         running = true
         while running {

@@ -70,6 +70,12 @@ final class URingPoller {
 
     /// Submits everything queued and waits up to `timeoutMilliseconds` (-1: until something
     /// completes); returns how many completions were copied into `completionData`/`completionResults`.
+    /// The loop's thread, before its first wait: it becomes the ring's single submitter.
+    func enable() {
+        let rc = sy_uring_enable(ring)
+        if rc < 0 { fatalError("io_uring_register(ENABLE_RINGS): \(SystemError("io_uring_register", errno: -rc))") }
+    }
+
     func wait(timeoutMilliseconds: Int32) -> Int {
         if !backlog.isEmpty { requeueBacklog() }
         let rc = sy_uring_submit_wait(ring, timeoutMilliseconds)

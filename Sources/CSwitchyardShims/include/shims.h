@@ -72,6 +72,8 @@ int sy_malloc_trim(void);
  * memory and submitted together with the wait. Functions return 0/counts, or -errno. */
 void *sy_uring_open(unsigned entries, unsigned cq_entries);   /* NULL and errno on failure */
 void sy_uring_close(void *ring);
+/* Called by the thread that runs the loop before its first wait: it becomes the ring's submitter. */
+int sy_uring_enable(void *ring);
 int sy_uring_poll_add(void *ring, int fd, uint32_t events, uint64_t user_data);
 int sy_uring_poll_remove(void *ring, uint64_t target_user_data);
 /* Submits what is queued and waits for one completion up to timeout_ms (-1 forever, 0 no wait). */
