@@ -1,3 +1,5 @@
+import SwitchyardOS
+
 /// `switchyard-bench compare [--quick] [--runs N] [--duration S] [--warmup S] [--out DIR]`, parsed.
 public struct CompareOptions: Equatable, Sendable {
     public var quick = false
@@ -16,6 +18,9 @@ public struct CompareOptions: Equatable, Sendable {
     /// `--pin CPU`: this program and everything it starts (gateways, backends, load client) run
     /// on that one CPU, so each figure is the whole system's CPU cost, not scheduling luck.
     public var pinCPU: Int? = nil
+    /// `--event-handler NAME`: `server.event-handler` of every Switchyard it starts ("linux-sysepoll"
+    /// or "io_uring"); nil leaves Switchyard's default.
+    public var eventHandler: String? = nil
     public static let pathNames = ["lighttpd", "cgi", "cgicopy", "scgi", "fcgi", "fcgip", "nscgi", "nfcgi", "proxy", "wstunnel", "direct", "tls", "h2"]
 
     public init() {}
@@ -27,7 +32,7 @@ public struct CompareOptions: Equatable, Sendable {
 
     public static let usage = """
     usage: switchyard-bench compare [--quick] [--runs N] [--duration S] [--warmup S] [--out DIR] [--keep]
-                                [--paths NAME,...] [--pin CPU]
+                                [--paths NAME,...] [--pin CPU] [--event-handler NAME]
 
     Starts switchyard (release build; one instance per backend path, one event loop each) and
     lighttpd on generated configs with the same C echo (cgi-bin/ws-echo-fast) behind every path,
@@ -46,6 +51,8 @@ public struct CompareOptions: Equatable, Sendable {
       --pin CPU       run everything (gateways, backends, load client) on this one CPU: each
                       figure is then CPU cost per operation of the whole path (stable to a few %),
                       not how well the processes happened to spread over the cores
+      --event-handler NAME  server.event-handler of every Switchyard: linux-sysepoll (epoll) or
+                      io_uring (default: Switchyard's own default)
       --paths LIST    only these gateways, comma-separated: lighttpd, cgi, cgicopy, scgi, fcgi,
                       fcgip, nscgi, nfcgi (native echo app), proxy (mod_proxy to the HTTP echo
                       app), wstunnel (mod_wstunnel to the raw echo app), direct (no gateway),
@@ -70,6 +77,12 @@ public struct CompareOptions: Equatable, Sendable {
                 let text = try scan.value(name)
                 guard let n = Int(text), n >= 0, n < 1024 else { throw BenchOptions.UsageError("\(name): expected a CPU number, got \"\(text)\"") }
                 o.pinCPU = n
+            case "--event-handler":
+                let text = try scan.value(name)
+                guard EventHandlerKind(rawValue: text) != nil else {
+                    throw BenchOptions.UsageError("\(name): expected linux-sysepoll or io_uring, got \"\(text)\"")
+                }
+                o.eventHandler = text
             case "--paths":
                 let text = try scan.value(name)
                 let names = text.split(separator: ",").map { String($0) }

@@ -25,8 +25,9 @@ public protocol EventHandler: AnyObject {
 /// Handle for a scheduled timer; cancelling an already-fired timer is harmless.
 public struct TimerID: Hashable, Sendable { let value: UInt64 }
 
-/// One epoll instance driven by one thread. Everything registered on a loop is touched only by that
-/// loop's thread; other threads talk to it through `execute(_:)` (an eventfd wake-up).
+/// One epoll instance (or an io_uring, `URingPoller`, by `server.event-handler`) driven by one
+/// thread. Everything registered on a loop is touched only by that loop's thread; other threads
+/// talk to it through `execute(_:)` (an eventfd wake-up).
 ///
 /// Sendable, checked by hand: `execute(_:)` is the only member meant for other threads, and its
 /// queue is behind a `Mutex`; everything else is touched by the loop's own thread (once `run()`
@@ -45,9 +46,14 @@ public final class EventLoop: @unchecked Sendable {
         /// EPOLLERR cannot be masked: a paused reader of a hung-up pipe would otherwise wake the
         /// loop forever.
         var armed: Bool
+        /// io_uring: the token of the one-shot poll in flight, 0 when none.
+        var token: UInt32 = 0
     }
 
     private let epfd: Int32
+    /// Non-nil when io_uring is the readiness source (then `epfd` is -1).
+    private let uring: URingPoller?
+    public let eventHandler: EventHandlerKind
     private var registrations: [Registration?] = []
     private var generationCounter: UInt32 = 0
     private var eventBuffer: UnsafeMutableRawPointer
@@ -76,10 +82,17 @@ public final class EventLoop: @unchecked Sendable {
     public let readScratch = ByteBuffer(capacity: 64 * 1024)
     public let name: String
 
-    public init(name: String = "loop") throws {
+    public init(name: String = "loop", eventHandler: EventHandlerKind = .epoll) throws {
         self.name = name
-        epfd = sy_epoll_create()
-        if epfd < 0 { throw SystemError("epoll_create1") }
+        self.eventHandler = eventHandler
+        if eventHandler == .ioUring {
+            uring = try URingPoller()
+            epfd = -1
+        } else {
+            uring = nil
+            epfd = sy_epoll_create()
+            if epfd < 0 { throw SystemError("epoll_create1") }
+        }
         wakeFD = sy_eventfd()
         if wakeFD < 0 { throw SystemError("eventfd") }
         eventBuffer = sy_epoll_events_alloc(Int32(eventCapacity))!
@@ -89,7 +102,7 @@ public final class EventLoop: @unchecked Sendable {
     deinit {
         sy_epoll_events_free(eventBuffer)
         Syscall.close(wakeFD)
-        Syscall.close(epfd)
+        if epfd >= 0 { Syscall.close(epfd) }
     }
 
     public static func monotonicNanoseconds() -> UInt64 {
@@ -110,6 +123,13 @@ public final class EventLoop: @unchecked Sendable {
         let generation = generationCounter
         let data = (UInt64(generation) << 32) | UInt64(UInt32(bitPattern: fd))
         let armed = !events.isEmpty
+        if let uring {
+            // A descriptor registered again without unregistering: its old poll must not linger.
+            if let old = registrations[Int(fd)], old.token != 0 { uring.disarm(fd: fd, token: old.token) }
+            registrations[Int(fd)] = Registration(handler: handler, generation: generation, events: events, armed: armed,
+                                                  token: armed ? uring.arm(fd: fd, events: EventLoop.epollMask(events)) : 0)
+            return
+        }
         if armed && sy_epoll_ctl(epfd, sy_epoll_ctl_add(), fd, EventLoop.epollMask(events), data) != 0 {
             throw SystemError("epoll_ctl(ADD)", context: "fd \(fd)")
         }
@@ -121,6 +141,12 @@ public final class EventLoop: @unchecked Sendable {
         guard Int(fd) < registrations.count, var reg = registrations[Int(fd)] else { return }
         if reg.events == events { return }
         reg.events = events
+        if let uring {
+            if reg.token != 0 { uring.disarm(fd: fd, token: reg.token) }
+            reg.token = events.isEmpty ? 0 : uring.arm(fd: fd, events: EventLoop.epollMask(events))
+            registrations[Int(fd)] = reg
+            return
+        }
         let data = (UInt64(reg.generation) << 32) | UInt64(UInt32(bitPattern: fd))
         if events.isEmpty {
             if reg.armed { _ = sy_epoll_ctl(epfd, sy_epoll_ctl_del(), fd, 0, 0); reg.armed = false }
@@ -141,7 +167,11 @@ public final class EventLoop: @unchecked Sendable {
     /// Removes the descriptor from the loop (call before closing it).
     public func unregister(fd: Int32) {
         guard fd >= 0, Int(fd) < registrations.count, let reg = registrations[Int(fd)] else { return }
-        if reg.armed { _ = sy_epoll_ctl(epfd, sy_epoll_ctl_del(), fd, 0, 0) }
+        if let uring {
+            if reg.token != 0 { uring.disarm(fd: fd, token: reg.token) }
+        } else if reg.armed {
+            _ = sy_epoll_ctl(epfd, sy_epoll_ctl_del(), fd, 0, 0)
+        }
         registrations[Int(fd)] = nil
     }
 
@@ -211,30 +241,63 @@ public final class EventLoop: @unchecked Sendable {
 
     public func run() {
         ownerThread = pthread_self()
+        uring?.enable()
         defer { ownerThread = nil }   // stopped: whoever joins the thread may use the loop's objects
         running = true
         while running {
             let timeout = nextTimeoutMilliseconds()
-            let n = sy_epoll_wait(epfd, eventBuffer, Int32(eventCapacity), timeout)
-            now = EventLoop.monotonicNanoseconds()
-            wallSeconds = Int(time(nil))
-            if n < 0 {
-                if errno == EINTR { continue }
-                fatalError("epoll_wait: \(SystemError("epoll_wait"))")
-            }
-            for i in 0..<Int(n) {
-                let data = sy_epoll_event_data(eventBuffer, Int32(i))
-                let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: data))
-                let generation = UInt32(truncatingIfNeeded: data >> 32)
-                guard Int(fd) < registrations.count, let reg = registrations[Int(fd)], reg.generation == generation else {
-                    continue  // stale: fd closed (and maybe reused) earlier in this batch
-                }
-                reg.handler.handleEvent(fd: fd, events: IOEvents(rawValue: sy_epoll_event_events(eventBuffer, Int32(i))))
-            }
+            if let uring { ringPass(uring, timeout: timeout) } else { epollPass(timeout: timeout) }
             runDeferred()
             runExpiredTimers()
             runDeferred()
         }
+    }
+
+    private func epollPass(timeout: Int32) {
+        let n = sy_epoll_wait(epfd, eventBuffer, Int32(eventCapacity), timeout)
+        now = EventLoop.monotonicNanoseconds()
+        wallSeconds = Int(time(nil))
+        if n < 0 {
+            if errno == EINTR { return }
+            fatalError("epoll_wait: \(SystemError("epoll_wait"))")
+        }
+        for i in 0..<Int(n) {
+            let data = sy_epoll_event_data(eventBuffer, Int32(i))
+            let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: data))
+            let generation = UInt32(truncatingIfNeeded: data >> 32)
+            guard Int(fd) < registrations.count, let reg = registrations[Int(fd)], reg.generation == generation else {
+                continue  // stale: fd closed (and maybe reused) earlier in this batch
+            }
+            reg.handler.handleEvent(fd: fd, events: IOEvents(rawValue: sy_epoll_event_events(eventBuffer, Int32(i))))
+        }
+    }
+
+    /// One io_uring pass: submit every queued poll change with the wait, deliver the completions,
+    /// re-arm each delivered descriptor that still wants events (queued for the next pass's enter).
+    private func ringPass(_ uring: URingPoller, timeout: Int32) {
+        let n = uring.wait(timeoutMilliseconds: timeout)
+        now = EventLoop.monotonicNanoseconds()
+        wallSeconds = Int(time(nil))
+        for i in 0..<n {
+            let data = uring.completionData[i]
+            let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: data))
+            let token = UInt32(truncatingIfNeeded: data >> 32)
+            guard token != 0, fd >= 0, Int(fd) < registrations.count, var reg = registrations[Int(fd)], reg.token == token else {
+                continue  // stale: removed, re-armed with other interest, or fd closed and reused
+            }
+            reg.token = 0
+            registrations[Int(fd)] = reg
+            let result = uring.completionResults[i]
+            // A failed poll (EBADF: closed without unregistering) reads as an error and is not re-armed.
+            reg.handler.handleEvent(fd: fd, events: result < 0 ? [.error, .hangup] : IOEvents(rawValue: UInt32(bitPattern: result)))
+            if result >= 0 { rearm(uring, fd: fd) }
+        }
+    }
+
+    private func rearm(_ uring: URingPoller, fd: Int32) {
+        guard Int(fd) < registrations.count, var reg = registrations[Int(fd)], reg.token == 0, !reg.events.isEmpty else { return }
+        reg.token = uring.arm(fd: fd, events: EventLoop.epollMask(reg.events))
+        registrations[Int(fd)] = reg
     }
 
     private func runDeferred() {

@@ -100,6 +100,7 @@ extension Server {
         let old = settings, now = new.settings
         var changed: [String] = []
         if old.eventLoops != now.eventLoops { changed.append("server.event-loops") }
+        if old.eventHandler != now.eventHandler { changed.append("server.event-handler") }
         if old.username != now.username { changed.append("server.username") }
         if old.groupname != now.groupname { changed.append("server.groupname") }
         if old.pidFile != now.pidFile { changed.append("server.pid-file") }

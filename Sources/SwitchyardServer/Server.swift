@@ -70,7 +70,7 @@ public final class Server {
     /// Binds, starts workers and backends, and blocks until SIGTERM/SIGINT and a graceful stop.
     public func run(announce: (String) -> Void) throws {
         if let path = settings.accessLogPath { accessLog = try AccessLog(path: path) }
-        let mainLoop = try EventLoop(name: "main")
+        let mainLoop = try EventLoop(name: "main", eventHandler: settings.eventHandler)
         self.mainLoop = mainLoop
         let loops = settings.eventLoops > 0 ? settings.eventLoops : ProcessSetup.usableCPUs
 

@@ -54,7 +54,7 @@ final class Worker {
     init(index: Int, server: Server) throws {
         self.index = index
         self.serverInstance = server
-        self.loop = try EventLoop(name: "worker-\(index)")
+        self.loop = try EventLoop(name: "worker-\(index)", eventHandler: server.config.settings.eventHandler)
         self.errorLog = server.errorLog
         let config = server.config
         self.config = config

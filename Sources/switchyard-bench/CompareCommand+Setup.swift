@@ -40,6 +40,7 @@ extension CompareCommand {
             let p = try port()
             let config = kind == .lighttpd ? CompareConfigs.lighttpdHead(www: www, port: p, name: name, temporary: temporary)
                                            : CompareConfigs.switchyardHead(www: www, port: p, name: name, temporary: temporary)
+                                             + CompareConfigs.eventHandler(options.eventHandler)
                                              + CompareConfigs.scriptDirectories(of: [setup.echoCGI, setup.helloCGI])
             gateways[name] = try CompareGateway(name: name, kind: kind, port: p, readyPath: ready, config: config + body,
                                                 directory: temporary)

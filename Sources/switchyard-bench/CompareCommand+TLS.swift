@@ -36,6 +36,7 @@ extension CompareCommand {
             guard let p = HTTPProbe.freePort() else { throw CompareFailure("no free port") }
             let head = kind == .lighttpd ? CompareConfigs.lighttpdHead(www: www, port: p, name: name, temporary: temporary)
                                          : CompareConfigs.switchyardHead(www: www, port: p, name: name, temporary: temporary)
+                                             + CompareConfigs.eventHandler(options.eventHandler)
                                            + CompareConfigs.scriptDirectories(of: [setup.echoCGI, setup.helloCGI])
             let g = try CompareGateway(name: name, kind: kind, port: p, readyPath: "/cgi/hello",
                                        config: head + Self.tlsSettings(certificates: dir) + CompareConfigs.cgiRoute(prefix: "/cgi/"),

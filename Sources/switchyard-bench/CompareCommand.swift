@@ -351,6 +351,7 @@ final class CompareCommand {
         let defaults = options.quick ? (1, 1.5, 0.5) : (3, 3.0, 1.0)
         if options.runs != defaults.0 { s += " --runs \(options.runs)" }
         if let cpu = options.pinCPU { s += " --pin \(cpu)" }
+        if let kind = options.eventHandler { s += " --event-handler \(kind)" }
         if !options.paths.isEmpty { s += " --paths " + options.paths.joined(separator: ",") }
         if options.duration != defaults.1 { s += " --duration \(NumberFormat.compact(options.duration))" }
         if options.warmup != defaults.2 { s += " --warmup \(NumberFormat.compact(options.warmup))" }

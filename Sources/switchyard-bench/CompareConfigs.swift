@@ -17,6 +17,11 @@ enum CompareConfigs {
         """
     }
 
+    /// `--event-handler`: the readiness source of every Switchyard (nil: the default).
+    static func eventHandler(_ name: String?) -> String {
+        name.map { "server.event-handler = \(q($0))\n" } ?? ""
+    }
+
     static func lighttpdHead(www: String, port: Int, name: String, temporary: String) -> String {
         """
         server.document-root = \(q(www))

@@ -107,6 +107,9 @@ import Testing
         #expect(p.pinCPU == 1 && o.pinCPU == nil)
         #expect(throws: BenchOptions.UsageError.self) { try CompareOptions.parse(["--pin", "-1"]) }
         #expect(throws: BenchOptions.UsageError.self) { try CompareOptions.parse(["--pin", "x"]) }
+        guard case .run(let u) = try CompareOptions.parse(["--event-handler", "io_uring"]) else { Issue.record("help"); return }
+        #expect(u.eventHandler == "io_uring" && o.eventHandler == nil)
+        #expect(throws: BenchOptions.UsageError.self) { try CompareOptions.parse(["--event-handler", "poll"]) }
     }
 }
 

@@ -2,6 +2,7 @@ import Testing
 @testable import SwitchyardServer
 import SwitchyardConfig
 import SwitchyardHTTP2
+import SwitchyardOS
 
 @Suite("configuration number ranges")
 struct ConfigLimitsTests {
@@ -50,6 +51,23 @@ struct ConfigLimitsTests {
         for (id, value) in [(HTTP2Setting.maxConcurrentStreams, 3), (HTTP2Setting.initialWindowSize, 1 << 20),
                             (HTTP2Setting.maxFrameSize, 65_536), (HTTP2Setting.maxHeaderListSize, 16_384 + 32 * 256)] {
             #expect(advertised.contains(HTTP2Setting(id, UInt32(value))), "setting \(id)")
+        }
+    }
+
+    /// `server.event-handler` takes lighttpd's "linux-sysepoll" (the default) or "io_uring"; any
+    /// other value (lighttpd's "poll", "libev", a typo) is an error at its line, not a silent epoll.
+    @Test func eventHandlerValues() throws {
+        #expect(try settings("server.tag = \"t\"\n").eventHandler == .epoll)
+        #expect(try settings("server.event-handler = \"io_uring\"\n").eventHandler == .ioUring)
+        #expect(try settings("server.event-handler = \"linux-sysepoll\"\n").eventHandler == .epoll)
+        for bad in ["poll", "io-uring", ""] {
+            do {
+                _ = try settings("server.tag = \"t\"\nserver.event-handler = \"\(bad)\"\n")
+                Issue.record("server.event-handler = \(bad) accepted")
+            } catch let e as ConfigError {
+                #expect(e.location.file == "n.conf" && e.location.line == 2, "\(e)")
+                #expect(e.message.contains("server.event-handler must be \"linux-sysepoll\" or \"io_uring\""), "\(e)")
+            }
         }
     }
 

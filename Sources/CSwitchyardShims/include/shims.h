@@ -68,4 +68,16 @@ int sy_waitpid_status(pid_t pid, int *exited, int *code, int nohang);
 
 /* glibc's malloc_trim(0): gives freed heap memory of every arena back to the kernel. */
 int sy_malloc_trim(void);
+/* io_uring as a readiness source (uring.c): an opaque ring, one-shot poll entries queued in user
+ * memory and submitted together with the wait. Functions return 0/counts, or -errno. */
+void *sy_uring_open(unsigned entries, unsigned cq_entries);   /* NULL and errno on failure */
+void sy_uring_close(void *ring);
+/* Called by the thread that runs the loop before its first wait: it becomes the ring's submitter. */
+int sy_uring_enable(void *ring);
+int sy_uring_poll_add(void *ring, int fd, uint32_t events, uint64_t user_data);
+int sy_uring_poll_remove(void *ring, uint64_t target_user_data);
+/* Submits what is queued and waits for one completion up to timeout_ms (-1 forever, 0 no wait). */
+int sy_uring_submit_wait(void *ring, int timeout_ms);
+/* Copies up to `max` completions out of the ring and consumes them; returns how many. */
+int sy_uring_reap(void *ring, uint64_t *user_data, int32_t *res, int max);
 #endif
