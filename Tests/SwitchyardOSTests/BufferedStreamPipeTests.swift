@@ -20,7 +20,10 @@ struct BufferedStreamPipeTests {
         var eof = false
         #expect(runLoop(loop, tick: { if !eof { eof = !drain(outbound.read, into: &got) } }) { eof })
         #expect(got == request)
-        #expect(!isOpen(outbound.write), "half-close of a pipe pair closes the write pipe")
+        // The reader's EOF is the proof that the half-close closed the write pipe (its only write
+        // end). Asking whether the descriptor number is still open would race with tests running
+        // in parallel, which may already have been given that number again.
+        #expect(eof)
         writeAll(inbound.write, Array("answer".utf8))
         Syscall.close(inbound.write)
         #expect(runLoop(loop) { recorder.eofCount > 0 })
