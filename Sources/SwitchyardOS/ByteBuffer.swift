@@ -48,10 +48,11 @@ public final class ByteBuffer {
             writeIndex = n
             if capacity - writeIndex >= count { return }
         }
-        // A buffer shrunk to nothing (an idle connection's) regrows in one step, to what the
+        // A buffer shrunk to nothing (an idle WebSocket's) regrows in one step, to what the
         // bytes need: a quiet WebSocket's small message must not cost it a KiB per buffer until
         // the next idle shrink (a thousand of them keep that much resident between messages).
-        var newCapacity = max(capacity * 2, ByteBuffer.smallestGrowth)
+        // Any other small buffer grows to 1 KiB at once, so piecewise appends do not regrow it.
+        var newCapacity = capacity == 0 ? ByteBuffer.smallestGrowth : max(capacity, 1024)
         while newCapacity - writeIndex < count { newCapacity *= 2 }
         let newStorage = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
         newStorage.copyMemory(from: storage, byteCount: writeIndex)
@@ -60,7 +61,7 @@ public final class ByteBuffer {
         capacity = newCapacity
     }
 
-    /// The least a buffer grows to.
+    /// What a buffer shrunk to nothing (capacity 0) grows to at least.
     public static let smallestGrowth = 128
 
     public var writableBytes: Int { capacity - writeIndex }

@@ -64,6 +64,7 @@ final class SpliceRelays: EventHandler {
             close(clientFD)
             close(backendRead)
             if backendWrite != backendRead { close(backendWrite) }
+            worker.relayClosed()   // the detached connection's count (it was kept before: a leak per failure)
             return
         }
         if !clientInput.isEmpty { relay.clientLeftover = clientInput }
