@@ -14,7 +14,12 @@ public final class ByteBuffer {
         self.storage = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 16)
     }
 
-    deinit { storage.deallocate() }
+    deinit { if capacity > 0 { storage.deallocate() } }
+
+    /// Where every buffer shrunk to nothing points (capacity 0, never written: `reserve` allocates
+    /// first). An idle connection's buffers then hold no heap block at all: a small block kept
+    /// per buffer would keep a page of freed handshake memory resident.
+    nonisolated(unsafe) private static let emptyStorage = UnsafeMutableRawPointer.allocate(byteCount: 16, alignment: 16)
 
     public var readableBytes: Int { writeIndex - readIndex }
     public var isEmpty: Bool { readIndex == writeIndex }
@@ -43,15 +48,21 @@ public final class ByteBuffer {
             writeIndex = n
             if capacity - writeIndex >= count { return }
         }
-        // A buffer shrunk to almost nothing (an idle connection's) regrows in one step.
-        var newCapacity = max(capacity, 1024)
+        // A buffer shrunk to nothing (an idle WebSocket's) regrows in one step, to what the
+        // bytes need: a quiet WebSocket's small message must not cost it a KiB per buffer until
+        // the next idle shrink (a thousand of them keep that much resident between messages).
+        // Any other small buffer grows to 1 KiB at once, so piecewise appends do not regrow it.
+        var newCapacity = capacity == 0 ? ByteBuffer.smallestGrowth : max(capacity, 1024)
         while newCapacity - writeIndex < count { newCapacity *= 2 }
         let newStorage = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
         newStorage.copyMemory(from: storage, byteCount: writeIndex)
-        storage.deallocate()
+        if capacity > 0 { storage.deallocate() }
         storage = newStorage
         capacity = newCapacity
     }
+
+    /// What a buffer shrunk to nothing (capacity 0) grows to at least.
+    public static let smallestGrowth = 128
 
     public var writableBytes: Int { capacity - writeIndex }
     public var writePointer: UnsafeMutableRawPointer { storage + writeIndex }
@@ -100,7 +111,8 @@ public final class ByteBuffer {
         return r
     }
 
-    /// Shrinks an idle buffer that grew for a burst back to `capacity`, so idle connections stay small.
+    /// Shrinks an idle buffer that grew for a burst back to `target` bytes (0: no heap block at
+    /// all, see `emptyStorage`), so idle connections stay small.
     /// Returns the bytes given back (0 when the buffer was not idle or already small).
     @discardableResult
     public func shrinkIfIdle(to target: Int) -> Int {
@@ -108,7 +120,7 @@ public final class ByteBuffer {
         let released = capacity - target
         storage.deallocate()
         capacity = target
-        storage = UnsafeMutableRawPointer.allocate(byteCount: target, alignment: 16)
+        storage = target == 0 ? ByteBuffer.emptyStorage : UnsafeMutableRawPointer.allocate(byteCount: target, alignment: 16)
         readIndex = 0
         writeIndex = 0
         return released

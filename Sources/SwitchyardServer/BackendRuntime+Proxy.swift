@@ -38,7 +38,7 @@ extension BackendRuntime {
             // A WebSocket lives as long as it likes: it never holds a place in the keep-alive pool.
             if config.maxConnections > 0 && hs.active >= config.maxConnections { return .failure(busy(hs, label)) }
             let stream = try connectedStream(codec, address: address, label: label)
-            stream.onClose = { [weak hs] _ in hs?.active -= 1 }
+            stream.loadHost = hs
             if debug > 0 { worker.errorLog.info(label, "proxy debug: upgrade request on a new connection of its own") }
             return start(stream, request, label: label, reused: false)
         }
@@ -75,7 +75,7 @@ extension BackendRuntime {
             worker.errorLog.info(label, "proxy debug: CONNECT \(request.info.requestURI) from \(request.info.remoteAddr): tunnel to backend \(hs.config.addressDescription)")
         }
         let stream = try connectedStream(RawTunnelCodec(), address: address, label: label)
-        stream.onClose = { [weak hs] _ in hs?.active -= 1 }
+        stream.loadHost = hs
         return start(stream, request, label: label, reused: false)
     }
 

@@ -99,7 +99,7 @@ extension BackendRuntime {
             do {
                 let stream = try connectedStream(RawTunnelCodec(), address: address, label: hostLabel)
                 hs.active += 1
-                stream.onClose = { [weak hs] _ in hs?.active -= 1 }
+                stream.loadHost = hs
                 exchange.attach(stream, connectTimeout: config.connectTimeout, onFailure: { [weak self, weak hs] why in
                     if let self, let hs { self.disable(hs, reason: why) }
                 })

@@ -213,7 +213,7 @@ final class BackendRuntime {
             fdStream.closeUnregistered()
             return .failure(.encodeFailed("\(label): \(error)"))
         }
-        fdStream.onClose = { [weak hs] _ in hs?.active -= 1 }
+        fdStream.loadHost = hs
         return .success(OpenedStream(stream: fdStream, reused: false))
     }
 

@@ -91,6 +91,10 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     private var bodyEnded = false
     /// Called after the stream closed its fds (lets the pool count load / reuse connections).
     var onClose: ((_ clean: Bool) -> Void)?
+    /// The host whose load count this dedicated connection holds until it closes: a reference
+    /// instead of a closure, so a relay taking the descriptors over keeps no closure context
+    /// (a heap object of its own) for it (see `SpliceRelays`).
+    weak var loadHost: BackendRuntime.HostState?
     /// Set by a keep-alive pool (the proxy's): at the clean end of a response the codec allows
     /// reuse of (`BackendCodec.allowsReuse`), the connection is offered here instead of closed;
     /// true = the pool keeps it.
@@ -104,7 +108,7 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
     static let initialCapacity = 512
     static let readSize = 64 * 1024
     /// What a quiet stream keeps (its buffers grow again with the next bytes).
-    static let idleCapacity = 64
+    static let idleCapacity = 0
 
     /// `writeFD == readFD` for sockets. `connecting` = a non-blocking connect is in progress.
     init(loop: EventLoop, codec: BackendCodec, readFD: Int32, writeFD: Int32, connecting: Bool, label: String) {
@@ -301,6 +305,8 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
         keepAlive = nil
         io.close()
         io.owner = nil
+        loadHost?.active -= 1
+        loadHost = nil
         onClose?(clean)
         onClose = nil
     }

@@ -142,7 +142,7 @@ final class FastCGIConnection: BufferedStreamDelegate {
         guard !closed else { return 0 }
         let scratchBytes = scratch.capacity
         scratch = []
-        return io.shrinkIdleBuffers(to: 64) + scratchBytes
+        return io.shrinkIdleBuffers(to: 0) + scratchBytes
     }
 
     private func flush() { io.flush() }
@@ -413,7 +413,7 @@ final class FastCGIMuxStream: BackendStream {
     }
 
     func shrinkIdleBuffers() -> Int {
-        parked.shrinkIfIdle(to: 64) + (connection?.shrinkIdleBuffers() ?? 0)
+        parked.shrinkIfIdle(to: 0) + (connection?.shrinkIdleBuffers() ?? 0)
     }
 
     func fail(_ failure: BackendFailure) {

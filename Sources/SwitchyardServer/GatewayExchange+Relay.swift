@@ -129,11 +129,14 @@ extension GatewayExchange {
         // The stream's close hook (its host's load count) runs when the relay closes the fds.
         let streamClosed = stream.onClose
         stream.onClose = nil
+        let loadHost = stream.loadHost
+        stream.loadHost = nil
         let stats = connection.routeStats   // read before the detach ends the exchange
         spliceWhenBusy = false
         guard let client = connection.detachForRelay() else {
             Glibc.close(backend.readFD)
             if backend.writeFD != backend.readFD { Glibc.close(backend.writeFD) }
+            loadHost?.active -= 1
             streamClosed?(false)
             return
         }
@@ -143,10 +146,15 @@ extension GatewayExchange {
         let finish = onFinish
         onFinish = nil
         enterDone()
-        SpliceRelay.start(worker: worker, clientFD: client.fd, clientInput: client.pendingInput,
-                          backendRead: backend.readFD, backendWrite: backend.writeFD, label: label,
-                          errorLog: errorLog, writeIdle: worker.server.maxWriteIdle, readTimeout: readTimeout,
-                          stats: stats, onClose: { clean in finish?(clean); streamClosed?(clean) })
+        // A closure only when there is one to call: the relay of a proxied or SCGI WebSocket then
+        // keeps no heap object of its own (see `SpliceRelays`).
+        var onClose: ((Bool) -> Void)?
+        if let finish, let streamClosed { onClose = { clean in finish(clean); streamClosed(clean) } }
+        else { onClose = finish ?? streamClosed }
+        worker.spliceRelays.start(clientFD: client.fd, clientInput: client.pendingInput,
+                                  backendRead: backend.readFD, backendWrite: backend.writeFD, label: label,
+                                  writeIdle: worker.server.maxWriteIdle, readTimeout: readTimeout,
+                                  release: SpliceRelays.Release(host: loadHost, stats: stats, onClose: onClose))
     }
 
     /// How long a backend connection may stay open once its response is complete, when the route

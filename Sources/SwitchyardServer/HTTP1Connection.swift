@@ -359,7 +359,7 @@ final class HTTP1Connection {
         // A quiet WebSocket gives its buffers back (a thousand idle connections stay small);
         // the next message grows them again, from 4 KiB reads up.
         if now - lastRead > 2_000_000_000 {
-            worker.idleBytesReleased += stream.shrinkIdleBuffers(to: 64)
+            worker.idleBytesReleased += stream.shrinkIdleBuffers(to: 0)
             stream.options.readSize = HTTP1Connection.upgradedQuietRead
         }
         return false

@@ -272,6 +272,7 @@ final class HTTP1Exchange: ClientExchange {
         // Before the head: a CONNECT's 200 says `Connection: close` (as lighttpd's does); a 101 never does.
         keepAlive = false
         sendHead(head, framing: .none)
+        headScratch = []   // no more heads: an idle WebSocket keeps no scratch of its handshake
         logAccess()
         phase = .upgraded
         // The access log line is written; a WebSocket can stay open for days and needs no more

@@ -25,7 +25,8 @@ final class WebSocketTunnelExchange: RequestHandler, BackendStreamDelegate {
     private(set) var connection: (any ClientExchange)?
     let worker: Worker
     let settings: WStunnelSettings
-    let acceptance: WebSocketServerHandshake.Acceptance
+    /// The handshake's answer; its 101 fields go once sent (only the subprotocol is read later).
+    private(set) var acceptance: WebSocketServerHandshake.Acceptance
     let label: String
     var phase = Phase.connecting
     var stream: FDBackendStream?
@@ -104,6 +105,8 @@ final class WebSocketTunnelExchange: RequestHandler, BackendStreamDelegate {
         connectNext = nil
         var head = HTTPResponseHead(status: 101, reason: "Switching Protocols")
         for (name, value) in acceptance.responseHeaders { head.headers.add(name: name, value: value) }
+        acceptance.responseHeaders = []
+        acceptance.accept = ""
         connection.switchToUpgraded(head)
         if settings.debug > 0 { worker.errorLog.info(label, "WebSocket open (subprotocol \(acceptance.subprotocol ?? "none"))") }
     }
@@ -243,12 +246,17 @@ final class WebSocketTunnelExchange: RequestHandler, BackendStreamDelegate {
         finish()
     }
 
-    /// A quiet tunnel gives its scratch space back, so a thousand idle WebSockets stay small.
+    /// A quiet tunnel gives its scratch space back, so a thousand idle WebSockets stay small:
+    /// all of it (the next message allocates again), since even a small buffer kept is an object
+    /// that keeps a page of freed handshake memory resident.
     private func releaseIdleBuffers(_ stream: FDBackendStream) {
-        worker.idleBytesReleased += stream.shrinkIdleBuffers()
-        if scratch.capacity > 1024 { scratch = [] }
-        if frameBuffer.capacity > 1024 { frameBuffer = [] }
-        if inbound.isEmpty && inbound.capacity > 1024 { inbound = [] }
+        worker.idleBytesReleased += stream.shrinkIdleBuffers() + scratch.capacity + frameBuffer.capacity
+        if scratch.capacity > 0 { scratch = [] }
+        if frameBuffer.capacity > 0 { frameBuffer = [] }
+        if inbound.isEmpty && inbound.capacity > 0 {
+            worker.idleBytesReleased += inbound.capacity
+            inbound = []
+        }
     }
 
     /// Once a second: connect-timeout, idle buffers, the ping-interval schedule and the pong timeout.

@@ -31,7 +31,7 @@ final class Worker {
     /// Connections that switched to HTTP/2 (ALPN `h2`, or the h2c preface); they count as connections.
     private(set) var http2Connections: [Int32: HTTP2Connection] = [:]
     /// Upgraded streams handed to the kernel (splice); they count as connections.
-    private(set) var relays: [ObjectIdentifier: SpliceRelay] = [:]
+    private(set) lazy var spliceRelays = SpliceRelays(worker: self)
     private var settingsCache: [[Int]: RequestSettings] = [:]
     /// The settings of every request when the configuration has no conditional blocks: then
     /// there is nothing to evaluate per request (see `Router`).
@@ -151,11 +151,12 @@ final class Worker {
             errorLog.info("tls", "\(count) more failed TLS handshakes in the last second, not logged one by one (the last: \(last))")
         }
         backends.tick(now: now)
+        spliceRelays.tick(now: now)
         flushAccessLog()
         if isStopping {
             for c in Array(connections.values) where c.isIdleForShutdown { c.close() }
             for c in Array(http2Connections.values) where c.isIdleForShutdown { c.close() }
-            if (connections.isEmpty && http2Connections.isEmpty && relays.isEmpty) || now >= stopDeadline { finishStop() }
+            if (connections.isEmpty && http2Connections.isEmpty && spliceRelays.isEmpty) || now >= stopDeadline { finishStop() }
         }
     }
 
@@ -182,13 +183,29 @@ final class Worker {
             _ = sy_malloc_trim()
             return
         }
-        let open = connections.count + http2Connections.count + relays.count
+        if relaysSettled() {
+            _ = sy_malloc_trim()
+            return
+        }
+        let open = connections.count + http2Connections.count + spliceRelays.count
         connectionPeak = max(connectionPeak, open)
         guard connectionPeak >= Worker.trimBurstSize, open <= connectionPeak / 2 else { return }
         connectionPeak = open
         _ = sy_malloc_trim()
     }
     static let trimBurstSize = 64
+
+    /// A connection that moved into the kernel relay left its exchange, client connection and
+    /// streams behind (~8 KB each, freed), and keeps nothing on the heap of its own: once relays
+    /// stop starting for a second (or every `trimBurstSize * 4`), those pages can go back.
+    private func relaysSettled() -> Bool {
+        let started = spliceRelays.startedSinceTrim
+        defer { relaysStartedAtLastTick = spliceRelays.startedSinceTrim }
+        guard started > 0, started == relaysStartedAtLastTick || started >= Worker.trimBurstSize * 4 else { return false }
+        spliceRelays.startedSinceTrim = 0
+        return true
+    }
+    private var relaysStartedAtLastTick = 0
 
     /// Bytes quiet connections returned to the allocator since the heap was last trimmed. Freed
     /// buffers between live connections' small objects stay in RSS until trimmed: a thousand
@@ -249,11 +266,8 @@ final class Worker {
         }
     }
 
-    func relayStarted(_ r: SpliceRelay) { relays[ObjectIdentifier(r)] = r }
-
-    func relayClosed(_ r: SpliceRelay) {
-        if relays.removeValue(forKey: ObjectIdentifier(r)) != nil { released() }
-    }
+    /// A splice relay closed; its connection's count goes (see `connectionDetached`).
+    func relayClosed() { released() }
 
     private func forget(_ c: HTTP1Connection) {
         if connections[c.fd] === c {
@@ -265,7 +279,7 @@ final class Worker {
     private func released() {
         serverInstance.connectionCount.add(-1)
         for l in listeners where l.paused && canAccept { l.resume() }
-        if isStopping && connections.isEmpty && http2Connections.isEmpty && relays.isEmpty { loop.defer_ { [unowned self] in self.finishStop() } }
+        if isStopping && connections.isEmpty && http2Connections.isEmpty && spliceRelays.isEmpty { loop.defer_ { [unowned self] in self.finishStop() } }
     }
 
     // MARK: response heads
@@ -350,7 +364,7 @@ final class Worker {
         for c in Array(http2Connections.values) {
             if c.isIdleForShutdown { c.close() } else { c.beginStop() }
         }
-        if connections.isEmpty && http2Connections.isEmpty && relays.isEmpty { finishStop(); return }
+        if connections.isEmpty && http2Connections.isEmpty && spliceRelays.isEmpty { finishStop(); return }
         // Upgraded streams never end by themselves: shortly before the deadline their backends see
         // the end of their input, so each program can send its own close before the client is cut.
         let backendFirst = max(0, Double(grace) - Worker.upgradedCloseLead)
@@ -358,7 +372,7 @@ final class Worker {
             guard !self.stopped else { return }
             for c in Array(self.connections.values) { c.endUpgradedInput() }
             for c in Array(self.http2Connections.values) { c.endUpgradedInput() }
-            for r in Array(self.relays.values) { r.closeBackendInput() }
+            self.spliceRelays.closeBackendInputs()
         }
     }
 
@@ -371,7 +385,7 @@ final class Worker {
         stopped = true
         for c in Array(connections.values) { c.clientVanished() }
         for c in Array(http2Connections.values) { c.clientVanished() }
-        for r in Array(relays.values) { r.forceClose() }
+        spliceRelays.closeAll()
         cgisAtStop = cgiChildren.stopAll()
         backends.shutdown()
         flushAccessLog()

@@ -163,6 +163,27 @@ struct ByteBufferSizingTests {
         #expect(b.capacity == 2048)
         #expect(Array(UnsafeRawBufferPointer(start: b.readPointer, count: b.readableBytes)) == Array("xy".utf8))
     }
+
+    /// An idle WebSocket's buffers hold no heap block (shrunk to 0) and regrow to what a small
+    /// message needs, not a KiB each. Buffers shrunk to nothing share one empty storage: freeing
+    /// them must not free it (two of them dropped would be a double free).
+    @Test func bufferShrunkToNothingRegrowsToWhatIsNeeded() {
+        for _ in 0..<2 {
+            let b = ByteBuffer(capacity: 4096)
+            b.append(Array("abc".utf8))
+            #expect(b.shrinkIfIdle(to: 0) == 0, "a buffer holding bytes is not shrunk")
+            b.consume(3)
+            #expect(b.shrinkIfIdle(to: 0) == 4096)
+            #expect(b.capacity == 0 && b.isEmpty)
+            #expect(b.shrinkIfIdle(to: 0) == 0)
+            let message = [UInt8](repeating: 7, count: 70)
+            b.append(message)
+            #expect(b.capacity == ByteBuffer.smallestGrowth)
+            #expect(Array(b.readable) == message)
+            b.consume(70)
+            #expect(b.shrinkIfIdle(to: 0) == ByteBuffer.smallestGrowth)
+        }
+    }
 }
 
 @Suite("URL rules (mod_redirect, mod_rewrite, mod_access)")

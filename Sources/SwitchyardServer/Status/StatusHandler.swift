@@ -86,9 +86,9 @@ extension Worker {
         share.requests = stats.requests
         share.acceptedConnections = stats.acceptedConnections
         share.bytesSent = stats.bytesSent
-        share.phases.reserveCapacity(connections.count + relays.count)
+        share.phases.reserveCapacity(connections.count + spliceRelays.count)
         for c in connections.values { share.phases.append(c.statusPhase.letter) }
-        share.phases.append(contentsOf: repeatElement(ConnectionPhase.upgraded.letter, count: relays.count))
+        share.phases.append(contentsOf: repeatElement(ConnectionPhase.upgraded.letter, count: spliceRelays.count))
         for (id, r) in stats.routes.enumerated() { if let r { share.routes[id] = r.snapshot } }
         share.hosts = backends.statusHosts(now: loop.now)
         return share
