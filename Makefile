@@ -100,7 +100,7 @@ check-fixtures: c-progs
 	$(PYTHON) Fixtures/tools/check_fixtures.py
 
 # bench: small-file GETs vs lighttpd (wrk), then the quick protocol comparison (< 3 minutes).
-# compare: the full comparison (3 runs); both write bench-results/<date>-<host>-<n>cpu/.
+# compare: the full comparison (3 runs); both write Fixtures/bench-results/<date>-<host>-<n>cpu/.
 # COMPARE_ARGS passes options through, e.g. make compare COMPARE_ARGS="--runs 5 --duration 5".
 COMPARE_ARGS ?=
 
@@ -118,7 +118,7 @@ scale: release
 	.build/release/switchyard-bench scale $(SCALE_ARGS)
 
 # soak: SOAK_SECONDS of fixed-rate connect/echo/close + GET on every backend path while SOAK_HELD
-# WebSockets stay open; samples, soak.svg and one verdict per path in bench-results/soak-<date>/.
+# WebSockets stay open; samples, soak.svg and one verdict per path in Fixtures/bench-results/soak-<date>/.
 # Every SOAK_* setting (see Fixtures/soak/soak.py --help) can be given here: make soak SOAK_SECONDS=120 SOAK_HELD=500
 SOAK_SECONDS ?= 1800
 

@@ -12,7 +12,7 @@ settle (wait for descriptors/processes to come back) -> stop (SIGTERM, exit code
 Settings (environment, or the options of the same name in lower case: --soak-seconds 120 ...):
   SOAK_SECONDS 1800, SOAK_INTERVAL 10, SOAK_HELD 5000, SOAK_RATE 20 (cycles/s per path; the
   Python CGI path runs at a quarter of it), SOAK_HOLD_PING 60, SOAK_OPEN_RATE 250 (held opens/s),
-  SOAK_PATHS (comma list, default all), SOAK_MIX (both, ws or get: what one churn cycle does), SOAK_OUT (default bench-results/soak-<UTC date-time>),
+  SOAK_PATHS (comma list, default all), SOAK_MIX (both, ws or get: what one churn cycle does), SOAK_OUT (default Fixtures/bench-results/soak-<UTC date-time>),
   SOAK_BUILD_DIR (default .build/release).
 Loopback only; every process started here is stopped at the end, also on Ctrl-C or failure.
 """
@@ -242,7 +242,7 @@ def main(argv):
     raise_fd_limit(cfg.soak_held, sum(counts[p.name] * p.fd_cost for p in paths) + in_flight + 256)
     build_dir = Path(cfg.soak_build_dir) if cfg.soak_build_dir else REPO / ".build" / "release"
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M")
-    out = Path(cfg.soak_out) if cfg.soak_out else REPO / "bench-results" / f"soak-{stamp}"
+    out = Path(cfg.soak_out) if cfg.soak_out else REPO / "Fixtures" / "bench-results" / f"soak-{stamp}"
     bins = binaries(build_dir)
     tmp = Path(tempfile.mkdtemp(prefix="switchyard-soak-"))
     stats = {p.name: PathStats() for p in paths}

@@ -8,7 +8,7 @@ public struct CompareOptions: Equatable, Sendable {
     public var duration = 3.0
     /// Seconds before measuring, not counted.
     public var warmup = 1.0
-    /// Output directory; nil = bench-results/<date>-<host>-<n>cpu/ under the repository.
+    /// Output directory; nil = Fixtures/bench-results/<date>-<host>-<n>cpu/ under the repository.
     public var outputDirectory: String? = nil
     /// Leave the generated configs and logs in the temporary directory (printed at the end).
     public var keepTemporary = false
@@ -46,7 +46,7 @@ public struct CompareOptions: Equatable, Sendable {
       --runs N        runs of the whole matrix; the median is reported with min/max (default 3)
       --duration S    measured seconds per workload and path (default 3)
       --warmup S      warm-up seconds before each measurement (default 1)
-      --out DIR       output directory (default bench-results/<date>-<host>-<n>cpu/ in the repository)
+      --out DIR       output directory (default Fixtures/bench-results/<date>-<host>-<n>cpu/ in the repository)
       --keep          keep the temporary directory (configs, logs)
       --pin CPU       run everything (gateways, backends, load client) on this one CPU: each
                       figure is then CPU cost per operation of the whole path (stable to a few %),

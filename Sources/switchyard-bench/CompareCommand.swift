@@ -81,7 +81,7 @@ final class CompareCommand {
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count)
         outputDirectory = options.outputDirectory
-            ?? "\(setup.root)/bench-results/\(CompareSetup.today())-\(String(cString: host))-\(CPUUsage.cores)cpu"
+            ?? "\(setup.root)/Fixtures/bench-results/\(CompareSetup.today())-\(String(cString: host))-\(CPUUsage.cores)cpu"
     }
 
     // MARK: the run
@@ -133,10 +133,10 @@ final class CompareCommand {
         return ok ? 0 : 1
     }
 
-    /// bench-results/latest names the newest comparison (the demo page links to its chart).
-    /// Only for results written into the repository's bench-results/.
+    /// Fixtures/bench-results/latest names the newest comparison (the demo page links to its chart).
+    /// Only for results written into the repository's Fixtures/bench-results/.
     func pointLatest() {
-        let results = setup.root + "/bench-results"
+        let results = setup.root + "/Fixtures/bench-results"
         guard outputDirectory.hasPrefix(results + "/"), let slash = outputDirectory.lastIndex(of: "/") else { return }
         let name = String(outputDirectory[outputDirectory.index(after: slash)...])
         guard outputDirectory == results + "/" + name, !name.isEmpty else { return }
