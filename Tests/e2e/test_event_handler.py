@@ -5,19 +5,15 @@ buffers), and
 a plain request beside them. The server must really use a ring (an `anon_inode:[io_uring]`
 descriptor), so a key that was silently ignored would fail. Switchyard-specific."""
 import os
-import signal
-import subprocess
-from pathlib import Path
 
 import pytest
 
 import wsframes
-from e2e_util import REPO, HTTPConnection, get, q, require_executable, wait_until
+from e2e_util import HTTPConnection, get, q
+from test_upgrade_policy import echo_app  # noqa: F401 (the FastCGI echo app fixture)
 
 pytestmark = pytest.mark.switchyard_only
 
-BIN_DIR = Path(os.environ.get("SWITCHYARD_BIN_DIR") or REPO / ".build" / "debug")
-ECHO_APP = BIN_DIR / "switchyard-echo-app"
 PYTHON = "/usr/bin/python3"
 
 
@@ -63,21 +59,7 @@ def echo_session(port, path, big_size):
         assert f.opcode == 1 and f.payload == big
 
 
-@pytest.fixture
-def fastcgi_echo(tmp_path):
-    require_executable(ECHO_APP, "swift build --product switchyard-echo-app")
-    sock = tmp_path / "fcgi.sock"
-    p = subprocess.Popen([str(ECHO_APP), "--protocol", "fastcgi", "--socket", str(sock)], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        assert wait_until(sock.exists, 10), "echo app did not create its socket"
-        yield sock
-    finally:
-        p.send_signal(signal.SIGKILL)
-        p.wait(5)
-
-
-def test_websocket_echo_through_cgi_and_fastcgi_on_io_uring(switchyard, seeds, fastcgi_echo):
+def test_websocket_echo_through_cgi_and_fastcgi_on_io_uring(switchyard, seeds, echo_app):
     s = switchyard(f"""
 server.event-handler = "io_uring"
 server.event-loops = 2
@@ -85,7 +67,7 @@ server.document-root = {q(seeds)}
 server.modules = ( "mod_cgi", "mod_fastcgi" )
 cgi.assign = ( ".py" => {q(PYTHON)} )
 cgi.upgrade = "enable"
-fastcgi.server = ( "/fcgi/" => (( "socket" => {q(fastcgi_echo)}, "check-local" => "disable", "upgrade" => 1 )) )
+fastcgi.server = ( "/fcgi/" => (( "socket" => {q(echo_app)}, "check-local" => "disable", "upgrade" => 1 )) )
 """)
     assert ring_descriptors(s.pid) == 3, "one ring per loop (main and two workers) expected"
     r = get(s.port, "/README.md")
