@@ -29,6 +29,12 @@ struct SpliceRelay {
         /// Bytes that reached the destination since the table last counted them.
         var moved = 0
 
+        /// A direction without a pipe of its own (a vacant table slot's).
+        init(src: Int32, dst: Int32) {
+            self.src = src
+            self.dst = dst
+        }
+
         init(src: Int32, dst: Int32, needsPipe: Bool) throws {
             self.src = src
             self.dst = dst
@@ -81,6 +87,21 @@ struct SpliceRelay {
     let label: String
 
     var backendIsPipe: Bool { backendWrite != backendRead }
+
+    /// What a free slot of the table holds: no descriptors, nothing to release.
+    static var vacant: SpliceRelay { SpliceRelay() }
+
+    private init() {
+        clientFD = -1
+        backendRead = -1
+        backendWrite = -1
+        up = Direction(src: -1, dst: -1)
+        down = Direction(src: -1, dst: -1)
+        writeIdle = 0
+        readTimeout = 0
+        release = SpliceRelays.Release()
+        label = ""
+    }
 
     init(clientFD: Int32, backendRead: Int32, backendWrite: Int32, writeIdle: UInt64, readTimeout: UInt64,
          release: SpliceRelays.Release, label: String, now: UInt64) throws {

@@ -36,7 +36,7 @@ final class SpliceRelays: EventHandler {
 
     private unowned let worker: Worker
     private let loop: EventLoop
-    private var relays = SlotTable<SpliceRelay>()
+    private let relays = SlotTable<SpliceRelay>(vacant: .vacant)
     /// Descriptor → slot (-1: not a relay's); grows to the highest descriptor seen.
     private var slotOfFD: [Int32] = []
     /// Relays started since the worker last trimmed the heap (see `Worker.trimAfterBurst`).
@@ -101,13 +101,14 @@ final class SpliceRelays: EventHandler {
         // splice that fails with EAGAIN plus a FIONREAD on every message.
         let broken = !events.isDisjoint(with: [.error, .hangup, .readHangup])
         var pumpUp = broken, pumpDown = broken
-        let r = relays[slot]
-        if fd == r.clientFD {
+        // Read in place (`update`): a copy of the relay retains and releases all it holds.
+        let (clientFD, backendRead, backendWrite) = relays.update(slot) { ($0.clientFD, $0.backendRead, $0.backendWrite) }
+        if fd == clientFD {
             if events.contains(.input) { pumpUp = true }
             if events.contains(.output) { pumpDown = true }
         } else {
-            if fd == r.backendRead && events.contains(.input) { pumpDown = true }
-            if fd == r.backendWrite && events.contains(.output) { pumpUp = true }
+            if fd == backendRead && events.contains(.input) { pumpDown = true }
+            if fd == backendWrite && events.contains(.output) { pumpUp = true }
         }
         if pump(slot, up: pumpUp, down: pumpDown) { updateInterest(slot) }
     }
@@ -115,12 +116,12 @@ final class SpliceRelays: EventHandler {
     /// Pumps the asked directions (up first); false when the relay closed.
     private func pump(_ slot: Int, up: Bool, down: Bool) -> Bool {
         if up {
-            let step = relays[slot].pumpUp(loop: loop)
+            let step = relays.update(slot) { $0.pumpUp(loop: loop) }
             countMoved(slot)
             if case .close(let log) = step { shutdown(slot, log: log); return false }
         }
         if down {
-            let step = relays[slot].pumpDown(loop: loop)
+            let step = relays.update(slot) { $0.pumpDown(loop: loop) }
             countMoved(slot)
             if case .close(let log) = step { shutdown(slot, log: log); return false }
         }
@@ -129,22 +130,27 @@ final class SpliceRelays: EventHandler {
 
     /// Adds what splice moved to the worker's and the route's counters.
     private func countMoved(_ slot: Int) {
-        let movedUp = relays[slot].up.moved, movedDown = relays[slot].down.moved
+        let (movedUp, movedDown, routeStats) = relays.update(slot) { r -> (Int, Int, RouteStats?) in
+            let moved = (r.up.moved, r.down.moved)
+            guard moved.0 > 0 || moved.1 > 0 else { return (0, 0, nil) }
+            r.up.moved = 0
+            r.down.moved = 0
+            return (moved.0, moved.1, r.release.stats)
+        }
         guard movedUp > 0 || movedDown > 0 else { return }
-        relays[slot].up.moved = 0
-        relays[slot].down.moved = 0
         worker.stats.bytesSent += movedDown
-        guard let stats = relays[slot].release.stats else { return }
+        guard let stats = routeStats else { return }
         stats.bytesFromClients += movedUp
         stats.bytesToClients += movedDown
     }
 
     private func updateInterest(_ slot: Int) {
-        let r = relays[slot]
-        let want = r.interests()
-        loop.setInterest(fd: r.clientFD, want.client)
-        loop.setInterest(fd: r.backendRead, want.backendRead)
-        if r.backendIsPipe && !r.backendWriteClosed { loop.setInterest(fd: r.backendWrite, want.backendWrite) }
+        let (want, clientFD, backendRead, backendWrite, watchWrite) = relays.update(slot) { r in
+            (r.interests(), r.clientFD, r.backendRead, r.backendWrite, r.backendIsPipe && !r.backendWriteClosed)
+        }
+        loop.setInterest(fd: clientFD, want.client)
+        loop.setInterest(fd: backendRead, want.backendRead)
+        if watchWrite { loop.setInterest(fd: backendWrite, want.backendWrite) }
     }
 
     /// The worker's once-a-second tick: the relays' timeouts. Closing one while walking the
@@ -154,14 +160,14 @@ final class SpliceRelays: EventHandler {
         while slot < relays.capacity {
             defer { slot += 1 }
             guard relays.isOccupied(slot) else { continue }
-            if case .close(let log) = relays[slot].timeoutCheck(now: now) { shutdown(slot, log: log) }
+            if case .close(let log) = relays.update(slot, { $0.timeoutCheck(now: now) }) { shutdown(slot, log: log) }
         }
     }
 
     /// Graceful stop, first step: every backend sees EOF on its input (see `SpliceRelay.closeBackendInput`).
     func closeBackendInputs() {
         for slot in relays.occupiedSlots where relays.isOccupied(slot) {
-            relays[slot].closeBackendInput(loop: loop)
+            relays.update(slot) { $0.closeBackendInput(loop: loop) }
             updateInterest(slot)
         }
     }

@@ -6,7 +6,7 @@ import Testing
 @Suite("slot table")
 struct SlotTableTests {
     @Test func insertGrowsAndRemoveFreesTheSlot() {
-        var t = SlotTable<String>()
+        let t = SlotTable<String>(vacant: "")
         #expect(t.isEmpty)
         let a = t.insert("a"), b = t.insert("b"), c = t.insert("c")
         #expect([a, b, c] == [0, 1, 2])
@@ -20,7 +20,7 @@ struct SlotTableTests {
     }
 
     @Test func freedSlotsAreReusedBeforeTheTableGrows() {
-        var t = SlotTable<Int>()
+        let t = SlotTable<Int>(vacant: -1)
         for i in 0..<4 { _ = t.insert(i) }
         t.remove(1)
         t.remove(3)
@@ -32,9 +32,24 @@ struct SlotTableTests {
         #expect(t[1] == 10 && t[3] == 30)
     }
 
+    @Test func aFreedSlotLetsGoOfWhatItHeld() {
+        final class Resource {}
+        struct Holder { var resource: Resource? }
+        let t = SlotTable<Holder>(vacant: Holder(resource: nil))
+        weak var watched: Resource?
+        do {
+            let r = Resource()
+            watched = r
+            let slot = t.insert(Holder(resource: r))
+            _ = t.remove(slot)
+        }
+        #expect(watched == nil, "the free slot holds the vacant value, not the removed element")
+        #expect(t.capacity == 1 && t.isEmpty)
+    }
+
     @Test func elementsAreMutatedInPlace() {
         struct Counter { var n = 0; mutating func bump() -> Int { n += 1; return n } }
-        var t = SlotTable<Counter>()
+        let t = SlotTable<Counter>(vacant: Counter())
         let s = t.insert(Counter())
         #expect(t[s].bump() == 1)
         t[s].n += 5
@@ -42,7 +57,7 @@ struct SlotTableTests {
     }
 
     @Test func removingWhileWalkingVisitsEveryOtherSlotOnce() {
-        var t = SlotTable<Int>()
+        let t = SlotTable<Int>(vacant: -1)
         for i in 0..<10 { _ = t.insert(i) }
         var seen: [Int] = []
         var slot = 0
@@ -60,7 +75,7 @@ struct SlotTableTests {
     }
 
     @Test func occupiedSlotsIsASnapshot() {
-        var t = SlotTable<Int>()
+        let t = SlotTable<Int>(vacant: -1)
         for i in 0..<5 { _ = t.insert(i) }
         t.remove(2)
         let snapshot = t.occupiedSlots
