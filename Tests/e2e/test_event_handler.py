@@ -10,7 +10,7 @@ import pytest
 
 import wsframes
 from e2e_util import HTTPConnection, get, q
-from test_upgrade_policy import echo_app  # noqa: F401 (the FastCGI echo app fixture)
+from test_upgrade_policy import echo_app, next_frame  # noqa: F401 (echo_app: the FastCGI echo app fixture)
 
 pytestmark = pytest.mark.switchyard_only
 
@@ -26,18 +26,6 @@ def ring_descriptors(pid):
         except OSError:
             pass
     return found
-
-
-def next_frame(c, timeout=10.0):
-    c.sock.settimeout(timeout)
-    while True:
-        parsed = wsframes.parse_frame(c.buf)
-        if parsed:
-            del c.buf[:parsed[1]]
-            return parsed[0]
-        data = c.sock.recv(1 << 20)
-        assert data, "connection closed before the echo"
-        c.buf += data
 
 
 def echo_session(port, path, big_size):
