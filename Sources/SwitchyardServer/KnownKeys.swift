@@ -7,7 +7,7 @@ enum KnownKeys {
         "server.max-keep-alive-requests", "server.max-connections", "server.max-request-size",
         "server.max-request-field-size",
         "server.pid-file", "server.username", "server.groupname", "server.indexfiles",
-        "server.event-loops", "server.event-handler", "server.follow-symlink", "server.graceful-shutdown-timeout", "server.upgrade-relay", "server.listen-backlog",
+        "server.event-loops", "server.event-handler", "server.follow-symlink", "server.stat-cache-engine", "server.graceful-shutdown-timeout", "server.upgrade-relay", "server.listen-backlog",
         "server.systemd-socket-activation", "server.h2proto", "server.h2c", "server.upload-dirs",
         "server.h2-max-concurrent-streams", "server.h2-initial-window-size", "server.h2-max-frame-size",
         "accesslog.filename", "mimetype.assign", "index-file.names", "static-file.exclude-extensions",

@@ -28,6 +28,8 @@ public struct ServerSettings: Sendable {
     /// (epoll, the default: io_uring did not win by 10 %, see README "Event handler") or "io_uring".
     public var eventHandler = EventHandlerKind.epoll
     public var gracefulShutdownTimeout = 8
+    /// lighttpd's `server.stat-cache-engine`: how long a static file's stat(2) is trusted.
+    public var statCacheEngine = StatCacheEngine.simple
     /// Use listening sockets passed by systemd (`LISTEN_FDS`). On by default: the variables only
     /// count when `LISTEN_PID` names this very process, which only a deliberate activation does.
     public var socketActivation = true
@@ -94,6 +96,13 @@ public struct ServerSettings: Sendable {
             eventHandler = kind
         }
         if let v = try int("server.graceful-shutdown-timeout") { gracefulShutdownTimeout = v }
+        if let v = try string("server.stat-cache-engine") {
+            guard let engine = StatCacheEngine(configValue: v) else {
+                throw ConfigError(location: entry("server.stat-cache-engine")!.location,
+                                  message: "server.stat-cache-engine must be \"simple\", \"disable\" (or lighttpd's \"inotify\"/\"fam\", taken as \"simple\") (got \"\(v)\")")
+            }
+            statCacheEngine = engine
+        }
         if let v = try string("server.upgrade-relay") {
             guard v == "splice" || v == "copy" else {
                 throw ConfigError(location: entry("server.upgrade-relay")!.location, message: "server.upgrade-relay must be \"splice\" or \"copy\"")
@@ -123,6 +132,24 @@ public struct ServerSettings: Sendable {
             let condition = document.contexts[i].condition
             try Self.checkSocketPort(condition.pattern, at: condition.location)
             extraSockets.append(condition.pattern)
+        }
+    }
+}
+
+/// How long a static file's stat(2) is trusted (`server.stat-cache-engine`, lighttpd's key).
+public enum StatCacheEngine: Sendable, Equatable {
+    /// lighttpd's default: a path stat'ed in the current second of the worker's clock is not stat'ed
+    /// again within that second, so a hot cached file costs no system call but the send; a change to
+    /// the file shows from the next second on (as with lighttpd's "simple" engine).
+    case simple
+    /// One stat(2) per request: a change shows on the very next request (`StaticFileCache`).
+    case disable
+
+    init?(configValue: String) {
+        switch configValue {
+        case "simple", "inotify", "fam": self = .simple   // no change notification here: a second, as "simple"
+        case "disable", "none": self = .disable
+        default: return nil
         }
     }
 }

@@ -80,6 +80,9 @@ final class StaticFileEntry {
     fileprivate(set) var body: [UInt8]?
     /// Set on every hit; the eviction sweep gives referenced bodies a second chance.
     fileprivate var referenced = false
+    /// The worker's wall-clock second in which a stat(2) of `path` last matched `validator`
+    /// (`server.stat-cache-engine = "simple"`); `Int.min` before the first.
+    fileprivate var confirmedSecond = Int.min
 
     init(validator: FileValidator, scope: ObjectIdentifier, path: [UInt8], fields: StaticFileFields) {
         self.validator = validator
@@ -116,12 +119,20 @@ final class StaticFileEntry {
 ///
 /// Direct-mapped by inode: finding an entry costs a multiply instead of hashing the path, and a
 /// collision just replaces the older entry (it is rebuilt on the next miss).
+///
+/// With `server.stat-cache-engine = "simple"` (the default, as in lighttpd) a cached body whose stat
+/// matched in the worker's current wall-clock second is served again within that second without
+/// another stat(2) (`recent`): a second direct-mapped table, by a hash of the path bytes, finds it
+/// before any system call. A change to the file then shows from the next second on; "disable"
+/// keeps the stat per request and with it the rule above.
 final class StaticFileCache {
     static let maxBodySize = 64 * 1024
     static let bodyBudget = 16 * 1024 * 1024
     static let settleSeconds = 2
     private static let slotCount = 4096
     private var slots = [StaticFileEntry?](repeating: nil, count: StaticFileCache.slotCount)
+    /// Entries with a body whose stat was confirmed recently, by path hash (`recent`).
+    private var recentSlots = [StaticFileEntry?](repeating: nil, count: StaticFileCache.slotCount)
     private(set) var bodyBytes = 0
     private var hand = 0
     private let maxBodySize: Int
@@ -141,12 +152,34 @@ final class StaticFileCache {
         return e
     }
 
+    /// The entry with a cached body for this path and scope whose stat(2) matched in `second`,
+    /// if there is one: served without a system call (`server.stat-cache-engine = "simple"`).
+    func recent(path: PathBuffer, scope: ObjectIdentifier, second: Int) -> StaticFileEntry? {
+        guard let e = recentSlots[Self.slot(path: path.bytes)], e.confirmedSecond == second, e.scope == scope,
+              e.body != nil, path.equals(e.path) else { return nil }
+        e.referenced = true
+        return e
+    }
+
+    /// Notes that a stat(2) of `entry`'s path matched its validator in `second`, so `recent`
+    /// finds it for the rest of that second (only entries with a cached body are worth it).
+    func confirm(_ entry: StaticFileEntry, second: Int) {
+        guard entry.body != nil else { return }
+        entry.confirmedSecond = second
+        entry.path.withUnsafeBufferPointer { recentSlots[Self.slot(path: $0)] = entry }
+    }
+
     /// The entry for this path and version; `make` builds the header lines for a miss.
     func entry(path: PathBuffer, scope: ObjectIdentifier, file st: stat, make: () -> StaticFileFields) -> StaticFileEntry {
         if let e = lookup(path: path, scope: scope, file: st) { return e }
         let v = FileValidator(st)
         let slot = Self.slot(device: v.device, inode: v.inode)
-        if let old = slots[slot], let body = old.body { bodyBytes -= body.count }
+        if let old = slots[slot], let body = old.body {
+            // Replaced: its body is let go here, so `recentSlots` cannot keep serving bytes that
+            // the budget no longer counts.
+            bodyBytes -= body.count
+            old.body = nil
+        }
         let e = StaticFileEntry(validator: v, scope: scope, path: Array(path.bytes), fields: make())
         slots[slot] = e
         return e
@@ -191,6 +224,13 @@ final class StaticFileCache {
             hand = (hand + 1) & (Self.slotCount - 1)
             steps += 1
         }
+    }
+
+    /// FNV-1a of the path bytes, folded onto the slots.
+    private static func slot(path: UnsafeBufferPointer<UInt8>) -> Int {
+        var h: UInt64 = 0xcbf29ce484222325
+        for b in path { h = (h ^ UInt64(b)) &* 0x100000001B3 }
+        return Int(truncatingIfNeeded: (h &* 0x9E3779B97F4A7C15) >> 52) & (slotCount - 1)
     }
 
     /// Fibonacci hashing of the file identity onto the slots.

@@ -34,6 +34,15 @@ struct StaticFileHandler {
             connection.sendError(403)
             return
         }
+        // server.stat-cache-engine = "simple": a cached file whose stat matched in this second is
+        // served again without one (StaticFileCache.recent).
+        let worker = connection.worker
+        if worker.server.statCacheEngine == .simple,
+           let entry = worker.fileCache.recent(path: path, scope: ObjectIdentifier(settings), second: worker.loop.wallSeconds) {
+            if isExcluded(path) { connection.sendError(403); return }
+            respond(entry: entry, fd: -1, isHead: isHead)
+            return
+        }
         var pst = stat()
         if path.stat(&pst) < 0 {
             connection.sendError(errno == EACCES ? 403 : 404)
@@ -103,7 +112,15 @@ struct StaticFileHandler {
         guard (st.st_mode & S_IFMT) == S_IFREG,
               let entry = connection.worker.fileCache.lookup(path: path, scope: ObjectIdentifier(context.settings), file: st),
               entry.body != nil else { return nil }
+        confirmStat(entry)
         return entry
+    }
+
+    /// A stat(2) of `entry`'s path just matched it: with the "simple" stat-cache engine it need not
+    /// be stat'ed again this second.
+    private func confirmStat(_ entry: StaticFileEntry) {
+        let worker = connection.worker
+        if worker.server.statCacheEngine == .simple { worker.fileCache.confirm(entry, second: worker.loop.wallSeconds) }
     }
 
     private func isExcluded(_ path: PathBuffer) -> Bool {
@@ -146,6 +163,7 @@ struct StaticFileHandler {
         }
         if entry.body != nil || cache.loadBody(entry, from: fd, openedAt: openedAt) {
             close(fd)
+            confirmStat(entry)
             respond(entry: entry, fd: -1, isHead: isHead)
         } else {
             respond(entry: entry, fd: fd, isHead: isHead)

@@ -141,4 +141,43 @@ struct StaticFileCacheTests {
             #expect((made[1].2.body == nil) != (made[2].2.body == nil))
         }
     }
+
+    /// `server.stat-cache-engine = "simple"`: an entry confirmed by a stat in one second is found
+    /// by path alone within that second, never in another, for other settings, another path, or
+    /// once its body is gone (replaced or evicted).
+    @Test func recentEntriesServeOnlyWithinTheirSecond() {
+        let files = TempFiles()
+        let cache = StaticFileCache(maxBodySize: 1000, bodyBudget: 1000)
+        let id = ObjectIdentifier(scope)
+        let (path, fd, st) = files.make("r.txt", [UInt8](repeating: 1, count: 600))
+        defer { close(fd) }
+        let e = cache.entry(path: path, scope: id, file: st, make: fields)
+        cache.confirm(e, second: 50)  // no body yet: not worth remembering
+        #expect(cache.recent(path: path, scope: id, second: 50) == nil)
+        #expect(cache.loadBody(e, from: fd, openedAt: after(st, seconds: 10)))
+        cache.confirm(e, second: 50)
+        #expect(cache.recent(path: path, scope: id, second: 50) === e)
+        #expect(cache.recent(path: path, scope: id, second: 51) == nil)
+        #expect(cache.recent(path: path, scope: ObjectIdentifier(Scope()), second: 50) == nil)
+        let other = PathBuffer()
+        other.set(root: files.root, path: "/r.tx")
+        #expect(cache.recent(path: other, scope: id, second: 50) == nil)
+
+        // Another file takes the budget: r.txt's body is evicted, and with it the shortcut.
+        let (path2, fd2, st2) = files.make("s.txt", [UInt8](repeating: 2, count: 600))
+        defer { close(fd2) }
+        let e2 = cache.entry(path: path2, scope: id, file: st2, make: fields)
+        _ = cache.lookup(path: path, scope: id, file: st)  // referenced: survives one sweep pass
+        #expect(cache.loadBody(e2, from: fd2, openedAt: after(st2, seconds: 10)))
+        #expect(e.body == nil)
+        #expect(cache.recent(path: path, scope: id, second: 50) == nil)
+
+        // A new version of s.txt replaces its entry: the old one is not served by path any more.
+        cache.confirm(e2, second: 60)
+        #expect(cache.recent(path: path2, scope: id, second: 60) === e2)
+        var newer = st2
+        newer.st_ctim.tv_nsec += 1
+        _ = cache.entry(path: path2, scope: id, file: newer, make: fields)
+        #expect(cache.recent(path: path2, scope: id, second: 60) == nil)
+    }
 }

@@ -1,6 +1,7 @@
-"""The per-worker cache of small static files (StaticFileCache) is never stale.
+"""The per-worker cache of small static files (StaticFileCache) is never stale with
+`server.stat-cache-engine = "disable"`, and at most one second stale with lighttpd's default "simple".
 
-Switchyard validates a cached file with ONE stat(2) per request: device, inode, size, mtime and
+With "disable", Switchyard validates a cached file with ONE stat(2) per request: device, inode, size, mtime and
 ctime (to the nanosecond) must all match, and only files whose timestamps are at least 2 s old are
 cached at all (a write in the same clock tick could otherwise leave identical timestamps). So every
 test here first lets its files settle, primes the cache with two GETs, changes the file and asserts
@@ -16,6 +17,10 @@ that the very next response reflects the change:
 
 test_hit_reads_nothing checks that a hit really comes from memory (no pread on the hot path), via
 the read-syscall counter in /proc/PID/io.
+
+The "simple" tests (the default, as in lighttpd) check that a file stat'ed in the current second is
+served without another stat (a file deleted within that second is still served) and that the change
+shows from the next second on.
 """
 import os
 import pwd
@@ -62,6 +67,7 @@ def site(tmp_path_factory):
     conf = f"""
 server.document-root = {q(doc)}
 server.event-loops = 1
+server.stat-cache-engine = "disable"
 index-file.names = ("index.html")
 mimetype.assign = (".txt" => "text/plain", ".html" => "text/html", ".bin" => "application/octet-stream")
 """
@@ -171,6 +177,7 @@ def mode_site(site):
         s = Switchyard(f"""
 server.document-root = {q(doc)}
 server.event-loops = 1
+server.stat-cache-engine = "disable"
 server.username = "nobody"
 mimetype.assign = (".txt" => "text/plain")
 """, root)
@@ -295,3 +302,65 @@ def test_fifo_is_403_without_blocking(site):
         assert_served(site, "/hot.txt", FILES["hot.txt"])
     finally:
         fifo.unlink()
+
+
+# ---------------------------------------------------------------- server.stat-cache-engine = "simple"
+
+@pytest.fixture(scope="module")
+def simple_site(tmp_path_factory):
+    """A server with the default stat-cache engine ("simple", as lighttpd)."""
+    root = tmp_path_factory.mktemp("static-cache-simple")
+    doc = root / "docroot"
+    doc.mkdir()
+    for i in range(8):
+        (doc / f"f{i}.txt").write_bytes(pattern(900 + i, 40 + i))
+    s = Switchyard(f"""
+server.document-root = {q(doc)}
+server.event-loops = 1
+mimetype.assign = (".txt" => "text/plain")
+""", root)
+    s.doc = doc
+    time.sleep(SETTLE)  # old enough to be cached
+    yield s
+    s.kill()
+
+
+@pytest.mark.switchyard_only
+def test_simple_engine_trusts_a_stat_for_the_rest_of_its_second(simple_site):
+    """A GET that stats the file, the file deleted, a GET in the same wall-clock second (the worker's
+    stat-cache clock, read after each wait for events): served from memory, which proves that no
+    stat(2) was made; from the next second on the deletion shows (404). An attempt that crosses a
+    second boundary proves nothing and is repeated on the next settled file."""
+    for name in ("f0.txt", "f1.txt", "f3.txt", "f4.txt", "f5.txt", "f6.txt", "f7.txt"):
+        path = simple_site.doc / name
+        data = path.read_bytes()
+        prime(simple_site, f"/{name}", data)
+        t0 = time.time()
+        first = get(simple_site.port, f"/{name}")
+        path.unlink()
+        second = get(simple_site.port, f"/{name}")
+        if int(time.time()) == int(t0):
+            break
+    else:
+        raise AssertionError("every attempt crossed a second boundary")
+    assert first.status == 200 and first.body == data, first
+    assert second.status == 200 and second.body == data, \
+        f"deleted file not served within its second: {second} (a stat per request?)"
+    time.sleep(1.05 - (time.time() % 1))   # into the next second
+    r = get(simple_site.port, f"/{name}")
+    assert r.status == 404, f"deleted file still served in a later second: {r}"
+    path.write_bytes(b"new version\n")
+    assert_served(simple_site, f"/{name}", b"new version\n")
+
+
+@pytest.mark.switchyard_only
+def test_simple_engine_serves_changes_from_the_next_second(simple_site):
+    """An in-place rewrite (only ctime differs) is served from the next second on, never later."""
+    path = simple_site.doc / "f2.txt"
+    data = path.read_bytes()
+    prime(simple_site, "/f2.txt", data)
+    new = pattern(len(data), 99)
+    rewrite_in_place(path, new)
+    changed_at = time.time()
+    time.sleep(1.05 - (changed_at % 1))
+    assert_served(simple_site, "/f2.txt", new)
