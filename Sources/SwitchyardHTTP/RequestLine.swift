@@ -142,14 +142,7 @@ struct RequestLine {
     /// without userinfo ('@'), so a Host can never smuggle '/', '\\' or whitespace into
     /// a virtual-host document root.
     static func isValidAuthority(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        for b in bytes {
-            switch b {
-            case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: continue
-            case 0x2D, 0x2E, 0x5F, 0x7E, 0x21, 0x24, 0x26, 0x27, 0x28, 0x29, 0x2A, 0x2B, 0x2C, 0x3B, 0x3D,
-                 0x3A, 0x5B, 0x5D, 0x25: continue
-            default: return false
-            }
-        }
+        for b in bytes where !ASCII.inSet(b, ASCII.authoritySet) { return false }
         return true
     }
 }

@@ -22,22 +22,30 @@ public enum RequestPath {
     /// segment. Recognising that takes one scan and no allocation.
     static func isAlreadyCanonical(_ raw: UnsafeRawBufferPointer) -> Bool {
         guard raw.first == ASCII.slash, let p = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
-        // Runs on every request: a plain pointer walk, no bounds checks (i < count throughout).
+        // Runs on every request: a plain pointer walk, no bounds checks (i < count throughout), and
+        // one mask test for the bytes that need no second look.
         let count = raw.count
-        var previous: UInt8 = 0
         for i in 0..<count {
             let b = p[i]
-            if b == ASCII.percent || b == ASCII.backslash || b == 0 || b >= 0x80 { return false }
-            if b == ASCII.slash && previous == ASCII.slash { return false }
-            if b == 0x2E && previous == ASCII.slash {
+            if ASCII.inSet(b, canonicalPlainSet) { continue }
+            let previous = i > 0 ? p[i - 1] : 0
+            if b == ASCII.slash {
+                if previous == ASCII.slash { return false }
+            } else if b == 0x2E {
                 // "/." at a segment start: "/.x" is fine, "/." "/.." "/./" "/../" are not.
-                let next = i + 1 < count ? p[i + 1] : ASCII.slash
-                if next == ASCII.slash || next == 0x2E { return false }
+                if previous == ASCII.slash {
+                    let next = i + 1 < count ? p[i + 1] : ASCII.slash
+                    if next == ASCII.slash || next == 0x2E { return false }
+                }
+            } else {
+                return false   // '%', backslash, NUL or a byte from 0x80 up
             }
-            previous = b
         }
         return true
     }
+
+    /// Bytes 0x01-0x7F other than '%', backslash, '/' and '.': nothing to check in a canonical path.
+    static let canonicalPlainSet = ASCII.ByteSet(low: 0xffff_3fdf_ffff_fffe, high: 0xffff_ffff_efff_ffff)
 
     static func normalize(_ raw: UnsafeRawBufferPointer) -> Result<String, HTTPParseError> {
         guard raw.first == ASCII.slash else { return .failure(.badRequest("path does not start with '/'")) }
