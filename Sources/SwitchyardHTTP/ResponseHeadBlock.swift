@@ -8,6 +8,7 @@ enum ResponseHeadBlock {
         let (version, status, reason) = try parseStatusLine(statusLine)
         var framing = FramingFields()
         var headers = HTTPHeaders()
+        headers.fields.reserveCapacity(12)   // grown one field at a time, the array was copied 4 times
         while let line = lines.next(), !line.isEmpty {
             switch HeadParser.parseField(line) {
             case .failure(let e): throw .init(.malformedHeader, e.reason)

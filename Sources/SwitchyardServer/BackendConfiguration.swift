@@ -15,9 +15,9 @@ public enum BackendWireProtocol: String, Sendable {
 /// `scgi.server` / `fastcgi.server`, validated, with the config position for error messages.
 public struct BackendHostConfig: Sendable {
     public var name: String
-    public var host: String?
-    public var port: Int?
-    public var socket: String?
+    public var host: String? { didSet { addressDescription = Self.address(host: host, port: port, socket: socket) } }
+    public var port: Int? { didSet { addressDescription = Self.address(host: host, port: port, socket: socket) } }
+    public var socket: String? { didSet { addressDescription = Self.address(host: host, port: port, socket: socket) } }
     public var binPath: String?
     public var binEnvironment: [(String, String)] = []
     public var binCopyEnvironment: [String] = []
@@ -49,8 +49,18 @@ public struct BackendHostConfig: Sendable {
     public var maxConnections = 0
     public var location: ConfigSourceLocation
 
-    /// Where the gateway connects: the unix socket, or host:port.
-    public var addressDescription: String {
+    /// Where the gateway connects: the unix socket, or host:port. Kept up to date as the address
+    /// is set (it names the host in every backend request's log label and availability lookup).
+    public private(set) var addressDescription = BackendHostConfig.address(host: nil, port: nil, socket: nil)
+
+    /// The only initialiser: the address is set through `host`/`port`/`socket`, so that
+    /// `addressDescription` follows (a memberwise initialiser would bypass that).
+    public init(name: String, location: ConfigSourceLocation) {
+        self.name = name
+        self.location = location
+    }
+
+    private static func address(host: String?, port: Int?, socket: String?) -> String {
         if let socket { return socket }
         return "\(host ?? "127.0.0.1"):\(port ?? 0)"
     }

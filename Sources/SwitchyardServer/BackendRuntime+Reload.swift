@@ -9,10 +9,10 @@ import SwitchyardOS
 extension BackendRuntime {
     func reload(tables: [GatewayRouteTable]) {
         let generation = worker.config.generation
-        var wanted: [String: (table: GatewayRouteTable, route: Int, host: BackendHostConfig)] = [:]
+        var wanted: [HostKey: (table: GatewayRouteTable, route: Int, host: BackendHostConfig)] = [:]
         for table in tables {
             for (r, route) in table.routes.enumerated() {
-                for (h, host) in route.hosts.enumerated() { wanted["\(table.key)#\(r)#\(h)"] = (table, r, host) }
+                for (h, host) in route.hosts.enumerated() { wanted[HostKey(table: table.key, route: r, host: h)] = (table, r, host) }
             }
         }
         for (key, hs) in hosts {

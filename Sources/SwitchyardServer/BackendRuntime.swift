@@ -8,10 +8,19 @@ import SwitchyardGatewayCodecs
 /// Spawning and supervising `bin-path` programs is process-wide (`BackendSupervisor`); this part
 /// only connects.
 final class BackendRuntime {
+    /// Where a host sits in the configuration: its table (by the table's stable key), route and
+    /// place. Looked up several times per request, so it is hashed as it is instead of being
+    /// interpolated into a string first.
+    struct HostKey: Hashable {
+        let table: String
+        let route: Int
+        let host: Int
+    }
+
     final class HostState {
         let config: BackendHostConfig
         /// `hosts` key: table key, route and host index.
-        let key: String
+        let key: HostKey
         /// The configuration generation whose requests use this state (`reload` moves an
         /// unchanged host's state to the new generation; a changed or vanished one is retired).
         var generation: Int
@@ -28,7 +37,7 @@ final class BackendRuntime {
         /// Module and route match the status page reports this host under.
         var statusModule = ""
         var statusRoute = ""
-        init(config: BackendHostConfig, key: String, generation: Int, loop: EventLoop) {
+        init(config: BackendHostConfig, key: HostKey, generation: Int, loop: EventLoop) {
             self.config = config
             self.key = key
             self.generation = generation
@@ -52,11 +61,11 @@ final class BackendRuntime {
     /// How long an idle pooled connection is kept (`BackendConnectionPool`).
     static let pooledIdleSeconds = 30
     /// The current configuration's host states.
-    var hosts: [String: HostState] = [:]
+    var hosts: [HostKey: HostState] = [:]
     /// Host states of earlier configurations that exchanges still use: their pools close each
     /// connection once idle; dropped once nothing uses them (`pruneRetired`).
     var retired: [HostState] = []
-    var roundRobin: [String: Int] = [:]
+    var roundRobin: [HostKey: Int] = [:]
     private var requestIds: UInt16 = 0
 
     init(worker: Worker) { self.worker = worker }
@@ -65,7 +74,7 @@ final class BackendRuntime {
     /// routed before a reload (a retry, a tunnel's next host) finds its own generation's state,
     /// never the new configuration's host that happens to sit at the same place.
     private func state(_ host: BackendHostConfig, table: GatewayRouteTable, routeIndex: Int, hostIndex: Int, generation: Int) -> HostState {
-        let key = "\(table.key)#\(routeIndex)#\(hostIndex)"
+        let key = HostKey(table: table.key, route: routeIndex, host: hostIndex)
         if let s = hosts[key], s.generation == generation { return s }
         let current = generation == worker.config.generation
         if !current, let s = retired.first(where: { $0.key == key && $0.generation == generation }) { return s }
@@ -320,7 +329,7 @@ final class BackendRuntime {
                 state(route.hosts[b], table: table, routeIndex: routeIndex, hostIndex: b, generation: generation).active
             }
         case .roundRobin:
-            let key = "\(table.key)#\(routeIndex)"
+            let key = HostKey(table: table.key, route: routeIndex, host: -1)
             let n = (roundRobin[key] ?? 0) + 1
             roundRobin[key] = n
             return candidates[n % candidates.count]
