@@ -42,36 +42,44 @@ public enum WebSocketServerHandshake {
     }
 
     /// Checks an upgrade request. `isHTTP11` is false for HTTP/1.0 (which cannot upgrade).
+    ///
+    /// One pass over the fields picks out the six the handshake reads; names and token lists are
+    /// compared as bytes (a tunnel upgrade runs this once, and it used to build and split strings
+    /// for every field it looked at).
     public static func evaluate(method: String, isHTTP11: Bool, headers: [(name: String, value: String)],
                                 options: Options = .init()) -> Result<Acceptance, Rejection> {
         func bad(_ why: String, _ extra: [String: String] = [:]) -> Result<Acceptance, Rejection> {
             .failure(Rejection(status: 400, reason: why, headers: extra))
         }
-        func values(_ name: String) -> [String] { headers.filter { asciiEqualsIgnoringCase($0.name, name) }.map(\.value) }
-        func tokens(_ name: String) -> [String] { values(name).flatMap(listElements) }
         guard method == "GET" else { return bad("WebSocket handshake must be GET") }
         guard isHTTP11 else { return bad("WebSocket handshake needs HTTP/1.1") }
-        guard tokens("Upgrade").contains(where: { asciiEqualsIgnoringCase($0, "websocket") }) else {
-            return bad("Upgrade does not name websocket")
+        var upgradesToWebSocket = false, connectionUpgrade = false
+        var versions: [String] = [], keys: [String] = [], protocols: [String] = [], extensions: [String] = []
+        for (name, value) in headers {
+            switch HandshakeField(name) {
+            case .upgrade?: upgradesToWebSocket = upgradesToWebSocket || TokenList.contains(value, "websocket")
+            case .connection?: connectionUpgrade = connectionUpgrade || TokenList.contains(value, "upgrade")
+            case .version?: versions.append(value)
+            case .key?: keys.append(value)
+            case .protocols?: protocols.append(value)
+            case .extensions?: extensions.append(value)
+            case nil: continue
+            }
         }
-        guard tokens("Connection").contains(where: { asciiEqualsIgnoringCase($0, "upgrade") }) else {
-            return bad("Connection does not contain the upgrade token")
-        }
-        let versions = values("Sec-WebSocket-Version")
+        guard upgradesToWebSocket else { return bad("Upgrade does not name websocket") }
+        guard connectionUpgrade else { return bad("Connection does not contain the upgrade token") }
         guard versions.count == 1, trimmed(versions[0]) == "13" else {
             return bad("Sec-WebSocket-Version must be 13", ["Sec-WebSocket-Version": "13"])
         }
-        let keys = values("Sec-WebSocket-Key")
         guard keys.count == 1, WebSocketHandshake.isValidKey(trimmed(keys[0])) else {
             return bad("Sec-WebSocket-Key missing, repeated or not 16 bytes of base64")
         }
         let accept = WebSocketHandshake.acceptValue(forKey: trimmed(keys[0]))
-        let offered = tokens("Sec-WebSocket-Protocol")
-        let subprotocol = options.subprotocols.first { mine in offered.contains(mine) }
+        let offered = protocols.flatMap(listElements)
+        let subprotocol = offered.isEmpty ? nil : options.subprotocols.first { mine in offered.contains(mine) }
         var deflate: PerMessageDeflateParameters?
         if let config = options.deflate {
-            deflate = PerMessageDeflateNegotiation.accept(offers: PerMessageDeflateNegotiation.offers(values("Sec-WebSocket-Extensions")),
-                                                          config: config)
+            deflate = PerMessageDeflateNegotiation.accept(offers: PerMessageDeflateNegotiation.offers(extensions), config: config)
         }
         var response: [(name: String, value: String)] = [("Upgrade", "websocket"), ("Connection", "Upgrade"),
                                                          ("Sec-WebSocket-Accept", accept)]
@@ -80,15 +88,91 @@ public enum WebSocketServerHandshake {
         return .success(Acceptance(accept: accept, subprotocol: subprotocol, deflate: deflate, responseHeaders: response))
     }
 
-    /// Comma-separated elements, trimmed, empty ones dropped (RFC 9110 5.6.1).
-    static func listElements(_ value: String) -> [String] {
-        value.split(separator: ",", omittingEmptySubsequences: true).map { trimmed(String($0)) }.filter { !$0.isEmpty }
+    /// The request fields the handshake reads, recognised by length and then bytes, any case.
+    enum HandshakeField {
+        case upgrade, connection, version, key, protocols, extensions
+
+        init?(_ name: String) {
+            switch name.utf8.count {
+            case 7 where TokenList.equalsLowercased(name, "upgrade"): self = .upgrade
+            case 10 where TokenList.equalsLowercased(name, "connection"): self = .connection
+            case 17 where TokenList.equalsLowercased(name, "sec-websocket-key"): self = .key
+            case 21 where TokenList.equalsLowercased(name, "sec-websocket-version"): self = .version
+            case 22 where TokenList.equalsLowercased(name, "sec-websocket-protocol"): self = .protocols
+            case 24 where TokenList.equalsLowercased(name, "sec-websocket-extensions"): self = .extensions
+            default: return nil
+            }
+        }
     }
 
+    /// Comma-separated elements, trimmed of spaces and tabs, empty ones dropped (RFC 9110 5.6.1).
+    static func listElements(_ value: String) -> [String] {
+        var out: [String] = []
+        TokenList.forEach(value) { out.append(String(decoding: $0, as: UTF8.self)); return true }
+        return out
+    }
+
+    /// `s` without leading and trailing spaces and tabs (`s` itself when there are none).
     static func trimmed(_ s: String) -> String {
-        var u = Substring(s)
-        while let f = u.first, f == " " || f == "\t" { u.removeFirst() }
-        while let l = u.last, l == " " || l == "\t" { u.removeLast() }
-        return String(u)
+        var copy = s
+        return copy.withUTF8 { bytes in
+            var lo = 0, hi = bytes.count
+            while lo < hi && TokenList.isSpaceOrTab(bytes[lo]) { lo += 1 }
+            while hi > lo && TokenList.isSpaceOrTab(bytes[hi - 1]) { hi -= 1 }
+            if lo == 0 && hi == bytes.count { return s }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[lo..<hi]), as: UTF8.self)
+        }
+    }
+}
+
+/// Comma-separated token lists read in place as bytes, ASCII case-insensitively.
+enum TokenList {
+    @inline(__always)
+    static func isSpaceOrTab(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 }
+
+    @inline(__always)
+    static func lower(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
+
+    /// Calls `body` with each non-empty trimmed element of `list` until it returns false.
+    static func forEach(_ list: String, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) {
+        var list = list
+        list.withUTF8 { bytes in
+            var start = 0
+            let end = bytes.count
+            while start < end {
+                var comma = start
+                while comma < end && bytes[comma] != 0x2C { comma += 1 }
+                var lo = start, hi = comma
+                while lo < hi && isSpaceOrTab(bytes[lo]) { lo += 1 }
+                while hi > lo && isSpaceOrTab(bytes[hi - 1]) { hi -= 1 }
+                if lo < hi && !body(UnsafeBufferPointer(rebasing: bytes[lo..<hi])) { return }
+                start = comma + 1
+            }
+        }
+    }
+
+    /// `list` has the element `token` (a lower-case literal), any case.
+    static func contains(_ list: String, _ token: StaticString) -> Bool {
+        let t = UnsafeBufferPointer(start: token.utf8Start, count: token.utf8CodeUnitCount)
+        var found = false
+        forEach(list) { element in
+            found = equals(element, t)
+            return !found
+        }
+        return found
+    }
+
+    /// `s` equals `lower` (a lower-case literal), any case.
+    static func equalsLowercased(_ s: String, _ lower: StaticString) -> Bool {
+        var s = s
+        let t = UnsafeBufferPointer(start: lower.utf8Start, count: lower.utf8CodeUnitCount)
+        return s.withUTF8 { equals($0, t) }
+    }
+
+    @inline(__always)
+    static func equals(_ a: UnsafeBufferPointer<UInt8>, _ lowercased: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard a.count == lowercased.count else { return false }
+        for i in 0..<a.count where lower(a[i]) != lowercased[i] { return false }
+        return true
     }
 }

@@ -68,6 +68,25 @@ import Testing
         #expect(ok.responseHeaders.last?.value == "permessage-deflate; client_max_window_bits=12")
         #expect(try evaluate(base, options: options).get().deflate == nil, "not offered")
     }
+
+    /// Field names in any case, tokens spread over repeated fields and padded with tabs, elements
+    /// trimmed and empty ones dropped; near-miss names are not the fields they resemble.
+    @Test func fieldsAreFoundInAnyCaseAndListsAcrossRepeatedFields() throws {
+        let headers: [(name: String, value: String)] = [
+            ("HOST", "example.org"), ("uPgRaDe", "h2c"), ("UPGRADE", "\tWebSocket "), ("CONNECTION", "keep-alive"),
+            ("connection", " ,Upgrade,"), ("SEC-WEBSOCKET-KEY", " dGhlIHNhbXBsZSBub25jZQ== "), ("sec-websocket-version", "\t13"),
+            ("Sec-WebSocket-Protocols", "binary"), ("sec-websocket-protocol", " , chat ,\tBASE64, base64 "),
+        ]
+        let ok = try evaluate(headers).get()
+        #expect(ok.accept == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        #expect(ok.subprotocol == "base64")   // "binary" came in a field with another name
+        #expect(WebSocketServerHandshake.listElements(" , chat ,\tBASE64, base64 ") == ["chat", "BASE64", "base64"])
+        #expect(WebSocketServerHandshake.trimmed(" \t13\t ") == "13" && WebSocketServerHandshake.trimmed("13") == "13")
+        #expect(WebSocketServerHandshake.trimmed(" \t ") == "")
+        guard case .failure = evaluate(replacing("Connection", with: "upgrades")) else {
+            Issue.record("a token that merely starts with upgrade was taken for it"); return
+        }
+    }
 }
 
 @Suite struct WebSocketOriginPolicyTests {
