@@ -28,6 +28,10 @@ public struct ProxyResponseFramer: Sendable {
     public private(set) var keepAlive = false
     /// Bytes of the final head (and what came before it) were seen.
     public private(set) var sawHead = false
+    /// The heads the last `decode` framed, as parsed, in order, each with its byte count: the
+    /// gateway's head decoder takes them (`ProxyResponseHeadDecoder.feed(framed:byteCount:)`)
+    /// instead of parsing the same bytes a second time.
+    public private(set) var framedHeads: [(head: ProxiedResponseHead, byteCount: Int)] = []
 
     public init(requestIsHead: Bool, limits: HTTPResponseParserLimits = .init()) {
         parser = HTTPResponseHeadParser(requestIsHead: requestIsHead, limits: limits)
@@ -41,6 +45,7 @@ public struct ProxyResponseFramer: Sendable {
     /// have any).
     public mutating func decode(_ input: UnsafeRawBufferPointer, _ emit: (Event) -> Void) throws(HTTPResponseParseError) -> Int {
         var used = 0
+        if !framedHeads.isEmpty { framedHeads.removeAll(keepingCapacity: true) }
         while !ended {
             if switched {
                 if used < input.count { emit(.body(used..<input.count)) }
@@ -50,17 +55,20 @@ public struct ProxyResponseFramer: Sendable {
             switch step {
             case .needMoreData(let consumed):
                 return used + consumed
-            case .interim(_, let consumed):
+            case .interim(let head, let consumed):
+                framedHeads.append((head, consumed))
                 emit(.head(used..<(used + consumed)))
                 used += consumed
             case .head(let head, let consumed):
                 sawHead = true
                 delimitedByClose = head.framing == .untilClose
+                framedHeads.append((head, consumed))
                 emit(.head(used..<(used + consumed)))
                 used += consumed
-            case .switchingProtocols(_, let consumed):
+            case .switchingProtocols(let head, let consumed):
                 sawHead = true
                 switched = true
+                framedHeads.append((head, consumed))
                 emit(.head(used..<(used + consumed)))
                 used += consumed
             case .body(let range, let consumed):

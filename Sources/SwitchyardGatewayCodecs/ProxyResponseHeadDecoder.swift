@@ -64,6 +64,16 @@ public struct ProxyResponseHeadDecoder: Sendable {
         return (try convert(head), max(0, end - before))
     }
 
+    /// A head `ProxyResponseFramer` already parsed, fed in place of its `byteCount` bytes: the same
+    /// answer `feed(_:)` gives for those bytes, without parsing them again. Only when nothing is
+    /// pending (the framer hands over whole heads); false means feed the bytes instead.
+    public mutating func feed(framed head: ProxiedResponseHead, byteCount: Int) throws(HTTPResponseParseError)
+        -> (accepted: Bool, result: (head: CGIResponseHead, bodyStartInInput: Int)?) {
+        guard pending.isEmpty else { return (false, nil) }
+        if head.status < 200 && head.status != 101 && !yieldsInterimHeads { return (true, nil) }   // skipped, as feed(_:) does
+        return (true, (try convert(head), byteCount))
+    }
+
     /// The server ended: an error when no complete head arrived.
     public func finish() throws(HTTPResponseParseError) {
         throw HTTPResponseParseError(.truncated, pending.isEmpty ? "closed before sending a response" : "closed inside the response head")

@@ -27,13 +27,14 @@ extension BackendRuntime {
         let clientHost = request.info.headers.first { $0.name.lowercased() == "host" }?.value
         let mapper = ProxyResponseHeaderMapper(options: options, clientHost: clientHost, backendHost: head.backendHost,
                                                clientIsHTTPS: request.info.scheme == "https")
-        exchange.useHeadDecoder(ProxyResponseHeadDecoder(mapper: mapper, requestIsUpgrade: head.isUpgrade, requestIsHead: isHead,
-                                                         yieldsInterimHeads: true))
+        let codec = ProxyHTTPCodec(head: head, requestIsHead: isHead)
+        exchange.useHeadDecoder(FramedProxyHeadDecoder(
+            decoder: ProxyResponseHeadDecoder(mapper: mapper, requestIsUpgrade: head.isUpgrade, requestIsHead: isHead, yieldsInterimHeads: true),
+            codec: codec))
         if debug > 0 {
             worker.errorLog.info(label, "proxy debug: \(request.info.method) \(request.info.requestURI) from \(request.info.remoteAddr) to backend \(config.addressDescription)")
             worker.errorLog.info(label, "proxy debug: request line sent: \(GatewayExchange.requestLine(head.bytes))")
         }
-        let codec = ProxyHTTPCodec(head: head, requestIsHead: isHead)
         if head.isUpgrade {
             // A WebSocket lives as long as it likes: it never holds a place in the keep-alive pool.
             if config.maxConnections > 0 && hs.active >= config.maxConnections { return .failure(busy(hs, label)) }

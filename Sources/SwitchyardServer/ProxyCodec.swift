@@ -14,6 +14,10 @@ final class ProxyHTTPCodec: BackendCodec {
     private(set) var framer: ProxyResponseFramer
     private var chunkEnded = false
     private var events: [ProxyResponseFramer.Event] = []
+    /// Where the heads of the `decode` in progress lie in its input, with their index in
+    /// `framer.framedHeads`: `FramedProxyHeadDecoder` finds the parsed head by the bytes it is fed.
+    /// Emptied before `decode` returns, so no pointer outlives the input it points into.
+    private var framedSpans: [(start: UnsafeRawPointer?, count: Int, index: Int)] = []
     /// Request body bytes handed over (a request with a body cannot be sent again).
 
     init(head: ProxyRequestHead, requestIsHead: Bool) {
@@ -75,6 +79,13 @@ final class ProxyHTTPCodec: BackendCodec {
         } catch {
             throw BackendProtocolError(description: "proxy: \(error)")
         }
+        var heads = 0
+        for event in events {
+            guard case .head(let r) = event else { continue }
+            framedSpans.append((bytes.baseAddress.map { $0 + r.lowerBound }, r.count, heads))
+            heads += 1
+        }
+        defer { framedSpans.removeAll(keepingCapacity: true) }
         for event in events {
             switch event {
             case .head(let r), .body(let r): sink(.stdout(UnsafeRawBufferPointer(rebasing: bytes[r])))
@@ -82,6 +93,14 @@ final class ProxyHTTPCodec: BackendCodec {
             }
         }
         return used
+    }
+
+    /// The head the framer parsed from exactly `bytes` during the `decode` in progress, if any.
+    func framedHead(for bytes: UnsafeRawBufferPointer) -> ProxiedResponseHead? {
+        for span in framedSpans where span.start == bytes.baseAddress && span.count == bytes.count {
+            return framer.framedHeads[span.index].head
+        }
+        return nil
     }
 
     func describeEOF(pendingBytes: Int, label: String) -> BackendFailure {
@@ -101,3 +120,23 @@ final class ProxyHTTPCodec: BackendCodec {
 
 /// The proxied response head as the exchange's pluggable head decoder.
 extension ProxyResponseHeadDecoder: ResponseHeadDecoder {}
+
+/// The proxy's head decoder as the exchange uses it: the framer of the stream's `ProxyHTTPCodec`
+/// has already parsed every head it hands over (to find the body's framing), so the bytes the
+/// exchange feeds are turned into its response head from that parse instead of a second one.
+/// Bytes that are not such a head (none, in practice) go through the decoder's own parser.
+struct FramedProxyHeadDecoder: ResponseHeadDecoder {
+    var decoder: ProxyResponseHeadDecoder
+    let codec: ProxyHTTPCodec
+
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) throws -> (head: CGIResponseHead, bodyStartInInput: Int)? {
+        if let parsed = codec.framedHead(for: bytes) {
+            let (accepted, result) = try decoder.feed(framed: parsed, byteCount: bytes.count)
+            if accepted { return result }
+        }
+        return try decoder.feed(bytes)
+    }
+
+    func finish() throws { try decoder.finish() }
+    var yieldsInterimHeads: Bool { decoder.yieldsInterimHeads }
+}

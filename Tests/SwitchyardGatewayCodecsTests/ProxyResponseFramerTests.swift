@@ -133,6 +133,54 @@ func frame(_ wire: String, step: Int, isHead: Bool = false, eof: Bool = false) t
         #expect(heads[2].contentLength == 2 && bodyStart == wire.count - 2)
     }
 
+    /// The framer's own parse of each head it hands over (`framedHeads`), fed as
+    /// `feed(framed:byteCount:)`, gives the answer `feed(_:)` gives for the same bytes: interim
+    /// heads yielded or skipped, a 101 accepted or refused, lengths, mapped fields.
+    @Test(arguments: [false, true]) func framedHeadsAnswerAsTheirBytesDo(interim: Bool) throws {
+        let wires = [
+            "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nConnection: X-Hop\r\nX-Hop: 1\r\nContent-Length: 2\r\n\r\nok",
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n",
+            "HTTP/1.1 204 No Content\r\nKeep-Alive: 5\r\n\r\n",
+            "HTTP/1.0 200 OK\r\nX-App: 1\r\n\r\nuntil close",
+        ]
+        for wire in wires {
+            for upgrade in [false, true] {
+                var framer = ProxyResponseFramer(requestIsHead: false)
+                var viaBytes = decoder(upgrade: upgrade, interim: interim)
+                var viaFramed = viaBytes
+                let input = Array(wire.utf8)
+                var headRanges: [Range<Int>] = []
+                _ = try framer.decode(input) { if case .head(let r) = $0 { headRanges.append(r) } }
+                #expect(framer.framedHeads.map(\.byteCount) == headRanges.map(\.count))
+                for (range, framed) in zip(headRanges, framer.framedHeads) {
+                    let bytes = Array(input[range])
+                    let expected = Result { () throws -> String in
+                        try bytes.withUnsafeBytes { raw throws(HTTPResponseParseError) in try viaBytes.feed(raw) }.map { "\($0.head) \($0.bodyStartInInput)" } ?? "nil"
+                    }
+                    let got = Result { () throws -> String in
+                        let (accepted, result) = try viaFramed.feed(framed: framed.head, byteCount: framed.byteCount)
+                        #expect(accepted)
+                        return result.map { "\($0.head) \($0.bodyStartInInput)" } ?? "nil"
+                    }
+                    switch (expected, got) {
+                    case (.success(let a), .success(let b)): #expect(a == b, "\(wire) upgrade \(upgrade)")
+                    case (.failure, .failure): break
+                    default: Issue.record("\(wire) upgrade \(upgrade): \(expected) vs \(got)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func framedHeadIsRefusedWhileBytesArePending() throws {
+        var d = decoder()
+        #expect(try feed(&d, "HTTP/1.1 200 OK\r\nCont") == nil)
+        var framer = ProxyResponseFramer(requestIsHead: false)
+        _ = try framer.decode(Array("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".utf8)) { _ in }
+        let framed = try #require(framer.framedHeads.first)
+        #expect(try d.feed(framed: framed.head, byteCount: framed.byteCount).accepted == false)
+    }
+
     @Test func headKeepsTheAnnouncedLength() throws {
         var d = decoder(head: true)
         let (head, _) = try #require(try feed(&d, "HTTP/1.1 200 OK\r\nContent-Length: 777\r\n\r\n"))
