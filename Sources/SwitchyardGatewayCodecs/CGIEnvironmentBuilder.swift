@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Builds the RFC 3875 meta-variables for a request, following lighttpd's `http_cgi.c`.
 ///
 /// One builder for every backend protocol, so CGI, SCGI, uwsgi and FastCGI scripts see the same
@@ -46,6 +50,42 @@ public enum CGIEnvironmentBuilder {
 
     /// `HTTP_` + the header name upper-cased, every other non-alphanumeric byte mapped to `_`.
     public static func variableName(forHeader name: String) -> String {
+        commonVariable(name) ?? buildVariableName(name)
+    }
+
+    /// The variables of the header names nearly every request (and every WebSocket upgrade)
+    /// carries, as received from browsers and from HTTP/2 (lower case): looked up by length and
+    /// bytes instead of being built for each request.
+    static let commonVariables: [[(name: StaticString, variable: String)]] = {
+        let names: [StaticString] = [
+            "Host", "User-Agent", "Accept", "Accept-Encoding", "Accept-Language", "Connection", "Cookie", "Referer",
+            "Origin", "Upgrade", "Cache-Control", "Pragma", "Authorization", "If-None-Match", "If-Modified-Since",
+            "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol",
+            "X-Forwarded-For", "X-Forwarded-Proto", "X-Real-IP",
+            "host", "user-agent", "accept", "accept-encoding", "accept-language", "cookie", "referer", "origin",
+            "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol",
+        ]
+        var table = [[(name: StaticString, variable: String)]](repeating: [], count: 33)
+        for n in names {
+            let text = n.withUTF8Buffer { String(decoding: $0, as: UTF8.self) }
+            table[n.utf8CodeUnitCount].append((n, buildVariableName(text)))
+        }
+        return table
+    }()
+
+    private static func commonVariable(_ name: String) -> String? {
+        let count = name.utf8.count
+        guard count < commonVariables.count else { return nil }
+        let candidates = commonVariables[count]
+        if candidates.isEmpty { return nil }
+        var name = name
+        return name.withUTF8 { bytes in
+            for c in candidates where memcmp(c.name.utf8Start, bytes.baseAddress!, count) == 0 { return c.variable }
+            return nil
+        }
+    }
+
+    static func buildVariableName(_ name: String) -> String {
         let count = 5 + name.utf8.count
         return String(unsafeUninitializedCapacity: count) { out in
             out[0] = 0x48; out[1] = 0x54; out[2] = 0x54; out[3] = 0x50; out[4] = 0x5F  // "HTTP_"
@@ -92,18 +132,18 @@ public enum CGIEnvironmentBuilder {
         var groupByVariable: [String: Int]? = nil
         for (name, value) in headers where !value.isEmpty && isForwardedHeaderName(name) {
             let variable = variableName(forHeader: name)
-            switch variable {
-            case "HTTP_PROXY", "HTTP_CONTENT_LENGTH", "HTTP_CONTENT_TYPE": continue
-            default: break
-            }
+            let length = variable.utf8.count
+            // Lengths first: most pairs differ in length, and a String == that fails costs a call.
+            if (length == 10 && variable == "HTTP_PROXY") || (length == 19 && variable == "HTTP_CONTENT_LENGTH")
+                || (length == 17 && variable == "HTTP_CONTENT_TYPE") { continue }
             var found: Int? = nil
             if let map = groupByVariable {
                 found = map[variable]
             } else {
-                for i in groups.indices where groups[i].variable == variable { found = i; break }
+                for i in groups.indices where groups[i].variable.utf8.count == length && groups[i].variable == variable { found = i; break }
             }
             guard let g = found else {
-                groups.append(Group(value: value, variable: variable, isCookie: variable == "HTTP_COOKIE"))
+                groups.append(Group(value: value, variable: variable, isCookie: length == 11 && variable == "HTTP_COOKIE"))
                 if groupByVariable != nil {
                     groupByVariable![variable] = groups.count - 1
                 } else if groups.count > linearGroupLimit {

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 import SwitchyardHTTP
 
 /// Appends FastCGI 1.0 records to a caller's buffer (h2o-style: header, content, padding, nothing
@@ -145,24 +149,39 @@ public enum FastCGIRecordEncoder {
         }
 
         mutating func writePair(_ name: String, _ value: String, into out: inout [UInt8]) {
-            let nameCount = name.utf8.count, valueCount = FieldValueBytes.byteCount(value)
-            let needed = (nameCount < 128 ? 1 : 4) + (valueCount < 128 ? 1 : 4) + nameCount + valueCount
-            if open && FastCGIRecordEncoder.maxContentLength - (out.count - headerAt - 8) > needed {
-                // The common case: the whole pair fits in the open record.
-                Self.appendLength(nameCount, to: &out)
-                Self.appendLength(valueCount, to: &out)
-                out.appendUTF8(name)
-                FieldValueBytes.append(value, to: &out)
-                return
+            var nameBytes = name, valueBytes = value
+            nameBytes.withUTF8 { n in
+                valueBytes.withUTF8 { v in
+                    // Escaped bytes (FieldValueBytes) all start with 0xF4: without one the value's
+                    // bytes are what goes out, and one memchr tells.
+                    guard v.count < 4 || memchr(v.baseAddress!, 0xF4, v.count) == nil else {
+                        writeEscapedPair(n, value: value, into: &out)
+                        return
+                    }
+                    let needed = (n.count < 128 ? 1 : 4) + (v.count < 128 ? 1 : 4) + n.count + v.count
+                    if open && FastCGIRecordEncoder.maxContentLength - (out.count - headerAt - 8) > needed {
+                        // The common case: the whole pair fits in the open record.
+                        Self.appendLength(n.count, to: &out)
+                        Self.appendLength(v.count, to: &out)
+                        out.append(contentsOf: n)
+                        out.append(contentsOf: v)
+                        return
+                    }
+                    writeLength(n.count, into: &out)
+                    writeLength(v.count, into: &out)
+                    write(UnsafeRawBufferPointer(n), into: &out)
+                    write(UnsafeRawBufferPointer(v), into: &out)
+                }
             }
-            writeLength(nameCount, into: &out)
-            writeLength(valueCount, into: &out)
-            write(name, into: &out)
-            if FieldValueBytes.hasEscapes(value) {
-                FieldValueBytes.bytes(value).withUnsafeBytes { write($0, into: &out) }
-            } else {
-                write(value, into: &out)
-            }
+        }
+
+        /// A pair whose value holds escaped bytes (`FieldValueBytes`): written as the bytes they stand for.
+        private mutating func writeEscapedPair(_ name: UnsafeBufferPointer<UInt8>, value: String, into out: inout [UInt8]) {
+            let bytes = FieldValueBytes.bytes(value)
+            writeLength(name.count, into: &out)
+            writeLength(bytes.count, into: &out)
+            write(UnsafeRawBufferPointer(name), into: &out)
+            bytes.withUnsafeBytes { write($0, into: &out) }
         }
 
         @inline(__always)

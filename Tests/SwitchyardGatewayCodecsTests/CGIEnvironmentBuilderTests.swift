@@ -110,6 +110,25 @@ import Testing
         #expect(CGIEnvironmentBuilder.variableName(forHeader: "x.y~z9") == "HTTP_X_Y_Z9")
     }
 
+    /// The table of common names gives what building the name gives, and names it does not hold
+    /// (other case, one byte off) are built.
+    @Test func commonVariableNamesAreTheBuiltOnes() {
+        var seen = 0
+        for row in CGIEnvironmentBuilder.commonVariables {
+            for entry in row {
+                let name = entry.name.withUTF8Buffer { String(decoding: $0, as: UTF8.self) }
+                #expect(CGIEnvironmentBuilder.variableName(forHeader: name) == CGIEnvironmentBuilder.buildVariableName(name))
+                #expect(entry.variable.hasPrefix("HTTP_") && entry.variable.utf8.count == name.utf8.count + 5)
+                seen += 1
+            }
+        }
+        #expect(seen > 30)
+        for name in ["HOST", "Hosts", "Sec-WebSocket-Kez", "X-Forwarded-Fox", "h", ""] {
+            #expect(CGIEnvironmentBuilder.variableName(forHeader: name) == CGIEnvironmentBuilder.buildVariableName(name))
+        }
+        #expect(CGIEnvironmentBuilder.variableName(forHeader: "HOST") == "HTTP_HOST")
+    }
+
     @Test func emptyHeaderValuesSkippedLikeLighttpd() {
         let e = CGIEnvironmentBuilder.build(CGIRequestInfo(headers: [("X-Empty", "")]))
         #expect(e.value("HTTP_X_EMPTY") == nil)
