@@ -6,7 +6,7 @@ extension BackendRequest {
     /// the length.
     var proxyBodyFraming: ProxyBodyFraming {
         guard let length = bodyLength else { return .chunked }
-        if length == 0 && !info.headers.contains(where: { $0.name.utf8.count == 14 && $0.name.lowercased() == "content-length" }) {
+        if length == 0 && !info.headers.contains(where: { HTTPFieldTokens.name($0.name, is: "content-length") }) {
             return .none
         }
         return .length(length)

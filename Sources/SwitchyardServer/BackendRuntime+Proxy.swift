@@ -24,7 +24,7 @@ extension BackendRuntime {
             return .failure(.encodeFailed("\(label): \(error)"))
         }
         let isHead = request.info.method == "HEAD"
-        let clientHost = request.info.headers.first { $0.name.lowercased() == "host" }?.value
+        let clientHost = request.info.headers.first { HTTPFieldTokens.name($0.name, is: "host") }?.value
         let mapper = ProxyResponseHeaderMapper(options: options, clientHost: clientHost, backendHost: head.backendHost,
                                                clientIsHTTPS: request.info.scheme == "https")
         let codec = ProxyHTTPCodec(head: head, requestIsHead: isHead)

@@ -19,7 +19,7 @@ extension GatewayExchange {
             head = HTTPResponseHead(status: 200, reason: "OK")
         } else {
             head = HTTPResponseHead(status: 101, reason: "Switching Protocols")
-            for (name, value) in cgi.headers where name.lowercased() != "status" {
+            for (name, value) in cgi.headers where !HTTPFieldTokens.name(name, is: "status") {
                 head.headers.add(name: name, value: value)
             }
             if !head.headers.contains("Connection") { head.headers.add(name: "Connection", value: "Upgrade") }
