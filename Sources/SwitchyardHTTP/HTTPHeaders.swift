@@ -72,6 +72,21 @@ public struct HTTPHeaders: Sequence, Sendable, Equatable, ExpressibleByDictionar
         return nil
     }
 
+    /// True when a field named `If-…` or `Range` (any case) is present: a static response reads
+    /// four such fields, and one pass over the names tells when it can skip all four lookups.
+    public var mayBeConditionalOrRanged: Bool {
+        for i in fields.indices {
+            var name = fields[i].name
+            let found = name.withUTF8 { n in
+                if n.count == 5 { return ASCII.lower(n[0]) == 0x72 && ASCII.lower(n[1]) == 0x61 && ASCII.lower(n[2]) == 0x6E
+                    && ASCII.lower(n[3]) == 0x67 && ASCII.lower(n[4]) == 0x65 }                                  // "range"
+                return n.count > 3 && ASCII.lower(n[0]) == 0x69 && ASCII.lower(n[1]) == 0x66 && n[2] == 0x2D   // "if-"
+            }
+            if found { return true }
+        }
+        return false
+    }
+
     /// Values of all fields with that name, in order.
     public func values(_ name: String) -> [String] {
         fields.compactMap { ASCII.caseInsensitiveEquals($0.name, name) ? $0.value : nil }

@@ -183,7 +183,8 @@ struct StaticFileHandler {
             : context.settings.expire.rule(path: context.path, contentType: fields.contentType)
         let now = expire == nil ? 0 : Int(time(nil))
 
-        if isNotModified(headers, fields: fields, mtime: mtime) {
+        let conditional = headers.mayBeConditionalOrRanged
+        if conditional && isNotModified(headers, fields: fields, mtime: mtime) {
             if fd >= 0 { close(fd) }
             connection.sendHead(status: 304, framing: .none) { out in
                 out.append(fields.validators)
@@ -196,7 +197,7 @@ struct StaticFileHandler {
         var offset = 0
         var length = size
         var contentRange: String?
-        if let range = headers.first("Range"), ifRangeAllows(headers, etag: fields.etag, lastModified: fields.lastModified) {
+        if conditional, let range = headers.first("Range"), ifRangeAllows(headers, etag: fields.etag, lastModified: fields.lastModified) {
             switch RangeHeader.parse(range, fileSize: size) {
             case .none:
                 break

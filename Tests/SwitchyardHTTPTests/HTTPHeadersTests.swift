@@ -46,4 +46,12 @@ import SwitchyardHTTP
         #expect(h.first("x-ä") == nil)
         #expect(h.first("X-Ä") == "1")
     }
+
+    @Test func conditionalOrRangeFieldsAreSeenInAnyCase() {
+        #expect(!HTTPHeaders([("Host", "x"), ("Accept", "*/*"), ("If", "1"), ("Iff-X", "2"), ("Ranges", "3"), ("I-f", "4")]).mayBeConditionalOrRanged)
+        #expect(!HTTPHeaders().mayBeConditionalOrRanged)
+        for name in ["If-None-Match", "if-modified-since", "IF-RANGE", "If-Match", "Range", "rAnGe"] {
+            #expect(HTTPHeaders([("Host", "x"), (name, "v")]).mayBeConditionalOrRanged, "\(name)")
+        }
+    }
 }
