@@ -81,13 +81,12 @@ public struct HPACKDecoder: Sendable {
         return HPACKDecodedBlock(fields: fields, exceedsListSize: exceeded, listSize: listSize)
     }
 
-    /// Decodes a byte array (tests and tools).
+    /// Decodes a byte array (the session's assembled blocks, tests and tools). In place: a copy
+    /// of the decoder would share the table's arrays, and the next insertion would copy them.
     public mutating func decode(_ bytes: [UInt8]) throws(HPACKDecodingError) -> HPACKDecodedBlock {
-        var copy = self
         let result: Result<HPACKDecodedBlock, HPACKDecodingError> = bytes.withUnsafeBytes { raw in
-            do throws(HPACKDecodingError) { return .success(try copy.decode(raw)) } catch { return .failure(error) }
+            do throws(HPACKDecodingError) { return .success(try self.decode(raw)) } catch { return .failure(error) }
         }
-        self = copy
         return try result.get()
     }
 

@@ -15,6 +15,9 @@ public struct HPACKDynamicTable: Sendable {
     public private(set) var size = 0
     /// Current maximum size (changed by dynamic table size updates, §6.3).
     public private(set) var maxSize: Int
+    /// Counts every change of the entries or the maximum size: equal counts mean the same table
+    /// (the encoder reuses a block only for the table it was encoded against).
+    public private(set) var changeCount = 0
 
     public init(maxSize: Int) {
         self.maxSize = maxSize
@@ -30,11 +33,13 @@ public struct HPACKDynamicTable: Sendable {
     /// Changes the maximum size, evicting what no longer fits.
     public mutating func setMaxSize(_ newValue: Int) {
         maxSize = newValue
+        changeCount &+= 1
         evict(toFit: 0)
     }
 
     /// Empties the table (an entry larger than the table was added, §4.4).
     public mutating func removeAll() {
+        changeCount &+= 1
         storage.removeAll(keepingCapacity: true)
         keys.removeAll(keepingCapacity: true)
         start = 0
@@ -43,6 +48,7 @@ public struct HPACKDynamicTable: Sendable {
 
     /// Adds `field` as the newest entry (§4.4): an entry larger than the table empties it and is not added.
     public mutating func insert(_ field: HPACKHeaderField) {
+        changeCount &+= 1
         let entrySize = field.hpackSize
         guard entrySize <= maxSize else {
             removeAll()
@@ -64,16 +70,19 @@ public struct HPACKDynamicTable: Sendable {
     /// The newest index holding exactly that name and value, or nil (compared in place).
     public func index(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Int? {
         let key = Key(name: name, value: value)
+        // Entries read through buffer pointers: in place, without a retain and release of each.
         return keys.withUnsafeBufferPointer { keys in
-            var i = keys.count - 1
-            while i >= start {
-                if keys[i] == key && HPACKStaticTable.equalBytes(storage[i].value, value)
-                    && HPACKStaticTable.equalBytes(storage[i].name, name) {
-                    return keys.count - i
+            storage.withUnsafeBufferPointer { storage in
+                var i = keys.count - 1
+                while i >= start {
+                    if keys[i] == key && HPACKStaticTable.equalBytes(storage[i].value, value)
+                        && HPACKStaticTable.equalBytes(storage[i].name, name) {
+                        return keys.count - i
+                    }
+                    i -= 1
                 }
-                i -= 1
+                return nil
             }
-            return nil
         }
     }
 
@@ -85,7 +94,11 @@ public struct HPACKDynamicTable: Sendable {
         init(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
             lengths = UInt64(name.count) << 32 | UInt64(value.count)
             var tail: UInt64 = 0
-            for byte in value.suffix(8) { tail = tail << 8 | UInt64(byte) }
+            var i = max(0, value.count - 8)
+            while i < value.count {
+                tail = tail << 8 | UInt64(value[i])
+                i += 1
+            }
             self.tail = tail
         }
     }
@@ -96,12 +109,14 @@ public struct HPACKDynamicTable: Sendable {
     }
 
     public func index(ofName name: UnsafeBufferPointer<UInt8>) -> Int? {
-        var i = storage.count - 1
-        while i >= start {
-            if HPACKStaticTable.equalBytes(storage[i].name, name) { return storage.count - i }
-            i -= 1
+        storage.withUnsafeBufferPointer { storage in
+            var i = storage.count - 1
+            while i >= start {
+                if HPACKStaticTable.equalBytes(storage[i].name, name) { return storage.count - i }
+                i -= 1
+            }
+            return nil
         }
-        return nil
     }
 
     private mutating func evict(toFit incoming: Int) {

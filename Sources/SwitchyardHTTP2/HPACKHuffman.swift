@@ -38,6 +38,19 @@ public enum HPACKHuffman {
 
     static let canonical = Canonical()
 
+    /// Codes of at most 8 bits (every letter, digit and common punctuation) by the byte they
+    /// start: `length << 8 | symbol`, 0 for a byte that starts a longer code. One lookup per
+    /// symbol for nearly all of a field's bytes, instead of the search through the limits.
+    static let shortCodes: [UInt16] = {
+        var table = [UInt16](repeating: 0, count: 256)
+        for (symbol, entry) in HPACKHuffmanTable.codes.enumerated() where entry.length <= 8 {
+            let length = Int(entry.length)
+            let prefix = Int(entry.code) << (8 - length)
+            for fill in 0..<(1 << (8 - length)) { table[prefix | fill] = UInt16(length << 8 | symbol) }
+        }
+        return table
+    }()
+
     /// Why a Huffman string is invalid.
     public enum DecodingError: Error, Equatable, Sendable {
         case endOfStringSymbol
@@ -45,10 +58,12 @@ public enum HPACKHuffman {
     }
 
     /// Decodes `input`, appending the symbols to `out`: a symbol at a time (not a bit at a time),
-    /// its length found from the limits of a 32-bit window over the bits not yet used.
+    /// a short code by `shortCodes`, a longer one's length found from the limits of a 32-bit
+    /// window over the bits not yet used.
     public static func decode(_ input: UnsafeRawBufferPointer, into out: inout [UInt8]) throws(DecodingError) {
         let tables = canonical
         let limit = tables.limit
+        let short = shortCodes
         var bits: UInt64 = 0    // unused bits, left-aligned
         var count = 0           // how many
         var next = 0
@@ -59,6 +74,14 @@ public enum HPACKHuffman {
                 next += 1
             }
             guard count > 0 else { return }
+            let entry = short[Int(truncatingIfNeeded: bits >> 56)]
+            let shortLength = Int(entry >> 8)
+            if shortLength != 0 && shortLength <= count {
+                out.append(UInt8(truncatingIfNeeded: entry))
+                bits <<= UInt64(shortLength)
+                count -= shortLength
+                continue
+            }
             let window = bits >> 32
             var length = 5      // the shortest code
             while length < 30 && window >= limit[length] { length += 1 }

@@ -37,6 +37,8 @@ final class HTTP2Connection: BufferedStreamDelegate {
     var drainWaiting = false
     private var random = FastRandom()
     private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
+    /// The last plain static-file head sent here, reused for the same file (see `sendStaticHead`).
+    var lastStaticHead: HTTP2StaticHead?
     private var lastStreamActivity: UInt64
     private let startedAt: UInt64
     static let settingsAckSeconds = 10
@@ -95,13 +97,21 @@ final class HTTP2Connection: BufferedStreamDelegate {
         s.input.consume(s.input.readableBytes)
         // A stream opened and reset in the same read (rapid reset, CVE-2023-44487) never starts
         // its handler: no CGI is spawned, no backend connected for it.
-        var resetAtOnce: Set<UInt32> = []
-        for case .streamReset(let id, _, true) in events { resetAtOnce.insert(id) }
-        for event in events {
-            if case .request(let id, _, _) = event, resetAtOnce.contains(id) { continue }
-            handle(event)
-            if isClosed { return }
+        // The events are read in place (a buffer pointer, a borrowed element each): iterating the
+        // array copied each one, a retain and release of the request head's field list.
+        let finished: Bool = events.withUnsafeBufferPointer { events in
+            var resetAtOnce: Set<UInt32> = []
+            for i in events.indices {
+                if case .streamReset(let id, _, true) = events[i] { resetAtOnce.insert(id) }
+            }
+            for i in events.indices {
+                if !resetAtOnce.isEmpty, case .request(let id, _, _) = events[i], resetAtOnce.contains(id) { continue }
+                handle(events[i])
+                if isClosed { return true }
+            }
+            return false
         }
+        if finished { return }
         pump()
         afterIO()
     }
