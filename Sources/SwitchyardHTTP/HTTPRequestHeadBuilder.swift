@@ -21,10 +21,21 @@ public struct HTTPRequestHeadBuilder {
     private var blockBytes = 0
     private var fieldCount = 0
 
+    /// Checks the line in `startLine` after a plain initialisation of the parts: with the checks and
+    /// their early returns in the initialiser itself, the compiler copied the whole builder (its
+    /// strings, field state and header array: a retain and release of each) to return it.
     public init(method: UnsafeRawBufferPointer, target: UnsafeRawBufferPointer, limits: HTTPParserLimits,
                 fieldCapacity: Int = 16) {
+        self.init(limits: limits, fieldCapacity: fieldCapacity)
+        startLine(method: method, target: target)
+    }
+
+    private init(limits: HTTPParserLimits, fieldCapacity: Int) {
         self.limits = limits
         headers.fields.reserveCapacity(fieldCapacity)
+    }
+
+    private mutating func startLine(method: UnsafeRawBufferPointer, target: UnsafeRawBufferPointer) {
         let lineLength = method.count + 1 + target.count + 9   // "M T HTTP/1.1"
         if lineLength > limits.maxRequestLineLength {
             scanError = .init(status: 414, reason: "request line longer than \(limits.maxRequestLineLength) bytes")
