@@ -63,6 +63,18 @@ extension HTTP2ServerSession {
         var offset = 0
         while terminalError == nil {
             let rest = UnsafeRawBufferPointer(rebasing: input[offset...])
+            // A request's HEADERS (a whole block, the usual case) is decoded where it lies.
+            if pendingHeaders == nil && receivedPeerSettings, let headers = try frameDecoder.completeHeaderBlock(rest) {
+                offset += headers.consumed
+                do throws(HTTP2Error) {
+                    try checkBlockSize(streamID: headers.streamID, headers.fragment.count)
+                    try finishHeaderBlock(streamID: headers.streamID, bytes: headers.fragment, endStream: headers.endStream,
+                                          priority: headers.priority, &events)
+                } catch where error.scope == .stream {
+                    try streamError(error, &events)
+                }
+                continue
+            }
             let decoded: (frame: HTTP2Frame, consumed: Int)?
             do throws(HTTP2Error) {
                 decoded = try frameDecoder.decode(rest)

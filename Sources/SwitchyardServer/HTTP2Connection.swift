@@ -199,7 +199,8 @@ final class HTTP2Connection: BufferedStreamDelegate {
 
     /// The stream's exchange is over: forgotten here, its link back cut.
     func forget(_ ex: HTTP2StreamExchange) {
-        if exchanges[ex.streamID] === ex { exchanges[ex.streamID] = nil }
+        // One hash lookup: removed, and put back in the rare case it was another exchange's id.
+        if let removed = exchanges.removeValue(forKey: ex.streamID), removed !== ex { exchanges[ex.streamID] = removed }
         if ex.isReady {
             ex.isReady = false
             ready.removeAll { $0 === ex }
