@@ -23,7 +23,8 @@ final class HTTP2Connection: BufferedStreamDelegate {
     let peer: ClientPeer
     let routing: any ExchangeRouting
     var session: HTTP2ServerSession
-    private(set) var exchanges: [UInt32: HTTP2StreamExchange] = [:]
+    /// By stream id (`HTTP2StreamMap`: no SipHash for the insertion and removal of every stream).
+    private(set) var exchanges = HTTP2StreamMap<HTTP2StreamExchange>()
     /// Streams with output waiting, in the order they queued it (round-robin by the pump).
     private var ready: [HTTP2StreamExchange] = []
     private(set) var isClosed = false
