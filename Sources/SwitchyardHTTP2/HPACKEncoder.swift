@@ -120,40 +120,40 @@ public struct HPACKEncoder: Sendable {
 }
 
 /// A field list and the block it encoded to, with the dynamic table's `changeCount` then: the
-/// block is only right again for an equal list and a table in that same state. The bytes are
-/// copied into buffers kept here, so the caller's list stays uniquely owned (it may be reused).
+/// block is only right again for an equal list and a table in that same state. The list is kept
+/// as it came (its arrays shared, not copied): a caller that sends the same list value again (the
+/// connection's last static-file head) is recognised by its arrays' identity, without comparing
+/// a byte; another list is compared byte for byte.
 struct RepeatedBlock: Sendable {
-    private var status = -1
-    private var bytes: [UInt8] = []
-    private var spans: [HTTP2FieldList.Span] = []
+    private var list = HTTP2FieldList(status: -1, capacity: 0)
     private(set) var block: [UInt8] = []
     private var tableChanges = -1
     private var huffman = false
 
-    func matches(_ list: HTTP2FieldList, tableChanges: Int, huffman: Bool) -> Bool {
-        guard self.tableChanges == tableChanges, status == list.status, self.huffman == huffman,
-              bytes.count == list.bytes.count, spans.count == list.spans.count else { return false }
-        return Self.sameMemory(bytes, list.bytes) && Self.sameMemory(spans, list.spans)
+    func matches(_ other: HTTP2FieldList, tableChanges: Int, huffman: Bool) -> Bool {
+        guard self.tableChanges == tableChanges, list.status == other.status, self.huffman == huffman else { return false }
+        return Self.sameContents(list.bytes, other.bytes) && Self.sameContents(list.spans, other.spans)
     }
 
     mutating func remember(_ list: HTTP2FieldList, block encoded: ArraySlice<UInt8>, tableChanges: Int, huffman: Bool) {
-        status = list.status
-        bytes.removeAll(keepingCapacity: true)
-        bytes.append(contentsOf: list.bytes)
-        spans.removeAll(keepingCapacity: true)
-        spans.append(contentsOf: list.spans)
+        self.list = list
         block.removeAll(keepingCapacity: true)
         block.append(contentsOf: encoded)
         self.tableChanges = tableChanges
         self.huffman = huffman
     }
 
-    mutating func forget() { tableChanges = -1 }
+    mutating func forget() {
+        tableChanges = -1
+        list = HTTP2FieldList(status: -1, capacity: 0)
+    }
 
-    /// Byte-wise equality of two arrays of plain values (bytes, spans of `Int`s).
-    private static func sameMemory<T>(_ a: [T], _ b: [T]) -> Bool {
+    /// Equal arrays of plain values (bytes, spans of `Int`s): the same storage, or the same bytes.
+    private static func sameContents<T>(_ a: [T], _ b: [T]) -> Bool {
         a.withUnsafeBytes { a in
-            b.withUnsafeBytes { b in a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0) }
+            b.withUnsafeBytes { b in
+                a.count == b.count && (a.count == 0 || a.baseAddress == b.baseAddress || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+            }
         }
     }
 }

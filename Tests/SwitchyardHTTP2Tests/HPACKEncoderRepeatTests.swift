@@ -90,6 +90,27 @@ struct HPACKEncoderRepeatTests {
         #expect(blocks[3][0] & 0xe0 != 0x20)
     }
 
+    /// The same list value again (its arrays shared with the one remembered: the connection's
+    /// last static-file head), across evictions and a peer table size change.
+    @Test func theSameListValueAgain() throws {
+        for tableSize in [4096, 256] {
+            var encoder = HPACKEncoder(maxTableSize: tableSize)
+            var decoder = HPACKDecoder(maxTableSize: tableSize)
+            var list = HTTP2FieldList(status: 200), other = HTTP2FieldList(status: 200)
+            for (name, value) in Self.file { list.append(name: name, value: value) }
+            for (name, value) in Self.otherFile { other.append(name: name, value: value) }
+            var blocks: [[UInt8]] = []
+            for (i, step) in [list, list, list, other, list, list, nil, list, list].enumerated() {
+                guard let step else { encoder.setPeerMaxTableSize(tableSize / 2); continue }
+                var block: [UInt8] = []
+                encoder.encode(step, into: &block)
+                #expect(try decoder.decode(block).fields == step.headerFields, "step \(i), table \(tableSize)")
+                blocks.append(block)
+            }
+            if tableSize == 4096 { #expect(blocks[2] == blocks[1] && blocks[1].count == 1 + Self.file.count) }
+        }
+    }
+
     @Test func huffmanSettingIsPartOfTheRepeat() throws {
         var encoder = HPACKEncoder()
         var decoder = HPACKDecoder()
