@@ -20,7 +20,7 @@ public enum HTTP2HeaderValidator {
         if let failure { throw failure }
         let head = HTTP2RequestHead(list: list, regularStart: scan.regularStart < 0 ? list.count : scan.regularStart,
                                     slots: scan.slots, contentLength: scan.contentLength)
-        guard head.pseudo(.method) != nil else { throw malformed(streamID, "no :method") }
+        guard scan.slots.0 >= 0 else { throw malformed(streamID, "no :method") }
         if scan.hostIndex >= 0, let authority = head.authority {
             let host = list[scan.hostIndex].valueString
             if !sameAuthority(authority, host, scheme: head.scheme) {
@@ -130,6 +130,7 @@ public enum HTTP2HeaderValidator {
     }
 
     private static func checkPseudo(_ head: HTTP2RequestHead, streamID: UInt32, connectProtocolEnabled: Bool) throws(HTTP2Error) {
+        if head.isPlainOriginFormRequest { return }
         let scheme = head.pseudo(.scheme), path = head.pseudo(.path), authority = head.pseudo(.authority)
         if head.methodIs("CONNECT") {
             if let proto = head.pseudo(.protocol) {
