@@ -38,6 +38,9 @@ final class HTTP2Connection: BufferedStreamDelegate {
     var drainWaiting = false
     private var random = FastRandom()
     private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
+    /// The events of the last read, kept empty between reads (`streamHasInput`): its capacity is reused.
+    private var eventBuffer: [HTTP2Event] = []
+    static let keptEventCapacity = 64
     /// The last plain static-file head sent here, reused for the same file (see `sendStaticHead`).
     var lastStaticHead: HTTP2StaticHead?
     private var lastStreamActivity: UInt64
@@ -94,8 +97,15 @@ final class HTTP2Connection: BufferedStreamDelegate {
 
     func streamHasInput(_ s: BufferedStream) {
         guard !isClosed else { s.input.clear(); return }
-        let events = session.receive(s.input.readable, now: worker.loop.now / 1_000_000)
+        // The connection's event array, taken (a call nested in the handling below gets a new one).
+        var events: [HTTP2Event] = []
+        swap(&events, &eventBuffer)
+        session.receive(s.input.readable, now: worker.loop.now / 1_000_000, into: &events)
         s.input.consume(s.input.readableBytes)
+        defer {
+            events.removeAll(keepingCapacity: events.capacity <= HTTP2Connection.keptEventCapacity)
+            swap(&events, &eventBuffer)
+        }
         // A stream opened and reset in the same read (rapid reset, CVE-2023-44487) never starts
         // its handler: no CGI is spawned, no backend connected for it.
         // The events are read in place (a buffer pointer, a borrowed element each): iterating the
