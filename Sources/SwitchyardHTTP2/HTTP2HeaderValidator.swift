@@ -171,8 +171,11 @@ public enum HTTP2HeaderValidator {
     /// §8.2.1: lowercase token names, values without NUL/CR/LF or surrounding whitespace.
     private static func checkField(_ field: HPACKHeaderField, streamID: UInt32) throws(HTTP2Error) {
         guard !field.name.isEmpty else { throw malformed(streamID, "empty field name") }
-        for (i, byte) in field.name.enumerated() where !(i == 0 && byte == UInt8(ascii: ":")) {
-            guard isLowercaseTokenByte(byte) else { throw malformed(streamID, "invalid byte 0x\(String(byte, radix: 16)) in a field name") }
+        // A name the decoder took from the static table (most of a request's) is valid as it is.
+        if !HPACKStaticTable.isStaticName(field.name) {
+            for (i, byte) in field.name.enumerated() where !(i == 0 && byte == UInt8(ascii: ":")) {
+                guard isLowercaseTokenByte(byte) else { throw malformed(streamID, "invalid byte 0x\(String(byte, radix: 16)) in a field name") }
+            }
         }
         for byte in field.value where byte == 0 || byte == 0x0a || byte == 0x0d {
             throw malformed(streamID, "NUL, CR or LF in the value of \(field.nameString)")

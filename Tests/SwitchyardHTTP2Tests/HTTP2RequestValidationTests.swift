@@ -92,6 +92,26 @@ struct HTTP2RequestValidationTests {
         }
     }
 
+    /// Names the decoder takes from the static table skip the byte check (`isStaticName`: the
+    /// table's own arrays, one per name); any other array, even with the same bytes, is checked.
+    @Test func staticTableNamesAreKnownByIdentity() throws {
+        for field in HPACKStaticTable.fields {
+            #expect(HPACKStaticTable.isStaticName(field.name), "\(field.nameString)")
+            #expect(!HPACKStaticTable.isStaticName(Array(field.nameString.utf8)), "a copy of \(field.nameString)")
+        }
+        #expect(!HPACKStaticTable.isStaticName([]) && !HPACKStaticTable.isStaticName(Array(repeating: 0x61, count: 200)))
+        // Indexed fields and literals with an indexed name (static, and dynamic entries made from one).
+        var encoder = HPACKEncoder(useHuffman: false)
+        var decoder = HPACKDecoder()
+        var block: [UInt8] = []
+        let fields = [HPACKHeaderField(name: ":method", value: "POST"), HPACKHeaderField(name: "user-agent", value: "t"),
+                      HPACKHeaderField(name: "x-custom", value: "1")]
+        for _ in 0..<2 { encoder.encode(fields, into: &block) }
+        let decoded = try decoder.decode(block).fields
+        #expect(decoded.map(\.name).map(HPACKStaticTable.isStaticName) == [true, true, false, true, true, false])
+        #expect(try accepted(HTTP2TestClient.get() + [("user-agent", "t"), ("x-custom", "1")]).fields.count == 2)
+    }
+
     @Test func acceptedRequestForms() throws {
         let get = HTTP2TestClient.get()
         #expect(try accepted(get + [("te", "trailers")]).first("te") == "trailers")
