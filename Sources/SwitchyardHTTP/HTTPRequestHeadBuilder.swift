@@ -48,6 +48,19 @@ public struct HTTPRequestHeadBuilder {
 
     /// One field line, as `name: value`.
     public mutating func add(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        add(name: name, value: value, nameIsToken: false)
+    }
+
+    /// A field whose name the caller knows is a token (an HTTP/2 field name the session validated
+    /// as a lowercase token, RFC 9113 §8.2.1): the same as `add(name:value:)` without reading the
+    /// name's bytes a second time.
+    public mutating func add(tokenName name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        assert(name.allSatisfy { ASCII.isTokenChar($0) }, "not a token")
+        add(name: name, value: value, nameIsToken: true)
+    }
+
+    @inline(__always)
+    private mutating func add(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, nameIsToken: Bool) {
         fieldCount += 1
         if scanError == nil && fieldCount > limits.maxHeaderCount {
             scanError = .init(status: 431, reason: "more than \(limits.maxHeaderCount) header fields")
@@ -55,7 +68,7 @@ public struct HTTPRequestHeadBuilder {
         countLine(name.count + 2 + value.count)
         guard scanError == nil, parseError == nil else { return }
         guard !name.isEmpty else { parseError = .badRequest("empty header name"); return }
-        guard name.allSatisfy({ ASCII.isTokenChar($0) }) else { parseError = .badRequest("invalid character in header name"); return }
+        guard nameIsToken || name.allSatisfy({ ASCII.isTokenChar($0) }) else { parseError = .badRequest("invalid character in header name"); return }
         let value = ASCII.trimmed(value)
         if let b = Self.firstForbiddenByte(value) {
             parseError = .badRequest(b == 0 ? "NUL in header value" : b == ASCII.cr ? "bare CR in header value" : "control character in header value")

@@ -81,7 +81,7 @@ enum HTTP2RequestMapping {
                 if list[i].name == Names.host { hasHost = true } else if list[i].name == Names.cookie { cookies += 1 }
             }
             if !hasHost, let authority = request.pseudo(.authority) {
-                authority.withUnsafeBytes { a in Names.host.withUnsafeBytes { builder.add(name: $0, value: a) } }
+                authority.withUnsafeBytes { a in Names.host.withUnsafeBytes { builder.add(tokenName: $0, value: a) } }
             }
             var joined: [UInt8] = []
             if cookies > 1 {
@@ -100,10 +100,11 @@ enum HTTP2RequestMapping {
                 if cookies > 1 && name == Names.cookie {
                     if cookieWritten { continue }   // in the joined field already
                     cookieWritten = true
-                    joined.withUnsafeBytes { v in name.withUnsafeBytes { n in builder.add(name: n, value: v) } }
+                    joined.withUnsafeBytes { v in name.withUnsafeBytes { n in builder.add(tokenName: n, value: v) } }
                     continue
                 }
-                name.withUnsafeBytes { n in list[i].value.withUnsafeBytes { v in builder.add(name: n, value: v) } }
+                // The session validated the name as a lowercase token: not read again.
+                name.withUnsafeBytes { n in list[i].value.withUnsafeBytes { v in builder.add(tokenName: n, value: v) } }
             }
         }
     }

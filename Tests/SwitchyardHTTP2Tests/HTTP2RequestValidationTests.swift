@@ -112,6 +112,23 @@ struct HTTP2RequestValidationTests {
         #expect(try accepted(HTTP2TestClient.get() + [("user-agent", "t"), ("x-custom", "1")]).fields.count == 2)
     }
 
+    /// NUL, CR and LF are found wherever they are in a value (the check reads eight bytes at a
+    /// time), and no other byte is taken for one of them.
+    @Test func forbiddenValueBytesAtEveryPosition() {
+        for length in [1, 7, 8, 9, 15, 16, 17, 23] {
+            for position in 0..<length {
+                for byte in 0...255 {
+                    var value: [UInt8] = []
+                    for i in 0..<length { value.append(UInt8(truncatingIfNeeded: 0x20 + (i * 37) % 0xe0)) }
+                    value[position] = UInt8(byte)
+                    let expected = value.contains { $0 == 0 || $0 == 0x0a || $0 == 0x0d }
+                    #expect(HTTP2HeaderValidator.containsNulCROrLF(value) == expected, "byte \(byte) at \(position) of \(length)")
+                }
+            }
+        }
+        #expect(!HTTP2HeaderValidator.containsNulCROrLF([]))
+    }
+
     @Test func acceptedRequestForms() throws {
         let get = HTTP2TestClient.get()
         #expect(try accepted(get + [("te", "trailers")]).first("te") == "trailers")
