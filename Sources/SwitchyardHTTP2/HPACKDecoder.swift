@@ -15,6 +15,10 @@ public struct HPACKDecodedBlock: Equatable, Sendable {
     public var exceedsListSize: Bool
     /// RFC 9113 §6.5.2 header list size of everything the block held, as far as it was counted.
     public var listSize: Int
+    /// Bit `i` set: the name of `fields[i]` (of the first 64) came from a table entry whose name
+    /// is known to pass the HTTP/2 field-name rule (every static entry's; a dynamic entry's that
+    /// passed it when inserted). The request validator does not read those names again.
+    public var checkedNames: UInt64 = 0
 }
 
 /// HPACK decoder (RFC 7541 §3, §6) for one connection direction.
@@ -47,15 +51,24 @@ public struct HPACKDecoder: Sendable {
         var fieldSeen = false
         // The largest string worth materialising: anything longer would exceed the list anyway.
         let maxString = max(maxHeaderListSize, maxTableSize)
+        var checkedNames: UInt64 = 0
         while offset < block.count {
             let byte = block[offset]
             let field: HPACKHeaderField?
+            let nameChecked: Bool
             if byte & 0x80 != 0 {                       // §6.1 indexed
-                field = try entry(integer(block, &offset, prefixBits: 7))
+                let index = try integer(block, &offset, prefixBits: 7)
+                field = try entry(index)
+                nameChecked = nameIsValid(index)
             } else if byte & 0xc0 == 0x40 {             // §6.2.1 literal with incremental indexing
-                field = try literal(block, &offset, prefixBits: 6, maxString: maxString)
-                // A string too long to keep is larger than the table too: §4.4 empties it.
-                if let field { table.insert(field) } else { table.removeAll() }
+                (field, nameChecked) = try literal(block, &offset, prefixBits: 6, maxString: maxString)
+                // A string too long to keep is larger than the table too: §4.4 empties it. A new
+                // name is checked once here, for every later reference to the entry.
+                if let field {
+                    table.insert(field, nameIsValid: nameChecked || HTTP2HeaderValidator.isValidName(field.name))
+                } else {
+                    table.removeAll()
+                }
             } else if byte & 0xe0 == 0x20 {             // §6.3 dynamic table size update
                 guard !fieldSeen else { throw .tableSizeUpdateNotAtStart }
                 let size = try integer(block, &offset, prefixBits: 5)
@@ -63,7 +76,8 @@ public struct HPACKDecoder: Sendable {
                 table.setMaxSize(size)
                 continue
             } else {                                    // §6.2.2 without indexing, §6.2.3 never indexed
-                var plain = try literal(block, &offset, prefixBits: 4, maxString: maxString)
+                var plain: HPACKHeaderField?
+                (plain, nameChecked) = try literal(block, &offset, prefixBits: 4, maxString: maxString)
                 plain?.neverIndexed = byte & 0x10 != 0
                 field = plain
             }
@@ -76,9 +90,12 @@ public struct HPACKDecoder: Sendable {
             }
             listSize += field.hpackSize
             if listSize > maxHeaderListSize { exceeded = true }
-            if !exceeded { fields.append(field) }
+            if !exceeded {
+                if nameChecked && fields.count < 64 { checkedNames |= 1 << UInt64(fields.count) }
+                fields.append(field)
+            }
         }
-        return HPACKDecodedBlock(fields: fields, exceedsListSize: exceeded, listSize: listSize)
+        return HPACKDecodedBlock(fields: fields, exceedsListSize: exceeded, listSize: listSize, checkedNames: checkedNames)
     }
 
     /// Decodes a byte array (the session's assembled blocks, tests and tools). In place: a copy
@@ -98,14 +115,21 @@ public struct HPACKDecoder: Sendable {
         return table[index - staticCount]
     }
 
-    /// A literal field; nil when its name or value is longer than `maxString` (skipped, not kept).
+    /// Whether the name of entry `index` (a valid index) is known to pass the HTTP/2 name rule:
+    /// every static entry's does; a dynamic entry's if it did when inserted.
+    private func nameIsValid(_ index: Int) -> Bool {
+        index <= HPACKStaticTable.fields.count || table.nameIsValid(at: index - HPACKStaticTable.fields.count)
+    }
+
+    /// A literal field (nil when its name or value is longer than `maxString`: skipped, not kept),
+    /// and whether its name came from an entry whose name is known valid (`nameIsValid`).
     private func literal(_ block: UnsafeRawBufferPointer, _ offset: inout Int, prefixBits: Int,
-                         maxString: Int) throws(HPACKDecodingError) -> HPACKHeaderField? {
+                         maxString: Int) throws(HPACKDecodingError) -> (HPACKHeaderField?, Bool) {
         let nameIndex = try integer(block, &offset, prefixBits: prefixBits)
         let name = nameIndex == 0 ? try string(block, &offset, maxString) : try entry(nameIndex).name
         let value = try string(block, &offset, maxString)
-        guard let name, let value else { return nil }
-        return HPACKHeaderField(name: name, value: value)
+        guard let name, let value else { return (nil, false) }
+        return (HPACKHeaderField(name: name, value: value), nameIndex != 0 && nameIsValid(nameIndex))
     }
 
     private func integer(_ block: UnsafeRawBufferPointer, _ offset: inout Int, prefixBits: Int) throws(HPACKDecodingError) -> Int {

@@ -10,6 +10,9 @@
 public struct HPACKDynamicTable: Sendable {
     private var storage: [HPACKHeaderField] = []
     private var keys: [Key] = []
+    /// Per entry: its name passed the HTTP/2 field-name rule when the decoder inserted it
+    /// (`HTTP2HeaderValidator.isValidName`), so a reference to it needs no second look.
+    private var namesValid: [Bool] = []
     private var start = 0
     /// Sum of the entries' sizes.
     public private(set) var size = 0
@@ -42,12 +45,14 @@ public struct HPACKDynamicTable: Sendable {
         changeCount &+= 1
         storage.removeAll(keepingCapacity: true)
         keys.removeAll(keepingCapacity: true)
+        namesValid.removeAll(keepingCapacity: true)
         start = 0
         size = 0
     }
 
     /// Adds `field` as the newest entry (§4.4): an entry larger than the table empties it and is not added.
-    public mutating func insert(_ field: HPACKHeaderField) {
+    /// `nameIsValid`: the decoder found the name valid for HTTP/2 (see `nameIsValid(at:)`).
+    public mutating func insert(_ field: HPACKHeaderField, nameIsValid: Bool = false) {
         changeCount &+= 1
         let entrySize = field.hpackSize
         guard entrySize <= maxSize else {
@@ -59,7 +64,13 @@ public struct HPACKDynamicTable: Sendable {
         stored.neverIndexed = false
         storage.append(stored)
         keys.append(stored.name.withUnsafeBufferPointer { n in stored.value.withUnsafeBufferPointer { Key(name: n, value: $0) } })
+        namesValid.append(nameIsValid)
         size += entrySize
+    }
+
+    /// Whether entry `index` (1 = newest) was inserted with `nameIsValid`.
+    public func nameIsValid(at index: Int) -> Bool {
+        namesValid[namesValid.count - index]
     }
 
     /// The newest index holding exactly `field` (name and value), or nil.
@@ -127,6 +138,7 @@ public struct HPACKDynamicTable: Sendable {
         if start > 32 && start * 2 > storage.count {
             storage.removeFirst(start)
             keys.removeFirst(start)
+            namesValid.removeFirst(start)
             start = 0
         }
     }

@@ -18,18 +18,8 @@ enum HPACKStaticTable {
         ("transfer-encoding", ""), ("user-agent", ""), ("vary", ""), ("via", ""), ("www-authenticate", ""),
     ]
 
-    /// The same entries as byte arrays (what the decoder hands out). Entries with the same name
-    /// share one name array: a decoded field whose name came from this table (indexed, or a
-    /// literal with an indexed name) then holds exactly one of the arrays in `namesByLength`
-    /// (`isStaticName`).
-    static let fields: [HPACKHeaderField] = {
-        var fields: [HPACKHeaderField] = []
-        for entry in entries {
-            let name = fields.last(where: { $0.nameString == entry.name })?.name ?? Array(entry.name.utf8)
-            fields.append(HPACKHeaderField(name: name, value: Array(entry.value.utf8)))
-        }
-        return fields
-    }()
+    /// The same entries as byte arrays (what the decoder hands out).
+    static let fields: [HPACKHeaderField] = entries.map { HPACKHeaderField(name: $0.name, value: $0.value) }
 
     /// For the encoder: each name's first index, grouped by the name's length, so a lookup
     /// compares a few byte arrays instead of hashing (and allocating) a String per field.
@@ -40,19 +30,6 @@ enum HPACKStaticTable {
         }
         return groups
     }()
-
-    /// Whether `name` is one of this table's name arrays itself (the same storage, not merely the
-    /// same bytes): a field the decoder took from the table, whose name needs no checking (every
-    /// name here is a lowercase token, or a pseudo-header's). A few pointer comparisons.
-    static func isStaticName(_ name: [UInt8]) -> Bool {
-        guard name.count < namesByLength.count else { return false }
-        return name.withUnsafeBufferPointer { name in
-            for candidate in namesByLength[name.count] {
-                if candidate.name.withUnsafeBufferPointer({ $0.baseAddress == name.baseAddress }) { return true }
-            }
-            return false
-        }
-    }
 
     /// The first index of `name`, or nil.
     static func nameIndex(of name: UnsafeBufferPointer<UInt8>) -> Int? {

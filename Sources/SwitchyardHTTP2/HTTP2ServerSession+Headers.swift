@@ -93,7 +93,8 @@ extension HTTP2ServerSession {
             return
         }
         let head = try HTTP2HeaderValidator.request(decoded.fields, streamID: streamID,
-                                                    connectProtocolEnabled: limits.enableConnectProtocol)
+                                                    connectProtocolEnabled: limits.enableConnectProtocol,
+                                                    checkedNames: decoded.checkedNames)
         if endStream, let length = head.contentLength, length != 0 {
             throw .stream(streamID, .protocolError, "content-length \(length) but no body")
         }
