@@ -15,6 +15,10 @@ public struct HPACKDecodedBlock: Equatable, Sendable {
     public var exceedsListSize: Bool
     /// RFC 9113 §6.5.2 header list size of everything the block held, as far as it was counted.
     public var listSize: Int
+    /// Bit `i` set: the name of `fields[i]` (of the first 64) came from a table entry whose name
+    /// is known to pass the HTTP/2 field-name rule (every static entry's; a dynamic entry's that
+    /// passed it when inserted). The request validator does not read those names again.
+    public var checkedNames: UInt64 = 0
 }
 
 /// HPACK decoder (RFC 7541 §3, §6) for one connection direction.
@@ -30,6 +34,10 @@ public struct HPACKDecoder: Sendable {
     /// SETTINGS_MAX_HEADER_LIST_SIZE we advertised (RFC 7541 §4.1 units).
     public var maxHeaderListSize: Int
 
+    /// `HPACKStaticTable.fields`, held here: a read of the global costs a `swift_once` check, and
+    /// the decoder reads it two or three times per field.
+    private let staticFields = HPACKStaticTable.fields
+
     public init(maxTableSize: Int = 4096, maxHeaderListSize: Int = 64 << 10) {
         self.table = HPACKDynamicTable(maxSize: maxTableSize)
         self.maxTableSize = maxTableSize
@@ -39,23 +47,33 @@ public struct HPACKDecoder: Sendable {
     /// Decodes one complete header block.
     public mutating func decode(_ block: UnsafeRawBufferPointer) throws(HPACKDecodingError) -> HPACKDecodedBlock {
         var fields: [HPACKHeaderField] = []
-        // A request carries about a dozen fields: one allocation instead of growing 1, 2, 4, 8, 16.
-        fields.reserveCapacity(min(block.count, 16))
+        // A request carries a dozen fields or more (a browser's 15 to 20): one allocation instead
+        // of growing 1, 2, 4, 8, 16, 32 (every field takes at least a byte of the block).
+        fields.reserveCapacity(min(block.count, 32))
         var listSize = 0
         var exceeded = false
         var offset = 0
         var fieldSeen = false
         // The largest string worth materialising: anything longer would exceed the list anyway.
         let maxString = max(maxHeaderListSize, maxTableSize)
+        var checkedNames: UInt64 = 0
         while offset < block.count {
             let byte = block[offset]
             let field: HPACKHeaderField?
+            let nameChecked: Bool
             if byte & 0x80 != 0 {                       // §6.1 indexed
-                field = try entry(integer(block, &offset, prefixBits: 7))
+                let index = try integer(block, &offset, prefixBits: 7)
+                field = try entry(index)
+                nameChecked = nameIsValid(index)
             } else if byte & 0xc0 == 0x40 {             // §6.2.1 literal with incremental indexing
-                field = try literal(block, &offset, prefixBits: 6, maxString: maxString)
-                // A string too long to keep is larger than the table too: §4.4 empties it.
-                if let field { table.insert(field) } else { table.removeAll() }
+                (field, nameChecked) = try literal(block, &offset, prefixBits: 6, maxString: maxString)
+                // A string too long to keep is larger than the table too: §4.4 empties it. A new
+                // name is checked once here, for every later reference to the entry.
+                if let field {
+                    table.insert(field, nameIsValid: nameChecked || HTTP2HeaderValidator.isValidName(field.name))
+                } else {
+                    table.removeAll()
+                }
             } else if byte & 0xe0 == 0x20 {             // §6.3 dynamic table size update
                 guard !fieldSeen else { throw .tableSizeUpdateNotAtStart }
                 let size = try integer(block, &offset, prefixBits: 5)
@@ -63,7 +81,8 @@ public struct HPACKDecoder: Sendable {
                 table.setMaxSize(size)
                 continue
             } else {                                    // §6.2.2 without indexing, §6.2.3 never indexed
-                var plain = try literal(block, &offset, prefixBits: 4, maxString: maxString)
+                var plain: HPACKHeaderField?
+                (plain, nameChecked) = try literal(block, &offset, prefixBits: 4, maxString: maxString)
                 plain?.neverIndexed = byte & 0x10 != 0
                 field = plain
             }
@@ -76,37 +95,46 @@ public struct HPACKDecoder: Sendable {
             }
             listSize += field.hpackSize
             if listSize > maxHeaderListSize { exceeded = true }
-            if !exceeded { fields.append(field) }
+            if !exceeded {
+                if nameChecked && fields.count < 64 { checkedNames |= 1 << UInt64(fields.count) }
+                fields.append(field)
+            }
         }
-        return HPACKDecodedBlock(fields: fields, exceedsListSize: exceeded, listSize: listSize)
+        return HPACKDecodedBlock(fields: fields, exceedsListSize: exceeded, listSize: listSize, checkedNames: checkedNames)
     }
 
-    /// Decodes a byte array (tests and tools).
+    /// Decodes a byte array (the session's assembled blocks, tests and tools). In place: a copy
+    /// of the decoder would share the table's arrays, and the next insertion would copy them.
     public mutating func decode(_ bytes: [UInt8]) throws(HPACKDecodingError) -> HPACKDecodedBlock {
-        var copy = self
         let result: Result<HPACKDecodedBlock, HPACKDecodingError> = bytes.withUnsafeBytes { raw in
-            do throws(HPACKDecodingError) { return .success(try copy.decode(raw)) } catch { return .failure(error) }
+            do throws(HPACKDecodingError) { return .success(try self.decode(raw)) } catch { return .failure(error) }
         }
-        self = copy
         return try result.get()
     }
 
     /// Static (1...61) or dynamic (62...) entry.
     private func entry(_ index: Int) throws(HPACKDecodingError) -> HPACKHeaderField {
-        let staticCount = HPACKStaticTable.fields.count
-        if index >= 1 && index <= staticCount { return HPACKStaticTable.fields[index - 1] }
+        let staticCount = staticFields.count
+        if index >= 1 && index <= staticCount { return staticFields[index - 1] }
         guard index > staticCount && index - staticCount <= table.count else { throw .invalidIndex(index) }
         return table[index - staticCount]
     }
 
-    /// A literal field; nil when its name or value is longer than `maxString` (skipped, not kept).
+    /// Whether the name of entry `index` (a valid index) is known to pass the HTTP/2 name rule:
+    /// every static entry's does; a dynamic entry's if it did when inserted.
+    private func nameIsValid(_ index: Int) -> Bool {
+        index <= staticFields.count || table.nameIsValid(at: index - staticFields.count)
+    }
+
+    /// A literal field (nil when its name or value is longer than `maxString`: skipped, not kept),
+    /// and whether its name came from an entry whose name is known valid (`nameIsValid`).
     private func literal(_ block: UnsafeRawBufferPointer, _ offset: inout Int, prefixBits: Int,
-                         maxString: Int) throws(HPACKDecodingError) -> HPACKHeaderField? {
+                         maxString: Int) throws(HPACKDecodingError) -> (HPACKHeaderField?, Bool) {
         let nameIndex = try integer(block, &offset, prefixBits: prefixBits)
         let name = nameIndex == 0 ? try string(block, &offset, maxString) : try entry(nameIndex).name
         let value = try string(block, &offset, maxString)
-        guard let name, let value else { return nil }
-        return HPACKHeaderField(name: name, value: value)
+        guard let name, let value else { return (nil, false) }
+        return (HPACKHeaderField(name: name, value: value), nameIndex != 0 && nameIsValid(nameIndex))
     }
 
     private func integer(_ block: UnsafeRawBufferPointer, _ offset: inout Int, prefixBits: Int) throws(HPACKDecodingError) -> Int {

@@ -10,11 +10,17 @@
 public struct HPACKDynamicTable: Sendable {
     private var storage: [HPACKHeaderField] = []
     private var keys: [Key] = []
+    /// Per entry: its name passed the HTTP/2 field-name rule when the decoder inserted it
+    /// (`HTTP2HeaderValidator.isValidName`), so a reference to it needs no second look.
+    private var namesValid: [Bool] = []
     private var start = 0
     /// Sum of the entries' sizes.
     public private(set) var size = 0
     /// Current maximum size (changed by dynamic table size updates, §6.3).
     public private(set) var maxSize: Int
+    /// Counts every change of the entries or the maximum size: equal counts mean the same table
+    /// (the encoder reuses a block only for the table it was encoded against).
+    public private(set) var changeCount = 0
 
     public init(maxSize: Int) {
         self.maxSize = maxSize
@@ -30,19 +36,24 @@ public struct HPACKDynamicTable: Sendable {
     /// Changes the maximum size, evicting what no longer fits.
     public mutating func setMaxSize(_ newValue: Int) {
         maxSize = newValue
+        changeCount &+= 1
         evict(toFit: 0)
     }
 
     /// Empties the table (an entry larger than the table was added, §4.4).
     public mutating func removeAll() {
+        changeCount &+= 1
         storage.removeAll(keepingCapacity: true)
         keys.removeAll(keepingCapacity: true)
+        namesValid.removeAll(keepingCapacity: true)
         start = 0
         size = 0
     }
 
     /// Adds `field` as the newest entry (§4.4): an entry larger than the table empties it and is not added.
-    public mutating func insert(_ field: HPACKHeaderField) {
+    /// `nameIsValid`: the decoder found the name valid for HTTP/2 (see `nameIsValid(at:)`).
+    public mutating func insert(_ field: HPACKHeaderField, nameIsValid: Bool = false) {
+        changeCount &+= 1
         let entrySize = field.hpackSize
         guard entrySize <= maxSize else {
             removeAll()
@@ -53,7 +64,13 @@ public struct HPACKDynamicTable: Sendable {
         stored.neverIndexed = false
         storage.append(stored)
         keys.append(stored.name.withUnsafeBufferPointer { n in stored.value.withUnsafeBufferPointer { Key(name: n, value: $0) } })
+        namesValid.append(nameIsValid)
         size += entrySize
+    }
+
+    /// Whether entry `index` (1 = newest) was inserted with `nameIsValid`.
+    public func nameIsValid(at index: Int) -> Bool {
+        namesValid[namesValid.count - index]
     }
 
     /// The newest index holding exactly `field` (name and value), or nil.
@@ -64,16 +81,19 @@ public struct HPACKDynamicTable: Sendable {
     /// The newest index holding exactly that name and value, or nil (compared in place).
     public func index(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Int? {
         let key = Key(name: name, value: value)
+        // Entries read through buffer pointers: in place, without a retain and release of each.
         return keys.withUnsafeBufferPointer { keys in
-            var i = keys.count - 1
-            while i >= start {
-                if keys[i] == key && HPACKStaticTable.equalBytes(storage[i].value, value)
-                    && HPACKStaticTable.equalBytes(storage[i].name, name) {
-                    return keys.count - i
+            storage.withUnsafeBufferPointer { storage in
+                var i = keys.count - 1
+                while i >= start {
+                    if keys[i] == key && HPACKStaticTable.equalBytes(storage[i].value, value)
+                        && HPACKStaticTable.equalBytes(storage[i].name, name) {
+                        return keys.count - i
+                    }
+                    i -= 1
                 }
-                i -= 1
+                return nil
             }
-            return nil
         }
     }
 
@@ -85,7 +105,11 @@ public struct HPACKDynamicTable: Sendable {
         init(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
             lengths = UInt64(name.count) << 32 | UInt64(value.count)
             var tail: UInt64 = 0
-            for byte in value.suffix(8) { tail = tail << 8 | UInt64(byte) }
+            var i = max(0, value.count - 8)
+            while i < value.count {
+                tail = tail << 8 | UInt64(value[i])
+                i += 1
+            }
             self.tail = tail
         }
     }
@@ -96,12 +120,14 @@ public struct HPACKDynamicTable: Sendable {
     }
 
     public func index(ofName name: UnsafeBufferPointer<UInt8>) -> Int? {
-        var i = storage.count - 1
-        while i >= start {
-            if HPACKStaticTable.equalBytes(storage[i].name, name) { return storage.count - i }
-            i -= 1
+        storage.withUnsafeBufferPointer { storage in
+            var i = storage.count - 1
+            while i >= start {
+                if HPACKStaticTable.equalBytes(storage[i].name, name) { return storage.count - i }
+                i -= 1
+            }
+            return nil
         }
-        return nil
     }
 
     private mutating func evict(toFit incoming: Int) {
@@ -112,6 +138,7 @@ public struct HPACKDynamicTable: Sendable {
         if start > 32 && start * 2 > storage.count {
             storage.removeFirst(start)
             keys.removeFirst(start)
+            namesValid.removeFirst(start)
             start = 0
         }
     }

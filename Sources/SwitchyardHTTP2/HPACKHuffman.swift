@@ -38,39 +38,81 @@ public enum HPACKHuffman {
 
     static let canonical = Canonical()
 
+    /// Codes of at most 8 bits (every letter, digit and common punctuation) by the byte they
+    /// start: `length << 8 | symbol`, 0 for a byte that starts a longer code. One lookup per
+    /// symbol for nearly all of a field's bytes, instead of the search through the limits.
+    static let shortCodes: [UInt16] = {
+        var table = [UInt16](repeating: 0, count: 256)
+        for (symbol, entry) in HPACKHuffmanTable.codes.enumerated() where entry.length <= 8 {
+            let length = Int(entry.length)
+            let prefix = Int(entry.code) << (8 - length)
+            for fill in 0..<(1 << (8 - length)) { table[prefix | fill] = UInt16(length << 8 | symbol) }
+        }
+        return table
+    }()
+
     /// Why a Huffman string is invalid.
     public enum DecodingError: Error, Equatable, Sendable {
         case endOfStringSymbol
         case invalidPadding
     }
 
-    /// Decodes `input`, appending the symbols to `out`: a symbol at a time (not a bit at a time),
-    /// its length found from the limits of a 32-bit window over the bits not yet used.
+    /// Decodes `input`, appending the symbols to `out`.
     public static func decode(_ input: UnsafeRawBufferPointer, into out: inout [UInt8]) throws(DecodingError) {
+        var failure: DecodingError?
+        let decoded = [UInt8](unsafeUninitializedCapacity: maxDecodedCount(input.count)) { buffer, count in
+            do throws(DecodingError) { count = try decode(input, into: buffer) } catch { failure = error; count = 0 }
+        }
+        if let failure { throw failure }
+        out.append(contentsOf: decoded)
+    }
+
+    /// The most symbols `count` bytes can hold (every code is at least 5 bits).
+    public static func maxDecodedCount(_ count: Int) -> Int { count * 8 / 5 }
+
+    /// Decodes `input` into `out` (at least `maxDecodedCount(input.count)` long); returns how many
+    /// symbols were written. A symbol at a time (not a bit at a time): a short code by
+    /// `shortCodes`, a longer one's length found from the limits of a 32-bit window over the bits
+    /// not yet used. Written straight into the buffer: an array append per symbol checked the
+    /// array's uniqueness and capacity every time.
+    public static func decode(_ input: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<UInt8>) throws(DecodingError) -> Int {
+        precondition(out.count >= maxDecodedCount(input.count), "Huffman output buffer too small")
         let tables = canonical
         let limit = tables.limit
+        let short = shortCodes
         var bits: UInt64 = 0    // unused bits, left-aligned
         var count = 0           // how many
         var next = 0
+        var written = 0
         while true {
             while count <= 56 && next < input.count {
                 bits |= UInt64(input[next]) << UInt64(56 - count)
                 count += 8
                 next += 1
             }
-            guard count > 0 else { return }
+            guard count > 0 else { return written }
+            let entry = short[Int(truncatingIfNeeded: bits >> 56)]
+            let shortLength = Int(entry >> 8)
+            if shortLength != 0 && shortLength <= count {
+                out[written] = UInt8(truncatingIfNeeded: entry)
+                written += 1
+                bits <<= UInt64(shortLength)
+                count -= shortLength
+                continue
+            }
             let window = bits >> 32
             var length = 5      // the shortest code
             while length < 30 && window >= limit[length] { length += 1 }
             guard length <= count else {
                 // Padding (§5.2): fewer than 8 bits, all ones (the start of EOS).
                 guard count <= 7, bits >> UInt64(64 - count) == (UInt64(1) << UInt64(count)) - 1 else { throw .invalidPadding }
-                return
+                return written
             }
             let index = Int(window >> UInt64(32 - length)) - Int(tables.firstCode[length])
             let symbol = tables.symbols[tables.offset[length] + index]
             if symbol == 256 { throw .endOfStringSymbol }
-            out.append(UInt8(symbol))
+            out[written] = UInt8(symbol)
+            written += 1
             bits <<= UInt64(length)
             count -= length
         }

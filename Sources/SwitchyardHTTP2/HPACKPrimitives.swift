@@ -77,9 +77,14 @@ public enum HPACKPrimitives {
         }
         // Huffman codes are at least 5 bits, so the output is at most 8/5 of the input.
         guard length <= maxLength || length * 8 / 30 <= maxLength else { throw .stringTooLong(length * 8 / 30) }
-        var out: [UInt8] = []
-        out.reserveCapacity(min(length * 8 / 5, maxLength))
-        do { try HPACKHuffman.decode(raw, into: &out) } catch { throw .huffman(error) }
+        var failure: HPACKHuffman.DecodingError?
+        let out = [UInt8](unsafeUninitializedCapacity: HPACKHuffman.maxDecodedCount(length)) { buffer, count in
+            do throws(HPACKHuffman.DecodingError) { count = try HPACKHuffman.decode(raw, into: buffer) } catch {
+                failure = error
+                count = 0
+            }
+        }
+        if let failure { throw .huffman(failure) }
         guard out.count <= maxLength else { throw .stringTooLong(out.count) }
         return out
     }

@@ -1,3 +1,5 @@
+import Glibc
+
 /// The HPACK static table (RFC 7541 Appendix A), indices 1...61.
 enum HPACKStaticTable {
     static let entries: [(name: String, value: String)] = [
@@ -66,8 +68,8 @@ enum HPACKStaticTable {
     @inline(__always)
     static func equalBytes(_ a: [UInt8], _ b: UnsafeBufferPointer<UInt8>) -> Bool {
         guard a.count == b.count else { return false }
-        for i in 0..<a.count where a[i] != b[i] { return false }
-        return true
+        guard a.count > 0 else { return true }
+        return a.withUnsafeBufferPointer { memcmp($0.baseAddress!, b.baseAddress!, b.count) == 0 }
     }
 }
 

@@ -46,15 +46,7 @@ public struct HTTP2FrameDecoder: Sendable {
             return .data(HTTP2DataPayload(bytes: Array(content), endStream: flags & HTTP2Flags.endStream != 0,
                                           flowControlledLength: body.count))
         case HTTP2FrameType.headers:
-            try requireStream(streamID, "HEADERS")
-            let hasPriority = flags & HTTP2Flags.priority != 0
-            var content = try unpad(body, flags: flags, streamID: streamID, fixedFields: hasPriority ? 5 : 0)
-            var priority: HTTP2Priority?
-            if hasPriority {
-                guard content.count >= 5 else { throw .connection(.frameSizeError, stream: streamID, "HEADERS too short for its priority") }
-                priority = Self.priority(content)
-                content = UnsafeRawBufferPointer(rebasing: content[5...])
-            }
+            let (content, priority) = try headersParts(flags: flags, streamID: streamID, body)
             return .headers(HTTP2HeadersPayload(fragment: Array(content), endStream: flags & HTTP2Flags.endStream != 0,
                                                 endHeaders: flags & HTTP2Flags.endHeaders != 0, priority: priority))
         case HTTP2FrameType.priority:
@@ -96,6 +88,40 @@ public struct HTTP2FrameDecoder: Sendable {
         default:
             return .unknown(type: type, flags: flags, payload: Array(body))
         }
+    }
+
+    /// A complete HEADERS frame that carries a whole header block (END_HEADERS set): its fragment
+    /// as a view into `input`, checked as `decode` checks it. The session decodes a request's block
+    /// right there, without the fragment array (an allocation and a copy) that `decode` makes.
+    /// nil for anything else (another type, a block continued in CONTINUATION frames, a frame not
+    /// complete yet or too large): `decode` handles those.
+    public func completeHeaderBlock(_ input: UnsafeRawBufferPointer) throws(HTTP2Error) -> HTTP2HeaderBlockView? {
+        guard input.count >= HTTP2Protocol.frameHeaderLength, input[3] == HTTP2FrameType.headers,
+              input[4] & HTTP2Flags.endHeaders != 0 else { return nil }
+        let length = Int(input[0]) << 16 | Int(input[1]) << 8 | Int(input[2])
+        let total = HTTP2Protocol.frameHeaderLength + length
+        guard length <= maxFrameSize, input.count >= total else { return nil }
+        let flags = input[4]
+        let streamID = readUInt32(input, 5) & HTTP2Protocol.maxStreamID
+        let body = UnsafeRawBufferPointer(rebasing: input[HTTP2Protocol.frameHeaderLength..<total])
+        let (fragment, priority) = try headersParts(flags: flags, streamID: streamID, body)
+        return HTTP2HeaderBlockView(streamID: streamID, fragment: fragment, endStream: flags & HTTP2Flags.endStream != 0,
+                                    priority: priority, consumed: total)
+    }
+
+    /// A HEADERS payload taken apart: the fragment (padding and priority removed) and the priority.
+    private func headersParts(flags: UInt8, streamID: UInt32,
+                              _ body: UnsafeRawBufferPointer) throws(HTTP2Error) -> (UnsafeRawBufferPointer, HTTP2Priority?) {
+        try requireStream(streamID, "HEADERS")
+        let hasPriority = flags & HTTP2Flags.priority != 0
+        var content = try unpad(body, flags: flags, streamID: streamID, fixedFields: hasPriority ? 5 : 0)
+        var priority: HTTP2Priority?
+        if hasPriority {
+            guard content.count >= 5 else { throw .connection(.frameSizeError, stream: streamID, "HEADERS too short for its priority") }
+            priority = Self.priority(content)
+            content = UnsafeRawBufferPointer(rebasing: content[5...])
+        }
+        return (content, priority)
     }
 
     private func decodeSettings(flags: UInt8, streamID: UInt32, _ body: UnsafeRawBufferPointer) throws(HTTP2Error) -> HTTP2Frame.Payload {
@@ -163,4 +189,15 @@ public struct HTTP2FrameDecoder: Sendable {
 @inline(__always)
 func readUInt32(_ bytes: UnsafeRawBufferPointer, _ offset: Int) -> UInt32 {
     UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16 | UInt32(bytes[offset + 2]) << 8 | UInt32(bytes[offset + 3])
+}
+
+/// A HEADERS frame with a whole header block, its fragment still in the decoder's input
+/// (`HTTP2FrameDecoder.completeHeaderBlock`): valid only as long as that input is.
+public struct HTTP2HeaderBlockView {
+    public var streamID: UInt32
+    public var fragment: UnsafeRawBufferPointer
+    public var endStream: Bool
+    public var priority: HTTP2Priority?
+    /// The frame's size, header included.
+    public var consumed: Int
 }

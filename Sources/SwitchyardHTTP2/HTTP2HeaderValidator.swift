@@ -6,21 +6,23 @@
 public enum HTTP2HeaderValidator {
     static let pseudoNames: [[UInt8]] = [":method", ":scheme", ":authority", ":path", ":protocol"].map { Array($0.utf8) }
 
-    /// Validates a request header block and takes its pseudo-header fields apart.
-    public static func request(_ list: [HPACKHeaderField], streamID: UInt32,
-                               connectProtocolEnabled: Bool) throws(HTTP2Error) -> HTTP2RequestHead {
+    /// Validates a request header block and takes its pseudo-header fields apart. `checkedNames`:
+    /// the decoder's bits for the names known valid already (`HPACKDecodedBlock.checkedNames`).
+    public static func request(_ list: [HPACKHeaderField], streamID: UInt32, connectProtocolEnabled: Bool,
+                               checkedNames: UInt64 = 0) throws(HTTP2Error) -> HTTP2RequestHead {
         var scan = Scan()
         // Through a buffer pointer: each field is read in place, not copied (two retains, two releases).
         let failure: HTTP2Error? = list.withUnsafeBufferPointer { fields in
             for i in fields.indices {
-                if let error = scan.note(fields[i], at: i, streamID: streamID) { return error }
+                let nameChecked = i < 64 && checkedNames >> UInt64(i) & 1 != 0
+                if let error = scan.note(fields[i], at: i, streamID: streamID, nameChecked: nameChecked) { return error }
             }
             return nil
         }
         if let failure { throw failure }
         let head = HTTP2RequestHead(list: list, regularStart: scan.regularStart < 0 ? list.count : scan.regularStart,
                                     slots: scan.slots, contentLength: scan.contentLength)
-        guard head.pseudo(.method) != nil else { throw malformed(streamID, "no :method") }
+        guard scan.slots.0 >= 0 else { throw malformed(streamID, "no :method") }
         if scan.hostIndex >= 0, let authority = head.authority {
             let host = list[scan.hostIndex].valueString
             if !sameAuthority(authority, host, scheme: head.scheme) {
@@ -41,9 +43,9 @@ public enum HTTP2HeaderValidator {
         var contentLength: Int?
         var hostIndex = -1
 
-        mutating func note(_ field: HPACKHeaderField, at i: Int, streamID: UInt32) -> HTTP2Error? {
+        mutating func note(_ field: HPACKHeaderField, at i: Int, streamID: UInt32, nameChecked: Bool = false) -> HTTP2Error? {
             do throws(HTTP2Error) {
-                try HTTP2HeaderValidator.checkField(field, streamID: streamID)
+                try HTTP2HeaderValidator.checkField(field, streamID: streamID, nameChecked: nameChecked)
                 if field.name.first == UInt8(ascii: ":") {
                     guard regularStart < 0 else {
                         throw HTTP2HeaderValidator.malformed(streamID, "pseudo-header \(field.nameString) after a regular field")
@@ -130,6 +132,7 @@ public enum HTTP2HeaderValidator {
     }
 
     private static func checkPseudo(_ head: HTTP2RequestHead, streamID: UInt32, connectProtocolEnabled: Bool) throws(HTTP2Error) {
+        if head.isPlainOriginFormRequest { return }
         let scheme = head.pseudo(.scheme), path = head.pseudo(.path), authority = head.pseudo(.authority)
         if head.methodIs("CONNECT") {
             if let proto = head.pseudo(.protocol) {
@@ -168,17 +171,54 @@ public enum HTTP2HeaderValidator {
     static let httpsName = Array("https".utf8)
 
     /// §8.2.1: lowercase token names, values without NUL/CR/LF or surrounding whitespace.
-    private static func checkField(_ field: HPACKHeaderField, streamID: UInt32) throws(HTTP2Error) {
+    /// `nameChecked`: the decoder took the name from a table entry whose name is known valid
+    /// (most of a request's names): it is not read again.
+    private static func checkField(_ field: HPACKHeaderField, streamID: UInt32, nameChecked: Bool = false) throws(HTTP2Error) {
         guard !field.name.isEmpty else { throw malformed(streamID, "empty field name") }
-        for (i, byte) in field.name.enumerated() where !(i == 0 && byte == UInt8(ascii: ":")) {
-            guard isLowercaseTokenByte(byte) else { throw malformed(streamID, "invalid byte 0x\(String(byte, radix: 16)) in a field name") }
+        if !nameChecked {
+            for (i, byte) in field.name.enumerated() where !(i == 0 && byte == UInt8(ascii: ":")) {
+                guard isLowercaseTokenByte(byte) else { throw malformed(streamID, "invalid byte 0x\(String(byte, radix: 16)) in a field name") }
+            }
         }
-        for byte in field.value where byte == 0 || byte == 0x0a || byte == 0x0d {
+        if containsNulCROrLF(field.value) {
             throw malformed(streamID, "NUL, CR or LF in the value of \(field.nameString)")
         }
         if let first = field.value.first, let last = field.value.last,
            first == 0x20 || first == 0x09 || last == 0x20 || last == 0x09 {
             throw malformed(streamID, "whitespace around the value of \(field.nameString)")
+        }
+    }
+
+    /// The §8.2.1 name rule `checkField` applies: not empty, lowercase token bytes, a colon
+    /// allowed first (a pseudo-header's). The HPACK decoder notes it per dynamic-table entry.
+    static func isValidName(_ name: [UInt8]) -> Bool {
+        guard !name.isEmpty else { return false }
+        for (i, byte) in name.enumerated() where !(i == 0 && byte == UInt8(ascii: ":")) {
+            guard isLowercaseTokenByte(byte) else { return false }
+        }
+        return true
+    }
+
+    /// Whether `value` holds a NUL, CR or LF byte: eight bytes at a time (a word holds one of them
+    /// when the word XORed with that byte repeated has a zero byte; the zero-byte test is exact),
+    /// the rest one by one. Every byte of every request value passes here: a browser's
+    /// user-agent, accept and cookie values are some hundreds of bytes.
+    static func containsNulCROrLF(_ value: [UInt8]) -> Bool {
+        value.withUnsafeBytes { raw in
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            var i = 0
+            while i + 8 <= raw.count {
+                let word = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let lf = word ^ (ones &* 0x0a), cr = word ^ (ones &* 0x0d)
+                if ((word &- ones) & ~word | (lf &- ones) & ~lf | (cr &- ones) & ~cr) & highs != 0 { return true }
+                i += 8
+            }
+            while i < raw.count {
+                let byte = raw[i]
+                if byte == 0 || byte == 0x0a || byte == 0x0d { return true }
+                i += 1
+            }
+            return false
         }
     }
 

@@ -68,6 +68,20 @@ public struct HTTP2RequestHead: Equatable, Sendable {
         return bytes.withUnsafeBytes { $0.elementsEqual(UnsafeRawBufferPointer(start: method.utf8Start, count: bytes.count)) }
     }
 
+    /// The usual request, checked in place (no copy of a pseudo-header's bytes): not CONNECT, no
+    /// `:protocol`, a non-empty `:scheme` and a `:path` that is origin-form by its first two bytes
+    /// (a slash, then the end or an ASCII byte). Anything else takes the validator's full checks.
+    var isPlainOriginFormRequest: Bool {
+        let method = Self.get(slots, Pseudo.method.rawValue), scheme = Self.get(slots, Pseudo.scheme.rawValue)
+        let path = Self.get(slots, Pseudo.path.rawValue)
+        guard method >= 0, scheme >= 0, path >= 0, Self.get(slots, Pseudo.protocol.rawValue) < 0 else { return false }
+        return list.withUnsafeBufferPointer { fields in
+            let m = fields[Int(method)].value, p = fields[Int(path)].value
+            return !(m.count == 7 && HTTP2HeaderValidator.equals(m, "CONNECT")) && !fields[Int(scheme)].value.isEmpty
+                && !p.isEmpty && p[0] == UInt8(ascii: "/") && (p.count == 1 || p[1] < 0x80)
+        }
+    }
+
     private func pseudoString(_ which: Pseudo) -> String? {
         pseudo(which).map { String(decoding: $0, as: UTF8.self) }
     }

@@ -36,20 +36,39 @@ extension HTTP2ServerSession {
     }
 
     private func checkBlockSize(_ block: HTTP2PendingHeaderBlock) throws(HTTP2Error) {
-        guard block.bytes.count <= limits.maxHeaderBlockSize else {
-            throw .connection(.enhanceYourCalm, stream: block.streamID, "header block over \(limits.maxHeaderBlockSize) bytes")
+        try checkBlockSize(streamID: block.streamID, block.bytes.count)
+    }
+
+    func checkBlockSize(streamID: UInt32, _ count: Int) throws(HTTP2Error) {
+        guard count <= limits.maxHeaderBlockSize else {
+            throw .connection(.enhanceYourCalm, stream: streamID, "header block over \(limits.maxHeaderBlockSize) bytes")
         }
     }
 
+    /// An assembled block (HEADERS and CONTINUATIONs).
     private mutating func finishHeaderBlock(_ block: HTTP2PendingHeaderBlock, _ events: inout [HTTP2Event]) throws(HTTP2Error) {
-        let streamID = block.streamID
+        let result: Result<Void, HTTP2Error> = block.bytes.withUnsafeBytes { bytes in
+            do throws(HTTP2Error) {
+                try finishHeaderBlock(streamID: block.streamID, bytes: bytes, endStream: block.endStream, priority: block.priority, &events)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try result.get()
+    }
+
+    /// A whole header block: decoded (the dynamic table kept in sync whatever follows), then a new
+    /// request, trailers, or the reason the stream or the connection ends.
+    mutating func finishHeaderBlock(streamID: UInt32, bytes: UnsafeRawBufferPointer, endStream: Bool, priority: HTTP2Priority?,
+                                    _ events: inout [HTTP2Event]) throws(HTTP2Error) {
         let decoded: HPACKDecodedBlock
-        do { decoded = try hpackDecoder.decode(block.bytes) } catch {
+        do { decoded = try hpackDecoder.decode(bytes) } catch {
             throw .connection(.compressionError, stream: streamID, "HPACK: \(error)")
         }
         guard streamID & 1 == 1 else { throw .connection(.protocolError, stream: streamID, "client stream id \(streamID) is even") }
         if streams[streamID] != nil {
-            try receiveTrailers(streamID: streamID, block: block, decoded, &events)
+            try receiveTrailers(streamID: streamID, endStream: endStream, decoded, &events)
             return
         }
         if streamID <= highestPeerStreamID {
@@ -64,38 +83,39 @@ extension HTTP2ServerSession {
         }
         highestPeerStreamID = streamID
         if case .goAwaySent(let last) = shutdown, streamID > last { return }   // §6.8: ignored after GOAWAY
-        if block.priority?.dependency == streamID { throw .stream(streamID, .protocolError, "stream depends on itself") }
+        if priority?.dependency == streamID { throw .stream(streamID, .protocolError, "stream depends on itself") }
         guard streams.count < limits.maxConcurrentStreams else {
             try countReset()
             throw .stream(streamID, .refusedStream, "over SETTINGS_MAX_CONCURRENT_STREAMS \(limits.maxConcurrentStreams)")
         }
         if decoded.exceedsListSize {
-            try answerHeaderListTooLarge(streamID: streamID, requestEnded: block.endStream)
+            try answerHeaderListTooLarge(streamID: streamID, requestEnded: endStream)
             return
         }
         let head = try HTTP2HeaderValidator.request(decoded.fields, streamID: streamID,
-                                                    connectProtocolEnabled: limits.enableConnectProtocol)
-        if block.endStream, let length = head.contentLength, length != 0 {
+                                                    connectProtocolEnabled: limits.enableConnectProtocol,
+                                                    checkedNames: decoded.checkedNames)
+        if endStream, let length = head.contentLength, length != 0 {
             throw .stream(streamID, .protocolError, "content-length \(length) but no body")
         }
-        streams[streamID] = HTTP2StreamState(phase: block.endStream ? .halfClosedRemote : .open,
+        streams[streamID] = HTTP2StreamState(phase: endStream ? .halfClosedRemote : .open,
                                              sendWindow: HTTP2SendWindow(peerSettings.initialWindowSize),
                                              receiveWindow: HTTP2ReceiveWindow(target: limits.initialStreamWindow),
                                              declaredLength: head.contentLength)
         streamsOpened += 1
-        events.append(.request(streamID: streamID, head: head, endStream: block.endStream))
+        events.append(.request(streamID: streamID, head: head, endStream: endStream))
         if limits.maxStreamsPerConnection > 0 && streamsOpened >= limits.maxStreamsPerConnection {
             startGracefulShutdown()
         }
     }
 
     /// A second header block on a stream: trailers, which must end the stream (§8.1).
-    private mutating func receiveTrailers(streamID: UInt32, block: HTTP2PendingHeaderBlock, _ decoded: HPACKDecodedBlock,
+    private mutating func receiveTrailers(streamID: UInt32, endStream: Bool, _ decoded: HPACKDecodedBlock,
                                           _ events: inout [HTTP2Event]) throws(HTTP2Error) {
         guard var stream = streams[streamID], stream.canReceive else {
             throw .stream(streamID, .streamClosed, "HEADERS after END_STREAM")
         }
-        guard block.endStream else { throw .stream(streamID, .protocolError, "trailers without END_STREAM") }
+        guard endStream else { throw .stream(streamID, .protocolError, "trailers without END_STREAM") }
         guard !decoded.exceedsListSize else { throw .stream(streamID, .enhanceYourCalm, "trailers over the header list size") }
         try HTTP2HeaderValidator.trailers(decoded.fields, streamID: streamID)
         if let declared = stream.declaredLength, declared != stream.receivedLength {

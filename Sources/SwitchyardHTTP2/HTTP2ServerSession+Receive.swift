@@ -3,9 +3,16 @@ extension HTTP2ServerSession {
     /// Feeds received bytes; returns what happened. `now` is a monotonic clock in milliseconds
     /// (only the flood limits read it).
     public mutating func receive(_ bytes: UnsafeRawBufferPointer, now: UInt64 = 0) -> [HTTP2Event] {
-        guard terminalError == nil else { return [] }
-        self.now = now
         var events: [HTTP2Event] = []
+        receive(bytes, now: now, into: &events)
+        return events
+    }
+
+    /// The same, appending the events to `events`: the I/O layer passes one array back each time
+    /// (emptied, its capacity kept), not a new one that grows 1, 2, 4, 8 for a read of requests.
+    public mutating func receive(_ bytes: UnsafeRawBufferPointer, now: UInt64 = 0, into events: inout [HTTP2Event]) {
+        guard terminalError == nil else { return }
+        self.now = now
         do throws(HTTP2Error) {
             var input = bytes
             if prefaceMatched < HTTP2Protocol.clientPreface.count {
@@ -27,7 +34,6 @@ extension HTTP2ServerSession {
         } catch {
             fail(error, &events)
         }
-        return events
     }
 
     public mutating func receive(_ bytes: [UInt8], now: UInt64 = 0) -> [HTTP2Event] {
@@ -63,6 +69,18 @@ extension HTTP2ServerSession {
         var offset = 0
         while terminalError == nil {
             let rest = UnsafeRawBufferPointer(rebasing: input[offset...])
+            // A request's HEADERS (a whole block, the usual case) is decoded where it lies.
+            if pendingHeaders == nil && receivedPeerSettings, let headers = try frameDecoder.completeHeaderBlock(rest) {
+                offset += headers.consumed
+                do throws(HTTP2Error) {
+                    try checkBlockSize(streamID: headers.streamID, headers.fragment.count)
+                    try finishHeaderBlock(streamID: headers.streamID, bytes: headers.fragment, endStream: headers.endStream,
+                                          priority: headers.priority, &events)
+                } catch where error.scope == .stream {
+                    try streamError(error, &events)
+                }
+                continue
+            }
             let decoded: (frame: HTTP2Frame, consumed: Int)?
             do throws(HTTP2Error) {
                 decoded = try frameDecoder.decode(rest)

@@ -86,8 +86,9 @@ extension HTTP2ServerSession {
         // were left behind (a slow but steady reader is never stalled), until all offered went out.
         if count == bytes.count { stream.blockedSince = nil } else if count > 0 || stream.blockedSince == nil { stream.blockedSince = self.now }
         if ends { stream.phase = stream.phase.endingLocal }
-        streams[streamID] = stream
-        if ends { closeIfFinished(streamID) }
+        // A stream both sides ended is removed at once (the stored state differs from `stream`
+        // only in what was sent: `removeStream` reads what was received); else it is written back.
+        if stream.phase == .closed { removeStream(streamID, consumerDone: false) } else { streams[streamID] = stream }
         return count
     }
 

@@ -17,10 +17,9 @@ struct HTTP2StreamTable: Sendable {
     /// 32 - log2(slots): the hash keeps the product's top bits.
     private var shift: UInt32
     /// The process's salt, copied in (a static read costs a `swift_once` check per lookup).
-    private let salt = HTTP2StreamTable.processSalt
+    private let salt = streamIDHashSalt
 
-    static let initialSlots = 16
-    private static let processSalt = UInt32.random(in: 0...UInt32.max)
+    static let initialSlots = initialStreamSlots
     private static let vacant = HTTP2StreamState(phase: .closed, sendWindow: HTTP2SendWindow(0),
                                                  receiveWindow: HTTP2ReceiveWindow(target: 0))
 
@@ -120,3 +119,9 @@ struct HTTP2StreamTable: Sendable {
         for i in oldIDs.indices where oldIDs[i] != 0 { insert(oldIDs[i], oldStates[i]) }
     }
 }
+
+/// The process's salt for the stream-id hashes (`HTTP2StreamTable`, `HTTP2StreamMap`): a client
+/// picks its ids, and must not be able to pick them all into one probe run.
+@usableFromInline let streamIDHashSalt = UInt32.random(in: 0...UInt32.max)
+/// The slots a stream table starts with (a power of two).
+@usableFromInline let initialStreamSlots = 16

@@ -23,7 +23,8 @@ final class HTTP2Connection: BufferedStreamDelegate {
     let peer: ClientPeer
     let routing: any ExchangeRouting
     var session: HTTP2ServerSession
-    private(set) var exchanges: [UInt32: HTTP2StreamExchange] = [:]
+    /// By stream id (`HTTP2StreamMap`: no SipHash for the insertion and removal of every stream).
+    private(set) var exchanges = HTTP2StreamMap<HTTP2StreamExchange>()
     /// Streams with output waiting, in the order they queued it (round-robin by the pump).
     private var ready: [HTTP2StreamExchange] = []
     private(set) var isClosed = false
@@ -37,6 +38,11 @@ final class HTTP2Connection: BufferedStreamDelegate {
     var drainWaiting = false
     private var random = FastRandom()
     private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
+    /// The events of the last read, kept empty between reads (`streamHasInput`): its capacity is reused.
+    private var eventBuffer: [HTTP2Event] = []
+    static let keptEventCapacity = 64
+    /// The last plain static-file head sent here, reused for the same file (see `sendStaticHead`).
+    var lastStaticHead: HTTP2StaticHead?
     private var lastStreamActivity: UInt64
     private let startedAt: UInt64
     static let settingsAckSeconds = 10
@@ -91,17 +97,32 @@ final class HTTP2Connection: BufferedStreamDelegate {
 
     func streamHasInput(_ s: BufferedStream) {
         guard !isClosed else { s.input.clear(); return }
-        let events = session.receive(s.input.readable, now: worker.loop.now / 1_000_000)
+        // The connection's event array, taken (a call nested in the handling below gets a new one).
+        var events: [HTTP2Event] = []
+        swap(&events, &eventBuffer)
+        session.receive(s.input.readable, now: worker.loop.now / 1_000_000, into: &events)
         s.input.consume(s.input.readableBytes)
+        defer {
+            events.removeAll(keepingCapacity: events.capacity <= HTTP2Connection.keptEventCapacity)
+            swap(&events, &eventBuffer)
+        }
         // A stream opened and reset in the same read (rapid reset, CVE-2023-44487) never starts
         // its handler: no CGI is spawned, no backend connected for it.
-        var resetAtOnce: Set<UInt32> = []
-        for case .streamReset(let id, _, true) in events { resetAtOnce.insert(id) }
-        for event in events {
-            if case .request(let id, _, _) = event, resetAtOnce.contains(id) { continue }
-            handle(event)
-            if isClosed { return }
+        // The events are read in place (a buffer pointer, a borrowed element each): iterating the
+        // array copied each one, a retain and release of the request head's field list.
+        let finished: Bool = events.withUnsafeBufferPointer { events in
+            var resetAtOnce: Set<UInt32> = []
+            for i in events.indices {
+                if case .streamReset(let id, _, true) = events[i] { resetAtOnce.insert(id) }
+            }
+            for i in events.indices {
+                if !resetAtOnce.isEmpty, case .request(let id, _, _) = events[i], resetAtOnce.contains(id) { continue }
+                handle(events[i])
+                if isClosed { return true }
+            }
+            return false
         }
+        if finished { return }
         pump()
         afterIO()
     }
@@ -189,7 +210,8 @@ final class HTTP2Connection: BufferedStreamDelegate {
 
     /// The stream's exchange is over: forgotten here, its link back cut.
     func forget(_ ex: HTTP2StreamExchange) {
-        if exchanges[ex.streamID] === ex { exchanges[ex.streamID] = nil }
+        // One hash lookup: removed, and put back in the rare case it was another exchange's id.
+        if let removed = exchanges.removeValue(forKey: ex.streamID), removed !== ex { exchanges[ex.streamID] = removed }
         if ex.isReady {
             ex.isReady = false
             ready.removeAll { $0 === ex }

@@ -70,34 +70,42 @@ enum HTTP2RequestMapping {
 
     /// The client's fields: `host` from `:authority` first when there is no `host` field, cookie
     /// crumbs joined, `content-length` left out (re-announced above only when a body follows).
+    ///
+    /// The fields are read in place through a buffer pointer: iterating the list's slice copied
+    /// every field on each of the passes (a retain and release of its name and value).
     private static func addFields(_ request: HTTP2RequestHead, to builder: inout HTTPRequestHeadBuilder, isWebSocket: Bool) {
-        var hasHost = false, cookies = 0
-        for field in request.regularFields {
-            if field.name == Names.host { hasHost = true } else if field.name == Names.cookie { cookies += 1 }
-        }
-        if !hasHost, let authority = request.pseudo(.authority) {
-            authority.withUnsafeBytes { a in Names.host.withUnsafeBytes { builder.add(name: $0, value: a) } }
-        }
-        var joined: [UInt8] = []
-        if cookies > 1 {
-            var first = true
-            for field in request.regularFields where field.name == Names.cookie {
-                if !first { joined.append(contentsOf: Names.crumbSeparator) }
-                first = false
-                joined.append(contentsOf: field.value)
+        request.list.withUnsafeBufferPointer { list in
+            let regular = request.regularStart..<list.count
+            var hasHost = false, cookies = 0
+            for i in regular {
+                if list[i].name == Names.host { hasHost = true } else if list[i].name == Names.cookie { cookies += 1 }
             }
-        }
-        var cookieWritten = false
-        for field in request.regularFields {
-            if field.name == Names.contentLength { continue }
-            if isWebSocket && (field.name == Names.secWebSocketKey || field.name == Names.secWebSocketVersion) { continue }
-            if cookies > 1 && field.name == Names.cookie {
-                if cookieWritten { continue }   // in the joined field already
-                cookieWritten = true
-                joined.withUnsafeBytes { v in field.name.withUnsafeBytes { n in builder.add(name: n, value: v) } }
-                continue
+            if !hasHost, let authority = request.pseudo(.authority) {
+                authority.withUnsafeBytes { a in Names.host.withUnsafeBytes { builder.add(tokenName: $0, value: a) } }
             }
-            field.name.withUnsafeBytes { n in field.value.withUnsafeBytes { v in builder.add(name: n, value: v) } }
+            var joined: [UInt8] = []
+            if cookies > 1 {
+                var first = true
+                for i in regular where list[i].name == Names.cookie {
+                    if !first { joined.append(contentsOf: Names.crumbSeparator) }
+                    first = false
+                    joined.append(contentsOf: list[i].value)
+                }
+            }
+            var cookieWritten = false
+            for i in regular {
+                let name = list[i].name
+                if name == Names.contentLength { continue }
+                if isWebSocket && (name == Names.secWebSocketKey || name == Names.secWebSocketVersion) { continue }
+                if cookies > 1 && name == Names.cookie {
+                    if cookieWritten { continue }   // in the joined field already
+                    cookieWritten = true
+                    joined.withUnsafeBytes { v in name.withUnsafeBytes { n in builder.add(tokenName: n, value: v) } }
+                    continue
+                }
+                // The session validated the name as a lowercase token: not read again.
+                name.withUnsafeBytes { n in list[i].value.withUnsafeBytes { v in builder.add(tokenName: n, value: v) } }
+            }
         }
     }
 

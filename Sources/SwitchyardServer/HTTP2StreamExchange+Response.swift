@@ -49,7 +49,31 @@ extension HTTP2StreamExchange {
     }
 
     /// The file's cached field list, copied (its arrays are shared until the first append).
+    ///
+    /// A plain static response (no `extra` lines, no scope headers, a known length) is the same
+    /// list for the same file, status, length, second and server tag: the connection keeps the
+    /// last one built (`HTTP2StaticHead`) and a repeat is sent as it is, without a copy of the
+    /// file's fields and the Date, Server and content-length appended again. The HPACK encoder
+    /// then finds the list equal to its last one (`HPACKEncoder.encode(_:into:)`).
     func sendStaticHead(status: Int, framing requested: BodyFraming, fields: StaticFileFields, extra: ((ByteBuffer) -> Void)?) {
+        if extra == nil && !isTunnel && extraResponseHeaders.isEmpty, case .length(let length) = requested {
+            guard phase != .done, !responseStarted, let connection else { return }
+            let second = worker.loop.wallSeconds
+            let list: HTTP2FieldList
+            if let last = connection.lastStaticHead, last.isFor(fields, status: status, length: length, second: second, tag: worker.server.tag) {
+                list = last.list
+            } else {
+                var built = HTTP2FieldList(copying: fields.h2Full)
+                built.status = status
+                appendGatewayFields(to: &built, framing: requested)
+                connection.lastStaticHead = HTTP2StaticHead(fields: fields, status: status, length: length, second: second,
+                                                            tag: worker.server.tag, list: built)
+                list = built
+            }
+            beginResponse(status: status)
+            sendHeadFrame(list, framing: requested, on: connection)
+            return
+        }
         var list = HTTP2FieldList(copying: fields.h2Full)
         list.status = status
         if let extra {
@@ -73,10 +97,20 @@ extension HTTP2StreamExchange {
             framing = .none
             list.keepOnly(name: Self.serverName)
         }
-        let status = list.status
+        beginResponse(status: list.status)
+        appendGatewayFields(to: &list, framing: framing)
+        sendHeadFrame(list, framing: framing, on: connection)
+    }
+
+    /// The response has started: its status noted (log, statistics).
+    private func beginResponse(status: Int) {
         responseStarted = true
         responseStatus = status
         if status >= 500, let stats = routeStats { stats.responses5xx += 1 }
+    }
+
+    /// Date, Server (unless the list has one), the scope's response headers and content-length.
+    private func appendGatewayFields(to list: inout HTTP2FieldList, framing: BodyFraming) {
         worker.dateCache.bytes(at: worker.loop.wallSeconds).withUnsafeBufferPointer {
             list.append(name: Self.dateName, value: $0)
         }
@@ -84,11 +118,16 @@ extension HTTP2StreamExchange {
             list.append(name: "server", value: worker.server.tag)
         }
         for (name, value) in extraResponseHeaders { list.append(name: name, value: value) }
-        var bodyless = isHeadRequest || status == 204 || status == 304
-        if case .length(let n) = framing {
-            if status != 204 && status != 304 { list.append(name: Self.contentLengthName, decimal: n) }
-            if n == 0 { bodyless = true }
+        if case .length(let n) = framing, list.status != 204 && list.status != 304 {
+            list.append(name: Self.contentLengthName, decimal: n)
         }
+    }
+
+    /// The HEADERS frame, with END_STREAM when no body can follow.
+    private func sendHeadFrame(_ list: HTTP2FieldList, framing: BodyFraming, on connection: HTTP2Connection) {
+        let status = list.status
+        var bodyless = isHeadRequest || status == 204 || status == 304
+        if case .length(let n) = framing, n == 0 { bodyless = true }
         if case .none = framing { bodyless = true }
         connection.sendHeaders(streamID, list, endStream: bodyless)
         if bodyless { sendClosed = true }
@@ -266,5 +305,22 @@ extension HTTP2StreamExchange {
         if case .file(let fd, _, _) = source { Glibc.close(fd) }
         source = nil
         ending = false
+    }
+}
+
+/// The last plain static-file head a connection built (see `sendStaticHead`) and what it was
+/// built from. The file's fields are held (not just their identity), so a new file's fields
+/// cannot take the address of freed ones and be mistaken for them.
+struct HTTP2StaticHead {
+    let fields: StaticFileFields
+    let status: Int
+    let length: Int
+    /// `EventLoop.wallSeconds` of the Date in the list.
+    let second: Int
+    let tag: String
+    let list: HTTP2FieldList
+
+    func isFor(_ fields: StaticFileFields, status: Int, length: Int, second: Int, tag: String) -> Bool {
+        self.fields === fields && self.status == status && self.length == length && self.second == second && self.tag == tag
     }
 }

@@ -64,6 +64,42 @@ struct HTTP2FrameCodecTests {
         #expect(headers.fragment == [0x82] && headers.priority?.weight == 1)
     }
 
+    /// The session's in-place view of a whole header block reads a HEADERS frame as `decode` does
+    /// (padding, priority, flags, the checks), and leaves everything else to `decode`.
+    @Test func completeHeaderBlockIsDecodeInPlace() throws {
+        let decoder = HTTP2FrameDecoder()
+        func view(_ bytes: [UInt8]) throws(HTTP2Error) -> HTTP2HeaderBlockView? {
+            let result: Result<HTTP2HeaderBlockView?, HTTP2Error> = bytes.withUnsafeBytes { raw in
+                do throws(HTTP2Error) { return .success(try decoder.completeHeaderBlock(raw)) } catch { return .failure(error) }
+            }
+            return try result.get()
+        }
+        let priority = HTTP2Priority(exclusive: true, dependency: 3, weight: 9)
+        for (padding, prio, endStream) in [(nil, nil, true), (4, nil, false), (nil, priority, true), (2, priority, false)] as [(Int?, HTTP2Priority?, Bool)] {
+            var bytes: [UInt8] = []
+            let payload = HTTP2HeadersPayload(fragment: [0x82, 0x86, 0x84], endStream: endStream, endHeaders: true, priority: prio)
+            HTTP2FrameEncoder.encode(HTTP2Frame(streamID: 5, payload: .headers(payload)), padding: padding, into: &bytes)
+            bytes += [0, 0, 0]   // the next frame's first bytes
+            let got = try #require(try view(bytes))
+            #expect(Array(got.fragment) == payload.fragment && got.priority == prio && got.endStream == endStream)
+            #expect(got.streamID == 5 && got.consumed == bytes.count - 3)
+            guard case .headers(let decoded)? = try decode(bytes)?.payload else { Issue.record("not HEADERS"); return }
+            #expect(decoded.fragment == Array(got.fragment) && decoded.priority == got.priority)
+            #expect(try view(Array(bytes[..<(bytes.count - 4)])) == nil, "incomplete")
+        }
+        var continued: [UInt8] = []
+        HTTP2FrameEncoder.encode(HTTP2Frame(streamID: 1, payload: .headers(HTTP2HeadersPayload(fragment: [0x82], endStream: true,
+                                                                                              endHeaders: false))), into: &continued)
+        #expect(try view(continued) == nil, "a block continued in CONTINUATION frames")
+        var ping: [UInt8] = []
+        HTTP2FrameEncoder.encode(HTTP2Frame(streamID: 0, payload: .ping(ack: false, opaque: 1)), into: &ping)
+        #expect(try view(ping) == nil)
+        var onStreamZero: [UInt8] = []
+        HTTP2FrameEncoder.encode(HTTP2Frame(streamID: 0, payload: .headers(HTTP2HeadersPayload(fragment: [0x82], endStream: true,
+                                                                                              endHeaders: true))), into: &onStreamZero)
+        #expect(throws: HTTP2Error.self) { try view(onStreamZero) }
+    }
+
     @Test func malformedFrames() {
         func raw(_ type: UInt8, flags: UInt8 = 0, stream: UInt32, _ payload: [UInt8]) -> [UInt8] {
             var out: [UInt8] = []

@@ -92,6 +92,58 @@ struct HTTP2RequestValidationTests {
         }
     }
 
+    /// The decoder marks the names it took from an entry whose name is known valid (static
+    /// entries; dynamic ones whose name passed the rule when inserted), and only those: the
+    /// validator skips their bytes and still refuses a bad name, new or from the dynamic table.
+    @Test func namesFromTheTablesAreCheckedOnce() throws {
+        var encoder = HPACKEncoder(useHuffman: false)
+        var decoder = HPACKDecoder()
+        var block: [UInt8] = []
+        let fields = [HPACKHeaderField(name: ":method", value: "POST"), HPACKHeaderField(name: "user-agent", value: "t"),
+                      HPACKHeaderField(name: "x-custom", value: "1"), HPACKHeaderField(name: "X-Bad", value: "2"),
+                      HPACKHeaderField(name: "x-plain", value: "3", neverIndexed: true)]
+        encoder.encode(fields, into: &block)
+        let first = try decoder.decode(block)
+        // Static name (indexed pair, literal with a static name), new names: not marked.
+        #expect(first.checkedNames == 0b00011)
+        block = []
+        encoder.encode(fields, into: &block)
+        let second = try decoder.decode(block)
+        // Now x-custom is a dynamic entry with a valid name; X-Bad's entry is not marked; x-plain
+        // was never indexed (a literal again).
+        #expect(second.checkedNames == 0b00111)
+        for (index, valid) in [(1, false), (2, true), (3, true)] {
+            #expect(decoder.table.nameIsValid(at: index) == valid, "entry \(index)")
+        }
+        #expect(HTTP2HeaderValidator.isValidName(Array(":path".utf8)) && HTTP2HeaderValidator.isValidName(Array("x-a".utf8)))
+        #expect(!HTTP2HeaderValidator.isValidName(Array("X-a".utf8)) && !HTTP2HeaderValidator.isValidName([])
+                && !HTTP2HeaderValidator.isValidName(Array("a:b".utf8)))
+        // A bad name is refused whether it is new or comes back from the dynamic table.
+        var client = HTTP2TestClient.connected()
+        _ = client.send(client.headers(1, HTTP2TestClient.get() + [("X-Bad", "1")]))
+        #expect(client.received().resetCode(1) == .protocolError)
+        _ = client.send(client.headers(3, HTTP2TestClient.get() + [("X-Bad", "1")]))
+        #expect(client.received().resetCode(3) == .protocolError)
+        #expect(try accepted(HTTP2TestClient.get() + [("user-agent", "t"), ("x-custom", "1")]).fields.count == 2)
+    }
+
+    /// NUL, CR and LF are found wherever they are in a value (the check reads eight bytes at a
+    /// time), and no other byte is taken for one of them.
+    @Test func forbiddenValueBytesAtEveryPosition() {
+        for length in [1, 7, 8, 9, 15, 16, 17, 23] {
+            for position in 0..<length {
+                for byte in 0...255 {
+                    var value: [UInt8] = []
+                    for i in 0..<length { value.append(UInt8(truncatingIfNeeded: 0x20 + (i * 37) % 0xe0)) }
+                    value[position] = UInt8(byte)
+                    let expected = value.contains { $0 == 0 || $0 == 0x0a || $0 == 0x0d }
+                    #expect(HTTP2HeaderValidator.containsNulCROrLF(value) == expected, "byte \(byte) at \(position) of \(length)")
+                }
+            }
+        }
+        #expect(!HTTP2HeaderValidator.containsNulCROrLF([]))
+    }
+
     @Test func acceptedRequestForms() throws {
         let get = HTTP2TestClient.get()
         #expect(try accepted(get + [("te", "trailers")]).first("te") == "trailers")

@@ -17,6 +17,20 @@ struct HTTP2ServerSessionTests {
         #expect(frames.windowUpdates(0) == [UInt32(32 * 65_535 - 65_535)])
     }
 
+    /// `receive(_:now:into:)` appends to the caller's array (the connection reuses one): the same
+    /// events as the returning form, after what was there.
+    @Test func receiveIntoAppendsTheSameEvents() {
+        var a = HTTP2TestClient.connected(), b = HTTP2TestClient.connected()
+        var bytes = a.headers(1, HTTP2TestClient.get("/a")) + a.headers(3, HTTP2TestClient.get("/b"), endStream: false)
+        bytes += HTTP2TestClient.data(3, [1, 2, 3], endStream: true)
+        _ = b.headers(1, HTTP2TestClient.get("/a")); _ = b.headers(3, HTTP2TestClient.get("/b"), endStream: false)   // same encoder state
+        let returned = a.send(bytes)
+        var events: [HTTP2Event] = [.windowOpened(streamID: 0)]
+        events.reserveCapacity(8)
+        bytes.withUnsafeBytes { b.session.receive($0, now: 0, into: &events) }
+        #expect(returned.count == 3 && events == [.windowOpened(streamID: 0)] + returned)
+    }
+
     @Test func settingsAreAcknowledgedAndReported() {
         var client = HTTP2TestClient()
         _ = client.received()

@@ -33,6 +33,38 @@ struct HTTP2StreamTableTests {
         #expect(removedRight)
     }
 
+    /// The connection's map of exchanges by stream id (`HTTP2StreamMap`), class values as there:
+    /// the same contents as a Dictionary at every step of the same churn, `values`, `removeAll`.
+    @Test func streamMapMatchesADictionaryUnderChurn() {
+        final class Box { let n: Int; init(_ n: Int) { self.n = n } }
+        var map = HTTP2StreamMap<Box>()
+        var model: [UInt32: Int] = [:]
+        var rng = SplitMix(seed: 0xB0C5)
+        var removedRight = true
+        for step in 0..<6_000 {
+            let id = UInt32(rng.next() % 300) * 2 + 1
+            switch rng.next() % 3 {
+            case 0, 1:
+                map[id] = Box(step)
+                model[id] = step
+            default:
+                removedRight = removedRight && map.removeValue(forKey: id)?.n == model.removeValue(forKey: id)
+            }
+            if step % 200 == 0 {
+                #expect(map.count == model.count)
+                #expect((UInt32(0)..<602).map { map[$0]?.n } == (UInt32(0)..<602).map { model[$0] })
+                #expect(map.values.map(\.n).sorted() == model.values.sorted())
+            }
+        }
+        #expect(removedRight)
+        map[0] = Box(0)   // stream 0 is never stored
+        #expect(map[0] == nil && map.count == model.count)
+        map.removeAll()
+        #expect(map.isEmpty && map.values.isEmpty && map[1] == nil)
+        map[1] = Box(1)
+        #expect(map[1]?.n == 1 && map.count == 1)
+    }
+
     @Test func inPlaceChangesAndNilRemove() {
         var table = HTTP2StreamTable()
         for id in stride(from: UInt32(1), through: 199, by: 2) { table[id] = Self.state(Int(id)) }

@@ -7,14 +7,23 @@ import Testing
 struct HTTPRequestHeadBuilderTests {
     typealias Fields = [(String, String)]
 
-    func built(_ method: String, _ target: String, _ fields: Fields, limits: HTTPParserLimits) -> Result<HTTPRequestHead, HTTPParseError> {
+    func built(_ method: String, _ target: String, _ fields: Fields, limits: HTTPParserLimits,
+               tokenNames: Bool = false) -> Result<HTTPRequestHead, HTTPParseError> {
         var method = method, target = target
         return method.withUTF8 { m in
             target.withUTF8 { t in
                 var builder = HTTPRequestHeadBuilder(method: UnsafeRawBufferPointer(m), target: UnsafeRawBufferPointer(t), limits: limits)
                 for (name, value) in fields {
                     var name = name, value = value
-                    name.withUTF8 { n in value.withUTF8 { v in builder.add(name: UnsafeRawBufferPointer(n), value: UnsafeRawBufferPointer(v)) } }
+                    name.withUTF8 { n in
+                        value.withUTF8 { v in
+                            if tokenNames {
+                                builder.add(tokenName: UnsafeRawBufferPointer(n), value: UnsafeRawBufferPointer(v))
+                            } else {
+                                builder.add(name: UnsafeRawBufferPointer(n), value: UnsafeRawBufferPointer(v))
+                            }
+                        }
+                    }
                 }
                 do throws(HTTPParseError) { return .success(try builder.finish()) } catch { return .failure(error) }
             }
@@ -38,6 +47,12 @@ struct HTTPRequestHeadBuilderTests {
         switch (built(method, target, fields, limits: limits), parsed(method, target, fields, limits: limits)) {
         case (.success(let a), .success(let b)):
             #expect(a == b, "\(method) \(target) \(fields)", sourceLocation: sourceLocation)
+            // Names already known to be tokens (HTTP/2's) give the same head.
+            if case .success(let c) = built(method, target, fields, limits: limits, tokenNames: true) {
+                #expect(c == a, "token names: \(method) \(target) \(fields)", sourceLocation: sourceLocation)
+            } else {
+                Issue.record("token names: \(method) \(target) \(fields) refused", sourceLocation: sourceLocation)
+            }
         case (.failure(let a), .failure(let b)):
             #expect(a.status == b.status, "\(method) \(target) \(fields): \(a.reason) vs \(b.reason)", sourceLocation: sourceLocation)
         case (let a, let b):
@@ -74,6 +89,25 @@ struct HTTPRequestHeadBuilderTests {
         expectSame("GET", "/", host + [("x", "a\u{1}b")])                       // control character
         expectSame("CONNECT", "/", host)
         expectSame("GET", "*", host)
+    }
+
+    /// The word-at-a-time value check finds the byte the byte rule finds (the first one), for
+    /// every byte value at every place of values of several lengths.
+    @Test func forbiddenValueBytesAreFoundAsByteByByte() {
+        func byteRule(_ value: [UInt8]) -> UInt8? { value.first { ASCII.isForbiddenInValue($0) } }
+        for length in [1, 7, 8, 9, 16, 17, 30] {
+            var clean: [UInt8] = []
+            for i in 0..<length { clean.append(UInt8(truncatingIfNeeded: 0x20 + (i * 41) % 0xe0)) }   // 0x20...0xff, DEL included
+            for position in 0..<length {
+                for byte in 0...255 {
+                    var value = clean
+                    value[position] = UInt8(byte)
+                    let found = value.withUnsafeBytes { HTTPRequestHeadBuilder.firstForbiddenByte($0) }
+                    #expect(found == byteRule(value), "byte \(byte) at \(position) of \(length)")
+                }
+            }
+        }
+        #expect(HTTPRequestHeadBuilder.firstForbiddenByte(UnsafeRawBufferPointer(start: nil, count: 0)) == nil)
     }
 
     @Test func limitsHaveTheParsersStatus() {
