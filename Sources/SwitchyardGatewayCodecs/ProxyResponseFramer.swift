@@ -40,6 +40,12 @@ public struct ProxyResponseFramer: Sendable {
     /// The server's EOF is the normal end: after a 101, or of a body delimited by close.
     public var endsAtClose: Bool { switched || delimitedByClose }
 
+    /// Lets go of `framedHeads` (after the gateway took them): a switched stream keeps nothing of
+    /// its 101 for the WebSocket's whole life, and then not even the array's storage.
+    public mutating func releaseFramedHeads() {
+        if !framedHeads.isEmpty || switched { framedHeads.removeAll(keepingCapacity: !switched) }
+    }
+
     /// Frames `input`; returns how many bytes were consumed. After `.end` nothing more is consumed
     /// (bytes after a complete response are the caller's business: a pooled connection must not
     /// have any).

@@ -85,7 +85,11 @@ final class ProxyHTTPCodec: BackendCodec {
             framedSpans.append((bytes.baseAddress.map { $0 + r.lowerBound }, r.count, heads))
             heads += 1
         }
-        defer { framedSpans.removeAll(keepingCapacity: true) }
+        defer {
+            // Nothing of the heads outlives this call; an upgraded stream keeps no storage for them.
+            framedSpans.removeAll(keepingCapacity: !framer.switched)
+            framer.releaseFramedHeads()
+        }
         for event in events {
             switch event {
             case .head(let r), .body(let r): sink(.stdout(UnsafeRawBufferPointer(rebasing: bytes[r])))
