@@ -3,7 +3,8 @@ import SwitchyardHTTP
 import SwitchyardOS
 
 /// Serves files from the document root, small unchanged files from the worker's `StaticFileCache`
-/// (one stat(2) per request), others with sendfile(2): index files, MIME types, ETag and
+/// (at most one stat(2) per request: none within the second of the last with the default
+/// `server.stat-cache-engine`), others with sendfile(2): index files, MIME types, ETag and
 /// Last-Modified validators (304), a single byte range (206/416), 403 for directories without an
 /// index, 405 for methods other than GET/HEAD.
 ///
