@@ -10,33 +10,26 @@
 /// (`SETTINGS_MAX_CONCURRENT_STREAMS`, at most 1024): a hostile choice of ids costs at worst a
 /// linear scan of that many `UInt32`s.
 struct HTTP2StreamTable: Sendable {
-    /// 0 marks an empty slot (stream 0 is the connection, never a stream here).
-    private var ids: [UInt32]
+    private var index = HTTP2StreamIDSlots(slots: initialStreamSlots)
     private var states: [HTTP2StreamState]
-    private(set) var count = 0
-    /// 32 - log2(slots): the hash keeps the product's top bits.
-    private var shift: UInt32
-    /// The process's salt, copied in (a static read costs a `swift_once` check per lookup).
-    private let salt = streamIDHashSalt
+    var count: Int { index.count }
 
     static let initialSlots = initialStreamSlots
     private static let vacant = HTTP2StreamState(phase: .closed, sendWindow: HTTP2SendWindow(0),
                                                  receiveWindow: HTTP2ReceiveWindow(target: 0))
 
     init() {
-        ids = [UInt32](repeating: 0, count: Self.initialSlots)
         states = [HTTP2StreamState](repeating: Self.vacant, count: Self.initialSlots)
-        shift = 32 - UInt32(Self.initialSlots.trailingZeroBitCount)
     }
 
     var isEmpty: Bool { count == 0 }
 
     /// The ids of the live streams (a copy: the caller may change the table while it iterates).
-    var keys: [UInt32] { ids.filter { $0 != 0 } }
+    var keys: [UInt32] { index.ids.filter { $0 != 0 } }
 
     subscript(id: UInt32) -> HTTP2StreamState? {
         get {
-            guard let i = find(id) else { return nil }
+            guard let i = index.find(id) else { return nil }
             return states[i]
         }
         set {
@@ -47,81 +40,32 @@ struct HTTP2StreamTable: Sendable {
     /// Like `Dictionary.compactMap` over (id, state) pairs.
     func compactMap<T>(_ transform: (UInt32, HTTP2StreamState) throws -> T?) rethrows -> [T] {
         var out: [T] = []
-        for i in ids.indices where ids[i] != 0 {
-            if let t = try transform(ids[i], states[i]) { out.append(t) }
+        for i in index.ids.indices where index.ids[i] != 0 {
+            if let t = try transform(index.ids[i], states[i]) { out.append(t) }
         }
         return out
     }
 
     @discardableResult
     mutating func removeValue(forKey id: UInt32) -> HTTP2StreamState? {
-        guard let found = find(id) else { return nil }
+        guard let found = index.find(id) else { return nil }
         let removed = states[found]
-        let mask = ids.count - 1
-        // Backward-shift deletion: later entries of the probe run move up into the hole, so a
-        // lookup never needs tombstones and the table never degrades with churn.
-        var hole = found
-        var j = (found + 1) & mask
-        while ids[j] != 0 {
-            let home = slot(ids[j])
-            if (j - home) & mask >= (j - hole) & mask {
-                ids[hole] = ids[j]
-                states[hole] = states[j]
-                hole = j
-            }
-            j = (j + 1) & mask
-        }
-        ids[hole] = 0
-        states[hole] = Self.vacant
-        count -= 1
+        let emptied = index.remove(at: found) { from, to in states[to] = states[from] }
+        states[emptied] = Self.vacant
         return removed
-    }
-
-    // MARK: probing
-
-    @inline(__always)
-    private func slot(_ id: UInt32) -> Int {
-        Int(truncatingIfNeeded: ((id ^ salt) &* 0x9E37_79B1) >> shift)
-    }
-
-    @inline(__always)
-    private func find(_ id: UInt32) -> Int? {
-        guard id != 0 else { return nil }
-        let mask = ids.count - 1
-        var i = slot(id)
-        while true {
-            let k = ids[i]
-            if k == id { return i }
-            if k == 0 { return nil }
-            i = (i + 1) & mask
-        }
     }
 
     private mutating func insert(_ id: UInt32, _ state: HTTP2StreamState) {
         guard id != 0 else { return }   // stream 0 is the connection (callers never store it)
-        if let i = find(id) { states[i] = state; return }
-        if (count + 1) * 2 > ids.count { grow() }
-        let mask = ids.count - 1
-        var i = slot(id)
-        while ids[i] != 0 { i = (i + 1) & mask }
-        ids[i] = id
-        states[i] = state
-        count += 1
+        if let i = index.find(id) { states[i] = state; return }
+        if index.isFullForOneMore { grow() }
+        states[index.claim(id)] = state
     }
 
     private mutating func grow() {
-        let oldIDs = ids, oldStates = states
-        let slots = ids.count * 2
-        ids = [UInt32](repeating: 0, count: slots)
-        states = [HTTP2StreamState](repeating: Self.vacant, count: slots)
-        shift = 32 - UInt32(slots.trailingZeroBitCount)
-        count = 0
-        for i in oldIDs.indices where oldIDs[i] != 0 { insert(oldIDs[i], oldStates[i]) }
+        let old = index, oldStates = states
+        index = HTTP2StreamIDSlots(slots: old.ids.count * 2)
+        states = [HTTP2StreamState](repeating: Self.vacant, count: old.ids.count * 2)
+        for i in old.ids.indices where old.ids[i] != 0 { states[index.claim(old.ids[i])] = oldStates[i] }
     }
 }
-
-/// The process's salt for the stream-id hashes (`HTTP2StreamTable`, `HTTP2StreamMap`): a client
-/// picks its ids, and must not be able to pick them all into one probe run.
-@usableFromInline let streamIDHashSalt = UInt32.random(in: 0...UInt32.max)
-/// The slots a stream table starts with (a power of two).
-@usableFromInline let initialStreamSlots = 16

@@ -8,29 +8,37 @@ struct HTTP2StreamTableTests {
         HTTP2StreamState(phase: .open, sendWindow: HTTP2SendWindow(n), receiveWindow: HTTP2ReceiveWindow(target: 65_535))
     }
 
-    /// Random inserts, updates and removals (client-like odd ids, and clustered ones that share
-    /// probe runs) give the same contents as a Dictionary at every step, through several growths.
-    @Test func matchesADictionaryUnderChurn() {
-        var table = HTTP2StreamTable()
+    /// Random inserts, updates and removals of client-like odd ids (300 of them, so they share
+    /// probe runs) through several growths, mirrored in a Dictionary: `set` and `remove` act on the
+    /// table under test, `check` compares it with the model every 200 steps. True when every
+    /// removal returned what the model held.
+    static func churn(seed: UInt64, set: (UInt32, Int) -> Void, remove: (UInt32) -> Int?,
+                      check: ([UInt32: Int]) -> Void) -> [UInt32: Int] {
         var model: [UInt32: Int] = [:]
-        var rng = SplitMix(seed: 0x5EED)
+        var rng = SplitMix(seed: seed)
         var removedRight = true
         for step in 0..<6_000 {
             let id = UInt32(rng.next() % 300) * 2 + 1
-            switch rng.next() % 3 {
-            case 0, 1:
-                table[id] = Self.state(step)
+            if rng.next() % 3 < 2 {
+                set(id, step)
                 model[id] = step
-            default:
-                removedRight = removedRight && table.removeValue(forKey: id)?.sendWindow.value == model.removeValue(forKey: id)
+            } else {
+                removedRight = removedRight && remove(id) == model.removeValue(forKey: id)
             }
-            if step % 200 == 0 {
-                #expect(table.count == model.count)
-                #expect((UInt32(0)..<602).map { table[$0]?.sendWindow.value } == (UInt32(0)..<602).map { model[$0] })
-                #expect(table.keys.sorted() == model.keys.sorted())
-            }
+            if step % 200 == 0 { check(model) }
         }
         #expect(removedRight)
+        return model
+    }
+
+    @Test func matchesADictionaryUnderChurn() {
+        var table = HTTP2StreamTable()
+        _ = Self.churn(seed: 0x5EED, set: { table[$0] = Self.state($1) },
+                       remove: { table.removeValue(forKey: $0)?.sendWindow.value }) { model in
+            #expect(table.count == model.count)
+            #expect((UInt32(0)..<602).map { table[$0]?.sendWindow.value } == (UInt32(0)..<602).map { model[$0] })
+            #expect(table.keys.sorted() == model.keys.sorted())
+        }
     }
 
     /// The connection's map of exchanges by stream id (`HTTP2StreamMap`), class values as there:
@@ -38,25 +46,11 @@ struct HTTP2StreamTableTests {
     @Test func streamMapMatchesADictionaryUnderChurn() {
         final class Box { let n: Int; init(_ n: Int) { self.n = n } }
         var map = HTTP2StreamMap<Box>()
-        var model: [UInt32: Int] = [:]
-        var rng = SplitMix(seed: 0xB0C5)
-        var removedRight = true
-        for step in 0..<6_000 {
-            let id = UInt32(rng.next() % 300) * 2 + 1
-            switch rng.next() % 3 {
-            case 0, 1:
-                map[id] = Box(step)
-                model[id] = step
-            default:
-                removedRight = removedRight && map.removeValue(forKey: id)?.n == model.removeValue(forKey: id)
-            }
-            if step % 200 == 0 {
-                #expect(map.count == model.count)
-                #expect((UInt32(0)..<602).map { map[$0]?.n } == (UInt32(0)..<602).map { model[$0] })
-                #expect(map.values.map(\.n).sorted() == model.values.sorted())
-            }
+        let model = Self.churn(seed: 0xB0C5, set: { map[$0] = Box($1) }, remove: { map.removeValue(forKey: $0)?.n }) { model in
+            #expect(map.count == model.count)
+            #expect((UInt32(0)..<602).map { map[$0]?.n } == (UInt32(0)..<602).map { model[$0] })
+            #expect(map.values.map(\.n).sorted() == model.values.sorted())
         }
-        #expect(removedRight)
         map[0] = Box(0)   // stream 0 is never stored
         #expect(map[0] == nil && map.count == model.count)
         map.removeAll()
