@@ -36,6 +36,11 @@ public struct InMemoryConfigFiles: ConfigFileSource {
     }
 
     public func read(path: String) -> Result<[UInt8], ConfigFileFailure> {
+        // As open(2): a path that ends in "/", "/." or "/.." names a directory, never the file
+        // before it ("a.conf/" is not a.conf; found by fuzz-config).
+        if path.hasSuffix("/") || path.hasSuffix("/.") || path.hasSuffix("/..") || path == "." || path == ".." {
+            return .failure(ConfigFileFailure(message: files[Self.normalise(path)] == nil ? "No such file or directory" : "Not a directory"))
+        }
         guard let bytes = files[Self.normalise(path)] else { return .failure(ConfigFileFailure(message: "No such file or directory")) }
         return .success(bytes)
     }

@@ -55,6 +55,20 @@ import Testing
         #expect(InMemoryConfigFiles.normalise("/a//b/./c/../d") == "/a/b/d")
         #expect(files.runShell("echo hi").isFailure)
     }
+
+    /// As open(2): "a.conf/" names a directory, not a.conf (fuzz-config found the parser reading
+    /// a.conf through it, then resolving a.conf's own includes under "a.conf/").
+    @Test func inMemoryFilesRefuseAFileNameEndingInASlash() throws {
+        let files = InMemoryConfigFiles(["/c/main.conf": Array("include \"a.conf/\"\n".utf8), "/c/a.conf": Array("x = 1\n".utf8)])
+        for path in ["/c/a.conf/", "/c/a.conf/.", "/c/a.conf/.."] { #expect(files.read(path: path).isFailure, "\(path)") }
+        #expect(!files.read(path: "/c/./a.conf").isFailure)
+        do {
+            _ = try ConfigParser.parse(file: "/c/main.conf", environment: [:], fileSource: files)
+            Issue.record("a.conf/ was read as a file")
+        } catch {
+            #expect(error.location.file == "/c/main.conf" && error.message.contains("a.conf/"), "\(error)")
+        }
+    }
 }
 
 extension Result {
