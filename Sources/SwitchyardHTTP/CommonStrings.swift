@@ -27,7 +27,13 @@ enum CommonStrings {
         "Upgrade-Insecure-Requests", "Sec-Fetch-Dest", "Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-User",
         "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol",
         "X-Forwarded-For", "X-Real-IP", "DNT", "TE", "Priority",
+        // HTTP/2 sends every name in lower case (RFC 9113 8.2.1), browsers these:
         "host", "user-agent", "accept", "accept-encoding", "accept-language", "connection", "cookie",
+        "referer", "origin", "content-length", "content-type", "cache-control", "pragma", "authorization",
+        "if-none-match", "if-modified-since", "if-range", "range", "upgrade", "expect", "priority", "te",
+        "upgrade-insecure-requests", "sec-fetch-dest", "sec-fetch-mode", "sec-fetch-site", "sec-fetch-user",
+        "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol",
+        "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform", "x-forwarded-for", "x-real-ip", "dnt",
     ])
 
     private static func lookup(_ bytes: UnsafeRawBufferPointer, in table: Table) -> String? {
