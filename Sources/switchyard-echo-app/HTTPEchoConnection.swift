@@ -92,7 +92,14 @@ final class HTTPEchoConnection: EchoConnection {
             outBuffer.append(Array((String(greeting.utf8.count, radix: 16) + "\r\n" + greeting + "\r\n").utf8))
             phase = .body(chunked: true, keepAlive: keepAlive)
         } else {
-            let length = greeting.utf8.count + (head.contentLength ?? 0)
+            // The answer is the greeting and then the body: a body too long for that sum (an absurd
+            // Content-Length a client may send through any proxy) is refused, not a trap.
+            let (length, overflow) = greeting.utf8.count.addingReportingOverflow(head.contentLength ?? 0)
+            if overflow {
+                respond(status: "413 Content Too Large", body: "Content-Length too large\n", keepAlive: false)
+                finish()
+                return
+            }
             outBuffer.append(Array(("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \(length)\r\n"
                                     + (keepAlive ? "" : "Connection: close\r\n") + "\r\n" + greeting).utf8))
             phase = .body(chunked: false, keepAlive: keepAlive)

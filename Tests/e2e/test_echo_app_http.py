@@ -107,6 +107,20 @@ def test_malformed_request_and_wrong_websocket_version_are_refused(http_app):
     s.close()
 
 
+def test_absurd_content_length_is_refused_and_the_app_keeps_serving(http_app):
+    """Found by Fixtures/tools/hostile.py through the proxy: the greeting's length plus
+    Content-Length 2^63-1 overflowed and the app trapped."""
+    for length in (b"9223372036854775807", b"9223372036854775790"):
+        s = socket.create_connection(("127.0.0.1", http_app), timeout=5)
+        s.sendall(b"POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: " + length + b"\r\n\r\nabc")
+        assert recv_until(s, b"\r\n\r\n").startswith(b"HTTP/1.1 413"), length
+        s.close()
+    s = socket.create_connection(("127.0.0.1", http_app), timeout=5)
+    s.sendall(b"GET /still HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    assert recv_until(s, b"echo-app ok GET /still\n").endswith(b"echo-app ok GET /still\n")
+    s.close()
+
+
 def test_handshake_vector_and_websocket_echo(http_app):
     s = socket.create_connection(("127.0.0.1", http_app), timeout=5)
     s.sendall(b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
