@@ -11,6 +11,17 @@ struct ConfigLimitsTests {
         return try ServerSettings(document: doc)
     }
 
+    /// `key = value` on line 2 is refused with a ConfigError at that line whose message holds `message`.
+    func expectRefused(_ key: String, _ value: String, _ message: String) throws {
+        do {
+            _ = try settings("server.tag = \"t\"\n\(key) = \"\(value)\"\n")
+            Issue.record("\(key) = \(value) accepted")
+        } catch let e as ConfigError {
+            #expect(e.location.file == "n.conf" && e.location.line == 2, "\(e)")
+            #expect(e.message.contains(message), "\(e)")
+        }
+    }
+
     /// Every ranged key at both bounds is accepted, one past either bound is a ConfigError at the
     /// key's line naming the range.
     @Test func everyServerKeyAtAndPastItsBounds() throws {
@@ -19,13 +30,7 @@ struct ConfigLimitsTests {
                 _ = try settings("server.tag = \"t\"\n\(key) = \"\(v)\"\n")
             }
             for v in [range.lowerBound - 1, range.upperBound + 1] {
-                do {
-                    _ = try settings("server.tag = \"t\"\n\(key) = \"\(v)\"\n")
-                    Issue.record("\(key) = \(v) accepted")
-                } catch let e as ConfigError {
-                    #expect(e.location.file == "n.conf" && e.location.line == 2, "\(e)")
-                    #expect(e.message.contains("allowed \(range.lowerBound)...\(range.upperBound)"), "\(e)")
-                }
+                try expectRefused(key, "\(v)", "allowed \(range.lowerBound)...\(range.upperBound)")
             }
         }
     }
@@ -61,13 +66,20 @@ struct ConfigLimitsTests {
         #expect(try settings("server.event-handler = \"io_uring\"\n").eventHandler == .ioUring)
         #expect(try settings("server.event-handler = \"linux-sysepoll\"\n").eventHandler == .epoll)
         for bad in ["poll", "io-uring", ""] {
-            do {
-                _ = try settings("server.tag = \"t\"\nserver.event-handler = \"\(bad)\"\n")
-                Issue.record("server.event-handler = \(bad) accepted")
-            } catch let e as ConfigError {
-                #expect(e.location.file == "n.conf" && e.location.line == 2, "\(e)")
-                #expect(e.message.contains("server.event-handler must be \"linux-sysepoll\" or \"io_uring\""), "\(e)")
-            }
+            try expectRefused("server.event-handler", bad, "server.event-handler must be \"linux-sysepoll\" or \"io_uring\"")
+        }
+    }
+
+    /// `server.stat-cache-engine`: lighttpd's default "simple", "disable" (and "none"); lighttpd's
+    /// notification engines are taken as "simple"; anything else is an error at its line.
+    @Test func statCacheEngineValues() throws {
+        #expect(try settings("server.tag = \"t\"\n").statCacheEngine == .simple)
+        for (value, engine) in [("simple", StatCacheEngine.simple), ("inotify", .simple), ("fam", .simple),
+                                ("disable", .disable), ("none", .disable)] {
+            #expect(try settings("server.stat-cache-engine = \"\(value)\"\n").statCacheEngine == engine, "\(value)")
+        }
+        for bad in ["Simple", "off", ""] {
+            try expectRefused("server.stat-cache-engine", bad, "server.stat-cache-engine must be \"simple\", \"disable\"")
         }
     }
 
