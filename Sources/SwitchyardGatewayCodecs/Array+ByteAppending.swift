@@ -49,6 +49,13 @@ extension Array where Element == UInt8 {
         var s = s
         s.withUTF8 { append(contentsOf: $0) }
     }
+
+    /// A literal's bytes, one memcpy (a typed buffer: `append(contentsOf:)` of a raw buffer takes
+    /// the element-by-element path).
+    @inline(__always)
+    mutating func appendLiteral(_ s: StaticString) {
+        append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
 }
 
 /// Number of decimal digits of a non-negative integer.

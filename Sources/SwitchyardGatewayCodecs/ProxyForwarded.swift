@@ -4,30 +4,104 @@
 /// `X-Forwarded-For: <theirs>, <client address>`): the backend decides how many hops it trusts.
 /// `X-Forwarded-Proto` is replaced (only this hop knows the scheme it accepted). Values that are
 /// not RFC 7239 tokens (IPv6 addresses in brackets, `host:port`, user names) are quoted.
+///
+/// Written straight into the head: the client's values and this hop's parameters go to `out` as
+/// they are found, with no arrays or joined strings in between (every proxied request adds these).
 enum ProxyForwarded {
     static func append(to out: inout [UInt8], info: CGIRequestInfo, headers: [(name: String, value: String)],
                        clientHost: String?, remoteUser: String?, parameters: ProxyHeaderOptions.ForwardedParameters) {
-        func existing(_ name: String) -> String? {
-            let values = headers.filter { ProxyMapping.equalsIgnoringCase($0.name, name) }.map(\.value)
-            return values.isEmpty ? nil : values.joined(separator: ", ")
+        let forFor = parameters.contains(.for), forProto = parameters.contains(.proto), by = parameters.contains(.by)
+        let host = parameters.contains(.host) ? clientHost : nil
+        let user = parameters.contains(.remoteUser) ? remoteUser : nil
+        let ours = forFor || forProto || host != nil || by || user != nil
+        if ours || has(headers, "Forwarded") {
+            let mark = out.count
+            startField(&out, "Forwarded")
+            let valueStart = out.count
+            var wrote = appendExisting(&out, headers, "Forwarded")
+            if ours {
+                if wrote { appendSeparator(&out, ", ") }
+                wrote = false
+                func parameter(_ name: StaticString, _ value: String) {
+                    if wrote { out.append(UInt8(ascii: ";")) }
+                    wrote = true
+                    out.appendLiteral(name)
+                    appendValue(&out, value)
+                }
+                if forFor { parameter("for=", node(info.remoteAddr, port: nil)) }
+                if forProto { parameter("proto=", info.scheme) }
+                if let host { parameter("host=", host) }
+                if by { parameter("by=", node(info.serverAddr, port: info.serverPort)) }
+                if let user { parameter("remote_user=", user) }
+            }
+            // Only empty values from the client and nothing of ours: no field at all.
+            if out.count == valueStart { out.removeSubrange(mark...) } else { endField(&out) }
         }
-        var element: [String] = []
-        if parameters.contains(.for) { element.append("for=" + value(node(info.remoteAddr, port: nil))) }
-        if parameters.contains(.proto) { element.append("proto=" + value(info.scheme)) }
-        if parameters.contains(.host), let clientHost { element.append("host=" + value(clientHost)) }
-        if parameters.contains(.by) { element.append("by=" + value(node(info.serverAddr, port: info.serverPort))) }
-        if parameters.contains(.remoteUser), let remoteUser { element.append("remote_user=" + value(remoteUser)) }
-        let ours = element.joined(separator: ";")
-        let forwarded = [existing("Forwarded"), ours.isEmpty ? nil : ours].compactMap { $0 }.joined(separator: ", ")
-        if !forwarded.isEmpty { ProxyRequestHeadEncoder.appendField(&out, "Forwarded", forwarded) }
-
-        let chain = [existing("X-Forwarded-For"), info.remoteAddr.isEmpty ? nil : info.remoteAddr].compactMap { $0 }
-        if !chain.isEmpty { ProxyRequestHeadEncoder.appendField(&out, "X-Forwarded-For", chain.joined(separator: ", ")) }
+        if !info.remoteAddr.isEmpty || has(headers, "X-Forwarded-For") {
+            startField(&out, "X-Forwarded-For")
+            let wrote = appendExisting(&out, headers, "X-Forwarded-For")
+            if !info.remoteAddr.isEmpty {
+                if wrote { appendSeparator(&out, ", ") }
+                ProxyRequestHeadEncoder.appendSanitized(&out, info.remoteAddr, colonToo: false)
+            }
+            endField(&out)
+        }
         ProxyRequestHeadEncoder.appendField(&out, "X-Forwarded-Proto", info.scheme)
-        if parameters.contains(.host), let clientHost {
-            ProxyRequestHeadEncoder.appendField(&out, "X-Forwarded-Host", clientHost)
-        } else if let theirs = existing("X-Forwarded-Host") {
-            ProxyRequestHeadEncoder.appendField(&out, "X-Forwarded-Host", theirs)
+        if let host {
+            ProxyRequestHeadEncoder.appendField(&out, "X-Forwarded-Host", host)
+        } else if has(headers, "X-Forwarded-Host") {
+            startField(&out, "X-Forwarded-Host")
+            _ = appendExisting(&out, headers, "X-Forwarded-Host")
+            endField(&out)
+        }
+    }
+
+    private static func has(_ headers: [(name: String, value: String)], _ name: String) -> Bool {
+        headers.contains { ProxyMapping.equalsIgnoringCase($0.name, name) }
+    }
+
+    /// The values of every `name` field the client sent, joined with ", "; false when there was none.
+    private static func appendExisting(_ out: inout [UInt8], _ headers: [(name: String, value: String)], _ name: String) -> Bool {
+        var wrote = false
+        for field in headers where ProxyMapping.equalsIgnoringCase(field.name, name) {
+            if wrote { appendSeparator(&out, ", ") }
+            wrote = true
+            ProxyRequestHeadEncoder.appendSanitized(&out, field.value, colonToo: false)
+        }
+        return wrote
+    }
+
+    private static func startField(_ out: inout [UInt8], _ name: StaticString) {
+        out.appendLiteral(name)
+        out.append(ASCII.colon)
+        out.append(ASCII.space)
+    }
+
+    private static func endField(_ out: inout [UInt8]) {
+        out.append(ASCII.cr)
+        out.append(ASCII.lf)
+    }
+
+    private static func appendSeparator(_ out: inout [UInt8], _ separator: StaticString) {
+        out.appendLiteral(separator)
+    }
+
+    /// `value(s)` written to `out` (and sanitized as every field value is).
+    private static func appendValue(_ out: inout [UInt8], _ s: String) {
+        var s = s
+        s.withUTF8 { bytes in
+            if !bytes.isEmpty && bytes.allSatisfy(ASCII.isTokenChar) {
+                out.append(contentsOf: bytes)
+                return
+            }
+            // A quoted-string: `"` and `\` escaped (never part of a multi-byte character, so
+            // escaping bytes is escaping characters), CR, LF and NUL as spaces.
+            out.append(UInt8(ascii: "\""))
+            for b in bytes {
+                if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+                out.append(b == ASCII.cr || b == ASCII.lf || b == 0 ? ASCII.space : b)
+            }
+            out.append(UInt8(ascii: "\""))
         }
     }
 
@@ -37,16 +111,5 @@ enum ProxyForwarded {
         let host = address.utf8.contains(ASCII.colon) ? "[\(address)]" : address
         if let port, port > 0 { return "\(host):\(port)" }
         return host
-    }
-
-    /// A token as is, anything else as a quoted-string (with `"` and `\` escaped).
-    static func value(_ s: String) -> String {
-        if !s.isEmpty && s.utf8.allSatisfy(ASCII.isTokenChar) { return s }
-        var q = "\""
-        for c in s.unicodeScalars {
-            if c == "\"" || c == "\\" { q.append("\\") }
-            q.unicodeScalars.append(c)
-        }
-        return q + "\""
     }
 }

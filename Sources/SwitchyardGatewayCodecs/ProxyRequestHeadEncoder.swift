@@ -40,9 +40,21 @@ public enum ProxyRequestHeadEncoder {
                                            "http2-settings", "content-length", "host", "forwarded",
                                            "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]
 
+    /// One pass over the name's bytes: only the list's entries of its length are compared.
     static func isHopByHop(_ name: String) -> Bool {
-        for h in hopByHop where HTTPFieldTokens.name(name, is: h) { return true }
-        return HTTPFieldTokens.name(name, hasPrefix: "proxy-")
+        var name = name
+        return name.withUTF8 { utf8 in
+            let bytes = UnsafeRawBufferPointer(utf8)
+            for h in hopByHop where h.utf8CodeUnitCount == bytes.count
+                && HTTPFieldTokens.equals(bytes, UnsafeRawBufferPointer(start: h.utf8Start, count: h.utf8CodeUnitCount), lowerCasingBoth: false) {
+                return true
+            }
+            let prefix: StaticString = "proxy-"
+            return bytes.count >= prefix.utf8CodeUnitCount
+                && HTTPFieldTokens.equals(UnsafeRawBufferPointer(rebasing: bytes[0..<prefix.utf8CodeUnitCount]),
+                                          UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount),
+                                          lowerCasingBoth: false)
+        }
     }
 
     public static func encode(_ info: CGIRequestInfo, body: ProxyBodyFraming, backendAuthority: String,
@@ -140,18 +152,24 @@ public enum ProxyRequestHeadEncoder {
     /// `text`'s bytes with CR, LF, NUL (and in a name ':') as spaces: one copy when there is none
     /// to replace, which is every field a well-behaved client sends.
     static func appendSanitized(_ out: inout [UInt8], _ text: String, colonToo: Bool) {
+        var text = text
+        text.withUTF8 { appendSanitized(&out, $0, colonToo: colonToo) }
+    }
+
+    /// The same for bytes. `withUTF8` (not `withContiguousStorageIfAvailable`, which has no storage
+    /// to offer for a small string and sent those, most field names and values, byte by byte), and
+    /// a typed buffer, which `append(contentsOf:)` copies with one memcpy.
+    static func appendSanitized(_ out: inout [UInt8], _ bytes: UnsafeBufferPointer<UInt8>, colonToo: Bool) {
         @inline(__always) func unsafe(_ b: UInt8) -> Bool {
             b == ASCII.cr || b == ASCII.lf || b == 0 || (colonToo && b == ASCII.colon)
         }
-        let copied: Bool? = text.utf8.withContiguousStorageIfAvailable { bytes in
-            guard bytes.contains(where: unsafe) else {
-                out.append(contentsOf: bytes)
-                return true
-            }
-            return false
+        var clean = true
+        for b in bytes where unsafe(b) { clean = false; break }
+        guard clean else {
+            for b in bytes { out.append(unsafe(b) ? ASCII.space : b) }
+            return
         }
-        if copied == true { return }
-        for b in text.utf8 { out.append(unsafe(b) ? ASCII.space : b) }
+        out.append(contentsOf: bytes)
     }
 }
 

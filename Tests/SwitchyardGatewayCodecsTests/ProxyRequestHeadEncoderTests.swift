@@ -112,6 +112,31 @@ import Testing
                                                       backendAuthority: "b", options: .init())
         #expect(!lines(head).contains("Evil: 2") && lines(head).contains("X: 1  Evil: 2"))
     }
+
+    /// Names and values of up to 15 bytes are Swift's small strings (no contiguous storage of their
+    /// own): they are sanitized like long ones, and hop-by-hop names match in any case.
+    @Test func smallStringsAreSanitizedAndHopByHopMatchesAnyCase() throws {
+        let h: [(name: String, value: String)] = [("Host", "a"), ("X:y", "1\r\n2\0"), ("tE", "trailers"), ("PROXY-Auth", "x"),
+                                                  ("X-Forwarded-HOST", "spoof"), ("Te2", "kept")]
+        let head = try ProxyRequestHeadEncoder.encode(info(headers: h), body: .none, backendAuthority: "b", options: .init())
+        let l = lines(head)
+        #expect(l.contains("X y: 1  2 ") && l.contains("Te2: kept"))
+        #expect(!text(head).contains("trailers") && !text(head).contains("PROXY-Auth"))
+        #expect(l.contains("X-Forwarded-Host: spoof"), "the client's X-Forwarded-Host is kept when host is not a forwarded parameter")
+        #expect(l.filter { $0.lowercased().hasPrefix("x-forwarded-host:") }.count == 1)
+    }
+
+    /// A client's empty `Forwarded` with no parameters of ours adds no empty field; with ours, the
+    /// client's (empty) element stays in front, as the joined list always had it.
+    @Test func emptyClientForwardedValues() throws {
+        let h: [(name: String, value: String)] = [("Host", "a"), ("Forwarded", ""), ("X-Forwarded-For", "")]
+        let none = try ProxyRequestHeadEncoder.encode(info(headers: h), body: .none, backendAuthority: "b", options: .init())
+        #expect(!lines(none).contains { $0.hasPrefix("Forwarded:") })
+        #expect(lines(none).contains("X-Forwarded-For: , 192.0.2.7"))
+        let ours = try ProxyRequestHeadEncoder.encode(info(headers: h), body: .none, backendAuthority: "b",
+                                                      options: ProxyHeaderOptions(forwarded: [.for]))
+        #expect(lines(ours).contains("Forwarded: , for=192.0.2.7"))
+    }
 }
 
 @Suite struct ProxyResponseHeaderMapperTests {
