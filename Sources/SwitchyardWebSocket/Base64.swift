@@ -11,63 +11,84 @@ public enum Base64 {
         return table
     }()
 
-    /// Encodes with padding.
+    /// Encodes with padding, straight into the string's storage.
     public static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var i = 0
-        while i + 3 <= bytes.count {
-            let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            out.append(alphabet[Int(v >> 18 & 63)])
-            out.append(alphabet[Int(v >> 12 & 63)])
-            out.append(alphabet[Int(v >> 6 & 63)])
-            out.append(alphabet[Int(v & 63)])
-            i += 3
+        bytes.withUnsafeBufferPointer { encode($0) }
+    }
+
+    /// The same for bytes in place (a digest, a key).
+    public static func encode(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        let length = (bytes.count + 2) / 3 * 4
+        return alphabet.withUnsafeBufferPointer { alphabet in
+            String(unsafeUninitializedCapacity: length) { out in
+                var i = 0, o = 0
+                while i + 3 <= bytes.count {
+                    let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+                    out[o] = alphabet[Int(v >> 18 & 63)]
+                    out[o + 1] = alphabet[Int(v >> 12 & 63)]
+                    out[o + 2] = alphabet[Int(v >> 6 & 63)]
+                    out[o + 3] = alphabet[Int(v & 63)]
+                    i += 3
+                    o += 4
+                }
+                switch bytes.count - i {
+                case 1:
+                    let v = UInt32(bytes[i]) << 16
+                    out[o] = alphabet[Int(v >> 18 & 63)]
+                    out[o + 1] = alphabet[Int(v >> 12 & 63)]
+                    out[o + 2] = UInt8(ascii: "=")
+                    out[o + 3] = UInt8(ascii: "=")
+                    o += 4
+                case 2:
+                    let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
+                    out[o] = alphabet[Int(v >> 18 & 63)]
+                    out[o + 1] = alphabet[Int(v >> 12 & 63)]
+                    out[o + 2] = alphabet[Int(v >> 6 & 63)]
+                    out[o + 3] = UInt8(ascii: "=")
+                    o += 4
+                default:
+                    break
+                }
+                return o
+            }
         }
-        switch bytes.count - i {
-        case 1:
-            let v = UInt32(bytes[i]) << 16
-            out.append(alphabet[Int(v >> 18 & 63)])
-            out.append(alphabet[Int(v >> 12 & 63)])
-            out.append(UInt8(ascii: "="))
-            out.append(UInt8(ascii: "="))
-        case 2:
-            let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
-            out.append(alphabet[Int(v >> 18 & 63)])
-            out.append(alphabet[Int(v >> 12 & 63)])
-            out.append(alphabet[Int(v >> 6 & 63)])
-            out.append(UInt8(ascii: "="))
-        default:
-            break
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Decodes padded or unpadded input; nil on any byte outside the alphabet (including
     /// whitespace), misplaced padding, or an impossible length.
     public static func decode(_ s: String) -> [UInt8]? {
-        var input = Array(s.utf8)
+        var s = s
+        return s.withUTF8 { decode($0) }
+    }
+
+    /// The same for bytes in place.
+    public static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        var end = bytes.count
         var padding = 0
-        while let last = input.last, last == UInt8(ascii: "="), padding < 2 {
-            input.removeLast()
+        while end > 0, bytes[end - 1] == UInt8(ascii: "="), padding < 2 {
+            end -= 1
             padding += 1
         }
-        if padding > 0 && (input.count + padding) % 4 != 0 { return nil }
-        if input.count % 4 == 1 { return nil }
+        if padding > 0 && (end + padding) % 4 != 0 { return nil }
+        if end % 4 == 1 { return nil }
         var out: [UInt8] = []
-        out.reserveCapacity(input.count * 3 / 4)
+        out.reserveCapacity(end * 3 / 4)
         var accumulator: UInt32 = 0
         var bits = 0
-        for c in input {
-            let v = reverse[Int(c)]
-            if v == 0xFF { return nil }
-            accumulator = accumulator << 6 | UInt32(v)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+        let valid: Bool = reverse.withUnsafeBufferPointer { reverse in
+            for c in UnsafeBufferPointer(rebasing: bytes[0..<end]) {
+                let v = reverse[Int(c)]
+                if v == 0xFF { return false }
+                accumulator = accumulator << 6 | UInt32(v)
+                bits += 6
+                if bits >= 8 {
+                    bits -= 8
+                    out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+                }
             }
+            return true
         }
+        if !valid { return nil }
         // Leftover bits must be zero in canonical encodings.
         if bits > 0 && accumulator & ((1 << UInt32(bits)) - 1) != 0 { return nil }
         return out

@@ -29,14 +29,12 @@ public enum SHA1 {
             }
         }
         return [UInt8](unsafeUninitializedCapacity: 20) { out, count in
-            var i = 0
-            for word in [h.0, h.1, h.2, h.3, h.4] {
-                out[i] = UInt8(truncatingIfNeeded: word >> 24)
-                out[i + 1] = UInt8(truncatingIfNeeded: word >> 16)
-                out[i + 2] = UInt8(truncatingIfNeeded: word >> 8)
-                out[i + 3] = UInt8(truncatingIfNeeded: word)
-                i += 4
-            }
+            let raw = UnsafeMutableRawPointer(out.baseAddress!)
+            raw.storeBytes(of: h.0.bigEndian, toByteOffset: 0, as: UInt32.self)
+            raw.storeBytes(of: h.1.bigEndian, toByteOffset: 4, as: UInt32.self)
+            raw.storeBytes(of: h.2.bigEndian, toByteOffset: 8, as: UInt32.self)
+            raw.storeBytes(of: h.3.bigEndian, toByteOffset: 12, as: UInt32.self)
+            raw.storeBytes(of: h.4.bigEndian, toByteOffset: 16, as: UInt32.self)
             count = 20
         }
     }
@@ -51,15 +49,8 @@ public enum SHA1 {
             w[t] = rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1)
         }
         var (a, b, c, d, e) = h
-        for t in 0..<80 {
-            let f: UInt32
-            let k: UInt32
-            switch t {
-            case 0..<20: f = (b & c) | (~b & d); k = 0x5A82_7999
-            case 20..<40: f = b ^ c ^ d; k = 0x6ED9_EBA1
-            case 40..<60: f = (b & c) | (b & d) | (c & d); k = 0x8F1B_BCDC
-            default: f = b ^ c ^ d; k = 0xCA62_C1D6
-            }
+        // The four rounds of 20 steps each in a loop of its own: no per-step choice of function.
+        @inline(__always) func step(_ f: UInt32, _ k: UInt32, _ t: Int) {
             let temp = rotl(a, 5) &+ f &+ e &+ k &+ w[t]
             e = d
             d = c
@@ -67,6 +58,10 @@ public enum SHA1 {
             b = a
             a = temp
         }
+        for t in 0..<20 { step((b & c) | (~b & d), 0x5A82_7999, t) }
+        for t in 20..<40 { step(b ^ c ^ d, 0x6ED9_EBA1, t) }
+        for t in 40..<60 { step((b & c) | (b & d) | (c & d), 0x8F1B_BCDC, t) }
+        for t in 60..<80 { step(b ^ c ^ d, 0xCA62_C1D6, t) }
         h.0 &+= a
         h.1 &+= b
         h.2 &+= c

@@ -7,7 +7,17 @@ public enum WebSocketHandshake {
 
     /// base64(sha1(key + GUID)), the expected `Sec-WebSocket-Accept` for `key`.
     public static func acceptValue(forKey key: String) -> String {
-        Base64.encode(SHA1.hash(Array((key + magicGUID).utf8)))
+        // key and GUID side by side on the stack (a key is 24 bytes; anything longer goes to the heap).
+        var key = key
+        return key.withUTF8 { k in
+            let guid = magicGUID.utf8
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: k.count + guid.count) { joined in
+                _ = UnsafeMutableBufferPointer(rebasing: joined[0..<k.count]).initialize(fromContentsOf: k)
+                _ = UnsafeMutableBufferPointer(rebasing: joined[k.count...]).initialize(fromContentsOf: guid)
+                let digest = SHA1.hash(UnsafeRawBufferPointer(joined))
+                return digest.withUnsafeBufferPointer { Base64.encode($0) }
+            }
+        }
     }
 
     /// A fresh `Sec-WebSocket-Key`: 16 random bytes, base64 (24 characters).
