@@ -60,10 +60,8 @@ public final class EventLoop: @unchecked Sendable {
     private let eventCapacity = 256
     private var running = false
 
-    // Timers: a binary min-heap keyed by deadline (nanoseconds, monotonic).
-    private var timerHeap: [(deadline: UInt64, id: UInt64)] = []
-    private var timerActions: [UInt64: () -> Void] = [:]
-    private var nextTimerID: UInt64 = 1
+    // Timers (deadlines in monotonic nanoseconds): only live ones are held (`TimerQueue`).
+    private var timers = TimerQueue()
 
     // Cross-thread submissions.
     private let wakeFD: Int32
@@ -185,11 +183,7 @@ public final class EventLoop: @unchecked Sendable {
 
     @discardableResult
     public func schedule(afterNanoseconds delay: UInt64, _ action: @escaping () -> Void) -> TimerID {
-        let id = nextTimerID
-        nextTimerID += 1
-        timerActions[id] = action
-        heapPush((deadline: EventLoop.monotonicNanoseconds() + delay, id: id))
-        return TimerID(value: id)
+        timers.schedule(deadline: EventLoop.monotonicNanoseconds() &+ delay, action)
     }
 
     @discardableResult
@@ -198,7 +192,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     public func cancel(_ timer: TimerID) {
-        timerActions[timer.value] = nil
+        timers.cancel(timer)
     }
 
     /// Runs `action` on this loop's thread after the current batch of events (same thread only).
@@ -310,50 +304,15 @@ public final class EventLoop: @unchecked Sendable {
 
     private func nextTimeoutMilliseconds() -> Int32 {
         if !deferred.isEmpty { return 0 }
-        while let top = timerHeap.first, timerActions[top.id] == nil { _ = heapPop() }
-        guard let top = timerHeap.first else { return -1 }
+        guard let deadline = timers.nextDeadline else { return -1 }
         let current = EventLoop.monotonicNanoseconds()
-        if top.deadline <= current { return 0 }
-        return Int32(min((top.deadline - current + 999_999) / 1_000_000, 60_000))
+        if deadline <= current { return 0 }
+        return Int32(min((deadline - current + 999_999) / 1_000_000, 60_000))
     }
 
     private func runExpiredTimers() {
         let current = EventLoop.monotonicNanoseconds()
-        while let top = timerHeap.first, top.deadline <= current {
-            _ = heapPop()
-            if let action = timerActions.removeValue(forKey: top.id) { action() }
-        }
-    }
-
-    private func heapPush(_ item: (deadline: UInt64, id: UInt64)) {
-        timerHeap.append(item)
-        var i = timerHeap.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            if timerHeap[parent].deadline <= timerHeap[i].deadline { break }
-            timerHeap.swapAt(parent, i)
-            i = parent
-        }
-    }
-
-    private func heapPop() -> (deadline: UInt64, id: UInt64)? {
-        guard !timerHeap.isEmpty else { return nil }
-        let top = timerHeap[0]
-        let last = timerHeap.removeLast()
-        if !timerHeap.isEmpty {
-            timerHeap[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var smallest = i
-                if l < timerHeap.count && timerHeap[l].deadline < timerHeap[smallest].deadline { smallest = l }
-                if r < timerHeap.count && timerHeap[r].deadline < timerHeap[smallest].deadline { smallest = r }
-                if smallest == i { break }
-                timerHeap.swapAt(i, smallest)
-                i = smallest
-            }
-        }
-        return top
+        while let action = timers.popExpired(now: current) { action() }
     }
 }
 
