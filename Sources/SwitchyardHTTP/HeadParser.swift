@@ -49,7 +49,7 @@ enum HeadParser {
         if i == 0 { return .failure(.badRequest("empty header name")) }
         let name = UnsafeRawBufferPointer(rebasing: line[0..<i])
         let value = ASCII.trimmed(UnsafeRawBufferPointer(rebasing: line[(i + 1)...]))
-        for b in value where ASCII.isForbiddenInValue(b) {
+        if let b = ASCII.firstForbiddenInValue(value) {
             return .failure(.badRequest(b == 0 ? "NUL in header value" : b == ASCII.cr ? "bare CR in header value" : "control character in header value"))
         }
         return .success((name, value))
