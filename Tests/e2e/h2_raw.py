@@ -93,7 +93,10 @@ class Peer:
         # What we accept (our SETTINGS_MAX_FRAME_SIZE; RFC 9113 §4.2): the server must stay within it.
         self.max_frame_size = dict(client_settings).get(MAX_FRAME_SIZE, 16384)
         self.sock.sendall(PREFACE + settings(*client_settings))
-        self.wait(lambda: self.server_settings_seen, what="server SETTINGS")
+        # The server's SETTINGS and its ACK of ours (RFC 9113 §6.5.3) both arrive before a test
+        # starts: an ACK still on its way would land in the same read as the ACK a test waits for
+        # (the count jumping past the value the test expects).
+        self.wait(lambda: self.server_settings_seen and self.settings_acks >= 1, what="server SETTINGS and the ACK of ours")
 
     server_settings_seen = False
 
