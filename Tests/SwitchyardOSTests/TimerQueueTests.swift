@@ -62,46 +62,40 @@ import Testing
 
     /// Random schedules, cancels and firings against a plain list sorted on demand.
     @Test func agreesWithASimpleModel() {
-        var rng = SplitMix(seed: 0x5EED)
+        var state: UInt64 = 0x5EED_1234_ABCD_0001   // xorshift64: a fixed, repeatable sequence
+        func next() -> UInt64 {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return state
+        }
         var q = TimerQueue()
         let log = Log()
         var model: [(deadline: UInt64, seq: Int, label: Int, id: TimerID)] = []
         var seq = 0
         var now: UInt64 = 0
         for step in 0..<20_000 {
-            switch rng.next() % 4 {
+            switch next() % 4 {
             case 0, 1:
-                let deadline = now + rng.next() % 100
+                let deadline = now + next() % 100
                 seq += 1
                 let label = step
                 let id = q.schedule(deadline: deadline) { log.fired.append(label) }
                 model.append((deadline, seq, label, id))
             case 2:
                 if !model.isEmpty {
-                    let i = Int(rng.next() % UInt64(model.count))
+                    let i = Int(next() % UInt64(model.count))
                     q.cancel(model[i].id)
                     model.remove(at: i)
                 }
             default:
-                now += rng.next() % 20
+                now += next() % 20
                 let due = model.filter { $0.deadline <= now }.sorted { ($0.deadline, $0.seq) < ($1.deadline, $1.seq) }
                 model.removeAll { $0.deadline <= now }
                 #expect(fire(&q, now: now, into: log) == due.map(\.label))
             }
             #expect(q.count == model.count)
             #expect(q.nextDeadline == model.map(\.deadline).min())
-        }
-    }
-
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
         }
     }
 }
