@@ -79,6 +79,57 @@ public struct HTTPRequestHeadBuilder {
         headers.add(name: CommonStrings.fieldName(name), value: valueString)
     }
 
+    /// `add(tokenName:value:)` for a field held as arrays that recur from request to request (an
+    /// HTTP/2 field read from the HPACK tables: the same arrays each time it is referenced). The
+    /// work that depends only on the bytes (trimming, the forbidden-byte check, the name's and the
+    /// value's Strings) is done once and kept in `cache`; the count, the limits and `FieldState`
+    /// (which depends on the other fields) are applied each time, as `add(tokenName:value:)` does.
+    public mutating func add(tokenName name: [UInt8], value: [UInt8], cache: inout FieldStringCache) {
+        fieldCount += 1
+        if scanError == nil && fieldCount > limits.maxHeaderCount {
+            scanError = .init(status: 431, reason: "more than \(limits.maxHeaderCount) header fields")
+        }
+        countLine(name.count + 2 + value.count)
+        guard scanError == nil, parseError == nil else { return }
+        let slot = cache.slot(name: name, value: value)
+        if slot.hit {
+            // The entry's parts read in place: a copy of it would retain and release its arrays too.
+            let (nameString, valueString, trimStart, trimCount) = cache.entries.withUnsafeBufferPointer { entries in
+                let e = slot.index
+                return (entries[e].nameString, entries[e].valueString, entries[e].trimStart, entries[e].trimCount)
+            }
+            let error: HTTPParseError? = name.withUnsafeBytes { n in
+                value.withUnsafeBytes { v in
+                    fieldState.note(name: n, value: UnsafeRawBufferPointer(rebasing: v[trimStart..<trimStart + trimCount]),
+                                    valueString: valueString)
+                }
+            }
+            if let error { parseError = error; return }
+            headers.add(name: nameString, value: valueString)
+            return
+        }
+        name.withUnsafeBytes { n in
+            value.withUnsafeBytes { v in
+                assert(!n.isEmpty && n.allSatisfy { ASCII.isTokenChar($0) }, "not a token")
+                let trimmed = ASCII.trimmed(v)
+                if let b = Self.firstForbiddenByte(trimmed) {
+                    parseError = .badRequest(b == 0 ? "NUL in header value" : b == ASCII.cr ? "bare CR in header value" : "control character in header value")
+                    return
+                }
+                let nameString = CommonStrings.fieldName(n)
+                let valueString = FieldValueBytes.string(trimmed)
+                // Only a value that passed the checks is kept: a refused one is refused again.
+                if value.count <= FieldStringCache.maxValueCount {
+                    let start = v.isEmpty ? 0 : trimmed.baseAddress! - v.baseAddress!
+                    cache.store(FieldStringCache.Entry(name: name, value: value, nameString: nameString, valueString: valueString,
+                                                       trimStart: start, trimCount: trimmed.count), at: slot.index)
+                }
+                if let e = fieldState.note(name: n, value: trimmed, valueString: valueString) { parseError = e; return }
+                headers.add(name: nameString, value: valueString)
+            }
+        }
+    }
+
     /// A field the caller writes itself (e.g. `upgrade: websocket`).
     public mutating func add(name: StaticString, value: String) {
         var value = value
@@ -126,5 +177,65 @@ public struct HTTPRequestHeadBuilder {
         if scanError == nil && blockBytes > limits.maxHeaderBlockSize {
             scanError = .init(status: 431, reason: "request header block larger than \(limits.maxHeaderBlockSize) bytes")
         }
+    }
+}
+
+/// What `HTTPRequestHeadBuilder.add(tokenName:value:cache:)` worked out for a field's bytes,
+/// kept for the next request that carries the same arrays (one cache per HTTP/2 connection).
+///
+/// The key is the identity of the two arrays' storage (their element addresses), not their
+/// bytes: comparing two addresses costs nothing, comparing and hashing the bytes would cost what
+/// the cache saves. An address stands for the bytes only while the storage lives and does not
+/// change; the entry therefore holds both arrays: storage the cache holds cannot be freed (so
+/// no other array can get its address), and cannot be written (an array that shares its storage
+/// copies it before a write). Direct-mapped: a field whose slot holds another one replaces it.
+public struct FieldStringCache {
+    struct Entry {
+        /// Held (see above): they keep the keys' storage alive and unchanged.
+        var name: [UInt8]
+        var value: [UInt8]
+        var nameString: String
+        var valueString: String
+        /// The value without surrounding whitespace: `value[trimStart..<trimStart + trimCount]`.
+        var trimStart: Int
+        var trimCount: Int
+    }
+
+    static let slotCount = 32
+    /// Longer values are not kept: the cache must not hold on to large arrays the HPACK table
+    /// has evicted (32 slots of at most 1 KiB each).
+    static let maxValueCount = 1024
+
+    private(set) var entries: [Entry]
+    /// Per slot, the element addresses of the entry's name and value (0: an empty slot; a
+    /// field name is never empty, so its address is never 0).
+    private var nameKeys: [UInt]
+    private var valueKeys: [UInt]
+
+    public init() {
+        entries = Array(repeating: Entry(name: [], value: [], nameString: "", valueString: "", trimStart: 0, trimCount: 0),
+                        count: Self.slotCount)
+        nameKeys = Array(repeating: 0, count: Self.slotCount)
+        valueKeys = Array(repeating: 0, count: Self.slotCount)
+    }
+
+    @inline(__always)
+    static func key(_ bytes: [UInt8]) -> UInt {
+        bytes.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+    }
+
+    /// The slot of that name and value, and whether it holds them.
+    @inline(__always)
+    func slot(name: [UInt8], value: [UInt8]) -> (index: Int, hit: Bool) {
+        let n = Self.key(name), v = Self.key(value)
+        let index = Int(truncatingIfNeeded: (((n &* 31) ^ v) &* 0x9E37_79B9_7F4A_7C15) >> 59)   // top 5 bits: 0..<32
+        let hit = nameKeys.withUnsafeBufferPointer { $0[index] } == n && valueKeys.withUnsafeBufferPointer { $0[index] } == v
+        return (index, hit && n != 0)
+    }
+
+    mutating func store(_ entry: Entry, at index: Int) {
+        nameKeys[index] = Self.key(entry.name)
+        valueKeys[index] = Self.key(entry.value)
+        entries[index] = entry
     }
 }

@@ -29,6 +29,14 @@ enum HTTP2RequestMapping {
 
     static func http1Head(_ request: HTTP2RequestHead, endStream: Bool, limits: HTTPParserLimits,
                           random: inout FastRandom) -> Result<Mapped, HTTPParseError> {
+        var cache = FieldStringCache()
+        return http1Head(request, endStream: endStream, limits: limits, random: &random, cache: &cache)
+    }
+
+    /// `cache`: the connection's (see `FieldStringCache`): the fields a client repeats on every
+    /// request, read from its HPACK table as the same arrays, become Strings once.
+    static func http1Head(_ request: HTTP2RequestHead, endStream: Bool, limits: HTTPParserLimits,
+                          random: inout FastRandom, cache: inout FieldStringCache) -> Result<Mapped, HTTPParseError> {
         let isTunnel = request.methodIs("CONNECT")
         let hasBody = !endStream && !isTunnel
         let isUpgrade = request.isExtendedConnect
@@ -43,7 +51,7 @@ enum HTTP2RequestMapping {
                     if let length = request.contentLength { builder.add(name: "content-length", value: String(length)) }
                     else { builder.add(name: "transfer-encoding", value: "chunked") }
                 }
-                addFields(request, to: &builder, isWebSocket: isWebSocket)
+                addFields(request, to: &builder, isWebSocket: isWebSocket, cache: &cache)
                 do throws(HTTPParseError) { return .success(try builder.finish()) } catch { return .failure(error) }
             }
         }
@@ -73,7 +81,8 @@ enum HTTP2RequestMapping {
     ///
     /// The fields are read in place through a buffer pointer: iterating the list's slice copied
     /// every field on each of the passes (a retain and release of its name and value).
-    private static func addFields(_ request: HTTP2RequestHead, to builder: inout HTTPRequestHeadBuilder, isWebSocket: Bool) {
+    private static func addFields(_ request: HTTP2RequestHead, to builder: inout HTTPRequestHeadBuilder, isWebSocket: Bool,
+                                  cache: inout FieldStringCache) {
         request.list.withUnsafeBufferPointer { list in
             let regular = request.regularStart..<list.count
             var hasHost = false, cookies = 0
@@ -81,7 +90,7 @@ enum HTTP2RequestMapping {
                 if list[i].name == Names.host { hasHost = true } else if list[i].name == Names.cookie { cookies += 1 }
             }
             if !hasHost, let authority = request.pseudo(.authority) {
-                authority.withUnsafeBytes { a in Names.host.withUnsafeBytes { builder.add(tokenName: $0, value: a) } }
+                builder.add(tokenName: Names.host, value: authority, cache: &cache)
             }
             var joined: [UInt8] = []
             if cookies > 1 {
@@ -104,7 +113,7 @@ enum HTTP2RequestMapping {
                     continue
                 }
                 // The session validated the name as a lowercase token: not read again.
-                name.withUnsafeBytes { n in list[i].value.withUnsafeBytes { v in builder.add(tokenName: n, value: v) } }
+                builder.add(tokenName: name, value: list[i].value, cache: &cache)
             }
         }
     }

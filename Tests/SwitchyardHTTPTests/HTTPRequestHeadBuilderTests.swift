@@ -30,6 +30,19 @@ struct HTTPRequestHeadBuilderTests {
         }
     }
 
+    /// Through `add(tokenName:value:cache:)`, the fields as arrays (HTTP/2's, read from its tables).
+    func builtCached(_ method: String, _ target: String, _ fields: [([UInt8], [UInt8])], limits: HTTPParserLimits,
+                     cache: inout FieldStringCache) -> Result<HTTPRequestHead, HTTPParseError> {
+        var method = method, target = target
+        return method.withUTF8 { m in
+            target.withUTF8 { t in
+                var builder = HTTPRequestHeadBuilder(method: UnsafeRawBufferPointer(m), target: UnsafeRawBufferPointer(t), limits: limits)
+                for (name, value) in fields { builder.add(tokenName: name, value: value, cache: &cache) }
+                do throws(HTTPParseError) { return .success(try builder.finish()) } catch { return .failure(error) }
+            }
+        }
+    }
+
     func parsed(_ method: String, _ target: String, _ fields: Fields, limits: HTTPParserLimits) -> Result<HTTPRequestHead, HTTPParseError> {
         var text = "\(method) \(target) HTTP/1.1\r\n"
         for (name, value) in fields { text += "\(name): \(value)\r\n" }
@@ -44,7 +57,22 @@ struct HTTPRequestHeadBuilderTests {
 
     func expectSame(_ method: String, _ target: String, _ fields: Fields, limits: HTTPParserLimits = HTTPParserLimits(),
                     sourceLocation: SourceLocation = #_sourceLocation) {
-        switch (built(method, target, fields, limits: limits), parsed(method, target, fields, limits: limits)) {
+        // The cached way, cold then warm (the same arrays again: every field a hit), must agree too.
+        let arrays = fields.map { (Array($0.0.utf8), Array($0.1.utf8)) }
+        var cache = FieldStringCache()
+        let parsedResult = parsed(method, target, fields, limits: limits)
+        for pass in ["cold", "warm"] {
+            switch (builtCached(method, target, arrays, limits: limits, cache: &cache), parsedResult) {
+            case (.success(let a), .success(let b)):
+                #expect(a == b, "cached (\(pass)): \(method) \(target) \(fields)", sourceLocation: sourceLocation)
+            case (.failure(let a), .failure(let b)):
+                #expect(a.status == b.status, "cached (\(pass)): \(method) \(target) \(fields): \(a.reason) vs \(b.reason)",
+                        sourceLocation: sourceLocation)
+            case (let a, let b):
+                Issue.record("cached (\(pass)): \(method) \(target) \(fields): built \(a), parsed \(b)", sourceLocation: sourceLocation)
+            }
+        }
+        switch (built(method, target, fields, limits: limits), parsedResult) {
         case (.success(let a), .success(let b)):
             #expect(a == b, "\(method) \(target) \(fields)", sourceLocation: sourceLocation)
             // Names already known to be tokens (HTTP/2's) give the same head.
@@ -89,6 +117,42 @@ struct HTTPRequestHeadBuilderTests {
         expectSame("GET", "/", host + [("x", "a\u{1}b")])                       // control character
         expectSame("CONNECT", "/", host)
         expectSame("GET", "*", host)
+    }
+
+    /// The cache is keyed by the arrays' storage: a value refused once is refused on every later
+    /// request that carries it, and a new array never gets what an old one left in the cache,
+    /// not even when it is made right after the old one is gone (the cache holds the old one's
+    /// storage, so its address cannot come back with other bytes).
+    @Test func cachedFieldsAreTheirOwnBytes() {
+        let limits = HTTPParserLimits()
+        var cache = FieldStringCache()
+        func head(_ fields: [([UInt8], [UInt8])]) -> Result<HTTPRequestHead, HTTPParseError> {
+            builtCached("GET", "/", fields, limits: limits, cache: &cache)
+        }
+        let host = (Array("host".utf8), Array("a.test".utf8))
+        let bad = (Array("x".utf8), Array("a\u{1}b".utf8))
+        for _ in 0..<3 {
+            guard case .failure(let error) = head([host, bad]) else { Issue.record("control byte accepted"); return }
+            #expect(error.status == 400)
+        }
+        // Fresh arrays, one after another, each freed before the next is made: each reads as itself.
+        for i in 0..<200 {
+            let value = Array(" v\(i) ".utf8)
+            guard case .success(let h) = head([host, (Array("x-n".utf8), value)]) else { Issue.record("refused \(i)"); return }
+            #expect(h.headers["x-n"] == "v\(i)")
+        }
+        // A changed array is another array (copy on write): its new bytes are read.
+        var value = Array("ok".utf8)
+        let name = Array("x-v".utf8)
+        guard case .success(let first) = head([host, (name, value)]) else { Issue.record("refused ok"); return }
+        #expect(first.headers["x-v"] == "ok")
+        value[0] = 0x7f
+        if case .success = head([host, (name, value)]) { Issue.record("DEL accepted after a change") }
+        value[0] = UInt8(ascii: "n")
+        guard case .success(let changed) = head([host, (name, value)]) else { Issue.record("refused nk"); return }
+        #expect(changed.headers["x-v"] == "nk")
+        // The rules across fields still apply to a cached field: the same Host twice is refused.
+        if case .success = head([host, host]) { Issue.record("two Host fields accepted") }
     }
 
     /// The word-at-a-time value check finds the byte the byte rule finds (the first one), for
