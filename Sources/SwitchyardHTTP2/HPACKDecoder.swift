@@ -19,6 +19,10 @@ public struct HPACKDecodedBlock: Equatable, Sendable {
     /// is known to pass the HTTP/2 field-name rule (every static entry's; a dynamic entry's that
     /// passed it when inserted). The request validator does not read those names again.
     public var checkedNames: UInt64 = 0
+    /// Bit `i` set: the value of `fields[i]` (of the first 64) is known to pass the HTTP/2
+    /// field-value rule (`HTTP2HeaderValidator.isValidValue`): a static entry's, a dynamic entry's
+    /// found valid when inserted, a literal's checked as it was inserted. Not read again.
+    public var checkedValues: UInt64 = 0
 }
 
 /// HPACK decoder (RFC 7541 §3, §6) for one connection direction.
@@ -56,21 +60,25 @@ public struct HPACKDecoder: Sendable {
         var fieldSeen = false
         // The largest string worth materialising: anything longer would exceed the list anyway.
         let maxString = max(maxHeaderListSize, maxTableSize)
-        var checkedNames: UInt64 = 0
+        var checkedNames: UInt64 = 0, checkedValues: UInt64 = 0
         while offset < block.count {
             let byte = block[offset]
             let field: HPACKHeaderField?
             let nameChecked: Bool
+            var valueChecked = false
             if byte & 0x80 != 0 {                       // §6.1 indexed
                 let index = try integer(block, &offset, prefixBits: 7)
                 field = try entry(index)
                 nameChecked = nameIsValid(index)
+                valueChecked = valueIsValid(index)
             } else if byte & 0xc0 == 0x40 {             // §6.2.1 literal with incremental indexing
                 (field, nameChecked) = try literal(block, &offset, prefixBits: 6, maxString: maxString)
                 // A string too long to keep is larger than the table too: §4.4 empties it. A new
-                // name is checked once here, for every later reference to the entry.
+                // name and a new value are checked once here, for every later reference to the entry.
                 if let field {
-                    table.insert(field, nameIsValid: nameChecked || HTTP2HeaderValidator.isValidName(field.name))
+                    valueChecked = HTTP2HeaderValidator.isValidValue(field.value)
+                    table.insert(field, nameIsValid: nameChecked || HTTP2HeaderValidator.isValidName(field.name),
+                                 valueIsValid: valueChecked)
                 } else {
                     table.removeAll()
                 }
@@ -97,10 +105,12 @@ public struct HPACKDecoder: Sendable {
             if listSize > maxHeaderListSize { exceeded = true }
             if !exceeded {
                 if nameChecked && fields.count < 64 { checkedNames |= 1 << UInt64(fields.count) }
+                if valueChecked && fields.count < 64 { checkedValues |= 1 << UInt64(fields.count) }
                 fields.append(field)
             }
         }
-        return HPACKDecodedBlock(fields: fields, exceedsListSize: exceeded, listSize: listSize, checkedNames: checkedNames)
+        return HPACKDecodedBlock(fields: fields, exceedsListSize: exceeded, listSize: listSize, checkedNames: checkedNames,
+                                 checkedValues: checkedValues)
     }
 
     /// Decodes a byte array (the session's assembled blocks, tests and tools). In place: a copy
@@ -124,6 +134,13 @@ public struct HPACKDecoder: Sendable {
     /// every static entry's does; a dynamic entry's if it did when inserted.
     private func nameIsValid(_ index: Int) -> Bool {
         index <= staticFields.count || table.nameIsValid(at: index - staticFields.count)
+    }
+
+    /// Whether the value of entry `index` (a valid index) is known to pass the HTTP/2 value rule:
+    /// every static entry's does (RFC 7541 Appendix A: no control bytes, no surrounding
+    /// whitespace); a dynamic entry's if it did when inserted.
+    private func valueIsValid(_ index: Int) -> Bool {
+        index <= staticFields.count || table.valueIsValid(at: index - staticFields.count)
     }
 
     /// A literal field (nil when its name or value is longer than `maxString`: skipped, not kept),

@@ -13,6 +13,8 @@ public struct HPACKDynamicTable: Sendable {
     /// Per entry: its name passed the HTTP/2 field-name rule when the decoder inserted it
     /// (`HTTP2HeaderValidator.isValidName`), so a reference to it needs no second look.
     private var namesValid: [Bool] = []
+    /// Per entry: its value passed the HTTP/2 field-value rule (`HTTP2HeaderValidator.isValidValue`).
+    private var valuesValid: [Bool] = []
     private var start = 0
     /// Sum of the entries' sizes.
     public private(set) var size = 0
@@ -46,13 +48,15 @@ public struct HPACKDynamicTable: Sendable {
         storage.removeAll(keepingCapacity: true)
         keys.removeAll(keepingCapacity: true)
         namesValid.removeAll(keepingCapacity: true)
+        valuesValid.removeAll(keepingCapacity: true)
         start = 0
         size = 0
     }
 
     /// Adds `field` as the newest entry (§4.4): an entry larger than the table empties it and is not added.
-    /// `nameIsValid`: the decoder found the name valid for HTTP/2 (see `nameIsValid(at:)`).
-    public mutating func insert(_ field: HPACKHeaderField, nameIsValid: Bool = false) {
+    /// `nameIsValid`, `valueIsValid`: the decoder found the name, the value valid for HTTP/2
+    /// (see `nameIsValid(at:)`, `valueIsValid(at:)`).
+    public mutating func insert(_ field: HPACKHeaderField, nameIsValid: Bool = false, valueIsValid: Bool = false) {
         changeCount &+= 1
         let entrySize = field.hpackSize
         guard entrySize <= maxSize else {
@@ -65,12 +69,18 @@ public struct HPACKDynamicTable: Sendable {
         storage.append(stored)
         keys.append(stored.name.withUnsafeBufferPointer { n in stored.value.withUnsafeBufferPointer { Key(name: n, value: $0) } })
         namesValid.append(nameIsValid)
+        valuesValid.append(valueIsValid)
         size += entrySize
     }
 
     /// Whether entry `index` (1 = newest) was inserted with `nameIsValid`.
     public func nameIsValid(at index: Int) -> Bool {
         namesValid[namesValid.count - index]
+    }
+
+    /// Whether entry `index` (1 = newest) was inserted with `valueIsValid`.
+    public func valueIsValid(at index: Int) -> Bool {
+        valuesValid[valuesValid.count - index]
     }
 
     /// The newest index holding exactly `field` (name and value), or nil.
@@ -139,6 +149,7 @@ public struct HPACKDynamicTable: Sendable {
             storage.removeFirst(start)
             keys.removeFirst(start)
             namesValid.removeFirst(start)
+            valuesValid.removeFirst(start)
             start = 0
         }
     }

@@ -7,15 +7,18 @@ public enum HTTP2HeaderValidator {
     static let pseudoNames: [[UInt8]] = [":method", ":scheme", ":authority", ":path", ":protocol"].map { Array($0.utf8) }
 
     /// Validates a request header block and takes its pseudo-header fields apart. `checkedNames`:
-    /// the decoder's bits for the names known valid already (`HPACKDecodedBlock.checkedNames`).
+    /// the decoder's bits for the names known valid already (`HPACKDecodedBlock.checkedNames`);
+    /// `checkedValues` the same for values.
     public static func request(_ list: [HPACKHeaderField], streamID: UInt32, connectProtocolEnabled: Bool,
-                               checkedNames: UInt64 = 0) throws(HTTP2Error) -> HTTP2RequestHead {
+                               checkedNames: UInt64 = 0, checkedValues: UInt64 = 0) throws(HTTP2Error) -> HTTP2RequestHead {
         var scan = Scan()
         // Through a buffer pointer: each field is read in place, not copied (two retains, two releases).
         let failure: HTTP2Error? = list.withUnsafeBufferPointer { fields in
             for i in fields.indices {
                 let nameChecked = i < 64 && checkedNames >> UInt64(i) & 1 != 0
-                if let error = scan.note(fields[i], at: i, streamID: streamID, nameChecked: nameChecked) { return error }
+                let valueChecked = i < 64 && checkedValues >> UInt64(i) & 1 != 0
+                if let error = scan.note(fields[i], at: i, streamID: streamID, nameChecked: nameChecked,
+                                         valueChecked: valueChecked) { return error }
             }
             return nil
         }
@@ -43,9 +46,12 @@ public enum HTTP2HeaderValidator {
         var contentLength: Int?
         var hostIndex = -1
 
-        mutating func note(_ field: HPACKHeaderField, at i: Int, streamID: UInt32, nameChecked: Bool = false) -> HTTP2Error? {
+        mutating func note(_ field: HPACKHeaderField, at i: Int, streamID: UInt32, nameChecked: Bool = false,
+                           valueChecked: Bool = false) -> HTTP2Error? {
             do throws(HTTP2Error) {
-                try HTTP2HeaderValidator.checkField(field, streamID: streamID, nameChecked: nameChecked)
+                if !(nameChecked && valueChecked) {
+                    try HTTP2HeaderValidator.checkField(field, streamID: streamID, nameChecked: nameChecked, valueChecked: valueChecked)
+                }
                 if field.name.first == UInt8(ascii: ":") {
                     guard regularStart < 0 else {
                         throw HTTP2HeaderValidator.malformed(streamID, "pseudo-header \(field.nameString) after a regular field")
@@ -171,22 +177,35 @@ public enum HTTP2HeaderValidator {
     static let httpsName = Array("https".utf8)
 
     /// §8.2.1: lowercase token names, values without NUL/CR/LF or surrounding whitespace.
-    /// `nameChecked`: the decoder took the name from a table entry whose name is known valid
-    /// (most of a request's names): it is not read again.
-    private static func checkField(_ field: HPACKHeaderField, streamID: UInt32, nameChecked: Bool = false) throws(HTTP2Error) {
+    /// `nameChecked`, `valueChecked`: the decoder took the name, the value from a table entry whose
+    /// name, value is known valid (most of a request's): it is not read again.
+    private static func checkField(_ field: HPACKHeaderField, streamID: UInt32, nameChecked: Bool = false,
+                                   valueChecked: Bool = false) throws(HTTP2Error) {
         guard !field.name.isEmpty else { throw malformed(streamID, "empty field name") }
         if !nameChecked {
             for (i, byte) in field.name.enumerated() where !(i == 0 && byte == UInt8(ascii: ":")) {
                 guard isLowercaseTokenByte(byte) else { throw malformed(streamID, "invalid byte 0x\(String(byte, radix: 16)) in a field name") }
             }
         }
+        if valueChecked { return }
         if containsNulCROrLF(field.value) {
             throw malformed(streamID, "NUL, CR or LF in the value of \(field.nameString)")
         }
-        if let first = field.value.first, let last = field.value.last,
-           first == 0x20 || first == 0x09 || last == 0x20 || last == 0x09 {
+        if hasSurroundingWhitespace(field.value) {
             throw malformed(streamID, "whitespace around the value of \(field.nameString)")
         }
+    }
+
+    /// The §8.2.1 value rule `checkField` applies: no NUL, CR or LF, no SP or HTAB first or last.
+    /// The HPACK decoder notes it per dynamic-table entry.
+    static func isValidValue(_ value: [UInt8]) -> Bool {
+        !containsNulCROrLF(value) && !hasSurroundingWhitespace(value)
+    }
+
+    @inline(__always)
+    static func hasSurroundingWhitespace(_ value: [UInt8]) -> Bool {
+        guard let first = value.first, let last = value.last else { return false }
+        return first == 0x20 || first == 0x09 || last == 0x20 || last == 0x09
     }
 
     /// The §8.2.1 name rule `checkField` applies: not empty, lowercase token bytes, a colon

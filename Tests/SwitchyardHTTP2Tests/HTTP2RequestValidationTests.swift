@@ -127,6 +127,60 @@ struct HTTP2RequestValidationTests {
         #expect(try accepted(HTTP2TestClient.get() + [("user-agent", "t"), ("x-custom", "1")]).fields.count == 2)
     }
 
+    /// The decoder marks the values it knows pass the value rule: every static entry's, a dynamic
+    /// entry's found valid when it was inserted (the literal that inserts it too), and no other.
+    /// A bad value is refused again when referenced; an entry evicted and replaced at the same
+    /// index has the new entry's mark, not the old one's.
+    @Test func valuesFromTheTablesAreCheckedOnce() throws {
+        for field in HPACKStaticTable.fields {
+            #expect(HTTP2HeaderValidator.isValidValue(field.value) && HTTP2HeaderValidator.isValidName(field.name), "\(field)")
+        }
+        #expect(!HTTP2HeaderValidator.isValidValue(Array("a\rb".utf8)) && !HTTP2HeaderValidator.isValidValue(Array(" b".utf8))
+                && !HTTP2HeaderValidator.isValidValue(Array("b\t".utf8)) && HTTP2HeaderValidator.isValidValue([]))
+        var encoder = HPACKEncoder(useHuffman: false)
+        var decoder = HPACKDecoder()
+        var block: [UInt8] = []
+        let fields = [HPACKHeaderField(name: ":method", value: "GET"), HPACKHeaderField(name: "x-ok", value: "1"),
+                      HPACKHeaderField(name: "x-cr", value: "a\rb"), HPACKHeaderField(name: "x-sp", value: " b"),
+                      HPACKHeaderField(name: "x-plain", value: "3", neverIndexed: true)]
+        encoder.encode(fields, into: &block)
+        #expect(try decoder.decode(block).checkedValues == 0b00011)
+        block = []
+        encoder.encode(fields, into: &block)
+        #expect(try decoder.decode(block).checkedValues == 0b00011)
+        for (index, valid) in [(1, false), (2, false), (3, true)] {
+            #expect(decoder.table.valueIsValid(at: index) == valid, "entry \(index)")
+        }
+
+        // Entry 62 replaced: "x-a: ok" (37 bytes) evicted by "x-a: b\rc" (38) in a 64-byte table.
+        var small = HPACKDecoder(maxTableSize: 64)
+        let get: [UInt8] = [0x82, 0x86, 0x84]   // :method GET, :scheme http, :path /
+        func request(_ block: [UInt8]) throws -> Result<HTTP2RequestHead, HTTP2Error> {
+            let decoded = try small.decode(get + block)
+            do throws(HTTP2Error) {
+                return .success(try HTTP2HeaderValidator.request(decoded.fields, streamID: 1, connectProtocolEnabled: false,
+                                                                 checkedNames: decoded.checkedNames,
+                                                                 checkedValues: decoded.checkedValues))
+            } catch { return .failure(error) }
+        }
+        let name = Array("x-a".utf8)
+        guard case .success = try request([0x40, 3] + name + [2] + Array("ok".utf8)) else { Issue.record("x-a: ok refused"); return }
+        #expect(try small.decode(get + [0xbe]).checkedValues == 0b1111)
+        guard case .success(let again) = try request([0xbe]) else { Issue.record("x-a: ok refused when referenced"); return }
+        #expect(again.first("x-a") == "ok")
+        guard case .failure = try request([0x40, 3] + name + [3] + Array("b\rc".utf8)) else { Issue.record("CR accepted"); return }
+        #expect(small.table.count == 1)
+        #expect(try small.decode(get + [0xbe]).checkedValues == 0b0111)
+        guard case .failure = try request([0xbe]) else { Issue.record("CR accepted when referenced"); return }
+
+        // Through a session: refused when new, refused again as a reference to the table.
+        var client = HTTP2TestClient.connected()
+        _ = client.send(client.headers(1, HTTP2TestClient.get() + [("x-a", " b")]))
+        #expect(client.received().resetCode(1) == .protocolError)
+        _ = client.send(client.headers(3, HTTP2TestClient.get() + [("x-a", " b")]))
+        #expect(client.received().resetCode(3) == .protocolError)
+    }
+
     /// NUL, CR and LF are found wherever they are in a value (the check reads eight bytes at a
     /// time), and no other byte is taken for one of them.
     @Test func forbiddenValueBytesAtEveryPosition() {
