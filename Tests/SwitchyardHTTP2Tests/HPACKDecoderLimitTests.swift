@@ -78,6 +78,36 @@ struct HPACKDecoderLimitTests {
         #expect((try? HPACKHuffman.decode([0x1f])) == Array("a".utf8))
     }
 
+    /// A Huffman string literal decodes the same whether its output fits the stack buffer
+    /// (up to 512 symbols' room) or not, and a bad one is refused either way.
+    @Test func huffmanStringLiteralsShortAndLong() throws {
+        for count in [0, 1, 10, 300, 319, 320, 321, 2000] {
+            let text = (0..<count).map { UInt8(ascii: "a") &+ UInt8($0 % 26) }
+            var block: [UInt8] = []
+            var encoded: [UInt8] = []
+            HPACKHuffman.encode(text, into: &encoded)
+            HPACKPrimitives.appendInteger(encoded.count, prefixBits: 7, flags: 0x80, into: &block)
+            block += encoded
+            var offset = 0
+            let decoded = block.withUnsafeBytes { raw in
+                Result { () throws(HPACKPrimitives.DecodingError) in
+                    try HPACKPrimitives.decodeString(raw, offset: &offset, maxLength: 1 << 16)
+                }
+            }
+            #expect(try decoded.get() == text, "\(count) symbols")
+            #expect(offset == block.count)
+            // The same string with its last byte's padding broken (or an extra zero byte).
+            if let last = block.last, last & 1 == 1 { block[block.count - 1] = last & 0xfe } else { block += [0]; block[0] += 1 }
+            offset = 0
+            let broken = block.withUnsafeBytes { raw in
+                Result { () throws(HPACKPrimitives.DecodingError) in
+                    try HPACKPrimitives.decodeString(raw, offset: &offset, maxLength: 1 << 16)
+                }
+            }
+            #expect(throws: HPACKPrimitives.DecodingError.self, "\(count) symbols, bad padding") { try broken.get() }
+        }
+    }
+
     @Test func integersAreBounded() {
         var offset = 0
         let huge: [UInt8] = [0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]
