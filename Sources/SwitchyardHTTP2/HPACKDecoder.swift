@@ -23,6 +23,13 @@ public struct HPACKDecodedBlock: Equatable, Sendable {
     /// field-value rule (`HTTP2HeaderValidator.isValidValue`): a static entry's, a dynamic entry's
     /// found valid when inserted, a literal's checked as it was inserted. Not read again.
     public var checkedValues: UInt64 = 0
+    /// Four bits per field for the first 16: its `HTTP2FieldMark.Kind` when its name and value are
+    /// known valid and its kind needs no look at its bytes (a pseudo-header's slot, a plain regular
+    /// field), 0 otherwise. The validator takes a marked field on its mark alone.
+    public var kinds: UInt64 = 0
+
+    /// The kind of `fields[i]` (see `kinds`).
+    public func kind(at i: Int) -> HTTP2FieldMark.Kind { HTTP2FieldMark.kind(in: kinds, at: i) }
 }
 
 /// HPACK decoder (RFC 7541 §3, §6) for one connection direction.
@@ -41,6 +48,9 @@ public struct HPACKDecoder: Sendable {
     /// `HPACKStaticTable.fields`, held here: a read of the global costs a `swift_once` check, and
     /// the decoder reads it two or three times per field.
     private let staticFields = HPACKStaticTable.fields
+    /// The static entries' marks (`HTTP2FieldMark`), by index - 1.
+    private let staticMarks = HPACKDecoder.staticTableMarks
+    static let staticTableMarks: [HTTP2FieldMark] = HPACKStaticTable.fields.map { HTTP2HeaderValidator.mark($0, nameKnownValid: false) }
 
     public init(maxTableSize: Int = 4096, maxHeaderListSize: Int = 64 << 10) {
         self.table = HPACKDynamicTable(maxSize: maxTableSize)
@@ -60,25 +70,24 @@ public struct HPACKDecoder: Sendable {
         var fieldSeen = false
         // The largest string worth materialising: anything longer would exceed the list anyway.
         let maxString = max(maxHeaderListSize, maxTableSize)
-        var checkedNames: UInt64 = 0, checkedValues: UInt64 = 0
+        var checkedNames: UInt64 = 0, checkedValues: UInt64 = 0, kinds: UInt64 = 0
         while offset < block.count {
             let byte = block[offset]
             let field: HPACKHeaderField?
-            let nameChecked: Bool
-            var valueChecked = false
+            var mark: HTTP2FieldMark
             if byte & 0x80 != 0 {                       // §6.1 indexed
                 let index = try integer(block, &offset, prefixBits: 7)
                 field = try entry(index)
-                nameChecked = nameIsValid(index)
-                valueChecked = valueIsValid(index)
+                mark = self.mark(index)
             } else if byte & 0xc0 == 0x40 {             // §6.2.1 literal with incremental indexing
+                let nameChecked: Bool
                 (field, nameChecked) = try literal(block, &offset, prefixBits: 6, maxString: maxString)
                 // A string too long to keep is larger than the table too: §4.4 empties it. A new
                 // name and a new value are checked once here, for every later reference to the entry.
+                mark = HTTP2FieldMark()
                 if let field {
-                    valueChecked = HTTP2HeaderValidator.isValidValue(field.value)
-                    table.insert(field, nameIsValid: nameChecked || HTTP2HeaderValidator.isValidName(field.name),
-                                 valueIsValid: valueChecked)
+                    mark = HTTP2HeaderValidator.mark(field, nameKnownValid: nameChecked)
+                    table.insert(field, mark: mark)
                 } else {
                     table.removeAll()
                 }
@@ -90,9 +99,11 @@ public struct HPACKDecoder: Sendable {
                 continue
             } else {                                    // §6.2.2 without indexing, §6.2.3 never indexed
                 var plain: HPACKHeaderField?
+                let nameChecked: Bool
                 (plain, nameChecked) = try literal(block, &offset, prefixBits: 4, maxString: maxString)
                 plain?.neverIndexed = byte & 0x10 != 0
                 field = plain
+                mark = HTTP2FieldMark(nameIsValid: nameChecked)
             }
             fieldSeen = true
             guard let field else {
@@ -104,13 +115,16 @@ public struct HPACKDecoder: Sendable {
             listSize += field.hpackSize
             if listSize > maxHeaderListSize { exceeded = true }
             if !exceeded {
-                if nameChecked && fields.count < 64 { checkedNames |= 1 << UInt64(fields.count) }
-                if valueChecked && fields.count < 64 { checkedValues |= 1 << UInt64(fields.count) }
+                if fields.count < 64 {
+                    if mark.nameIsValid { checkedNames |= 1 << UInt64(fields.count) }
+                    if mark.valueIsValid { checkedValues |= 1 << UInt64(fields.count) }
+                    if fields.count < 16 { kinds |= UInt64(mark.kind.rawValue) << UInt64(4 * fields.count) }
+                }
                 fields.append(field)
             }
         }
         return HPACKDecodedBlock(fields: fields, exceedsListSize: exceeded, listSize: listSize, checkedNames: checkedNames,
-                                 checkedValues: checkedValues)
+                                 checkedValues: checkedValues, kinds: kinds)
     }
 
     /// Decodes a byte array (the session's assembled blocks, tests and tools). In place: a copy
@@ -130,18 +144,14 @@ public struct HPACKDecoder: Sendable {
         return table[index - staticCount]
     }
 
-    /// Whether the name of entry `index` (a valid index) is known to pass the HTTP/2 name rule:
-    /// every static entry's does; a dynamic entry's if it did when inserted.
-    private func nameIsValid(_ index: Int) -> Bool {
-        index <= staticFields.count || table.nameIsValid(at: index - staticFields.count)
+    /// The mark of entry `index` (a valid index): a static entry's computed once (every static
+    /// name and value passes the HTTP/2 rules), a dynamic entry's when it was inserted.
+    private func mark(_ index: Int) -> HTTP2FieldMark {
+        index <= staticMarks.count ? staticMarks[index - 1] : table.mark(at: index - staticMarks.count)
     }
 
-    /// Whether the value of entry `index` (a valid index) is known to pass the HTTP/2 value rule:
-    /// every static entry's does (RFC 7541 Appendix A: no control bytes, no surrounding
-    /// whitespace); a dynamic entry's if it did when inserted.
-    private func valueIsValid(_ index: Int) -> Bool {
-        index <= staticFields.count || table.valueIsValid(at: index - staticFields.count)
-    }
+    /// Whether the name of entry `index` (a valid index) is known to pass the HTTP/2 name rule.
+    private func nameIsValid(_ index: Int) -> Bool { mark(index).nameIsValid }
 
     /// A literal field (nil when its name or value is longer than `maxString`: skipped, not kept),
     /// and whether its name came from an entry whose name is known valid (`nameIsValid`).

@@ -104,8 +104,9 @@ struct HTTP2RequestValidationTests {
                       HPACKHeaderField(name: "x-plain", value: "3", neverIndexed: true)]
         encoder.encode(fields, into: &block)
         let first = try decoder.decode(block)
-        // Static name (indexed pair, literal with a static name), new names: not marked.
-        #expect(first.checkedNames == 0b00011)
+        // Static names (indexed pair, literal with a static name) and the new name checked as its
+        // literal entered the table are marked; X-Bad (refused) and x-plain (never indexed) not.
+        #expect(first.checkedNames == 0b00111)
         block = []
         encoder.encode(fields, into: &block)
         let second = try decoder.decode(block)
@@ -179,6 +180,58 @@ struct HTTP2RequestValidationTests {
         #expect(client.received().resetCode(1) == .protocolError)
         _ = client.send(client.headers(3, HTTP2TestClient.get() + [("x-a", " b")]))
         #expect(client.received().resetCode(3) == .protocolError)
+    }
+
+    /// The kinds the decoder marks (pseudo-header slot, plain regular field) let the validator take
+    /// a field without reading it; every rule still holds for marked fields: a pseudo-header
+    /// after a regular field, a duplicate, connection-specific fields, te, host against
+    /// :authority, conflicting content-lengths, all refused when they come from the tables; an
+    /// entry evicted and replaced at the same index has the new entry's kind.
+    @Test func fieldKindsFromTheTables() throws {
+        func literal(_ name: String, _ value: String) -> [UInt8] {   // with incremental indexing, a new name
+            [0x40, UInt8(name.utf8.count)] + Array(name.utf8) + [UInt8(value.utf8.count)] + Array(value.utf8)
+        }
+        let get: [UInt8] = [0x82, 0x86, 0x84]   // :method GET, :scheme http, :path /
+        var decoder = HPACKDecoder()
+        func request(_ block: [UInt8]) throws -> Result<HTTP2RequestHead, HTTP2Error> {
+            let decoded = try decoder.decode(block)
+            do throws(HTTP2Error) {
+                return .success(try HTTP2HeaderValidator.request(decoded.fields, streamID: 1, connectProtocolEnabled: false,
+                                                                 checkedNames: decoded.checkedNames,
+                                                                 checkedValues: decoded.checkedValues, kinds: decoded.kinds))
+            } catch { return .failure(error) }
+        }
+        func refused(_ block: [UInt8], _ why: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            if case .success = try request(block) { Issue.record("accepted: \(why)", sourceLocation: sourceLocation) }
+        }
+        // Entries, newest first once all are in: 62 x-a: 1, 63 :method: POST (a pseudo-header entry),
+        // 64 connection: close, 65 te: gzip, 66 host: other, 67 content-length: 2, 68 content-length: 1.
+        guard case .success = try request(get + literal("x-a", "1")) else { Issue.record("x-a refused"); return }
+        try refused(get + literal("content-length", "1") + literal("content-length", "2") + literal("host", "other")
+                    + literal("te", "gzip") + literal("connection", "close"), "the literals")
+        guard case .success = try request([0x42, 4] + Array("POST".utf8) + [0x86, 0x84] + literal("x-a", "1")) else {
+            Issue.record("POST refused"); return
+        }
+        let kinds = try decoder.decode([0xbe, 0xbf, 0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0x82, 0x84]).kinds
+        #expect(kinds == 0x5_2_0_0_0_0_0_2_1, "\(String(kinds, radix: 16))")
+        guard case .success(let post) = try request([0xbf, 0x86, 0x84, 0xbe]) else { Issue.record("refs refused"); return }
+        #expect(post.method == "POST" && post.first("x-a") == "1")
+        try refused([0xbe, 0x82, 0x86, 0x84], "pseudo-header after a regular field")
+        try refused(get + [0x82], "duplicate :method")
+        try refused(get + [0xbf], "duplicate :method (a dynamic entry)")
+        try refused(get + [0xc0], "connection")
+        try refused(get + [0xc1], "te: gzip")
+        try refused([0x82, 0x86, 0x84, 0x01, 0x01] + Array("a".utf8) + [0xc2], "host other than :authority a")
+        try refused(get + [0xc3, 0xc4], "content-length 2 and 1")
+        #expect(try request(get + [0xc4, 0xc4]).get().contentLength == 1)
+
+        // Replaced at index 62 in a 64-byte table: "x-a: 1" (36) evicted by "connection: x" (43).
+        decoder = HPACKDecoder(maxTableSize: 64)
+        guard case .success = try request(get + literal("x-a", "1")) else { Issue.record("x-a refused"); return }
+        guard case .success = try request(get + [0xbe]) else { Issue.record("x-a refused when referenced"); return }
+        try refused(get + literal("connection", "x"), "connection")
+        #expect(decoder.table.count == 1)
+        try refused(get + [0xbe], "connection, referenced at the index x-a had")
     }
 
     /// NUL, CR and LF are found wherever they are in a value (the check reads eight bytes at a
