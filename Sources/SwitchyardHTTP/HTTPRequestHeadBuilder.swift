@@ -94,14 +94,15 @@ public struct HTTPRequestHeadBuilder {
         let slot = cache.slot(name: name, value: value)
         if slot.hit {
             // The entry's parts read in place: a copy of it would retain and release its arrays too.
-            let (nameString, valueString, trimStart, trimCount) = cache.entries.withUnsafeBufferPointer { entries in
+            let (nameString, valueString, trimStart, trimCount, validAuthority) = cache.entries.withUnsafeBufferPointer { entries in
                 let e = slot.index
-                return (entries[e].nameString, entries[e].valueString, entries[e].trimStart, entries[e].trimCount)
+                return (entries[e].nameString, entries[e].valueString, entries[e].trimStart, entries[e].trimCount,
+                        entries[e].isValidAuthority)
             }
             let error: HTTPParseError? = name.withUnsafeBytes { n in
                 value.withUnsafeBytes { v in
                     fieldState.note(name: n, value: UnsafeRawBufferPointer(rebasing: v[trimStart..<trimStart + trimCount]),
-                                    valueString: valueString)
+                                    valueString: valueString, validAuthority: validAuthority)
                 }
             }
             if let error { parseError = error; return }
@@ -121,8 +122,11 @@ public struct HTTPRequestHeadBuilder {
                 // Only a value that passed the checks is kept: a refused one is refused again.
                 if value.count <= FieldStringCache.maxValueCount {
                     let start = v.isEmpty ? 0 : trimmed.baseAddress! - v.baseAddress!
+                    // Whether it would pass as a Host value (only read for a Host field).
+                    let isValidAuthority = n.count == 4 && RequestLine.isValidAuthority(trimmed)
                     cache.store(FieldStringCache.Entry(name: name, value: value, nameString: nameString, valueString: valueString,
-                                                       trimStart: start, trimCount: trimmed.count), at: slot.index)
+                                                       trimStart: start, trimCount: trimmed.count,
+                                                       isValidAuthority: isValidAuthority), at: slot.index)
                 }
                 if let e = fieldState.note(name: n, value: trimmed, valueString: valueString) { parseError = e; return }
                 headers.add(name: nameString, value: valueString)
@@ -199,6 +203,9 @@ public struct FieldStringCache {
         /// The value without surrounding whitespace: `value[trimStart..<trimStart + trimCount]`.
         var trimStart: Int
         var trimCount: Int
+        /// The trimmed value passes `RequestLine.isValidAuthority` (worked out for 4-byte names
+        /// only: Host's; false for the others, whose values nobody asks about).
+        var isValidAuthority: Bool
     }
 
     static let slotCount = 32
@@ -213,7 +220,8 @@ public struct FieldStringCache {
     private var valueKeys: [UInt]
 
     public init() {
-        entries = Array(repeating: Entry(name: [], value: [], nameString: "", valueString: "", trimStart: 0, trimCount: 0),
+        entries = Array(repeating: Entry(name: [], value: [], nameString: "", valueString: "", trimStart: 0, trimCount: 0,
+                                      isValidAuthority: false),
                         count: Self.slotCount)
         nameKeys = Array(repeating: 0, count: Self.slotCount)
         valueKeys = Array(repeating: 0, count: Self.slotCount)

@@ -153,6 +153,15 @@ struct HTTPRequestHeadBuilderTests {
         #expect(changed.headers["x-v"] == "nk")
         // The rules across fields still apply to a cached field: the same Host twice is refused.
         if case .success = head([host, host]) { Issue.record("two Host fields accepted") }
+        // A Host value's authority check is kept with it: an invalid one is refused every time,
+        // as is the same bytes' value under a 4-byte name that is not Host accepted every time.
+        let badHost = (Array("host".utf8), Array("a/b".utf8))
+        let other = (Array("x-ab".utf8), badHost.1)
+        for _ in 0..<3 {
+            if case .success = head([badHost]) { Issue.record("invalid Host accepted") }
+            guard case .success(let h) = head([host, other]) else { Issue.record("x-ab refused"); return }
+            #expect(h.headers["x-ab"] == "a/b" && h.host == "a.test")
+        }
     }
 
     /// The word-at-a-time value check finds the byte the byte rule finds (the first one), for
