@@ -110,16 +110,20 @@ final class HTTP2Connection: BufferedStreamDelegate {
         }
         // A stream opened and reset in the same read (rapid reset, CVE-2023-44487) never starts
         // its handler: no CGI is spawned, no backend connected for it.
-        // The events are read in place (a buffer pointer, a borrowed element each): iterating the
-        // array copied each one, a retain and release of the request head's field list.
-        let finished: Bool = events.withUnsafeBufferPointer { events in
+        // Each event handled is moved out of the array (a trivial one left in its place): handed
+        // over, not copied, its payload (a request head's field list) is neither retained for
+        // the handler nor released twice. The array is this call's own (swapped out above).
+        let finished: Bool = events.withUnsafeMutableBufferPointer { events in
             var resetAtOnce: Set<UInt32> = []
             for i in events.indices {
                 if case .streamReset(let id, _, true) = events[i] { resetAtOnce.insert(id) }
             }
+            guard let base = events.baseAddress else { return false }
             for i in events.indices {
                 if !resetAtOnce.isEmpty, case .request(let id, _, _) = events[i], resetAtOnce.contains(id) { continue }
-                handle(events[i])
+                let event = (base + i).move()
+                (base + i).initialize(to: .windowOpened(streamID: 0))
+                handle(event)
                 if isClosed { return true }
             }
             return false
@@ -129,7 +133,7 @@ final class HTTP2Connection: BufferedStreamDelegate {
         afterIO()
     }
 
-    private func handle(_ event: HTTP2Event) {
+    private func handle(_ event: consuming HTTP2Event) {
         switch event {
         case .request(let id, let head, let endStream):
             openStream(id, head: head, endStream: endStream)
