@@ -1,3 +1,5 @@
+import Glibc
+
 /// Why a header block cannot be decoded (RFC 7541 §3.3, §6). Any of these is a connection error
 /// of type COMPRESSION_ERROR (RFC 9113 §4.3): the shared dynamic table can no longer be trusted.
 public enum HPACKDecodingError: Error, Equatable, Sendable {
@@ -48,6 +50,7 @@ public struct HPACKDecoder: Sendable {
     /// `HPACKStaticTable.fields`, held here: a read of the global costs a `swift_once` check, and
     /// the decoder reads it two or three times per field.
     private let staticFields = HPACKStaticTable.fields
+    private var recentLiterals = RecentLiterals()
     /// The static entries' marks (`HTTP2FieldMark`), by index - 1.
     private let staticMarks = HPACKDecoder.staticTableMarks
     static let staticTableMarks: [HTTP2FieldMark] = HPACKStaticTable.fields.map { HTTP2HeaderValidator.mark($0, nameKnownValid: false) }
@@ -155,7 +158,7 @@ public struct HPACKDecoder: Sendable {
 
     /// A literal field (nil when its name or value is longer than `maxString`: skipped, not kept),
     /// and whether its name came from an entry whose name is known valid (`nameIsValid`).
-    private func literal(_ block: UnsafeRawBufferPointer, _ offset: inout Int, prefixBits: Int,
+    private mutating func literal(_ block: UnsafeRawBufferPointer, _ offset: inout Int, prefixBits: Int,
                          maxString: Int) throws(HPACKDecodingError) -> (HPACKHeaderField?, Bool) {
         let nameIndex = try integer(block, &offset, prefixBits: prefixBits)
         let name = nameIndex == 0 ? try string(block, &offset, maxString) : try entry(nameIndex).name
@@ -170,10 +173,68 @@ public struct HPACKDecoder: Sendable {
 
     /// nil for a string longer than `maxLength`: `offset` is past it (the primitive advances before
     /// it refuses), so the rest of the block still decodes and the dynamic table stays in sync.
-    private func string(_ block: UnsafeRawBufferPointer, _ offset: inout Int, _ maxLength: Int) throws(HPACKDecodingError) -> [UInt8]? {
+    /// A string whose representation is one of the last few decoded is that one's array again.
+    private mutating func string(_ block: UnsafeRawBufferPointer, _ offset: inout Int, _ maxLength: Int) throws(HPACKDecodingError) -> [UInt8]? {
+        let start = offset
+        var end = offset
+        // (Only while any remembered literal fits `maxLength`: a hit then returns what decoding would.)
+        if maxLength >= RecentLiterals.maxRepresentationCount * 8 / 5,
+           let length = try? HPACKPrimitives.decodeInteger(block, offset: &end, prefixBits: 7),
+           length <= block.count - end, end + length - start <= RecentLiterals.maxRepresentationCount {
+            end += length
+            let representation = UnsafeRawBufferPointer(rebasing: block[start..<end])
+            if let known = recentLiterals.decoded(representation) {
+                offset = end
+                return known
+            }
+            let decoded = try decodeString(block, &offset, maxLength)
+            if let decoded { recentLiterals.remember(representation, decoded: decoded) }
+            return decoded
+        }
+        return try decodeString(block, &offset, maxLength)
+    }
+
+    private func decodeString(_ block: UnsafeRawBufferPointer, _ offset: inout Int, _ maxLength: Int) throws(HPACKDecodingError) -> [UInt8]? {
         do { return try HPACKPrimitives.decodeString(block, offset: &offset, maxLength: maxLength) } catch {
             if case .stringTooLong = error { return nil }
             throw .primitive(error)
         }
+    }
+}
+
+/// The last few string literals a decoder read (each one's whole representation: its length
+/// prefix with the Huffman flag, and its bytes) and the array each became.
+///
+/// A client may send the same literal on every request: nghttp2's clients (curl, h2load) never
+/// index `:path`, so a client asking for one resource again and again sends its Huffman code
+/// each time. A repeat is the array made the first time: no Huffman decoding, no allocation,
+/// and the same array, which the gateway's caches keyed by an array's identity then recognise.
+/// The representation is compared byte for byte, so the array is the one its bytes decode to.
+struct RecentLiterals: Sendable {
+    static let slotCount = 4
+    /// Longer literals are not kept (a cookie, a token): they rarely repeat and would pin memory.
+    static let maxRepresentationCount = 128
+
+    private var representations: [[UInt8]] = Array(repeating: [], count: slotCount)
+    private var arrays: [[UInt8]] = Array(repeating: [], count: slotCount)
+    /// The slot the next literal replaces (round robin).
+    private var next = 0
+
+    /// The array of a literal with exactly that representation, if it is one of the last few.
+    func decoded(_ representation: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard let base = representation.baseAddress, !representation.isEmpty else { return nil }
+        for i in 0..<Self.slotCount {
+            let same = representations[i].withUnsafeBytes { known in
+                known.count == representation.count && memcmp(known.baseAddress!, base, known.count) == 0
+            }
+            if same { return arrays[i] }
+        }
+        return nil
+    }
+
+    mutating func remember(_ representation: UnsafeRawBufferPointer, decoded: [UInt8]) {
+        representations[next] = Array(representation)
+        arrays[next] = decoded
+        next = (next + 1) % Self.slotCount
     }
 }

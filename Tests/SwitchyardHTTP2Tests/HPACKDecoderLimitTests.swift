@@ -108,6 +108,35 @@ struct HPACKDecoderLimitTests {
         }
     }
 
+    /// A literal seen again (the same representation) is the same array, and only then: five
+    /// literals taking turns through the four remembered ones, the same text as a raw and as a
+    /// Huffman string, and a broken Huffman string sent twice all decode (or fail) as they would.
+    @Test func repeatedLiteralsAreTheSameArray() throws {
+        func block(_ value: String, huffman: Bool) -> [UInt8] {   // :path (static name 4), not indexed
+            var out: [UInt8] = [0x04]
+            var bytes = Array(value.utf8)
+            if huffman { var encoded: [UInt8] = []; HPACKHuffman.encode(bytes, into: &encoded); bytes = encoded }
+            HPACKPrimitives.appendInteger(bytes.count, prefixBits: 7, flags: huffman ? 0x80 : 0, into: &out)
+            return out + bytes
+        }
+        func address(_ a: [UInt8]) -> UInt { a.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } }
+        var decoder = HPACKDecoder()
+        let first = try decoder.decode(block("/small.txt", huffman: true)).fields[0].value
+        let again = try decoder.decode(block("/small.txt", huffman: true)).fields[0].value
+        #expect(first == Array("/small.txt".utf8) && address(first) == address(again))
+        let raw = try decoder.decode(block("/small.txt", huffman: false)).fields[0].value
+        #expect(raw == first && address(raw) != address(first))
+        for round in 0..<3 {
+            for i in 0..<5 {
+                let path = "/p\(i)"
+                #expect(try decoder.decode(block(path, huffman: round % 2 == 0)).fields[0].value == Array(path.utf8))
+            }
+        }
+        var broken = block("/a", huffman: true)
+        broken[broken.count - 1] &= 0xfe   // padding not all ones
+        for _ in 0..<2 { #expect(throws: HPACKDecodingError.self) { try decoder.decode(broken) } }
+    }
+
     @Test func integersAreBounded() {
         var offset = 0
         let huge: [UInt8] = [0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]
