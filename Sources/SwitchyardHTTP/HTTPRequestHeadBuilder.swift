@@ -30,6 +30,15 @@ public struct HTTPRequestHeadBuilder {
         startLine(method: method, target: target)
     }
 
+    /// The same for a method and a target held as arrays that recur from request to request (an
+    /// HTTP/2 request's `:method` and `:path`, read from the HPACK tables or its recent literals):
+    /// a request line made from the same two arrays before is taken from `cache`, not made again.
+    public init(method: [UInt8], target: [UInt8], limits: HTTPParserLimits, fieldCapacity: Int = 16,
+                cache: inout FieldStringCache) {
+        self.init(limits: limits, fieldCapacity: fieldCapacity)
+        startLine(method: method, target: target, cache: &cache)
+    }
+
     private init(limits: HTTPParserLimits, fieldCapacity: Int) {
         self.limits = limits
         headers.fields.reserveCapacity(fieldCapacity)
@@ -44,6 +53,22 @@ public struct HTTPRequestHeadBuilder {
         guard RequestLine.isValidMethod(method) else { parseError = .badRequest("malformed method in request line"); return }
         guard RequestLine.isValidTarget(target) else { parseError = .badRequest("malformed request-target"); return }
         do { line = try RequestLine.make(method: method, target: target, version: .http1_1) } catch { parseError = error }
+    }
+
+    private mutating func startLine(method: [UInt8], target: [UInt8], cache: inout FieldStringCache) {
+        if let known = cache.line(method: method, target: target) {
+            // What depends on the limits is applied each time, as `startLine` does.
+            let lineLength = method.count + 1 + target.count + 9
+            if lineLength > limits.maxRequestLineLength {
+                scanError = .init(status: 414, reason: "request line longer than \(limits.maxRequestLineLength) bytes")
+            }
+            countLine(lineLength)
+            line = known
+            return
+        }
+        method.withUnsafeBytes { m in target.withUnsafeBytes { t in startLine(method: m, target: t) } }
+        // Only a line that was made is kept: a refused one is refused again.
+        if let line, parseError == nil { cache.remember(line, method: method, target: target) }
     }
 
     /// One field line, as `name: value`.
@@ -214,6 +239,18 @@ public struct FieldStringCache {
     static let maxValueCount = 1024
 
     private(set) var entries: [Entry]
+
+    /// Request lines (`RequestLine`: method, target, path, query as Strings) by the identity of
+    /// the method's and the target's arrays, held for the same reason as the fields' arrays.
+    struct LineEntry {
+        var method: [UInt8]
+        var target: [UInt8]
+        var line: RequestLine
+    }
+    static let lineSlotCount = 4
+    private var lines: [LineEntry?] = Array(repeating: nil, count: lineSlotCount)
+    private var lineKeys: [UInt] = Array(repeating: 0, count: 2 * lineSlotCount)
+    private var nextLine = 0
     /// Per slot, the element addresses of the entry's name and value (0: an empty slot; a
     /// field name is never empty, so its address is never 0).
     private var nameKeys: [UInt]
@@ -239,6 +276,24 @@ public struct FieldStringCache {
         let index = Int(truncatingIfNeeded: (((n &* 31) ^ v) &* 0x9E37_79B9_7F4A_7C15) >> 59)   // top 5 bits: 0..<32
         let hit = nameKeys.withUnsafeBufferPointer { $0[index] } == n && valueKeys.withUnsafeBufferPointer { $0[index] } == v
         return (index, hit && n != 0)
+    }
+
+    /// The line made from exactly these two arrays before, if it is one of the last few.
+    func line(method: [UInt8], target: [UInt8]) -> RequestLine? {
+        let m = Self.key(method), t = Self.key(target)
+        guard t != 0 else { return nil }
+        for i in 0..<Self.lineSlotCount where lineKeys[2 * i] == m && lineKeys[2 * i + 1] == t {
+            return lines[i]?.line
+        }
+        return nil
+    }
+
+    mutating func remember(_ line: RequestLine, method: [UInt8], target: [UInt8]) {
+        guard target.count <= Self.maxValueCount else { return }
+        lineKeys[2 * nextLine] = Self.key(method)
+        lineKeys[2 * nextLine + 1] = Self.key(target)
+        lines[nextLine] = LineEntry(method: method, target: target, line: line)
+        nextLine = (nextLine + 1) % Self.lineSlotCount
     }
 
     mutating func store(_ entry: Entry, at index: Int) {

@@ -42,20 +42,19 @@ enum HTTP2RequestMapping {
         let isUpgrade = request.isExtendedConnect
         let method = isUpgrade ? Names.get : request.pseudo(.method) ?? []
         let target = !isUpgrade && isTunnel ? request.pseudo(.authority) ?? [] : request.pseudo(.path) ?? Names.slash
-        let built: Result<HTTPRequestHead, HTTPParseError> = method.withUnsafeBytes { m in
-            target.withUnsafeBytes { t in
-                var builder = HTTPRequestHeadBuilder(method: m, target: t, limits: limits,
-                                                     fieldCapacity: request.list.count - request.regularStart + 2)
-                let isWebSocket = addUpgradeFields(request, to: &builder, random: &random)
-                if hasBody {
-                    if let length = request.contentLength { builder.add(name: "content-length", value: String(length)) }
-                    else { builder.add(name: "transfer-encoding", value: "chunked") }
-                }
-                addFields(request, to: &builder, isWebSocket: isWebSocket, cache: &cache)
-                do throws(HTTPParseError) { return .success(try builder.finish()) } catch { return .failure(error) }
-            }
+        var builder = HTTPRequestHeadBuilder(method: method, target: target, limits: limits,
+                                             fieldCapacity: request.list.count - request.regularStart + 2, cache: &cache)
+        let isWebSocket = addUpgradeFields(request, to: &builder, random: &random)
+        if hasBody {
+            if let length = request.contentLength { builder.add(name: "content-length", value: String(length)) }
+            else { builder.add(name: "transfer-encoding", value: "chunked") }
         }
-        return built.map { Mapped(head: $0, isTunnel: isTunnel, hasBody: hasBody) }
+        addFields(request, to: &builder, isWebSocket: isWebSocket, cache: &cache)
+        do throws(HTTPParseError) {
+            return .success(Mapped(head: try builder.finish(), isTunnel: isTunnel, hasBody: hasBody))
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// Extended CONNECT's upgrade fields; true when it is a WebSocket (whose own key and version go).

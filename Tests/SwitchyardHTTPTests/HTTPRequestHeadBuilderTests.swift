@@ -33,14 +33,15 @@ struct HTTPRequestHeadBuilderTests {
     /// Through `add(tokenName:value:cache:)`, the fields as arrays (HTTP/2's, read from its tables).
     func builtCached(_ method: String, _ target: String, _ fields: [([UInt8], [UInt8])], limits: HTTPParserLimits,
                      cache: inout FieldStringCache) -> Result<HTTPRequestHead, HTTPParseError> {
-        var method = method, target = target
-        return method.withUTF8 { m in
-            target.withUTF8 { t in
-                var builder = HTTPRequestHeadBuilder(method: UnsafeRawBufferPointer(m), target: UnsafeRawBufferPointer(t), limits: limits)
-                for (name, value) in fields { builder.add(tokenName: name, value: value, cache: &cache) }
-                do throws(HTTPParseError) { return .success(try builder.finish()) } catch { return .failure(error) }
-            }
-        }
+        builtCached(Array(method.utf8), Array(target.utf8), fields, limits: limits, cache: &cache)
+    }
+
+    /// The line from arrays too (the same arrays again: the line from the cache).
+    func builtCached(_ method: [UInt8], _ target: [UInt8], _ fields: [([UInt8], [UInt8])], limits: HTTPParserLimits,
+                     cache: inout FieldStringCache) -> Result<HTTPRequestHead, HTTPParseError> {
+        var builder = HTTPRequestHeadBuilder(method: method, target: target, limits: limits, cache: &cache)
+        for (name, value) in fields { builder.add(tokenName: name, value: value, cache: &cache) }
+        do throws(HTTPParseError) { return .success(try builder.finish()) } catch { return .failure(error) }
     }
 
     func parsed(_ method: String, _ target: String, _ fields: Fields, limits: HTTPParserLimits) -> Result<HTTPRequestHead, HTTPParseError> {
@@ -59,10 +60,11 @@ struct HTTPRequestHeadBuilderTests {
                     sourceLocation: SourceLocation = #_sourceLocation) {
         // The cached way, cold then warm (the same arrays again: every field a hit), must agree too.
         let arrays = fields.map { (Array($0.0.utf8), Array($0.1.utf8)) }
+        let methodBytes = Array(method.utf8), targetBytes = Array(target.utf8)
         var cache = FieldStringCache()
         let parsedResult = parsed(method, target, fields, limits: limits)
         for pass in ["cold", "warm"] {
-            switch (builtCached(method, target, arrays, limits: limits, cache: &cache), parsedResult) {
+            switch (builtCached(methodBytes, targetBytes, arrays, limits: limits, cache: &cache), parsedResult) {
             case (.success(let a), .success(let b)):
                 #expect(a == b, "cached (\(pass)): \(method) \(target) \(fields)", sourceLocation: sourceLocation)
             case (.failure(let a), .failure(let b)):
@@ -161,6 +163,47 @@ struct HTTPRequestHeadBuilderTests {
             if case .success = head([badHost]) { Issue.record("invalid Host accepted") }
             guard case .success(let h) = head([host, other]) else { Issue.record("x-ab refused"); return }
             #expect(h.headers["x-ab"] == "a/b" && h.host == "a.test")
+        }
+    }
+
+    /// Request lines are cached by the identity of the method's and the target's arrays: a
+    /// changed target is read again, a refused one is refused every time, and the limits apply
+    /// to a cached line as to a new one.
+    @Test func cachedRequestLinesAreTheirOwnBytes() {
+        var cache = FieldStringCache()
+        let host = (Array("host".utf8), Array("a.test".utf8))
+        let get = Array("GET".utf8)
+        var target = Array("/a?x=1".utf8)
+        for _ in 0..<2 {
+            guard case .success(let h) = builtCached(get, target, [host], limits: HTTPParserLimits(), cache: &cache) else {
+                Issue.record("refused /a?x=1"); return
+            }
+            #expect(h.method == "GET" && h.path == "/a" && h.query == "x=1" && h.target == "/a?x=1")
+        }
+        target[1] = UInt8(ascii: "b")
+        guard case .success(let changed) = builtCached(get, target, [host], limits: HTTPParserLimits(), cache: &cache) else {
+            Issue.record("refused /b?x=1"); return
+        }
+        #expect(changed.path == "/b" && changed.target == "/b?x=1")
+        let small = HTTPParserLimits(maxRequestLineLength: 16)
+        guard case .failure(let long) = builtCached(get, target, [host], limits: small, cache: &cache) else {
+            Issue.record("a cached line over the limit accepted"); return
+        }
+        #expect(long.status == 414)
+        let fragment = Array("/a#f".utf8)
+        for _ in 0..<3 {
+            guard case .failure(let error) = builtCached(get, fragment, [host], limits: HTTPParserLimits(), cache: &cache) else {
+                Issue.record("fragment accepted"); return
+            }
+            #expect(error.status == 400)
+        }
+        // Fresh targets, each freed before the next: each reads as itself.
+        for i in 0..<50 {
+            let path = "/p\(i)"
+            guard case .success(let h) = builtCached(get, Array(path.utf8), [host], limits: HTTPParserLimits(), cache: &cache) else {
+                Issue.record("refused \(path)"); return
+            }
+            #expect(h.path == path)
         }
     }
 
