@@ -217,7 +217,9 @@ public struct HTTPRequestHeadBuilder {
 /// the cache saves. An address stands for the bytes only while the storage lives and does not
 /// change; the entry therefore holds both arrays: storage the cache holds cannot be freed (so
 /// no other array can get its address), and cannot be written (an array that shares its storage
-/// copies it before a write). Direct-mapped: a field whose slot holds another one replaces it.
+/// copies it before a write). Two-way set-associative (a field may take either slot of its pair; a
+/// new one replaces the older of the two): two hot fields whose addresses share a pair do not
+/// push each other out on every request, as they did with one slot each.
 public struct FieldStringCache {
     struct Entry {
         /// Held (see above): they keep the keys' storage alive and unchanged.
@@ -242,19 +244,19 @@ public struct FieldStringCache {
 
     /// Request lines (`RequestLine`: method, target, path, query as Strings) by the identity of
     /// the method's and the target's arrays, held for the same reason as the fields' arrays.
-    struct LineEntry {
-        var method: [UInt8]
-        var target: [UInt8]
-        var line: RequestLine
-    }
     static let lineSlotCount = 4
-    private var lines: [LineEntry?] = Array(repeating: nil, count: lineSlotCount)
+    private var lines: [RequestLine?] = Array(repeating: nil, count: lineSlotCount)
+    /// Per slot the method's and the target's arrays (held: see above), and their addresses.
+    private var lineArrays: [[UInt8]] = Array(repeating: [], count: 2 * lineSlotCount)
     private var lineKeys: [UInt] = Array(repeating: 0, count: 2 * lineSlotCount)
     private var nextLine = 0
     /// Per slot, the element addresses of the entry's name and value (0: an empty slot; a
     /// field name is never empty, so its address is never 0).
     private var nameKeys: [UInt]
     private var valueKeys: [UInt]
+    /// Per slot, when it was last stored (`storeCount` then): the older slot of a pair is replaced.
+    private var stamps: [UInt64]
+    private var storeCount: UInt64 = 0
 
     public init() {
         entries = Array(repeating: Entry(name: [], value: [], nameString: "", valueString: "", trimStart: 0, trimCount: 0,
@@ -262,6 +264,7 @@ public struct FieldStringCache {
                         count: Self.slotCount)
         nameKeys = Array(repeating: 0, count: Self.slotCount)
         valueKeys = Array(repeating: 0, count: Self.slotCount)
+        stamps = Array(repeating: 0, count: Self.slotCount)
     }
 
     @inline(__always)
@@ -273,30 +276,43 @@ public struct FieldStringCache {
     @inline(__always)
     func slot(name: [UInt8], value: [UInt8]) -> (index: Int, hit: Bool) {
         let n = Self.key(name), v = Self.key(value)
-        let index = Int(truncatingIfNeeded: (((n &* 31) ^ v) &* 0x9E37_79B9_7F4A_7C15) >> 59)   // top 5 bits: 0..<32
-        let hit = nameKeys.withUnsafeBufferPointer { $0[index] } == n && valueKeys.withUnsafeBufferPointer { $0[index] } == v
-        return (index, hit && n != 0)
+        let pair = Int(truncatingIfNeeded: (((n &* 31) ^ v) &* 0x9E37_79B9_7F4A_7C15) >> 60) * 2   // top 4 bits: 16 pairs
+        return nameKeys.withUnsafeBufferPointer { names in
+            valueKeys.withUnsafeBufferPointer { values in
+                if n != 0 {
+                    if names[pair] == n && values[pair] == v { return (pair, true) }
+                    if names[pair + 1] == n && values[pair + 1] == v { return (pair + 1, true) }
+                }
+                return (stamps.withUnsafeBufferPointer { $0[pair] <= $0[pair + 1] } ? pair : pair + 1, false)
+            }
+        }
     }
 
     /// The line made from exactly these two arrays before, if it is one of the last few.
     func line(method: [UInt8], target: [UInt8]) -> RequestLine? {
         let m = Self.key(method), t = Self.key(target)
         guard t != 0 else { return nil }
-        for i in 0..<Self.lineSlotCount where lineKeys[2 * i] == m && lineKeys[2 * i + 1] == t {
-            return lines[i]?.line
+        let slot: Int? = lineKeys.withUnsafeBufferPointer { keys in
+            for i in 0..<Self.lineSlotCount where keys[2 * i + 1] == t && keys[2 * i] == m { return i }
+            return nil
         }
-        return nil
+        guard let slot else { return nil }
+        return lines[slot]
     }
 
     mutating func remember(_ line: RequestLine, method: [UInt8], target: [UInt8]) {
         guard target.count <= Self.maxValueCount else { return }
         lineKeys[2 * nextLine] = Self.key(method)
         lineKeys[2 * nextLine + 1] = Self.key(target)
-        lines[nextLine] = LineEntry(method: method, target: target, line: line)
+        lineArrays[2 * nextLine] = method
+        lineArrays[2 * nextLine + 1] = target
+        lines[nextLine] = line
         nextLine = (nextLine + 1) % Self.lineSlotCount
     }
 
     mutating func store(_ entry: Entry, at index: Int) {
+        storeCount &+= 1
+        stamps[index] = storeCount
         nameKeys[index] = Self.key(entry.name)
         valueKeys[index] = Self.key(entry.value)
         entries[index] = entry

@@ -223,13 +223,14 @@ struct RecentLiterals: Sendable {
     /// The array of a literal with exactly that representation, if it is one of the last few.
     func decoded(_ representation: UnsafeRawBufferPointer) -> [UInt8]? {
         guard let base = representation.baseAddress, !representation.isEmpty else { return nil }
-        for i in 0..<Self.slotCount {
-            let same = representations[i].withUnsafeBytes { known in
-                known.count == representation.count && memcmp(known.baseAddress!, base, known.count) == 0
+        let slot: Int? = representations.withUnsafeBufferPointer { known in
+            for i in 0..<Self.slotCount where known[i].count == representation.count {
+                if known[i].withUnsafeBytes({ memcmp($0.baseAddress!, base, representation.count) == 0 }) { return i }
             }
-            if same { return arrays[i] }
+            return nil
         }
-        return nil
+        guard let slot else { return nil }
+        return arrays[slot]
     }
 
     mutating func remember(_ representation: UnsafeRawBufferPointer, decoded: [UInt8]) {
