@@ -83,13 +83,13 @@ public struct HPACKDecoder: Sendable {
                 field = try entry(index)
                 mark = self.mark(index)
             } else if byte & 0xc0 == 0x40 {             // §6.2.1 literal with incremental indexing
-                let nameChecked: Bool
-                (field, nameChecked) = try literal(block, &offset, prefixBits: 6, maxString: maxString)
+                let literalMark: HTTP2FieldMark
+                (field, literalMark) = try literal(block, &offset, prefixBits: 6, maxString: maxString)
                 // A string too long to keep is larger than the table too: §4.4 empties it. A new
                 // name and a new value are checked once here, for every later reference to the entry.
                 mark = HTTP2FieldMark()
                 if let field {
-                    mark = HTTP2HeaderValidator.mark(field, nameKnownValid: nameChecked)
+                    mark = HTTP2HeaderValidator.mark(field, nameKnownValid: literalMark.nameIsValid)
                     table.insert(field, mark: mark)
                 } else {
                     table.removeAll()
@@ -102,11 +102,9 @@ public struct HPACKDecoder: Sendable {
                 continue
             } else {                                    // §6.2.2 without indexing, §6.2.3 never indexed
                 var plain: HPACKHeaderField?
-                let nameChecked: Bool
-                (plain, nameChecked) = try literal(block, &offset, prefixBits: 4, maxString: maxString)
+                (plain, mark) = try literal(block, &offset, prefixBits: 4, maxString: maxString)
                 plain?.neverIndexed = byte & 0x10 != 0
                 field = plain
-                mark = HTTP2FieldMark(nameIsValid: nameChecked)
             }
             fieldSeen = true
             guard let field else {
@@ -153,18 +151,28 @@ public struct HPACKDecoder: Sendable {
         index <= staticMarks.count ? staticMarks[index - 1] : table.mark(at: index - staticMarks.count)
     }
 
-    /// Whether the name of entry `index` (a valid index) is known to pass the HTTP/2 name rule.
-    private func nameIsValid(_ index: Int) -> Bool { mark(index).nameIsValid }
-
-    /// A literal field (nil when its name or value is longer than `maxString`: skipped, not kept),
-    /// and whether its name came from an entry whose name is known valid (`nameIsValid`).
+    /// A literal field (nil when its name or value is longer than `maxString`: skipped, not kept)
+    /// and its mark: the name valid when it came from an entry whose name is marked valid, the
+    /// value as checked (once per recent literal, see `RecentLiterals`), and the name's entry's
+    /// kind when both are valid (a kind is the name's: a pseudo-header's slot, or plain).
     private mutating func literal(_ block: UnsafeRawBufferPointer, _ offset: inout Int, prefixBits: Int,
-                         maxString: Int) throws(HPACKDecodingError) -> (HPACKHeaderField?, Bool) {
+                         maxString: Int) throws(HPACKDecodingError) -> (HPACKHeaderField?, HTTP2FieldMark) {
         let nameIndex = try integer(block, &offset, prefixBits: prefixBits)
-        let name = nameIndex == 0 ? try string(block, &offset, maxString) : try entry(nameIndex).name
-        let value = try string(block, &offset, maxString)
-        guard let name, let value else { return (nil, false) }
-        return (HPACKHeaderField(name: name, value: value), nameIndex != 0 && nameIsValid(nameIndex))
+        var nameMark = HTTP2FieldMark()
+        let name: [UInt8]?
+        var unused = false
+        if nameIndex == 0 {
+            name = try string(block, &offset, maxString, valueIsValid: &unused)
+        } else {
+            name = try entry(nameIndex).name
+            nameMark = mark(nameIndex)
+        }
+        var valueIsValid = false
+        let value = try string(block, &offset, maxString, valueIsValid: &valueIsValid)
+        guard let name, let value else { return (nil, HTTP2FieldMark()) }
+        return (HPACKHeaderField(name: name, value: value),
+                HTTP2FieldMark(nameIsValid: nameMark.nameIsValid, valueIsValid: valueIsValid,
+                               kind: valueIsValid ? nameMark.kind : .unmarked))
     }
 
     private func integer(_ block: UnsafeRawBufferPointer, _ offset: inout Int, prefixBits: Int) throws(HPACKDecodingError) -> Int {
@@ -174,7 +182,10 @@ public struct HPACKDecoder: Sendable {
     /// nil for a string longer than `maxLength`: `offset` is past it (the primitive advances before
     /// it refuses), so the rest of the block still decodes and the dynamic table stays in sync.
     /// A string whose representation is one of the last few decoded is that one's array again.
-    private mutating func string(_ block: UnsafeRawBufferPointer, _ offset: inout Int, _ maxLength: Int) throws(HPACKDecodingError) -> [UInt8]? {
+    /// `valueIsValid`: set to whether the string passes the HTTP/2 value rule
+    /// (`HTTP2HeaderValidator.isValidValue`), remembered with a recent literal.
+    private mutating func string(_ block: UnsafeRawBufferPointer, _ offset: inout Int, _ maxLength: Int,
+                                 valueIsValid: inout Bool) throws(HPACKDecodingError) -> [UInt8]? {
         let start = offset
         var end = offset
         // (Only while any remembered literal fits `maxLength`: a hit then returns what decoding would.)
@@ -185,13 +196,19 @@ public struct HPACKDecoder: Sendable {
             let representation = UnsafeRawBufferPointer(rebasing: block[start..<end])
             if let known = recentLiterals.decoded(representation) {
                 offset = end
-                return known
+                valueIsValid = known.isValidValue
+                return known.array
             }
             let decoded = try decodeString(block, &offset, maxLength)
-            if let decoded { recentLiterals.remember(representation, decoded: decoded) }
+            if let decoded {
+                valueIsValid = HTTP2HeaderValidator.isValidValue(decoded)
+                recentLiterals.remember(representation, decoded: decoded, isValidValue: valueIsValid)
+            }
             return decoded
         }
-        return try decodeString(block, &offset, maxLength)
+        let decoded = try decodeString(block, &offset, maxLength)
+        valueIsValid = decoded.map { HTTP2HeaderValidator.isValidValue($0) } ?? false
+        return decoded
     }
 
     private func decodeString(_ block: UnsafeRawBufferPointer, _ offset: inout Int, _ maxLength: Int) throws(HPACKDecodingError) -> [UInt8]? {
@@ -217,11 +234,13 @@ struct RecentLiterals: Sendable {
 
     private var representations: [[UInt8]] = Array(repeating: [], count: slotCount)
     private var arrays: [[UInt8]] = Array(repeating: [], count: slotCount)
+    /// Per slot: the array passes the HTTP/2 value rule (`HTTP2HeaderValidator.isValidValue`).
+    private var valid: [Bool] = Array(repeating: false, count: slotCount)
     /// The slot the next literal replaces (round robin).
     private var next = 0
 
     /// The array of a literal with exactly that representation, if it is one of the last few.
-    func decoded(_ representation: UnsafeRawBufferPointer) -> [UInt8]? {
+    func decoded(_ representation: UnsafeRawBufferPointer) -> (array: [UInt8], isValidValue: Bool)? {
         guard let base = representation.baseAddress, !representation.isEmpty else { return nil }
         let slot: Int? = representations.withUnsafeBufferPointer { known in
             for i in 0..<Self.slotCount where known[i].count == representation.count {
@@ -230,12 +249,13 @@ struct RecentLiterals: Sendable {
             return nil
         }
         guard let slot else { return nil }
-        return arrays[slot]
+        return (arrays[slot], valid[slot])
     }
 
-    mutating func remember(_ representation: UnsafeRawBufferPointer, decoded: [UInt8]) {
+    mutating func remember(_ representation: UnsafeRawBufferPointer, decoded: [UInt8], isValidValue: Bool) {
         representations[next] = Array(representation)
         arrays[next] = decoded
+        valid[next] = isValidValue
         next = (next + 1) % Self.slotCount
     }
 }

@@ -129,7 +129,7 @@ struct HTTP2RequestValidationTests {
     }
 
     /// The decoder marks the values it knows pass the value rule: every static entry's, a dynamic
-    /// entry's found valid when it was inserted (the literal that inserts it too), and no other.
+    /// entry's found valid when it was inserted, a literal's checked as it was decoded.
     /// A bad value is refused again when referenced; an entry evicted and replaced at the same
     /// index has the new entry's mark, not the old one's.
     @Test func valuesFromTheTablesAreCheckedOnce() throws {
@@ -144,11 +144,12 @@ struct HTTP2RequestValidationTests {
         let fields = [HPACKHeaderField(name: ":method", value: "GET"), HPACKHeaderField(name: "x-ok", value: "1"),
                       HPACKHeaderField(name: "x-cr", value: "a\rb"), HPACKHeaderField(name: "x-sp", value: " b"),
                       HPACKHeaderField(name: "x-plain", value: "3", neverIndexed: true)]
+        // x-plain's value, a literal's, is checked as it is decoded.
         encoder.encode(fields, into: &block)
-        #expect(try decoder.decode(block).checkedValues == 0b00011)
+        #expect(try decoder.decode(block).checkedValues == 0b10011)
         block = []
         encoder.encode(fields, into: &block)
-        #expect(try decoder.decode(block).checkedValues == 0b00011)
+        #expect(try decoder.decode(block).checkedValues == 0b10011)
         for (index, valid) in [(1, false), (2, false), (3, true)] {
             #expect(decoder.table.valueIsValid(at: index) == valid, "entry \(index)")
         }
@@ -224,6 +225,16 @@ struct HTTP2RequestValidationTests {
         try refused([0x82, 0x86, 0x84, 0x01, 0x01] + Array("a".utf8) + [0xc2], "host other than :authority a")
         try refused(get + [0xc3, 0xc4], "content-length 2 and 1")
         #expect(try request(get + [0xc4, 0xc4]).get().contentLength == 1)
+
+        // A literal value under a table name (not indexed: nghttp2's :path) has the name's kind when
+        // the value is valid (checked once per recent literal), none when not: refused every time.
+        #expect(try decoder.decode([0x82, 0x86, 0x04, 0x02] + Array("/x".utf8)).kinds == 0x5_3_2)
+        let spaced: [UInt8] = [0x82, 0x86, 0x04, 0x03] + Array("/x ".utf8)
+        #expect(try decoder.decode(spaced).kinds == 0x0_3_2)
+        try refused(spaced, ":path with a trailing space")
+        try refused(spaced, ":path with a trailing space, again")
+        guard case .success(let x) = try request([0x82, 0x86, 0x04, 0x02] + Array("/x".utf8)) else { Issue.record("/x refused"); return }
+        #expect(x.path == "/x")
 
         // Replaced at index 62 in a 64-byte table: "x-a: 1" (36) evicted by "connection: x" (43).
         decoder = HPACKDecoder(maxTableSize: 64)
