@@ -86,7 +86,7 @@ enum HTTP2RequestMapping {
             let regular = request.regularStart..<list.count
             var hasHost = false, cookies = 0
             for i in regular {
-                if list[i].name == Names.host { hasHost = true } else if list[i].name == Names.cookie { cookies += 1 }
+                if isName(list[i].name, "host") { hasHost = true } else if isName(list[i].name, "cookie") { cookies += 1 }
             }
             if !hasHost, let authority = request.pseudo(.authority) {
                 builder.add(tokenName: Names.host, value: authority, cache: &cache)
@@ -94,7 +94,7 @@ enum HTTP2RequestMapping {
             var joined: [UInt8] = []
             if cookies > 1 {
                 var first = true
-                for i in regular where list[i].name == Names.cookie {
+                for i in regular where isName(list[i].name, "cookie") {
                     if !first { joined.append(contentsOf: Names.crumbSeparator) }
                     first = false
                     joined.append(contentsOf: list[i].value)
@@ -102,18 +102,30 @@ enum HTTP2RequestMapping {
             }
             var cookieWritten = false
             for i in regular {
-                let name = list[i].name
-                if name == Names.contentLength { continue }
-                if isWebSocket && (name == Names.secWebSocketKey || name == Names.secWebSocketVersion) { continue }
-                if cookies > 1 && name == Names.cookie {
+                if isName(list[i].name, "content-length") { continue }
+                if isWebSocket && (isName(list[i].name, "sec-websocket-key") || isName(list[i].name, "sec-websocket-version")) {
+                    continue
+                }
+                if cookies > 1 && isName(list[i].name, "cookie") {
                     if cookieWritten { continue }   // in the joined field already
                     cookieWritten = true
-                    joined.withUnsafeBytes { v in name.withUnsafeBytes { n in builder.add(tokenName: n, value: v) } }
+                    joined.withUnsafeBytes { v in Names.cookie.withUnsafeBytes { n in builder.add(tokenName: n, value: v) } }
                     continue
                 }
                 // The session validated the name as a lowercase token: not read again.
-                builder.add(tokenName: name, value: list[i].value, cache: &cache)
+                builder.add(tokenName: list[i].name, value: list[i].value, cache: &cache)
             }
+        }
+    }
+
+    /// Whether `name` is exactly `literal`: the lengths first (most names differ there), no
+    /// array for the literal (a static array is a lazy global, checked on every access).
+    @inline(__always)
+    private static func isName(_ name: [UInt8], _ literal: StaticString) -> Bool {
+        guard name.count == literal.utf8CodeUnitCount else { return false }
+        return name.withUnsafeBufferPointer { bytes in
+            for i in 0..<bytes.count where bytes[i] != literal.utf8Start[i] { return false }
+            return true
         }
     }
 
@@ -122,9 +134,6 @@ enum HTTP2RequestMapping {
         static let slash = Array("/".utf8)
         static let host = Array("host".utf8)
         static let cookie = Array("cookie".utf8)
-        static let contentLength = Array("content-length".utf8)
-        static let secWebSocketKey = Array("sec-websocket-key".utf8)
-        static let secWebSocketVersion = Array("sec-websocket-version".utf8)
         static let crumbSeparator = Array("; ".utf8)
     }
 }
