@@ -41,7 +41,49 @@ public struct HTTPRequestHeadBuilder {
 
     private init(limits: HTTPParserLimits, fieldCapacity: Int) {
         self.limits = limits
-        headers.fields.reserveCapacity(fieldCapacity)
+        self.fieldCapacity = fieldCapacity
+    }
+
+    /// Room reserved for the fields at the first one (not at once: a head that adopts remembered
+    /// fields, `adoptRememberedFields`, never needs an array of its own).
+    private let fieldCapacity: Int
+
+    @inline(__always)
+    private mutating func append(name: String, value: String) {
+        if headers.fields.capacity == 0 { headers.fields.reserveCapacity(fieldCapacity) }
+        headers.add(name: name, value: value)
+    }
+
+    /// The bytes counted so far (the request line's and the fields'): what `rememberFields` is
+    /// told at the start of the fields.
+    public var countedBytes: Int { blockBytes }
+
+    /// Takes the fields a request made of exactly the same arrays made before (`FieldStringCache`
+    /// remembers the last such set, `rememberFields`): the same header list (shared), the same
+    /// cross-field state, the same counts. Only before any field was added, and only when the
+    /// counts stay within the limits (a head over them takes the field-by-field way, which finds
+    /// the limit where the parser would). False: add the fields one by one.
+    /// `cache` is `inout` only to be read in place: passed by value, the whole cache was copied.
+    public mutating func adoptRememberedFields(_ cache: inout FieldStringCache) -> Bool {
+        guard fieldCount == 0, headers.fields.isEmpty, scanError == nil, parseError == nil,
+              let count = cache.fieldsMemo?.fieldCount, let bytes = cache.fieldsMemo?.fieldBytes,
+              count <= limits.maxHeaderCount, blockBytes + bytes + 2 <= limits.maxHeaderBlockSize else {
+            return false
+        }
+        fieldCount = count
+        blockBytes += bytes
+        fieldState = cache.fieldsMemo!.fieldState
+        headers = cache.fieldsMemo!.headers
+        return true
+    }
+
+    /// Remembers the fields added since `countedBytes` was `bytesBefore` (all of them: none were
+    /// added before) as made of `arrays` (each field's name and value, in order), for
+    /// `adoptRememberedFields`. Only a set that raised no error is remembered.
+    public func rememberFields(in cache: inout FieldStringCache, arrays: [[UInt8]], bytesBefore: Int) {
+        guard scanError == nil, parseError == nil, arrays.count == 2 * fieldCount else { return }
+        cache.rememberFields(FieldStringCache.FieldsMemo(headers: headers, fieldState: fieldState, fieldCount: fieldCount,
+                                                         fieldBytes: blockBytes - bytesBefore), arrays: arrays)
     }
 
     private mutating func startLine(method: UnsafeRawBufferPointer, target: UnsafeRawBufferPointer) {
@@ -101,7 +143,7 @@ public struct HTTPRequestHeadBuilder {
         }
         let valueString = FieldValueBytes.string(value)
         if let e = fieldState.note(name: name, value: value, valueString: valueString) { parseError = e; return }
-        headers.add(name: CommonStrings.fieldName(name), value: valueString)
+        append(name: CommonStrings.fieldName(name), value: valueString)
     }
 
     /// `add(tokenName:value:)` for a field held as arrays that recur from request to request (an
@@ -131,7 +173,7 @@ public struct HTTPRequestHeadBuilder {
                 }
             }
             if let error { parseError = error; return }
-            headers.add(name: nameString, value: valueString)
+            append(name: nameString, value: valueString)
             return
         }
         name.withUnsafeBytes { n in
@@ -154,7 +196,7 @@ public struct HTTPRequestHeadBuilder {
                                                        isValidAuthority: isValidAuthority), at: slot.index)
                 }
                 if let e = fieldState.note(name: n, value: trimmed, valueString: valueString) { parseError = e; return }
-                headers.add(name: nameString, value: valueString)
+                append(name: nameString, value: valueString)
             }
         }
     }
@@ -286,6 +328,37 @@ public struct FieldStringCache {
                 return (stamps.withUnsafeBufferPointer { $0[pair] <= $0[pair + 1] } ? pair : pair + 1, false)
             }
         }
+    }
+
+    /// What the last request's fields made, when every one was added from arrays: the arrays (held,
+    /// as above) and their addresses in order, name then value for each field.
+    struct FieldsMemo {
+        var headers: HTTPHeaders
+        var fieldState: FieldState
+        var fieldCount: Int
+        var fieldBytes: Int
+    }
+    private(set) var fieldsMemo: FieldsMemo?
+    private var memoArrays: [[UInt8]] = []
+    private var memoKeys: [UInt] = []
+
+    /// How many arrays the remembered fields were made of (two per field), -1 for none. (The
+    /// `mutating` readers here are read in place through the caller's `inout`; non-mutating, the
+    /// caller's closure copied the whole cache for each call.)
+    public mutating func rememberedArrayCount() -> Int { fieldsMemo == nil ? -1 : memoKeys.count }
+
+    /// Whether the remembered fields' array `i` is exactly `array` (the same storage).
+    @inline(__always)
+    public mutating func rememberedArray(_ i: Int, is array: [UInt8]) -> Bool {
+        memoKeys.withUnsafeBufferPointer { $0[i] } == Self.key(array)
+    }
+
+    mutating func rememberFields(_ memo: FieldsMemo, arrays: [[UInt8]]) {
+        // Bounded as the slots are: at most 32 fields of at most 1 KiB each are held.
+        guard arrays.count <= 64, arrays.allSatisfy({ $0.count <= Self.maxValueCount }) else { fieldsMemo = nil; return }
+        fieldsMemo = memo
+        memoArrays = arrays
+        memoKeys = arrays.map { Self.key($0) }
     }
 
     /// The line made from exactly these two arrays before, if it is one of the last few.

@@ -49,7 +49,8 @@ enum HTTP2RequestMapping {
             if let length = request.contentLength { builder.add(name: "content-length", value: String(length)) }
             else { builder.add(name: "transfer-encoding", value: "chunked") }
         }
-        addFields(request, to: &builder, isWebSocket: isWebSocket, cache: &cache)
+        addFields(request, to: &builder, isWebSocket: isWebSocket, cache: &cache,
+                  canRemember: !hasBody && !isUpgrade)
         do throws(HTTPParseError) {
             return .success(Mapped(head: try builder.finish(), isTunnel: isTunnel, hasBody: hasBody))
         } catch {
@@ -80,15 +81,38 @@ enum HTTP2RequestMapping {
     ///
     /// The fields are read in place through a buffer pointer: iterating the list's slice copied
     /// every field on each of the passes (a retain and release of its name and value).
+    ///
+    /// `canRemember`: no field was added before these (no body, no upgrade). Then a request whose
+    /// fields are exactly the arrays of the last such request (a client repeating its fields from
+    /// its HPACK table) takes what they made (`adoptRememberedFields`); else they are added one by
+    /// one and remembered for the next request.
     private static func addFields(_ request: HTTP2RequestHead, to builder: inout HTTPRequestHeadBuilder, isWebSocket: Bool,
-                                  cache: inout FieldStringCache) {
+                                  cache: inout FieldStringCache, canRemember: Bool) {
         request.list.withUnsafeBufferPointer { list in
             let regular = request.regularStart..<list.count
-            var hasHost = false, cookies = 0
+            var hasHost = false, cookies = 0, hasLength = false
             for i in regular {
                 if isName(list[i].name, "host") { hasHost = true } else if isName(list[i].name, "cookie") { cookies += 1 }
+                else if isName(list[i].name, "content-length") { hasLength = true }
             }
-            if !hasHost, let authority = request.pseudo(.authority) {
+            let authority = hasHost ? nil : request.pseudo(.authority)
+            // Fields added as they arrived, each name and value one array: the ones that can be remembered.
+            let rememberable = canRemember && cookies <= 1 && !hasLength && !isWebSocket
+            if rememberable {
+                var same = cache.rememberedArrayCount() == 2 * (regular.count + (authority == nil ? 0 : 1))
+                var k = 0
+                if same, let authority {
+                    same = cache.rememberedArray(0, is: Names.host) && cache.rememberedArray(1, is: authority)
+                    k = 2
+                }
+                for i in regular where same {
+                    same = cache.rememberedArray(k, is: list[i].name) && cache.rememberedArray(k + 1, is: list[i].value)
+                    k += 2
+                }
+                if same && builder.adoptRememberedFields(&cache) { return }
+            }
+            let bytesBefore = builder.countedBytes
+            if let authority {
                 builder.add(tokenName: Names.host, value: authority, cache: &cache)
             }
             var joined: [UInt8] = []
@@ -114,6 +138,13 @@ enum HTTP2RequestMapping {
                 }
                 // The session validated the name as a lowercase token: not read again.
                 builder.add(tokenName: list[i].name, value: list[i].value, cache: &cache)
+            }
+            if rememberable {
+                var arrays: [[UInt8]] = []
+                arrays.reserveCapacity(2 * (regular.count + 1))
+                if let authority { arrays.append(Names.host); arrays.append(authority) }
+                for i in regular { arrays.append(list[i].name); arrays.append(list[i].value) }
+                builder.rememberFields(in: &cache, arrays: arrays, bytesBefore: bytesBefore)
             }
         }
     }

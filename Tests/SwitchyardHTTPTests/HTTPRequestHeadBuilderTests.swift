@@ -166,6 +166,55 @@ struct HTTPRequestHeadBuilderTests {
         }
     }
 
+    /// A set of fields remembered (`rememberFields`) is adopted whole only by a builder that has
+    /// no field yet and stays within the limits, and gives the head the fields give one by one;
+    /// a set that raised an error is not remembered; the arrays are compared by storage.
+    @Test func rememberedFieldsAreAdoptedOnlyWhenTheSame() {
+        var cache = FieldStringCache()
+        let fields = [(Array("host".utf8), Array("a.test".utf8)), (Array("accept".utf8), Array("*/*".utf8)),
+                      (Array("connection".utf8), Array("close".utf8))]
+        let arrays = fields.flatMap { [$0.0, $0.1] }
+        func builder(_ limits: HTTPParserLimits = HTTPParserLimits()) -> HTTPRequestHeadBuilder {
+            HTTPRequestHeadBuilder(method: Array("GET".utf8), target: Array("/".utf8), limits: limits, cache: &cache)
+        }
+        var count = cache.rememberedArrayCount()
+        #expect(count == -1)
+        var first = builder()
+        let before = first.countedBytes
+        for (name, value) in fields { first.add(tokenName: name, value: value, cache: &cache) }
+        first.rememberFields(in: &cache, arrays: arrays, bytesBefore: before)
+        count = cache.rememberedArrayCount()
+        #expect(count == 6)
+        for (i, array) in arrays.enumerated() {
+            let same = cache.rememberedArray(i, is: array)
+            #expect(same)
+        }
+        let copy = cache.rememberedArray(1, is: Array("a.test".utf8))
+        #expect(!copy, "another array with the same bytes")
+        let expected = try? first.finish()
+        var second = builder()
+        let adoptedWhole = second.adoptRememberedFields(&cache)
+        #expect(adoptedWhole)
+        let adopted = try? second.finish()
+        #expect(adopted != nil && adopted == expected && adopted?.keepAlive == false && adopted?.host == "a.test")
+        // A builder with a field already, or limits the set would cross, takes the fields one by one.
+        var third = builder()
+        third.add(tokenName: fields[1].0, value: fields[1].1, cache: &cache)
+        let thirdAdopted = third.adoptRememberedFields(&cache)
+        #expect(!thirdAdopted)
+        var fourth = builder(HTTPParserLimits(maxHeaderCount: 2))
+        let fourthAdopted = fourth.adoptRememberedFields(&cache)
+        #expect(!fourthAdopted)
+        // An erroneous set (two Host fields) is not remembered.
+        var fifth = builder()
+        let twice = [fields[0], fields[0]]
+        let bytes = fifth.countedBytes
+        for (name, value) in twice { fifth.add(tokenName: name, value: value, cache: &cache) }
+        fifth.rememberFields(in: &cache, arrays: twice.flatMap { [$0.0, $0.1] }, bytesBefore: bytes)
+        count = cache.rememberedArrayCount()
+        #expect(count == 6, "the earlier set stays")
+    }
+
     /// Request lines are cached by the identity of the method's and the target's arrays: a
     /// changed target is read again, a refused one is refused every time, and the limits apply
     /// to a cached line as to a new one.
