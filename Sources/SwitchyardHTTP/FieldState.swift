@@ -29,13 +29,16 @@ struct FieldState {
 
     /// Notes one field; returns an error for a field that is invalid on its own. `valueString` is
     /// the value as it goes into the header list (kept for Host rather than built twice).
-    mutating func note(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, valueString: String) -> HTTPParseError? {
+    /// `validAuthority`: the caller found `value` a valid authority already (a Host value it has
+    /// seen before, `FieldStringCache`): not read again.
+    mutating func note(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, valueString: String,
+                       validAuthority: Bool = false) -> HTTPParseError? {
         guard let known = Self.classify(name) else { return nil }
         switch known {
         case .host:
             hostCount += 1
             if hostCount > 1 { return .badRequest("more than one Host header") }
-            if !RequestLine.isValidAuthority(value) { return .badRequest("invalid Host header") }
+            if !validAuthority && !RequestLine.isValidAuthority(value) { return .badRequest("invalid Host header") }
             host = valueString
         case .contentLength:
             return noteContentLength(value)

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Why a header block cannot be decoded (RFC 7541 §3.3, §6). Any of these is a connection error
 /// of type COMPRESSION_ERROR (RFC 9113 §4.3): the shared dynamic table can no longer be trusted.
 public enum HPACKDecodingError: Error, Equatable, Sendable {
@@ -19,6 +21,17 @@ public struct HPACKDecodedBlock: Equatable, Sendable {
     /// is known to pass the HTTP/2 field-name rule (every static entry's; a dynamic entry's that
     /// passed it when inserted). The request validator does not read those names again.
     public var checkedNames: UInt64 = 0
+    /// Bit `i` set: the value of `fields[i]` (of the first 64) is known to pass the HTTP/2
+    /// field-value rule (`HTTP2HeaderValidator.isValidValue`): a static entry's, a dynamic entry's
+    /// found valid when inserted, a literal's checked as it was inserted. Not read again.
+    public var checkedValues: UInt64 = 0
+    /// Four bits per field for the first 16: its `HTTP2FieldMark.Kind` when its name and value are
+    /// known valid and its kind needs no look at its bytes (a pseudo-header's slot, a plain regular
+    /// field), 0 otherwise. The validator takes a marked field on its mark alone.
+    public var kinds: UInt64 = 0
+
+    /// The kind of `fields[i]` (see `kinds`).
+    public func kind(at i: Int) -> HTTP2FieldMark.Kind { HTTP2FieldMark.kind(in: kinds, at: i) }
 }
 
 /// HPACK decoder (RFC 7541 §3, §6) for one connection direction.
@@ -37,6 +50,10 @@ public struct HPACKDecoder: Sendable {
     /// `HPACKStaticTable.fields`, held here: a read of the global costs a `swift_once` check, and
     /// the decoder reads it two or three times per field.
     private let staticFields = HPACKStaticTable.fields
+    private var recentLiterals = RecentLiterals()
+    /// The static entries' marks (`HTTP2FieldMark`), by index - 1.
+    private let staticMarks = HPACKDecoder.staticTableMarks
+    static let staticTableMarks: [HTTP2FieldMark] = HPACKStaticTable.fields.map { HTTP2HeaderValidator.mark($0, nameKnownValid: false) }
 
     public init(maxTableSize: Int = 4096, maxHeaderListSize: Int = 64 << 10) {
         self.table = HPACKDynamicTable(maxSize: maxTableSize)
@@ -56,21 +73,24 @@ public struct HPACKDecoder: Sendable {
         var fieldSeen = false
         // The largest string worth materialising: anything longer would exceed the list anyway.
         let maxString = max(maxHeaderListSize, maxTableSize)
-        var checkedNames: UInt64 = 0
+        var checkedNames: UInt64 = 0, checkedValues: UInt64 = 0, kinds: UInt64 = 0
         while offset < block.count {
             let byte = block[offset]
             let field: HPACKHeaderField?
-            let nameChecked: Bool
+            var mark: HTTP2FieldMark
             if byte & 0x80 != 0 {                       // §6.1 indexed
                 let index = try integer(block, &offset, prefixBits: 7)
                 field = try entry(index)
-                nameChecked = nameIsValid(index)
+                mark = self.mark(index)
             } else if byte & 0xc0 == 0x40 {             // §6.2.1 literal with incremental indexing
-                (field, nameChecked) = try literal(block, &offset, prefixBits: 6, maxString: maxString)
+                let literalMark: HTTP2FieldMark
+                (field, literalMark) = try literal(block, &offset, prefixBits: 6, maxString: maxString)
                 // A string too long to keep is larger than the table too: §4.4 empties it. A new
-                // name is checked once here, for every later reference to the entry.
+                // name and a new value are checked once here, for every later reference to the entry.
+                mark = HTTP2FieldMark()
                 if let field {
-                    table.insert(field, nameIsValid: nameChecked || HTTP2HeaderValidator.isValidName(field.name))
+                    mark = HTTP2HeaderValidator.mark(field, nameKnownValid: literalMark.nameIsValid)
+                    table.insert(field, mark: mark)
                 } else {
                     table.removeAll()
                 }
@@ -82,7 +102,7 @@ public struct HPACKDecoder: Sendable {
                 continue
             } else {                                    // §6.2.2 without indexing, §6.2.3 never indexed
                 var plain: HPACKHeaderField?
-                (plain, nameChecked) = try literal(block, &offset, prefixBits: 4, maxString: maxString)
+                (plain, mark) = try literal(block, &offset, prefixBits: 4, maxString: maxString)
                 plain?.neverIndexed = byte & 0x10 != 0
                 field = plain
             }
@@ -96,11 +116,16 @@ public struct HPACKDecoder: Sendable {
             listSize += field.hpackSize
             if listSize > maxHeaderListSize { exceeded = true }
             if !exceeded {
-                if nameChecked && fields.count < 64 { checkedNames |= 1 << UInt64(fields.count) }
+                if fields.count < 64 {
+                    if mark.nameIsValid { checkedNames |= 1 << UInt64(fields.count) }
+                    if mark.valueIsValid { checkedValues |= 1 << UInt64(fields.count) }
+                    if fields.count < 16 { kinds |= UInt64(mark.kind.rawValue) << UInt64(4 * fields.count) }
+                }
                 fields.append(field)
             }
         }
-        return HPACKDecodedBlock(fields: fields, exceedsListSize: exceeded, listSize: listSize, checkedNames: checkedNames)
+        return HPACKDecodedBlock(fields: fields, exceedsListSize: exceeded, listSize: listSize, checkedNames: checkedNames,
+                                 checkedValues: checkedValues, kinds: kinds)
     }
 
     /// Decodes a byte array (the session's assembled blocks, tests and tools). In place: a copy
@@ -120,21 +145,34 @@ public struct HPACKDecoder: Sendable {
         return table[index - staticCount]
     }
 
-    /// Whether the name of entry `index` (a valid index) is known to pass the HTTP/2 name rule:
-    /// every static entry's does; a dynamic entry's if it did when inserted.
-    private func nameIsValid(_ index: Int) -> Bool {
-        index <= staticFields.count || table.nameIsValid(at: index - staticFields.count)
+    /// The mark of entry `index` (a valid index): a static entry's computed once (every static
+    /// name and value passes the HTTP/2 rules), a dynamic entry's when it was inserted.
+    private func mark(_ index: Int) -> HTTP2FieldMark {
+        index <= staticMarks.count ? staticMarks[index - 1] : table.mark(at: index - staticMarks.count)
     }
 
-    /// A literal field (nil when its name or value is longer than `maxString`: skipped, not kept),
-    /// and whether its name came from an entry whose name is known valid (`nameIsValid`).
-    private func literal(_ block: UnsafeRawBufferPointer, _ offset: inout Int, prefixBits: Int,
-                         maxString: Int) throws(HPACKDecodingError) -> (HPACKHeaderField?, Bool) {
+    /// A literal field (nil when its name or value is longer than `maxString`: skipped, not kept)
+    /// and its mark: the name valid when it came from an entry whose name is marked valid, the
+    /// value as checked (once per recent literal, see `RecentLiterals`), and the name's entry's
+    /// kind when both are valid (a kind is the name's: a pseudo-header's slot, or plain).
+    private mutating func literal(_ block: UnsafeRawBufferPointer, _ offset: inout Int, prefixBits: Int,
+                         maxString: Int) throws(HPACKDecodingError) -> (HPACKHeaderField?, HTTP2FieldMark) {
         let nameIndex = try integer(block, &offset, prefixBits: prefixBits)
-        let name = nameIndex == 0 ? try string(block, &offset, maxString) : try entry(nameIndex).name
-        let value = try string(block, &offset, maxString)
-        guard let name, let value else { return (nil, false) }
-        return (HPACKHeaderField(name: name, value: value), nameIndex != 0 && nameIsValid(nameIndex))
+        var nameMark = HTTP2FieldMark()
+        let name: [UInt8]?
+        var unused = false
+        if nameIndex == 0 {
+            name = try string(block, &offset, maxString, valueIsValid: &unused)
+        } else {
+            name = try entry(nameIndex).name
+            nameMark = mark(nameIndex)
+        }
+        var valueIsValid = false
+        let value = try string(block, &offset, maxString, valueIsValid: &valueIsValid)
+        guard let name, let value else { return (nil, HTTP2FieldMark()) }
+        return (HPACKHeaderField(name: name, value: value),
+                HTTP2FieldMark(nameIsValid: nameMark.nameIsValid, valueIsValid: valueIsValid,
+                               kind: valueIsValid ? nameMark.kind : .unmarked))
     }
 
     private func integer(_ block: UnsafeRawBufferPointer, _ offset: inout Int, prefixBits: Int) throws(HPACKDecodingError) -> Int {
@@ -143,10 +181,81 @@ public struct HPACKDecoder: Sendable {
 
     /// nil for a string longer than `maxLength`: `offset` is past it (the primitive advances before
     /// it refuses), so the rest of the block still decodes and the dynamic table stays in sync.
-    private func string(_ block: UnsafeRawBufferPointer, _ offset: inout Int, _ maxLength: Int) throws(HPACKDecodingError) -> [UInt8]? {
+    /// A string whose representation is one of the last few decoded is that one's array again.
+    /// `valueIsValid`: set to whether the string passes the HTTP/2 value rule
+    /// (`HTTP2HeaderValidator.isValidValue`), remembered with a recent literal.
+    private mutating func string(_ block: UnsafeRawBufferPointer, _ offset: inout Int, _ maxLength: Int,
+                                 valueIsValid: inout Bool) throws(HPACKDecodingError) -> [UInt8]? {
+        let start = offset
+        var end = offset
+        // (Only while any remembered literal fits `maxLength`: a hit then returns what decoding would.)
+        if maxLength >= RecentLiterals.maxRepresentationCount * 8 / 5,
+           let length = try? HPACKPrimitives.decodeInteger(block, offset: &end, prefixBits: 7),
+           length <= block.count - end, end + length - start <= RecentLiterals.maxRepresentationCount {
+            end += length
+            let representation = UnsafeRawBufferPointer(rebasing: block[start..<end])
+            if let known = recentLiterals.decoded(representation) {
+                offset = end
+                valueIsValid = known.isValidValue
+                return known.array
+            }
+            let decoded = try decodeString(block, &offset, maxLength)
+            if let decoded {
+                valueIsValid = HTTP2HeaderValidator.isValidValue(decoded)
+                recentLiterals.remember(representation, decoded: decoded, isValidValue: valueIsValid)
+            }
+            return decoded
+        }
+        let decoded = try decodeString(block, &offset, maxLength)
+        valueIsValid = decoded.map { HTTP2HeaderValidator.isValidValue($0) } ?? false
+        return decoded
+    }
+
+    private func decodeString(_ block: UnsafeRawBufferPointer, _ offset: inout Int, _ maxLength: Int) throws(HPACKDecodingError) -> [UInt8]? {
         do { return try HPACKPrimitives.decodeString(block, offset: &offset, maxLength: maxLength) } catch {
             if case .stringTooLong = error { return nil }
             throw .primitive(error)
         }
+    }
+}
+
+/// The last few string literals a decoder read (each one's whole representation: its length
+/// prefix with the Huffman flag, and its bytes) and the array each became.
+///
+/// A client may send the same literal on every request: nghttp2's clients (curl, h2load) never
+/// index `:path`, so a client asking for one resource again and again sends its Huffman code
+/// each time. A repeat is the array made the first time: no Huffman decoding, no allocation,
+/// and the same array, which the gateway's caches keyed by an array's identity then recognise.
+/// The representation is compared byte for byte, so the array is the one its bytes decode to.
+struct RecentLiterals: Sendable {
+    static let slotCount = 4
+    /// Longer literals are not kept (a cookie, a token): they rarely repeat and would pin memory.
+    static let maxRepresentationCount = 128
+
+    private var representations: [[UInt8]] = Array(repeating: [], count: slotCount)
+    private var arrays: [[UInt8]] = Array(repeating: [], count: slotCount)
+    /// Per slot: the array passes the HTTP/2 value rule (`HTTP2HeaderValidator.isValidValue`).
+    private var valid: [Bool] = Array(repeating: false, count: slotCount)
+    /// The slot the next literal replaces (round robin).
+    private var next = 0
+
+    /// The array of a literal with exactly that representation, if it is one of the last few.
+    func decoded(_ representation: UnsafeRawBufferPointer) -> (array: [UInt8], isValidValue: Bool)? {
+        guard let base = representation.baseAddress, !representation.isEmpty else { return nil }
+        let slot: Int? = representations.withUnsafeBufferPointer { known in
+            for i in 0..<Self.slotCount where known[i].count == representation.count {
+                if known[i].withUnsafeBytes({ memcmp($0.baseAddress!, base, representation.count) == 0 }) { return i }
+            }
+            return nil
+        }
+        guard let slot else { return nil }
+        return (arrays[slot], valid[slot])
+    }
+
+    mutating func remember(_ representation: UnsafeRawBufferPointer, decoded: [UInt8], isValidValue: Bool) {
+        representations[next] = Array(representation)
+        arrays[next] = decoded
+        valid[next] = isValidValue
+        next = (next + 1) % Self.slotCount
     }
 }

@@ -10,9 +10,10 @@
 public struct HPACKDynamicTable: Sendable {
     private var storage: [HPACKHeaderField] = []
     private var keys: [Key] = []
-    /// Per entry: its name passed the HTTP/2 field-name rule when the decoder inserted it
-    /// (`HTTP2HeaderValidator.isValidName`), so a reference to it needs no second look.
-    private var namesValid: [Bool] = []
+    /// Per entry: what the decoder found out about it when it inserted it (`HTTP2FieldMark`: its
+    /// name and its value pass the HTTP/2 rules, the kind of field it is), so a reference to it
+    /// needs no second look.
+    private var marks: [UInt8] = []
     private var start = 0
     /// Sum of the entries' sizes.
     public private(set) var size = 0
@@ -45,14 +46,14 @@ public struct HPACKDynamicTable: Sendable {
         changeCount &+= 1
         storage.removeAll(keepingCapacity: true)
         keys.removeAll(keepingCapacity: true)
-        namesValid.removeAll(keepingCapacity: true)
+        marks.removeAll(keepingCapacity: true)
         start = 0
         size = 0
     }
 
     /// Adds `field` as the newest entry (§4.4): an entry larger than the table empties it and is not added.
-    /// `nameIsValid`: the decoder found the name valid for HTTP/2 (see `nameIsValid(at:)`).
-    public mutating func insert(_ field: HPACKHeaderField, nameIsValid: Bool = false) {
+    /// `mark`: what the decoder found out about the field (`HTTP2FieldMark`; see `mark(at:)`).
+    public mutating func insert(_ field: HPACKHeaderField, mark: HTTP2FieldMark = HTTP2FieldMark()) {
         changeCount &+= 1
         let entrySize = field.hpackSize
         guard entrySize <= maxSize else {
@@ -64,14 +65,20 @@ public struct HPACKDynamicTable: Sendable {
         stored.neverIndexed = false
         storage.append(stored)
         keys.append(stored.name.withUnsafeBufferPointer { n in stored.value.withUnsafeBufferPointer { Key(name: n, value: $0) } })
-        namesValid.append(nameIsValid)
+        marks.append(mark.rawValue)
         size += entrySize
     }
 
-    /// Whether entry `index` (1 = newest) was inserted with `nameIsValid`.
-    public func nameIsValid(at index: Int) -> Bool {
-        namesValid[namesValid.count - index]
+    /// The mark entry `index` (1 = newest) was inserted with.
+    public func mark(at index: Int) -> HTTP2FieldMark {
+        HTTP2FieldMark(rawValue: marks[marks.count - index])
     }
+
+    /// Whether entry `index` (1 = newest) was inserted with its name marked valid.
+    public func nameIsValid(at index: Int) -> Bool { mark(at: index).nameIsValid }
+
+    /// Whether entry `index` (1 = newest) was inserted with its value marked valid.
+    public func valueIsValid(at index: Int) -> Bool { mark(at: index).valueIsValid }
 
     /// The newest index holding exactly `field` (name and value), or nil.
     public func index(of field: HPACKHeaderField) -> Int? {
@@ -138,7 +145,7 @@ public struct HPACKDynamicTable: Sendable {
         if start > 32 && start * 2 > storage.count {
             storage.removeFirst(start)
             keys.removeFirst(start)
-            namesValid.removeFirst(start)
+            marks.removeFirst(start)
             start = 0
         }
     }

@@ -78,7 +78,25 @@ public enum HPACKPrimitives {
         // Huffman codes are at least 5 bits, so the output is at most 8/5 of the input.
         guard length <= maxLength || length * 8 / 30 <= maxLength else { throw .stringTooLong(length * 8 / 30) }
         var failure: HPACKHuffman.DecodingError?
-        let out = [UInt8](unsafeUninitializedCapacity: HPACKHuffman.maxDecodedCount(length)) { buffer, count in
+        let capacity = HPACKHuffman.maxDecodedCount(length)
+        if capacity <= 512 {
+            // Decoded on the stack, then copied into an array of its exact size: an array made by
+            // `init(unsafeUninitializedCapacity:)` is allocated through the runtime's generic path
+            // (its element type looked up each time), several times the cost of the copy.
+            let decoded: [UInt8] = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
+                do throws(HPACKHuffman.DecodingError) {
+                    let count = try HPACKHuffman.decode(raw, into: buffer)
+                    return Array(UnsafeBufferPointer(rebasing: buffer[0..<count]))
+                } catch {
+                    failure = error
+                    return []
+                }
+            }
+            if let failure { throw .huffman(failure) }
+            guard decoded.count <= maxLength else { throw .stringTooLong(decoded.count) }
+            return decoded
+        }
+        let out = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
             do throws(HPACKHuffman.DecodingError) { count = try HPACKHuffman.decode(raw, into: buffer) } catch {
                 failure = error
                 count = 0

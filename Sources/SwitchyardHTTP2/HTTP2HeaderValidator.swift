@@ -7,15 +7,34 @@ public enum HTTP2HeaderValidator {
     static let pseudoNames: [[UInt8]] = [":method", ":scheme", ":authority", ":path", ":protocol"].map { Array($0.utf8) }
 
     /// Validates a request header block and takes its pseudo-header fields apart. `checkedNames`:
-    /// the decoder's bits for the names known valid already (`HPACKDecodedBlock.checkedNames`).
+    /// the decoder's bits for the names known valid already (`HPACKDecodedBlock.checkedNames`);
+    /// `checkedValues` the same for values; `kinds` the decoder's kinds of the first 16 fields
+    /// (`HPACKDecodedBlock.kinds`): a field of a known kind is taken on it, its bytes not read.
     public static func request(_ list: [HPACKHeaderField], streamID: UInt32, connectProtocolEnabled: Bool,
-                               checkedNames: UInt64 = 0) throws(HTTP2Error) -> HTTP2RequestHead {
+                               checkedNames: UInt64 = 0, checkedValues: UInt64 = 0,
+                               kinds: UInt64 = 0) throws(HTTP2Error) -> HTTP2RequestHead {
         var scan = Scan()
-        // Through a buffer pointer: each field is read in place, not copied (two retains, two releases).
+        // Through a buffer pointer: each field is read in place. A field passed to `note` is still
+        // copied for the call (two retains, two releases): the kinds spare most fields that.
         let failure: HTTP2Error? = list.withUnsafeBufferPointer { fields in
             for i in fields.indices {
+                if i < 16 {
+                    let kind = HTTP2FieldMark.kind(in: kinds, at: i)
+                    if kind == .plain {
+                        if scan.regularStart < 0 { scan.regularStart = i }
+                        continue
+                    }
+                    if let slot = kind.pseudoSlot {
+                        if let misplaced = scan.placePseudo(slot, at: i) {
+                            return misplaced.error(fields[i].nameString, streamID: streamID)
+                        }
+                        continue
+                    }
+                }
                 let nameChecked = i < 64 && checkedNames >> UInt64(i) & 1 != 0
-                if let error = scan.note(fields[i], at: i, streamID: streamID, nameChecked: nameChecked) { return error }
+                let valueChecked = i < 64 && checkedValues >> UInt64(i) & 1 != 0
+                if let error = scan.note(fields[i], at: i, streamID: streamID, nameChecked: nameChecked,
+                                         valueChecked: valueChecked) { return error }
             }
             return nil
         }
@@ -43,20 +62,26 @@ public enum HTTP2HeaderValidator {
         var contentLength: Int?
         var hostIndex = -1
 
-        mutating func note(_ field: HPACKHeaderField, at i: Int, streamID: UInt32, nameChecked: Bool = false) -> HTTP2Error? {
+        /// A pseudo-header field for `slot` at `i`: nil, or why it may not be there (§8.3).
+        mutating func placePseudo(_ slot: Int, at i: Int) -> Misplaced? {
+            guard regularStart < 0 else { return .afterRegular }
+            guard HTTP2RequestHead.get(slots, slot) < 0 else { return .duplicate }
+            HTTP2RequestHead.set(&slots, slot, Int32(i))
+            return nil
+        }
+
+        mutating func note(_ field: HPACKHeaderField, at i: Int, streamID: UInt32, nameChecked: Bool = false,
+                           valueChecked: Bool = false) -> HTTP2Error? {
             do throws(HTTP2Error) {
-                try HTTP2HeaderValidator.checkField(field, streamID: streamID, nameChecked: nameChecked)
+                if !(nameChecked && valueChecked) {
+                    try HTTP2HeaderValidator.checkField(field, streamID: streamID, nameChecked: nameChecked, valueChecked: valueChecked)
+                }
                 if field.name.first == UInt8(ascii: ":") {
-                    guard regularStart < 0 else {
-                        throw HTTP2HeaderValidator.malformed(streamID, "pseudo-header \(field.nameString) after a regular field")
-                    }
+                    guard regularStart < 0 else { throw Misplaced.afterRegular.error(field.nameString, streamID: streamID) }
                     guard let slot = HTTP2HeaderValidator.pseudoSlot(field.name) else {
                         throw HTTP2HeaderValidator.malformed(streamID, "pseudo-header \(field.nameString) in a request")
                     }
-                    guard HTTP2RequestHead.get(slots, slot) < 0 else {
-                        throw HTTP2HeaderValidator.malformed(streamID, "duplicate \(field.nameString)")
-                    }
-                    HTTP2RequestHead.set(&slots, slot, Int32(i))
+                    if let misplaced = placePseudo(slot, at: i) { throw misplaced.error(field.nameString, streamID: streamID) }
                     return nil
                 }
                 if regularStart < 0 { regularStart = i }
@@ -75,6 +100,37 @@ public enum HTTP2HeaderValidator {
                 return error
             }
         }
+    }
+
+    /// What is wrong with where a pseudo-header field is.
+    enum Misplaced {
+        case afterRegular, duplicate
+
+        func error(_ name: String, streamID: UInt32) -> HTTP2Error {
+            switch self {
+            case .afterRegular: return HTTP2HeaderValidator.malformed(streamID, "pseudo-header \(name) after a regular field")
+            case .duplicate: return HTTP2HeaderValidator.malformed(streamID, "duplicate \(name)")
+            }
+        }
+    }
+
+    /// The §8.2.1 rules and the kind of a field (`HTTP2FieldMark`), worked out once for a table
+    /// entry. `nameKnownValid`: the name came from an entry whose name is marked valid.
+    static func mark(_ field: HPACKHeaderField, nameKnownValid: Bool) -> HTTP2FieldMark {
+        let nameValid = nameKnownValid || isValidName(field.name)
+        let valueValid = isValidValue(field.value)
+        var kind = HTTP2FieldMark.Kind.unmarked
+        if nameValid && valueValid {
+            if field.name.first == UInt8(ascii: ":") {
+                if let slot = pseudoSlot(field.name) { kind = HTTP2FieldMark.Kind(pseudoSlot: slot) }
+            } else if !isConnectionSpecific(field.name) && !equals(field.name, "te") && !equals(field.name, "host")
+                        && !equals(field.name, "content-length") {
+                // Any other regular field: nothing about it but its place (the fields above are
+                // refused, compared or counted, and always read).
+                kind = .plain
+            }
+        }
+        return HTTP2FieldMark(nameIsValid: nameValid, valueIsValid: valueValid, kind: kind)
     }
 
     /// A pseudo-header's slot (see `HTTP2RequestHead.Pseudo`), by length first.
@@ -171,22 +227,35 @@ public enum HTTP2HeaderValidator {
     static let httpsName = Array("https".utf8)
 
     /// §8.2.1: lowercase token names, values without NUL/CR/LF or surrounding whitespace.
-    /// `nameChecked`: the decoder took the name from a table entry whose name is known valid
-    /// (most of a request's names): it is not read again.
-    private static func checkField(_ field: HPACKHeaderField, streamID: UInt32, nameChecked: Bool = false) throws(HTTP2Error) {
+    /// `nameChecked`, `valueChecked`: the decoder took the name, the value from a table entry whose
+    /// name, value is known valid (most of a request's): it is not read again.
+    private static func checkField(_ field: HPACKHeaderField, streamID: UInt32, nameChecked: Bool = false,
+                                   valueChecked: Bool = false) throws(HTTP2Error) {
         guard !field.name.isEmpty else { throw malformed(streamID, "empty field name") }
         if !nameChecked {
             for (i, byte) in field.name.enumerated() where !(i == 0 && byte == UInt8(ascii: ":")) {
                 guard isLowercaseTokenByte(byte) else { throw malformed(streamID, "invalid byte 0x\(String(byte, radix: 16)) in a field name") }
             }
         }
+        if valueChecked { return }
         if containsNulCROrLF(field.value) {
             throw malformed(streamID, "NUL, CR or LF in the value of \(field.nameString)")
         }
-        if let first = field.value.first, let last = field.value.last,
-           first == 0x20 || first == 0x09 || last == 0x20 || last == 0x09 {
+        if hasSurroundingWhitespace(field.value) {
             throw malformed(streamID, "whitespace around the value of \(field.nameString)")
         }
+    }
+
+    /// The §8.2.1 value rule `checkField` applies: no NUL, CR or LF, no SP or HTAB first or last.
+    /// The HPACK decoder notes it per dynamic-table entry.
+    static func isValidValue(_ value: [UInt8]) -> Bool {
+        !containsNulCROrLF(value) && !hasSurroundingWhitespace(value)
+    }
+
+    @inline(__always)
+    static func hasSurroundingWhitespace(_ value: [UInt8]) -> Bool {
+        guard let first = value.first, let last = value.last else { return false }
+        return first == 0x20 || first == 0x09 || last == 0x20 || last == 0x09
     }
 
     /// The §8.2.1 name rule `checkField` applies: not empty, lowercase token bytes, a colon
@@ -255,5 +324,44 @@ public enum HTTP2HeaderValidator {
 
     static func malformed(_ streamID: UInt32, _ reason: String) -> HTTP2Error {
         .stream(streamID, .protocolError, "malformed request: \(reason)")
+    }
+}
+
+/// What the HPACK decoder found out about a field when it entered a table (a dynamic entry's when
+/// inserted, a static entry's once), so that a reference to the entry is not read again: whether
+/// its name and its value pass the RFC 9113 §8.2.1 rules, and its kind. One byte per entry.
+public struct HTTP2FieldMark: Equatable, Sendable {
+    public var rawValue: UInt8
+
+    /// What a field is, as far as the request validator is concerned: set only when the name
+    /// and the value are valid. `unmarked`: the validator reads the field (a new one, or a field
+    /// it must compare or refuse: host, content-length, te, the connection-specific ones).
+    public enum Kind: UInt8, Sendable {
+        case unmarked = 0
+        /// A regular field the validator only places.
+        case plain = 1
+        /// The pseudo-header fields, in `HTTP2RequestHead.Pseudo` order.
+        case method = 2, scheme, authority, path, `protocol`
+
+        init(pseudoSlot slot: Int) { self = Kind(rawValue: UInt8(2 + slot)) ?? .unmarked }
+
+        /// The `HTTP2RequestHead.Pseudo` slot of a pseudo-header kind.
+        var pseudoSlot: Int? { rawValue >= 2 ? Int(rawValue) - 2 : nil }
+    }
+
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public init(nameIsValid: Bool = false, valueIsValid: Bool = false, kind: Kind = .unmarked) {
+        rawValue = (nameIsValid ? 0x10 : 0) | (valueIsValid ? 0x20 : 0) | kind.rawValue
+    }
+
+    public var nameIsValid: Bool { rawValue & 0x10 != 0 }
+    public var valueIsValid: Bool { rawValue & 0x20 != 0 }
+    public var kind: Kind { Kind(rawValue: rawValue & 0x0f) ?? .unmarked }
+
+    /// Field `i`'s kind in `HPACKDecodedBlock.kinds` (four bits a field, the first 16 fields).
+    @inline(__always)
+    static func kind(in kinds: UInt64, at i: Int) -> Kind {
+        Kind(rawValue: UInt8(truncatingIfNeeded: kinds >> UInt64(4 * i)) & 0x0f) ?? .unmarked
     }
 }

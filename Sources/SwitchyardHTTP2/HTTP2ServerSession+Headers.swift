@@ -94,7 +94,8 @@ extension HTTP2ServerSession {
         }
         let head = try HTTP2HeaderValidator.request(decoded.fields, streamID: streamID,
                                                     connectProtocolEnabled: limits.enableConnectProtocol,
-                                                    checkedNames: decoded.checkedNames)
+                                                    checkedNames: decoded.checkedNames, checkedValues: decoded.checkedValues,
+                                                    kinds: decoded.kinds)
         if endStream, let length = head.contentLength, length != 0 {
             throw .stream(streamID, .protocolError, "content-length \(length) but no body")
         }

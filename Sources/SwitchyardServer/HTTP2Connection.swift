@@ -37,6 +37,8 @@ final class HTTP2Connection: BufferedStreamDelegate {
     /// `notifyDrained` look through the streams.
     var drainWaiting = false
     private var random = FastRandom()
+    /// The Strings of the fields this client repeats (see `FieldStringCache`).
+    private var fieldCache = FieldStringCache()
     private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
     /// The events of the last read, kept empty between reads (`streamHasInput`): its capacity is reused.
     private var eventBuffer: [HTTP2Event] = []
@@ -108,16 +110,20 @@ final class HTTP2Connection: BufferedStreamDelegate {
         }
         // A stream opened and reset in the same read (rapid reset, CVE-2023-44487) never starts
         // its handler: no CGI is spawned, no backend connected for it.
-        // The events are read in place (a buffer pointer, a borrowed element each): iterating the
-        // array copied each one, a retain and release of the request head's field list.
-        let finished: Bool = events.withUnsafeBufferPointer { events in
+        // Each event handled is moved out of the array (a trivial one left in its place): handed
+        // over, not copied, its payload (a request head's field list) is neither retained for
+        // the handler nor released twice. The array is this call's own (swapped out above).
+        let finished: Bool = events.withUnsafeMutableBufferPointer { events in
             var resetAtOnce: Set<UInt32> = []
             for i in events.indices {
                 if case .streamReset(let id, _, true) = events[i] { resetAtOnce.insert(id) }
             }
+            guard let base = events.baseAddress else { return false }
             for i in events.indices {
                 if !resetAtOnce.isEmpty, case .request(let id, _, _) = events[i], resetAtOnce.contains(id) { continue }
-                handle(events[i])
+                let event = (base + i).move()
+                (base + i).initialize(to: .windowOpened(streamID: 0))
+                handle(event)
                 if isClosed { return true }
             }
             return false
@@ -127,7 +133,7 @@ final class HTTP2Connection: BufferedStreamDelegate {
         afterIO()
     }
 
-    private func handle(_ event: HTTP2Event) {
+    private func handle(_ event: consuming HTTP2Event) {
         switch event {
         case .request(let id, let head, let endStream):
             openStream(id, head: head, endStream: endStream)
@@ -149,7 +155,8 @@ final class HTTP2Connection: BufferedStreamDelegate {
     private func openStream(_ id: UInt32, head h2: HTTP2RequestHead, endStream: Bool) {
         worker.stats.requests += 1
         lastStreamActivity = worker.loop.now
-        switch HTTP2RequestMapping.http1Head(h2, endStream: endStream, limits: worker.parserLimits, random: &random) {
+        switch HTTP2RequestMapping.http1Head(h2, endStream: endStream, limits: worker.parserLimits, random: &random,
+                                                 cache: &fieldCache) {
         case .success(let mapped):
             let ex = HTTP2StreamExchange(connection: self, streamID: id, head: mapped.head, isTunnel: mapped.isTunnel,
                                          hasBody: mapped.hasBody)

@@ -29,25 +29,33 @@ enum HTTP2RequestMapping {
 
     static func http1Head(_ request: HTTP2RequestHead, endStream: Bool, limits: HTTPParserLimits,
                           random: inout FastRandom) -> Result<Mapped, HTTPParseError> {
+        var cache = FieldStringCache()
+        return http1Head(request, endStream: endStream, limits: limits, random: &random, cache: &cache)
+    }
+
+    /// `cache`: the connection's (see `FieldStringCache`): the fields a client repeats on every
+    /// request, read from its HPACK table as the same arrays, become Strings once.
+    static func http1Head(_ request: HTTP2RequestHead, endStream: Bool, limits: HTTPParserLimits,
+                          random: inout FastRandom, cache: inout FieldStringCache) -> Result<Mapped, HTTPParseError> {
         let isTunnel = request.methodIs("CONNECT")
         let hasBody = !endStream && !isTunnel
         let isUpgrade = request.isExtendedConnect
         let method = isUpgrade ? Names.get : request.pseudo(.method) ?? []
         let target = !isUpgrade && isTunnel ? request.pseudo(.authority) ?? [] : request.pseudo(.path) ?? Names.slash
-        let built: Result<HTTPRequestHead, HTTPParseError> = method.withUnsafeBytes { m in
-            target.withUnsafeBytes { t in
-                var builder = HTTPRequestHeadBuilder(method: m, target: t, limits: limits,
-                                                     fieldCapacity: request.list.count - request.regularStart + 2)
-                let isWebSocket = addUpgradeFields(request, to: &builder, random: &random)
-                if hasBody {
-                    if let length = request.contentLength { builder.add(name: "content-length", value: String(length)) }
-                    else { builder.add(name: "transfer-encoding", value: "chunked") }
-                }
-                addFields(request, to: &builder, isWebSocket: isWebSocket)
-                do throws(HTTPParseError) { return .success(try builder.finish()) } catch { return .failure(error) }
-            }
+        var builder = HTTPRequestHeadBuilder(method: method, target: target, limits: limits,
+                                             fieldCapacity: request.list.count - request.regularStart + 2, cache: &cache)
+        let isWebSocket = addUpgradeFields(request, to: &builder, random: &random)
+        if hasBody {
+            if let length = request.contentLength { builder.add(name: "content-length", value: String(length)) }
+            else { builder.add(name: "transfer-encoding", value: "chunked") }
         }
-        return built.map { Mapped(head: $0, isTunnel: isTunnel, hasBody: hasBody) }
+        addFields(request, to: &builder, isWebSocket: isWebSocket, cache: &cache,
+                  canRemember: !hasBody && !isUpgrade)
+        do throws(HTTPParseError) {
+            return .success(Mapped(head: try builder.finish(), isTunnel: isTunnel, hasBody: hasBody))
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// Extended CONNECT's upgrade fields; true when it is a WebSocket (whose own key and version go).
@@ -73,20 +81,44 @@ enum HTTP2RequestMapping {
     ///
     /// The fields are read in place through a buffer pointer: iterating the list's slice copied
     /// every field on each of the passes (a retain and release of its name and value).
-    private static func addFields(_ request: HTTP2RequestHead, to builder: inout HTTPRequestHeadBuilder, isWebSocket: Bool) {
+    ///
+    /// `canRemember`: no field was added before these (no body, no upgrade). Then a request whose
+    /// fields are exactly the arrays of the last such request (a client repeating its fields from
+    /// its HPACK table) takes what they made (`adoptRememberedFields`); else they are added one by
+    /// one and remembered for the next request.
+    private static func addFields(_ request: HTTP2RequestHead, to builder: inout HTTPRequestHeadBuilder, isWebSocket: Bool,
+                                  cache: inout FieldStringCache, canRemember: Bool) {
         request.list.withUnsafeBufferPointer { list in
             let regular = request.regularStart..<list.count
-            var hasHost = false, cookies = 0
+            var hasHost = false, cookies = 0, hasLength = false
             for i in regular {
-                if list[i].name == Names.host { hasHost = true } else if list[i].name == Names.cookie { cookies += 1 }
+                if isName(list[i].name, "host") { hasHost = true } else if isName(list[i].name, "cookie") { cookies += 1 }
+                else if isName(list[i].name, "content-length") { hasLength = true }
             }
-            if !hasHost, let authority = request.pseudo(.authority) {
-                authority.withUnsafeBytes { a in Names.host.withUnsafeBytes { builder.add(tokenName: $0, value: a) } }
+            let authority = hasHost ? nil : request.pseudo(.authority)
+            // Fields added as they arrived, each name and value one array: the ones that can be remembered.
+            let rememberable = canRemember && cookies <= 1 && !hasLength && !isWebSocket
+            if rememberable {
+                var same = cache.rememberedArrayCount() == 2 * (regular.count + (authority == nil ? 0 : 1))
+                var k = 0
+                if same, let authority {
+                    same = cache.rememberedArray(0, is: Names.host) && cache.rememberedArray(1, is: authority)
+                    k = 2
+                }
+                for i in regular where same {
+                    same = cache.rememberedArray(k, is: list[i].name) && cache.rememberedArray(k + 1, is: list[i].value)
+                    k += 2
+                }
+                if same && builder.adoptRememberedFields(&cache) { return }
+            }
+            let bytesBefore = builder.countedBytes
+            if let authority {
+                builder.add(tokenName: Names.host, value: authority, cache: &cache)
             }
             var joined: [UInt8] = []
             if cookies > 1 {
                 var first = true
-                for i in regular where list[i].name == Names.cookie {
+                for i in regular where isName(list[i].name, "cookie") {
                     if !first { joined.append(contentsOf: Names.crumbSeparator) }
                     first = false
                     joined.append(contentsOf: list[i].value)
@@ -94,18 +126,37 @@ enum HTTP2RequestMapping {
             }
             var cookieWritten = false
             for i in regular {
-                let name = list[i].name
-                if name == Names.contentLength { continue }
-                if isWebSocket && (name == Names.secWebSocketKey || name == Names.secWebSocketVersion) { continue }
-                if cookies > 1 && name == Names.cookie {
+                if isName(list[i].name, "content-length") { continue }
+                if isWebSocket && (isName(list[i].name, "sec-websocket-key") || isName(list[i].name, "sec-websocket-version")) {
+                    continue
+                }
+                if cookies > 1 && isName(list[i].name, "cookie") {
                     if cookieWritten { continue }   // in the joined field already
                     cookieWritten = true
-                    joined.withUnsafeBytes { v in name.withUnsafeBytes { n in builder.add(tokenName: n, value: v) } }
+                    joined.withUnsafeBytes { v in Names.cookie.withUnsafeBytes { n in builder.add(tokenName: n, value: v) } }
                     continue
                 }
                 // The session validated the name as a lowercase token: not read again.
-                name.withUnsafeBytes { n in list[i].value.withUnsafeBytes { v in builder.add(tokenName: n, value: v) } }
+                builder.add(tokenName: list[i].name, value: list[i].value, cache: &cache)
             }
+            if rememberable {
+                var arrays: [[UInt8]] = []
+                arrays.reserveCapacity(2 * (regular.count + 1))
+                if let authority { arrays.append(Names.host); arrays.append(authority) }
+                for i in regular { arrays.append(list[i].name); arrays.append(list[i].value) }
+                builder.rememberFields(in: &cache, arrays: arrays, bytesBefore: bytesBefore)
+            }
+        }
+    }
+
+    /// Whether `name` is exactly `literal`: the lengths first (most names differ there), no
+    /// array for the literal (a static array is a lazy global, checked on every access).
+    @inline(__always)
+    private static func isName(_ name: [UInt8], _ literal: StaticString) -> Bool {
+        guard name.count == literal.utf8CodeUnitCount else { return false }
+        return name.withUnsafeBufferPointer { bytes in
+            for i in 0..<bytes.count where bytes[i] != literal.utf8Start[i] { return false }
+            return true
         }
     }
 
@@ -114,9 +165,6 @@ enum HTTP2RequestMapping {
         static let slash = Array("/".utf8)
         static let host = Array("host".utf8)
         static let cookie = Array("cookie".utf8)
-        static let contentLength = Array("content-length".utf8)
-        static let secWebSocketKey = Array("sec-websocket-key".utf8)
-        static let secWebSocketVersion = Array("sec-websocket-version".utf8)
         static let crumbSeparator = Array("; ".utf8)
     }
 }

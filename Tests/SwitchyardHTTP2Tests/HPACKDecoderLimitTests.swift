@@ -78,6 +78,65 @@ struct HPACKDecoderLimitTests {
         #expect((try? HPACKHuffman.decode([0x1f])) == Array("a".utf8))
     }
 
+    /// A Huffman string literal decodes the same whether its output fits the stack buffer
+    /// (up to 512 symbols' room) or not, and a bad one is refused either way.
+    @Test func huffmanStringLiteralsShortAndLong() throws {
+        for count in [0, 1, 10, 300, 319, 320, 321, 2000] {
+            let text = (0..<count).map { UInt8(ascii: "a") &+ UInt8($0 % 26) }
+            var block: [UInt8] = []
+            var encoded: [UInt8] = []
+            HPACKHuffman.encode(text, into: &encoded)
+            HPACKPrimitives.appendInteger(encoded.count, prefixBits: 7, flags: 0x80, into: &block)
+            block += encoded
+            var offset = 0
+            let decoded = block.withUnsafeBytes { raw in
+                Result { () throws(HPACKPrimitives.DecodingError) in
+                    try HPACKPrimitives.decodeString(raw, offset: &offset, maxLength: 1 << 16)
+                }
+            }
+            #expect(try decoded.get() == text, "\(count) symbols")
+            #expect(offset == block.count)
+            // The same string with its last byte's padding broken (or an extra zero byte).
+            if let last = block.last, last & 1 == 1 { block[block.count - 1] = last & 0xfe } else { block += [0]; block[0] += 1 }
+            offset = 0
+            let broken = block.withUnsafeBytes { raw in
+                Result { () throws(HPACKPrimitives.DecodingError) in
+                    try HPACKPrimitives.decodeString(raw, offset: &offset, maxLength: 1 << 16)
+                }
+            }
+            #expect(throws: HPACKPrimitives.DecodingError.self, "\(count) symbols, bad padding") { try broken.get() }
+        }
+    }
+
+    /// A literal seen again (the same representation) is the same array, and only then: five
+    /// literals taking turns through the four remembered ones, the same text as a raw and as a
+    /// Huffman string, and a broken Huffman string sent twice all decode (or fail) as they would.
+    @Test func repeatedLiteralsAreTheSameArray() throws {
+        func block(_ value: String, huffman: Bool) -> [UInt8] {   // :path (static name 4), not indexed
+            var out: [UInt8] = [0x04]
+            var bytes = Array(value.utf8)
+            if huffman { var encoded: [UInt8] = []; HPACKHuffman.encode(bytes, into: &encoded); bytes = encoded }
+            HPACKPrimitives.appendInteger(bytes.count, prefixBits: 7, flags: huffman ? 0x80 : 0, into: &out)
+            return out + bytes
+        }
+        func address(_ a: [UInt8]) -> UInt { a.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } }
+        var decoder = HPACKDecoder()
+        let first = try decoder.decode(block("/small.txt", huffman: true)).fields[0].value
+        let again = try decoder.decode(block("/small.txt", huffman: true)).fields[0].value
+        #expect(first == Array("/small.txt".utf8) && address(first) == address(again))
+        let raw = try decoder.decode(block("/small.txt", huffman: false)).fields[0].value
+        #expect(raw == first && address(raw) != address(first))
+        for round in 0..<3 {
+            for i in 0..<5 {
+                let path = "/p\(i)"
+                #expect(try decoder.decode(block(path, huffman: round % 2 == 0)).fields[0].value == Array(path.utf8))
+            }
+        }
+        var broken = block("/a", huffman: true)
+        broken[broken.count - 1] &= 0xfe   // padding not all ones
+        for _ in 0..<2 { #expect(throws: HPACKDecodingError.self) { try decoder.decode(broken) } }
+    }
+
     @Test func integersAreBounded() {
         var offset = 0
         let huge: [UInt8] = [0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]

@@ -104,8 +104,9 @@ struct HTTP2RequestValidationTests {
                       HPACKHeaderField(name: "x-plain", value: "3", neverIndexed: true)]
         encoder.encode(fields, into: &block)
         let first = try decoder.decode(block)
-        // Static name (indexed pair, literal with a static name), new names: not marked.
-        #expect(first.checkedNames == 0b00011)
+        // Static names (indexed pair, literal with a static name) and the new name checked as its
+        // literal entered the table are marked; X-Bad (refused) and x-plain (never indexed) not.
+        #expect(first.checkedNames == 0b00111)
         block = []
         encoder.encode(fields, into: &block)
         let second = try decoder.decode(block)
@@ -125,6 +126,123 @@ struct HTTP2RequestValidationTests {
         _ = client.send(client.headers(3, HTTP2TestClient.get() + [("X-Bad", "1")]))
         #expect(client.received().resetCode(3) == .protocolError)
         #expect(try accepted(HTTP2TestClient.get() + [("user-agent", "t"), ("x-custom", "1")]).fields.count == 2)
+    }
+
+    /// The decoder marks the values it knows pass the value rule: every static entry's, a dynamic
+    /// entry's found valid when it was inserted, a literal's checked as it was decoded.
+    /// A bad value is refused again when referenced; an entry evicted and replaced at the same
+    /// index has the new entry's mark, not the old one's.
+    @Test func valuesFromTheTablesAreCheckedOnce() throws {
+        for field in HPACKStaticTable.fields {
+            #expect(HTTP2HeaderValidator.isValidValue(field.value) && HTTP2HeaderValidator.isValidName(field.name), "\(field)")
+        }
+        #expect(!HTTP2HeaderValidator.isValidValue(Array("a\rb".utf8)) && !HTTP2HeaderValidator.isValidValue(Array(" b".utf8))
+                && !HTTP2HeaderValidator.isValidValue(Array("b\t".utf8)) && HTTP2HeaderValidator.isValidValue([]))
+        var encoder = HPACKEncoder(useHuffman: false)
+        var decoder = HPACKDecoder()
+        var block: [UInt8] = []
+        let fields = [HPACKHeaderField(name: ":method", value: "GET"), HPACKHeaderField(name: "x-ok", value: "1"),
+                      HPACKHeaderField(name: "x-cr", value: "a\rb"), HPACKHeaderField(name: "x-sp", value: " b"),
+                      HPACKHeaderField(name: "x-plain", value: "3", neverIndexed: true)]
+        // x-plain's value, a literal's, is checked as it is decoded.
+        encoder.encode(fields, into: &block)
+        #expect(try decoder.decode(block).checkedValues == 0b10011)
+        block = []
+        encoder.encode(fields, into: &block)
+        #expect(try decoder.decode(block).checkedValues == 0b10011)
+        for (index, valid) in [(1, false), (2, false), (3, true)] {
+            #expect(decoder.table.valueIsValid(at: index) == valid, "entry \(index)")
+        }
+
+        // Entry 62 replaced: "x-a: ok" (37 bytes) evicted by "x-a: b\rc" (38) in a 64-byte table.
+        var small = HPACKDecoder(maxTableSize: 64)
+        let get: [UInt8] = [0x82, 0x86, 0x84]   // :method GET, :scheme http, :path /
+        func request(_ block: [UInt8]) throws -> Result<HTTP2RequestHead, HTTP2Error> {
+            let decoded = try small.decode(get + block)
+            do throws(HTTP2Error) {
+                return .success(try HTTP2HeaderValidator.request(decoded.fields, streamID: 1, connectProtocolEnabled: false,
+                                                                 checkedNames: decoded.checkedNames,
+                                                                 checkedValues: decoded.checkedValues))
+            } catch { return .failure(error) }
+        }
+        let name = Array("x-a".utf8)
+        guard case .success = try request([0x40, 3] + name + [2] + Array("ok".utf8)) else { Issue.record("x-a: ok refused"); return }
+        #expect(try small.decode(get + [0xbe]).checkedValues == 0b1111)
+        guard case .success(let again) = try request([0xbe]) else { Issue.record("x-a: ok refused when referenced"); return }
+        #expect(again.first("x-a") == "ok")
+        guard case .failure = try request([0x40, 3] + name + [3] + Array("b\rc".utf8)) else { Issue.record("CR accepted"); return }
+        #expect(small.table.count == 1)
+        #expect(try small.decode(get + [0xbe]).checkedValues == 0b0111)
+        guard case .failure = try request([0xbe]) else { Issue.record("CR accepted when referenced"); return }
+
+        // Through a session: refused when new, refused again as a reference to the table.
+        var client = HTTP2TestClient.connected()
+        _ = client.send(client.headers(1, HTTP2TestClient.get() + [("x-a", " b")]))
+        #expect(client.received().resetCode(1) == .protocolError)
+        _ = client.send(client.headers(3, HTTP2TestClient.get() + [("x-a", " b")]))
+        #expect(client.received().resetCode(3) == .protocolError)
+    }
+
+    /// The kinds the decoder marks (pseudo-header slot, plain regular field) let the validator take
+    /// a field without reading it; every rule still holds for marked fields: a pseudo-header
+    /// after a regular field, a duplicate, connection-specific fields, te, host against
+    /// :authority, conflicting content-lengths, all refused when they come from the tables; an
+    /// entry evicted and replaced at the same index has the new entry's kind.
+    @Test func fieldKindsFromTheTables() throws {
+        func literal(_ name: String, _ value: String) -> [UInt8] {   // with incremental indexing, a new name
+            [0x40, UInt8(name.utf8.count)] + Array(name.utf8) + [UInt8(value.utf8.count)] + Array(value.utf8)
+        }
+        let get: [UInt8] = [0x82, 0x86, 0x84]   // :method GET, :scheme http, :path /
+        var decoder = HPACKDecoder()
+        func request(_ block: [UInt8]) throws -> Result<HTTP2RequestHead, HTTP2Error> {
+            let decoded = try decoder.decode(block)
+            do throws(HTTP2Error) {
+                return .success(try HTTP2HeaderValidator.request(decoded.fields, streamID: 1, connectProtocolEnabled: false,
+                                                                 checkedNames: decoded.checkedNames,
+                                                                 checkedValues: decoded.checkedValues, kinds: decoded.kinds))
+            } catch { return .failure(error) }
+        }
+        func refused(_ block: [UInt8], _ why: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            if case .success = try request(block) { Issue.record("accepted: \(why)", sourceLocation: sourceLocation) }
+        }
+        // Entries, newest first once all are in: 62 x-a: 1, 63 :method: POST (a pseudo-header entry),
+        // 64 connection: close, 65 te: gzip, 66 host: other, 67 content-length: 2, 68 content-length: 1.
+        guard case .success = try request(get + literal("x-a", "1")) else { Issue.record("x-a refused"); return }
+        try refused(get + literal("content-length", "1") + literal("content-length", "2") + literal("host", "other")
+                    + literal("te", "gzip") + literal("connection", "close"), "the literals")
+        guard case .success = try request([0x42, 4] + Array("POST".utf8) + [0x86, 0x84] + literal("x-a", "1")) else {
+            Issue.record("POST refused"); return
+        }
+        let kinds = try decoder.decode([0xbe, 0xbf, 0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0x82, 0x84]).kinds
+        #expect(kinds == 0x5_2_0_0_0_0_0_2_1, "\(String(kinds, radix: 16))")
+        guard case .success(let post) = try request([0xbf, 0x86, 0x84, 0xbe]) else { Issue.record("refs refused"); return }
+        #expect(post.method == "POST" && post.first("x-a") == "1")
+        try refused([0xbe, 0x82, 0x86, 0x84], "pseudo-header after a regular field")
+        try refused(get + [0x82], "duplicate :method")
+        try refused(get + [0xbf], "duplicate :method (a dynamic entry)")
+        try refused(get + [0xc0], "connection")
+        try refused(get + [0xc1], "te: gzip")
+        try refused([0x82, 0x86, 0x84, 0x01, 0x01] + Array("a".utf8) + [0xc2], "host other than :authority a")
+        try refused(get + [0xc3, 0xc4], "content-length 2 and 1")
+        #expect(try request(get + [0xc4, 0xc4]).get().contentLength == 1)
+
+        // A literal value under a table name (not indexed: nghttp2's :path) has the name's kind when
+        // the value is valid (checked once per recent literal), none when not: refused every time.
+        #expect(try decoder.decode([0x82, 0x86, 0x04, 0x02] + Array("/x".utf8)).kinds == 0x5_3_2)
+        let spaced: [UInt8] = [0x82, 0x86, 0x04, 0x03] + Array("/x ".utf8)
+        #expect(try decoder.decode(spaced).kinds == 0x0_3_2)
+        try refused(spaced, ":path with a trailing space")
+        try refused(spaced, ":path with a trailing space, again")
+        guard case .success(let x) = try request([0x82, 0x86, 0x04, 0x02] + Array("/x".utf8)) else { Issue.record("/x refused"); return }
+        #expect(x.path == "/x")
+
+        // Replaced at index 62 in a 64-byte table: "x-a: 1" (36) evicted by "connection: x" (43).
+        decoder = HPACKDecoder(maxTableSize: 64)
+        guard case .success = try request(get + literal("x-a", "1")) else { Issue.record("x-a refused"); return }
+        guard case .success = try request(get + [0xbe]) else { Issue.record("x-a refused when referenced"); return }
+        try refused(get + literal("connection", "x"), "connection")
+        #expect(decoder.table.count == 1)
+        try refused(get + [0xbe], "connection, referenced at the index x-a had")
     }
 
     /// NUL, CR and LF are found wherever they are in a value (the check reads eight bytes at a
