@@ -137,7 +137,7 @@ public struct HTTPRequestHeadBuilder {
         guard !name.isEmpty else { parseError = .badRequest("empty header name"); return }
         guard nameIsToken || name.allSatisfy({ ASCII.isTokenChar($0) }) else { parseError = .badRequest("invalid character in header name"); return }
         let value = ASCII.trimmed(value)
-        if let b = Self.firstForbiddenByte(value) {
+        if let b = ASCII.firstForbiddenInValue(value) {
             parseError = .badRequest(b == 0 ? "NUL in header value" : b == ASCII.cr ? "bare CR in header value" : "control character in header value")
             return
         }
@@ -180,7 +180,7 @@ public struct HTTPRequestHeadBuilder {
             value.withUnsafeBytes { v in
                 assert(!n.isEmpty && n.allSatisfy { ASCII.isTokenChar($0) }, "not a token")
                 let trimmed = ASCII.trimmed(v)
-                if let b = Self.firstForbiddenByte(trimmed) {
+                if let b = ASCII.firstForbiddenInValue(trimmed) {
                     parseError = .badRequest(b == 0 ? "NUL in header value" : b == ASCII.cr ? "bare CR in header value" : "control character in header value")
                     return
                 }
@@ -218,29 +218,6 @@ public struct HTTPRequestHeadBuilder {
         var fields = HTTPHeaders()
         swap(&fields, &headers)
         return try fieldState.makeHead(line: line, headers: fields, headBytes: blockBytes, limits: limits)
-    }
-
-    /// The first byte of `value` that `ASCII.isForbiddenInValue` refuses, or nil. Eight bytes at
-    /// a time: a word with no byte below 0x20 and no DEL is passed over at once (the test is exact:
-    /// a borrow only runs on from a byte that was below), a word that may hold one (a tab is
-    /// below 0x20 and allowed) is read byte by byte. Every value of every HTTP/2 request passes
-    /// here, a browser's user-agent, accept and cookie values some hundreds of bytes.
-    static func firstForbiddenByte(_ value: UnsafeRawBufferPointer) -> UInt8? {
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        var i = 0
-        while i + 8 <= value.count {
-            let word = value.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            let del = word ^ (ones &* 0x7f)
-            if (word &- ones &* 0x20) & ~word & highs != 0 || (del &- ones) & ~del & highs != 0 {
-                for j in i..<i + 8 where ASCII.isForbiddenInValue(value[j]) { return value[j] }
-            }
-            i += 8
-        }
-        while i < value.count {
-            if ASCII.isForbiddenInValue(value[i]) { return value[i] }
-            i += 1
-        }
-        return nil
     }
 
     private mutating func countLine(_ length: Int) {

@@ -256,25 +256,6 @@ struct HTTPRequestHeadBuilderTests {
         }
     }
 
-    /// The word-at-a-time value check finds the byte the byte rule finds (the first one), for
-    /// every byte value at every place of values of several lengths.
-    @Test func forbiddenValueBytesAreFoundAsByteByByte() {
-        func byteRule(_ value: [UInt8]) -> UInt8? { value.first { ASCII.isForbiddenInValue($0) } }
-        for length in [1, 7, 8, 9, 16, 17, 30] {
-            var clean: [UInt8] = []
-            for i in 0..<length { clean.append(UInt8(truncatingIfNeeded: 0x20 + (i * 41) % 0xe0)) }   // 0x20...0xff, DEL included
-            for position in 0..<length {
-                for byte in 0...255 {
-                    var value = clean
-                    value[position] = UInt8(byte)
-                    let found = value.withUnsafeBytes { HTTPRequestHeadBuilder.firstForbiddenByte($0) }
-                    #expect(found == byteRule(value), "byte \(byte) at \(position) of \(length)")
-                }
-            }
-        }
-        #expect(HTTPRequestHeadBuilder.firstForbiddenByte(UnsafeRawBufferPointer(start: nil, count: 0)) == nil)
-    }
-
     @Test func limitsHaveTheParsersStatus() {
         let host: Fields = [("host", "a.test")]
         let small = HTTPParserLimits(maxRequestLineLength: 40, maxHeaderBlockSize: 120, maxBodySize: 10, maxHeaderCount: 3)
