@@ -21,34 +21,64 @@ enum HPACKStaticTable {
     /// The same entries as byte arrays (what the decoder hands out).
     static let fields: [HPACKHeaderField] = entries.map { HPACKHeaderField(name: $0.name, value: $0.value) }
 
-    /// For the encoder: each name's first index, grouped by the name's length, so a lookup
-    /// compares a few byte arrays instead of hashing (and allocating) a String per field.
-    static let namesByLength: [[(index: Int, name: [UInt8])]] = {
-        var groups: [[(index: Int, name: [UInt8])]] = Array(repeating: [], count: 28)
-        for (i, field) in fields.enumerated() where !groups[field.name.count].contains(where: { $0.name == field.name }) {
-            groups[field.name.count].append((i + 1, field.name))
+    /// For the encoder: every name and value in one byte array, and per entry its place in it and
+    /// the first index of its name, and each name's first index grouped by the name's length, all
+    /// in memory allocated once and never written again, read through plain pointers. A lookup
+    /// compares bytes in place, with no reference counting: it used to walk arrays of byte arrays,
+    /// a retain and release of each candidate (~65 of each per response head that was not a
+    /// repeat of the last one).
+    struct Packed: @unchecked Sendable {
+        /// Names and values, back to back.
+        let bytes: UnsafeBufferPointer<UInt8>
+        /// Per entry (0-based): name offset, name length, value offset, value length, first index
+        /// (1-based) of its name; then `byLength` (29 offsets into the list that follows) and the
+        /// list of first indices, grouped by name length.
+        let ints: UnsafeBufferPointer<Int>
+        static let perEntry = 5
+        let entryCount: Int
+
+        init(_ fields: [HPACKHeaderField]) {
+            var bytes: [UInt8] = [], entries: [Int] = []
+            var groups: [[Int]] = Array(repeating: [], count: 28)
+            for (i, field) in fields.enumerated() {
+                let first = fields.firstIndex { $0.name == field.name }! + 1
+                entries += [bytes.count, field.name.count, bytes.count + field.name.count, field.value.count, first]
+                bytes += field.name + field.value
+                if first == i + 1 { groups[field.name.count].append(first) }
+            }
+            var byLength: [Int] = [], firstIndices: [Int] = []
+            for group in groups {
+                byLength.append(firstIndices.count)
+                firstIndices += group
+            }
+            byLength.append(firstIndices.count)
+            entryCount = fields.count
+            self.bytes = Self.immortal(bytes)
+            self.ints = Self.immortal(entries + byLength + firstIndices)
         }
-        return groups
-    }()
+
+        private static func immortal<T>(_ array: [T]) -> UnsafeBufferPointer<T> {
+            let memory = UnsafeMutableBufferPointer<T>.allocate(capacity: array.count)
+            _ = memory.initialize(from: array)
+            return UnsafeBufferPointer(memory)
+        }
+
+        @inline(__always) func entry(_ i: Int, _ field: Int) -> Int { ints[i * Self.perEntry + field] }
+        @inline(__always) func byLength(_ n: Int) -> Int { ints[entryCount * Self.perEntry + n] }
+        @inline(__always) func firstIndex(_ k: Int) -> Int { ints[entryCount * Self.perEntry + 29 + k] }
+    }
+
+    static let packed = Packed(fields)
 
     /// The first index of `name`, or nil.
     static func nameIndex(of name: UnsafeBufferPointer<UInt8>) -> Int? {
-        guard name.count < namesByLength.count else { return nil }
-        for candidate in namesByLength[name.count] where equalBytes(candidate.name, name) { return candidate.index }
-        return nil
+        packed.nameIndex(of: name)
     }
 
     /// The index of the exact pair, among the entries with a value (`:status 200`, `:method GET`,
     /// ...), which follow their name's first index.
     static func pairIndex(nameIndex: Int, value: UnsafeBufferPointer<UInt8>) -> Int? {
-        guard !value.isEmpty else { return nil }
-        let name = fields[nameIndex - 1].name
-        var i = nameIndex - 1
-        while i < fields.count && fields[i].name == name {
-            if equalBytes(fields[i].value, value) { return i + 1 }
-            i += 1
-        }
-        return nil
+        packed.pairIndex(nameIndex: nameIndex, value: value)
     }
 
     /// `:status` values with an entry of their own (8...14).
@@ -97,4 +127,27 @@ public struct HPACKHeaderField: Equatable, Hashable, Sendable, CustomStringConve
     public var hpackSize: Int { name.count + value.count + 32 }
 
     public var description: String { "\(nameString): \(valueString)" }
+}
+
+extension HPACKStaticTable.Packed {
+    func nameIndex(of name: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard name.count < 28, let base = name.baseAddress else { return nil }
+        for k in byLength(name.count)..<byLength(name.count + 1) {
+            let index = firstIndex(k)
+            let start = entry(index - 1, 0)
+            // The first byte tells most candidates of one length apart without a call.
+            if bytes[start] == base[0] && memcmp(bytes.baseAddress! + start, base, name.count) == 0 { return index }
+        }
+        return nil
+    }
+
+    func pairIndex(nameIndex: Int, value: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let base = value.baseAddress, !value.isEmpty else { return nil }
+        var i = nameIndex - 1
+        while i < entryCount && entry(i, 4) == nameIndex {
+            if entry(i, 3) == value.count && memcmp(bytes.baseAddress! + entry(i, 2), base, value.count) == 0 { return i + 1 }
+            i += 1
+        }
+        return nil
+    }
 }

@@ -150,4 +150,24 @@ struct HPACKAppendixCTests {
             """],
             lists: Self.responses, tables: Self.responseTables, sizes: Self.responseTableSizes, tableSize: 256, huffman: true)
     }
+
+    /// The encoder's packed static-table lookups agree with a plain search of RFC 7541 Appendix A,
+    /// for every entry, and find nothing for near misses.
+    @Test func staticTableLookupsAgreeWithAPlainSearch() {
+        let fields = HPACKStaticTable.fields
+        for (i, field) in fields.enumerated() {
+            let first = fields.firstIndex { $0.name == field.name }! + 1
+            field.name.withUnsafeBufferPointer { #expect(HPACKStaticTable.nameIndex(of: $0) == first, "\(field)") }
+            if !field.value.isEmpty {
+                field.value.withUnsafeBufferPointer { #expect(HPACKStaticTable.pairIndex(nameIndex: first, value: $0) == i + 1, "\(field)") }
+            }
+        }
+        for miss in ["x", "etag2", ":statu", "content-typE", "", String(repeating: "a", count: 40)] {
+            Array(miss.utf8).withUnsafeBufferPointer { #expect(HPACKStaticTable.nameIndex(of: $0) == nil, "\(miss)") }
+        }
+        for (name, value) in [(":status", "201"), (":method", "get"), (":path", "/index.htm"), ("accept-encoding", "gzip"), (":scheme", "")] {
+            let first = Array(name.utf8).withUnsafeBufferPointer { HPACKStaticTable.nameIndex(of: $0) }!
+            Array(value.utf8).withUnsafeBufferPointer { #expect(HPACKStaticTable.pairIndex(nameIndex: first, value: $0) == nil, "\(name) \(value)") }
+        }
+    }
 }
