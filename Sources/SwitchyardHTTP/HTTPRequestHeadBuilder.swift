@@ -252,12 +252,22 @@ public struct FieldStringCache {
         /// The trimmed value passes `RequestLine.isValidAuthority` (worked out for 4-byte names
         /// only: Host's; false for the others, whose values nobody asks about).
         var isValidAuthority: Bool
+
+        static let empty = Entry(name: [], value: [], nameString: "", valueString: "", trimStart: 0, trimCount: 0,
+                                 isValidAuthority: false)
     }
 
     static let slotCount = 32
     /// Longer values are not kept: the cache must not hold on to large arrays the HPACK table
-    /// has evicted (32 slots of at most 1 KiB each).
+    /// has evicted.
     static let maxValueCount = 1024
+    /// At most this many bytes of names and values are held by the field slots, and as many by
+    /// the remembered field set (each also as Strings): the size of the HPACK table they come
+    /// from (4 KiB by default). Without a budget a client sending a few requests of large,
+    /// distinct fields left ~45 KiB pinned in every idle connection (300 connections of five
+    /// requests with seven 900-byte fields: 47.8 KiB each before the cache, 90.6 KiB with it).
+    static let heldBytesLimit = 4096
+    private(set) var heldBytes = 0
 
     private(set) var entries: [Entry]
 
@@ -278,9 +288,7 @@ public struct FieldStringCache {
     private var storeCount: UInt64 = 0
 
     public init() {
-        entries = Array(repeating: Entry(name: [], value: [], nameString: "", valueString: "", trimStart: 0, trimCount: 0,
-                                      isValidAuthority: false),
-                        count: Self.slotCount)
+        entries = Array(repeating: Entry.empty, count: Self.slotCount)
         nameKeys = Array(repeating: 0, count: Self.slotCount)
         valueKeys = Array(repeating: 0, count: Self.slotCount)
         stamps = Array(repeating: 0, count: Self.slotCount)
@@ -331,8 +339,13 @@ public struct FieldStringCache {
     }
 
     mutating func rememberFields(_ memo: FieldsMemo, arrays: [[UInt8]]) {
-        // Bounded as the slots are: at most 32 fields of at most 1 KiB each are held.
-        guard arrays.count <= 64, arrays.allSatisfy({ $0.count <= Self.maxValueCount }) else { fieldsMemo = nil; return }
+        // Bounded as the slots are (`heldBytesLimit`); a larger set is not remembered.
+        guard arrays.count <= 64, arrays.reduce(0, { $0 + $1.count }) <= Self.heldBytesLimit else {
+            fieldsMemo = nil
+            memoArrays = []
+            memoKeys = []
+            return
+        }
         fieldsMemo = memo
         memoArrays = arrays
         memoKeys = arrays.map { Self.key($0) }
@@ -361,6 +374,21 @@ public struct FieldStringCache {
     }
 
     mutating func store(_ entry: Entry, at index: Int) {
+        // Within the budget, counting what the slot gives up. Over it the slots start over (only a
+        // client sending large, varied fields gets there), so old large values never stop new
+        // fields from being kept.
+        let given = entries[index].name.count + entries[index].value.count
+        let taken = entry.name.count + entry.value.count
+        if heldBytes - given + taken > Self.heldBytesLimit {
+            entries = Array(repeating: Entry.empty, count: Self.slotCount)
+            nameKeys = Array(repeating: 0, count: Self.slotCount)
+            valueKeys = Array(repeating: 0, count: Self.slotCount)
+            heldBytes = 0
+            guard taken <= Self.heldBytesLimit else { return }
+        } else {
+            heldBytes -= given
+        }
+        heldBytes += taken
         storeCount &+= 1
         stamps[index] = storeCount
         nameKeys[index] = Self.key(entry.name)

@@ -166,6 +166,32 @@ struct HTTPRequestHeadBuilderTests {
         }
     }
 
+    /// What the cache holds stays within its byte budget however large and varied the fields a
+    /// client sends, the heads stay right, and old large values make room for the fields that
+    /// come after them.
+    @Test func cachedBytesStayWithinTheBudget() {
+        let limits = HTTPParserLimits(maxHeaderBlockSize: 1 << 16)
+        var cache = FieldStringCache()
+        let host = (Array("host".utf8), Array("a.test".utf8))
+        var kept: [([UInt8], [UInt8])] = []   // held here too, as the HPACK table would
+        for request in 0..<40 {
+            var fields = [host]
+            for i in 0..<7 { fields.append((Array("x-\(request)-\(i)".utf8), [UInt8](repeating: UInt8(97 + i), count: 900))) }
+            kept += fields
+            guard case .success(let h) = builtCached("GET", "/", fields, limits: limits, cache: &cache) else {
+                Issue.record("refused \(request)"); return
+            }
+            #expect(h.headers["x-\(request)-3"] == String(repeating: "d", count: 900))
+            #expect(cache.heldBytes <= FieldStringCache.heldBytesLimit, "request \(request): \(cache.heldBytes)")
+        }
+        // A small field sent now is kept (the large ones made room) and found the next time.
+        let small = (Array("y".utf8), Array("v".utf8))
+        _ = builtCached("GET", "/", [host, small], limits: limits, cache: &cache)
+        #expect(cache.slot(name: small.0, value: small.1).hit)
+        #expect(cache.heldBytes <= FieldStringCache.heldBytesLimit)
+        _ = kept
+    }
+
     /// A set of fields remembered (`rememberFields`) is adopted whole only by a builder that has
     /// no field yet and stays within the limits, and gives the head the fields give one by one;
     /// a set that raised an error is not remembered; the arrays are compared by storage.
