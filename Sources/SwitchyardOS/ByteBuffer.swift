@@ -9,9 +9,10 @@ public final class ByteBuffer {
     public private(set) var readIndex = 0
     public private(set) var writeIndex = 0
 
+    /// `capacity` 0: no heap block until the first bytes (`emptyStorage`); else at least 64.
     public init(capacity: Int = 16 * 1024) {
-        self.capacity = max(capacity, 64)
-        self.storage = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 16)
+        self.capacity = capacity <= 0 ? 0 : max(capacity, 64)
+        self.storage = capacity <= 0 ? ByteBuffer.emptyStorage : UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 16)
     }
 
     deinit { if capacity > 0 { storage.deallocate() } }

@@ -67,7 +67,7 @@ final class BackendDispatch {
         guard let request = runtime.backendRequest(for: hostConfig, route: route, scriptEnd: scriptEnd, context: context, connection: connection) else {
             return .notFound("\(label): no such file under \(hostConfig.docroot ?? context.settings.documentRoot) (check-local)")
         }
-        let hostLabel = "\(label) \(hostConfig.addressDescription)"
+        let hostLabel = hs.label(label)
         // A CONNECT (routed here only with proxy.header connect) holds its body end back until the tunnel opens, like an upgrade.
         let upgrade = (hostConfig.upgrade && CGIRequestInfo.wantsWebSocket(context.head)) || context.head.method == "CONNECT"
         exchange.configure(upgradeCandidate: upgrade,

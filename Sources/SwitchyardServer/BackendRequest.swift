@@ -35,3 +35,9 @@ extension ResponseHeadDecoder {
 }
 
 extension CGIResponseHeaderParser: ResponseHeadDecoder {}
+
+/// What an exchange holds once the final head was decoded: nothing (no box, no buffered bytes).
+struct HeadAlreadyDecoded: ResponseHeadDecoder {
+    func feed(_ bytes: UnsafeRawBufferPointer) throws -> (head: CGIResponseHead, bodyStartInInput: Int)? { nil }
+    func finish() throws {}
+}

@@ -37,6 +37,17 @@ final class BackendRuntime {
         /// Module and route match the status page reports this host under.
         var statusModule = ""
         var statusRoute = ""
+        /// The last `label(_:)`, kept: a string per request (and per WebSocket, for its life) otherwise.
+        private var labelPrefix = ""
+        private var lastLabel = ""
+        /// `prefix` and the host's address, as log lines and failures name a request's host.
+        func label(_ prefix: String) -> String {
+            if lastLabel.isEmpty || prefix != labelPrefix {
+                labelPrefix = prefix
+                lastLabel = "\(prefix) \(config.addressDescription)"
+            }
+            return lastLabel
+        }
         init(config: BackendHostConfig, key: HostKey, generation: Int, loop: EventLoop) {
             self.config = config
             self.key = key

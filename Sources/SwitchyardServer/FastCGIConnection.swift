@@ -316,7 +316,7 @@ final class FastCGIMuxStream: BackendStream {
     var delegate: BackendStreamDelegate?
     let label: String
     private var paused = false
-    private let parked = ByteBuffer(capacity: 64)   // grows only for a client that reads slowly
+    private let parked = ByteBuffer(capacity: 0)   // grows only for a client that reads slowly
     private var endedStatus: UInt8?
     private var finished = false
     /// `resumeReading` is handing a slice of `parked` to the delegate.
@@ -368,12 +368,12 @@ final class FastCGIMuxStream: BackendStream {
             // The delivery can end the stream (the client's write failed, it went away): its abort
             // or finish already dropped what was parked, and the stream has let go of everything.
             if finished {
-                parked.shrinkIfIdle(to: 64)
+                parked.shrinkIfIdle(to: 0)
                 return
             }
             parked.consume(chunk)
         }
-        if parked.isEmpty { parked.shrinkIfIdle(to: 64) }
+        if parked.isEmpty { parked.shrinkIfIdle(to: 0) }
         connection?.streamBacklogChanged()
         if parked.isEmpty, let status = endedStatus, !finished { finish(nil, status) }
     }
@@ -409,7 +409,7 @@ final class FastCGIMuxStream: BackendStream {
     private func dropParked() {
         parked.clear()
         // Not while `resumeReading` hands out a slice of it: the storage must outlive the call.
-        if !delivering { parked.shrinkIfIdle(to: 64) }
+        if !delivering { parked.shrinkIfIdle(to: 0) }
     }
 
     func shrinkIdleBuffers() -> Int {

@@ -34,8 +34,8 @@ extension GatewayExchange {
         if interval > 0 && Self.isWebSocket(head) {
             // The PINGs need the frame boundaries of both directions: no kernel splice here.
             var random = FastRandom()
-            keepalive = WebSocketRelayKeepalive(interval: Seconds.nanoseconds(interval), now: worker.loop.now,
-                                                tokenSeed: random.next())
+            keepalive = KeepaliveState(WebSocketRelayKeepalive(interval: Seconds.nanoseconds(interval), now: worker.loop.now,
+                                                               tokenSeed: random.next()))
         }
         connection.switchToUpgraded(head)
         if debug > 0 {
@@ -83,7 +83,7 @@ extension GatewayExchange {
 
     /// Backend bytes to the client with the gateway's PING between two frames when one is due.
     func relayToClient(_ bytes: UnsafeRawBufferPointer, _ connection: any ClientExchange) -> Bool {
-        guard let split = keepalive?.backendBytes(bytes, now: worker.loop.now) else { return connection.sendRaw(bytes) }
+        guard let split = keepalive?.tracking.backendBytes(bytes, now: worker.loop.now) else { return connection.sendRaw(bytes) }
         connection.sendRaw(UnsafeRawBufferPointer(rebasing: bytes[..<split.offset]))
         split.ping.withUnsafeBytes { _ = connection.sendRaw($0) }
         return connection.sendRaw(UnsafeRawBufferPointer(rebasing: bytes[split.offset...]))
@@ -92,10 +92,10 @@ extension GatewayExchange {
     /// Client bytes to the backend without the PONG answering the gateway's PING. The state is
     /// taken out while the stream is written, so a callback from inside `send` cannot reach it.
     func relayToBackend(_ bytes: UnsafeRawBufferPointer, _ stream: BackendStream) -> Bool {
-        guard var k = keepalive else { return stream.send(bytes) }
+        guard let k = keepalive else { return stream.send(bytes) }
         keepalive = nil
         var more = true
-        k.clientBytes(bytes, now: worker.loop.now) { piece in
+        k.tracking.clientBytes(bytes, now: worker.loop.now) { piece in
             if !stream.send(piece) { more = false }
         }
         if phase == .upgraded { keepalive = k }
@@ -104,7 +104,7 @@ extension GatewayExchange {
 
     /// The ping schedule, once a second; true when the connection was closed (no PONG in time).
     func keepaliveTick(now: UInt64) -> Bool {
-        guard phase == .upgraded, let connection, let action = keepalive?.tick(now: now) else { return false }
+        guard phase == .upgraded, let connection, let action = keepalive?.tracking.tick(now: now) else { return false }
         switch action {
         case .none:
             return false

@@ -71,7 +71,13 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     private var lastClientWrite: UInt64 = 0
     /// `websocket.ping-interval` on an upgraded WebSocket: the frame tracking that places the
     /// gateway's PINGs and takes out their PONGs (then the relay stays in user space).
-    var keepalive: WebSocketRelayKeepalive?
+    var keepalive: KeepaliveState?
+    /// Boxed: the tracking is ~180 bytes that every exchange would carry inline, and only an
+    /// upgraded WebSocket on a route with a ping interval has it.
+    final class KeepaliveState {
+        var tracking: WebSocketRelayKeepalive
+        init(_ tracking: WebSocketRelayKeepalive) { self.tracking = tracking }
+    }
 
     init(connection: any ClientExchange, context: RequestContext, label: String, upgradeCandidate: Bool,
          localRedirect: Bool, nph: Bool, readTimeout: Int, writeTimeout: Int,
@@ -167,9 +173,9 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     }
 
     func upgradedClientEOF() {
-        if let stream, phase == .upgraded, var k = keepalive {
+        if let stream, phase == .upgraded, let k = keepalive {
             keepalive = nil
-            k.clientEnded { _ = stream.send($0) }
+            k.tracking.clientEnded { _ = stream.send($0) }
             if phase == .upgraded { keepalive = k }
         }
         sendBodyEnd(upgraded: true)
@@ -233,6 +239,9 @@ final class GatewayExchange: RequestHandler, BackendStreamDelegate {
     }
 
     private func beginResponse(_ cgi: CGIResponseHead) {
+        // The head is in: its parser (boxed, with what it buffered) is not needed again, and a
+        // WebSocket would otherwise keep it for its whole life.
+        headParser = HeadAlreadyDecoded()
         guard let connection else { return }
         if cgi.status == 101 {
             if upgradeCandidate {

@@ -225,6 +225,10 @@ final class HTTP1Connection {
         // Reads into 4 KiB until one fills the buffer (see `streamHasInput`).
         stream.options.readSize = HTTP1Connection.upgradedQuietRead
         flushOutput()
+        // The handshake's buffers (a KiB each way) go back at once, not after two quiet seconds:
+        // a burst of upgrades otherwise leaves each connection's long-lived objects interleaved
+        // with freed KiB holes, pages the allocator cannot give back.
+        worker.idleBytesReleased += stream.shrinkIdleBuffers(to: 0)
         if !input.isEmpty { worker.loop.defer_ { self.deliverUpgraded() } }
     }
 

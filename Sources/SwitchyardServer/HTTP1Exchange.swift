@@ -277,7 +277,9 @@ final class HTTP1Exchange: ClientExchange {
         phase = .upgraded
         // The access log line is written; a WebSocket can stay open for days and needs no more
         // of its request than the line itself (the header fields are most of an idle one's heap).
-        self.head = self.head.map { HTTPRequestHead(method: $0.method, target: $0.target, version: $0.version, host: $0.host) }
+        // Without an access log it needs nothing of it at all.
+        self.head = worker.accessLogFile == nil ? nil
+            : self.head.map { HTTPRequestHead(method: $0.method, target: $0.target, version: $0.version, host: $0.host) }
         if let stats = routeStats {
             stats.upgrades += 1
             stats.openUpgraded += 1

@@ -184,6 +184,21 @@ struct ByteBufferSizingTests {
             #expect(b.shrinkIfIdle(to: 0) == ByteBuffer.smallestGrowth)
         }
     }
+
+    /// A buffer made with capacity 0 (a FastCGI stream's parked bytes) holds no heap block until
+    /// bytes come, grows to what they need, and can be dropped unused (the shared empty storage
+    /// must not be freed).
+    @Test func bufferMadeEmptyAllocatesOnlyForBytes() {
+        for _ in 0..<2 { _ = ByteBuffer(capacity: 0) }
+        let b = ByteBuffer(capacity: 0)
+        #expect(b.capacity == 0 && b.isEmpty && b.writableBytes == 0)
+        b.append(Array("hello".utf8))
+        #expect(b.capacity == ByteBuffer.smallestGrowth)
+        #expect(Array(b.readable) == Array("hello".utf8))
+        b.consume(5)
+        #expect(b.shrinkIfIdle(to: 0) == ByteBuffer.smallestGrowth)
+        #expect(ByteBuffer(capacity: 1).capacity == 64, "any other capacity is at least 64")
+    }
 }
 
 @Suite("URL rules (mod_redirect, mod_rewrite, mod_access)")
