@@ -12,29 +12,9 @@
 # nothing would leave path - gateway per message, so no gateway can beat lighttpd by more than
 # lighttpd's path / (that path - its gateway), and Switchyard's own bound is lighttpd's path /
 # (Switchyard's path - Switchyard's gateway).
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-REL=${RELEASE_DIR:-$ROOT/.build/release}
-BENCH=$REL/switchyard-bench
-DURATION=${DURATION:-3}
-ROUNDS=${ROUNDS:-3}
-CPU=${CPU:-1}
-command -v lighttpd >/dev/null || { echo "mib_floor: lighttpd is missing (apt-get install lighttpd)"; exit 1; }
-for f in "$REL/switchyard" "$BENCH" "$REL/switchyard-echo-app" "$ROOT/cgi-bin/ws-echo-fast"; do
-    [ -x "$f" ] || { echo "mib_floor: $f missing (make release c-progs)"; exit 1; }
-done
-
-TMP=$(mktemp -d /tmp/sy-mib-floor.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
-trap cleanup EXIT
-mkdir -p "$TMP/www/cgi"
-cp "$ROOT/cgi-bin/ws-echo-fast" "$TMP/www/cgi/echo"
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-ECHO_PORT=$(port)
-taskset -c "$CPU" "$REL/switchyard-echo-app" --protocol http --listen "127.0.0.1:$ECHO_PORT" & PIDS+=($!)
+NAME=mib_floor
+# shellcheck source=floor_setup.sh
+source "$(dirname "$0")/floor_setup.sh"
 
 declare -A PORT PID URL
 start() { # gateway kind

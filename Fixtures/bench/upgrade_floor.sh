@@ -9,29 +9,9 @@
 # Paths: mod_cgi (the C echo CGI), mod_proxy and mod_wstunnel (switchyard-echo-app), for both
 # gateways; Switchyard's native FastCGI and SCGI echo apps; and the load client straight to the
 # HTTP echo app ("direct").
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-REL=${RELEASE_DIR:-$ROOT/.build/release}
-BENCH=$REL/switchyard-bench
-DURATION=${DURATION:-3}
-ROUNDS=${ROUNDS:-3}
-CPU=${CPU:-1}
-command -v lighttpd >/dev/null || { echo "upgrade_floor: lighttpd is missing (apt-get install lighttpd)"; exit 1; }
-for f in "$REL/switchyard" "$BENCH" "$REL/switchyard-echo-app" "$ROOT/cgi-bin/ws-echo-fast"; do
-    [ -x "$f" ] || { echo "upgrade_floor: $f missing (make release c-progs)"; exit 1; }
-done
-
-TMP=$(mktemp -d /tmp/sy-upgrade-floor.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
-trap cleanup EXIT
-mkdir -p "$TMP/www/cgi"
-cp "$ROOT/cgi-bin/ws-echo-fast" "$TMP/www/cgi/echo"
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-ECHO_PORT=$(port)
-taskset -c "$CPU" "$REL/switchyard-echo-app" --protocol http --listen "127.0.0.1:$ECHO_PORT" & PIDS+=($!)
+NAME=upgrade_floor
+# shellcheck source=floor_setup.sh
+source "$(dirname "$0")/floor_setup.sh"
 
 declare -A PORT PID URL
 head() { # gateway name port

@@ -536,3 +536,32 @@ def copy_tree(files, dest: Path):
         d = dest / rel
         d.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, d)
+
+
+def ws_handshake(port, path, timeout=10):
+    """A raw WebSocket upgrade through the gateway: the socket and any bytes after the 101 head."""
+    import wsframes
+    c = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    key = wsframes.new_key()
+    c.sendall((f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = c.recv(4096)
+        assert chunk, f"closed during handshake: {head!r}"
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return c, head.split(b"\r\n\r\n", 1)[1]
+
+
+def stop_with_apps(s, apps):
+    """Stops a gateway gracefully (it TERMs the backends it spawned, which run in process groups of
+    their own that its SIGKILL would orphan), then SIGKILLs any of `apps` (pids) still there."""
+    s.stop(expect_code=None)
+    if not wait_until(lambda: all(proc_state(pid) in (None, "Z") for pid in apps), 10):
+        for pid in apps:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    s.kill()

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import wsframes
-from e2e_util import (CGI_TEST, REPO, HTTPConnection, Switchyard, get, proc_state, q, request,
+from e2e_util import (CGI_TEST, REPO, HTTPConnection, Switchyard, get, proc_state, q, request, ws_handshake,
                       wait_until)
 
 pytestmark = pytest.mark.switchyard_only
@@ -137,20 +137,6 @@ def test_backend_requests_do_not_grow_memory(tmp_path, path):
 
 
 # ---------------------------------------------------------------- item 3: shared FastCGI wedge
-
-def ws_handshake(port, path, timeout=10):
-    c = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    key = wsframes.new_key()
-    c.sendall((f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = c.recv(4096)
-        assert chunk, f"closed during handshake: {head!r}"
-        head += chunk
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return c, head.split(b"\r\n\r\n", 1)[1]
-
 
 def ws_echo_once(port, path, payload=b"neighbour", timeout=10):
     c, rest = ws_handshake(port, path, timeout)

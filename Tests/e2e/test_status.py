@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import wsframes
-from e2e_util import REPO, HTTPConnection, Switchyard, get, proc_state, q, require_executable, require_seeds, wait_until
+from e2e_util import REPO, HTTPConnection, Switchyard, get, q, require_executable, require_seeds, stop_with_apps, wait_until
 
 pytestmark = pytest.mark.switchyard_only
 
@@ -122,15 +122,7 @@ def srv(tmp_path_factory):
     root = tmp_path_factory.mktemp("status")
     s = Switchyard(config(root, seeds), root)
     yield s
-    apps = echo_pids(s)
-    s.stop(expect_code=None)
-    wait_until(lambda: all(proc_state(pid) in (None, "Z") for pid in apps), 10)
-    for pid in apps:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    s.kill()
+    stop_with_apps(s, echo_pids(s))
 
 
 def echo_pids(s):
