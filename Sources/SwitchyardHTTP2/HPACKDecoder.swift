@@ -61,8 +61,40 @@ public struct HPACKDecoder: Sendable {
         self.maxHeaderListSize = maxHeaderListSize
     }
 
+    /// The last block that left the dynamic table as it found it (indexed fields and literals not
+    /// indexed: nghttp2's clients send exactly such a block for every repeat of a request), and
+    /// what it decoded to. The same bytes against the same table decode to the same fields.
+    private var repeatable = RepeatableBlock()
+    struct RepeatableBlock {
+        var bytes: [UInt8] = []
+        var decoded: HPACKDecodedBlock?
+        var tableChange = 0
+        var listLimit = 0
+        /// Longer blocks are decoded every time (a cookie-laden block rarely repeats whole).
+        static let maxBytes = 256
+    }
+
     /// Decodes one complete header block.
     public mutating func decode(_ block: UnsafeRawBufferPointer) throws(HPACKDecodingError) -> HPACKDecodedBlock {
+        if let known = repeatable.decoded, block.count == repeatable.bytes.count, table.changeCount == repeatable.tableChange,
+           maxHeaderListSize == repeatable.listLimit, let base = block.baseAddress,
+           repeatable.bytes.withUnsafeBytes({ memcmp($0.baseAddress!, base, block.count) == 0 }) {
+            return known
+        }
+        repeatable.decoded = nil
+        let tableChange = table.changeCount
+        let decoded = try decodeFresh(block)
+        if table.changeCount == tableChange && !block.isEmpty && block.count <= RepeatableBlock.maxBytes {
+            repeatable.bytes.removeAll(keepingCapacity: true)
+            repeatable.bytes.append(contentsOf: block)
+            repeatable.decoded = decoded
+            repeatable.tableChange = tableChange
+            repeatable.listLimit = maxHeaderListSize
+        }
+        return decoded
+    }
+
+    private mutating func decodeFresh(_ block: UnsafeRawBufferPointer) throws(HPACKDecodingError) -> HPACKDecodedBlock {
         var fields: [HPACKHeaderField] = []
         // A request carries a dozen fields or more (a browser's 15 to 20): one allocation instead
         // of growing 1, 2, 4, 8, 16, 32 (every field takes at least a byte of the block).
