@@ -2,6 +2,30 @@
 /// block's result depends only on its parent and its earlier else-branches, all of which precede it.
 extension ConfigDocument {
     /// Indices of contexts that match, in document order (parent-first).
+    /// `matchingContexts` as bits (context `i` is bit `i`) for a document of at most 64 blocks,
+    /// nil for a larger one: a request's routing then needs no array, and the bits key a cache.
+    /// The same walk: a block matches when its parent did, no earlier branch of its else-chain
+    /// did, and its own condition does.
+    public func matchingMask(_ input: ConditionInput) -> UInt64? {
+        guard contexts.count <= 64 else { return nil }
+        var matched: UInt64 = 0
+        for i in contexts.indices {
+            if let parent = contexts[i].parent, matched & (1 << UInt64(parent)) == 0 { continue }
+            if contexts[i].elsePredecessors.contains(where: { matched & (1 << UInt64($0)) != 0 }) { continue }
+            if !contexts[i].isElse {
+                guard let subject = input.subject(for: contexts[i].condition.field),
+                      contexts[i].condition.matches(subject) else { continue }
+            }
+            matched |= 1 << UInt64(i)
+        }
+        return matched
+    }
+
+    /// The indices of the bits of a `matchingMask`, in order.
+    public static func contextIndices(of mask: UInt64) -> [Int] {
+        (0..<64).filter { mask & (1 << UInt64($0)) != 0 }
+    }
+
     public func matchingContexts(_ input: ConditionInput) -> [Int] {
         var matched = [Bool](repeating: false, count: contexts.count)
         var result: [Int] = []

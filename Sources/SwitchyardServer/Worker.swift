@@ -33,6 +33,10 @@ final class Worker {
     /// Upgraded streams handed to the kernel (splice); they count as connections.
     private(set) lazy var spliceRelays = SpliceRelays(worker: self)
     private var settingsCache: [[Int]: RequestSettings] = [:]
+    /// The same, keyed by `ConfigDocument.matchingMask` (documents of at most 64 blocks), and the
+    /// last one found.
+    private var settingsByMask: [UInt64: RequestSettings] = [:]
+    private var lastMaskSettings: (mask: UInt64, settings: RequestSettings)?
     /// The settings of every request when the configuration has no conditional blocks: then
     /// there is nothing to evaluate per request (see `Router`).
     private(set) var unconditionalSettings: RequestSettings?
@@ -79,6 +83,8 @@ final class Worker {
         parserLimits = Worker.limits(snapshot)
         clientStreamOptions = HTTP1Connection.streamOptions(snapshot.settings)
         settingsCache.removeAll()
+        settingsByMask.removeAll()
+        lastMaskSettings = nil
         router.configurationChanged()
         backends.reload(tables: snapshot.gatewayTables)
     }
@@ -313,7 +319,18 @@ final class Worker {
     /// then gets a 500; falling back to the global settings would silently drop what the
     /// conditionals meant to restrict.
     func settings(for input: ConditionInput) -> RequestSettings? {
-        let matching = config.document.matchingContexts(input)
+        guard let mask = config.document.matchingMask(input) else { return settings(matching: config.document.matchingContexts(input)) }
+        // Most requests of a keep-alive connection, or of a benchmark, fall in the same blocks.
+        if let last = lastMaskSettings, last.mask == mask { return last.settings }
+        let s = settingsByMask[mask] ?? settings(matching: ConfigDocument.contextIndices(of: mask))
+        if let s {
+            settingsByMask[mask] = s
+            lastMaskSettings = (mask, s)
+        }
+        return s
+    }
+
+    private func settings(matching: [Int]) -> RequestSettings? {
         if let s = settingsCache[matching] { return s }
         do {
             let s = try config.resolver.resolve(matching: matching)

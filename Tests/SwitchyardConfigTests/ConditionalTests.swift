@@ -74,6 +74,27 @@ struct ConditionalTests {
         #expect(doc.value("trusted", matching: rich)?.value.boolValue == true)
     }
 
+    /// The bit form the worker's settings cache is keyed by walks the same way: for every input
+    /// here (nested blocks, else-chains, headers, sockets) its bits are exactly the matching list.
+    @Test func matchingMaskAgreesWithTheMatchingList() throws {
+        let doc = try parse(Self.text)
+        let inputs = [
+            Self.input(host: "example.com", url: "/api/v1"), Self.input(host: "EXAMPLE.com", url: "/x/index.php"),
+            Self.input(host: "example.com", url: "/x/index.html"), Self.input(host: "www.example.org"),
+            Self.input(host: "x"), Self.input(host: "y"), Self.input(host: "z"), Self.input(host: "other.net"), Self.input(host: "q"),
+            Self.input(host: "q", url: "/", method: "POST", scheme: "https", ip: "10.1.2.3", query: "", socket: "127.0.0.1:8443",
+                       headers: ["User-Agent": "curl/8.0", "Upgrade": "websocket"]),
+        ]
+        for input in inputs {
+            let list = doc.matchingContexts(input)
+            let mask = try #require(doc.matchingMask(input))
+            #expect(ConfigDocument.contextIndices(of: mask) == list)
+        }
+        let many = try parse((0..<65).map { "$HTTP[\"url\"] == \"/\($0)\" { n = \($0) }" }.joined(separator: "\n"))
+        #expect(many.matchingMask(Self.input(host: "h", url: "/3")) == nil, "more than 64 blocks: the list form only")
+        #expect(many.matchingContexts(Self.input(host: "h", url: "/64")) == [64])
+    }
+
     @Test func conditionsInsideElseBranchesAreNestedUnderThem() throws {
         let doc = try parse("""
         $HTTP["url"] == "/a" { x = 1 }
