@@ -171,6 +171,27 @@ def test_static_cgi_fastcgi_scgi_with_large_bodies(h2srv, tls):
         assert got == f"echo-app ok POST {prefix}/upload\n".encode() + body
 
 
+def test_repeated_and_alternating_header_blocks_get_their_own_files(h2srv):
+    """The HPACK decoder keeps the last block that left its table unchanged and answers a repeat of
+    its bytes from it. Requests that repeat (the same fields, then the same block bytes), alternate
+    (other bytes of the same length: indices of two entries), insert new entries between repeats
+    (the table changes under the kept block) or carry a new literal must each get the file they ask
+    for, over one connection."""
+    s = h2srv
+    for name, text in (("a.txt", "file a\n"), ("b.txt", "file b\n"), ("c.txt", "file c, longer\n")):
+        (s.doc / name).write_text(text)
+    c = s.client(tls=False)
+    try:
+        order = ["a", "a", "a", "b", "b", "a", "b", "a", "c", "a", "c", "c", "b"]
+        for i, name in enumerate(order):
+            extra = [("x-seq", str(i))] if i % 4 == 3 else []   # a new literal: the table changes
+            head, body = c.request("GET", f"/{name}.txt", headers=extra)
+            assert head.get(":status") == "200", (i, name, head)
+            assert body == (s.doc / f"{name}.txt").read_bytes(), (i, name, body)
+    finally:
+        c.close()
+
+
 def test_tls_connection_carries_several_requests(h2srv):
     s = h2srv
     out = s.curl("-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code} %{http_version} %{num_connects}\n",
