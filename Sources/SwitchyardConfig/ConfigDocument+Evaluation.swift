@@ -2,20 +2,23 @@
 /// block's result depends only on its parent and its earlier else-branches, all of which precede it.
 extension ConfigDocument {
     /// Indices of contexts that match, in document order (parent-first).
+    public func matchingContexts(_ input: ConditionInput) -> [Int] {
+        if let mask = matchingMask(input) { return Self.contextIndices(of: mask) }
+        var matched = [Bool](repeating: false, count: contexts.count)
+        var result: [Int] = []
+        for i in contexts.indices where contextMatches(i, input, matched: { matched[$0] }) {
+            matched[i] = true
+            result.append(i)
+        }
+        return result
+    }
+
     /// `matchingContexts` as bits (context `i` is bit `i`) for a document of at most 64 blocks,
     /// nil for a larger one: a request's routing then needs no array, and the bits key a cache.
-    /// The same walk: a block matches when its parent did, no earlier branch of its else-chain
-    /// did, and its own condition does.
     public func matchingMask(_ input: ConditionInput) -> UInt64? {
         guard contexts.count <= 64 else { return nil }
         var matched: UInt64 = 0
-        for i in contexts.indices {
-            if let parent = contexts[i].parent, matched & (1 << UInt64(parent)) == 0 { continue }
-            if contexts[i].elsePredecessors.contains(where: { matched & (1 << UInt64($0)) != 0 }) { continue }
-            if !contexts[i].isElse {
-                guard let subject = input.subject(for: contexts[i].condition.field),
-                      contexts[i].condition.matches(subject) else { continue }
-            }
+        for i in contexts.indices where contextMatches(i, input, matched: { matched & (1 << UInt64($0)) != 0 }) {
             matched |= 1 << UInt64(i)
         }
         return matched
@@ -26,20 +29,15 @@ extension ConfigDocument {
         (0..<64).filter { mask & (1 << UInt64($0)) != 0 }
     }
 
-    public func matchingContexts(_ input: ConditionInput) -> [Int] {
-        var matched = [Bool](repeating: false, count: contexts.count)
-        var result: [Int] = []
-        for context in contexts {
-            if let parent = context.parent, !matched[parent] { continue }
-            if context.elsePredecessors.contains(where: { matched[$0] }) { continue }
-            if !context.isElse {
-                guard let subject = input.subject(for: context.condition.field),
-                      context.condition.matches(subject) else { continue }
-            }
-            matched[context.index] = true
-            result.append(context.index)
-        }
-        return result
+    /// Block `i` matches when its parent did, no earlier branch of its else-chain did, and its own
+    /// condition does (a plain `else` has none); `matched` answers for the blocks before it.
+    @inline(__always)
+    private func contextMatches(_ i: Int, _ input: ConditionInput, matched: (Int) -> Bool) -> Bool {
+        if let parent = contexts[i].parent, !matched(parent) { return false }
+        if contexts[i].elsePredecessors.contains(where: matched) { return false }
+        if contexts[i].isElse { return true }
+        guard let subject = input.subject(for: contexts[i].condition.field) else { return false }
+        return contexts[i].condition.matches(subject)
     }
 
     /// Effective value of a key for a request: the global value overridden by each matching context in

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import wsframes
-from e2e_util import REPO, HTTPConnection, Switchyard, get, proc_state, wait_until
+from e2e_util import REPO, HTTPConnection, Switchyard, get, stop_with_apps, wait_until
 from test_echo_app import BIN_DIR, ECHO_APP, echo_config, echo_processes, need_echo_app
 
 pytestmark = pytest.mark.switchyard_only
@@ -43,15 +43,7 @@ def start_gateway(root):
 def stop_gateway(s):
     """Graceful stop (the gateway TERMs its backends, which live in process groups of their own),
     then SIGKILL by pid whatever echo app is left."""
-    apps = echo_processes(s)
-    s.stop(expect_code=None)
-    if not wait_until(lambda: all(proc_state(p) in (None, "Z") for p in apps), 10):
-        for p in apps:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    s.kill()
+    stop_with_apps(s, echo_processes(s))
 
 
 @pytest.fixture

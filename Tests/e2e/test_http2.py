@@ -10,7 +10,6 @@ connection for a second URL, so those run one URL per curl) and the Python `h2` 
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_util import CGI_BIN, REPO, Switchyard, proc_state, q, require, require_executable, require_seeds, wait_until
+from e2e_util import CGI_BIN, REPO, Switchyard, q, require, require_executable, require_seeds, stop_with_apps, wait_until
 from h2_client import H2Client
 
 pytestmark = pytest.mark.switchyard_only
@@ -138,15 +137,7 @@ def h2srv(tmp_path_factory):
     s = Switchyard(config(root, extra=f"accesslog.filename = {q(root / 'access.log')}"), root)
     server = H2Server(s, root)
     yield server
-    children = [pid for pid, state in s.children() if state != "Z"]
-    s.stop(expect_code=None)
-    if not wait_until(lambda: all(proc_state(pid) in (None, "Z") for pid in children), 10):
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    s.kill()
+    stop_with_apps(s, [pid for pid, state in s.children() if state != "Z"])
 
 
 # ---------------------------------------------------------------- ordinary requests

@@ -12,14 +12,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from e2e_util import Switchyard, proc_state, require, require_executable, wait_until
+from e2e_util import Switchyard, require, require_executable, stop_with_apps, wait_until
 from proxy_peers import Backend, pattern
 from test_http2 import CAT_CGI, ECHO_APP, H2Server, config, make_certs
 
@@ -56,15 +55,7 @@ proxy.server = ("/proxied/" => (("host" => "127.0.0.1", "port" => {backend.port}
     s = Switchyard(config(root, extra=extra), root)
     server = H2Server(s, root)
     yield server
-    children = [pid for pid, state in s.children() if state != "Z"]
-    s.stop(expect_code=None)
-    if not wait_until(lambda: all(proc_state(pid) in (None, "Z") for pid in children), 10):
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    s.kill()
+    stop_with_apps(s, [pid for pid, state in s.children() if state != "Z"])
     backend.close()
 
 
