@@ -4,7 +4,10 @@
 #
 # The machine has 2 cores: each server runs on core 0 (Switchyard with one event loop, lighttpd is
 # single-threaded), wrk on core 1, so the figure is per-core efficiency. Three alternating runs of
-# DURATION seconds each after a warm-up; the median is reported with min/max.
+# DURATION seconds each after a warm-up; the median is reported with min/max, and beside it each
+# server's CPU time (user and system, from /proc/PID/stat) per request, which is what the pinned
+# figure measures and varies less than the rate on a shared machine.
+# SWITCHYARD_BASE_BIN=path adds a second Switchyard (e.g. main's) to the same runs: before/after.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -24,7 +27,7 @@ mkdir -p "$TMP/www"
 head -c 1024 /dev/urandom | base64 -w 76 | head -c 1024 > "$TMP/www/small.txt"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-SY_PORT=$(free_port); LT_PORT=$(free_port)
+SY_PORT=$(free_port); LT_PORT=$(free_port); BASE_PORT=$(free_port)
 cat > "$TMP/switchyard.conf" <<CONF
 server.document-root = "$TMP/www"
 server.bind = "127.0.0.1"
@@ -40,25 +43,51 @@ server.max-keep-alive-requests = 100000
 server.errorlog = "$TMP/lighttpd-error.log"
 mimetype.assign = (".txt" => "text/plain")
 CONF
-taskset -c 0 "$BIN" -f "$TMP/switchyard.conf" 2>"$TMP/switchyard.log" & PIDS+=($!)
-taskset -c 0 lighttpd -D -f "$TMP/lighttpd.conf" & PIDS+=($!)
+sed "s/^server.port = .*/server.port = $BASE_PORT/" "$TMP/switchyard.conf" > "$TMP/base.conf"
+taskset -c 0 "$BIN" -f "$TMP/switchyard.conf" 2>"$TMP/switchyard.log" & SY_PID=$!; PIDS+=($SY_PID)
+taskset -c 0 lighttpd -D -f "$TMP/lighttpd.conf" & LT_PID=$!; PIDS+=($LT_PID)
+NAMES=(switchyard lighttpd); SERVER_PORTS=($SY_PORT $LT_PORT); SERVER_PIDS=($SY_PID $LT_PID)
+if [ -n "${SWITCHYARD_BASE_BIN:-}" ]; then
+  taskset -c 0 "$SWITCHYARD_BASE_BIN" -f "$TMP/base.conf" 2>"$TMP/base.log" & BASE_PID=$!; PIDS+=($BASE_PID)
+  NAMES+=(base); SERVER_PORTS+=($BASE_PORT); SERVER_PIDS+=($BASE_PID)
+fi
 sleep 1
 
-run_wrk() { taskset -c 1 wrk -t1 -c"$CONNS" -d"$1"s "http://127.0.0.1:$2/small.txt" | awk '/Requests\/sec/ {print $2}'; }
-run_wrk 1 "$SY_PORT" >/dev/null; run_wrk 1 "$LT_PORT" >/dev/null
-sy=(); lt=()
-for i in $(seq "$RUNS"); do
-  sy+=("$(run_wrk "$DURATION" "$SY_PORT")")
-  lt+=("$(run_wrk "$DURATION" "$LT_PORT")")
+# CPU ticks (user system) a server has used so far.
+ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
+# One wrk run: "requests/s requests user-ticks system-ticks".
+run_wrk() {
+  local before after out
+  before=$(ticks "$3")
+  out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$1"s "http://127.0.0.1:$2/small.txt")
+  after=$(ticks "$3")
+  echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '/requests in/ {print $1}' <<<"$out") $before $after"
+}
+for i in "${!NAMES[@]}"; do run_wrk 1 "${SERVER_PORTS[$i]}" "${SERVER_PIDS[$i]}" >/dev/null; done
+: > "$TMP/runs"
+for r in $(seq "$RUNS"); do
+  for i in "${!NAMES[@]}"; do
+    echo "${NAMES[$i]} $(run_wrk "$DURATION" "${SERVER_PORTS[$i]}" "${SERVER_PIDS[$i]}")" >> "$TMP/runs"
+  done
 done
-python3 - "${sy[*]}" "${lt[*]}" "$CONNS" "$DURATION" "$RUNS" <<'PY'
+python3 - "$TMP/runs" "$CONNS" "$DURATION" "$RUNS" "$(getconf CLK_TCK)" <<'PY'
 import statistics, sys
-sy = [float(x) for x in sys.argv[1].split()]
-lt = [float(x) for x in sys.argv[2].split()]
-conns, dur, runs = sys.argv[3:6]
-print(f"small-file GET (1 KiB, keep-alive, wrk -t1 -c{conns}, {runs} x {dur} s, server on core 0, wrk on core 1)")
-print(f"{'server':<12}{'median req/s':>14}{'min':>12}{'max':>12}")
-for name, v in (("switchyard", sy), ("lighttpd", lt)):
-    print(f"{name:<12}{statistics.median(v):>14.0f}{min(v):>12.0f}{max(v):>12.0f}")
-print(f"ratio switchyard/lighttpd: {statistics.median(sy)/statistics.median(lt):.2f}x")
+runs, conns, dur, count, hz = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+rate, user, system = {}, {}, {}
+for line in open(runs):
+    name, rps, reqs, u0, s0, u1, s1 = line.split()
+    reqs = float(reqs)
+    rate.setdefault(name, []).append(float(rps))
+    user.setdefault(name, []).append((int(u1) - int(u0)) / hz / reqs * 1e6)
+    system.setdefault(name, []).append((int(s1) - int(s0)) / hz / reqs * 1e6)
+print(f"small-file GET (1 KiB, keep-alive, wrk -t1 -c{conns}, {count} x {dur} s, server on core 0, wrk on core 1)")
+print(f"{'server':<12}{'median req/s':>14}{'min':>12}{'max':>12}{'CPU us/req':>12}{'user':>8}{'system':>8}")
+for name in rate:
+    cpu = [u + s for u, s in zip(user[name], system[name])]
+    print(f"{name:<12}{statistics.median(rate[name]):>14.0f}{min(rate[name]):>12.0f}{max(rate[name]):>12.0f}"
+          f"{statistics.median(cpu):>12.2f}{statistics.median(user[name]):>8.2f}{statistics.median(system[name]):>8.2f}")
+lt = statistics.median(rate["lighttpd"])
+for name in rate:
+    if name != "lighttpd":
+        print(f"ratio {name}/lighttpd: {statistics.median(rate[name]) / lt:.2f}x")
 PY

@@ -140,6 +140,10 @@ public struct HTTPRequestHead: Sendable, Equatable {
         a.storage === b.storage || a.storage.hasSameFields(as: b.storage)
     }
 
+    /// True when both heads share one storage box (a copy not mutated since), which `==` takes as
+    /// equal without comparing fields.
+    public func sharesStorage(with other: HTTPRequestHead) -> Bool { storage === other.storage }
+
     /// The storage, copied first if another head shares it.
     private mutating func uniqueStorage() -> Storage {
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }

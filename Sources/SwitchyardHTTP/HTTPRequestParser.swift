@@ -90,6 +90,13 @@ public struct HTTPRequestParser: Sendable {
 
     /// `parse(_:)` as a `Step`: same contract, same results.
     public mutating func parseStep(_ input: UnsafeRawBufferPointer) -> Step {
+        var none = HTTPRequestHeadMemo(capacity: 0)
+        return parseStep(input, memo: &none)
+    }
+
+    /// `parseStep(_:)` with a memo of the last head: a head block identical to the memo's comes
+    /// back without being parsed again (same results as parsing it), and a new one is remembered.
+    public mutating func parseStep(_ input: UnsafeRawBufferPointer, memo: inout HTTPRequestHeadMemo) -> Step {
         switch state {
         case .failed(let error):
             return .failure(error)
@@ -119,11 +126,16 @@ public struct HTTPRequestParser: Sendable {
             }
 
         case .head:
-            return parseHead(input)
+            return parseHead(input, memo: &memo)
         }
     }
 
-    private mutating func parseHead(_ input: UnsafeRawBufferPointer) -> Step {
+    private mutating func parseHead(_ input: UnsafeRawBufferPointer, memo: inout HTTPRequestHeadMemo) -> Step {
+        if scanner.isEmpty, let known = memo.head(prefixing: input, limits: limits) {
+            // The remembered block starts the input: the scan would end the head where it ends.
+            scanner = HeadScanner()   // it may have counted empty lines before this request line
+            return begin(known, consumed: memo.count)
+        }
         switch scanner.scan(input, limits: limits) {
         case .failure(let error):
             return fail(error)
@@ -131,21 +143,32 @@ public struct HTTPRequestParser: Sendable {
             return .needMoreData(consumed: skipped)
         case .success(.complete(let block, let consumed)):
             scanner = HeadScanner()
+            let bytes = UnsafeRawBufferPointer(rebasing: input[block])
             let head: HTTPRequestHead
-            do {
-                head = try HeadParser.parse(UnsafeRawBufferPointer(rebasing: input[block]), limits: limits)
-            } catch {
-                return fail(error)
-            }
-            if head.isChunked {
-                state = .chunked(ChunkedDecoder())
-            } else if let length = head.contentLength, length > 0 {
-                state = .fixedBody(remaining: length)
+            if let known = memo.head(for: bytes, limits: limits) {
+                head = known
             } else {
-                state = .pendingEnd
+                do {
+                    head = try HeadParser.parse(bytes, limits: limits)
+                } catch {
+                    return fail(error)
+                }
+                memo.remember(head, for: bytes, limits: limits)
             }
-            return .head(head, consumed: consumed)
+            return begin(head, consumed: consumed)
         }
+    }
+
+    /// A head is in: the body's framing (or the end right away) comes next.
+    private mutating func begin(_ head: HTTPRequestHead, consumed: Int) -> Step {
+        if head.isChunked {
+            state = .chunked(ChunkedDecoder())
+        } else if let length = head.contentLength, length > 0 {
+            state = .fixedBody(remaining: length)
+        } else {
+            state = .pendingEnd
+        }
+        return .head(head, consumed: consumed)
     }
 
     private mutating func fail(_ error: HTTPParseError) -> Step {

@@ -112,7 +112,7 @@ final class HTTP1Connection {
                 return
             }
             let readable = input.readable
-            switch parser.parseStep(readable) {
+            switch parser.parseStep(readable, memo: &worker.requestHeadMemo) {
             case .failure(let error):
                 requestFailed(error)
                 return
@@ -125,7 +125,7 @@ final class HTTP1Connection {
                 if !hasBody {
                     // A body-less message ends right after its head; take that event now so the
                     // parser is ready for the next pipelined request.
-                    if case .end(let used) = parser.parseStep(input.readable) { input.consume(used) }
+                    if case .end(let used) = parser.parseStep(input.readable, memo: &worker.requestHeadMemo) { input.consume(used) }
                 }
                 if head.upgrade != nil && upgradeToH2C(head, hasBody: hasBody) { return }
                 beginExchange(head, hasBody: hasBody)

@@ -39,6 +39,7 @@ final class HTTP2Connection: BufferedStreamDelegate {
     private var random = FastRandom()
     /// The Strings of the fields this client repeats (see `FieldStringCache`).
     private var fieldCache = FieldStringCache()
+    private var requestMemo = RepeatedRequestMemo()
     private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
     /// The events of the last read, kept empty between reads (`streamHasInput`): its capacity is reused.
     private var eventBuffer: [HTTP2Event] = []
@@ -156,7 +157,7 @@ final class HTTP2Connection: BufferedStreamDelegate {
         worker.stats.requests += 1
         lastStreamActivity = worker.loop.now
         switch HTTP2RequestMapping.http1Head(h2, endStream: endStream, limits: worker.parserLimits, random: &random,
-                                                 cache: &fieldCache) {
+                                                 cache: &fieldCache, memo: &requestMemo) {
         case .success(let mapped):
             let ex = HTTP2StreamExchange(connection: self, streamID: id, head: mapped.head, isTunnel: mapped.isTunnel,
                                          hasBody: mapped.hasBody)

@@ -33,6 +33,19 @@ enum HTTP2RequestMapping {
         return http1Head(request, endStream: endStream, limits: limits, random: &random, cache: &cache)
     }
 
+    /// `http1Head` through the connection's `memo`: a repeated request's mapping comes from it,
+    /// and a new plain request's is kept there.
+    static func http1Head(_ request: HTTP2RequestHead, endStream: Bool, limits: HTTPParserLimits,
+                          random: inout FastRandom, cache: inout FieldStringCache,
+                          memo: inout RepeatedRequestMemo) -> Result<Mapped, HTTPParseError> {
+        if let known = memo.mapped(for: request, endStream: endStream, limits: limits) { return .success(known) }
+        let result = http1Head(request, endStream: endStream, limits: limits, random: &random, cache: &cache)
+        if case .success(let mapped) = result {
+            memo.remember(mapped, for: request, endStream: endStream, limits: limits)
+        }
+        return result
+    }
+
     /// `cache`: the connection's (see `FieldStringCache`): the fields a client repeats on every
     /// request, read from its HPACK table as the same arrays, become Strings once.
     static func http1Head(_ request: HTTP2RequestHead, endStream: Bool, limits: HTTPParserLimits,

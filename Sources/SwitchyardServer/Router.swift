@@ -112,13 +112,27 @@ final class Router: ExchangeRouting {
     init(worker: Worker) { self.worker = worker }
 
     /// A reload reached the worker: the global mod_extforward settings are read again.
-    func configurationChanged() { extforward = worker.config.globalSettings.extforward }
+    func configurationChanged() {
+        extforward = worker.config.globalSettings.extforward
+        lastStaticRoute = nil
+    }
 
     func handler(for head: HTTPRequestHead, connection: any ClientExchange) -> RoutedRequest {
+        if let memo = lastStaticRoute, memo.matches(head, connection: connection) {
+            var routed = RoutedRequest(staticFile: memo.context)
+            routed.responseHeaders = memo.context.settings.responseHeaders
+            return routed
+        }
         var routed = route(head, connection: connection, rewrites: 0, onceApplied: false)
         if let headers = lastResponseHeaders { routed.responseHeaders = headers; lastResponseHeaders = nil }
+        if case .staticFile(let context) = routed.responder {
+            lastStaticRoute = StaticRouteMemo.ifRepeatable(head, context: context, connection: connection)
+        }
         return routed
     }
+
+    /// The last request this loop routed to a static file (see `StaticRouteMemo`).
+    private var lastStaticRoute: StaticRouteMemo?
 
     /// The response headers of the scope the last routing resolved (set by `route`, read once).
     private var lastResponseHeaders: [(String, String)]?

@@ -46,6 +46,9 @@ final class Worker {
     private(set) var isStopping = false
     private var stopDeadline: UInt64 = 0
     var parserLimits: HTTPParserLimits
+    /// The last HTTP/1 request head this loop's connections parsed, lent to each parser: a
+    /// keep-alive client repeating its request gets the head back without a parse.
+    var requestHeadMemo = HTTPRequestHeadMemo()
     /// The buffered-stream tuning every client connection starts with (built once).
     private(set) var clientStreamOptions: BufferedStreamOptions
     lazy var router = Router(worker: self)

@@ -37,6 +37,40 @@ struct HTTP2RequestMappingTests {
         #expect(!none.hasBody && none.head.contentLength == nil && !none.head.isChunked)
     }
 
+    /// `RepeatedRequestMemo`: the very list again (the HPACK decoder's repeated block) under the same
+    /// END_STREAM and limits gives the head made the first time; anything else is mapped afresh, and
+    /// an upgrade is never kept (each gets its own Sec-WebSocket-Key).
+    @Test func aRepeatedListGetsItsEarlierHeadAndNothingElseDoes() throws {
+        var random = FastRandom(seed: 7)
+        var cache = FieldStringCache()
+        var memo = RepeatedRequestMemo()
+        func map(_ head: HTTP2RequestHead, endStream: Bool = true, limits: HTTPParserLimits = HTTPParserLimits()) throws
+            -> HTTP2RequestMapping.Mapped {
+            try HTTP2RequestMapping.http1Head(head, endStream: endStream, limits: limits, random: &random, cache: &cache,
+                                              memo: &memo).get()
+        }
+        let get = HTTP2RequestHead(method: "GET", scheme: "https", authority: "a.test", path: "/f.txt",
+                                   fields: [field("accept", "*/*")])
+        let first = try map(get)
+        #expect(try map(get).head.sharesStorage(with: first.head), "the same list: the same head")
+        let equalCopy = HTTP2RequestHead(method: "GET", scheme: "https", authority: "a.test", path: "/f.txt",
+                                         fields: [field("accept", "*/*")])
+        let copied = try map(equalCopy)
+        #expect(!copied.head.sharesStorage(with: first.head) && copied.head == first.head, "an equal list is mapped again")
+        let bodied = try map(equalCopy, endStream: false)
+        #expect(bodied.hasBody && bodied.head.isChunked, "END_STREAM is part of the key")
+        #expect(try map(equalCopy).head == first.head)   // kept again, END_STREAM set: only the limits differ below
+        #expect(throws: HTTPParseError.self, "the limits are part of the key") {
+            try map(equalCopy, limits: HTTPParserLimits(maxHeaderCount: 1))
+        }
+
+        let upgrade = HTTP2RequestHead(method: "CONNECT", scheme: "https", authority: "a.test", path: "/ws",
+                                       connectProtocol: "websocket", fields: [field("sec-websocket-version", "13")])
+        let one = try map(upgrade, endStream: false), two = try map(upgrade, endStream: false)
+        #expect(!two.head.sharesStorage(with: one.head))
+        #expect(one.head.headers.first("Sec-WebSocket-Key") != two.head.headers.first("Sec-WebSocket-Key"))
+    }
+
     @Test func extendedConnectBecomesTheWebSocketUpgrade() throws {
         let head = HTTP2RequestHead(method: "CONNECT", scheme: "https", authority: "a.test", path: "/ws/echo",
                                     connectProtocol: "websocket",

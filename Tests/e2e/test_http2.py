@@ -183,6 +183,26 @@ def test_repeated_and_alternating_header_blocks_get_their_own_files(h2srv):
         c.close()
 
 
+def test_a_repeated_block_with_and_without_a_body_keeps_its_framing(h2srv):
+    """A connection keeps the HTTP/1.1 view of its last plain request by the identity of the decoded
+    header list (RepeatedRequestMemo); END_STREAM is part of that key. The same header block sent
+    with END_STREAM (no body) and then without it (a body follows in DATA) must reach the CGI as two
+    different requests: the second one's body must arrive. (GET: a POST without a body is a 411.)"""
+    c = h2srv.client(tls=False)
+    try:
+        for i in range(3):
+            head, body = c.request("GET", "/cgi/cat.py")
+            assert (head.get(":status"), body) == ("200", b""), (i, head, body)
+        for i in range(3):
+            payload = b"payload %d" % i
+            head, body = c.request("GET", "/cgi/cat.py", body=payload)
+            assert (head.get(":status"), body) == ("200", payload), (i, head, body)
+        head, body = c.request("GET", "/cgi/cat.py")
+        assert (head.get(":status"), body) == ("200", b""), (head, body)
+    finally:
+        c.close()
+
+
 def test_tls_connection_carries_several_requests(h2srv):
     s = h2srv
     out = s.curl("-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code} %{http_version} %{num_connects}\n",

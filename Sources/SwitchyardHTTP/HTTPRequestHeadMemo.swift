@@ -1,0 +1,62 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The last request head parsed from a short head block, kept with the block's bytes.
+///
+/// Keep-alive clients that repeat a request — pollers, health checks, API clients, load
+/// generators — send byte-identical heads. Parsing is a pure function of the block and the
+/// limits, so an identical block can have the same head back: a length check and one `memcmp`
+/// instead of a `String` per part and per field and the head's storage built and later freed
+/// (about 4k instructions for a four-field head). A block that differs costs the compare and a
+/// copy of its bytes into storage the memo already holds.
+///
+/// A server keeps one memo per event loop and lends it to each of the loop's connections'
+/// parsers, so its memory is one block and one head per loop, not per connection. Only heads that parsed are kept; a rejected block is parsed (and rejected) again.
+public struct HTTPRequestHeadMemo: Sendable {
+    /// Longest block kept; longer heads are always parsed. 0 keeps nothing.
+    public let capacity: Int
+    private var bytes: [UInt8] = []
+    private var head: HTTPRequestHead?
+    private var limits = HTTPParserLimits()
+
+    public init(capacity: Int = 1024) {
+        self.capacity = capacity
+    }
+
+    /// The head parsed earlier from exactly these bytes under the same limits.
+    func head(for block: UnsafeRawBufferPointer, limits: HTTPParserLimits) -> HTTPRequestHead? {
+        guard block.count == bytes.count else { return nil }
+        return head(prefixing: block, limits: limits)
+    }
+
+    /// The remembered head when `input` starts with its block, under the same limits. The block
+    /// starts with a request line and ends with the first empty line, so scanning `input` afresh
+    /// would end that head at the same byte and check the same limits: the caller may take
+    /// `count` bytes as the head without scanning them.
+    func head(prefixing input: UnsafeRawBufferPointer, limits: HTTPParserLimits) -> HTTPRequestHead? {
+        guard let head, !bytes.isEmpty, input.count >= bytes.count, limits == self.limits else { return nil }
+        let same = bytes.withUnsafeBytes { kept in
+            memcmp(kept.baseAddress!, input.baseAddress!, kept.count) == 0
+        }
+        return same ? head : nil
+    }
+
+    /// Bytes of the remembered block (0 when none).
+    var count: Int { bytes.count }
+
+    /// Keeps `head` as the parse of `block` (when the block fits).
+    mutating func remember(_ head: HTTPRequestHead, for block: UnsafeRawBufferPointer, limits: HTTPParserLimits) {
+        guard block.count <= capacity, block.count > 0 else { return }
+        bytes.removeAll(keepingCapacity: true)
+        bytes.append(contentsOf: block)
+        self.head = head
+        self.limits = limits
+    }
+
+    /// Lets go of the kept head and its bytes (a loop that goes quiet, a reload).
+    public mutating func forget() {
+        bytes = []
+        head = nil
+    }
+}

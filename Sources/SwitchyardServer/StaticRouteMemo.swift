@@ -1,0 +1,52 @@
+import SwitchyardHTTP
+
+/// A request routed to a static file, kept so that the same request again is not routed again.
+///
+/// Routing is a function of the request head, the client's address, the listener and the
+/// configuration, with three exceptions that look elsewhere (and a rewritten request is routed
+/// again under other settings, so only a context made for this very head is kept): `url.rewrite-if-not-file` (and the
+/// other URL rules) may stat the file system, mod_cgi looks for a script along the path, and
+/// mod_auth reads its user file. A route whose settings have none of them is a pure function of
+/// what the key holds — the head's storage (a head the loop's `HTTPRequestHeadMemo` or an
+/// HTTP/2 connection's `RepeatedRequestMemo` handed out again), the client address and the
+/// listener — so its `RequestContext` can answer again: no path normalisation, no settings
+/// lookup, no context allocated and freed (about 1.5k instructions of a 7k static request).
+/// What the file is, is still decided per request by `StaticFileHandler` and its cache.
+///
+/// The router drops it on a reload; `RequestContext` is immutable, so sharing it is safe.
+final class StaticRouteMemo {
+    let head: HTTPRequestHead
+    let remoteHost: String
+    let scheme: String
+    let serverSocket: String
+    let context: RequestContext
+
+    /// The memo for a static route, or nil when its settings make routing depend on more than
+    /// the key.
+    static func ifRepeatable(_ head: HTTPRequestHead, context: RequestContext,
+                             connection: any ClientExchange) -> StaticRouteMemo? {
+        let settings = context.settings
+        // A context whose head is another one came from a rewrite (routed again: its settings are
+        // not those of this head) or from setenv's request headers: not kept.
+        guard context.head.sharesStorage(with: head), !settings.hasURLRules, settings.cgi == nil, settings.auth == nil
+        else { return nil }
+        let listener = connection.listener
+        return StaticRouteMemo(head: head, remoteHost: connection.remoteHost, scheme: listener.scheme,
+                               serverSocket: listener.serverSocket, context: context)
+    }
+
+    private init(head: HTTPRequestHead, remoteHost: String, scheme: String, serverSocket: String, context: RequestContext) {
+        self.head = head
+        self.remoteHost = remoteHost
+        self.scheme = scheme
+        self.serverSocket = serverSocket
+        self.context = context
+    }
+
+    /// The same head (not an equal one: the same storage), from the same address, on the same listener.
+    func matches(_ head: HTTPRequestHead, connection: any ClientExchange) -> Bool {
+        guard head.sharesStorage(with: self.head) else { return false }
+        let listener = connection.listener
+        return connection.remoteHost == remoteHost && listener.serverSocket == serverSocket && listener.scheme == scheme
+    }
+}
