@@ -8,6 +8,8 @@
 # server's CPU time (user and system, from /proc/PID/stat) per request, which is what the pinned
 # figure measures and varies less than the rate on a shared machine.
 # SWITCHYARD_BASE_BIN=path adds a second Switchyard (e.g. main's) to the same runs: before/after.
+# DISTINCT=1 gives every request its own query string (a wrk Lua script), so no two heads are
+# the same: what repeated-request memos (HTTPRequestHeadMemo, StaticRouteMemo) cannot help.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -43,6 +45,17 @@ server.max-keep-alive-requests = 100000
 server.errorlog = "$TMP/lighttpd-error.log"
 mimetype.assign = (".txt" => "text/plain")
 CONF
+WRK_SCRIPT=()
+if [ "${DISTINCT:-0}" = 1 ]; then
+  cat > "$TMP/distinct.lua" <<'LUA'
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, "/small.txt?n=" .. n)
+end
+LUA
+  WRK_SCRIPT=(-s "$TMP/distinct.lua")
+fi
 sed "s/^server.port = .*/server.port = $BASE_PORT/" "$TMP/switchyard.conf" > "$TMP/base.conf"
 taskset -c 0 "$BIN" -f "$TMP/switchyard.conf" 2>"$TMP/switchyard.log" & SY_PID=$!; PIDS+=($SY_PID)
 taskset -c 0 lighttpd -D -f "$TMP/lighttpd.conf" & LT_PID=$!; PIDS+=($LT_PID)
@@ -59,7 +72,7 @@ ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 run_wrk() {
   local before after out
   before=$(ticks "$3")
-  out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$1"s "http://127.0.0.1:$2/small.txt")
+  out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$1"s "${WRK_SCRIPT[@]}" "http://127.0.0.1:$2/small.txt")
   after=$(ticks "$3")
   echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '/requests in/ {print $1}' <<<"$out") $before $after"
 }
@@ -70,9 +83,10 @@ for r in $(seq "$RUNS"); do
     echo "${NAMES[$i]} $(run_wrk "$DURATION" "${SERVER_PORTS[$i]}" "${SERVER_PIDS[$i]}")" >> "$TMP/runs"
   done
 done
-python3 - "$TMP/runs" "$CONNS" "$DURATION" "$RUNS" "$(getconf CLK_TCK)" <<'PY'
+python3 - "$TMP/runs" "$CONNS" "$DURATION" "$RUNS" "$(getconf CLK_TCK)" "${DISTINCT:-0}" <<'PY'
 import statistics, sys
 runs, conns, dur, count, hz = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+distinct = sys.argv[6] == "1"
 rate, user, system = {}, {}, {}
 for line in open(runs):
     name, rps, reqs, u0, s0, u1, s1 = line.split()
@@ -80,7 +94,8 @@ for line in open(runs):
     rate.setdefault(name, []).append(float(rps))
     user.setdefault(name, []).append((int(u1) - int(u0)) / hz / reqs * 1e6)
     system.setdefault(name, []).append((int(s1) - int(s0)) / hz / reqs * 1e6)
-print(f"small-file GET (1 KiB, keep-alive, wrk -t1 -c{conns}, {count} x {dur} s, server on core 0, wrk on core 1)")
+what = "every request its own query string" if distinct else "the same request repeated"
+print(f"small-file GET (1 KiB, keep-alive, {what}, wrk -t1 -c{conns}, {count} x {dur} s, server on core 0, wrk on core 1)")
 print(f"{'server':<12}{'median req/s':>14}{'min':>12}{'max':>12}{'CPU us/req':>12}{'user':>8}{'system':>8}")
 for name in rate:
     cpu = [u + s for u, s in zip(user[name], system[name])]

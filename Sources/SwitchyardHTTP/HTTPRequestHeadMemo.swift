@@ -12,11 +12,15 @@ import Glibc
 /// copy of its bytes into storage the memo already holds.
 ///
 /// A server keeps one memo per event loop and lends it to each of the loop's connections'
-/// parsers, so its memory is one block and one head per loop, not per connection. Only heads that parsed are kept; a rejected block is parsed (and rejected) again.
+/// parsers, so its memory is one block and one head per loop, not per connection. Only heads
+/// that parsed are kept; a rejected block is parsed (and rejected) again.
 public struct HTTPRequestHeadMemo: Sendable {
     /// Longest block kept; longer heads are always parsed. 0 keeps nothing.
     public let capacity: Int
+    /// `capacity` bytes once the first block is kept, of which the first `length` are the block:
+    /// a new block is copied over the old one with one `memcpy`.
     private var bytes: [UInt8] = []
+    private var length = 0
     private var head: HTTPRequestHead?
     private var limits = HTTPParserLimits()
 
@@ -26,7 +30,7 @@ public struct HTTPRequestHeadMemo: Sendable {
 
     /// The head parsed earlier from exactly these bytes under the same limits.
     func head(for block: UnsafeRawBufferPointer, limits: HTTPParserLimits) -> HTTPRequestHead? {
-        guard block.count == bytes.count else { return nil }
+        guard block.count == length else { return nil }
         return head(prefixing: block, limits: limits)
     }
 
@@ -35,21 +39,21 @@ public struct HTTPRequestHeadMemo: Sendable {
     /// would end that head at the same byte and check the same limits: the caller may take
     /// `count` bytes as the head without scanning them.
     func head(prefixing input: UnsafeRawBufferPointer, limits: HTTPParserLimits) -> HTTPRequestHead? {
-        guard let head, !bytes.isEmpty, input.count >= bytes.count, limits == self.limits else { return nil }
-        let same = bytes.withUnsafeBytes { kept in
-            memcmp(kept.baseAddress!, input.baseAddress!, kept.count) == 0
-        }
-        return same ? head : nil
+        guard length > 0, input.count >= length else { return nil }
+        let same = bytes.withUnsafeBytes { kept in memcmp(kept.baseAddress!, input.baseAddress!, length) == 0 }
+        guard same, limits == self.limits else { return nil }
+        return head
     }
 
     /// Bytes of the remembered block (0 when none).
-    var count: Int { bytes.count }
+    var count: Int { length }
 
     /// Keeps `head` as the parse of `block` (when the block fits).
     mutating func remember(_ head: HTTPRequestHead, for block: UnsafeRawBufferPointer, limits: HTTPParserLimits) {
         guard block.count <= capacity, block.count > 0 else { return }
-        bytes.removeAll(keepingCapacity: true)
-        bytes.append(contentsOf: block)
+        if bytes.count != capacity { bytes = [UInt8](repeating: 0, count: capacity) }
+        bytes.withUnsafeMutableBytes { _ = memcpy($0.baseAddress!, block.baseAddress!, block.count) }
+        length = block.count
         self.head = head
         self.limits = limits
     }
@@ -57,6 +61,7 @@ public struct HTTPRequestHeadMemo: Sendable {
     /// Lets go of the kept head and its bytes (a loop that goes quiet, a reload).
     public mutating func forget() {
         bytes = []
+        length = 0
         head = nil
     }
 }

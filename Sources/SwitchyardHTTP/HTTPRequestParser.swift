@@ -131,7 +131,8 @@ public struct HTTPRequestParser: Sendable {
     }
 
     private mutating func parseHead(_ input: UnsafeRawBufferPointer, memo: inout HTTPRequestHeadMemo) -> Step {
-        if scanner.isEmpty, let known = memo.head(prefixing: input, limits: limits) {
+        let fresh = scanner.isEmpty
+        if fresh, let known = memo.head(prefixing: input, limits: limits) {
             // The remembered block starts the input: the scan would end the head where it ends.
             scanner = HeadScanner()   // it may have counted empty lines before this request line
             return begin(known, consumed: memo.count)
@@ -145,7 +146,8 @@ public struct HTTPRequestParser: Sendable {
             scanner = HeadScanner()
             let bytes = UnsafeRawBufferPointer(rebasing: input[block])
             let head: HTTPRequestHead
-            if let known = memo.head(for: bytes, limits: limits) {
+            // Not looked up at the start (a head that came in pieces, or after empty lines): now.
+            if !fresh || block.lowerBound > 0, let known = memo.head(for: bytes, limits: limits) {
                 head = known
             } else {
                 do {

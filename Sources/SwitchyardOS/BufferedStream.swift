@@ -228,6 +228,8 @@ public final class BufferedStream: EventHandler {
     @discardableResult
     public func flush() -> Bool {
         guard !isClosed, !isOutputClosed else { return true }
+        // Nothing queued since the last flush drained the queue: that flush did all there is to do.
+        if outputWasEmpty && output.isEmpty && !behind && !shutdownRequested { return true }
         ownerCalls += 1
         defer { ownerCalls -= 1 }
         if !isConnecting { flushOutput() }

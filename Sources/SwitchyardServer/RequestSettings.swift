@@ -104,6 +104,7 @@ public final class RequestSettings: Sendable {
     let hasAliases: Bool
     /// `setenv.*-response-header`, ready for every head of the scope.
     let responseHeaders: [(String, String)]
+    let hasResponseHeaders: Bool
     /// The request-handling modules of `moduleOrder`, in order: the router tries them for every
     /// request, so the names are matched once here.
     let gatewayModules: [GatewayModule]
@@ -136,6 +137,7 @@ public final class RequestSettings: Sendable {
         hasRequestHeaderRules = !v.setenv.addRequestHeaders.isEmpty || !v.setenv.setRequestHeaders.isEmpty
         hasAliases = !v.aliases.isEmpty
         responseHeaders = v.setenv.responseHeaders
+        hasResponseHeaders = !v.setenv.responseHeaders.isEmpty
         gatewayModules = v.moduleOrder.compactMap(GatewayModule.init(moduleName:))
     }
 }

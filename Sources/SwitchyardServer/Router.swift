@@ -72,6 +72,15 @@ final class RequestContext {
     /// The user mod_auth authenticated (REMOTE_USER), if the path required one.
     let remoteUser: String?
 
+    /// What the static-file handler works out from the fields above, kept for the next request
+    /// the router's `StaticRouteMemo` answers with this context (loop-confined, like the context).
+    /// Whether the head has an `If-*` or `Range` field (none: the validators are not looked at).
+    private(set) lazy var mayBeConditionalOrRanged = head.headers.mayBeConditionalOrRanged
+    /// The cached file that answered last, and the wall-clock second its `stat(2)` was trusted in
+    /// (`server.stat-cache-engine = "simple"`): within that second the file cache would give
+    /// the same entry for the same path and settings.
+    var recentFile: (entry: StaticFileEntry, second: Int)?
+
     init(head: HTTPRequestHead, settings: RequestSettings, path: String, query: String, host: String, scheme: String,
          remoteIP: String, remoteUser: String? = nil) {
         self.head = head
@@ -115,24 +124,30 @@ final class Router: ExchangeRouting {
     func configurationChanged() {
         extforward = worker.config.globalSettings.extforward
         lastStaticRoute = nil
+        lastRoutedHead = nil
     }
 
     func handler(for head: HTTPRequestHead, connection: any ClientExchange) -> RoutedRequest {
-        if let memo = lastStaticRoute, memo.matches(head, connection: connection) {
-            var routed = RoutedRequest(staticFile: memo.context)
-            routed.responseHeaders = memo.context.settings.responseHeaders
+        if let context = lastStaticRoute?.context(for: head, connection: connection) {
+            var routed = RoutedRequest(staticFile: context)
+            if context.settings.hasResponseHeaders { routed.responseHeaders = context.settings.responseHeaders }
             return routed
         }
         var routed = route(head, connection: connection, rewrites: 0, onceApplied: false)
         if let headers = lastResponseHeaders { routed.responseHeaders = headers; lastResponseHeaders = nil }
-        if case .staticFile(let context) = routed.responder {
+        // A head seen twice in a row is likely to come again: only then is its route kept, so
+        // requests that never repeat pay one identity check, not a memo each.
+        if case .staticFile(let context) = routed.responder, lastRoutedHead?.sharesStorage(with: head) == true {
             lastStaticRoute = StaticRouteMemo.ifRepeatable(head, context: context, connection: connection)
         }
+        lastRoutedHead = head
         return routed
     }
 
-    /// The last request this loop routed to a static file (see `StaticRouteMemo`).
+    /// The last request this loop routed to a static file (see `StaticRouteMemo`), and the head
+    /// it routed last.
     private var lastStaticRoute: StaticRouteMemo?
+    private var lastRoutedHead: HTTPRequestHead?
 
     /// The response headers of the scope the last routing resolved (set by `route`, read once).
     private var lastResponseHeaders: [(String, String)]?

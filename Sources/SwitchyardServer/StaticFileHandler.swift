@@ -22,9 +22,17 @@ struct StaticFileHandler {
             return
         }
         let settings = context.settings
-        let path = connection.worker.staticPath
-        path.set(root: context.root, path: context.physicalPath)
+        let worker = connection.worker
         let isHead = method == "HEAD"
+        let simple = worker.server.statCacheEngine == .simple
+        // The same context again (a repeated request) within the second its file was trusted in:
+        // the path, the exclusion and the cache lookup would give what they gave then.
+        if simple, let (entry, second) = context.recentFile, second == worker.loop.wallSeconds {
+            respond(entry: entry, fd: -1, isHead: isHead)
+            return
+        }
+        let path = worker.staticPath
+        path.set(root: context.root, path: context.physicalPath)
         // One stat(2) of the path per request (symlinks followed, lighttpd's server.follow-symlink
         // default): an unchanged small file is then served from the worker's cache with no
         // open/fstat/close (StaticFileCache documents the validation rule). A path that does not
@@ -37,10 +45,10 @@ struct StaticFileHandler {
         }
         // server.stat-cache-engine = "simple": a cached file whose stat matched in this second is
         // served again without one (StaticFileCache.recent).
-        let worker = connection.worker
-        if worker.server.statCacheEngine == .simple,
-           let entry = worker.fileCache.recent(path: path, scope: ObjectIdentifier(settings), second: worker.loop.wallSeconds) {
+        if simple, let entry = worker.fileCache.recent(path: path, scope: ObjectIdentifier(settings), second: worker.loop.wallSeconds) {
             if isExcluded(path) { connection.sendError(403); return }
+            // Not with follow-symlink disabled: its check above runs for every request.
+            if !noFollow { context.recentFile = (entry, worker.loop.wallSeconds) }
             respond(entry: entry, fd: -1, isHead: isHead)
             return
         }
@@ -184,7 +192,7 @@ struct StaticFileHandler {
             : context.settings.expire.rule(path: context.path, contentType: fields.contentType)
         let now = expire == nil ? 0 : Int(time(nil))
 
-        let conditional = headers.mayBeConditionalOrRanged
+        let conditional = context.mayBeConditionalOrRanged
         if conditional && isNotModified(headers, fields: fields, mtime: mtime) {
             if fd >= 0 { close(fd) }
             connection.sendHead(status: 304, framing: .none) { out in

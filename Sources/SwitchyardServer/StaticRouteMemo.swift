@@ -35,6 +35,7 @@ final class StaticRouteMemo {
                                serverSocket: listener.serverSocket, context: context)
     }
 
+
     private init(head: HTTPRequestHead, remoteHost: String, scheme: String, serverSocket: String, context: RequestContext) {
         self.head = head
         self.remoteHost = remoteHost
@@ -43,10 +44,11 @@ final class StaticRouteMemo {
         self.context = context
     }
 
-    /// The same head (not an equal one: the same storage), from the same address, on the same listener.
-    func matches(_ head: HTTPRequestHead, connection: any ClientExchange) -> Bool {
-        guard head.sharesStorage(with: self.head) else { return false }
+    /// The kept context when this is the same head (not an equal one: the same storage), from the
+    /// same address, on the same listener.
+    func context(for head: HTTPRequestHead, connection: any ClientExchange) -> RequestContext? {
+        guard head.sharesStorage(with: self.head), connection.remoteHost == remoteHost else { return nil }
         let listener = connection.listener
-        return connection.remoteHost == remoteHost && listener.serverSocket == serverSocket && listener.scheme == scheme
+        return listener.serverSocket == serverSocket && listener.scheme == scheme ? context : nil
     }
 }
