@@ -9,7 +9,8 @@ import Glibc
 /// limits, so an identical block can have the same head back: a length check and one `memcmp`
 /// instead of a `String` per part and per field and the head's storage built and later freed
 /// (about 4k instructions for a four-field head). A block that differs costs the compare and a
-/// copy of its bytes into storage the memo already holds.
+/// copy of its bytes into storage the memo already holds; when only its request line differs,
+/// its field lines are not parsed again either (`fields(matching:)`).
 ///
 /// A server keeps one memo per event loop and lends it to each of the loop's connections'
 /// parsers, so its memory is one block and one head per loop, not per connection. Only heads
@@ -23,6 +24,13 @@ public struct HTTPRequestHeadMemo: Sendable {
     private var length = 0
     private var head: HTTPRequestHead?
     private var limits = HTTPParserLimits()
+    /// Where the block's field lines start (after the request line's LF), and what parsing them
+    /// gave: they do not depend on the request line (`FieldState` notes each field on its own;
+    /// only `makeHead` combines it with the line), so a head whose request line differs but
+    /// whose field lines are the same bytes — a browser fetching the next resource — takes them.
+    private var fieldsStart = 0
+    private var fieldState = FieldState()
+    private var headers = HTTPHeaders()
 
     public init(capacity: Int = 1024) {
         self.capacity = capacity
@@ -48,14 +56,27 @@ public struct HTTPRequestHeadMemo: Sendable {
     /// Bytes of the remembered block (0 when none).
     var count: Int { length }
 
-    /// Keeps `head` as the parse of `block` (when the block fits).
-    mutating func remember(_ head: HTTPRequestHead, for block: UnsafeRawBufferPointer, limits: HTTPParserLimits) {
+    /// The parsed field lines of the remembered block when `fieldLines` (a block's bytes after
+    /// its request line) are the same bytes.
+    func fields(matching fieldLines: UnsafeRawBufferPointer) -> (FieldState, HTTPHeaders)? {
+        guard length > 0, fieldLines.count == length - fieldsStart, let base = fieldLines.baseAddress else { return nil }
+        let same = bytes.withUnsafeBytes { kept in memcmp(kept.baseAddress! + fieldsStart, base, fieldLines.count) == 0 }
+        return same ? (fieldState, headers) : nil
+    }
+
+    /// Keeps `head` as the parse of `block` (when the block fits), with its field lines' parse:
+    /// they start at `fieldsStart`.
+    mutating func remember(_ head: HTTPRequestHead, for block: UnsafeRawBufferPointer, limits: HTTPParserLimits,
+                           fieldsStart: Int, fieldState: FieldState, headers: HTTPHeaders) {
         guard block.count <= capacity, block.count > 0 else { return }
         if bytes.count != capacity { bytes = [UInt8](repeating: 0, count: capacity) }
         bytes.withUnsafeMutableBytes { _ = memcpy($0.baseAddress!, block.baseAddress!, block.count) }
         length = block.count
         self.head = head
         self.limits = limits
+        self.fieldsStart = fieldsStart
+        self.fieldState = fieldState
+        self.headers = headers
     }
 
     /// Lets go of the kept head and its bytes (a loop that goes quiet, a reload).
@@ -63,5 +84,7 @@ public struct HTTPRequestHeadMemo: Sendable {
         bytes = []
         length = 0
         head = nil
+        fieldState = FieldState()
+        headers = HTTPHeaders()
     }
 }

@@ -151,11 +151,10 @@ public struct HTTPRequestParser: Sendable {
                 head = known
             } else {
                 do {
-                    head = try HeadParser.parse(bytes, limits: limits)
+                    head = try HeadParser.parse(bytes, limits: limits, memo: &memo)
                 } catch {
                     return fail(error)
                 }
-                memo.remember(head, for: bytes, limits: limits)
             }
             return begin(head, consumed: consumed)
         }

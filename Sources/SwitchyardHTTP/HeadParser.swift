@@ -11,9 +11,24 @@ import Glibc
 /// common names are shared (`CommonStrings`).
 enum HeadParser {
     static func parse(_ block: UnsafeRawBufferPointer, limits: HTTPParserLimits) throws(HTTPParseError) -> HTTPRequestHead {
+        var none = HTTPRequestHeadMemo(capacity: 0)
+        return try parse(block, limits: limits, memo: &none)
+    }
+
+    /// `parse` with the loop's memo: field lines that are the memo's bytes take its parse of
+    /// them (only the request line is parsed), and the block is remembered. The field lines'
+    /// parse does not depend on the request line (see `FieldState`), so the head is the same.
+    static func parse(_ block: UnsafeRawBufferPointer, limits: HTTPParserLimits,
+                      memo: inout HTTPRequestHeadMemo) throws(HTTPParseError) -> HTTPRequestHead {
         var lines = LineIterator(block)
         guard let requestLine = lines.next() else { throw .badRequest("empty request") }
         let line = try RequestLine.parse(requestLine)
+        let fieldsStart = lines.pos
+        if let (known, headers) = memo.fields(matching: UnsafeRawBufferPointer(rebasing: block[min(fieldsStart, block.count)...])) {
+            let head = try known.makeHead(line: line, headers: headers, headBytes: block.count, limits: limits)
+            memo.remember(head, for: block, limits: limits, fieldsStart: fieldsStart, fieldState: known, headers: headers)
+            return head
+        }
 
         var fields = FieldState()
         var headers = HTTPHeaders()
@@ -29,7 +44,12 @@ enum HeadParser {
                 headers.add(name: CommonStrings.fieldName(name), value: valueString)
             }
         }
-        return try fields.makeHead(line: line, headers: headers, headBytes: block.count, limits: limits)
+        if memo.capacity == 0 {
+            return try fields.makeHead(line: line, headers: headers, headBytes: block.count, limits: limits)
+        }
+        let head = try fields.makeHead(line: line, headers: headers, headBytes: block.count, limits: limits)
+        memo.remember(head, for: block, limits: limits, fieldsStart: fieldsStart, fieldState: fields, headers: headers)
+        return head
     }
 
     /// `field-name ":" OWS field-value OWS`, strictly.

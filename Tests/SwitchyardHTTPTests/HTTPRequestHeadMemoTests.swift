@@ -99,6 +99,24 @@ import Testing
         #expect(b.headers.first("X-Added") == nil)
     }
 
+    @Test func theSameFieldLinesUnderAnotherRequestLineAreNotParsedAgainButGiveTheSameHead() throws {
+        var memo = HTTPRequestHeadMemo()
+        var p = HTTPRequestParser(), q = HTTPRequestParser(), r = HTTPRequestParser()
+        let a = try #require(Self.step(Self.get, &p, &memo).head)
+        let other = Self.get.replacingOccurrences(of: "GET /small.txt", with: "HEAD /other.txt?x=1")
+        let b = try #require(Self.step(other, &q, &memo).head)
+        #expect(!b.sharesStorage(with: a))
+        #expect(b.method == "HEAD" && b.path == "/other.txt" && b.query == "x=1")
+        #expect(b.headers == a.headers && b.host == "example.com" && b.headBytes == other.utf8.count)
+        var plain = HTTPRequestParser()
+        var none = HTTPRequestHeadMemo(capacity: 0)
+        #expect(Self.step(other, &plain, &none).head == b)
+        // HTTP/1.0 with the same field lines: keep-alive off, as a parse gives.
+        let old = Self.get.replacingOccurrences(of: "HTTP/1.1", with: "HTTP/1.0")
+        let c = try #require(Self.step(old, &r, &memo).head)
+        #expect(c.version == .http1_0 && !c.keepAlive)
+    }
+
     @Test func forgetLetsGo() throws {
         var memo = HTTPRequestHeadMemo()
         var p = HTTPRequestParser(), q = HTTPRequestParser()
@@ -124,11 +142,25 @@ import Testing
             "GET / HTTP/1.1\r\nHost: h\r\n X: folded\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
             "GET /" + String(repeating: "x", count: 40) + " HTTP/1.1\r\nHost: h\r\n\r\n",
+            // The same field lines under other request lines: the version decides Host, keep-alive,
+            // chunked and 100-continue; an absolute-form target's authority beats Host.
+            "POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+            "POST /u HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+            "PUT /v HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+            "GET http://other.test/a HTTP/1.1\r\nHost: h\r\n\r\n",
+            "GET /a HTTP/1.0\r\nHost: h\r\n\r\n",
+            "GET /a HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n",
+            "GET /b HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n",
+            "CONNECT h:443 HTTP/1.1\r\nHost: h\r\n\r\n",
+            "GET /c HTTP/1.1\r\nHost: h\r\nContent-Length: 99999\r\n\r\n",
+            "GET /d HTTP/1.1\r\nHost: h\r\nContent-Length: 99999\r\n\r\n",
+            "GET /c HTTP/2.0\r\nHost: h\r\n\r\n",
         ]
-        let limits = [HTTPParserLimits(), HTTPParserLimits(maxRequestLineLength: 40), HTTPParserLimits(maxHeaderCount: 1)]
+        let limits = [HTTPParserLimits(), HTTPParserLimits(maxRequestLineLength: 40), HTTPParserLimits(maxHeaderCount: 1),
+                      HTTPParserLimits(maxBodySize: 1000)]
         var memo = HTTPRequestHeadMemo()
         var rng = SystemRandomNumberGenerator()
-        for i in 0..<2000 {
+        for i in 0..<4000 {
             let text = heads.randomElement(using: &rng)!
             let limit = i % 7 == 0 ? limits.randomElement(using: &rng)! : limits[0]
             var withMemo = HTTPRequestParser(limits: limit), plain = HTTPRequestParser(limits: limit)

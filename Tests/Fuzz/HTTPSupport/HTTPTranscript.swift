@@ -24,6 +24,14 @@ public func fuzzLimits(_ options: UInt8) -> HTTPParserLimits {
 /// the unconsumed bytes, append the next read, parse until `.needMoreData`), checking the parser's
 /// contract on every step.
 public func parseTranscript(_ stream: UnsafeRawBufferPointer, reads: [Range<Int>], limits: HTTPParserLimits) -> [HTTPItem] {
+    var none = HTTPRequestHeadMemo(capacity: 0)
+    return parseTranscript(stream, reads: reads, limits: limits, memo: &none)
+}
+
+/// `parseTranscript` through a head memo the caller keeps (a server loop's): what it remembers
+/// from one transcript answers the next.
+public func parseTranscript(_ stream: UnsafeRawBufferPointer, reads: [Range<Int>], limits: HTTPParserLimits,
+                            memo: inout HTTPRequestHeadMemo) -> [HTTPItem] {
     var parser = HTTPRequestParser(limits: limits)
     var pending: [UInt8] = []
     var items: [HTTPItem] = []
@@ -34,7 +42,7 @@ public func parseTranscript(_ stream: UnsafeRawBufferPointer, reads: [Range<Int>
         while true {
             steps += 1
             fuzzCheck(steps <= 4 * stream.count + 4 * reads.count + 8, "parser makes no progress")
-            let step = pending.withUnsafeBytes { parser.parseStep($0) }
+            let step = pending.withUnsafeBytes { parser.parseStep($0, memo: &memo) }
             var consumed = 0
             var stop = false
             switch step {
@@ -101,5 +109,11 @@ public func checkSplitInvariance(_ stream: UnsafeRawBufferPointer, seed: UInt8, 
     guard seed != 0 else { return whole }
     let split = parseTranscript(stream, reads: readSizes(count: stream.count, seed: seed), limits: limits)
     fuzzCheck(whole == split, "split reads changed the result:\n  whole: \(whole)\n  split: \(split)")
+    // Through a loop's head memo, twice (the second pass finds every head of the first
+    // remembered, the last one whole, the others by their field lines): the same transcript.
+    var memo = HTTPRequestHeadMemo()
+    let first = parseTranscript(stream, reads: [0..<stream.count], limits: limits, memo: &memo)
+    let again = parseTranscript(stream, reads: readSizes(count: stream.count, seed: seed), limits: limits, memo: &memo)
+    fuzzCheck(whole == first && whole == again, "the head memo changed the result:\n  whole: \(whole)\n  memo: \(first)\n  again: \(again)")
     return whole
 }
