@@ -136,8 +136,8 @@ final class Router: ExchangeRouting {
         var routed = route(head, connection: connection, rewrites: 0, onceApplied: false)
         if let headers = lastResponseHeaders { routed.responseHeaders = headers; lastResponseHeaders = nil }
         // A head seen twice in a row is likely to come again: only then is its route kept, so
-        // requests that never repeat pay one identity check, not a memo each.
-        if case .staticFile(let context) = routed.responder, lastRoutedHead?.sharesStorage(with: head) == true {
+        // requests that never repeat pay a comparison that ends at the first part that differs, not a memo each.
+        if case .staticFile(let context) = routed.responder, let last = lastRoutedHead, last == head {
             lastStaticRoute = StaticRouteMemo.ifRepeatable(head, context: context, connection: connection)
         }
         lastRoutedHead = head

@@ -7,9 +7,10 @@ import SwitchyardHTTP
 /// again under other settings, so only a context made for this very head is kept): `url.rewrite-if-not-file` (and the
 /// other URL rules) may stat the file system, mod_cgi looks for a script along the path, and
 /// mod_auth reads its user file. A route whose settings have none of them is a pure function of
-/// what the key holds — the head's storage (a head the loop's `HTTPRequestHeadMemo` or an
-/// HTTP/2 connection's `RepeatedRequestMemo` handed out again), the client address and the
-/// listener — so its `RequestContext` can answer again: no path normalisation, no settings
+/// what the key holds — the head (a head the loop's `HTTPRequestHeadMemo` or an HTTP/2
+/// connection's `RepeatedRequestMemo` handed out again is the same storage, found without
+/// comparing a field), the client address and the listener — so its `RequestContext` can answer
+/// again: no path normalisation, no settings
 /// lookup, no context allocated and freed (about 1.5k instructions of a 7k static request).
 /// What the file is, is still decided per request by `StaticFileHandler` and its cache.
 ///
@@ -44,10 +45,11 @@ final class StaticRouteMemo {
         self.context = context
     }
 
-    /// The kept context when this is the same head (not an equal one: the same storage), from the
-    /// same address, on the same listener.
+    /// The kept context when this is the same head (the same storage, or equal fields: HTTP/2
+    /// connections each build their own head for the same request), from the same address, on the
+    /// same listener.
     func context(for head: HTTPRequestHead, connection: any ClientExchange) -> RequestContext? {
-        guard head.sharesStorage(with: self.head), connection.remoteHost == remoteHost else { return nil }
+        guard head == self.head, connection.remoteHost == remoteHost else { return nil }
         let listener = connection.listener
         return listener.serverSocket == serverSocket && listener.scheme == scheme ? context : nil
     }

@@ -19,8 +19,9 @@ import wsframes
 
 
 class H2Client:
-    def __init__(self, port, *, tls_ca=None, server_name="a.test", timeout=20.0):
-        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, *, tls_ca=None, server_name="a.test", timeout=20.0, source=None):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                       source_address=(source, 0) if source else None)
         if tls_ca is not None:
             ctx = ssl.create_default_context(cafile=str(tls_ca))
             ctx.set_alpn_protocols(["h2", "http/1.1"])

@@ -66,6 +66,29 @@ $SERVER["socket"] == "127.0.0.1:{second}" {{ server.document-root = {q(tmp_path 
         s.stop()
 
 
+def test_http2_connections_share_a_route_only_with_their_own_address(tmp_path):
+    """Each HTTP/2 connection builds its own head for a request, so the router's memo compares
+    heads by their fields: two h2c connections from different client addresses, asking for the
+    same thing with the same header block, alternately, must each get their address's root."""
+    from h2_client import H2Client
+    site(tmp_path)
+    s = Switchyard(f"""
+server.document-root = {q(tmp_path / "a")}
+server.event-loops = 1
+$HTTP["remoteip"] == "127.0.0.2" {{ server.document-root = {q(tmp_path / "b")} }}
+""", tmp_path)
+    one, two = H2Client(s.port), H2Client(s.port, source="127.0.0.2")
+    try:
+        for i in range(12):
+            for c, want in ((one, b"root a\n"), (one, b"root a\n"), (two, b"root b\n"), (two, b"root b\n")):
+                head, body = c.request("GET", "/f.txt")
+                assert (head.get(":status"), body) == ("200", want), i
+    finally:
+        one.close()
+        two.close()
+        s.stop()
+
+
 def test_a_file_or_a_script_that_appears_changes_the_answer_to_the_same_bytes(tmp_path):
     site(tmp_path)
     root = tmp_path / "a"
