@@ -79,7 +79,7 @@ public struct HTTPRequestHeadMemo: Sendable {
         self.headers = headers
     }
 
-    /// Lets go of the kept head and its bytes (a loop that goes quiet, a reload).
+    /// Lets go of the kept head and its bytes (a worker's reload).
     public mutating func forget() {
         bytes = []
         length = 0

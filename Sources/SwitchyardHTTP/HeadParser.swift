@@ -44,9 +44,6 @@ enum HeadParser {
                 headers.add(name: CommonStrings.fieldName(name), value: valueString)
             }
         }
-        if memo.capacity == 0 {
-            return try fields.makeHead(line: line, headers: headers, headBytes: block.count, limits: limits)
-        }
         let head = try fields.makeHead(line: line, headers: headers, headBytes: block.count, limits: limits)
         memo.remember(head, for: block, limits: limits, fieldsStart: fieldsStart, fieldState: fields, headers: headers)
         return head

@@ -3,18 +3,20 @@ import SwitchyardHTTP
 /// A request routed to a static file, kept so that the same request again is not routed again.
 ///
 /// Routing is a function of the request head, the client's address, the listener and the
-/// configuration, with three exceptions that look elsewhere (and a rewritten request is routed
-/// again under other settings, so only a context made for this very head is kept): `url.rewrite-if-not-file` (and the
-/// other URL rules) may stat the file system, mod_cgi looks for a script along the path, and
-/// mod_auth reads its user file. A route whose settings have none of them is a pure function of
-/// what the key holds — the head (a head the loop's `HTTPRequestHeadMemo` or an HTTP/2
-/// connection's `RepeatedRequestMemo` handed out again is the same storage, found without
-/// comparing a field), the client address and the listener — so its `RequestContext` can answer
-/// again: no path normalisation, no settings
-/// lookup, no context allocated and freed (about 1.5k instructions of a 7k static request).
-/// What the file is, is still decided per request by `StaticFileHandler` and its cache.
+/// configuration, with three exceptions that look elsewhere: URL rules (`url.rewrite-if-not-file`
+/// stats the file system), mod_cgi (it looks for a script along the path) and mod_auth (it reads
+/// its user file). A route whose settings have none of them is a pure function of the key — the
+/// head, the client address and the listener — so its `RequestContext` can answer again: no path
+/// normalisation, no settings lookup, no context allocated and freed (about 1.5k instructions of
+/// a 7k static request). A rewritten request was routed again under other settings, so only a
+/// context made for this very head is kept. The head is compared by storage first (the loop's
+/// `HTTPRequestHeadMemo` and an HTTP/2 connection's `RepeatedRequestMemo` hand out the same one
+/// again), then by fields. What the file is, is still decided per request by `StaticFileHandler`
+/// and its cache.
 ///
-/// The router drops it on a reload; `RequestContext` is immutable, so sharing it is safe.
+/// The router drops it on a reload. The shared `RequestContext` is loop-confined; the two things
+/// it learns while answering (`mayBeConditionalOrRanged`, `recentFile`) hold for every request
+/// with this key.
 final class StaticRouteMemo {
     let head: HTTPRequestHead
     let remoteHost: String
@@ -35,7 +37,6 @@ final class StaticRouteMemo {
         return StaticRouteMemo(head: head, remoteHost: connection.remoteHost, scheme: listener.scheme,
                                serverSocket: listener.serverSocket, context: context)
     }
-
 
     private init(head: HTTPRequestHead, remoteHost: String, scheme: String, serverSocket: String, context: RequestContext) {
         self.head = head

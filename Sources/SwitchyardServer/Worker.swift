@@ -84,6 +84,7 @@ final class Worker {
         dateLinesSecond = Int.min   // the cached Date/Server block carries the old tag
         unconditionalSettings = Worker.unconditional(snapshot)
         parserLimits = Worker.limits(snapshot)
+        requestHeadMemo.forget()
         clientStreamOptions = HTTP1Connection.streamOptions(snapshot.settings)
         settingsCache.removeAll()
         settingsByMask.removeAll()

@@ -64,6 +64,11 @@ struct HTTP2RequestMappingTests {
             try map(equalCopy, limits: HTTPParserLimits(maxHeaderCount: 1))
         }
 
+        let long = HTTP2RequestHead(method: "GET", scheme: "https", authority: "a.test", path: "/f.txt",
+                                    fields: [field("x-long", String(repeating: "v", count: RepeatedRequestMemo.maxListBytes))])
+        let longFirst = try map(long)
+        #expect(!(try map(long)).head.sharesStorage(with: longFirst.head), "a long list is not kept (it cannot repeat by identity)")
+
         let upgrade = HTTP2RequestHead(method: "CONNECT", scheme: "https", authority: "a.test", path: "/ws",
                                        connectProtocol: "websocket", fields: [field("sec-websocket-version", "13")])
         let one = try map(upgrade, endStream: false), two = try map(upgrade, endStream: false)
