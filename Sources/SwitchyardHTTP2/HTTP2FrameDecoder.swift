@@ -109,6 +109,22 @@ public struct HTTP2FrameDecoder: Sendable {
                                     priority: priority, consumed: total)
     }
 
+    /// A complete, unpadded DATA frame on a stream: its payload as a view into `input`. The
+    /// session hands the bytes on from there, without the frame value and payload array `decode`
+    /// makes. nil for anything else (another type, padding, stream 0, a frame not complete yet or
+    /// too large): `decode` handles those, errors included.
+    public func completeDataFrame(_ input: UnsafeRawBufferPointer) -> HTTP2DataFrameView? {
+        guard input.count >= HTTP2Protocol.frameHeaderLength, input[3] == HTTP2FrameType.data,
+              input[4] & HTTP2Flags.padded == 0 else { return nil }
+        let length = Int(input[0]) << 16 | Int(input[1]) << 8 | Int(input[2])
+        let total = HTTP2Protocol.frameHeaderLength + length
+        let streamID = readUInt32(input, 5) & HTTP2Protocol.maxStreamID
+        guard length <= maxFrameSize, input.count >= total, streamID != 0 else { return nil }
+        return HTTP2DataFrameView(streamID: streamID,
+                                  payload: UnsafeRawBufferPointer(rebasing: input[HTTP2Protocol.frameHeaderLength..<total]),
+                                  endStream: input[4] & HTTP2Flags.endStream != 0, consumed: total)
+    }
+
     /// A HEADERS payload taken apart: the fragment (padding and priority removed) and the priority.
     private func headersParts(flags: UInt8, streamID: UInt32,
                               _ body: UnsafeRawBufferPointer) throws(HTTP2Error) -> (UnsafeRawBufferPointer, HTTP2Priority?) {
@@ -198,6 +214,16 @@ public struct HTTP2HeaderBlockView {
     public var fragment: UnsafeRawBufferPointer
     public var endStream: Bool
     public var priority: HTTP2Priority?
+    /// The frame's size, header included.
+    public var consumed: Int
+}
+
+/// An unpadded DATA frame, its payload still in the decoder's input
+/// (`HTTP2FrameDecoder.completeDataFrame`): valid only as long as that input is.
+public struct HTTP2DataFrameView {
+    public var streamID: UInt32
+    public var payload: UnsafeRawBufferPointer
+    public var endStream: Bool
     /// The frame's size, header included.
     public var consumed: Int
 }

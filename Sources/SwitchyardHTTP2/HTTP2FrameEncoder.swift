@@ -88,9 +88,15 @@ public enum HTTP2FrameEncoder {
     }
 
     /// A DATA frame straight from the caller's bytes (the hot path: no intermediate frame value).
+    /// The header goes in as one 9-byte append (not nine appends, each checking the capacity).
     public static func appendData(streamID: UInt32, _ bytes: UnsafeRawBufferPointer, endStream: Bool, into out: inout [UInt8]) {
-        appendHeader(length: bytes.count, type: HTTP2FrameType.data, flags: endStream ? HTTP2Flags.endStream : 0,
-                     streamID: streamID, into: &out)
+        let length = bytes.count, id = streamID & HTTP2Protocol.maxStreamID
+        let header: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (
+            UInt8(truncatingIfNeeded: length >> 16), UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length),
+            HTTP2FrameType.data, endStream ? HTTP2Flags.endStream : 0,
+            UInt8(truncatingIfNeeded: id >> 24), UInt8(truncatingIfNeeded: id >> 16), UInt8(truncatingIfNeeded: id >> 8),
+            UInt8(truncatingIfNeeded: id))
+        withUnsafeBytes(of: header) { out.append(contentsOf: $0) }
         out.append(contentsOf: bytes)
     }
 

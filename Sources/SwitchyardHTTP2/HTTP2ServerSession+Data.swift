@@ -1,54 +1,68 @@
 /// Request bodies and receive-side flow control (RFC 9113 §5.2, §6.1, §6.9).
 extension HTTP2ServerSession {
+    /// A DATA frame from `decode` (the general path: padded frames, frames after a split read).
     mutating func receiveData(streamID: UInt32, _ data: HTTP2DataPayload, _ events: inout [HTTP2Event]) throws(HTTP2Error) {
+        let result: Result<Void, HTTP2Error> = data.bytes.withUnsafeBytes { bytes in
+            do throws(HTTP2Error) {
+                return .success(try receiveData(streamID: streamID, bytes, endStream: data.endStream,
+                                                flowControlledLength: data.flowControlledLength, &events))
+            } catch { return .failure(error) }
+        }
+        try result.get()
+    }
+
+    /// Request body bytes for `streamID` (padding already removed; `flowControlledLength` counts it).
+    mutating func receiveData(streamID: UInt32, _ bytes: UnsafeRawBufferPointer, endStream: Bool,
+                              flowControlledLength length: Int, _ events: inout [HTTP2Event]) throws(HTTP2Error) {
         guard streamID <= highestPeerStreamID else {
             throw .connection(.protocolError, stream: streamID, "DATA on idle stream \(streamID)")
         }
-        let length = data.flowControlledLength
         guard connectionReceiveWindow.receive(length) else {
             throw .connection(.flowControlError, stream: streamID, "DATA beyond the connection window")
         }
-        if data.bytes.isEmpty && !data.endStream {
+        if bytes.isEmpty && !endStream {
             guard emptyDataCounter.record(now: now) else {
                 throw .connection(.enhanceYourCalm, stream: streamID, "empty DATA frame flood")
             }
         }
-        guard var stream = streams[streamID], stream.canReceive else {
+        // The stream's state is changed in place (see `HTTP2StreamTable.slot(of:)`).
+        guard let slot = streams.slot(of: streamID), streams[slot: slot].canReceive else {
             // Nobody will consume these bytes: the connection gets its credit back at once.
             creditConnection(length)
             if streams[streamID] == nil && (recentlyReset.contains(streamID) || isIgnoredAfterGoAway(streamID)) { return }
             throw .stream(streamID, .streamClosed, "DATA on a closed stream")
         }
-        guard stream.receiveWindow.receive(length) else {
+        guard streams[slot: slot].receiveWindow.receive(length) else {
             creditConnection(length)
             throw .stream(streamID, .flowControlError, "DATA beyond the stream window")
         }
-        stream.receivedLength += data.bytes.count
-        if let declared = stream.declaredLength,
-           stream.receivedLength > declared || (data.endStream && stream.receivedLength != declared) {
-            streams[streamID] = stream
-            throw .stream(streamID, .protocolError, "content-length \(declared) but \(stream.receivedLength) bytes of DATA")
+        streams[slot: slot].receivedLength += bytes.count
+        if let declared = streams[slot: slot].declaredLength {
+            let received = streams[slot: slot].receivedLength
+            if received > declared || (endStream && received != declared) {
+                throw .stream(streamID, .protocolError, "content-length \(declared) but \(received) bytes of DATA")
+            }
         }
-        if data.endStream { stream.phase = stream.phase.endingRemote }
-        streams[streamID] = stream
+        if endStream { streams[slot: slot].phase = streams[slot: slot].phase.endingRemote }
         // Padding is never seen by the consumer: it is consumed here.
-        let padding = length - data.bytes.count
+        let padding = length - bytes.count
         if padding > 0 { consumed(streamID: streamID, count: padding) }
-        events.append(.data(streamID: streamID, bytes: data.bytes, endStream: data.endStream))
-        if data.endStream { closeIfFinished(streamID) }
+        let start = payloadSink.count
+        payloadSink.append(contentsOf: bytes)
+        events.append(.data(streamID: streamID, payload: start..<payloadSink.count, endStream: endStream))
+        if endStream { closeIfFinished(streamID) }
     }
 
     /// The consumer has taken `count` bytes of `streamID`'s body: window goes back to the peer
     /// (in batches) for the stream and the connection. Unknown streams are ignored.
     public mutating func consumed(streamID: UInt32, count: Int) {
-        guard terminalError == nil, count > 0 else { return }
+        guard !isTerminated, count > 0 else { return }
         var taken = 0
-        if var stream = streams[streamID] {
-            taken = min(count, stream.unconsumed)
-            let increment = stream.receiveWindow.consume(taken)
-            streams[streamID] = stream
+        if let slot = streams.slot(of: streamID) {
+            taken = min(count, streams[slot: slot].unconsumed)
+            let increment = streams[slot: slot].receiveWindow.consume(taken)
             // No point in stream credit once the peer has ended its side.
-            if let increment, stream.canReceive { write(.windowUpdate(increment: UInt32(increment)), stream: streamID) }
+            if let increment, streams[slot: slot].canReceive { write(.windowUpdate(increment: UInt32(increment)), stream: streamID) }
         } else if let left = closedUnconsumed[streamID] {
             taken = min(count, left)
             closedUnconsumed[streamID] = left - taken == 0 ? nil : left - taken

@@ -1,17 +1,38 @@
 /// Input: the client preface, then frames (RFC 9113 §3.4, §4, §6), dispatched by type.
 extension HTTP2ServerSession {
-    /// Feeds received bytes; returns what happened. `now` is a monotonic clock in milliseconds
-    /// (only the flood limits read it).
+    /// Feeds received bytes; returns what happened (the bytes of `.data` events are not kept:
+    /// for callers that only look at the other events).
     public mutating func receive(_ bytes: UnsafeRawBufferPointer, now: UInt64 = 0) -> [HTTP2Event] {
         var events: [HTTP2Event] = []
-        receive(bytes, now: now, into: &events)
+        var payloads: [UInt8] = []
+        receive(bytes, now: now, into: &events, payloads: &payloads)
         return events
     }
 
-    /// The same, appending the events to `events`: the I/O layer passes one array back each time
-    /// (emptied, its capacity kept), not a new one that grows 1, 2, 4, 8 for a read of requests.
-    public mutating func receive(_ bytes: UnsafeRawBufferPointer, now: UInt64 = 0, into events: inout [HTTP2Event]) {
-        guard terminalError == nil else { return }
+    /// Feeds received bytes (`now`: a monotonic clock in milliseconds, read only by the flood
+    /// limits). Appends what happened to `events` and the request body bytes of its `.data` events
+    /// to `payloads`. Both arrays are the caller's: the I/O layer passes the same ones back each
+    /// time (emptied, their capacity kept), and a call nested in its handling of the events gets
+    /// other ones, so no event ever points into bytes that moved.
+    public mutating func receive(_ bytes: UnsafeRawBufferPointer, now: UInt64 = 0, into events: inout [HTTP2Event],
+                                 payloads: inout [UInt8]) {
+        swap(&payloads, &payloadSink)
+        receiveFrames(bytes, now: now, into: &events)
+        swap(&payloads, &payloadSink)
+    }
+
+    public mutating func receive(_ bytes: [UInt8], now: UInt64 = 0) -> [HTTP2Event] {
+        bytes.withUnsafeBytes { receive($0, now: now) }
+    }
+
+    public mutating func receive(_ bytes: [UInt8], now: UInt64 = 0, payloads: inout [UInt8]) -> [HTTP2Event] {
+        var events: [HTTP2Event] = []
+        bytes.withUnsafeBytes { receive($0, now: now, into: &events, payloads: &payloads) }
+        return events
+    }
+
+    private mutating func receiveFrames(_ bytes: UnsafeRawBufferPointer, now: UInt64, into events: inout [HTTP2Event]) {
+        guard !isTerminated else { return }
         self.now = now
         do throws(HTTP2Error) {
             var input = bytes
@@ -21,7 +42,7 @@ extension HTTP2ServerSession {
             if inbound.isEmpty {
                 // Common case: frames decoded straight from the caller's bytes, only a tail kept.
                 let used = try processFrames(input, &events)
-                if terminalError == nil { inbound.append(contentsOf: input[used...]) }
+                if !isTerminated { inbound.append(contentsOf: input[used...]) }
             } else {
                 inbound.append(contentsOf: input)
                 let buffered = inbound
@@ -29,20 +50,16 @@ extension HTTP2ServerSession {
                     do throws(HTTP2Error) { return .success(try processFrames(raw, &events)) } catch { return .failure(error) }
                 }
                 let used = try result.get()
-                if terminalError == nil { inbound.removeFirst(min(used, inbound.count)) }
+                if !isTerminated { inbound.removeFirst(min(used, inbound.count)) }
             }
         } catch {
             fail(error, &events)
         }
     }
 
-    public mutating func receive(_ bytes: [UInt8], now: UInt64 = 0) -> [HTTP2Event] {
-        bytes.withUnsafeBytes { receive($0, now: now) }
-    }
-
     /// Ends the connection: GOAWAY with the error, then nothing more is processed.
     mutating func fail(_ error: HTTP2Error, _ events: inout [HTTP2Event]) {
-        guard terminalError == nil else { return }
+        guard !isTerminated else { return }
         let debug = Array(error.reason.utf8.prefix(256))
         write(.goAway(lastStreamID: highestPeerStreamID, code: error.code, debugData: debug), stream: 0)
         terminalError = error
@@ -67,7 +84,7 @@ extension HTTP2ServerSession {
     /// Decodes and handles every complete frame in `input`; returns the bytes used.
     private mutating func processFrames(_ input: UnsafeRawBufferPointer, _ events: inout [HTTP2Event]) throws(HTTP2Error) -> Int {
         var offset = 0
-        while terminalError == nil {
+        while !isTerminated {
             let rest = UnsafeRawBufferPointer(rebasing: input[offset...])
             // A request's HEADERS (a whole block, the usual case) is decoded where it lies.
             if pendingHeaders == nil && receivedPeerSettings, let headers = try frameDecoder.completeHeaderBlock(rest) {
@@ -76,6 +93,17 @@ extension HTTP2ServerSession {
                     try checkBlockSize(streamID: headers.streamID, headers.fragment.count)
                     try finishHeaderBlock(streamID: headers.streamID, bytes: headers.fragment, endStream: headers.endStream,
                                           priority: headers.priority, &events)
+                } catch where error.scope == .stream {
+                    try streamError(error, &events)
+                }
+                continue
+            }
+            // So is a DATA frame (a relayed message, a body chunk): no frame value, no payload array.
+            if pendingHeaders == nil && receivedPeerSettings, let data = frameDecoder.completeDataFrame(rest) {
+                offset += data.consumed
+                do throws(HTTP2Error) {
+                    try receiveData(streamID: data.streamID, data.payload, endStream: data.endStream,
+                                    flowControlledLength: data.payload.count, &events)
                 } catch where error.scope == .stream {
                     try streamError(error, &events)
                 }

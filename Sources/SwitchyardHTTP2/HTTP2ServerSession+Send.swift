@@ -4,7 +4,7 @@ extension HTTP2ServerSession {
     /// Writes a header block (response head, or trailers with `endStream`), split into HEADERS
     /// and CONTINUATION frames by the peer's SETTINGS_MAX_FRAME_SIZE.
     public mutating func sendHeaders(streamID: UInt32, fields: [HPACKHeaderField], endStream: Bool) throws(HTTP2SendError) {
-        guard terminalError == nil else { throw .connectionClosed }
+        guard !isTerminated else { throw .connectionClosed }
         guard streams[streamID]?.canSend == true else { throw .streamNotWritable(streamID) }
         var block: [UInt8] = []
         hpackEncoder.encode(fields, into: &block)
@@ -17,7 +17,7 @@ extension HTTP2ServerSession {
     /// length is known: no block array, no copy into a frame payload. A block longer than the
     /// peer's frame size (rare) is taken out again and split into HEADERS and CONTINUATIONs.
     public mutating func sendHeaders(streamID: UInt32, list: HTTP2FieldList, endStream: Bool) throws(HTTP2SendError) {
-        guard terminalError == nil else { throw .connectionClosed }
+        guard !isTerminated else { throw .connectionClosed }
         guard var stream = streams[streamID], stream.canSend else { throw .streamNotWritable(streamID) }
         let frameStart = output.count
         HTTP2FrameEncoder.appendHeader(length: 0, type: HTTP2FrameType.headers, flags: 0, streamID: streamID, into: &output)
@@ -64,10 +64,11 @@ extension HTTP2ServerSession {
     @discardableResult
     public mutating func sendData(streamID: UInt32, _ bytes: UnsafeRawBufferPointer, endStream: Bool,
                                   now: UInt64? = nil) throws(HTTP2SendError) -> Int {
-        guard terminalError == nil else { throw .connectionClosed }
+        guard !isTerminated else { throw .connectionClosed }
         if let now { self.now = now }
-        guard var stream = streams[streamID], stream.canSend else { throw .streamNotWritable(streamID) }
-        let allowed = max(0, min(connectionSendWindow.value, stream.sendWindow.value))
+        // The stream's state is changed in place (see `HTTP2StreamTable.slot(of:)`).
+        guard let slot = streams.slot(of: streamID), streams[slot: slot].canSend else { throw .streamNotWritable(streamID) }
+        let allowed = max(0, min(connectionSendWindow.value, streams[slot: slot].sendWindow.value))
         let count = min(bytes.count, allowed)
         let ends = endStream && count == bytes.count
         var offset = 0
@@ -81,14 +82,17 @@ extension HTTP2ServerSession {
             offset = end
         } while offset < count
         connectionSendWindow.spend(count)
-        stream.sendWindow.spend(count)
+        streams[slot: slot].sendWindow.spend(count)
         // A stall is time without progress: it runs from the last bytes that went out while some
         // were left behind (a slow but steady reader is never stalled), until all offered went out.
-        if count == bytes.count { stream.blockedSince = nil } else if count > 0 || stream.blockedSince == nil { stream.blockedSince = self.now }
-        if ends { stream.phase = stream.phase.endingLocal }
-        // A stream both sides ended is removed at once (the stored state differs from `stream`
-        // only in what was sent: `removeStream` reads what was received); else it is written back.
-        if stream.phase == .closed { removeStream(streamID, consumerDone: false) } else { streams[streamID] = stream }
+        if count == bytes.count {
+            streams[slot: slot].blockedSince = nil
+        } else if count > 0 || streams[slot: slot].blockedSince == nil {
+            streams[slot: slot].blockedSince = self.now
+        }
+        if ends { streams[slot: slot].phase = streams[slot: slot].phase.endingLocal }
+        // A stream both sides ended is removed at once.
+        if streams[slot: slot].phase == .closed { removeStream(streamID, consumerDone: false) }
         return count
     }
 
@@ -105,7 +109,7 @@ extension HTTP2ServerSession {
     /// The consumer holds bytes for `streamID` that no window lets out (it did not offer them):
     /// the stall is dated as `sendData` dates one that leaves bytes behind.
     public mutating func noteSendBlocked(streamID: UInt32, now: UInt64) {
-        guard terminalError == nil, var stream = streams[streamID], stream.canSend, stream.blockedSince == nil else { return }
+        guard !isTerminated, var stream = streams[streamID], stream.canSend, stream.blockedSince == nil else { return }
         self.now = now
         stream.blockedSince = now
         streams[streamID] = stream
@@ -125,7 +129,7 @@ extension HTTP2ServerSession {
     /// Resets a stream from our side (the exchange failed or was abandoned). No event follows;
     /// late frames from the peer on it are ignored.
     public mutating func resetStream(streamID: UInt32, code: HTTP2ErrorCode = .cancel) {
-        guard terminalError == nil, streams[streamID] != nil else { return }
+        guard !isTerminated, streams[streamID] != nil else { return }
         write(.rstStream(code), stream: streamID)
         recentlyReset.insert(streamID)
         removeStream(streamID, consumerDone: true)
@@ -133,7 +137,7 @@ extension HTTP2ServerSession {
 
     /// Sends a PING (keepalive or RTT probe); `.pingAcknowledged` reports the answer.
     public mutating func sendPing(opaque: UInt64) {
-        guard terminalError == nil else { return }
+        guard !isTerminated else { return }
         write(.ping(ack: false, opaque: opaque), stream: 0)
     }
 
@@ -141,7 +145,7 @@ extension HTTP2ServerSession {
     /// back, a second GOAWAY with the real last stream id. Open streams run to completion; then
     /// `canClose` becomes true.
     public mutating func startGracefulShutdown() {
-        guard terminalError == nil, shutdown == .running else { return }
+        guard !isTerminated, shutdown == .running else { return }
         let opaque: UInt64 = 0x5377_6974_6368_7964   // "Switchyd": tells our drain PING from the consumer's
         write(.goAway(lastStreamID: HTTP2Protocol.maxStreamID, code: .noError, debugData: []), stream: 0)
         write(.ping(ack: false, opaque: opaque), stream: 0)
@@ -151,7 +155,7 @@ extension HTTP2ServerSession {
     /// Immediate GOAWAY: `.noError` stops new streams at once (open ones finish); any other code
     /// ends the connection (nothing more is processed, `canClose` is true).
     public mutating func goAway(code: HTTP2ErrorCode, reason: String = "") {
-        guard terminalError == nil else { return }
+        guard !isTerminated else { return }
         if code == .noError {
             if case .goAwaySent = shutdown { return }
             write(.goAway(lastStreamID: highestPeerStreamID, code: code, debugData: Array(reason.utf8.prefix(256))), stream: 0)

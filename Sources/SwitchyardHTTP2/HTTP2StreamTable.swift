@@ -37,6 +37,15 @@ struct HTTP2StreamTable: Sendable {
         }
     }
 
+    /// Where a live stream's state is, to read and change it in place (`self[slot:]`) rather than
+    /// copy it out and back: valid until the next insert or removal.
+    func slot(of id: UInt32) -> Int? { index.find(id) }
+
+    subscript(slot slot: Int) -> HTTP2StreamState {
+        get { states[slot] }
+        _modify { yield &states[slot] }
+    }
+
     /// Like `Dictionary.compactMap` over (id, state) pairs.
     func compactMap<T>(_ transform: (UInt32, HTTP2StreamState) throws -> T?) rethrows -> [T] {
         var out: [T] = []

@@ -20,7 +20,7 @@ import Glibc
 ///
 /// No interest means the descriptor is out of epoll (the loop disarms it), so a paused reader
 /// of a peer that half-closed never spins on level-triggered EPOLLRDHUP/EPOLLHUP.
-public final class BufferedStream: EventHandler {
+public final class BufferedStream: EventHandler, LoopDeferredWork {
     public let loop: EventLoop
     public let transport: ByteTransport
     /// Settable: an owner may retune reads (an upgraded stream's read size) as it goes.
@@ -248,12 +248,14 @@ public final class BufferedStream: EventHandler {
         guard !flushScheduled, !isClosed else { return }
         flushScheduled = true
         // Strong: it runs at the end of this pass and `flush` checks for a closed stream. A weak
-        // capture would give the stream a side table, and every retain and release of it (several
+        // reference would give the stream a side table, and every retain and release of it (several
         // per message on an HTTP/2 or FastCGI connection) would take the runtime's slow path.
-        loop.defer_ {
-            self.flushScheduled = false
-            self.flush()
-        }
+        loop.deferWork(self)
+    }
+
+    public func runDeferredWork() {
+        flushScheduled = false
+        flush()
     }
 
     private func flushOutput() {

@@ -16,7 +16,7 @@ import SwitchyardWebSocket
 /// (a client that grants huge windows and never reads cannot grow the queue). Input is bounded by
 /// the session's windows, credited only as handlers take bytes, and reading pauses while the
 /// socket is behind (so control-frame answers cannot pile up either).
-final class HTTP2Connection: BufferedStreamDelegate {
+final class HTTP2Connection: BufferedStreamDelegate, LoopDeferredWork {
     let fd: Int32
     let stream: BufferedStream
     let worker: Worker
@@ -44,6 +44,11 @@ final class HTTP2Connection: BufferedStreamDelegate {
     /// The events of the last read, kept empty between reads (`streamHasInput`): its capacity is reused.
     private var eventBuffer: [HTTP2Event] = []
     static let keptEventCapacity = 64
+    /// The session's output buffer, traded back and forth with it (see `writeSessionOutput`).
+    private var spareOutput: [UInt8] = []
+    static let keptSpareOutputCapacity = 16 * 1024
+    /// The loop's payload buffer keeps its capacity up to this (one read's worth of bodies).
+    static let keptPayloadCapacity = 64 * 1024
     /// The last plain static-file head sent here, reused for the same file (see `sendStaticHead`).
     var lastStaticHead: HTTP2StaticHead?
     private var lastStreamActivity: UInt64
@@ -103,11 +108,16 @@ final class HTTP2Connection: BufferedStreamDelegate {
         // The connection's event array, taken (a call nested in the handling below gets a new one).
         var events: [HTTP2Event] = []
         swap(&events, &eventBuffer)
-        session.receive(s.input.readable, now: worker.loop.now / 1_000_000, into: &events)
+        // The loop's payload buffer, taken the same way (a nested call finds it empty, uses its own).
+        var payloads: [UInt8] = []
+        swap(&payloads, &worker.http2Payloads)
+        session.receive(s.input.readable, now: worker.loop.now / 1_000_000, into: &events, payloads: &payloads)
         s.input.consume(s.input.readableBytes)
         defer {
             events.removeAll(keepingCapacity: events.capacity <= HTTP2Connection.keptEventCapacity)
             swap(&events, &eventBuffer)
+            payloads.removeAll(keepingCapacity: payloads.capacity <= HTTP2Connection.keptPayloadCapacity)
+            swap(&payloads, &worker.http2Payloads)
         }
         // A stream opened and reset in the same read (rapid reset, CVE-2023-44487) never starts
         // its handler: no CGI is spawned, no backend connected for it.
@@ -124,7 +134,7 @@ final class HTTP2Connection: BufferedStreamDelegate {
                 if !resetAtOnce.isEmpty, case .request(let id, _, _) = events[i], resetAtOnce.contains(id) { continue }
                 let event = (base + i).move()
                 (base + i).initialize(to: .windowOpened(streamID: 0))
-                handle(event)
+                handle(event, payloads)
                 if isClosed { return true }
             }
             return false
@@ -134,12 +144,13 @@ final class HTTP2Connection: BufferedStreamDelegate {
         afterIO()
     }
 
-    private func handle(_ event: consuming HTTP2Event) {
+    private func handle(_ event: consuming HTTP2Event, _ payloads: [UInt8]) {
         switch event {
         case .request(let id, let head, let endStream):
             openStream(id, head: head, endStream: endStream)
-        case .data(let id, let bytes, let endStream):
-            if let ex = exchanges[id] { ex.receiveData(bytes, endStream: endStream) } else { credit(id, bytes.count) }
+        case .data(let id, let range, let endStream):
+            guard let ex = exchanges[id] else { credit(id, range.count); break }
+            payloads.withUnsafeBytes { ex.receiveData(UnsafeRawBufferPointer(rebasing: $0[range]), endStream: endStream) }
         case .trailers(let id, _):
             exchanges[id]?.receiveTrailers()
         case .streamReset(let id, _, _):
@@ -277,16 +288,18 @@ final class HTTP2Connection: BufferedStreamDelegate {
     }
 
     /// Writes the queued frames once the loop is done with this pass (before it waits again).
-    /// Strong capture, not weak: a weak reference gives the connection a side table, and then
-    /// every retain and release of it (several per relayed message) takes the slow path. The
-    /// closure runs at the end of this pass, so it holds a closed connection only that long.
+    /// Queued as itself (`LoopDeferredWork`), strongly: a weak reference gives the connection a
+    /// side table, and then every retain and release of it (several per relayed message) takes the
+    /// slow path. It runs at the end of this pass, so it holds a closed connection only that long.
     private func flushSoon() {
         guard !flushScheduled, !isClosed else { return }
         flushScheduled = true
-        worker.loop.defer_ { [self] in
-            self.flushScheduled = false
-            self.writeSessionOutput()
-        }
+        worker.loop.deferWork(self)
+    }
+
+    func runDeferredWork() {
+        flushScheduled = false
+        writeSessionOutput()
     }
 
     /// Producers that were told to stop hear they may go on (deferred: never inside their own call).
@@ -305,6 +318,16 @@ final class HTTP2Connection: BufferedStreamDelegate {
     /// Writes what the session produced (frames, acknowledgements, window updates).
     func writeSessionOutput(flush: Bool = true) {
         guard !isClosed else { return }
+        if flush && session.hasOutput && stream.output.isEmpty {
+            // Nothing queued ahead: the frames are sent from the session's buffer (traded for the
+            // spare, no copy), and only what the socket did not take is queued (`BufferedStream.write`).
+            session.swapOutput(&spareOutput)
+            let more = stream.write(spareOutput)
+            spareOutput.removeAll(keepingCapacity: spareOutput.capacity <= HTTP2Connection.keptSpareOutputCapacity)
+            if !more { stream.requestDrainNotice() }
+            if stream.isClosed { close() }
+            return
+        }
         if session.hasOutput {
             let queue = stream.output.bytes
             session.drainOutput { queue.append($0) }

@@ -114,7 +114,7 @@ final class HTTP2StreamExchange: ClientExchange {
     }
 
     /// A DATA frame's bytes (request body, or the tunnel's stream).
-    func receiveData(_ bytes: [UInt8], endStream: Bool) {
+    func receiveData(_ bytes: UnsafeRawBufferPointer, endStream: Bool) {
         lastBodyAt = worker.loop.now
         if endStream { clientEnded = true }
         if phase == .done || discardBody || (phase == .responding && !isTunnel) {
@@ -151,7 +151,7 @@ final class HTTP2StreamExchange: ClientExchange {
         if !readPaused, phase == .readingBody || phase == .upgraded, !held.isEmpty {
             var chunk: [UInt8] = []
             swap(&chunk, &held)
-            deliver(chunk)
+            chunk.withUnsafeBytes { deliver($0) }
         }
         guard held.isEmpty, clientEnded, !clientEndDelivered else { return }
         if phase == .readingBody { bodyEnded() }
@@ -159,11 +159,9 @@ final class HTTP2StreamExchange: ClientExchange {
     }
 
     /// Bytes to the handler; credited at once when it takes more, owed until `resumeReading` when it pauses.
-    private func deliver(_ bytes: [UInt8]) {
+    private func deliver(_ bytes: UnsafeRawBufferPointer) {
         let c = connection   // the handler may end the stream inside its call (then `connection` is cut)
-        let more = bytes.withUnsafeBytes { raw in
-            phase == .upgraded ? (handler?.upgradedData(raw) ?? true) : (handler?.requestBody(raw) ?? true)
-        }
+        let more = phase == .upgraded ? (handler?.upgradedData(bytes) ?? true) : (handler?.requestBody(bytes) ?? true)
         if more || phase == .done { c?.credit(streamID, bytes.count) } else {
             owedCredit += bytes.count
             readPaused = true

@@ -49,6 +49,10 @@ final class Worker {
     /// The last HTTP/1 request head this loop's connections parsed, lent to each parser: a
     /// keep-alive client repeating its request gets the head back without a parse.
     var requestHeadMemo = HTTPRequestHeadMemo()
+    /// The request body bytes of one HTTP/2 read (`HTTP2ServerSession.receive`'s `payloads`), shared
+    /// by the loop's connections: taken by the one reading, given back emptied (see
+    /// `HTTP2Connection.streamHasInput`).
+    var http2Payloads: [UInt8] = []
     /// The buffered-stream tuning every client connection starts with (built once).
     private(set) var clientStreamOptions: BufferedStreamOptions
     lazy var router = Router(worker: self)

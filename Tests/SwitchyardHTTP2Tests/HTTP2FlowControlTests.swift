@@ -44,7 +44,7 @@ struct HTTP2FlowControlTests {
         var received = 0
         for _ in 0..<4 {
             for event in client.send(HTTP2TestClient.data(19, chunk)) {
-                if case .data(19, let bytes, _) = event { received += bytes.count }
+                if case .data(19, let range, _) = event { received += range.count }
             }
         }
         #expect(received == 4 * 16_383)

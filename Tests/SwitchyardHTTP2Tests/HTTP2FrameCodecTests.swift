@@ -100,6 +100,40 @@ struct HTTP2FrameCodecTests {
         #expect(throws: HTTP2Error.self) { try view(onStreamZero) }
     }
 
+    /// The session's in-place view of an unpadded DATA frame reads it as `decode` does, and leaves
+    /// padded frames, stream 0, oversized and incomplete frames (and their errors) to `decode`.
+    @Test func completeDataFrameIsDecodeInPlace() throws {
+        let decoder = HTTP2FrameDecoder(maxFrameSize: 16_384)
+        func view(_ bytes: [UInt8]) -> HTTP2DataFrameView? {
+            bytes.withUnsafeBytes { raw in decoder.completeDataFrame(raw) }
+        }
+        for (body, endStream, stream) in [([UInt8](), true, UInt32(1)), ([1, 2, 3], false, 7), (Array(repeating: 9, count: 16_384), true, 0x7fff_ffff)] {
+            var bytes: [UInt8] = []
+            body.withUnsafeBytes { HTTP2FrameEncoder.appendData(streamID: stream, $0, endStream: endStream, into: &bytes) }
+            var encoded: [UInt8] = []
+            HTTP2FrameEncoder.encode(HTTP2Frame(streamID: stream, payload: .data(HTTP2DataPayload(bytes: body, endStream: endStream))),
+                                     into: &encoded)
+            #expect(bytes == encoded, "appendData writes the frame encode writes")
+            bytes += [0, 0]   // the next frame's first bytes
+            let got = try #require(view(bytes))
+            #expect(Array(got.payload) == body && got.endStream == endStream && got.streamID == stream && got.consumed == bytes.count - 2)
+            guard case .data(let decoded)? = try decode(bytes)?.payload else { Issue.record("not DATA"); return }
+            #expect(decoded.bytes == body && decoded.endStream == endStream)
+            #expect(view(Array(bytes[..<(bytes.count - 3)])) == nil, "incomplete")
+        }
+        var padded: [UInt8] = []
+        HTTP2FrameEncoder.encode(HTTP2Frame(streamID: 1, payload: .data(HTTP2DataPayload(bytes: [1], endStream: false))), padding: 2,
+                                 into: &padded)
+        #expect(view(padded) == nil, "padded: decode's")
+        var onStreamZero: [UInt8] = []
+        HTTP2FrameEncoder.appendData(streamID: 0, UnsafeRawBufferPointer(start: nil, count: 0), endStream: false, into: &onStreamZero)
+        #expect(view(onStreamZero) == nil, "stream 0: decode's connection error")
+        #expect(throws: HTTP2Error.self) { try decode(onStreamZero) }
+        let oversized: [UInt8] = [0, 0x40, 0x01, 0, 0, 0, 0, 0, 1] + [UInt8](repeating: 0, count: 16_385)
+        #expect(view(oversized) == nil, "too large: decode's FRAME_SIZE_ERROR")
+        #expect(throws: HTTP2Error.self) { try decode(oversized) }
+    }
+
     @Test func malformedFrames() {
         func raw(_ type: UInt8, flags: UInt8 = 0, stream: UInt32, _ payload: [UInt8]) -> [UInt8] {
             var out: [UInt8] = []

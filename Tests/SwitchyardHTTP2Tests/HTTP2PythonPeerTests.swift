@@ -66,7 +66,7 @@ struct HTTP2PythonPeerTests {
         var pending: [UInt32: (bytes: [UInt8], end: Bool)] = [:]
         var echo: [UInt32: [UInt8]] = [:]
 
-        mutating func handle(_ events: [HTTP2Event]) throws {
+        mutating func handle(_ events: [HTTP2Event], _ payloads: [UInt8]) throws {
             for event in events {
                 switch event {
                 case .request(let id, let head, let endStream):
@@ -78,7 +78,8 @@ struct HTTP2PythonPeerTests {
                     } else {
                         echo[id] = []
                     }
-                case .data(let id, let bytes, let endStream):
+                case .data(let id, let range, let endStream):
+                    let bytes = Array(payloads[range])
                     session.consumed(streamID: id, count: bytes.count)
                     if echo[id] != nil {
                         echo[id]! += bytes
@@ -127,7 +128,9 @@ struct HTTP2PythonPeerTests {
                 summary = try JSONSerialization.jsonObject(with: Data(message.bytes)) as? [String: Any] ?? [:]
                 break
             }
-            try server.handle(server.session.receive(message.bytes))
+            var payloads: [UInt8] = []
+            let events = server.session.receive(message.bytes, payloads: &payloads)
+            try server.handle(events, payloads)
             peer.send(server.session.takeOutput())
         }
         #expect(summary["enable_connect_protocol"] as? Int == 1)

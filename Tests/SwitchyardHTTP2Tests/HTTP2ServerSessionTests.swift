@@ -17,8 +17,9 @@ struct HTTP2ServerSessionTests {
         #expect(frames.windowUpdates(0) == [UInt32(32 * 65_535 - 65_535)])
     }
 
-    /// `receive(_:now:into:)` appends to the caller's array (the connection reuses one): the same
-    /// events as the returning form, after what was there.
+    /// `receive(_:now:into:payloads:)` appends to the caller's arrays (the connection reuses them):
+    /// the same events as the returning form, after what was there, DATA pointing past the bytes
+    /// already in the payload buffer.
     @Test func receiveIntoAppendsTheSameEvents() {
         var a = HTTP2TestClient.connected(), b = HTTP2TestClient.connected()
         var bytes = a.headers(1, HTTP2TestClient.get("/a")) + a.headers(3, HTTP2TestClient.get("/b"), endStream: false)
@@ -27,8 +28,31 @@ struct HTTP2ServerSessionTests {
         let returned = a.send(bytes)
         var events: [HTTP2Event] = [.windowOpened(streamID: 0)]
         events.reserveCapacity(8)
-        bytes.withUnsafeBytes { b.session.receive($0, now: 0, into: &events) }
-        #expect(returned.count == 3 && events == [.windowOpened(streamID: 0)] + returned)
+        var payloads: [UInt8] = [9, 9]
+        bytes.withUnsafeBytes { b.session.receive($0, now: 0, into: &events, payloads: &payloads) }
+        #expect(returned.count == 3 && events.count == 4)
+        #expect(Array(events[0..<3]) == [.windowOpened(streamID: 0)] + returned[0..<2])
+        #expect(returned.last == .data(streamID: 3, payload: 0..<3, endStream: true) && a.payloads == [1, 2, 3])
+        #expect(events.last == .data(streamID: 3, payload: 2..<5, endStream: true) && payloads == [9, 9, 1, 2, 3])
+    }
+
+    /// `swapOutput` hands over exactly what `takeOutput` would, and the session writes on into the
+    /// emptied array it got back (the connection trades the two buffers, never copying).
+    @Test func swapOutputTradesBuffers() throws {
+        var a = HTTP2TestClient.connected(), b = HTTP2TestClient.connected()
+        let request = a.headers(1, HTTP2TestClient.get(), endStream: false) + HTTP2TestClient.frame(.ping(ack: false, opaque: 7), stream: 0)
+        _ = b.headers(1, HTTP2TestClient.get(), endStream: false)   // same encoder state
+        _ = a.send(request); _ = b.send(request)
+        for client in [a, b] { #expect(!client.session.output.isEmpty, "the PING's ACK") }
+        var spare: [UInt8] = []
+        spare.reserveCapacity(100)
+        a.session.swapOutput(&spare)
+        #expect(spare == b.session.takeOutput() && a.session.output.isEmpty && a.session.output.capacity >= 100)
+        try a.session.sendData(streamID: 1, [1, 2, 3], endStream: false)
+        try b.session.sendData(streamID: 1, [1, 2, 3], endStream: false)
+        spare.removeAll(keepingCapacity: true)
+        a.session.swapOutput(&spare)
+        #expect(spare == b.session.takeOutput() && !spare.isEmpty)
     }
 
     @Test func settingsAreAcknowledgedAndReported() {
@@ -93,13 +117,15 @@ struct HTTP2ServerSessionTests {
         var events: [HTTP2Event] = []
         for byte in input { events += split.send([byte]) }
         // Data may arrive in more events when split; compare the concatenated stream.
-        func flatten(_ events: [HTTP2Event]) -> [String] {
+        func flatten(_ events: [HTTP2Event], _ client: HTTP2TestClient) -> [String] {
             events.flatMap { event -> [String] in
-                if case .data(let id, let bytes, let end) = event { return bytes.map { "d\(id):\($0)" } + (end ? ["end"] : []) }
+                if case .data(let id, let range, let end) = event {
+                    return client.bytes(range).map { "d\(id):\($0)" } + (end ? ["end"] : [])
+                }
                 return ["\(event)"]
             }
         }
-        #expect(flatten(events) == flatten(expected))
+        #expect(flatten(events, split) == flatten(expected, whole))
         #expect(whole.session.takeOutput() == split.session.takeOutput())
     }
 

@@ -45,10 +45,16 @@ struct HTTP2TestClient {
         frame(.data(HTTP2DataPayload(bytes: bytes, endStream: endStream)), stream: stream, padding: padding)
     }
 
+    /// Every request body byte the session reported, in order (`.data` events are ranges in it).
+    var payloads: [UInt8] = []
+
     /// Feeds bytes to the session.
     mutating func send(_ bytes: [UInt8]) -> [HTTP2Event] {
-        session.receive(bytes, now: now)
+        session.receive(bytes, now: now, payloads: &payloads)
     }
+
+    /// The bytes of a `.data` event of this client's.
+    func bytes(_ range: Range<Int>) -> [UInt8] { Array(payloads[range]) }
 
     /// A session past the preface and SETTINGS exchange, its output drained.
     static func connected(limits: HTTP2Limits = HTTP2Limits(), settings: [HTTP2Setting] = []) -> HTTP2TestClient {

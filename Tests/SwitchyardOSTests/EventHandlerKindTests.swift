@@ -171,3 +171,34 @@ struct EventHandlerKindTests {
         #expect(readResult == 0)
     }
 }
+
+/// Records the order deferred work ran in.
+private final class DeferredProbe: LoopDeferredWork {
+    let name: String
+    let log: (String) -> Void
+    init(_ name: String, _ log: @escaping (String) -> Void) { self.name = name; self.log = log }
+    func runDeferredWork() { log(name) }
+}
+
+@Suite("EventLoop deferred work")
+struct EventLoopDeferredWorkTests {
+    /// Objects queued with `deferWork` and closures queued with `defer_` run once each, after the
+    /// current pass, in the order queued; what they defer in turn runs in a later round of the same
+    /// pass (the loop does not wait in between), again in order, and nothing runs twice.
+    @Test func deferredWorkAndClosuresRunInOrder() throws {
+        let loop = try EventLoop(name: "deferred")
+        var order: [String] = []
+        let a = DeferredProbe("a") { order.append($0) }
+        let b = DeferredProbe("b") { order.append($0) }
+        let later = DeferredProbe("later") { order.append($0); loop.stop() }
+        loop.defer_ {
+            loop.deferWork(a)
+            loop.defer_ { order.append("closure") }
+            loop.deferWork(b)
+            loop.defer_ { loop.deferWork(later) }
+        }
+        let outcome = run(loop)
+        #expect(!outcome.timedOut)
+        #expect(order == ["a", "closure", "b", "later"])
+    }
+}

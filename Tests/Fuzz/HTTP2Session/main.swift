@@ -30,15 +30,23 @@ func run(_ bytes: UnsafeRawBufferPointer, reads: [Range<Int>], limits: HTTP2Limi
     var events: [HTTP2Event] = []
     var output: [UInt8] = []
     for (i, read) in reads.enumerated() {
-        let batch = session.receive(slice(bytes, read), now: UInt64(i))
+        var payloads: [UInt8] = []
+        var batch: [HTTP2Event] = []
+        session.receive(slice(bytes, read), now: UInt64(i), into: &batch, payloads: &payloads)
         events += batch
+        var payloadEnd = 0
+        for case .data(_, let range, _) in batch {
+            fuzzCheck(range.lowerBound == payloadEnd && range.upperBound <= payloads.count, "DATA payload \(range) out of place")
+            payloadEnd = range.upperBound
+        }
+        fuzzCheck(payloadEnd == payloads.count, "payload bytes no DATA event points at")
         fuzzCheck(session.activeStreamCount <= limits.maxConcurrentStreams, "\(session.activeStreamCount) live streams")
         if respond {
             for case .request(let id, _, _) in batch {
                 try? session.sendHeaders(streamID: id, fields: [HPACKHeaderField(name: ":status", value: "200")], endStream: false)
                 _ = try? session.sendData(streamID: id, [UInt8](repeating: 0x41, count: 40_000), endStream: true)
             }
-            for case .data(let id, let data, _) in batch { session.consumed(streamID: id, count: data.count) }
+            for case .data(let id, let range, _) in batch { session.consumed(streamID: id, count: range.count) }
         }
         output += session.takeOutput()
     }
