@@ -106,6 +106,8 @@ public struct HTTP2ServerSession: Sendable {
     /// session (its stream table, HPACK state and buffers: retains and releases of each) for the
     /// call; an in-place access does not (callgrind: ~2k instructions per relayed h2 WebSocket message).
     public var hasOutput: Bool { mutating get { !output.isEmpty } }
+    /// How many bytes wait in the output (`mutating get` for the same reason).
+    public var outputByteCount: Int { mutating get { output.count } }
 
     /// Hands everything written so far to `body` (which copies it out, in order) and empties the
     /// queue but keeps its buffer: `takeOutput` leaves a new array to grow again for every write.
@@ -115,8 +117,8 @@ public struct HTTP2ServerSession: Sendable {
         output.removeAll(keepingCapacity: output.capacity <= HTTP2ServerSession.keptOutputCapacity)
     }
 
-    /// Trades the queued output for `spare` (empty, its capacity kept by the caller): the caller
-    /// sends the bytes from there, no copy made, and gives the emptied array back next time.
+    /// Trades the queued output for `spare` (empty): the caller sends the bytes from there, no copy
+    /// made, and trades the emptied array back (its capacity kept, as `drainOutput` keeps it).
     public mutating func swapOutput(_ spare: inout [UInt8]) {
         precondition(spare.isEmpty, "swapOutput takes an empty array")
         queuedControlFrames = 0
@@ -124,7 +126,7 @@ public struct HTTP2ServerSession: Sendable {
     }
 
     /// The output buffer kept between writes (a burst beyond it is given back to the allocator).
-    static let keptOutputCapacity = 64 * 1024
+    public static let keptOutputCapacity = 64 * 1024
 
     // MARK: State
 

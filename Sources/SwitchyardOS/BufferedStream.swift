@@ -186,7 +186,10 @@ public final class BufferedStream: EventHandler, LoopDeferredWork {
     @discardableResult
     public func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard !isClosed, !isOutputClosed, !shutdownRequested else { return true }
-        if output.isEmpty && registered && !isConnecting && !transportMayWantWrite && !bytes.isEmpty {
+        // A TLS transport too, unless a read left it waiting for writability: after a `.wouldBlock`
+        // the queue offers the same bytes again, as its send contract asks.
+        if output.isEmpty && registered && !isConnecting && !bytes.isEmpty
+            && !(transportMayWantWrite && transport.wantsWritability) {
             return writeDirectly(bytes)
         }
         output.bytes.append(bytes)

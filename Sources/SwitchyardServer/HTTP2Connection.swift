@@ -44,9 +44,6 @@ final class HTTP2Connection: BufferedStreamDelegate, LoopDeferredWork {
     /// The events of the last read, kept empty between reads (`streamHasInput`): its capacity is reused.
     private var eventBuffer: [HTTP2Event] = []
     static let keptEventCapacity = 64
-    /// The session's output buffer, traded back and forth with it (see `writeSessionOutput`).
-    private var spareOutput: [UInt8] = []
-    static let keptSpareOutputCapacity = 16 * 1024
     /// The loop's payload buffer keeps its capacity up to this (one read's worth of bodies).
     static let keptPayloadCapacity = 64 * 1024
     /// The last plain static-file head sent here, reused for the same file (see `sendStaticHead`).
@@ -196,7 +193,7 @@ final class HTTP2Connection: BufferedStreamDelegate, LoopDeferredWork {
             return
         }
         writeSessionOutput(flush: false)
-        stream.flushSoon()
+        flushSoon()
     }
 
     /// A response head (see `HTTP2FieldList`).
@@ -208,7 +205,7 @@ final class HTTP2Connection: BufferedStreamDelegate, LoopDeferredWork {
         }
         // The body usually follows in this pass of the loop: HEADERS and DATA leave in one write.
         writeSessionOutput(flush: false)
-        stream.flushSoon()
+        flushSoon()
     }
 
     func sendWindow(_ id: UInt32) -> Int { session.sendWindow(streamID: id) }
@@ -261,8 +258,8 @@ final class HTTP2Connection: BufferedStreamDelegate, LoopDeferredWork {
                     if ex.pumpOutput(budget: HTTP2Connection.quantum, scratch: &scratch) > 0 { progress = true }
                     if ex.sendClosed && ex.ending { ex.sendSideFinished() }
                     if isClosed { return }
-                    // Frames gather in the stream's queue and leave in writes of 64 KiB or more.
-                    writeSessionOutput(flush: stream.output.backlog >= HTTP2Connection.writeBatch)
+                    // Frames gather and leave in writes of 64 KiB or more.
+                    writeSessionOutput(flush: false)
                     if isClosed { return }
                     if isBehind { break }
                 }
@@ -283,7 +280,7 @@ final class HTTP2Connection: BufferedStreamDelegate, LoopDeferredWork {
     /// DATA a stream wrote itself (nothing was queued ahead of it): out with this pass's other
     /// frames, in writes of 64 KiB or at the end of the pass, as the pump's are.
     func wroteData() {
-        writeSessionOutput(flush: stream.output.backlog >= HTTP2Connection.writeBatch)
+        writeSessionOutput(flush: false)
         flushSoon()
     }
 
@@ -315,15 +312,23 @@ final class HTTP2Connection: BufferedStreamDelegate, LoopDeferredWork {
         }
     }
 
-    /// Writes what the session produced (frames, acknowledgements, window updates).
+    /// Writes what the session produced (frames, acknowledgements, window updates). Without
+    /// `flush` the frames stay in the session's buffer for this pass's write (the caller has called
+    /// `flushSoon`), unless 64 KiB (`writeBatch`) are waiting: then they go now.
     func writeSessionOutput(flush: Bool = true) {
         guard !isClosed else { return }
-        if flush && session.hasOutput && stream.output.isEmpty {
-            // Nothing queued ahead: the frames are sent from the session's buffer (traded for the
-            // spare, no copy), and only what the socket did not take is queued (`BufferedStream.write`).
-            session.swapOutput(&spareOutput)
-            let more = stream.write(spareOutput)
-            spareOutput.removeAll(keepingCapacity: spareOutput.capacity <= HTTP2Connection.keptSpareOutputCapacity)
+        if !flush && session.outputByteCount + stream.output.backlog < HTTP2Connection.writeBatch { return }
+        if session.hasOutput && stream.output.isEmpty && !stream.isLingering {
+            // Nothing queued ahead: the frames are sent from the session's buffer, taken out and
+            // given back emptied (no copy, and the session keeps its one buffer), and only what the
+            // socket did not take is queued (`BufferedStream.write`; not once the stream is closing
+            // after a flush: `write` drops bytes then, `flush` sends them).
+            var frames: [UInt8] = []
+            session.swapOutput(&frames)
+            let more = stream.write(frames)
+            frames.removeAll(keepingCapacity: frames.capacity <= HTTP2ServerSession.keptOutputCapacity)
+            session.swapOutput(&frames)
+            assert(frames.isEmpty, "the session wrote while its buffer was out")
             if !more { stream.requestDrainNotice() }
             if stream.isClosed { close() }
             return
@@ -332,7 +337,7 @@ final class HTTP2Connection: BufferedStreamDelegate, LoopDeferredWork {
             let queue = stream.output.bytes
             session.drainOutput { queue.append($0) }
         }
-        guard flush, !stream.output.isEmpty else { return }
+        guard !stream.output.isEmpty else { return }
         if !stream.flush() { stream.requestDrainNotice() }
         if stream.isClosed { close() }
     }
