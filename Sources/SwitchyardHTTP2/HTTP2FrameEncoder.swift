@@ -3,14 +3,15 @@
 /// Stateless: the caller (the session) decides sizes and splits; `encode` only refuses nothing,
 /// so frames that the session never sends (PUSH_PROMISE, padding) can still be produced by tests.
 public enum HTTP2FrameEncoder {
-    /// Appends the 9-byte frame header.
+    /// Appends the 9-byte frame header, as one append (not nine, each checking the capacity).
     public static func appendHeader(length: Int, type: UInt8, flags: UInt8, streamID: UInt32, into out: inout [UInt8]) {
-        out.append(UInt8(truncatingIfNeeded: length >> 16))
-        out.append(UInt8(truncatingIfNeeded: length >> 8))
-        out.append(UInt8(truncatingIfNeeded: length))
-        out.append(type)
-        out.append(flags)
-        appendUInt32(streamID & HTTP2Protocol.maxStreamID, into: &out)
+        let id = streamID & HTTP2Protocol.maxStreamID
+        let header: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (
+            UInt8(truncatingIfNeeded: length >> 16), UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length),
+            type, flags,
+            UInt8(truncatingIfNeeded: id >> 24), UInt8(truncatingIfNeeded: id >> 16), UInt8(truncatingIfNeeded: id >> 8),
+            UInt8(truncatingIfNeeded: id))
+        withUnsafeBytes(of: header) { out.append(contentsOf: $0) }
     }
 
     /// Appends `frame`; `padding` (0–255 bytes, only for DATA, HEADERS and PUSH_PROMISE) adds a
@@ -88,15 +89,9 @@ public enum HTTP2FrameEncoder {
     }
 
     /// A DATA frame straight from the caller's bytes (the hot path: no intermediate frame value).
-    /// The header goes in as one 9-byte append (not nine appends, each checking the capacity).
     public static func appendData(streamID: UInt32, _ bytes: UnsafeRawBufferPointer, endStream: Bool, into out: inout [UInt8]) {
-        let length = bytes.count, id = streamID & HTTP2Protocol.maxStreamID
-        let header: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (
-            UInt8(truncatingIfNeeded: length >> 16), UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length),
-            HTTP2FrameType.data, endStream ? HTTP2Flags.endStream : 0,
-            UInt8(truncatingIfNeeded: id >> 24), UInt8(truncatingIfNeeded: id >> 16), UInt8(truncatingIfNeeded: id >> 8),
-            UInt8(truncatingIfNeeded: id))
-        withUnsafeBytes(of: header) { out.append(contentsOf: $0) }
+        appendHeader(length: bytes.count, type: HTTP2FrameType.data, flags: endStream ? HTTP2Flags.endStream : 0,
+                     streamID: streamID, into: &out)
         out.append(contentsOf: bytes)
     }
 
