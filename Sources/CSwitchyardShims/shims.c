@@ -77,6 +77,13 @@ int sy_open_unnamed_tmpfile(const char *dir) {
     return fd;
 }
 
+ssize_t sy_read(int fd, void *buf, size_t count) { return syscall(SYS_read, fd, buf, count); }
+ssize_t sy_write(int fd, const void *buf, size_t count) { return syscall(SYS_write, fd, buf, count); }
+ssize_t sy_send(int fd, const void *buf, size_t count, int flags) {
+    return syscall(SYS_sendto, fd, buf, count, flags, NULL, 0);
+}
+ssize_t sy_sendmsg(int fd, const struct msghdr *msg, int flags) { return syscall(SYS_sendmsg, fd, msg, flags); }
+
 ssize_t sy_splice(int fd_in, int fd_out, size_t len, unsigned int flags) {
     return splice(fd_in, NULL, fd_out, NULL, len, flags);
 }

@@ -32,18 +32,15 @@ extension HTTP2ServerSession {
             if streams[streamID] == nil && (recentlyReset.contains(streamID) || isIgnoredAfterGoAway(streamID)) { return }
             throw .stream(streamID, .streamClosed, "DATA on a closed stream")
         }
-        guard streams[slot: slot].receiveWindow.receive(length) else {
+        switch streams[slot: slot].receiveData(length: length, count: bytes.count, endStream: endStream) {
+        case .accepted:
+            break
+        case .beyondWindow:
             creditConnection(length)
             throw .stream(streamID, .flowControlError, "DATA beyond the stream window")
+        case .lengthMismatch(let declared, let received):
+            throw .stream(streamID, .protocolError, "content-length \(declared) but \(received) bytes of DATA")
         }
-        streams[slot: slot].receivedLength += bytes.count
-        if let declared = streams[slot: slot].declaredLength {
-            let received = streams[slot: slot].receivedLength
-            if received > declared || (endStream && received != declared) {
-                throw .stream(streamID, .protocolError, "content-length \(declared) but \(received) bytes of DATA")
-            }
-        }
-        if endStream { streams[slot: slot].phase = streams[slot: slot].phase.endingRemote }
         // Padding is never seen by the consumer: it is consumed here.
         let padding = length - bytes.count
         if padding > 0 { consumed(streamID: streamID, count: padding) }

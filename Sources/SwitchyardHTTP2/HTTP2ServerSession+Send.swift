@@ -82,15 +82,7 @@ extension HTTP2ServerSession {
             offset = end
         } while offset < count
         connectionSendWindow.spend(count)
-        streams[slot: slot].sendWindow.spend(count)
-        // A stall is time without progress: it runs from the last bytes that went out while some
-        // were left behind (a slow but steady reader is never stalled), until all offered went out.
-        if count == bytes.count {
-            streams[slot: slot].blockedSince = nil
-        } else if count > 0 || streams[slot: slot].blockedSince == nil {
-            streams[slot: slot].blockedSince = self.now
-        }
-        if ends { streams[slot: slot].phase = streams[slot: slot].phase.endingLocal }
+        streams[slot: slot].sentData(count, of: bytes.count, ends: ends, now: self.now)
         // A stream both sides ended is removed at once.
         if streams[slot: slot].phase == .closed { removeStream(streamID, consumerDone: false) }
         return count

@@ -31,6 +31,36 @@ struct HTTP2StreamState: Sendable {
 
     /// Received bytes the consumer has not reported as consumed.
     var unconsumed: Int { receiveWindow.target - receiveWindow.available - receiveWindow.pendingCredit }
+
+    /// What a DATA frame did to the stream (`receiveData`).
+    enum DataCheck { case accepted, beyondWindow, lengthMismatch(declared: Int, received: Int) }
+
+    /// A DATA frame of `length` flow-controlled bytes carrying `count` body bytes: the window
+    /// taken, the body counted against content-length, END_STREAM noted. One change of the stream
+    /// in place where there were several (the relay's per-message path); on a failure the phase is
+    /// left as it was.
+    mutating func receiveData(length: Int, count: Int, endStream: Bool) -> DataCheck {
+        guard receiveWindow.receive(length) else { return .beyondWindow }
+        receivedLength += count
+        if let declared = declaredLength, receivedLength > declared || (endStream && receivedLength != declared) {
+            return .lengthMismatch(declared: declared, received: receivedLength)
+        }
+        if endStream { phase = phase.endingRemote }
+        return .accepted
+    }
+
+    /// `sendData` wrote `count` of the `offered` bytes: the window spent, a stall dated (it runs
+    /// from the last bytes that went out while some were left behind, so a slow but steady reader
+    /// is never stalled, until all offered went out), our END_STREAM noted.
+    mutating func sentData(_ count: Int, of offered: Int, ends: Bool, now: UInt64) {
+        sendWindow.spend(count)
+        if count == offered {
+            blockedSince = nil
+        } else if count > 0 || blockedSince == nil {
+            blockedSince = now
+        }
+        if ends { phase = phase.endingLocal }
+    }
 }
 
 /// The last few stream ids of one kind, in a fixed ring (bounded memory): the streams the session

@@ -52,7 +52,8 @@ public final class BufferedStream: EventHandler, LoopDeferredWork {
     /// `closeAfterFlush` was called: input is dropped, the stream closes at EOF.
     public private(set) var isLingering = false
     var registered = false
-    /// What the loop watches on a single descriptor (it starts registered with none).
+    /// What the loop watches (it starts registered with none): on a single descriptor its events;
+    /// on a pipe pair `.input` for the read end and `.output` for the write end.
     private var interest: IOEvents = []
     private var shutdownRequested = false
     var behind = false
@@ -341,22 +342,27 @@ public final class BufferedStream: EventHandler, LoopDeferredWork {
     private func updateInterest() {
         guard registered, !isClosed else { return }
         if isConnecting {
-            if !split { interest = .output }
+            if split { interest.insert(.output) } else { interest = .output }
             loop.setInterest(fd: writeFD, .output)
             return
         }
         let wantsOutput = !isOutputClosed && !output.isEmpty || transportMayWantWrite && transport.wantsWritability
+        // Asked several times per event: only a change reaches the loop.
+        var events: IOEvents = wantsInput ? .input : []
+        if wantsOutput { events.insert(.output) }
+        guard events != interest else { return }
         if !split {
-            // Asked several times per event: only a change reaches the loop.
-            var events: IOEvents = wantsInput ? .input : []
-            if wantsOutput { events.insert(.output) }
-            guard events != interest else { return }
-            interest = events
             loop.setInterest(fd: readFD, events)
         } else {
-            loop.setInterest(fd: readFD, wantsInput ? .input : [])
-            if !isOutputClosed { loop.setInterest(fd: writeFD, wantsOutput ? .output : []) }
+            // A pipe pair: `.input` is the read end's interest, `.output` the write end's.
+            if events.contains(.input) != interest.contains(.input) {
+                loop.setInterest(fd: readFD, events.intersection(.input))
+            }
+            if !isOutputClosed && events.contains(.output) != interest.contains(.output) {
+                loop.setInterest(fd: writeFD, events.intersection(.output))
+            }
         }
+        interest = events
     }
 
     public func handleEvent(fd: Int32, events: IOEvents) {

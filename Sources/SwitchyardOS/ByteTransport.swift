@@ -1,4 +1,5 @@
 import Glibc
+import CSwitchyardShims
 
 /// The byte channel to one client: what an HTTP connection reads requests from and writes
 /// responses to. Plain TCP and unix sockets today (`SocketTransport`); a TLS session or an HTTP/2
@@ -65,7 +66,7 @@ public final class SocketTransport: ByteTransport, KernelPathTransport {
             if second.isEmpty || first.isEmpty {
                 let only = first.isEmpty ? second : first
                 if only.isEmpty { return .bytes(0) }
-                n = Glibc.send(descriptor, only.baseAddress!, only.count, flags)
+                n = sy_send(descriptor, only.baseAddress!, only.count, flags)
             } else {
                 var iov = (iovec(iov_base: UnsafeMutableRawPointer(mutating: first.baseAddress!), iov_len: first.count),
                            iovec(iov_base: UnsafeMutableRawPointer(mutating: second.baseAddress!), iov_len: second.count))
@@ -73,7 +74,7 @@ public final class SocketTransport: ByteTransport, KernelPathTransport {
                     $0.withMemoryRebound(to: iovec.self, capacity: 2) { p in
                         var msg = msghdr(msg_name: nil, msg_namelen: 0, msg_iov: p, msg_iovlen: 2,
                                          msg_control: nil, msg_controllen: 0, msg_flags: 0)
-                        return sendmsg(descriptor, &msg, flags)
+                        return sy_sendmsg(descriptor, &msg, flags)
                     }
                 }
             }

@@ -57,7 +57,10 @@ public final class ChildProcess: EventHandler {
     public let pid: pid_t
     public private(set) var status: ExitStatus?
     private var pidfd: Int32 = -1
-    private weak var loop: EventLoop?
+    /// Strong until the child is reaped (`finish` lets go). A weak reference would give the loop a
+    /// side table for good, and every retain and release of the loop (a relayed message makes
+    /// several) would take the runtime's slow path: 4 % of a message's instructions on one stream.
+    private var loop: EventLoop?
     private var onExit: ((ExitStatus) -> Void)?
     private var killTimer: TimerID?
     public let processGroup: Bool
@@ -143,6 +146,8 @@ public final class ChildProcess: EventHandler {
             pidfd = -1
         }
         if let t = killTimer { loop?.cancel(t) }
+        killTimer = nil
+        loop = nil   // nothing more to watch or signal
         let cb = onExit
         onExit = nil
         cb?(st)

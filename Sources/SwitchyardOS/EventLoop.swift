@@ -330,6 +330,9 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func runExpiredTimers() {
+        // Nothing due at the wake-up (`now`): no clock read. A timer that fell due since then runs
+        // on the next pass, whose timeout `nextTimeoutMilliseconds` makes 0.
+        guard let next = timers.nextDeadline, next <= now else { return }
         let current = EventLoop.monotonicNanoseconds()
         while let action = timers.popExpired(now: current) { action() }
     }

@@ -1,4 +1,5 @@
 import Glibc
+import CSwitchyardShims
 
 /// A failed system call, with the operation and the object it concerned, so a log line can say
 /// "connect(/tmp/app.sock): Connection refused" rather than a bare errno.
@@ -30,11 +31,12 @@ public enum IOResult: Equatable {
 }
 
 /// Thin wrappers that retry EINTR and map EAGAIN to `.wouldBlock` (swift-nio's syscall discipline).
+/// The calls go to the kernel without glibc's cancellation-point bracketing (`sy_read` in the shim).
 public enum Syscall {
     @inline(__always)
     public static func read(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> IOResult {
         while true {
-            let n = Glibc.read(fd, buffer, count)
+            let n = sy_read(fd, buffer, count)
             if n > 0 { return .bytes(n) }
             if n == 0 { return .eof }
             let e = Glibc.errno
@@ -47,7 +49,7 @@ public enum Syscall {
     @inline(__always)
     public static func write(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> IOResult {
         while true {
-            let n = Glibc.write(fd, buffer, count)
+            let n = sy_write(fd, buffer, count)
             if n >= 0 { return .bytes(n) }
             let e = Glibc.errno
             if e == EINTR { continue }
@@ -60,7 +62,7 @@ public enum Syscall {
     @inline(__always)
     public static func send(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> IOResult {
         while true {
-            let n = Glibc.send(fd, buffer, count, Int32(MSG_NOSIGNAL))
+            let n = sy_send(fd, buffer, count, Int32(MSG_NOSIGNAL))
             if n >= 0 { return .bytes(n) }
             let e = Glibc.errno
             if e == EINTR { continue }

@@ -40,11 +40,15 @@ protocol BackendCodec: AnyObject {
     /// `encodeBody` appends the bytes as they are (no framing), so the stream may send them
     /// straight from the caller's buffer instead of queueing a copy first.
     var passesBodyThrough: Bool { get }
+    /// `decode` would hand every byte on as one `.stdout`, as it came (no framing, no end record):
+    /// the stream gives its input to the exchange directly, without the event closure.
+    var passesResponseThrough: Bool { get }
 }
 
 extension BackendCodec {
     var allowsReuse: Bool { false }
     var passesBodyThrough: Bool { false }
+    var passesResponseThrough: Bool { false }
 
     /// A record protocol (FastCGI) ends with its end record: EOF before it means the application died.
     func describeEOF(pendingBytes: Int, label: String) -> BackendFailure {
@@ -59,6 +63,7 @@ extension BackendCodec {
 final class CGIPipeCodec: BackendCodec {
     var isTransparent: Bool { true }
     var passesBodyThrough: Bool { true }
+    var passesResponseThrough: Bool { true }
     var name: String { "cgi" }
     func encodeRequestStart(_ request: BackendRequest, keepConnection: Bool, out: ByteBuffer) {}   // the variables went to spawn
     func encodeBody(_ bytes: UnsafeRawBufferPointer, out: ByteBuffer) { out.append(bytes) }
@@ -82,6 +87,7 @@ final class HeaderThenRawCodec: BackendCodec {
     }
     var isTransparent: Bool { true }
     var passesBodyThrough: Bool { true }
+    var passesResponseThrough: Bool { true }
     var name: String { framing == .scgi ? "scgi" : "uwsgi" }
 
     func encodeRequestStart(_ request: BackendRequest, keepConnection: Bool, out: ByteBuffer) throws {

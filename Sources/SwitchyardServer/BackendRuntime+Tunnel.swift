@@ -9,6 +9,7 @@ import SwitchyardWebSocket
 final class RawTunnelCodec: BackendCodec {
     var isTransparent: Bool { true }
     var passesBodyThrough: Bool { true }
+    var passesResponseThrough: Bool { true }
     var name: String { "wstunnel" }
     func encodeRequestStart(_ request: BackendRequest, keepConnection: Bool, out: ByteBuffer) {}
     func encodeBody(_ bytes: UnsafeRawBufferPointer, out: ByteBuffer) { out.append(bytes) }

@@ -224,6 +224,15 @@ final class FDBackendStream: BackendStream, BufferedStreamDelegate {
 
     private func decodeBuffered() {
         let input = io.input
+        if codec.passesResponseThrough {
+            // A relay's usual case (CGI, SCGI, a tunnel, an upgraded proxy): what `decode` would
+            // hand on, without the event closure.
+            guard !ended, !input.isEmpty else { return }
+            let count = input.readableBytes
+            delegate?.streamStdout(input.readable)
+            if !ended { input.consume(count) }
+            return
+        }
         do {
             // The end is acted on after the bytes it ends are consumed: a pooled connection must
             // know whether anything followed the response.

@@ -30,6 +30,8 @@ final class ProxyHTTPCodec: BackendCodec {
     var name: String { "proxy" }
     /// A body of known length, or any bytes after a 101, go as they are (a chunked body is re-chunked).
     var passesBodyThrough: Bool { !head.chunkedBody || framer.switched }
+    /// Upgraded: every byte is the new protocol's (see `decode`).
+    var passesResponseThrough: Bool { framer.switched }
 
     /// The request went out completely, its response ended completely, and the server allows
     /// another request on the connection.

@@ -152,4 +152,31 @@ struct HTTP2UpgradeTests {
         #expect(throws: HTTP2Error.self) { try HTTP2ServerSession(upgradeSettings: "AAIAAAAC") }   // ENABLE_PUSH 2
         #expect((try? HTTP2ServerSession(upgradeSettings: "")) != nil, "an empty payload is valid")
     }
+
+    /// The one in-place change `receiveData` makes per DATA frame: window, content-length count,
+    /// END_STREAM; a failure leaves the phase as it was.
+    @Test func oneStreamStateChangePerDataFrame() {
+        var state = HTTP2StreamState(phase: .open, sendWindow: HTTP2SendWindow(100),
+                                     receiveWindow: HTTP2ReceiveWindow(target: 50), declaredLength: 30)
+        guard case .accepted = state.receiveData(length: 12, count: 10, endStream: false) else { Issue.record("accepted"); return }
+        #expect(state.receivedLength == 10 && state.phase == .open && state.receiveWindow.available == 38)
+        guard case .lengthMismatch(30, 25) = state.receiveData(length: 15, count: 15, endStream: true) else {
+            Issue.record("25 of a declared 30 with END_STREAM is a mismatch"); return
+        }
+        #expect(state.phase == .open)
+        guard case .beyondWindow = state.receiveData(length: 40, count: 5, endStream: true) else { Issue.record("window"); return }
+        #expect(state.phase == .open)
+        var exact = HTTP2StreamState(phase: .halfClosedLocal, sendWindow: HTTP2SendWindow(0),
+                                     receiveWindow: HTTP2ReceiveWindow(target: 50), declaredLength: 5)
+        guard case .accepted = exact.receiveData(length: 5, count: 5, endStream: true) else { Issue.record("exact"); return }
+        #expect(exact.phase == .closed)
+
+        // Sending: the window spent, a stall dated from the last progress, END_STREAM noted.
+        state.sentData(60, of: 100, ends: false, now: 7)
+        #expect(state.sendWindow.value == 40 && state.blockedSince == 7)
+        state.sentData(0, of: 40, ends: false, now: 9)
+        #expect(state.blockedSince == 7)   // no progress: the stall goes on from 7
+        state.sentData(40, of: 40, ends: true, now: 11)
+        #expect(state.sendWindow.value == 0 && state.blockedSince == nil && state.phase == .halfClosedLocal)
+    }
 }

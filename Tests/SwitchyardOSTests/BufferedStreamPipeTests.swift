@@ -33,6 +33,41 @@ struct BufferedStreamPipeTests {
         #expect(recorder.closes.isEmpty)
     }
 
+    /// A pipe pair's two descriptors are armed on their own (read end: input, write end: output)
+    /// and only a change reaches the loop, as for a socket's one descriptor.
+    @Test func pipePairArmsEachEndForWhatItWaitsFor() throws {
+        let loop = try EventLoop(name: "pipe-test")
+        let inbound = try Pipe.make(), outbound = try Pipe.make()
+        let stream = BufferedStream(transport: PipeTransport(input: inbound.read, output: outbound.write), loop: loop)
+        let recorder = StreamRecorder()
+        stream.delegate = recorder
+        try stream.start()
+        defer { stream.close(); Syscall.close(inbound.write); Syscall.close(outbound.read) }
+        #expect(loop.interest(fd: inbound.read) == .input)
+        #expect(loop.interest(fd: outbound.write) == [])
+        stream.pauseReading()
+        #expect(loop.interest(fd: inbound.read) == [])
+        #expect(loop.interest(fd: outbound.write) == [])
+        let request = pattern(200 * 1024)   // more than a pipe holds: the rest waits for writability
+        stream.write(request)
+        #expect(stream.pendingOutputBytes > 0)
+        #expect(loop.interest(fd: inbound.read) == [])
+        #expect(loop.interest(fd: outbound.write) == .output)
+        stream.resumeReading()
+        #expect(loop.interest(fd: inbound.read) == .input)
+        #expect(loop.interest(fd: outbound.write) == .output)
+        var got: [UInt8] = []
+        #expect(runLoop(loop, tick: { _ = drain(outbound.read, into: &got) }) { got.count == request.count })
+        #expect(got == request)
+        #expect(loop.interest(fd: outbound.write) == [])
+        #expect(loop.interest(fd: inbound.read) == .input)
+        writeAll(inbound.write, Array("answer".utf8))
+        #expect(runLoop(loop) { recorder.received == Array("answer".utf8) })
+        stream.shutdownOutput()   // a pipe's half-close closes the write end: out of the loop
+        #expect(loop.interest(fd: outbound.write) == nil)
+        #expect(loop.interest(fd: inbound.read) == .input)
+    }
+
     @Test func readerGoneEndsOnlyTheOutputWhenAsked() throws {
         signal(SIGPIPE, SIG_IGN)
         let loop = try EventLoop(name: "pipe-test")

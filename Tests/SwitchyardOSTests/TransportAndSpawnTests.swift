@@ -78,6 +78,27 @@ struct PipedChildTests {
         #expect(waitpid(child.process.pid, &status, 0) == child.process.pid)
     }
 
+    /// A child holds its loop strongly (a weak reference would give the loop a side table, and
+    /// every retain of it the runtime's slow path) only until it is reaped: then the loop can go.
+    @Test func aReapedChildLetsGoOfItsLoop() throws {
+        weak var released: EventLoop?
+        var status: SwitchyardOS.ExitStatus?
+        var child: ChildProcess?
+        do {
+            let loop = try EventLoop(name: "test")
+            released = loop
+            let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
+            defer { Syscall.close(devNull) }
+            child = try ChildProcess.spawn(SpawnRequest(path: "/bin/true", arguments: ["true"], environment: [],
+                                                        stdin: devNull, stdout: devNull, stderr: devNull),
+                                           on: loop) { status = $0 }
+            #expect(runLoop(loop) { status != nil })
+        }
+        #expect(status == .exited(0))
+        #expect(child?.isRunning == false)
+        #expect(released == nil)   // the reaped child (still held here) no longer holds the loop
+    }
+
     @Test func aFailedSpawnLeavesNoDescriptorOpen() throws {
         let loop = try EventLoop(name: "test")
         // Other suites open descriptors concurrently: a leak shows as growth far above that noise

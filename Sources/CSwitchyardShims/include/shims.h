@@ -40,6 +40,15 @@ int sy_open(const char *path, int flags, int mode);
  * it, mkostemp then unlink at once): it vanishes with its last descriptor. -1 and errno on failure. */
 int sy_open_unnamed_tmpfile(const char *dir);
 
+/* read(2), write(2), send(2) and sendmsg(2) as plain system calls. glibc's wrappers are
+ * cancellation points: in a process with threads each call brackets the system call with
+ * __pthread_enable/disable_asynccancel (~70 instructions a relayed message). Switchyard never
+ * cancels a thread, so its I/O skips them. -1 and errno on failure, like the wrappers. */
+ssize_t sy_read(int fd, void *buf, size_t count);
+ssize_t sy_write(int fd, const void *buf, size_t count);
+ssize_t sy_send(int fd, const void *buf, size_t count, int flags);
+ssize_t sy_sendmsg(int fd, const struct msghdr *msg, int flags);
+
 ssize_t sy_splice(int fd_in, int fd_out, size_t len, unsigned int flags);
 unsigned int sy_splice_f_move(void);
 unsigned int sy_splice_f_nonblock(void);
