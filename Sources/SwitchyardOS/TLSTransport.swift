@@ -82,7 +82,7 @@ public final class TLSTransport: ByteTransport, KernelPathTransport {
     /// `SSL_sendfile`: the kernel reads the file and encrypts it (kTLS only).
     public func sendFile(_ file: Int32, offset: inout Int, count: Int) -> IOResult {
         guard let ssl else { return .error(EBADF) }
-        ERR_clear_error()
+        TLSTransport.emptyErrorQueue()
         let n = SSL_sendfile(ssl, file, off_t(offset), count, 0)
         if n > 0 {
             offset += n
@@ -146,7 +146,7 @@ public final class TLSTransport: ByteTransport, KernelPathTransport {
                 guard pending > 0 else { return .bytes(total) }
                 buffer.reserve(pending)
             }
-            ERR_clear_error()
+            TLSTransport.emptyErrorQueue()
             let n = SSL_read(ssl, buffer.writePointer, Int32(clamping: buffer.writableBytes))
             if n > 0 {
                 buffer.commit(Int(n))
@@ -172,10 +172,20 @@ public final class TLSTransport: ByteTransport, KernelPathTransport {
         let region = first.isEmpty ? second : first
         guard !region.isEmpty else { return .bytes(0) }
         wantsWritability = false
-        ERR_clear_error()
+        TLSTransport.emptyErrorQueue()
         let n = SSL_write(ssl, region.baseAddress!, Int32(clamping: region.count))
         if n > 0 { return .bytes(Int(n)) }
         return outcome(n, operation: "write")
+    }
+
+    /// Empties this thread's OpenSSL error queue before an I/O call, as `SSL_get_error` needs
+    /// (it reads the queue's first entry). Looking first: `ERR_clear_error` walks all 16 slots
+    /// of the queue whether or not any holds an error, ~390 instructions a call against under
+    /// 100 to look, and the queue is empty before nearly every call (callgrind, one RFC 8441
+    /// stream over TLS: 22.65k -> 21.39k instructions a message).
+    @inline(__always)
+    static func emptyErrorQueue() {
+        if ERR_peek_error() != 0 { ERR_clear_error() }
     }
 
     /// Maps a failed SSL_read/SSL_write/SSL_do_handshake to the stream's results; keeps the reason for the log.
