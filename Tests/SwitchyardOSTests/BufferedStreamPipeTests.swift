@@ -5,13 +5,20 @@ import Testing
 /// `BufferedStream` over two pipes (a CGI's stdout and stdin) and over a non-blocking connect.
 @Suite("BufferedStream over pipes and connects")
 struct BufferedStreamPipeTests {
-    @Test func pipePairCarriesBothDirectionsAndHalfClosesByClosingTheWritePipe() throws {
+    /// A started stream over two fresh pipes: it reads `inbound.read` and writes `outbound.write`.
+    private func startedPipeStream() throws -> (EventLoop, BufferedStream, StreamRecorder, inbound: (read: Int32, write: Int32),
+                                                outbound: (read: Int32, write: Int32)) {
         let loop = try EventLoop(name: "pipe-test")
         let inbound = try Pipe.make(), outbound = try Pipe.make()
         let stream = BufferedStream(transport: PipeTransport(input: inbound.read, output: outbound.write), loop: loop)
         let recorder = StreamRecorder()
         stream.delegate = recorder
         try stream.start()
+        return (loop, stream, recorder, inbound, outbound)
+    }
+
+    @Test func pipePairCarriesBothDirectionsAndHalfClosesByClosingTheWritePipe() throws {
+        let (loop, stream, recorder, inbound, outbound) = try startedPipeStream()
         defer { stream.close(); Syscall.close(outbound.read) }
         let request = pattern(200 * 1024)   // more than a pipe holds: needs writability events
         stream.write(request)
@@ -36,12 +43,7 @@ struct BufferedStreamPipeTests {
     /// A pipe pair's two descriptors are armed on their own (read end: input, write end: output)
     /// and only a change reaches the loop, as for a socket's one descriptor.
     @Test func pipePairArmsEachEndForWhatItWaitsFor() throws {
-        let loop = try EventLoop(name: "pipe-test")
-        let inbound = try Pipe.make(), outbound = try Pipe.make()
-        let stream = BufferedStream(transport: PipeTransport(input: inbound.read, output: outbound.write), loop: loop)
-        let recorder = StreamRecorder()
-        stream.delegate = recorder
-        try stream.start()
+        let (loop, stream, recorder, inbound, outbound) = try startedPipeStream()
         defer { stream.close(); Syscall.close(inbound.write); Syscall.close(outbound.read) }
         #expect(loop.interest(fd: inbound.read) == .input)
         #expect(loop.interest(fd: outbound.write) == [])
