@@ -40,8 +40,10 @@ int sy_epoll_ctl_mod(void) { return EPOLL_CTL_MOD; }
 int sy_epoll_ctl_del(void) { return EPOLL_CTL_DEL; }
 void *sy_epoll_events_alloc(int count) { return calloc((size_t)count, sizeof(struct epoll_event)); }
 void sy_epoll_events_free(void *events) { free(events); }
+/* epoll_pwait with no signal mask is epoll_wait (and the one every architecture has), called
+ * directly for the reason sy_read is (glibc's wrapper is a cancellation point). */
 int sy_epoll_wait(int epfd, void *events, int maxevents, int timeout) {
-    return epoll_wait(epfd, (struct epoll_event *)events, maxevents, timeout);
+    return (int)syscall(SYS_epoll_pwait, epfd, (struct epoll_event *)events, maxevents, timeout, NULL, (size_t)8);
 }
 uint64_t sy_epoll_event_data(const void *events, int index) { return ((const struct epoll_event *)events)[index].data.u64; }
 uint32_t sy_epoll_event_events(const void *events, int index) { return ((const struct epoll_event *)events)[index].events; }

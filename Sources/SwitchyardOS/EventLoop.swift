@@ -74,6 +74,8 @@ public final class EventLoop: @unchecked Sendable {
     private enum DeferredItem {
         case action(() -> Void)
         case work(any LoopDeferredWork)
+        /// What `runDeferred` leaves in an item's place once it took the item out to run it.
+        case taken
     }
     /// The thread running `run()`; nil before it started.
     private var ownerThread: pthread_t?
@@ -311,10 +313,19 @@ public final class EventLoop: @unchecked Sendable {
     private func runDeferred() {
         while !deferred.isEmpty {
             swap(&deferred, &deferredRunning)
-            for item in deferredRunning {
-                switch item {
-                case .action(let action): action()
-                case .work(let work): work.runDeferredWork()
+            // Each item is moved out to run (a copy would be one more retain and release of its
+            // object), `.taken` left in its place for the clear below. Work deferred meanwhile
+            // goes to `deferred`, the other array, and runs in the next round of this loop.
+            deferredRunning.withUnsafeMutableBufferPointer { items in
+                guard let base = items.baseAddress else { return }
+                for i in 0..<items.count {
+                    let item = (base + i).move()
+                    (base + i).initialize(to: .taken)
+                    switch item {
+                    case .action(let action): action()
+                    case .work(let work): work.runDeferredWork()
+                    case .taken: break
+                    }
                 }
             }
             deferredRunning.removeAll(keepingCapacity: deferredRunning.capacity <= EventLoop.keptDeferredCapacity)
