@@ -9,7 +9,7 @@
 #   make check-fixtures   drive the WebSocket echo fixtures without the server
 #   make fuzz      build the libFuzzer targets, run each for FUZZ_SECONDS (default 60; FUZZ_TARGETS picks some)
 #   make fuzz-smoke       each fuzz target for 10 s (part of `make test`)
-#   make bench     static-file GETs vs lighttpd, then `switchyard-bench compare --quick`
+#   make bench     static-file GETs vs lighttpd (unpinned, then pinned), then `switchyard-bench compare --quick`
 #   make compare   the full backend-protocol comparison vs lighttpd (results.md + chart.svg)
 #   make scale     WebSockets held at the descriptor limit on one native FastCGI / SCGI app (~3 minutes)
 #   make soak      30-minute churn soak of every backend path with 5 000 held WebSockets (not in `make test`)
@@ -99,13 +99,15 @@ fuzz-smoke:
 check-fixtures: c-progs
 	$(PYTHON) Fixtures/tools/check_fixtures.py
 
-# bench: small-file GETs vs lighttpd (wrk), then the quick protocol comparison (< 3 minutes).
+# bench: small-file GETs vs lighttpd and the floor server (wrk), server and client on their own cores,
+# then all on one core (PIN=1, the pinned mode), then the quick protocol comparison (< 5 minutes).
 # compare: the full comparison (3 runs); both write Fixtures/bench-results/<date>-<host>-<n>cpu/.
 # COMPARE_ARGS passes options through, e.g. make compare COMPARE_ARGS="--runs 5 --duration 5".
 COMPARE_ARGS ?=
 
 bench: release
 	Fixtures/bench/static_bench.sh
+	PIN=1 Fixtures/bench/static_bench.sh
 	.build/release/switchyard-bench compare --quick $(COMPARE_ARGS)
 
 compare: release

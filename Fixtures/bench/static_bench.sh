@@ -7,6 +7,9 @@
 # DURATION seconds each after a warm-up; the median is reported with min/max, and beside it each
 # server's CPU time (user and system, from /proc/PID/stat) per request, which is what the pinned
 # figure measures and varies less than the rate on a shared machine.
+# Beside them runs `static-floor` (Fixtures/bench/static_floor.c, built here with cc): one recv(2)
+# and one send(2) of a prepared response per request, no parsing, no file system: the direct row,
+# the floor under every server's figure (what the kernel's part of a request costs).
 # SWITCHYARD_BASE_BIN=path adds a second Switchyard (e.g. main's) to the same runs: before/after.
 # DISTINCT=1 gives every request its own query string (a wrk Lua script), so no two heads are
 # the same: what repeated-request memos (HTTPRequestHeadMemo, StaticRouteMemo) cannot help.
@@ -17,8 +20,12 @@ BIN=${SWITCHYARD_BIN:-$ROOT/.build/release/switchyard}
 DURATION=${DURATION:-5}
 CONNS=${CONNS:-32}
 RUNS=${RUNS:-3}
+# PIN=CPU puts the servers and wrk on that one core (switchyard-bench compare's --pin): requests/s
+# is then the whole path's CPU cost, the client's included.
+if [ -n "${PIN:-}" ]; then SERVER_CPU=$PIN; CLIENT_CPU=$PIN; else SERVER_CPU=0; CLIENT_CPU=1; fi
 command -v wrk >/dev/null || { echo "static_bench: wrk is missing (apt-get install wrk)"; exit 1; }
 command -v lighttpd >/dev/null || { echo "static_bench: lighttpd is missing (apt-get install lighttpd)"; exit 1; }
+command -v cc >/dev/null || { echo "static_bench: cc is missing (apt-get install gcc)"; exit 1; }
 [ -x "$BIN" ] || { echo "static_bench: $BIN missing (make release)"; exit 1; }
 
 TMP=$(mktemp -d /tmp/sy-static-bench.XXXXXX)
@@ -29,7 +36,8 @@ mkdir -p "$TMP/www"
 head -c 1024 /dev/urandom | base64 -w 76 | head -c 1024 > "$TMP/www/small.txt"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-SY_PORT=$(free_port); LT_PORT=$(free_port); BASE_PORT=$(free_port)
+SY_PORT=$(free_port); LT_PORT=$(free_port); BASE_PORT=$(free_port); FLOOR_PORT=$(free_port)
+cc -O2 -o "$TMP/static-floor" Fixtures/bench/static_floor.c
 cat > "$TMP/switchyard.conf" <<CONF
 server.document-root = "$TMP/www"
 server.bind = "127.0.0.1"
@@ -57,11 +65,12 @@ LUA
   WRK_SCRIPT=(-s "$TMP/distinct.lua")
 fi
 sed "s/^server.port = .*/server.port = $BASE_PORT/" "$TMP/switchyard.conf" > "$TMP/base.conf"
-taskset -c 0 "$BIN" -f "$TMP/switchyard.conf" 2>"$TMP/switchyard.log" & SY_PID=$!; PIDS+=($SY_PID)
-taskset -c 0 lighttpd -D -f "$TMP/lighttpd.conf" & LT_PID=$!; PIDS+=($LT_PID)
-NAMES=(switchyard lighttpd); SERVER_PORTS=($SY_PORT $LT_PORT); SERVER_PIDS=($SY_PID $LT_PID)
+taskset -c "$SERVER_CPU" "$BIN" -f "$TMP/switchyard.conf" 2>"$TMP/switchyard.log" & SY_PID=$!; PIDS+=($SY_PID)
+taskset -c "$SERVER_CPU" lighttpd -D -f "$TMP/lighttpd.conf" & LT_PID=$!; PIDS+=($LT_PID)
+taskset -c "$SERVER_CPU" "$TMP/static-floor" "$FLOOR_PORT" "$TMP/www/small.txt" & FLOOR_PID=$!; PIDS+=($FLOOR_PID)
+NAMES=(switchyard lighttpd floor); SERVER_PORTS=($SY_PORT $LT_PORT $FLOOR_PORT); SERVER_PIDS=($SY_PID $LT_PID $FLOOR_PID)
 if [ -n "${SWITCHYARD_BASE_BIN:-}" ]; then
-  taskset -c 0 "$SWITCHYARD_BASE_BIN" -f "$TMP/base.conf" 2>"$TMP/base.log" & BASE_PID=$!; PIDS+=($BASE_PID)
+  taskset -c "$SERVER_CPU" "$SWITCHYARD_BASE_BIN" -f "$TMP/base.conf" 2>"$TMP/base.log" & BASE_PID=$!; PIDS+=($BASE_PID)
   NAMES+=(base); SERVER_PORTS+=($BASE_PORT); SERVER_PIDS+=($BASE_PID)
 fi
 sleep 1
@@ -72,7 +81,7 @@ ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 run_wrk() {
   local before after out
   before=$(ticks "$3")
-  out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$1"s "${WRK_SCRIPT[@]}" "http://127.0.0.1:$2/small.txt")
+  out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"$1"s "${WRK_SCRIPT[@]}" "http://127.0.0.1:$2/small.txt")
   after=$(ticks "$3")
   echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '/requests in/ {print $1}' <<<"$out") $before $after"
 }
@@ -83,10 +92,11 @@ for r in $(seq "$RUNS"); do
     echo "${NAMES[$i]} $(run_wrk "$DURATION" "${SERVER_PORTS[$i]}" "${SERVER_PIDS[$i]}")" >> "$TMP/runs"
   done
 done
-python3 - "$TMP/runs" "$CONNS" "$DURATION" "$RUNS" "$(getconf CLK_TCK)" "${DISTINCT:-0}" <<'PY'
+python3 - "$TMP/runs" "$CONNS" "$DURATION" "$RUNS" "$(getconf CLK_TCK)" "${DISTINCT:-0}" "${PIN:-}" <<'PY'
 import statistics, sys
 runs, conns, dur, count, hz = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
 distinct = sys.argv[6] == "1"
+pin = sys.argv[7]
 rate, user, system = {}, {}, {}
 for line in open(runs):
     name, rps, reqs, u0, s0, u1, s1 = line.split()
@@ -95,14 +105,17 @@ for line in open(runs):
     user.setdefault(name, []).append((int(u1) - int(u0)) / hz / reqs * 1e6)
     system.setdefault(name, []).append((int(s1) - int(s0)) / hz / reqs * 1e6)
 what = "every request its own query string" if distinct else "the same request repeated"
-print(f"small-file GET (1 KiB, keep-alive, {what}, wrk -t1 -c{conns}, {count} x {dur} s, server on core 0, wrk on core 1)")
+where = f"servers and wrk on core {pin}" if pin else "server on core 0, wrk on core 1"
+print(f"small-file GET (1 KiB, keep-alive, {what}, wrk -t1 -c{conns}, {count} x {dur} s, {where})")
 print(f"{'server':<12}{'median req/s':>14}{'min':>12}{'max':>12}{'CPU us/req':>12}{'user':>8}{'system':>8}")
 for name in rate:
     cpu = [u + s for u, s in zip(user[name], system[name])]
     print(f"{name:<12}{statistics.median(rate[name]):>14.0f}{min(rate[name]):>12.0f}{max(rate[name]):>12.0f}"
           f"{statistics.median(cpu):>12.2f}{statistics.median(user[name]):>8.2f}{statistics.median(system[name]):>8.2f}")
 lt = statistics.median(rate["lighttpd"])
+cpu = {name: statistics.median([u + s for u, s in zip(user[name], system[name])]) for name in rate}
 for name in rate:
     if name != "lighttpd":
-        print(f"ratio {name}/lighttpd: {statistics.median(rate[name]) / lt:.2f}x")
+        print(f"ratio {name}/lighttpd: {statistics.median(rate[name]) / lt:.2f}x requests/s, "
+              f"{cpu['lighttpd'] / cpu[name]:.2f}x by CPU per request (lighttpd's CPU per request / {name}'s)")
 PY

@@ -38,6 +38,9 @@ protocol ClientExchange: AnyObject {
     /// A file region as the body (takes ownership of `fd`).
     func sendFile(fd fileFD: Int32, offset: Int, count: Int)
     func sendCachedFile(_ storage: [UInt8], offset: Int, count: Int)
+    /// The plain 200 answer with a cached file (`body` is `entry.body`): its head, and the whole
+    /// file unless the request is a HEAD. HTTP/1.1 sends the head the entry keeps for the second.
+    func sendCachedFileAnswer(_ entry: StaticFileEntry, body: [UInt8], isHead: Bool)
     func finishResponse()
     /// The response cannot be completed (the backend failed after the head): the client must see
     /// an incomplete response.
@@ -66,6 +69,11 @@ extension ClientExchange {
     func sendError(_ status: Int) { sendError(status, close: false, extraHeaders: []) }
     func sendError(_ status: Int, close: Bool) { sendError(status, close: close, extraHeaders: []) }
     func sendError(_ status: Int, extraHeaders: [(String, String)]) { sendError(status, close: false, extraHeaders: extraHeaders) }
+
+    func sendCachedFileAnswer(_ entry: StaticFileEntry, body: [UInt8], isHead: Bool) {
+        sendStaticHead(status: 200, framing: .length(body.count), fields: entry.fields, extra: nil)
+        if !isHead { sendCachedFile(body, offset: 0, count: body.count) }
+    }
 
     /// HTTP/1.1 writes the cached lines as they are.
     func sendStaticHead(status: Int, framing requested: BodyFraming, fields: StaticFileFields, extra: ((ByteBuffer) -> Void)?) {

@@ -72,6 +72,23 @@ extension HTTP1Exchange {
         appendConnectionFields(status: status, framing: framing, hasServer: false)
     }
 
+    /// A plain keep-alive HTTP/1.1 answer (no `setenv` response headers) takes its whole head from
+    /// the file's entry (`Worker.appendStaticHead`); any other assembles it as `sendStaticHead` does.
+    func sendCachedFileAnswer(_ entry: StaticFileEntry, body: [UInt8], isHead: Bool) {
+        guard phase != .done else { return }
+        let framing = beginHead(status: 200, framing: .length(body.count))
+        let out = output.bytes
+        if keepAlive && httpVersion == .http1_1 && extraResponseHeaders.isEmpty && body.count == entry.validator.size {
+            worker.appendStaticHead(of: entry, to: out)
+        } else {
+            out.append(HeaderName.standardStatusLine(200)!)
+            out.append(entry.fields.full)
+            appendConnectionFields(status: 200, framing: framing, hasServer: false)
+        }
+        if case .none = responseFraming {} else { output.appendBytes(of: body, offset: 0, count: body.count) }
+        connection?.flushOutput()
+    }
+
     /// Response bookkeeping shared by both `sendHead` forms; returns the framing actually used
     /// (none for HEAD, 1xx, 204, 304; until-close for chunked to an HTTP/1.0 client).
     private func beginHead(status: Int, framing requested: BodyFraming) -> BodyFraming {

@@ -83,6 +83,12 @@ final class StaticFileEntry {
     /// The worker's wall-clock second in which a stat(2) of `path` last matched `validator`
     /// (`server.stat-cache-engine = "simple"`); `Int.min` before the first.
     fileprivate var confirmedSecond = Int.min
+    /// The whole HTTP/1.1 head of a plain keep-alive 200 answer with this file (status line, the
+    /// cached fields, Date and Server, Content-Length, the empty line) as the worker built it for
+    /// its Date/Server block `http1HeadGeneration` (`Worker.appendStaticHead`): every GET or HEAD
+    /// of the file within that second sends these bytes as they are.
+    var http1Head: [UInt8] = []
+    var http1HeadGeneration = -1
 
     init(validator: FileValidator, scope: ObjectIdentifier, path: [UInt8], fields: StaticFileFields) {
         self.validator = validator

@@ -220,6 +220,12 @@ struct StaticFileHandler {
                 return
             }
         }
+        if contentRange == nil && expire == nil, let body = entry.body {
+            if fd >= 0 { close(fd) }
+            connection.sendCachedFileAnswer(entry, body: body, isHead: isHead)
+            connection.finishResponse()
+            return
+        }
         let extra: ((ByteBuffer) -> Void)? = contentRange == nil && expire == nil ? nil : { out in
             if let contentRange { HeaderName.appendField("Content-Range", contentRange, to: out) }
             expire?.appendFields(now: now, mtime: mtime, to: out)

@@ -8,6 +8,8 @@ configuration gives for that request, as a fresh parse and route would.
 import os
 import signal
 import socket
+import time
+from email.utils import parsedate_to_datetime
 
 import pytest
 
@@ -193,6 +195,78 @@ cgi.assign = (".sh" => "/bin/sh")
         c.send(post + b"first!" + post + b"second")
         assert c.read_response().body == b"first!"
         assert c.read_response().body == b"second"
+    finally:
+        c.close()
+        s.stop()
+
+
+def test_a_cached_files_whole_head_is_rebuilt_for_each_second_tag_and_connection(tmp_path):
+    """A small cached file's 200 head is kept whole on its cache entry for the second it was built
+    in (Worker.appendStaticHead): every answer must still carry the current Date, the current
+    server.tag (a reload within the second), the Connection line its request asks for and the
+    response headers of its scope, with the one head that is reused byte for byte."""
+    root = tmp_path / "a"
+    (root / "h").mkdir(parents=True)
+    body = bytes((i * 7) % 251 for i in range(1024))
+    (root / "f.bin").write_bytes(body)
+    (root / "h" / "f.bin").write_bytes(body)
+    head_conf = f"""
+server.document-root = {q(root)}
+server.event-loops = 1
+server.modules += ("mod_setenv")
+$HTTP["url"] =^ "/h/" {{ setenv.add-response-header = ("X-Scope" => "h") }}
+"""
+    s = Switchyard(head_conf + 'server.tag = "one"\n', tmp_path)
+    time.sleep(2.2)   # StaticFileCache keeps the bytes of files settled for 2 s
+    c = connect(s.port)
+    get = b"GET /f.bin HTTP/1.1\r\nHost: cache.test\r\n\r\n"
+    try:
+        dates, heads = set(), {}
+        deadline = time.time() + 2.5
+        while time.time() < deadline:   # across at least two second boundaries
+            before = int(time.time())
+            r = ask(c, get)
+            after = int(time.time())
+            assert (r.status, r.body) == (200, body)
+            assert r.headers_all("Content-Length") == ["1024"] and r.headers_all("Server") == ["one"]
+            assert len(r.headers_all("Date")) == 1 and not r.has("Connection") and not r.has("X-Scope")
+            sent = parsedate_to_datetime(r.header("Date")).timestamp()
+            assert before <= sent <= after, (r.header("Date"), before, after)
+            dates.add(r.header("Date"))
+            heads.setdefault(r.header("Date"), set()).add(r.raw_head)
+            time.sleep(0.05)
+        assert len(dates) >= 2
+        # Within one second the head is the same bytes; apart from its Date it never changes.
+        assert all(len(h) == 1 for h in heads.values()), heads
+        assert len({h.replace(d.encode(), b"DATE") for d, hs in heads.items() for h in hs}) == 1
+
+        # HEAD: the same head, no body.
+        c.send(get.replace(b"GET", b"HEAD", 1))
+        r = c.read_response("HEAD")
+        assert r.status == 200 and r.header("Content-Length") == "1024" and r.body == b""
+        assert ask(c, get).body == body   # the connection is still in step
+
+        # Another scope's response header; an HTTP/1.0 keep-alive; a close.
+        r = ask(c, get.replace(b"/f.bin", b"/h/f.bin"))
+        assert (r.body, r.headers_all("X-Scope")) == (body, ["h"])
+        r = ask(c, b"GET /f.bin HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        assert (r.body, r.header("Connection", "").lower()) == (body, "keep-alive")
+        r = ask(c, get.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        assert (r.body, r.header("Connection", "").lower()) == (body, "close")
+        assert c.wait_closed()
+
+        # A reload's new tag shows on the next answer, within the same second too.
+        c = connect(s.port)
+        assert ask(c, get).header("Server") == "one"
+        before = s.output().count("reloaded (generation")
+        s.conf_path.write_text(s.config_text.replace('server.tag = "one"', 'server.tag = "two"'))
+        s.send_signal(signal.SIGUSR1)
+        assert wait_until(lambda: s.output().count("reloaded (generation") > before, 10), s.output()[-2000:]
+        fresh = connect(s.port)
+        for _ in range(3):
+            r = ask(fresh, get)
+            assert (r.body, r.headers_all("Server")) == (body, ["two"])
+        fresh.close()
     finally:
         c.close()
         s.stop()
