@@ -31,6 +31,8 @@ final class HTTP1Connection {
     let peer: ClientPeer
     /// Who answers each request (the worker's `Router`; a test can put its own handlers here).
     let routing: any ExchangeRouting
+    /// `routing` is the worker's `Router`, so its static route memo speaks for it.
+    private let routesWithWorkerRouter: Bool
     /// Set only here and in the I/O region (`HTTP1Connection+IO.swift`).
     var state: State = .awaitingHead
     /// The request being served (also while upgraded); nil between requests.
@@ -68,6 +70,7 @@ final class HTTP1Connection {
         self.worker = worker
         self.peer = ClientPeer(fd: transport.descriptor, remote: remote, listener: listener, tls: transport as? TLSTransport)
         self.routing = routing ?? worker.router
+        self.routesWithWorkerRouter = routing == nil
         self.parser = HTTPRequestParser(limits: worker.parserLimits)
         let now = worker.loop.now
         headStarted = now
@@ -150,10 +153,41 @@ final class HTTP1Connection {
         worker.stats.bytesSent += output.bytesWritten   // what the previous request wrote
         output.resetCounter()
         let keepAlive = head.keepAlive && requestCount < worker.server.maxKeepAliveRequests && !worker.isStopping
+        if keepAlive && !hasBody && answerRepeatedStaticRequest(head) { return }
         let ex = makeExchange(head, hasBody: hasBody, keepAlive: keepAlive)
         exchange = ex
         state = .exchange
         ex.start(hasBody: hasBody)
+    }
+
+    /// A keep-alive HTTP/1.1 request that the router's static route memo would send to a cached
+    /// file whose plain 200 is the whole answer (`StaticFileHandler.wholeCachedAnswer`): the
+    /// file's kept head and bytes go out from here, without an exchange, a route and a handler —
+    /// the bytes, counters and timers the exchange would give. Not with an access log (every
+    /// request then takes the exchange, which writes the line).
+    private func answerRepeatedStaticRequest(_ head: HTTPRequestHead) -> Bool {
+        guard routesWithWorkerRouter, head.version == .http1_1, worker.accessLogFile == nil,
+              let context = worker.router.repeatedStaticContext(for: head, peer: peer),
+              let entry = StaticFileHandler.wholeCachedAnswer(for: context, worker: worker),
+              let body = entry.body, worker.prepareStaticAnswer(of: entry) else { return false }
+        headStarted = worker.loop.now
+        sendStaticAnswer(entry, body: body, isHead: context.plainMethod == .head)
+        return true
+    }
+
+    /// Sends `entry`'s kept answer (`Worker.prepareStaticAnswer`, current): its head alone for a
+    /// HEAD, else the head with the file's bytes — from the entry in one send when they are part of
+    /// it, else with the body queued behind the head (by reference when large).
+    func sendStaticAnswer(_ entry: StaticFileEntry, body: [UInt8], isHead: Bool) {
+        if isHead {
+            entry.http1Answer.withUnsafeBytes { writeOutput(UnsafeRawBufferPointer(rebasing: $0[..<entry.http1HeadLength])) }
+        } else if entry.answerHasBody {
+            entry.http1Answer.withUnsafeBytes { writeOutput($0) }
+        } else {
+            entry.http1Answer.withUnsafeBytes { output.bytes.append($0) }
+            output.appendBytes(of: body, offset: 0, count: body.count)
+            flushOutput()
+        }
     }
 
     /// A new exchange, or the previous one when nothing but this connection references it any

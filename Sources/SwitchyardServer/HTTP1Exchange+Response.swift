@@ -72,21 +72,24 @@ extension HTTP1Exchange {
         appendConnectionFields(status: status, framing: framing, hasServer: false)
     }
 
-    /// A plain keep-alive HTTP/1.1 answer (no `setenv` response headers) takes its whole head from
-    /// the file's entry (`Worker.appendStaticHead`); any other assembles it as `sendStaticHead` does.
+    /// A plain keep-alive HTTP/1.1 answer (no `setenv` response headers) is the file entry's kept
+    /// answer (`Worker.prepareStaticAnswer`); any other assembles its head as `sendStaticHead` does.
     func sendCachedFileAnswer(_ entry: StaticFileEntry, body: [UInt8], isHead: Bool) {
-        guard phase != .done else { return }
+        guard phase != .done, let connection else { return }
         let framing = beginHead(status: 200, framing: .length(body.count))
-        let out = output.bytes
-        if keepAlive && httpVersion == .http1_1 && extraResponseHeaders.isEmpty && body.count == entry.validator.size {
-            worker.appendStaticHead(of: entry, to: out)
-        } else {
-            out.append(HeaderName.standardStatusLine(200)!)
-            out.append(entry.fields.full)
-            appendConnectionFields(status: 200, framing: framing, hasServer: false)
+        let noBody: Bool
+        if case .none = responseFraming { noBody = true } else { noBody = false }
+        if keepAlive && httpVersion == .http1_1 && extraResponseHeaders.isEmpty && body.count == entry.validator.size
+            && worker.prepareStaticAnswer(of: entry) {
+            connection.sendStaticAnswer(entry, body: body, isHead: noBody)
+            return
         }
-        if case .none = responseFraming {} else { output.appendBytes(of: body, offset: 0, count: body.count) }
-        connection?.flushOutput()
+        let out = output.bytes
+        out.append(HeaderName.standardStatusLine(200)!)
+        out.append(entry.fields.full)
+        appendConnectionFields(status: 200, framing: framing, hasServer: false)
+        if !noBody { output.appendBytes(of: body, offset: 0, count: body.count) }
+        connection.flushOutput()
     }
 
     /// Response bookkeeping shared by both `sendHead` forms; returns the framing actually used

@@ -53,6 +53,15 @@ enum Responder {
 
 /// Everything known about a request once routed: its settings and its place on disk.
 ///
+/// The methods a static file answers with its content (`RequestContext.plainMethod`).
+enum PlainMethod {
+    case get, head, other
+
+    init(_ method: String) {
+        self = method == "GET" ? .get : method == "HEAD" ? .head : .other
+    }
+}
+
 /// Immutable and shared: a class, because it travels from the router through the route to the
 /// handler (and gateways keep it), and one reference is cheaper to pass on than seven.
 final class RequestContext {
@@ -76,6 +85,8 @@ final class RequestContext {
     /// the router's `StaticRouteMemo` answers with this context (loop-confined, like the context).
     /// Whether the head has an `If-*` or `Range` field (none: the validators are not looked at).
     private(set) lazy var mayBeConditionalOrRanged = head.headers.mayBeConditionalOrRanged
+    /// GET, HEAD or another method (what a static file answers with a 200 or not).
+    private(set) lazy var plainMethod = PlainMethod(head.method)
     /// The cached file that answered last, and the wall-clock second its `stat(2)` was trusted in
     /// (`server.stat-cache-engine = "simple"`): within that second the file cache would give
     /// the same entry for the same path and settings.
@@ -142,6 +153,12 @@ final class Router: ExchangeRouting {
         }
         lastRoutedHead = head
         return routed
+    }
+
+    /// What `handler(for:connection:)` would answer `head` from `peer` with when its kept static
+    /// route applies: that route's context (`HTTP1Connection.answerRepeatedStaticRequest`).
+    func repeatedStaticContext(for head: HTTPRequestHead, peer: ClientPeer) -> RequestContext? {
+        lastStaticRoute?.context(for: head, remoteHost: peer.remoteHost, listener: peer.listener)
     }
 
     /// The last request this loop routed to a static file (see `StaticRouteMemo`), and the head

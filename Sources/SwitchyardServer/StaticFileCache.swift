@@ -83,12 +83,19 @@ final class StaticFileEntry {
     /// The worker's wall-clock second in which a stat(2) of `path` last matched `validator`
     /// (`server.stat-cache-engine = "simple"`); `Int.min` before the first.
     fileprivate var confirmedSecond = Int.min
-    /// The whole HTTP/1.1 head of a plain keep-alive 200 answer with this file (status line, the
-    /// cached fields, Date and Server, Content-Length, the empty line) as the worker built it for
-    /// its Date/Server block `http1HeadGeneration` (`Worker.appendStaticHead`): every GET or HEAD
-    /// of the file within that second sends these bytes as they are.
-    var http1Head: [UInt8] = []
-    var http1HeadGeneration = -1
+    /// The whole HTTP/1.1 answer of a plain keep-alive 200 with this file, as the worker built it for
+    /// its Date/Server block `http1AnswerGeneration` (`Worker.prepareStaticAnswer`): the head (status
+    /// line, the cached fields, Date and Server, Content-Length, the empty line; `http1HeadLength`
+    /// bytes), then the file's bytes when there are at most `answerBodyLimit` of them (a larger body
+    /// goes from `body` behind the head). Every GET or HEAD of the file within that second sends
+    /// these bytes as they are, in one send(2) from here. Counted in the cache's budget and let go
+    /// with the body (`StaticFileCache.keepAnswer`).
+    fileprivate(set) var http1Answer: [UInt8] = []
+    fileprivate(set) var http1HeadLength = 0
+    fileprivate(set) var http1AnswerGeneration = -1
+    static let answerBodyLimit = 8 * 1024
+    /// `http1Answer` ends with the file's bytes.
+    var answerHasBody: Bool { http1Answer.count > http1HeadLength }
 
     init(validator: FileValidator, scope: ObjectIdentifier, path: [UInt8], fields: StaticFileFields) {
         self.validator = validator
@@ -180,11 +187,10 @@ final class StaticFileCache {
         if let e = lookup(path: path, scope: scope, file: st) { return e }
         let v = FileValidator(st)
         let slot = Self.slot(device: v.device, inode: v.inode)
-        if let old = slots[slot], let body = old.body {
+        if let old = slots[slot], old.body != nil {
             // Replaced: its body is let go here, so `recentSlots` cannot keep serving bytes that
             // the budget no longer counts.
-            bodyBytes -= body.count
-            old.body = nil
+            dropBody(old)
         }
         let e = StaticFileEntry(validator: v, scope: scope, path: Array(path.bytes), fields: make())
         slots[slot] = e
@@ -219,17 +225,41 @@ final class StaticFileCache {
     private func makeRoom(for size: Int) {
         var steps = 0
         while bodyBytes + size > bodyBudget && steps < 2 * Self.slotCount {
-            if let e = slots[hand], let body = e.body {
+            if let e = slots[hand], e.body != nil {
                 if e.referenced {
                     e.referenced = false
                 } else {
-                    bodyBytes -= body.count
-                    e.body = nil
+                    dropBody(e)
                 }
             }
             hand = (hand + 1) & (Self.slotCount - 1)
             steps += 1
         }
+    }
+
+    /// Lets go of `entry`'s body and of the answer made with it.
+    private func dropBody(_ entry: StaticFileEntry) {
+        bodyBytes -= (entry.body?.count ?? 0) + entry.http1Answer.count
+        entry.body = nil
+        entry.http1Answer = []
+        entry.http1AnswerGeneration = -1
+    }
+
+    /// Keeps `answer` (a head of `headLength` bytes, then the body or nothing) as `entry`'s
+    /// HTTP/1.1 answer for `generation`, within the budget. False when the entry's body was swept
+    /// to make room (no answer is kept then).
+    func keepAnswer(_ answer: [UInt8], headLength: Int, generation: Int, for entry: StaticFileEntry) -> Bool {
+        bodyBytes -= entry.http1Answer.count
+        entry.http1Answer = []
+        entry.http1AnswerGeneration = -1
+        guard entry.body != nil else { return false }
+        makeRoom(for: answer.count)
+        guard entry.body != nil else { return false }
+        bodyBytes += answer.count
+        entry.http1Answer = answer
+        entry.http1HeadLength = headLength
+        entry.http1AnswerGeneration = generation
+        return true
     }
 
     /// FNV-1a of the path bytes, folded onto the slots.

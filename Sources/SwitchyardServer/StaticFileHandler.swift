@@ -110,6 +110,18 @@ struct StaticFileHandler {
         respond(fd: fd, path: path, stat: fst, openedAt: openedAt, isHead: isHead)
     }
 
+    /// The cached file whose plain 200 is `context`'s whole answer, so that the connection can send
+    /// the file's kept head and bytes itself (`HTTP1Connection.answerRepeatedStaticRequest`): a GET
+    /// or HEAD answered from this file within the second its stat was trusted in (`recentFile`, as
+    /// `respond()` takes it above), without `If-*` or `Range` fields, `expire.*` rules or response
+    /// headers of its scope. nil: the handler decides.
+    static func wholeCachedAnswer(for context: RequestContext, worker: Worker) -> StaticFileEntry? {
+        guard context.plainMethod != .other, let (entry, second) = context.recentFile, second == worker.loop.wallSeconds,
+              worker.server.statCacheEngine == .simple, entry.body?.count == entry.validator.size, !context.mayBeConditionalOrRanged,
+              context.settings.expire.isEmpty, !context.settings.hasResponseHeaders else { return nil }
+        return entry
+    }
+
     private enum IndexFile {
         /// Unchanged and cached: no descriptor.
         case cached(StaticFileEntry)

@@ -50,8 +50,11 @@ final class StaticRouteMemo {
     /// connections each build their own head for the same request), from the same address, on the
     /// same listener.
     func context(for head: HTTPRequestHead, connection: any ClientExchange) -> RequestContext? {
-        guard head == self.head, connection.remoteHost == remoteHost else { return nil }
-        let listener = connection.listener
+        context(for: head, remoteHost: connection.remoteHost, listener: connection.listener)
+    }
+
+    func context(for head: HTTPRequestHead, remoteHost: String, listener: ListenerInfo) -> RequestContext? {
+        guard head == self.head, remoteHost == self.remoteHost else { return nil }
         return listener.serverSocket == serverSocket && listener.scheme == scheme ? context : nil
     }
 }

@@ -319,27 +319,29 @@ final class Worker {
         dateLines.append(contentsOf: serverTagLine)
     }
 
-    /// Appends the whole head of a plain HTTP/1.1 keep-alive 200 answer with `entry`'s file:
-    /// status line, its cached fields, Date and Server, Content-Length and the empty line. The head
-    /// is a function of the file entry and this block, so the entry keeps it until the block is
-    /// rebuilt (the next second, or a reload's new tag): a small file asked for again within the
-    /// second costs one copy of its head instead of assembling five parts.
-    func appendStaticHead(of entry: StaticFileEntry, to out: ByteBuffer) {
+    /// Makes `entry.http1Answer` current: the whole plain HTTP/1.1 keep-alive 200 with the entry's
+    /// cached file (status line, its cached fields, Date and Server, Content-Length, the empty line,
+    /// and the bytes of a small file). The answer is a function of the entry and this block, so the
+    /// entry keeps it until the block is rebuilt (the next second, or a reload's new tag): a small
+    /// file asked for again within the second costs one send of ready bytes instead of assembling
+    /// five parts and copying the file behind them. False when the cache had no room to keep it.
+    func prepareStaticAnswer(of entry: StaticFileEntry) -> Bool {
         let now = loop.wallSeconds
         if now != dateLinesSecond { rebuildDateLines(now) }
-        if entry.http1HeadGeneration != dateLinesGeneration {
-            let head = ByteBuffer(capacity: 512)
-            head.append(HeaderName.standardStatusLine(200)!)
-            head.append(entry.fields.full)
-            dateLines.withUnsafeBytes { head.append($0) }
-            HeaderName.appendHeadEnd(contentLength: entry.validator.size, connectionLine: nil, to: head)
-            entry.http1Head = Array(head.readable)
-            entry.http1HeadGeneration = dateLinesGeneration
-        }
-        entry.http1Head.withUnsafeBytes { out.append($0) }
+        if entry.http1AnswerGeneration == dateLinesGeneration { return true }
+        guard let body = entry.body else { return false }
+        let withBody = body.count <= StaticFileEntry.answerBodyLimit
+        let answer = ByteBuffer(capacity: 512 + (withBody ? body.count : 0))
+        answer.append(HeaderName.standardStatusLine(200)!)
+        answer.append(entry.fields.full)
+        dateLines.withUnsafeBytes { answer.append($0) }
+        HeaderName.appendHeadEnd(contentLength: entry.validator.size, connectionLine: nil, to: answer)
+        let headLength = answer.readableBytes
+        if withBody { answer.append(body) }
+        return fileCache.keepAnswer(Array(answer.readable), headLength: headLength, generation: dateLinesGeneration, for: entry)
     }
     private var dateLinesSecond = Int.min
-    /// Counts rebuilds of `dateLines`: what a cached static head (`appendStaticHead`) was made from.
+    /// Counts rebuilds of `dateLines`: what a kept static answer (`prepareStaticAnswer`) was made from.
     private var dateLinesGeneration = 0
     private var dateLines: [UInt8] = []
     private var dateLineLength = 0

@@ -142,6 +142,42 @@ struct StaticFileCacheTests {
         }
     }
 
+    /// A kept HTTP/1.1 answer (head and body) counts in the budget, is replaced for a new
+    /// generation without counting twice, and goes with its body when the sweep drops that.
+    @Test func keptAnswersCountInTheBudgetAndGoWithTheirBody() {
+        let files = TempFiles()
+        let cache = StaticFileCache(maxBodySize: 1000, bodyBudget: 5000)
+        let id = ObjectIdentifier(scope)
+        var paths: [(PathBuffer, stat)] = []
+        func load(_ name: String) -> StaticFileEntry {
+            let (path, fd, st) = files.make(name, [UInt8](repeating: UInt8(ascii: "y"), count: 1000))
+            defer { close(fd) }
+            let e = cache.entry(path: path, scope: id, file: st, make: fields)
+            #expect(cache.loadBody(e, from: fd, openedAt: after(st, seconds: 10)))
+            paths.append((path, st))
+            return e
+        }
+        let a = load("a"), b = load("b")
+        #expect(cache.bodyBytes == 2000)
+        let answer = [UInt8](repeating: 0x41, count: 100) + a.body!
+        #expect(cache.keepAnswer(answer, headLength: 100, generation: 7, for: a))
+        #expect(a.http1Answer == answer && a.http1HeadLength == 100 && a.http1AnswerGeneration == 7 && a.answerHasBody)
+        #expect(cache.bodyBytes == 3100)
+        #expect(cache.keepAnswer(answer, headLength: 100, generation: 8, for: a))   // the next second's
+        #expect(cache.bodyBytes == 3100 && a.http1AnswerGeneration == 8)
+        #expect(cache.keepAnswer(answer, headLength: 100, generation: 8, for: b))
+        #expect(cache.bodyBytes == 4200)
+        // "a" is used, "b" is not: a third body makes the sweep drop "b", its answer with it.
+        #expect(cache.lookup(path: paths[0].0, scope: id, file: paths[0].1) === a)
+        let c = load("c")
+        #expect(a.body != nil && c.body != nil)
+        #expect(b.body == nil && b.http1Answer.isEmpty && b.http1AnswerGeneration == -1)
+        #expect(cache.bodyBytes == 1000 + 1100 + 1000)
+        // An entry without a body keeps no answer.
+        #expect(!cache.keepAnswer(answer, headLength: 100, generation: 9, for: b))
+        #expect(cache.bodyBytes == 3100)
+    }
+
     /// `server.stat-cache-engine = "simple"`: an entry confirmed by a stat in one second is found
     /// by path alone within that second, never in another, for other settings, another path, or
     /// once its body is gone (replaced or evicted).

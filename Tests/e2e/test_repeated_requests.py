@@ -270,3 +270,115 @@ $HTTP["url"] =^ "/h/" {{ setenv.add-response-header = ("X-Scope" => "h") }}
     finally:
         c.close()
         s.stop()
+
+
+def test_a_repeated_static_request_keeps_every_rule_that_changes_its_answer(tmp_path):
+    """A repeated GET or HEAD of a cached file is answered by the connection from the router's
+    kept route and the file's kept head (HTTP1Connection.answerRepeatedStaticRequest), without an
+    exchange. Everything an exchange would do must still show: the access log line of every
+    request, the keep-alive limit's Connection: close, 304 and 206 for conditional and range
+    heads repeated just as often, mod_expire's fields, and the next second's file."""
+    root = tmp_path / "a"
+    (root / "exp").mkdir(parents=True)
+    body = bytes((i * 13) % 251 for i in range(1500))
+    (root / "f.bin").write_bytes(body)
+    (root / "exp" / "f.bin").write_bytes(body)
+    log = tmp_path / "access.log"
+    s = Switchyard(f"""
+server.document-root = {q(root)}
+server.event-loops = 1
+server.max-keep-alive-requests = 40
+server.modules += ("mod_accesslog")
+accesslog.filename = {q(log)}
+""", tmp_path)
+    plain = Switchyard(f"""
+server.document-root = {q(root)}
+server.event-loops = 1
+server.modules += ("mod_expire")
+$HTTP["url"] =^ "/exp/" {{ expire.url = ( "/exp/" => "access plus 1 hours" ) }}
+""", tmp_path / "plain")
+    time.sleep(2.2)   # StaticFileCache keeps the bytes of files settled for 2 s
+    get = b"GET /f.bin HTTP/1.1\r\nHost: fast.test\r\n\r\n"
+    try:
+        # The access log has a line per request, the 40th answer closes.
+        c = connect(s.port)
+        for i in range(1, 41):
+            r = ask(c, get)
+            assert (r.status, r.body) == (200, body), i
+            assert (r.header("Connection", "").lower() == "close") == (i == 40), i
+        assert c.wait_closed()
+        c.close()
+        assert wait_until(lambda: log.read_text().count('"GET /f.bin HTTP/1.1" 200') == 40, 10), log.read_text()[-500:]
+
+        c = connect(plain.port)
+        etag = ask(c, get).header("ETag")
+        conditional = get.replace(b"\r\n\r\n", b"\r\nIf-None-Match: " + etag.encode() + b"\r\n\r\n")
+        ranged = get.replace(b"\r\n\r\n", b"\r\nRange: bytes=10-19\r\n\r\n")
+        for round in range(3):
+            # Each head asked ten times in a row: remembered and routed from the memo after the second.
+            for i in range(10):
+                r = ask(c, get)
+                assert (r.status, r.body, r.header("ETag")) == (200, body, etag), (round, i)
+            for i in range(10):
+                r = ask(c, conditional)
+                assert (r.status, r.body) == (304, b""), (round, i)
+            for i in range(10):
+                r = ask(c, ranged)
+                assert (r.status, r.body, r.header("Content-Range")) == (206, body[10:20], "bytes 10-19/1500"), (round, i)
+            for i in range(10):
+                c.send(get.replace(b"GET", b"HEAD", 1))
+                r = c.read_response("HEAD")
+                assert (r.status, r.body, r.header("Content-Length")) == (200, b"", "1500"), (round, i)
+            for i in range(10):
+                assert ask(c, get.replace(b"GET", b"DELETE", 1)).status == 405, (round, i)
+        # Pipelined copies in one write (a HEAD among them) leave in order, each whole.
+        c.send(get * 30 + get.replace(b"GET", b"HEAD", 1) + get)
+        for i in range(30):
+            assert c.read_response().body == body, i
+        assert c.read_response("HEAD").body == b""
+        assert c.read_response().body == body
+        # A change shows from the next second on, on the same connection, as the exchange's answer does.
+        (root / "f.bin").write_bytes(body[::-1])
+        time.sleep(1.1)
+        assert ask(c, get).body == body[::-1]
+        c.close()
+
+        c = connect(plain.port)
+        exp = get.replace(b"/f.bin", b"/exp/f.bin")
+        for i in range(5):
+            r = ask(c, exp)
+            assert (r.body, r.has("Expires"), r.header("Cache-Control", "").startswith("max-age=")) == (body, True, True), i
+        c.close()
+    finally:
+        s.stop()
+        plain.stop()
+
+
+def test_repeated_answers_of_every_size_are_whole(tmp_path):
+    """The kept answer holds the file's bytes up to 8 KiB (one send from the cache entry); above,
+    its head goes with the body queued behind it; above 64 KiB nothing is cached. Around each of
+    these limits, repeated GETs (one by one and pipelined) and HEADs get the whole file or none."""
+    root = tmp_path / "a"
+    root.mkdir()
+    sizes = [0, 1, 8191, 8192, 8193, 20000, 65536, 65537]
+    for n in sizes:
+        (root / f"{n}.bin").write_bytes(bytes((i * 29 + n) % 251 for i in range(n)))
+    s = Switchyard(f'server.document-root = {q(root)}\nserver.event-loops = 1\n', tmp_path)
+    time.sleep(2.2)   # settled: cached from now on
+    c = connect(s.port)
+    try:
+        for n in sizes:
+            want = (root / f"{n}.bin").read_bytes()
+            get = b"GET /%d.bin HTTP/1.1\r\nHost: sizes.test\r\n\r\n" % n
+            for i in range(6):
+                r = ask(c, get)
+                assert (r.status, r.header("Content-Length"), r.body) == (200, str(n), want), (n, i)
+            c.send(get * 5 + get.replace(b"GET", b"HEAD", 1) + get)
+            for i in range(5):
+                assert c.read_response().body == want, (n, i)
+            r = c.read_response("HEAD")
+            assert (r.status, r.header("Content-Length")) == (200, str(n)), n
+            assert c.read_response().body == want, n
+    finally:
+        c.close()
+        s.stop()
