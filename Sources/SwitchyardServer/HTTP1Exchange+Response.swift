@@ -76,20 +76,16 @@ extension HTTP1Exchange {
     /// answer (`Worker.prepareStaticAnswer`); any other assembles its head as `sendStaticHead` does.
     func sendCachedFileAnswer(_ entry: StaticFileEntry, body: [UInt8], isHead: Bool) {
         guard phase != .done, let connection else { return }
-        let framing = beginHead(status: 200, framing: .length(body.count))
-        let noBody: Bool
-        if case .none = responseFraming { noBody = true } else { noBody = false }
-        if keepAlive && httpVersion == .http1_1 && extraResponseHeaders.isEmpty && body.count == entry.validator.size
-            && worker.prepareStaticAnswer(of: entry) {
-            connection.sendStaticAnswer(entry, body: body, isHead: noBody)
+        // The head stays keep-alive (`beginHead` keeps it so for a 200 once the body is read) and
+        // has no fields of its own: the kept answer is this head.
+        if keepAlive && phase != .readingBody && httpVersion == .http1_1 && extraResponseHeaders.isEmpty
+            && body.count == entry.validator.size && worker.prepareStaticAnswer(of: entry) {
+            _ = beginHead(status: 200, framing: .length(body.count))
+            connection.sendStaticAnswer(entry, body: body, isHead: isHead)
             return
         }
-        let out = output.bytes
-        out.append(HeaderName.standardStatusLine(200)!)
-        out.append(entry.fields.full)
-        appendConnectionFields(status: 200, framing: framing, hasServer: false)
-        if !noBody { output.appendBytes(of: body, offset: 0, count: body.count) }
-        connection.flushOutput()
+        sendStaticHead(status: 200, framing: .length(body.count), fields: entry.fields, extra: nil)
+        if !isHead { sendCachedFile(body, offset: 0, count: body.count) }
     }
 
     /// Response bookkeeping shared by both `sendHead` forms; returns the framing actually used

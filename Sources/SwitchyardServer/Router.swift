@@ -51,8 +51,6 @@ enum Responder {
     }
 }
 
-/// Everything known about a request once routed: its settings and its place on disk.
-///
 /// The methods a static file answers with its content (`RequestContext.plainMethod`).
 enum PlainMethod {
     case get, head, other
@@ -62,6 +60,8 @@ enum PlainMethod {
     }
 }
 
+/// Everything known about a request once routed: its settings and its place on disk.
+///
 /// Immutable and shared: a class, because it travels from the router through the route to the
 /// handler (and gateways keep it), and one reference is cheaper to pass on than seven.
 final class RequestContext {
