@@ -100,7 +100,9 @@ check-fixtures: c-progs
 	$(PYTHON) Fixtures/tools/check_fixtures.py
 
 # bench: small-file GETs vs lighttpd and the floor server (wrk), server and client on their own cores,
-# then all on one core (PIN=1, the pinned mode), then the quick protocol comparison (< 5 minutes).
+# then all on one core (PIN=1, the pinned mode), then pinned with every process under SCHED_BATCH
+# (SCHED=batch: equal turns on the core, see README "Static files"), then the quick protocol
+# comparison (< 6 minutes).
 # compare: the full comparison (3 runs); both write Fixtures/bench-results/<date>-<host>-<n>cpu/.
 # COMPARE_ARGS passes options through, e.g. make compare COMPARE_ARGS="--runs 5 --duration 5".
 COMPARE_ARGS ?=
@@ -108,6 +110,7 @@ COMPARE_ARGS ?=
 bench: release
 	Fixtures/bench/static_bench.sh
 	PIN=1 Fixtures/bench/static_bench.sh
+	PIN=1 SCHED=batch Fixtures/bench/static_bench.sh
 	.build/release/switchyard-bench compare --quick $(COMPARE_ARGS)
 
 compare: release

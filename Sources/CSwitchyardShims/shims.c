@@ -191,6 +191,13 @@ int sy_pin_to_cpu(int cpu) {
     return sched_setaffinity(0, sizeof set, &set);
 }
 
+/* Puts the calling thread under SCHED_BATCH (a task that wakes does not preempt the running one);
+ * threads and processes it starts later inherit it. For the benchmark's --sched batch. */
+int sy_batch_scheduling(void) {
+    struct sched_param param = { .sched_priority = 0 };
+    return sched_setscheduler(0, SCHED_BATCH, &param);
+}
+
 /* CPUs this process may run on (sched_getaffinity: taskset, cgroup cpusets, systemd CPUAffinity),
  * sized for machines with more than CPU_SETSIZE CPUs; 0 when the kernel will not say. */
 int sy_usable_cpus(void) {
@@ -228,4 +235,12 @@ int sy_crypt_verify(const char *password, const char *hash) {
     explicit_bzero(data, sizeof *data);
     free(data);
     return result;
+}
+
+/* Names the calling thread (the kernel keeps 15 bytes; a longer name is cut, not refused). */
+int sy_set_thread_name(const char *name) {
+    char cut[16];
+    strncpy(cut, name, sizeof cut - 1);
+    cut[sizeof cut - 1] = 0;
+    return pthread_setname_np(pthread_self(), cut);
 }

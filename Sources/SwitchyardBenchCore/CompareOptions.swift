@@ -21,6 +21,10 @@ public struct CompareOptions: Equatable, Sendable {
     /// `--event-handler NAME`: `server.event-handler` of every Switchyard it starts ("linux-sysepoll"
     /// or "io_uring"); nil leaves Switchyard's default.
     public var eventHandler: String? = nil
+    /// `--sched batch`: this program and everything it starts run under SCHED_BATCH, so with
+    /// `--pin` the core passes from one process to another only when one waits: every gateway
+    /// gets the same turns, whatever its speed (see README "Static files").
+    public var batchScheduling = false
     public static let pathNames = ["lighttpd", "cgi", "cgicopy", "scgi", "fcgi", "fcgip", "nscgi", "nfcgi", "proxy", "wstunnel", "direct", "tls", "h2"]
 
     public init() {}
@@ -32,7 +36,8 @@ public struct CompareOptions: Equatable, Sendable {
 
     public static let usage = """
     usage: switchyard-bench compare [--quick] [--runs N] [--duration S] [--warmup S] [--out DIR] [--keep]
-                                [--paths NAME,...] [--pin CPU] [--event-handler NAME]
+                                [--paths NAME,...] [--pin CPU] [--sched batch]
+                                [--event-handler NAME]
 
     Starts switchyard (release build; one instance per backend path, one event loop each) and
     lighttpd on generated configs with the same C echo (cgi-bin/ws-echo-fast) behind every path,
@@ -51,6 +56,9 @@ public struct CompareOptions: Equatable, Sendable {
       --pin CPU       run everything (gateways, backends, load client) on this one CPU: each
                       figure is then CPU cost per operation of the whole path (stable to a few %),
                       not how well the processes happened to spread over the cores
+      --sched batch   run everything under SCHED_BATCH (no wake-up preemption): with --pin,
+                      the core changes hands only when a process waits, so a gateway that
+                      sleeps often is not woken into more turns than a slow one
       --event-handler NAME  server.event-handler of every Switchyard: linux-sysepoll (epoll) or
                       io_uring (default: Switchyard's own default)
       --paths LIST    only these gateways, comma-separated: lighttpd, cgi, cgicopy, scgi, fcgi,
@@ -77,6 +85,10 @@ public struct CompareOptions: Equatable, Sendable {
                 let text = try scan.value(name)
                 guard let n = Int(text), n >= 0, n < 1024 else { throw BenchOptions.UsageError("\(name): expected a CPU number, got \"\(text)\"") }
                 o.pinCPU = n
+            case "--sched":
+                let text = try scan.value(name)
+                guard text == "batch" else { throw BenchOptions.UsageError("\(name): expected batch, got \"\(text)\"") }
+                o.batchScheduling = true
             case "--event-handler":
                 let text = try scan.value(name)
                 guard EventHandlerKind(rawValue: text) != nil else {

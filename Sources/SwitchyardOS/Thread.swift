@@ -1,12 +1,18 @@
 import Glibc
+import CSwitchyardShims
 
 /// Starts a detached-joinable pthread running `body`; used for one event loop per core.
 public final class LoopThread {
     private var thread = pthread_t()
     private final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
 
+    /// `name` (its first 15 bytes) becomes the thread's name in `top -H`, `ps -L` and /proc.
     public init(name: String, _ body: @escaping @Sendable () -> Void) throws {
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        let named: @Sendable () -> Void = {
+            _ = sy_set_thread_name(name)
+            body()
+        }
+        let box = Unmanaged.passRetained(Box(named)).toOpaque()
         let rc = pthread_create(&thread, nil, { arg in
             let b = Unmanaged<AnyObject>.fromOpaque(arg!).takeRetainedValue() as! Box
             b.body()

@@ -96,6 +96,10 @@ final class CompareCommand {
             BenchErrorLog.printErr("switchyard-bench compare: cannot pin to CPU \(cpu): \(String(cString: strerror(errno)))")
             return 2
         }
+        if options.batchScheduling, sy_batch_scheduling() != 0 {
+            BenchErrorLog.printErr("switchyard-bench compare: cannot set SCHED_BATCH: \(String(cString: strerror(errno)))")
+            return 2
+        }
         do {
             try prepare()
         } catch {
@@ -333,7 +337,8 @@ final class CompareCommand {
         if !wsTable.rows.isEmpty || !plainTable.rows.isEmpty { allNotes += [
             "Every CGI, SCGI-bridge and FastCGI-bridge row runs the same C echo (cgi-bin/ws-echo-fast, one process per connection) behind a different path. The native rows run switchyard-echo-app, one long-running process for all connections, speaking SCGI or FastCGI; the proxy rows reach one switchyard-echo-app speaking HTTP/1.1 itself (the same process for both gateways); the tunnel rows one switchyard-echo-app per gateway that echoes raw bytes (the gateway is the WebSocket server); the direct row is the load client talking to an HTTP echo app with no gateway at all: the ceiling for the proxy rows.",
             "The tunnel rows frame every read from the backend as one message, as lighttpd does, so 1 MiB messages are not measured there. On the direct row, \"gateway\" CPU and idle memory are the echo app's own.",
-            options.pinCPU.map { "Switchyard runs one instance per path with `server.event-loops = 1`; lighttpd is one process. Everything is pinned to CPU \($0) (`--pin`): load generator, gateway and echo processes share that one core, so messages/s and upgrades/s measure the whole path's CPU cost per operation." }
+            options.pinCPU.map { "Switchyard runs one instance per path with `server.event-loops = 1`; lighttpd is one process. Everything is pinned to CPU \($0) (`--pin`): load generator, gateway and echo processes share that one core, so messages/s and upgrades/s measure the whole path's CPU cost per operation."
+                + (options.batchScheduling ? " Every process runs under SCHED_BATCH (`--sched batch`): the core changes hands only when a process waits." : "") }
                 ?? "Switchyard runs one instance per path with `server.event-loops = 1`; lighttpd is one process. Nothing is pinned: load generator (one thread), gateway and echo processes share the machine's cores, and the machine is shared with other work, so figures are noisy.",
             "gateway CPU = user+system time of the gateway process only (not the CGI, bridge or echo-app processes) over the measured interval, divided by the echoed messages (or upgrades).",
             "idle memory = growth of the gateway's VmRSS from before 1000 connections were opened (on a freshly started gateway) to the end of the hold, divided by the connections open; the CGI rows also run 1000 echo processes, not counted.",
@@ -351,6 +356,7 @@ final class CompareCommand {
         let defaults = options.quick ? (1, 1.5, 0.5) : (3, 3.0, 1.0)
         if options.runs != defaults.0 { s += " --runs \(options.runs)" }
         if let cpu = options.pinCPU { s += " --pin \(cpu)" }
+        if options.batchScheduling { s += " --sched batch" }
         if let kind = options.eventHandler { s += " --event-handler \(kind)" }
         if !options.paths.isEmpty { s += " --paths " + options.paths.joined(separator: ",") }
         if options.duration != defaults.1 { s += " --duration \(NumberFormat.compact(options.duration))" }

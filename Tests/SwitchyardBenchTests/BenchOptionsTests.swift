@@ -110,6 +110,9 @@ import Testing
         guard case .run(let u) = try CompareOptions.parse(["--event-handler", "io_uring"]) else { Issue.record("help"); return }
         #expect(u.eventHandler == "io_uring" && o.eventHandler == nil)
         #expect(throws: BenchOptions.UsageError.self) { try CompareOptions.parse(["--event-handler", "poll"]) }
+        guard case .run(let b) = try CompareOptions.parse(["--sched", "batch"]) else { Issue.record("help"); return }
+        #expect(b.batchScheduling && !o.batchScheduling)
+        #expect(throws: BenchOptions.UsageError.self) { try CompareOptions.parse(["--sched", "fifo"]) }
     }
 }
 

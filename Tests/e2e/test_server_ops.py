@@ -172,6 +172,10 @@ server.event-loops = 3
             data += chunk
         assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"hello\n")
         c.close()
+    # Each loop's thread carries its name (`top -H`, `ps -L`, a profiler's per-thread view).
+    names = sorted(Path(f"/proc/{server.pid}/task/{tid}/comm").read_text().strip()
+                   for tid in os.listdir(f"/proc/{server.pid}/task"))
+    assert [n for n in names if n.startswith("worker-")] == ["worker-0", "worker-1", "worker-2"], names
 
 
 class _Pinned(Switchyard):

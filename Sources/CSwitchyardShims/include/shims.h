@@ -71,6 +71,10 @@ int sy_raise_nofile_limit(void);
 int sy_usable_cpus(void);
 /* Restricts this process (and the children it starts afterwards) to one CPU; 0 or -1 (errno). */
 int sy_pin_to_cpu(int cpu);
+/* SCHED_BATCH for the calling thread and what it starts afterwards (the benchmark's --sched batch); 0 or -1 (errno). */
+int sy_batch_scheduling(void);
+/* Names the calling thread (its first 15 bytes); 0 or the error. */
+int sy_set_thread_name(const char *name);
 /* crypt_r(3) check of a password against a stored hash: 1 match, 0 mismatch, -1 unknown method. */
 int sy_crypt_verify(const char *password, const char *hash);
 int sy_waitpid_status(pid_t pid, int *exited, int *code, int nohang);
