@@ -71,6 +71,12 @@ extension ClientExchange {
     func sendError(_ status: Int, extraHeaders: [(String, String)]) { sendError(status, close: false, extraHeaders: extraHeaders) }
 
     func sendCachedFileAnswer(_ entry: StaticFileEntry, body: [UInt8], isHead: Bool) {
+        sendAssembledCachedFileAnswer(entry, body: body, isHead: isHead)
+    }
+
+    /// The plain 200 with a cached file, its head assembled from the entry's fields (what HTTP/1.1
+    /// falls back to when the kept answer does not apply).
+    func sendAssembledCachedFileAnswer(_ entry: StaticFileEntry, body: [UInt8], isHead: Bool) {
         sendStaticHead(status: 200, framing: .length(body.count), fields: entry.fields, extra: nil)
         if !isHead { sendCachedFile(body, offset: 0, count: body.count) }
     }

@@ -73,7 +73,7 @@ extension HTTP1Exchange {
     }
 
     /// A plain keep-alive HTTP/1.1 answer (no `setenv` response headers) is the file entry's kept
-    /// answer (`Worker.prepareStaticAnswer`); any other assembles its head as `sendStaticHead` does.
+    /// answer (`Worker.prepareStaticAnswer`); any other assembles its head (`sendAssembledCachedFileAnswer`).
     func sendCachedFileAnswer(_ entry: StaticFileEntry, body: [UInt8], isHead: Bool) {
         guard phase != .done, let connection else { return }
         // The head stays keep-alive (`beginHead` keeps it so for a 200 once the body is read) and
@@ -84,8 +84,7 @@ extension HTTP1Exchange {
             connection.sendStaticAnswer(entry, body: body, isHead: isHead)
             return
         }
-        sendStaticHead(status: 200, framing: .length(body.count), fields: entry.fields, extra: nil)
-        if !isHead { sendCachedFile(body, offset: 0, count: body.count) }
+        sendAssembledCachedFileAnswer(entry, body: body, isHead: isHead)
     }
 
     /// Response bookkeeping shared by both `sendHead` forms; returns the framing actually used

@@ -337,14 +337,16 @@ final class CompareCommand {
         if !wsTable.rows.isEmpty || !plainTable.rows.isEmpty { allNotes += [
             "Every CGI, SCGI-bridge and FastCGI-bridge row runs the same C echo (cgi-bin/ws-echo-fast, one process per connection) behind a different path. The native rows run switchyard-echo-app, one long-running process for all connections, speaking SCGI or FastCGI; the proxy rows reach one switchyard-echo-app speaking HTTP/1.1 itself (the same process for both gateways); the tunnel rows one switchyard-echo-app per gateway that echoes raw bytes (the gateway is the WebSocket server); the direct row is the load client talking to an HTTP echo app with no gateway at all: the ceiling for the proxy rows.",
             "The tunnel rows frame every read from the backend as one message, as lighttpd does, so 1 MiB messages are not measured there. On the direct row, \"gateway\" CPU and idle memory are the echo app's own.",
-            options.pinCPU.map { "Switchyard runs one instance per path with `server.event-loops = 1`; lighttpd is one process. Everything is pinned to CPU \($0) (`--pin`): load generator, gateway and echo processes share that one core, so messages/s and upgrades/s measure the whole path's CPU cost per operation."
-                + (options.batchScheduling ? " Every process runs under SCHED_BATCH (`--sched batch`): the core changes hands only when a process waits." : "") }
+            options.pinCPU.map { "Switchyard runs one instance per path with `server.event-loops = 1`; lighttpd is one process. Everything is pinned to CPU \($0) (`--pin`): load generator, gateway and echo processes share that one core, so messages/s and upgrades/s measure the whole path's CPU cost per operation." }
                 ?? "Switchyard runs one instance per path with `server.event-loops = 1`; lighttpd is one process. Nothing is pinned: load generator (one thread), gateway and echo processes share the machine's cores, and the machine is shared with other work, so figures are noisy.",
             "gateway CPU = user+system time of the gateway process only (not the CGI, bridge or echo-app processes) over the measured interval, divided by the echoed messages (or upgrades).",
             "idle memory = growth of the gateway's VmRSS from before 1000 connections were opened (on a freshly started gateway) to the end of the hold, divided by the connections open; the CGI rows also run 1000 echo processes, not counted.",
             "lighttpd 1.4.69 cannot upgrade over SCGI or FastCGI, so its WebSocket row is mod_cgi only; its SCGI/FastCGI figures are plain requests through the same bridges (second table).",
             "The copy row (`server.upgrade-relay = \"copy\"`) differs from splice only after the upgrade, so upgrades/s and idle memory are not measured again there.",
         ] }
+        if options.batchScheduling {
+            allNotes.append("Every process runs under SCHED_BATCH (`--sched batch`): a process that wakes does not preempt the running one, so on a shared core it changes hands only when a process waits.")
+        }
         allNotes.append("Every run must have 0 mismatches and 0 errors (every echoed byte is verified); a failed cell says why.")
         return CompareReport(machine: setup.machine(scratch: temporary + "/scratch", cores: options.pinCPU == nil ? CPUUsage.cores : 1), runs: options.runs,
                              command: "switchyard-bench compare" + commandSuffix, timing: timing.prefix(1).uppercased() + timing.dropFirst(),
